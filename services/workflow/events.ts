@@ -1,0 +1,26 @@
+import { z } from 'zod'
+
+const id = z.string().min(1)
+
+/** Payload schemas of the workflow service's events (PROTOCOL.md C). Extra fields pass through. */
+export const workflowEvents = {
+  'workflow.started': z.looseObject({ workflow_id: id, total_stages: z.number().int().nonnegative().optional() }),
+  'workflow.stage_completed': z.looseObject({ workflow_id: id, stage_name: z.string().min(1) }),
+  'workflow.completed': z.looseObject({ workflow_id: id }),
+  'workflow.failed': z.looseObject({ workflow_id: id, error: z.unknown().refine((v) => v !== undefined, 'Required') }),
+  'worker.status_changed': z.looseObject({ worker_id: id, status: z.string().min(1) }),
+  'pool.status_changed': z.looseObject({ pool_id: id, status: z.string().min(1) }),
+  'team.created': z.looseObject({ team_id: id }),
+  'team.parsed': z.looseObject({ team_id: id }),
+  'team.execution_started': z.looseObject({ team_id: id }),
+  'team.execution_completed': z.looseObject({ team_id: id }),
+  'team.error': z.looseObject({ team_id: id }),
+  'adapter.registered': z.looseObject({ adapter_id: id }),
+  'adapter.health_changed': z.looseObject({ adapter_id: id }),
+  'adapter.enabled': z.looseObject({ adapter_id: id }),
+  'adapter.disabled': z.looseObject({ adapter_id: id }),
+  'adapter.routing_decision': z.looseObject({ adapter_id: id }),
+  'task.assigned': z.looseObject({ task_id: id }),
+} as const
+
+export type WorkflowEvents = typeof workflowEvents

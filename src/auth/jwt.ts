@@ -1,0 +1,51 @@
+import { jwtVerify, SignJWT, errors as joseErrors } from 'jose'
+import { z } from 'zod'
+
+/** The identity a verified token attaches to a connection. */
+export interface Identity {
+  readonly userId: string
+  readonly permissions: readonly string[]
+}
+
+const ClaimsSchema = z.object({
+  user_id: z.string().min(1),
+  permissions: z.array(z.string()).default([]),
+})
+
+/** Thrown for a token that is well-formed input but not acceptable (bad signature, expired, wrong claims). */
+export class InvalidTokenError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'InvalidTokenError'
+  }
+}
+
+/** Verifies an HS256 JWT with claims user_id, permissions, exp, iat (PROTOCOL.md A.6). */
+export async function verifyToken(token: string, secret: string): Promise<Identity> {
+  let payload: unknown
+  try {
+    ;({ payload } = await jwtVerify(token, new TextEncoder().encode(secret), {
+      algorithms: ['HS256'],
+      requiredClaims: ['exp'],
+    }))
+  } catch (err) {
+    if (err instanceof joseErrors.JOSEError) throw new InvalidTokenError('Invalid or expired token', { cause: err })
+    throw err
+  }
+  const claims = ClaimsSchema.safeParse(payload)
+  if (!claims.success) throw new InvalidTokenError('Invalid or expired token', { cause: claims.error })
+  return { userId: claims.data.user_id, permissions: claims.data.permissions }
+}
+
+/** Signs an HS256 token for `roomcast token` and tests. */
+export async function signToken(
+  claims: { userId: string; permissions?: readonly string[] },
+  secret: string,
+  ttlSeconds = 3600,
+): Promise<string> {
+  return new SignJWT({ user_id: claims.userId, permissions: [...(claims.permissions ?? [])] })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
+    .sign(new TextEncoder().encode(secret))
+}

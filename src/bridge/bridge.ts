@@ -1,0 +1,45 @@
+import type { DirectMessage, Publication } from '../protocol/messages.js'
+
+/**
+ * Where a bridge pushes what it receives. The server implements it; the bridge never sees a
+ * socket (STYLE.md 2).
+ */
+export interface BridgeSink {
+  /** Deliver a publication to this instance's local subscribers; returns how many received it. */
+  deliver(pub: Publication): number
+  /** Deliver a direct message if the connection is local; returns whether it was. */
+  deliverDirect(msg: DirectMessage): boolean
+}
+
+/** `standalone`: no cluster configured; `connected`: cluster reachable; `degraded`: configured but unreachable. */
+export type BridgeState = 'standalone' | 'connecting' | 'connected' | 'degraded' | 'closed'
+
+export interface BridgeStats {
+  readonly state: BridgeState
+  readonly kind: string
+  /** Live instances of this service known to the bridge (1 when standalone). */
+  readonly instances: number
+  readonly published: number
+  readonly received: number
+  readonly malformed: number
+  /** Cluster-wide connection total, when the bridge knows it; otherwise null. */
+  readonly clusterConnections: number | null
+}
+
+/** Moves publications between the instances of one service. */
+export interface Bridge {
+  readonly kind: string
+  readonly state: BridgeState
+  /** Connects; must not throw when the cluster is unreachable (degrade instead). */
+  start(sink: BridgeSink, instance: { id: string; service: string; connections: () => number }): Promise<void>
+  /** Publish to every instance, including this one (delivered locally exactly once, at once); returns local recipients. */
+  publish(pub: Publication): number
+  /** Send to one connection wherever it lives; returns true when delivered locally. */
+  sendDirect(msg: DirectMessage): boolean
+  /** The first local member joined `room`. */
+  roomActive(room: string): void
+  /** The last local member left `room`. */
+  roomIdle(room: string): void
+  stats(): BridgeStats
+  close(): Promise<void>
+}

@@ -1,0 +1,48 @@
+import type { Bridge, BridgeSink, BridgeState, BridgeStats } from './bridge.js'
+import type { DirectMessage, Publication } from '../protocol/messages.js'
+
+/** The default bridge: one process, delivery straight back into the server. */
+export class MemoryBridge implements Bridge {
+  readonly kind = 'memory'
+  #sink: BridgeSink | null = null
+  #state: BridgeState = 'standalone'
+  #published = 0
+
+  get state(): BridgeState {
+    return this.#state
+  }
+
+  async start(sink: BridgeSink): Promise<void> {
+    this.#sink = sink
+    this.#state = 'standalone'
+  }
+
+  publish(pub: Publication): number {
+    this.#published++
+    return this.#sink?.deliver(pub) ?? 0
+  }
+
+  sendDirect(msg: DirectMessage): boolean {
+    return this.#sink?.deliverDirect(msg) ?? false
+  }
+
+  roomActive(): void {}
+  roomIdle(): void {}
+
+  stats(): BridgeStats {
+    return {
+      state: this.#state,
+      kind: this.kind,
+      instances: 1,
+      published: this.#published,
+      received: 0,
+      malformed: 0,
+      clusterConnections: null,
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#state = 'closed'
+    this.#sink = null
+  }
+}

@@ -1,0 +1,183 @@
+import { readFileSync } from 'node:fs'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+
+const seconds = (def: number) => z.number().positive().default(def)
+
+/** Settings of one service, validated once at boot (STYLE.md 8). Times are in seconds. */
+export const SettingsSchema = z
+  .object({
+    /** Whether `serve all` starts this service. @default true */
+    enabled: z.boolean().default(true),
+    host: z.string().min(1).default('127.0.0.1'),
+    /** WebSocket + HTTP port; 0 picks a free port. */
+    port: z.number().int().min(0).max(65535).default(0),
+    max_connections: z.number().int().positive().default(1000),
+    /** Frames per second per connection; the bucket holds 1.5× this. @default 100 */
+    message_rate_limit: z.number().positive().default(100),
+    ping_interval: seconds(20),
+    ping_timeout: seconds(20),
+    /** Largest inbound frame in bytes; larger closes with 1009. @default 1 MiB */
+    max_payload: z.number().int().positive().default(1024 * 1024),
+    /** Outbound buffer per connection before it is closed as a slow consumer (4008). @default 1 MiB */
+    max_buffered_bytes: z.number().int().positive().default(1024 * 1024),
+    max_subscriptions: z.number().int().positive().default(100),
+    /** Bearer key for POST /publish and /send; without it only loopback callers may use them. */
+    api_key: z.string().min(8).nullable().default(null),
+    /** Whether anonymous connections may publish over the socket. @default false */
+    allow_client_publish: z.boolean().default(false),
+    /** How long shutdown waits for clients to close after 1001 before terminating them. */
+    drain_timeout: seconds(5),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    auth: z
+      .object({
+        required: z.boolean().default(false),
+        /** HS256 secret; env `<SERVICE>_JWT_SECRET` overrides. */
+        secret: z.string().min(16).nullable().default(null),
+        timeout: seconds(10),
+      })
+      .strict()
+      .prefault({}),
+    mcp: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** MCP HTTP port; null means ws port − 10 (0 when the ws port is 0). */
+        port: z.number().int().min(0).max(65535).nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+    redis: z
+      .object({
+        /** `redis://[:password@]host:port/db`; null = embedded in-memory bridge. */
+        url: z.string().nullable().default(null),
+        prefix: z.string().default('roomcast:'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+
+export type Settings = Readonly<z.output<typeof SettingsSchema>>
+export type SettingsInput = z.input<typeof SettingsSchema>
+
+/** Settings could not be read or are invalid; `problems` lists every one of them. */
+export class SettingsError extends Error {
+  readonly problems: readonly string[]
+  constructor(source: string, problems: readonly string[]) {
+    super(`Invalid settings (${source}):\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'SettingsError'
+    this.problems = problems
+  }
+}
+
+function freeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) freeze(v)
+    Object.freeze(value)
+  }
+  return value
+}
+
+/** Validates raw settings, listing every problem at once. */
+export function parseSettings(raw: unknown, source = 'settings'): Settings {
+  const result = SettingsSchema.safeParse(raw ?? {})
+  if (!result.success) {
+    throw new SettingsError(
+      source,
+      result.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`),
+    )
+  }
+  return freeze(result.data)
+}
+
+function envInt(env: NodeJS.ProcessEnv, name: string, problems: string[]): number | undefined {
+  const v = env[name]
+  if (v === undefined || v === '') return undefined
+  const n = Number(v)
+  if (!Number.isInteger(n)) {
+    problems.push(`${name}: expected an integer, got ${JSON.stringify(v)}`)
+    return undefined
+  }
+  return n
+}
+
+/** Builds the redis URL from REDIS_URL, or REDIS_ADDR + REDIS_PASSWORD + REDIS_DB. */
+function redisUrlFromEnv(env: NodeJS.ProcessEnv, problems: string[]): string | undefined {
+  if (env.REDIS_URL) return env.REDIS_URL
+  if (!env.REDIS_ADDR) return undefined
+  if (!/^[^\s:/]+:\d{1,5}$/.test(env.REDIS_ADDR)) {
+    problems.push(`REDIS_ADDR: expected host:port, got ${JSON.stringify(env.REDIS_ADDR)}`)
+    return undefined
+  }
+  const db = envInt(env, 'REDIS_DB', problems) ?? 0
+  const auth = env.REDIS_PASSWORD ? `:${encodeURIComponent(env.REDIS_PASSWORD)}@` : ''
+  return `redis://${auth}${env.REDIS_ADDR}/${db}`
+}
+
+export interface LoadOptions {
+  /** Service name, used for `ROOMCAST_<SERVICE>_PORT` and `<SERVICE>_JWT_SECRET`. */
+  readonly service: string
+  /** Service defaults beneath the file (e.g. its well-known port). */
+  readonly defaults?: Partial<SettingsInput>
+  /** YAML file; a missing file means all defaults. */
+  readonly file?: string
+  /** Settings that win over the file and the environment (CLI flags). */
+  readonly overrides?: Partial<SettingsInput>
+  readonly env?: NodeJS.ProcessEnv
+}
+
+/**
+ * Reads a service's settings: defaults ← YAML file ← environment ← overrides.
+ * Environment: `ROOMCAST_<SERVICE>_PORT`, `ROOMCAST_<SERVICE>_HOST` (or `ROOMCAST_HOST`),
+ * `<SERVICE>_JWT_SECRET`, `REDIS_URL` | `REDIS_ADDR` + `REDIS_PASSWORD` + `REDIS_DB`, `REDIS_PUBSUB_PREFIX`.
+ */
+export function loadSettings(opts: LoadOptions): Settings {
+  const env = opts.env ?? process.env
+  const source = opts.file ?? `defaults of ${opts.service}`
+  const raw: Record<string, unknown> = { ...(opts.defaults ?? {}) }
+  if (opts.file !== undefined) {
+    let text: string | undefined
+    try {
+      text = readFileSync(opts.file, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new SettingsError(source, [`cannot read file: ${(err as Error).message}`])
+      }
+    }
+    if (text !== undefined) {
+      let doc: unknown
+      try {
+        doc = parseYaml(text)
+      } catch (err) {
+        throw new SettingsError(source, [`YAML: ${(err as Error).message.split('\n')[0]}`])
+      }
+      if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc))) {
+        throw new SettingsError(source, ['(root): expected a mapping of settings'])
+      }
+      Object.assign(raw, (doc as Record<string, unknown> | null) ?? {})
+    }
+  }
+
+  const problems: string[] = []
+  const key = opts.service.toUpperCase().replace(/[^A-Z0-9]/g, '_')
+  const port = envInt(env, `ROOMCAST_${key}_PORT`, problems)
+  if (port !== undefined) raw.port = port
+  const host = env[`ROOMCAST_${key}_HOST`] ?? env.ROOMCAST_HOST
+  if (host) raw.host = host
+  const secret = env[`${key}_JWT_SECRET`]
+  const redisUrl = redisUrlFromEnv(env, problems)
+  const redisPrefix = env.REDIS_PUBSUB_PREFIX
+  const obj = (v: unknown): Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {}
+  if (secret) raw.auth = { ...obj(raw.auth), secret }
+  if (redisUrl !== undefined || redisPrefix !== undefined) {
+    raw.redis = {
+      ...obj(raw.redis),
+      ...(redisUrl !== undefined ? { url: redisUrl } : {}),
+      ...(redisPrefix !== undefined ? { prefix: redisPrefix } : {}),
+    }
+  }
+  Object.assign(raw, opts.overrides ?? {})
+  if (problems.length > 0) throw new SettingsError('environment', problems)
+  return parseSettings(raw, source)
+}

@@ -1,0 +1,75 @@
+/**
+ * Channel patterns: `workflow:{id}` style templates compiled once to anchored regular
+ * expressions. A `private` pattern names the parameter that must equal the reader's user id.
+ */
+
+/** A channel declaration of a service. */
+export interface ChannelSpec {
+  /** Template, e.g. `global`, `workflow:{id}`, `goal-teams:{user}`. */
+  readonly pattern: string
+  /** Name of the template parameter that must equal the reader's user id (private channel). */
+  readonly privateTo?: string
+}
+
+/** Longest channel name accepted anywhere. */
+export const MAX_CHANNEL_LENGTH = 256
+
+// A parameter is one non-empty segment with no whitespace, control characters or separators.
+const PARAM = '([^\\s:/\\u0000-\\u001f\\u007f]{1,200})'
+
+export interface CompiledChannel {
+  readonly spec: ChannelSpec
+  readonly regex: RegExp
+  readonly params: readonly string[]
+}
+
+export interface ChannelMatch {
+  readonly spec: ChannelSpec
+  readonly params: Readonly<Record<string, string>>
+}
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+/** Compiles a channel template to a matcher. */
+export function compileChannel(spec: ChannelSpec): CompiledChannel {
+  const params: string[] = []
+  let source = '^'
+  let last = 0
+  for (const m of spec.pattern.matchAll(/\{([a-z_][a-z0-9_]*)\}/gi)) {
+    source += escape(spec.pattern.slice(last, m.index)) + PARAM
+    params.push(m[1] as string)
+    last = (m.index ?? 0) + m[0].length
+  }
+  source += escape(spec.pattern.slice(last)) + '$'
+  if (spec.privateTo !== undefined && !params.includes(spec.privateTo)) {
+    throw new Error(`Channel pattern ${spec.pattern} has no parameter {${spec.privateTo}}`)
+  }
+  return { spec, regex: new RegExp(source, 'u'), params }
+}
+
+/** Finds the pattern a channel name matches, or null. Patterns are tried in declaration order. */
+export function matchChannel(compiled: readonly CompiledChannel[], channel: string): ChannelMatch | null {
+  for (const c of compiled) {
+    const m = c.regex.exec(channel)
+    if (m === null) continue
+    const params: Record<string, string> = {}
+    c.params.forEach((name, i) => {
+      params[name] = m[i + 1] as string
+    })
+    return { spec: c.spec, params }
+  }
+  return null
+}
+
+/** Why a value is not a well-formed channel name, or null when it is one. */
+export function channelProblem(value: unknown): string | null {
+  if (value === undefined || value === null) return 'Missing channel'
+  if (typeof value !== 'string') return 'Channel must be a string'
+  if (value.length === 0) return 'Channel must not be empty'
+  if (value.length > MAX_CHANNEL_LENGTH) return `Channel longer than ${MAX_CHANNEL_LENGTH} characters`
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f]/u.test(value)) return 'Channel must not contain whitespace or control characters'
+  return null
+}

@@ -1,0 +1,40 @@
+import { z } from 'zod'
+import type { WebSocketServer } from './websocket-server.js'
+
+// Channel checks answer INVALID_CHANNEL (not INVALID_PARAMS), so the schema lets anything through.
+const ChannelParamsSchema = z.looseObject({ channel: z.unknown().optional(), room: z.unknown().optional() })
+
+const PublishParamsSchema = z.looseObject({
+  channel: z.unknown().optional(),
+  event: z.unknown().optional(),
+  data: z.unknown().optional(),
+})
+
+const AuthParamsSchema = z.looseObject({ token: z.unknown().optional() })
+
+/** The operations every service has (PROTOCOL.md A.4): subscribe, unsubscribe, auth, publish, get_status. */
+export function registerBuiltinRequests(server: WebSocketServer): void {
+  server.requests
+    .register('subscribe', ChannelParamsSchema, ({ channel, room }, { connection }) => {
+      const name = channel ?? room
+      server.checkRead(connection, name)
+      server.subscribe(connection, name as string)
+      return { status: 'subscribed', channel: name as string }
+    })
+    .register('unsubscribe', ChannelParamsSchema, ({ channel, room }, { connection }) => {
+      const name = channel ?? room
+      server.checkChannel(name)
+      server.unsubscribe(connection, name as string)
+      return { status: 'unsubscribed', channel: name as string }
+    })
+    .register('publish', PublishParamsSchema, ({ channel, event, data }, { connection }) => {
+      const { pub } = server.publish(channel, event, data, connection)
+      return { status: 'published', id: pub.id }
+    })
+    .register('auth', AuthParamsSchema, async ({ token }, { connection }) => {
+      const identity = await server.authenticator.verify(token)
+      connection.identity = identity
+      return { status: 'authenticated', user_id: identity.userId }
+    })
+    .register('get_status', z.looseObject({}), () => server.status())
+}

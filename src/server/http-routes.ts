@@ -1,0 +1,113 @@
+import { timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { z } from 'zod'
+import { AppError, ErrorCode } from '../protocol/codes.js'
+import type { JsonObject } from '../protocol/messages.js'
+import { describeIssue } from './request-registry.js'
+import type { WebSocketServer } from './websocket-server.js'
+
+const PublishBodySchema = z.object({
+  channel: z.string(),
+  event: z.string(),
+  data: z.record(z.string(), z.unknown()).default({}),
+})
+
+const SendBodySchema = z.object({
+  connection_id: z.string().min(1),
+  event: z.string().min(1),
+  data: z.record(z.string(), z.unknown()).default({}),
+})
+
+/** HTTP status for each wire error code an HTTP caller can get. */
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  INVALID_PARAMS: 400,
+  INVALID_CHANNEL: 400,
+  INVALID_EVENT: 400,
+  DECODE_ERROR: 400,
+  FORBIDDEN: 403,
+  AUTH_FAILED: 401,
+  NOT_FOUND: 404,
+}
+
+function isLoopback(addr: string | undefined): boolean {
+  if (addr === undefined) return false
+  return addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.')
+}
+
+function keyMatches(header: string | undefined, key: string): boolean {
+  const m = /^Bearer (.+)$/.exec(header ?? '')
+  if (m === null) return false
+  const a = Buffer.from(m[1] as string)
+  const b = Buffer.from(key)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+function sendError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
+  return reply.code(HTTP_STATUS[code] ?? 500).send({ error: message, code })
+}
+
+/** GET /health, /stats, /ws/info; POST /publish, /send on the service's ws port. */
+export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer): void {
+  // Writes: with api_key, a Bearer key; without one, loopback callers only.
+  const guard = async (req: FastifyRequest, reply: FastifyReply) => {
+    const key = server.settings.api_key
+    if (key !== null) {
+      if (!keyMatches(req.headers.authorization, key)) {
+        return sendError(reply.header('www-authenticate', 'Bearer'), ErrorCode.AUTH_FAILED, 'Missing or invalid API key (Authorization: Bearer <key>)')
+      }
+    } else if (!isLoopback(req.socket.remoteAddress)) {
+      return sendError(reply, ErrorCode.FORBIDDEN, 'Publishing over HTTP without an api_key setting is allowed from loopback only')
+    }
+  }
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    const status = err.statusCode ?? 500
+    if (status >= 500) {
+      server.log.error({ err, url: req.url }, 'http handler failed')
+      return reply.code(500).send({ error: 'Internal server error', code: ErrorCode.SERVER_ERROR })
+    }
+    // fastify's own 4xx: bad JSON, wrong content type, body too large.
+    return reply.code(status).send({ error: err.message, code: ErrorCode.INVALID_PARAMS })
+  })
+  app.setNotFoundHandler((req, reply) => sendError(reply, ErrorCode.NOT_FOUND, `No route ${req.method} ${req.url}`))
+
+  app.get('/health', async (_req, reply) => {
+    const body = server.health()
+    return reply.code(body.status === 'healthy' ? 200 : 503).send(body)
+  })
+  app.get('/stats', async () => server.statsSnapshot())
+  app.get('/ws/info', async () => server.info())
+
+  const parseBody = <S extends z.ZodType>(schema: S, body: unknown): z.output<S> => {
+    const parsed = schema.safeParse(body)
+    if (!parsed.success) throw new AppError(ErrorCode.INVALID_PARAMS, describeIssue(parsed.error, 'field'))
+    return parsed.data
+  }
+  const answer = (reply: FastifyReply, fn: () => JsonObject) => {
+    try {
+      return reply.send(fn())
+    } catch (err) {
+      if (err instanceof AppError) return sendError(reply, err.code, err.message)
+      throw err
+    }
+  }
+
+  app.post('/publish', { preHandler: guard }, async (req, reply) =>
+    answer(reply, () => {
+      const body = parseBody(PublishBodySchema, req.body)
+      const { pub, delivered } = server.publish(body.channel, body.event, body.data)
+      return { id: pub.id, delivered }
+    }),
+  )
+
+  app.post('/send', { preHandler: guard }, async (req, reply) =>
+    answer(reply, () => {
+      const body = parseBody(SendBodySchema, req.body)
+      const local = server.sendTo(body.connection_id, body.event, body.data)
+      if (!local && server.bridge.kind === 'memory') {
+        throw new AppError(ErrorCode.NOT_FOUND, `No connection ${body.connection_id}`)
+      }
+      return { delivered: local, forwarded: !local }
+    }),
+  )
+}

@@ -1,0 +1,565 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import fastifyWebsocket from '@fastify/websocket'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
+import { pino, type Logger } from 'pino'
+import type { WebSocket } from 'ws'
+import type { z } from 'zod'
+import { canRead, canWrite } from '../auth/permissions.js'
+import type { Bridge, BridgeSink } from '../bridge/bridge.js'
+import { MemoryBridge } from '../bridge/memory-bridge.js'
+import { type Settings, SettingsError } from '../config/settings.js'
+import { type ChannelSpec, type CompiledChannel, compileChannel } from '../protocol/channels.js'
+import { AppError, CloseCode, CloseReason, ErrorCode } from '../protocol/codes.js'
+import { envelopeCodec } from '../protocol/envelope.js'
+import type { Codec, DirectMessage, Inbound, JsonObject, Publication } from '../protocol/messages.js'
+import { Connection } from './connection.js'
+import { registerBuiltinRequests } from './builtin-requests.js'
+import { registerHttpRoutes } from './http-routes.js'
+import { matchChannelOrThrow, validatePublication } from './publication.js'
+import { RequestRegistry } from './request-registry.js'
+import { RoomRegistry } from './room-registry.js'
+import { type BroadcastObserver, ServerStats } from './stats.js'
+import { Authenticator } from './authenticator.js'
+
+/** Event name → zod schema of its payload (extra fields pass through). */
+export type EventSchemas = Readonly<Record<string, z.ZodType<JsonObject>>>
+
+/** What a service declares; the base class does the rest. */
+export interface ServiceSpec<E extends EventSchemas = EventSchemas> {
+  /** Service name, e.g. `workflow`; also the `server` field of the welcome. */
+  readonly name: string
+  /** Welcome `message` text. */
+  readonly welcome: string
+  readonly channels: readonly ChannelSpec[]
+  readonly events: E
+  /** Wire dialect; default envelope. */
+  readonly codec?: Codec
+}
+
+export interface ServerOptions {
+  /** Cluster bridge; default a MemoryBridge (one process). */
+  readonly bridge?: Bridge
+  readonly logger?: Logger
+}
+
+type Lifecycle = 'idle' | 'starting' | 'running' | 'draining' | 'stopped'
+type ConnectionCallback = (conn: Connection) => void
+
+/**
+ * The base WebSocket pub/sub server. A service subclasses it, declares channels, events and
+ * requests; the base owns admission, dispatch, rooms, limits, HTTP and shutdown.
+ */
+export class WebSocketServer<E extends EventSchemas = EventSchemas> implements BridgeSink {
+  readonly spec: ServiceSpec<E>
+  readonly settings: Settings
+  readonly instanceId = randomUUID()
+  readonly log: Logger
+  readonly requests = new RequestRegistry()
+  readonly stats = new ServerStats()
+  readonly codec: Codec
+  readonly bridge: Bridge
+  /** Set by the metrics module to observe every broadcast. */
+  broadcastObserver: BroadcastObserver | null = null
+  readonly #compiled: readonly CompiledChannel[]
+  readonly #connections = new Map<string, Connection>()
+  readonly #rooms: RoomRegistry<Connection>
+  readonly authenticator: Authenticator
+  readonly #onConnect: ConnectionCallback[] = []
+  readonly #onDisconnect: ConnectionCallback[] = []
+  #app: FastifyInstance | null = null
+  #state: Lifecycle = 'idle'
+  #heartbeat: NodeJS.Timeout | null = null
+  #closing: Promise<void> | null = null
+  #port = 0
+
+  constructor(spec: ServiceSpec<E>, settings: Settings, options: ServerOptions = {}) {
+    this.spec = spec
+    this.settings = settings
+    this.codec = spec.codec ?? envelopeCodec
+    this.log = (options.logger ?? pino({ level: settings.log_level })).child({ service: spec.name })
+    this.bridge = options.bridge ?? new MemoryBridge()
+    this.#compiled = spec.channels.map(compileChannel)
+    this.#rooms = new RoomRegistry<Connection>({
+      onActive: (room) => this.bridge.roomActive(room),
+      onIdle: (room) => this.bridge.roomIdle(room),
+    })
+    if (settings.auth.required && settings.auth.secret === null) {
+      throw new SettingsError(`settings of ${spec.name}`, [
+        `auth.secret: required when auth.required is true (or set ${spec.name.toUpperCase()}_JWT_SECRET)`,
+      ])
+    }
+    this.authenticator = new Authenticator(this as unknown as WebSocketServer)
+    registerBuiltinRequests(this)
+  }
+
+  // ── hooks for subclasses ────────────────────────────────────────────────────────────────
+
+  /** Called for every publication this instance delivers (local or from the bridge): keep projections here. */
+  protected onPublication(_pub: Publication): void {}
+
+  /** Registers a callback run after a connection is admitted (after auth, when required). */
+  onConnect(cb: ConnectionCallback): void {
+    this.#onConnect.push(cb)
+  }
+
+  /** Registers a callback run after a connection closed and left its rooms. */
+  onDisconnect(cb: ConnectionCallback): void {
+    this.#onDisconnect.push(cb)
+  }
+
+  // ── public API ─────────────────────────────────────────────────────────────────────────
+
+  get name(): string {
+    return this.spec.name
+  }
+
+  get state(): Lifecycle {
+    return this.#state
+  }
+
+  /** The bound port (after listen). */
+  get port(): number {
+    return this.#port
+  }
+
+  get channelSpecs(): readonly CompiledChannel[] {
+    return this.#compiled
+  }
+
+  connections(): IterableIterator<Connection> {
+    return this.#connections.values()
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size
+  }
+
+  getConnection(id: string): Connection | undefined {
+    return this.#connections.get(id)
+  }
+
+  /** Room name → local subscriber count. */
+  roomCounts(): Record<string, number> {
+    return this.#rooms.counts()
+  }
+
+  get roomCount(): number {
+    return this.#rooms.size
+  }
+
+  /** May this connection read `channel`? Throws INVALID_CHANNEL / FORBIDDEN. */
+  checkRead(conn: Connection, channel: unknown): void {
+    const match = matchChannelOrThrow(this.#compiled, channel)
+    const owner = match.spec.privateTo !== undefined ? (match.params[match.spec.privateTo] ?? null) : null
+    if (!canRead(this.#access(conn), match.channel, owner)) {
+      throw new AppError(ErrorCode.FORBIDDEN, `Not authorized to subscribe to ${match.channel}`)
+    }
+  }
+
+  /** Throws INVALID_CHANNEL unless `channel` is one of this service's channels. */
+  checkChannel(channel: unknown): void {
+    matchChannelOrThrow(this.#compiled, channel)
+  }
+
+  /** The service's own status (get_status, /health). */
+  status(): JsonObject {
+    return {
+      service: this.name,
+      status: this.#state === 'running' ? 'healthy' : this.#state,
+      connections: this.connectionCount,
+      channels: this.roomCount,
+      uptime: Math.round(this.uptime * 1000) / 1000,
+      bridge: this.bridge.state,
+    }
+  }
+
+  /** GET /health (PROTOCOL.md E). */
+  health(): JsonObject {
+    return {
+      status: this.#state === 'running' ? 'healthy' : this.#state,
+      type: 'websocket',
+      service: this.name,
+      instance_id: this.instanceId,
+      port: this.#port,
+      connectedClients: this.connectionCount,
+      activeChannels: this.roomCount,
+      channelStats: this.roomCounts(),
+      uptime: Math.round(this.uptime * 1000) / 1000,
+      timestamp: new Date().toISOString(),
+      bridge: { ...this.bridge.stats() },
+    }
+  }
+
+  /** GET /stats. */
+  statsSnapshot(): JsonObject {
+    const s = this.stats
+    return {
+      service: this.name,
+      instance_id: this.instanceId,
+      connections: { current: this.connectionCount, total: s.connectionsTotal, max: this.settings.max_connections, rejected_at_capacity: s.rejectedAtCapacity },
+      channels: this.roomCounts(),
+      messages: { in: s.messagesIn, out: s.messagesOut, in_by_type: Object.fromEntries(s.inByType), out_by_type: Object.fromEntries(s.outByType) },
+      broadcasts: s.broadcasts,
+      deliveries: s.deliveries,
+      errors: Object.fromEntries(s.errorsByCode),
+      rate_limited: s.rateLimited,
+      slow_consumer_closes: s.slowConsumerCloses,
+      heartbeat_timeouts: s.heartbeatTimeouts,
+      pending_deliveries: 0,
+      uptime: Math.round(this.uptime * 1000) / 1000,
+      bridge: { ...this.bridge.stats() },
+    }
+  }
+
+  /** GET /ws/info: clients and channels. */
+  info(): JsonObject {
+    return {
+      service: this.name,
+      clients: [...this.#connections.values()].map((c) => ({
+        id: c.id,
+        connected_at: new Date(c.connectedAt).toISOString(),
+        remote_address: c.remoteAddress,
+        subscriptions: [...c.subscriptions],
+        user_id: c.identity?.userId ?? null,
+      })),
+      channels: this.roomCounts(),
+    }
+  }
+
+  /** Adds the connection to a room, enforcing max_subscriptions; idempotent. */
+  subscribe(conn: Connection, channel: string): void {
+    if (conn.subscriptions.has(channel)) return
+    if (conn.subscriptions.size >= this.settings.max_subscriptions) {
+      throw new AppError(
+        ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+        `Subscription limit reached (${this.settings.max_subscriptions} channels per connection)`,
+      )
+    }
+    this.#rooms.join(channel, conn)
+  }
+
+  unsubscribe(conn: Connection, channel: string): void {
+    this.#rooms.leave(channel, conn)
+  }
+
+  /**
+   * Validates and publishes an event to every subscriber on every instance. `from` is the
+   * publishing connection (permission-checked) or null for trusted server-side callers.
+   * Returns the publication and the number of local recipients.
+   */
+  publish(channel: unknown, event: unknown, data: unknown, from: Connection | null = null): { pub: Publication; delivered: number } {
+    const valid = validatePublication(this.#compiled, this.spec.events, channel, event, data)
+    if (from !== null && !canWrite(this.#access(from), valid.channel)) {
+      throw new AppError(ErrorCode.FORBIDDEN, `Not authorized to publish to ${valid.channel}`)
+    }
+    const pub: Publication = { id: randomUUID(), ...valid, timestamp: new Date().toISOString() }
+    const delivered = this.bridge.publish(pub)
+    return { pub, delivered }
+  }
+
+  /** Type-checked publish for in-process callers: `server.emit('workflow:w1', 'workflow.started', {...})`. */
+  emit<K extends keyof E & string>(channel: string, event: K, data: z.input<E[K]>): Publication {
+    return this.publish(channel, event, data).pub
+  }
+
+  /** Sends an event to one connection, wherever it lives; returns whether it was delivered locally. */
+  sendTo(connectionId: string, event: string, data: JsonObject): boolean {
+    const msg: DirectMessage = { id: randomUUID(), connectionId, event, data, timestamp: new Date().toISOString() }
+    return this.bridge.sendDirect(msg)
+  }
+
+  // ── BridgeSink ─────────────────────────────────────────────────────────────────────────
+
+  /** Delivers a publication to local subscribers: encoded once, the same bytes to each. */
+  deliver(pub: Publication): number {
+    try {
+      this.onPublication(pub)
+    } catch (err) {
+      this.log.error({ err, event: pub.event }, 'projection failed')
+    }
+    const members = this.#rooms.members(pub.channel)
+    if (members === undefined) return 0
+    const started = this.broadcastObserver === null ? 0 : performance.now()
+    const bytes = Buffer.from(this.codec.encodeEvent(pub))
+    let n = 0
+    for (const conn of members) if (conn.send(bytes)) n++
+    this.stats.broadcasts++
+    this.stats.deliveries += n
+    this.stats.countOut('event', n)
+    this.broadcastObserver?.onBroadcast(pub.channel, n, (performance.now() - started) / 1000)
+    return n
+  }
+
+  deliverDirect(msg: DirectMessage): boolean {
+    const conn = this.#connections.get(msg.connectionId)
+    if (conn === undefined || conn.phase !== 'open') return false
+    const ok = conn.send(this.codec.encodeDirect(msg))
+    if (ok) this.stats.countOut('event')
+    return ok
+  }
+
+  // ── lifecycle ──────────────────────────────────────────────────────────────────────────
+
+  /** Starts HTTP + WebSocket on settings.host:settings.port and connects the bridge. */
+  async listen(): Promise<{ host: string; port: number }> {
+    if (this.#state !== 'idle') throw new Error(`Cannot listen: server is ${this.#state}`)
+    this.#state = 'starting'
+    const app: FastifyInstance = Fastify({
+      loggerInstance: this.log as unknown as FastifyBaseLogger,
+      logController: new LogController({ disableRequestLogging: true }),
+      bodyLimit: this.settings.max_payload,
+      forceCloseConnections: true,
+    })
+    this.#app = app
+    await app.register(fastifyWebsocket, {
+      options: { maxPayload: this.settings.max_payload, perMessageDeflate: false, clientTracking: false },
+      preClose: (done) => {
+        this.#drain().then(() => done(), done)
+      },
+    })
+    app.register(async (scope) => {
+      const handler = (socket: WebSocket, req: { raw: IncomingMessage }) => this.#admit(socket, req.raw)
+      scope.get('/', { websocket: true }, handler)
+      scope.get('/ws', { websocket: true }, handler)
+    })
+    registerHttpRoutes(app, this)
+    await this.bridge.start(this, { id: this.instanceId, service: this.name, connections: () => this.connectionCount })
+    await app.listen({ host: this.settings.host, port: this.settings.port })
+    const addr = app.server.address()
+    this.#port = typeof addr === 'object' && addr !== null ? addr.port : this.settings.port
+    this.#startHeartbeat()
+    this.#state = 'running'
+    this.log.info({ host: this.settings.host, port: this.#port, bridge: this.bridge.state }, 'listening')
+    return { host: this.settings.host, port: this.#port }
+  }
+
+  /** Graceful shutdown: stop accepting, close clients with 1001, bounded drain, close the bridge. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#app !== null) await this.#app.close()
+      else await this.#drain()
+      this.#state = 'stopped'
+    })()
+    return this.#closing
+  }
+
+  async #drain(): Promise<void> {
+    if (this.#state === 'draining' || this.#state === 'stopped') return
+    this.#state = 'draining'
+    if (this.#heartbeat !== null) clearInterval(this.#heartbeat)
+    const pending = [...this.#connections.values()].map(
+      (conn) =>
+        new Promise<void>((resolve) => {
+          if (conn.socket.readyState === 3) return resolve()
+          conn.socket.once('close', () => resolve())
+          conn.close(CloseCode.GOING_AWAY, CloseReason.SHUTTING_DOWN)
+        }),
+    )
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.settings.drain_timeout * 1000)
+    })
+    const outcome = await Promise.race([Promise.all(pending), timeout])
+    clearTimeout(timer)
+    if (outcome === 'timeout') {
+      this.log.warn({ remaining: this.#connections.size }, 'drain timeout: terminating remaining connections')
+      for (const conn of this.#connections.values()) conn.socket.terminate()
+    }
+    await this.bridge.close()
+    this.log.info('drained')
+  }
+
+  // ── connections ────────────────────────────────────────────────────────────────────────
+
+  #admit(socket: WebSocket, req: IncomingMessage): void {
+    // Listeners first, before anything can await (STYLE.md 12).
+    const secure = (req.socket as { encrypted?: boolean }).encrypted === true || req.headers['x-forwarded-proto'] === 'https'
+    const conn = new Connection({
+      id: randomUUID(),
+      socket,
+      remoteAddress: req.socket.remoteAddress ?? 'unknown',
+      secure,
+      rate: this.settings.message_rate_limit,
+      maxBuffered: this.settings.max_buffered_bytes,
+      onSlow: (c) => this.#closeSlow(c),
+    })
+    socket.on('error', (err) => this.log.debug({ err, connection: conn.id }, 'socket error'))
+    if (this.#state !== 'running') {
+      conn.close(CloseCode.GOING_AWAY, CloseReason.SHUTTING_DOWN)
+      return
+    }
+    if (this.#connections.size >= this.settings.max_connections) {
+      this.stats.rejectedAtCapacity++
+      conn.close(CloseCode.TRY_AGAIN_LATER, CloseReason.AT_CAPACITY)
+      return
+    }
+    this.#connections.set(conn.id, conn)
+    this.stats.connectionsTotal++
+    socket.on('message', (raw, isBinary) => this.#onFrame(conn, raw as Buffer, isBinary))
+    socket.on('pong', () => {
+      conn.lastSeen = Date.now()
+      conn.pingSentAt = 0
+    })
+    socket.on('close', () => this.#cleanup(conn))
+    if (this.settings.auth.required) this.authenticator.awaitFirstFrame(conn)
+    else this.welcome(conn)
+  }
+
+  /** Sends the welcome and runs connect callbacks; called once a connection is admitted. */
+  welcome(conn: Connection): void {
+    conn.phase = 'open'
+    this.sendFrame(
+      conn,
+      'welcome',
+      this.codec.encodeWelcome({
+        connectionId: conn.id,
+        server: this.name,
+        message: this.spec.welcome,
+        authenticated: conn.identity !== null,
+        secure: conn.secure,
+        rateLimit: this.settings.message_rate_limit,
+      }),
+    )
+    for (const cb of this.#onConnect) {
+      try {
+        cb(conn)
+      } catch (err) {
+        this.log.error({ err }, 'connect callback failed')
+      }
+    }
+  }
+
+  #cleanup(conn: Connection): void {
+    if (!this.#connections.delete(conn.id)) return
+    this.authenticator.cancel(conn)
+    this.#rooms.leaveAll(conn)
+    for (const cb of this.#onDisconnect) {
+      try {
+        cb(conn)
+      } catch (err) {
+        this.log.error({ err }, 'disconnect callback failed')
+      }
+    }
+  }
+
+  #closeSlow(conn: Connection): void {
+    if (conn.phase === 'closing') return
+    this.stats.slowConsumerCloses++
+    this.log.warn({ connection: conn.id, buffered: conn.socket.bufferedAmount }, 'closing slow consumer')
+    conn.close(CloseCode.SLOW_CONSUMER, CloseReason.SLOW_CONSUMER)
+    // Its backlog will not drain quickly: do not hold the memory for ws's 30 s close timeout.
+    setTimeout(() => conn.socket.terminate(), 1000).unref()
+  }
+
+  #startHeartbeat(): void {
+    const interval = this.settings.ping_interval * 1000
+    const timeout = this.settings.ping_timeout * 1000
+    const tick = Math.max(10, Math.min(interval, timeout) / 2)
+    this.#heartbeat = setInterval(() => {
+      const now = Date.now()
+      for (const conn of this.#connections.values()) {
+        if (conn.pingSentAt !== 0) {
+          if (now - conn.pingSentAt >= timeout) {
+            this.stats.heartbeatTimeouts++
+            this.log.info({ connection: conn.id }, 'heartbeat timeout')
+            conn.socket.terminate()
+          }
+        } else if (now - conn.lastSeen >= interval) {
+          conn.pingSentAt = now
+          conn.socket.ping()
+        }
+      }
+    }, tick)
+    this.#heartbeat.unref()
+  }
+
+  // ── frames ─────────────────────────────────────────────────────────────────────────────
+
+  /** Sends one encoded frame to one connection and counts it. */
+  sendFrame(conn: Connection, type: string, frame: string): void {
+    if (conn.send(frame)) this.stats.countOut(type)
+  }
+
+  /** Sends an error frame and counts it. */
+  sendError(conn: Connection, code: ErrorCode, message: string, correlationId: string | null): void {
+    this.stats.countError(code)
+    this.sendFrame(conn, 'error', this.codec.encodeError(code, message, correlationId))
+  }
+
+  #onFrame(conn: Connection, raw: Buffer, _isBinary: boolean): void {
+    const now = Date.now()
+    conn.lastSeen = now
+    if (conn.phase === 'closing') return
+    const wait = conn.bucket.take(now)
+    if (wait > 0) {
+      this.stats.rateLimited++
+      this.stats.countIn('rate_limited')
+      this.sendError(conn, ErrorCode.RATE_LIMIT_EXCEEDED, `Message rate limit exceeded. Retry after ${wait.toFixed(3)} seconds.`, null)
+      return
+    }
+    const msg = this.codec.decode(raw)
+    if (conn.phase === 'auth') {
+      this.stats.countIn(msg.kind === 'request' ? 'request' : msg.kind)
+      this.authenticator.firstFrame(conn, msg)
+      return
+    }
+    this.dispatch(conn, msg)
+  }
+
+  /** Handles one decoded frame of an admitted connection. */
+  dispatch(conn: Connection, msg: Inbound): void {
+    switch (msg.kind) {
+      case 'invalid':
+        this.stats.countIn('invalid')
+        this.sendError(conn, ErrorCode.DECODE_ERROR, msg.message, null)
+        return
+      case 'ping':
+        this.stats.countIn('ping')
+        this.sendFrame(conn, 'pong', this.codec.encodePong(msg.correlationId))
+        return
+      case 'ack':
+        this.stats.countIn('ack')
+        return
+      case 'ignored':
+        this.stats.countIn('ignored')
+        return
+      case 'request':
+        this.stats.countIn(msg.op !== null && this.requests.has(msg.op) ? msg.op : 'unknown_request')
+        this.runRequest(conn, msg.op, msg.data, msg.correlationId)
+    }
+  }
+
+  /** Runs a request and answers it; every failure becomes an error frame, never a crash. */
+  runRequest(conn: Connection, op: string | null, data: JsonObject, correlationId: string | null): void {
+    const fail = (err: unknown) => {
+      if (err instanceof AppError) return this.sendError(conn, err.code, err.message, correlationId)
+      this.log.error({ err, op, connection: conn.id }, 'request handler failed')
+      this.sendError(conn, ErrorCode.SERVER_ERROR, 'Internal server error', correlationId)
+    }
+    const answer = (result: JsonObject) =>
+      this.sendFrame(conn, 'response', this.codec.encodeResponse(op as string, result, correlationId))
+    let result: JsonObject | Promise<JsonObject>
+    try {
+      result = this.requests.run(op, data, { connection: conn, correlationId })
+    } catch (err) {
+      return fail(err)
+    }
+    if (result instanceof Promise) result.then(answer, fail)
+    else answer(result)
+  }
+
+  #access(conn: Connection) {
+    return {
+      service: this.name,
+      identity: conn.identity,
+      authRequired: this.settings.auth.required,
+      allowClientPublish: this.settings.allow_client_publish,
+    }
+  }
+
+  /** Seconds since the server object was created. */
+  get uptime(): number {
+    return (Date.now() - this.stats.startedAt) / 1000
+  }
+}
