@@ -1,4 +1,7 @@
 import type { ServerOptions, Settings, WebSocketServer } from '../src/index.js'
+import { PatternsServer } from './patterns/index.js'
+import { SessionServer } from './session/index.js'
+import { TestsServer } from './tests/index.js'
 import { WorkflowServer } from './workflow/index.js'
 
 /** How the CLI and supervisord find a service: one entry per folder under services/. */
@@ -9,7 +12,10 @@ export interface ServiceEntry {
 }
 
 export const SERVICES: Readonly<Record<string, ServiceEntry>> = {
+  tests: { name: 'tests', defaultPort: TestsServer.defaultPort, create: (s, o) => new TestsServer(s, o) },
+  session: { name: 'session', defaultPort: SessionServer.defaultPort, create: (s, o) => new SessionServer(s, o) },
   workflow: { name: 'workflow', defaultPort: WorkflowServer.defaultPort, create: (s, o) => new WorkflowServer(s, o) },
+  patterns: { name: 'patterns', defaultPort: PatternsServer.defaultPort, create: (s, o) => new PatternsServer(s, o) },
 }
 
 export function serviceNames(): string[] {

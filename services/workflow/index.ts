@@ -1,13 +1,16 @@
-import { z } from 'zod'
 import { type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
-import { type WorkflowEvents, workflowEvents } from './events.js'
+import type { Publication } from '../../src/index.js'
+import { createBroadcaster } from '../common/broadcaster.js'
+import { registerLookup } from '../common/lookup.js'
+import { type WorkflowEvents, workflowEvents, workflowRoutes } from './events.js'
 import { WorkflowProjection } from './projection.js'
 
 /** The workflow service (replaces mahavishnu): workflows, pools, workers, goal teams, adapters. */
 export class WorkflowServer extends WebSocketServer<WorkflowEvents> {
-  static readonly service = 'workflow'
   static readonly defaultPort = 8690
   readonly projection = new WorkflowProjection()
+  /** Typed in-process publishing: `server.broadcast.workflowStarted({ workflow_id })`. */
+  readonly broadcast = createBroadcaster(this, workflowRoutes)
 
   constructor(settings: Settings, options?: ServerOptions) {
     super(
@@ -29,26 +32,11 @@ export class WorkflowServer extends WebSocketServer<WorkflowEvents> {
       settings,
       options,
     )
-    this.requests
-      .register('get_workflow_status', z.object({ workflow_id: z.string().min(1) }), ({ workflow_id }) => {
-        const wf = this.projection.workflows.get(workflow_id)
-        if (wf === undefined) return { workflow_id, status: 'not_found' }
-        return {
-          workflow_id,
-          status: wf.status,
-          stages_completed: wf.stagesCompleted,
-          total_stages: wf.totalStages,
-          ...(wf.status === 'failed' ? { error: wf.error ?? null } : {}),
-        }
-      })
-      .register('get_pool_status', z.object({ pool_id: z.string().min(1) }), ({ pool_id }) => {
-        const pool = this.projection.pools.get(pool_id)
-        if (pool === undefined) return { pool_id, status: 'not_found' }
-        return { pool_id, status: pool.status, workers: pool.workers }
-      })
+    registerLookup(this.requests, 'get_workflow_status', 'workflow_id', (id) => this.projection.workflowStatus(id))
+    registerLookup(this.requests, 'get_pool_status', 'pool_id', (id) => this.projection.poolStatus(id))
   }
 
-  protected override onPublication(pub: Parameters<WebSocketServer['deliver']>[0]): void {
+  protected override onPublication(pub: Publication): void {
     this.projection.apply(pub)
   }
 }

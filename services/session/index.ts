@@ -1,0 +1,38 @@
+import { z } from 'zod'
+import { type Publication, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
+import { createBroadcaster } from '../common/broadcaster.js'
+import { type SessionEvents, sessionEvents, sessionRoutes } from './events.js'
+import { SessionProjection } from './projection.js'
+
+// get_status is both the built-in service status and session-buddy's per-session status.
+const GetStatusParamsSchema = z.looseObject({ session_id: z.string().min(1).optional() })
+
+/** The session service (replaces session-buddy): sessions, checkpoints, captured knowledge. */
+export class SessionServer extends WebSocketServer<SessionEvents> {
+  static readonly defaultPort = 8688
+  readonly projection = new SessionProjection()
+  /** Typed in-process publishing: `server.broadcast.sessionCheckpoint({ session_id })`. */
+  readonly broadcast = createBroadcaster(this, sessionRoutes)
+
+  constructor(settings: Settings, options?: ServerOptions) {
+    super(
+      {
+        name: 'session',
+        welcome: 'Connected to Session-Buddy',
+        channels: [{ pattern: 'session:{id}' }, { pattern: 'knowledge:{id}' }, { pattern: 'checkpoint:{id}' }, { pattern: 'global' }],
+        events: sessionEvents,
+      },
+      settings,
+      options,
+    )
+    // With session_id: that session (or not_found); without: the service's own status, as elsewhere.
+    this.requests.register('get_status', GetStatusParamsSchema, ({ session_id }) => {
+      if (session_id === undefined) return this.status()
+      return this.projection.sessionStatus(session_id) ?? { session_id, status: 'not_found' }
+    })
+  }
+
+  protected override onPublication(pub: Publication): void {
+    this.projection.apply(pub)
+  }
+}

@@ -1,0 +1,32 @@
+import { type Publication, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
+import { createBroadcaster } from '../common/broadcaster.js'
+import { registerLookup } from '../common/lookup.js'
+import { type TestsEvents, testsEvents, testsRoutes } from './events.js'
+import { TestsProjection } from './projection.js'
+
+/** The tests service (replaces crackerjack): test runs, quality gates, coverage. */
+export class TestsServer extends WebSocketServer<TestsEvents> {
+  static readonly defaultPort = 8686
+  readonly projection = new TestsProjection()
+  /** Typed in-process publishing: `server.broadcast.testFailed({ run_id, test, error })`. */
+  readonly broadcast = createBroadcaster(this, testsRoutes)
+
+  constructor(settings: Settings, options?: ServerOptions) {
+    super(
+      {
+        name: 'tests',
+        welcome: 'Connected to Crackerjack quality monitoring',
+        channels: [{ pattern: 'test:{run_id}' }, { pattern: 'quality:{project}' }, { pattern: 'coverage' }, { pattern: 'global' }],
+        events: testsEvents,
+      },
+      settings,
+      options,
+    )
+    registerLookup(this.requests, 'get_test_status', 'run_id', (id) => this.projection.runStatus(id))
+    registerLookup(this.requests, 'get_quality_gate', 'project', (project) => this.projection.gateStatus(project))
+  }
+
+  protected override onPublication(pub: Publication): void {
+    this.projection.apply(pub)
+  }
+}
