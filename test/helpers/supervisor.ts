@@ -1,0 +1,96 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+
+export const ROOT = resolve(import.meta.dirname, '../..')
+
+/** Result of running a command to its end. */
+export interface RunResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs a command with a time limit and resolves with its exit code and output (never rejects on exit code). */
+export function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<RunResult> {
+  return new Promise((done) => {
+    execFile(cmd, args, { cwd: ROOT, timeout: timeoutMs }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1
+      done({ code, stdout, stderr })
+    })
+  })
+}
+
+/** A port that was free a moment ago (bound on 0, then released). */
+export async function freePort(): Promise<number> {
+  const srv = createServer()
+  srv.listen(0, '127.0.0.1')
+  await once(srv, 'listening')
+  const { port } = srv.address() as { port: number }
+  srv.close()
+  await once(srv, 'close')
+  return port
+}
+
+/** Polls `check` every `everyMs` until it returns a value, or throws after `timeoutMs` with `what`. */
+export async function pollUntil<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check().catch(() => undefined)
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
+
+/**
+ * supervisord running the repo's supervisord.conf in the foreground, with its logs, pid file
+ * and socket moved to a temp folder and the services on the given ports.
+ */
+export class Supervisor {
+  readonly dir = mkdtempSync(join(tmpdir(), 'roomcast-sv-'))
+  readonly conf = join(this.dir, 'supervisord.conf')
+  readonly #proc: ChildProcess
+  readonly #exited: Promise<void>
+
+  constructor(ports: Readonly<Record<string, number>>) {
+    const text = readFileSync(join(ROOT, 'supervisord.conf'), 'utf8').replaceAll('%(here)s/logs', this.dir).replaceAll('%(here)s', ROOT)
+    writeFileSync(this.conf, text)
+    const env: NodeJS.ProcessEnv = { ...process.env }
+    for (const [name, port] of Object.entries(ports)) env[`ROOMCAST_${name.toUpperCase()}_PORT`] = String(port)
+    this.#proc = spawn('/usr/bin/supervisord', ['-n', '-c', this.conf], { cwd: ROOT, env, stdio: 'ignore' })
+    this.#exited = once(this.#proc, 'exit').then(() => undefined)
+  }
+
+  /** `supervisorctl -c <conf> <args>`. */
+  ctl(...args: string[]): Promise<RunResult> {
+    return run('/usr/bin/supervisorctl', ['-c', this.conf, ...args])
+  }
+
+  /** The pid supervisord reports for a program, or undefined while it has none. */
+  async pid(name: string): Promise<number | undefined> {
+    const n = Number((await this.ctl('pid', name)).stdout.trim())
+    return Number.isInteger(n) && n > 0 ? n : undefined
+  }
+
+  /** Stops supervisord and its programs (TERM: graceful), then KILLs whatever is left; removes the temp folder. */
+  async shutdown(childPids: readonly number[]): Promise<void> {
+    if (this.#proc.exitCode === null && this.#proc.signalCode === null) {
+      this.#proc.kill('SIGTERM')
+      const timer = setTimeout(() => this.#proc.kill('SIGKILL'), 25_000)
+      await this.#exited
+      clearTimeout(timer)
+    }
+    for (const pid of childPids) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // already gone: the normal case
+      }
+    }
+    if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,100 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TestClient } from '../helpers/client.js'
+import { freePort, pollUntil, ROOT, run, Supervisor } from '../helpers/supervisor.js'
+
+const NAMES = ['session', 'workflow', 'patterns', 'tests'] as const
+
+interface Health {
+  status: string
+  service: string
+  instance_id: string
+}
+
+async function health(port: number): Promise<Health> {
+  const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) })
+  return (await res.json()) as Health
+}
+
+const healthy = (port: number) => async () => {
+  const h = await health(port)
+  return h.status === 'healthy' ? h : undefined
+}
+
+describe('supervisord running the repo config', () => {
+  const ports: Record<string, number> = {}
+  const pids: number[] = []
+  let sv: Supervisor | undefined
+
+  beforeAll(async () => {
+    // The programs run the built CLI; a missing build would only show up as FATAL programs.
+    for (const name of NAMES) {
+      expect(existsSync(join(ROOT, 'dist/services', name, 'index.js')), `dist/services/${name} missing: run npm run build`).toBe(true)
+      ports[name] = await freePort()
+    }
+    sv = new Supervisor(ports)
+    for (const name of NAMES) {
+      await pollUntil(`${name} healthy on ${ports[name]}`, healthy(ports[name]!), 45_000)
+      pids.push((await pollUntil(`pid of ${name}`, () => sv!.pid(name))) as number)
+    }
+  }, 60_000)
+
+  afterAll(async () => {
+    // Children restarted during the test have new pids: collect them too before shutting down.
+    for (const name of NAMES) {
+      const pid = await sv?.pid(name).catch(() => undefined)
+      if (pid !== undefined) pids.push(pid)
+    }
+    await sv?.shutdown(pids)
+  }, 40_000)
+
+  it('runs all four services: supervisorctl reports RUNNING and roomcast status exits 0 for each', async () => {
+    const status = await sv!.ctl('status')
+    for (const name of NAMES) expect(status.stdout).toMatch(new RegExp(`^${name}\\s+RUNNING`, 'm'))
+    const results = await Promise.all(NAMES.map((name) => run('node', ['bin/roomcast.js', 'status', name, '--port', String(ports[name])])))
+    results.forEach((r, i) => {
+      expect(r.code, r.stdout + r.stderr).toBe(0)
+      expect(r.stdout).toContain(`${NAMES[i]}: healthy on 127.0.0.1:${ports[NAMES[i]!]}`)
+    })
+  }, 30_000)
+
+  it('restarts a worker killed with SIGKILL, which then serves again', async () => {
+    const port = ports.workflow!
+    const before = await health(port)
+    const pid = await sv!.pid('workflow')
+    expect(pid).toBeTypeOf('number')
+    process.kill(pid!, 'SIGKILL')
+    const after = await pollUntil('a new workflow instance', async () => {
+      const h = await health(port)
+      return h.status === 'healthy' && h.instance_id !== before.instance_id ? h : undefined
+    })
+    expect(after.service).toBe('workflow')
+    expect(await sv!.pid('workflow')).not.toBe(pid)
+
+    const c = await TestClient.connect(`ws://127.0.0.1:${port}/ws`)
+    await c.subscribe('workflow:w1')
+    const res = await fetch(`http://127.0.0.1:${port}/publish`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ channel: 'workflow:w1', event: 'workflow.started', data: { workflow_id: 'w1' } }),
+    })
+    expect(res.status).toBe(200)
+    const ev = await c.next((f) => f.event === 'workflow.started')
+    expect(ev.room).toBe('workflow:w1')
+    expect((await c.request('get_workflow_status', { workflow_id: 'w1' })).data).toMatchObject({ status: 'running' })
+    await c.close()
+  }, 40_000)
+
+  it('drains on supervisorctl stop: a connected client receives 1001, the program ends STOPPED', async () => {
+    const c = await TestClient.connect(`ws://127.0.0.1:${ports.session}/ws`)
+    await c.subscribe('global')
+    const stopped = sv!.ctl('stop', 'session')
+    expect(await c.closed).toEqual({ code: 1001, reason: 'Server shutting down' })
+    const out = await stopped
+    expect(out.code, out.stdout + out.stderr).toBe(0)
+    expect((await sv!.ctl('status', 'session')).stdout).toMatch(/^session\s+STOPPED/m)
+    const r = await run('node', ['bin/roomcast.js', 'status', 'session', '--port', String(ports.session)])
+    expect(r.code).toBe(1)
+  }, 40_000)
+})
