@@ -35,13 +35,21 @@ export async function freePort(): Promise<number> {
   return port
 }
 
-/** Polls `check` every `everyMs` until it returns a value, or throws after `timeoutMs` with `what`. */
-export async function pollUntil<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+/**
+ * Polls `check` every `everyMs` until it returns a value, or throws after `timeoutMs` with `what`
+ * (and whatever `why` explains). A check that throws counts as "not yet".
+ */
+export async function pollUntil<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  opts: { timeoutMs?: number; everyMs?: number; why?: () => string } = {},
+): Promise<T> {
+  const { timeoutMs = 30_000, everyMs = 200, why = () => '' } = opts
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await check().catch(() => undefined)
     if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why()}`)
     await new Promise((r) => setTimeout(r, everyMs))
   }
 }
@@ -55,6 +63,7 @@ export class Supervisor {
   readonly conf = join(this.dir, 'supervisord.conf')
   readonly #proc: ChildProcess
   readonly #exited: Promise<void>
+  #failure: string | null = null
 
   constructor(ports: Readonly<Record<string, number>>) {
     const text = readFileSync(join(ROOT, 'supervisord.conf'), 'utf8').replaceAll('%(here)s/logs', this.dir).replaceAll('%(here)s', ROOT)
@@ -62,7 +71,26 @@ export class Supervisor {
     const env: NodeJS.ProcessEnv = { ...process.env }
     for (const [name, port] of Object.entries(ports)) env[`ROOMCAST_${name.toUpperCase()}_PORT`] = String(port)
     this.#proc = spawn('/usr/bin/supervisord', ['-n', '-c', this.conf], { cwd: ROOT, env, stdio: 'ignore' })
-    this.#exited = once(this.#proc, 'exit').then(() => undefined)
+    // A missing binary or a rejected config ends supervisord at once: say so instead of timing out blindly.
+    this.#exited = new Promise((done) => {
+      this.#proc.once('error', (err) => {
+        this.#failure = `cannot start supervisord: ${err.message}`
+        done()
+      })
+      this.#proc.once('exit', (code, signal) => {
+        this.#failure ??= `supervisord exited (${signal ?? code})`
+        done()
+      })
+    })
+  }
+
+  /** Why a wait may have failed: supervisord's fate and the tail of a program's log. */
+  explain(name?: string): string {
+    const tail = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-15).join('\n') : '(no log)')
+    let text = this.#failure === null ? '' : `\n${this.#failure}`
+    text += `\nsupervisord.log:\n${tail(join(this.dir, 'supervisord.log'))}`
+    if (name !== undefined) text += `\n${name}.log:\n${tail(join(this.dir, `${name}.log`))}`
+    return text
   }
 
   /** `supervisorctl -c <conf> <args>`. */
@@ -78,7 +106,7 @@ export class Supervisor {
 
   /** Stops supervisord and its programs (TERM: graceful), then KILLs whatever is left; removes the temp folder. */
   async shutdown(childPids: readonly number[]): Promise<void> {
-    if (this.#proc.exitCode === null && this.#proc.signalCode === null) {
+    if (this.#failure === null) {
       this.#proc.kill('SIGTERM')
       const timer = setTimeout(() => this.#proc.kill('SIGKILL'), 25_000)
       await this.#exited

@@ -35,8 +35,9 @@ describe('supervisord running the repo config', () => {
     }
     sv = new Supervisor(ports)
     for (const name of NAMES) {
-      await pollUntil(`${name} healthy on ${ports[name]}`, healthy(ports[name]!), 45_000)
-      pids.push((await pollUntil(`pid of ${name}`, () => sv!.pid(name))) as number)
+      const why = () => sv!.explain(name)
+      await pollUntil(`${name} healthy on ${ports[name]}`, healthy(ports[name]!), { timeoutMs: 45_000, why })
+      pids.push(await pollUntil(`pid of ${name}`, () => sv!.pid(name), { why }))
     }
   }, 60_000)
 
@@ -68,7 +69,7 @@ describe('supervisord running the repo config', () => {
     const after = await pollUntil('a new workflow instance', async () => {
       const h = await health(port)
       return h.status === 'healthy' && h.instance_id !== before.instance_id ? h : undefined
-    })
+    }, { why: () => sv!.explain('workflow') })
     expect(after.service).toBe('workflow')
     expect(await sv!.pid('workflow')).not.toBe(pid)
 
