@@ -29,6 +29,19 @@ function finalStatus(d: JsonObject, run: RunState): string {
   return run.failedTests > 0 || failed > 0 ? 'failed' : 'passed'
 }
 
+/** Gates named in a payload: `{lint: "passed"}` as is, or `[{name|gate, status}]` keyed by name. */
+function gatesOf(value: unknown): Record<string, unknown> {
+  if (Array.isArray(value)) {
+    const out: Record<string, unknown> = {}
+    for (const g of value as Record<string, unknown>[]) {
+      const name = g?.name ?? g?.gate
+      if (typeof name === 'string') out[name] = g.status ?? g
+    }
+    return out
+  }
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {}
+}
+
 /** What the tests service remembers: latest status per run and per project's quality gate, coverage. */
 export class TestsProjection {
   readonly runs: BoundedMap<string, RunState>
@@ -49,7 +62,7 @@ export class TestsProjection {
     if (pub.event === 'quality_gate.checked') {
       const key = String(d.project)
       const gates = { ...(this.gates.get(key)?.gates ?? {}) }
-      if (typeof d.gates === 'object' && d.gates !== null) Object.assign(gates, d.gates)
+      Object.assign(gates, gatesOf(d.gates))
       if (typeof d.gate === 'string' && d.gate.length > 0) gates[d.gate] = d.status
       this.gates.set(key, { status: String(d.status), gates, checkedAt: pub.timestamp })
     }

@@ -74,6 +74,11 @@ describe('tests service', () => {
       gates: { lint: 'passed', types: 'failed' },
       coverage: 81,
     })
+    s.server.broadcast.qualityGateChecked({ project: 'rc', status: 'passed', gates: [{ name: 'types', status: 'passed' }, { name: 'complexity', status: 'passed' }] })
+    expect((await c.request('get_quality_gate', { project: 'rc' })).data).toMatchObject({
+      status: 'passed',
+      gates: { lint: 'passed', types: 'passed', complexity: 'passed' },
+    })
   })
 
   it('answers not_found for unknown ids and INVALID_PARAMS naming a missing one', async () => {
