@@ -5,7 +5,7 @@ import { type SessionEvents, sessionEvents, sessionRoutes } from './events.js'
 import { SessionProjection } from './projection.js'
 
 // get_status is both the built-in service status and session-buddy's per-session status.
-const GetStatusParamsSchema = z.looseObject({ session_id: z.string().min(1).optional() })
+const GetStatusParamsSchema = z.looseObject({ session_id: z.string().min(1).nullish() })
 
 /** The session service (replaces session-buddy): sessions, checkpoints, captured knowledge. */
 export class SessionServer extends WebSocketServer<SessionEvents> {
@@ -25,9 +25,9 @@ export class SessionServer extends WebSocketServer<SessionEvents> {
       settings,
       options,
     )
-    // With session_id: that session (or not_found); without: the service's own status, as elsewhere.
+    // With session_id: that session (or not_found); without (or null): the service's own status, as elsewhere.
     this.requests.register('get_status', GetStatusParamsSchema, ({ session_id }) => {
-      if (session_id === undefined) return this.status()
+      if (session_id === undefined || session_id === null) return this.status()
       return this.projection.sessionStatus(session_id) ?? { session_id, status: 'not_found' }
     })
   }

@@ -69,6 +69,7 @@ describe('session service', () => {
 
   it('answers get_status without session_id with the service status, and not_found for an unknown session', async () => {
     expect((await c.request('get_status', {})).data).toMatchObject({ service: 'session', status: 'healthy', connections: 1 })
+    expect((await c.request('get_status', { session_id: null })).data).toMatchObject({ service: 'session', status: 'healthy' })
     expect((await c.request('get_status', { session_id: 'nope' })).data).toEqual({ session_id: 'nope', status: 'not_found' })
     const err = await c.request('get_status', { session_id: 7 })
     expect(err.error_code).toBe('INVALID_PARAMS')
