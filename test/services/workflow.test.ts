@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { WorkflowServer } from '../../services/workflow/index.js'
+import { signToken } from '../../src/index.js'
 import { TestClient } from '../helpers/client.js'
 import { broadcastEach, type EventCase, expectEveryEventCovered, publishEach, publishError } from '../helpers/events.js'
 import { startService, type Started } from '../helpers/server.js'
@@ -92,5 +93,27 @@ describe('workflow service', () => {
       expect(err.error_code).toBe('INVALID_PARAMS')
       expect(err.error_message).toMatch(new RegExp(`'${field}'`))
     }
+  })
+})
+
+describe('workflow private goal-teams:{user} channel', () => {
+  const secret = 'test-secret-0123456789'
+  let s: Started<WorkflowServer>
+  afterEach(async () => s?.server.close())
+
+  it('is readable only by its user, and the broadcaster can target it', async () => {
+    s = await startService<WorkflowServer>('workflow', { auth: { secret } })
+    const anon = await TestClient.connect(s.url)
+    const denied = await anon.subscribe('goal-teams:alice')
+    expect(denied.error_code).toBe('FORBIDDEN')
+    const alice = await TestClient.connect(s.url)
+    expect((await alice.request('auth', { token: await signToken({ userId: 'alice' }, secret) })).data).toMatchObject({ user_id: 'alice' })
+    expect((await alice.subscribe('goal-teams:bob')).error_code).toBe('FORBIDDEN')
+    expect((await alice.subscribe('goal-teams:alice')).data?.status).toBe('subscribed')
+    s.server.broadcast.teamCreated({ team_id: 't1', goal: 'ship' }, 'goal-teams:alice')
+    const ev = await alice.next((f) => f.event === 'team.created')
+    expect(ev).toMatchObject({ room: 'goal-teams:alice', data: { team_id: 't1', goal: 'ship' } })
+    await anon.close()
+    await alice.close()
   })
 })
