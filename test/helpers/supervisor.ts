@@ -1,11 +1,27 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
+
+/**
+ * Why the built CLI cannot be trusted to run the current sources (missing, or older than a
+ * source file under src/ or services/), or null when it can.
+ */
+export function staleBuild(): string | null {
+  const cli = join(ROOT, 'dist/src/cli.js')
+  if (!existsSync(cli)) return 'dist/src/cli.js is missing: run npm run build'
+  const built = statSync(cli).mtimeMs
+  for (const dir of ['src', 'services']) {
+    for (const file of readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })) {
+      if (file.endsWith('.ts') && statSync(join(ROOT, dir, file)).mtimeMs > built) return `dist/ is older than ${dir}/${file}: run npm run build`
+    }
+  }
+  return null
+}
 
 /** Result of running a command to its end. */
 export interface RunResult {

@@ -1,8 +1,6 @@
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestClient } from '../helpers/client.js'
-import { freePort, pollUntil, ROOT, run, Supervisor } from '../helpers/supervisor.js'
+import { freePort, pollUntil, run, staleBuild, Supervisor } from '../helpers/supervisor.js'
 
 const NAMES = ['session', 'workflow', 'patterns', 'tests'] as const
 
@@ -28,11 +26,9 @@ describe('supervisord running the repo config', () => {
   let sv: Supervisor | undefined
 
   beforeAll(async () => {
-    // The programs run the built CLI; a missing build would only show up as FATAL programs.
-    for (const name of NAMES) {
-      expect(existsSync(join(ROOT, 'dist/services', name, 'index.js')), `dist/services/${name} missing: run npm run build`).toBe(true)
-      ports[name] = await freePort()
-    }
+    // The programs run the built CLI: an old build would test old code, a missing one only shows as FATAL.
+    expect(staleBuild()).toBeNull()
+    for (const name of NAMES) ports[name] = await freePort()
     sv = new Supervisor(ports)
     for (const name of NAMES) {
       const why = () => sv!.explain(name)
