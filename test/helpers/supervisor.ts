@@ -86,7 +86,7 @@ export class Supervisor {
     writeFileSync(this.conf, text)
     const env: NodeJS.ProcessEnv = { ...process.env }
     for (const [name, port] of Object.entries(ports)) env[`ROOMCAST_${name.toUpperCase()}_PORT`] = String(port)
-    this.#proc = spawn('/usr/bin/supervisord', ['-n', '-c', this.conf], { cwd: ROOT, env, stdio: 'ignore' })
+    this.#proc = spawn('supervisord', ['-n', '-c', this.conf], { cwd: ROOT, env, stdio: 'ignore' })
     // A missing binary or a rejected config ends supervisord at once: say so instead of timing out blindly.
     this.#exited = new Promise((done) => {
       this.#proc.once('error', (err) => {
@@ -111,7 +111,7 @@ export class Supervisor {
 
   /** `supervisorctl -c <conf> <args>`. */
   ctl(...args: string[]): Promise<RunResult> {
-    return run('/usr/bin/supervisorctl', ['-c', this.conf, ...args])
+    return run('supervisorctl', ['-c', this.conf, ...args])
   }
 
   /** The pid supervisord reports for a program, or undefined while it has none. */
