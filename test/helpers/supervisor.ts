@@ -53,18 +53,20 @@ export async function freePort(): Promise<number> {
 
 /**
  * Polls `check` every `everyMs` until it returns a value, or throws after `timeoutMs` with `what`
- * (and whatever `why` explains). A check that throws counts as "not yet".
+ * (and whatever `why` explains). A check that throws counts as "not yet"; `hopeless` ends the
+ * wait early when what is awaited can no longer happen (e.g. the supervisor never started).
  */
 export async function pollUntil<T>(
   what: string,
   check: () => Promise<T | undefined>,
-  opts: { timeoutMs?: number; everyMs?: number; why?: () => string } = {},
+  opts: { timeoutMs?: number; everyMs?: number; why?: () => string; hopeless?: () => boolean } = {},
 ): Promise<T> {
-  const { timeoutMs = 30_000, everyMs = 200, why = () => '' } = opts
+  const { timeoutMs = 30_000, everyMs = 200, why = () => '', hopeless = () => false } = opts
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await check().catch(() => undefined)
     if (value !== undefined) return value
+    if (hopeless()) throw new Error(`gave up waiting for ${what}${why()}`)
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why()}`)
     await new Promise((r) => setTimeout(r, everyMs))
   }
@@ -98,6 +100,11 @@ export class Supervisor {
         done()
       })
     })
+  }
+
+  /** True once supervisord has failed to start or has exited: nothing it runs can come up any more. */
+  get ended(): boolean {
+    return this.#failure !== null
   }
 
   /** Why a wait may have failed: supervisord's fate and the tail of a program's log. */

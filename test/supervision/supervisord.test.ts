@@ -32,7 +32,8 @@ describe('supervisord running the repo config', () => {
     sv = new Supervisor(ports)
     for (const name of NAMES) {
       const why = () => sv!.explain(name)
-      await pollUntil(`${name} healthy on ${ports[name]}`, healthy(ports[name]!), { timeoutMs: 45_000, why })
+      const hopeless = () => sv!.ended
+      await pollUntil(`${name} healthy on ${ports[name]}`, healthy(ports[name]!), { timeoutMs: 45_000, why, hopeless })
       pids.push(await pollUntil(`pid of ${name}`, () => sv!.pid(name), { why }))
     }
   }, 60_000)
