@@ -59,7 +59,8 @@ export class Connection {
     }
     const raw = (ws as unknown as { _socket?: Socket })._socket
     if (raw !== undefined) corkForTurn(raw)
-    ws.send(data)
+    // A broadcast arrives as a Buffer (encoded once for every subscriber): still a JSON text frame.
+    ws.send(data, { binary: false })
     return true
   }
 
