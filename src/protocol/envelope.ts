@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { MAX_JSON_DEPTH, textTooDeep } from './json-depth.js'
 import type { Codec, DirectMessage, Inbound, JsonObject, Publication, WelcomeInfo } from './messages.js'
 
 /** The nine `type` values of the envelope (PROTOCOL.md A.1). */
@@ -24,7 +25,9 @@ function badOptionalString(obj: JsonObject, key: string): boolean {
 export function decodeEnvelope(raw: Buffer | ArrayBuffer | Buffer[]): Inbound {
   let msg: unknown
   try {
-    msg = JSON.parse(toText(raw))
+    const text = toText(raw)
+    if (textTooDeep(text)) return { kind: 'invalid', message: `Frame is nested deeper than ${MAX_JSON_DEPTH} levels` }
+    msg = JSON.parse(text)
   } catch {
     return { kind: 'invalid', message: 'Frame is not valid JSON' }
   }

@@ -18,6 +18,8 @@ export type Frame = Record<string, unknown> & {
 export class TestClient {
   readonly ws: WebSocket
   readonly raw: string[] = []
+  /** Whether each received frame (same index as `raw`) was a binary frame. */
+  readonly binary: boolean[] = []
   readonly #queue: Frame[] = []
   readonly #waiters: { pred: (f: Frame) => boolean; resolve: (f: Frame) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = []
   closed: Promise<{ code: number; reason: string }>
@@ -35,9 +37,10 @@ export class TestClient {
         resolve({ code, reason: reason.toString() })
       })
     })
-    this.ws.on('message', (data) => {
+    this.ws.on('message', (data, isBinary) => {
       const text = data.toString()
       this.raw.push(text)
+      this.binary.push(isBinary)
       const frame = JSON.parse(text) as Frame
       const i = this.#waiters.findIndex((w) => w.pred(frame))
       if (i !== -1) {
@@ -90,6 +93,19 @@ export class TestClient {
 
   async subscribe(channel: string): Promise<Frame> {
     return this.request('subscribe', { channel })
+  }
+
+  /** Sends `{"type":"ping"}` and waits for the pong: proof the connection is alive and answering. */
+  async alive(): Promise<void> {
+    const id = `p-${Math.random().toString(36).slice(2)}`
+    this.send({ type: 'ping', id })
+    await this.next((f) => f.type === 'pong' && f.correlation_id === id)
+  }
+
+  /** Sends a frame and waits for the error frame it provokes. */
+  async errorFor(frame: unknown): Promise<Frame> {
+    this.send(frame)
+    return this.next((f) => f.type === 'error')
   }
 
   close(): Promise<{ code: number; reason: string }> {

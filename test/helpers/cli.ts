@@ -1,0 +1,77 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import { ROOT } from './supervisor.js'
+
+const BIN = join(ROOT, 'bin/roomcast.js')
+
+/** A `roomcast` process started from the built CLI, its output collected as it arrives. */
+export class CliProcess {
+  readonly proc: ChildProcess
+  stdout = ''
+  stderr = ''
+  /** Resolves with the exit code (or the signal name) once the process has ended. */
+  readonly exited: Promise<number | string>
+  readonly #watchers: { test: () => boolean; resolve: () => void }[] = []
+
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
+    this.proc = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const feed = (which: 'stdout' | 'stderr') => (chunk: Buffer) => {
+      this[which] += chunk.toString()
+      for (const w of this.#watchers.splice(0)) if (w.test()) w.resolve()
+      else this.#watchers.push(w)
+    }
+    this.proc.stdout!.on('data', feed('stdout'))
+    this.proc.stderr!.on('data', feed('stderr'))
+    this.exited = once(this.proc, 'close').then(([code, signal]) => (code as number | null) ?? (signal as string))
+  }
+
+  /** Waits until the output matches `pattern`; fails with the output so far if the process ends first. */
+  async waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
+    const output = () => this.stdout + this.stderr
+    const found = () => output().match(pattern)
+    if (found() === null) {
+      const seen = new Promise<void>((resolve) => this.#watchers.push({ test: () => found() !== null, resolve }))
+      const ended = this.exited.then((code) => {
+        throw new Error(`roomcast exited (${code}) before printing ${pattern}:\n${output()}`)
+      })
+      await Promise.race([seen, ended])
+    }
+    return found()!
+  }
+
+  /** The JSON log lines (pino) printed so far. */
+  logs(): Record<string, unknown>[] {
+    return this.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+  }
+
+  /** Waits for the `listening` log line of `service` and returns its port. */
+  async port(service: string): Promise<number> {
+    const m = await this.waitFor(new RegExp(`"service":"${service}"[^\\n]*"port":(\\d+)[^\\n]*"msg":"listening"`))
+    return Number(m[1])
+  }
+
+  /** Sends a signal; the returned promise is the exit code. */
+  signal(sig: NodeJS.Signals): Promise<number | string> {
+    this.proc.kill(sig)
+    return this.exited
+  }
+
+  /** Kills the process if it is still running (test cleanup). */
+  async stop(): Promise<void> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
+      this.proc.kill('SIGKILL')
+      await this.exited
+    }
+  }
+}
+
+/** Runs `roomcast <args>` to its end; resolves with exit code and output. */
+export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  const p = new CliProcess(args, env)
+  const code = await p.exited
+  return { code, stdout: p.stdout, stderr: p.stderr }
+}
