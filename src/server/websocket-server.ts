@@ -537,8 +537,16 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       this.log.error({ err, op, connection: conn.id }, 'request handler failed')
       this.sendError(conn, ErrorCode.SERVER_ERROR, 'Internal server error', correlationId)
     }
-    const answer = (result: JsonObject) =>
-      this.sendFrame(conn, 'response', this.codec.encodeResponse(op as string, result, correlationId))
+    const answer = (result: JsonObject) => {
+      let frame: string
+      try {
+        // A result JSON cannot represent (BigInt, a cycle) is the handler's bug, not the client's.
+        frame = this.codec.encodeResponse(op as string, result, correlationId)
+      } catch (err) {
+        return fail(err)
+      }
+      this.sendFrame(conn, 'response', frame)
+    }
     let result: JsonObject | Promise<JsonObject>
     try {
       result = this.requests.run(op, data, { connection: conn, correlationId })
