@@ -1,5 +1,5 @@
 /**
- * A token bucket: `rate` tokens per second, holding at most `burst` (1.5 × rate), starting full.
+ * A token bucket: `rate` tokens per second, holding at most `burst` (1.5 × rate, at least 1), starting full.
  * Time is passed in so the hot path reads the clock once per frame.
  */
 export class TokenBucket {
@@ -10,7 +10,8 @@ export class TokenBucket {
 
   constructor(rate: number, now: number, burstFactor = 1.5) {
     this.rate = rate
-    this.burst = rate * burstFactor
+    // At least one whole token: a rate under 1/burstFactor per second must still let a frame through.
+    this.burst = Math.max(1, rate * burstFactor)
     this.#tokens = this.burst
     this.#last = now
   }
