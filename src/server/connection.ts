@@ -6,6 +6,10 @@ import { TokenBucket } from './rate-limiter.js'
 import { corkForTurn } from './write-coalescer.js'
 
 const OPEN = 1
+/** How long the outbound backlog may stay over max_buffered_bytes before the client counts as slow. */
+const SLOW_GRACE_MS = 1000
+/** A backlog this many times max_buffered_bytes is slow at once: the hard bound on memory per client. */
+const HARD_LIMIT_FACTOR = 2
 
 /** One client connection: bounded send, rate limit, heartbeat state, identity, subscriptions. */
 export class Connection {
@@ -25,6 +29,8 @@ export class Connection {
   pingSentAt = 0
   readonly #maxBuffered: number
   readonly #onSlow: (conn: Connection) => void
+  /** When the backlog was first seen over the limit (ms), or 0 while it is under. */
+  #overSince = 0
 
   constructor(opts: {
     id: string
@@ -47,21 +53,34 @@ export class Connection {
   }
 
   /**
-   * Queues one frame. A client whose outbound buffer would pass max_buffered_bytes is closed as
-   * a slow consumer instead: its backlog never slows anyone else. Returns whether it was queued.
+   * Queues one frame. A client whose backlog stays over max_buffered_bytes for SLOW_GRACE_MS, or
+   * reaches HARD_LIMIT_FACTOR times it, is closed as a slow consumer instead: its backlog never
+   * slows anyone else. One large frame to an idle client is not slowness: an empty backlog always
+   * takes the frame. Returns whether it was queued.
    */
   send(data: Buffer | string): boolean {
     const ws = this.socket
     if (ws.readyState !== OPEN || this.phase === 'closing') return false
-    if (ws.bufferedAmount + data.length > this.#maxBuffered) {
-      this.#onSlow(this)
-      return false
+    const buffered = ws.bufferedAmount
+    if (buffered > 0 && buffered + data.length > this.#maxBuffered) {
+      if (this.#isSlow(buffered)) {
+        this.#onSlow(this)
+        return false
+      }
+    } else {
+      this.#overSince = 0
     }
     const raw = (ws as unknown as { _socket?: Socket })._socket
     if (raw !== undefined) corkForTurn(raw)
     // A broadcast arrives as a Buffer (encoded once for every subscriber): still a JSON text frame.
     ws.send(data, { binary: false })
     return true
+  }
+
+  #isSlow(buffered: number): boolean {
+    const now = Date.now()
+    if (this.#overSince === 0) this.#overSince = now
+    return buffered >= this.#maxBuffered * HARD_LIMIT_FACTOR || now - this.#overSince >= SLOW_GRACE_MS
   }
 
   /** Sends a close frame once; later calls do nothing. */

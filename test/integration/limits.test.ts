@@ -1,0 +1,130 @@
+import { once } from 'node:events'
+import { afterEach, describe, expect, it } from 'vitest'
+import { TestClient } from '../helpers/client.js'
+import { startService, type Started } from '../helpers/server.js'
+
+describe('limits and close codes (PROTOCOL.md A.7)', () => {
+  let s: Started
+  afterEach(async () => s?.server.close())
+
+  it('max_connections: the next client completes the handshake, then gets 1013 "Server at maximum capacity"', async () => {
+    s = await startService('workflow', { max_connections: 2 })
+    const a = await TestClient.connect(s.url)
+    const b = await TestClient.connect(s.url)
+    const c = new TestClient(s.url)
+    await once(c.ws, 'open')
+    expect(await c.closed).toEqual({ code: 1013, reason: 'Server at maximum capacity' })
+    expect(c.raw).toEqual([])
+    expect(s.server.statsSnapshot().connections).toMatchObject({ current: 2, rejected_at_capacity: 1 })
+    const gone = new Promise<void>((resolve) => s.server.onDisconnect(() => resolve()))
+    await a.close()
+    await gone
+    const d = await TestClient.connect(s.url)
+    await d.alive()
+    await Promise.all([b.close(), d.close()])
+  })
+
+  it('a frame over 1 MiB closes the connection with 1009; a frame of exactly 1 MiB is answered', async () => {
+    s = await startService('workflow')
+    const c = await TestClient.connect(s.url)
+    const head = '{"type":"ping","correlation_id":"big","pad":"'
+    const exact = head + 'x'.repeat(1024 * 1024 - head.length - 2) + '"}'
+    expect(Buffer.byteLength(exact)).toBe(1024 * 1024)
+    c.send(exact)
+    expect(await c.next()).toMatchObject({ type: 'pong', correlation_id: 'big' })
+    c.send(exact.replace('"pad":"', '"pad":"y'))
+    expect((await c.closed).code).toBe(1009)
+  })
+
+  it('rate limit: a burst of 1.5× the rate passes, the rest is dropped with RATE_LIMIT_EXCEEDED and a retry time; the connection stays open', async () => {
+    s = await startService('workflow', { message_rate_limit: 10 })
+    const c = await TestClient.connect(s.url)
+    for (let i = 0; i < 20; i++) c.send({ type: 'ping', correlation_id: `p${i}` })
+    const frames = []
+    for (let i = 0; i < 20; i++) frames.push(await c.next())
+    const pongs = frames.filter((f) => f.type === 'pong')
+    const errors = frames.filter((f) => f.type === 'error')
+    expect(pongs.map((f) => f.correlation_id)).toEqual(Array.from({ length: 15 }, (_, i) => `p${i}`))
+    expect(errors).toHaveLength(5)
+    for (const e of errors) {
+      expect(e.error_code).toBe('RATE_LIMIT_EXCEEDED')
+      expect(e.error_message).toMatch(/^Message rate limit exceeded\. Retry after 0\.\d{3} seconds\.$/)
+    }
+    expect(s.server.statsSnapshot().rate_limited).toBe(5)
+    // Waiting the announced time is the behaviour under test, not a race.
+    const retry = Number(/Retry after ([\d.]+)/.exec(String(errors.at(-1)!.error_message))![1])
+    await new Promise((r) => setTimeout(r, retry * 1000 + 20))
+    await c.alive()
+  })
+
+  it('a rate below one frame per burst (0.5/s) still allows the first frame, then says when to retry', async () => {
+    s = await startService('workflow', { message_rate_limit: 0.5 })
+    const c = await TestClient.connect(s.url)
+    c.send({ type: 'ping', correlation_id: 'first' })
+    c.send({ type: 'ping', correlation_id: 'second' })
+    expect(await c.next()).toMatchObject({ type: 'pong', correlation_id: 'first' })
+    const err = await c.next()
+    expect(err.error_code).toBe('RATE_LIMIT_EXCEEDED')
+    expect(Number(/Retry after ([\d.]+)/.exec(String(err.error_message))![1])).toBeGreaterThan(1.9)
+    await c.close()
+  })
+
+  it('a subscriber that stops reading is closed 4008 "Slow consumer"; a fast subscriber of the same channel gets every event', async () => {
+    s = await startService('workflow', { max_buffered_bytes: 64 * 1024 })
+    const fast = await TestClient.connect(s.url)
+    const slow = await TestClient.connect(s.url)
+    await fast.subscribe('workflow:w')
+    await slow.subscribe('workflow:w')
+    slow.ws.pause()
+    const blob = 'x'.repeat(32 * 1024)
+    let sent = 0
+    const slowClosed = () => s.server.stats.slowConsumerCloses > 0
+    // Kernel buffers absorb some megabytes before the server's own buffer grows; 2,000 × 32 KiB is far beyond them.
+    while (!slowClosed() && sent < 2000) {
+      s.server.publish('workflow:w', 'workflow.started', { workflow_id: `w${sent}`, blob })
+      sent++
+      expect((await fast.next()).data?.workflow_id).toBe(`w${sent - 1}`)
+    }
+    expect(slowClosed()).toBe(true)
+    expect(s.server.statsSnapshot().slow_consumer_closes).toBe(1)
+    const left = new Promise<void>((resolve) => s.server.onDisconnect(() => resolve()))
+    slow.ws.resume()
+    expect(await slow.closed).toEqual({ code: 4008, reason: 'Slow consumer' })
+    await left
+    expect(s.server.connectionCount).toBe(1)
+    await fast.alive()
+    await fast.close()
+  })
+
+  it('an idle subscriber receiving one event larger than max_buffered_bytes is not a slow consumer', async () => {
+    s = await startService('workflow')
+    const c = await TestClient.connect(s.url)
+    await c.subscribe('workflow:w')
+    const blob = 'x'.repeat(1024 * 1024 + 100)
+    s.server.publish('workflow:w', 'workflow.started', { workflow_id: 'big', blob })
+    expect((await c.next()).data?.workflow_id).toBe('big')
+    s.server.publish('workflow:w', 'workflow.started', { workflow_id: 'big2', blob })
+    expect((await c.next()).data?.workflow_id).toBe('big2')
+    await c.alive()
+    expect(s.server.statsSnapshot().slow_consumer_closes).toBe(0)
+    await c.close()
+  })
+
+  it('heartbeat: a client that answers pings stays; one that does not is terminated and cleaned up', async () => {
+    s = await startService('workflow', { ping_interval: 0.1, ping_timeout: 0.2 })
+    const good = await TestClient.connect(s.url)
+    const mute = await TestClient.connect(s.url, { autoPong: false })
+    await mute.subscribe('global')
+    const left = new Promise<void>((resolve) => s.server.onDisconnect(() => resolve()))
+    let pings = 0
+    await new Promise<void>((resolve) => good.ws.on('ping', () => ++pings === 3 && resolve()))
+    const closed = await mute.closed
+    expect(closed.code).toBe(1006)
+    await left
+    expect(s.server.statsSnapshot().heartbeat_timeouts).toBe(1)
+    expect(s.server.roomCounts()).toEqual({})
+    expect(good.ws.readyState).toBe(good.ws.OPEN)
+    await good.alive()
+    await good.close()
+  })
+})
