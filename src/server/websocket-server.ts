@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import fastifyWebsocket from '@fastify/websocket'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { WebSocket } from 'ws'
 import type { z } from 'zod'
@@ -319,9 +319,11 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       },
     })
     app.register(async (scope) => {
-      const handler = (socket: WebSocket, req: { raw: IncomingMessage }) => this.#admit(socket, req.raw)
-      scope.get('/', { websocket: true }, handler)
-      scope.get('/ws', { websocket: true }, handler)
+      const wsHandler = (socket: WebSocket, req: { raw: IncomingMessage }) => this.#admit(socket, req.raw)
+      // A plain GET on a WebSocket path is a client that forgot to upgrade: say so (426), not 404.
+      const handler = (_req: unknown, reply: FastifyReply) =>
+        reply.code(426).header('upgrade', 'websocket').header('connection', 'Upgrade').send({ error: 'This path speaks WebSocket: send an Upgrade: websocket request', code: ErrorCode.INVALID_PARAMS })
+      for (const url of ['/', '/ws']) scope.route({ method: 'GET', url, handler, wsHandler })
     })
     registerHttpRoutes(app, this)
     await this.bridge.start(this, { id: this.instanceId, service: this.name, connections: () => this.connectionCount })
