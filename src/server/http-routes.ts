@@ -78,7 +78,11 @@ export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer
   app.get('/stats', async () => server.statsSnapshot())
   app.get('/ws/info', async () => server.info())
 
-  const parseBody = <S extends z.ZodType>(schema: S, body: unknown): z.output<S> => {
+  const parseBody = <S extends z.ZodObject>(schema: S, body: unknown): z.output<S> => {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      const fields = Object.keys(schema.shape).join(', ')
+      throw new AppError(ErrorCode.INVALID_PARAMS, `Request body must be a JSON object {${fields}}`)
+    }
     const parsed = schema.safeParse(body)
     if (!parsed.success) throw new AppError(ErrorCode.INVALID_PARAMS, describeIssue(parsed.error, 'field'))
     return parsed.data
@@ -92,7 +96,15 @@ export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer
     }
   }
 
-  app.post('/publish', { preHandler: guard }, async (req, reply) =>
+  // Checked before the body is read: fastify would otherwise parse text/plain into a string.
+  const jsonOnly = async (req: FastifyRequest, reply: FastifyReply) => {
+    const type = req.headers['content-type']
+    if (type !== undefined && !/^application\/json\s*(;|$)/i.test(type)) {
+      return reply.code(415).send({ error: `Content-Type must be application/json, got ${type}`, code: ErrorCode.INVALID_PARAMS })
+    }
+  }
+
+  app.post('/publish', { onRequest: jsonOnly, preHandler: guard }, async (req, reply) =>
     answer(reply, () => {
       const body = parseBody(PublishBodySchema, req.body)
       const { pub, delivered } = server.publish(body.channel, body.event, body.data)
@@ -100,7 +112,7 @@ export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer
     }),
   )
 
-  app.post('/send', { preHandler: guard }, async (req, reply) =>
+  app.post('/send', { onRequest: jsonOnly, preHandler: guard }, async (req, reply) =>
     answer(reply, () => {
       const body = parseBody(SendBodySchema, req.body)
       const local = server.sendTo(body.connection_id, body.event, body.data)
