@@ -1,0 +1,64 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { signToken } from '../../src/index.js'
+import { TestClient } from '../helpers/client.js'
+import { startService, type Started } from '../helpers/server.js'
+
+const SECRET = 'test-secret-0123456789abcdef'
+const auth = (token: unknown) => ({ type: 'request', event: 'auth', data: { token }, correlation_id: 'a1' })
+
+describe('authentication (PROTOCOL.md A.6)', () => {
+  let s: Started
+  afterEach(async () => s?.server.close())
+  const start = (extra: Record<string, unknown> = {}) => startService('workflow', { auth: { required: true, secret: SECRET, ...extra } })
+
+  it('a valid token as first frame → auth response, then the welcome (authenticated), then frames sent meanwhile', async () => {
+    s = await start()
+    const c = await TestClient.connect(s.url, { welcome: false })
+    c.send(auth(await signToken({ userId: 'alice', permissions: ['workflow:read'] }, SECRET)))
+    c.send({ type: 'request', event: 'subscribe', data: { channel: 'workflow:w1' }, correlation_id: 's1' })
+    expect(await c.next()).toMatchObject({ type: 'response', event: 'auth', correlation_id: 'a1', data: { status: 'authenticated', user_id: 'alice' } })
+    expect(await c.next()).toMatchObject({ event: 'session.created', data: { authenticated: true } })
+    expect(await c.next()).toMatchObject({ correlation_id: 's1', data: { status: 'subscribed' } })
+    await c.close()
+  })
+
+  const failures: [string, () => Promise<unknown>, string, string, string][] = [
+    ['no token', async () => auth(undefined), 'AUTH_FAILED', 'Missing or malformed auth token', 'Authentication failed'],
+    ['a non-string token', async () => auth(42), 'AUTH_FAILED', 'Missing or malformed auth token', 'Authentication failed'],
+    ['a token signed with another secret', async () => auth(await signToken({ userId: 'a' }, 'another-secret-0123456789')), 'AUTH_FAILED', 'Invalid or expired token', 'Authentication failed'],
+    ['an expired token', async () => auth(await signToken({ userId: 'a' }, SECRET, -10)), 'AUTH_FAILED', 'Invalid or expired token', 'Authentication failed'],
+    ['garbage', async () => auth('not.a.jwt'), 'AUTH_FAILED', 'Invalid or expired token', 'Authentication failed'],
+    ['a subscribe instead of auth', async () => ({ type: 'request', event: 'subscribe', data: { channel: 'global' }, correlation_id: 'a1' }), 'AUTH_REQUIRED', 'Authentication required', 'Authentication required'],
+  ]
+
+  it.each(failures)('first frame with %s → error, then close 1008', async (_what, frame, code, message, reason) => {
+    s = await start()
+    const c = await TestClient.connect(s.url, { welcome: false })
+    c.send(await frame())
+    expect(await c.next()).toMatchObject({ type: 'error', error_code: code, error_message: message, correlation_id: 'a1' })
+    expect(await c.closed).toEqual({ code: 1008, reason })
+    expect(c.raw.some((r) => r.includes('session.created'))).toBe(false)
+  })
+
+  it('no auth frame within auth.timeout → close 1008 "Authentication timeout"', async () => {
+    s = await start({ timeout: 0.2 })
+    const c = await TestClient.connect(s.url, { welcome: false })
+    expect(await c.closed).toEqual({ code: 1008, reason: 'Authentication timeout' })
+  })
+
+  it('permissions: <prefix>:read may subscribe there only; FORBIDDEN elsewhere; admin reads private channels', async () => {
+    s = await start()
+    const c = await TestClient.connect(s.url, { welcome: false })
+    c.send(auth(await signToken({ userId: 'bob', permissions: ['workflow:read'] }, SECRET)))
+    await c.next((f) => f.event === 'session.created')
+    expect((await c.subscribe('workflow:w1')).data?.status).toBe('subscribed')
+    expect(await c.subscribe('pool:p1')).toMatchObject({ error_code: 'FORBIDDEN', error_message: 'Not authorized to subscribe to pool:p1' })
+    expect((await c.subscribe('goal-teams:bob')).data?.status).toBe('subscribed')
+    expect((await c.request('publish', { channel: 'workflow:w1', event: 'workflow.started', data: { workflow_id: 'w1' } })).error_code).toBe('FORBIDDEN')
+    const admin = await TestClient.connect(s.url, { welcome: false })
+    admin.send(auth(await signToken({ userId: 'root', permissions: ['admin'] }, SECRET)))
+    await admin.next((f) => f.event === 'session.created')
+    expect((await admin.subscribe('goal-teams:bob')).data?.status).toBe('subscribed')
+    await Promise.all([c.close(), admin.close()])
+  })
+})
