@@ -355,7 +355,9 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
         new Promise<void>((resolve) => {
           if (conn.socket.readyState === 3) return resolve()
           conn.socket.once('close', () => resolve())
-          conn.close(CloseCode.GOING_AWAY, CloseReason.SHUTTING_DOWN)
+          // Already closed by us (slow consumer, failed auth): its close handshake is not coming; do not wait for it.
+          if (conn.phase === 'closing') conn.socket.terminate()
+          else conn.close(CloseCode.GOING_AWAY, CloseReason.SHUTTING_DOWN)
         }),
     )
     let timer: NodeJS.Timeout | undefined

@@ -1,0 +1,62 @@
+import { once } from 'node:events'
+import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { TestClient } from '../helpers/client.js'
+import { startService, type Started } from '../helpers/server.js'
+
+describe('graceful shutdown (PROTOCOL.md A.7, DESIGN lifecycle)', () => {
+  let s: Started
+  afterEach(async () => s?.server.close())
+
+  it('closes every client with 1001 "Server shutting down", then refuses new connections', async () => {
+    s = await startService('workflow', { drain_timeout: 5 })
+    const clients = await Promise.all([1, 2, 3].map(() => TestClient.connect(s.url)))
+    await clients[0]!.subscribe('global')
+    const started = Date.now()
+    await s.server.close()
+    expect(Date.now() - started).toBeLessThan(2000)
+    for (const c of clients) expect(await c.closed).toEqual({ code: 1001, reason: 'Server shutting down' })
+    expect(s.server.state).toBe('stopped')
+    const late = new WebSocket(s.url)
+    const [err] = (await once(late, 'error')) as [NodeJS.ErrnoException]
+    expect(err.code).toBe('ECONNREFUSED')
+  })
+
+  it('the drain is bounded: a client that never answers the close is terminated after drain_timeout', async () => {
+    s = await startService('workflow', { drain_timeout: 0.3 })
+    const deaf = await TestClient.connect(s.url)
+    deaf.ws.pause()
+    const started = Date.now()
+    await s.server.close()
+    const took = Date.now() - started
+    expect(took).toBeGreaterThanOrEqual(250)
+    expect(took).toBeLessThan(2000)
+    deaf.ws.resume()
+    expect([1001, 1006]).toContain((await deaf.closed).code)
+  })
+
+  it('does not wait for a slow consumer that was already closed 4008', async () => {
+    s = await startService('workflow', { drain_timeout: 5, max_buffered_bytes: 16 * 1024 })
+    const fast = await TestClient.connect(s.url)
+    const slow = await TestClient.connect(s.url)
+    await fast.subscribe('global')
+    await slow.subscribe('global')
+    slow.ws.pause()
+    const blob = 'x'.repeat(16 * 1024)
+    for (let i = 0; i < 2000 && s.server.stats.slowConsumerCloses === 0; i++) {
+      s.server.publish('global', 'workflow.started', { workflow_id: `w${i}`, blob })
+      await fast.next()
+    }
+    expect(s.server.stats.slowConsumerCloses).toBe(1)
+    const started = Date.now()
+    await s.server.close()
+    expect(Date.now() - started).toBeLessThan(500)
+    expect(await fast.closed).toEqual({ code: 1001, reason: 'Server shutting down' })
+  })
+
+  it('close() is idempotent and safe before listen', async () => {
+    s = await startService('session')
+    await Promise.all([s.server.close(), s.server.close()])
+    expect(s.server.state).toBe('stopped')
+  })
+})
