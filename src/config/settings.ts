@@ -78,16 +78,20 @@ function freeze<T>(value: T): T {
   return value
 }
 
+/** Validates raw settings; `earlier` are problems already found (e.g. in the environment), listed first. */
+function validate(raw: unknown, source: string, earlier: readonly string[] = []): Settings {
+  const result = SettingsSchema.safeParse(raw ?? {})
+  const problems = [
+    ...earlier,
+    ...(result.success ? [] : result.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)),
+  ]
+  if (problems.length > 0 || !result.success) throw new SettingsError(source, problems)
+  return freeze(result.data)
+}
+
 /** Validates raw settings, listing every problem at once. */
 export function parseSettings(raw: unknown, source = 'settings'): Settings {
-  const result = SettingsSchema.safeParse(raw ?? {})
-  if (!result.success) {
-    throw new SettingsError(
-      source,
-      result.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`),
-    )
-  }
-  return freeze(result.data)
+  return validate(raw, source)
 }
 
 function envInt(env: NodeJS.ProcessEnv, name: string, problems: string[]): number | undefined {
@@ -178,6 +182,6 @@ export function loadSettings(opts: LoadOptions): Settings {
     }
   }
   Object.assign(raw, opts.overrides ?? {})
-  if (problems.length > 0) throw new SettingsError('environment', problems)
-  return parseSettings(raw, source)
+  // One report for everything wrong: the environment's problems and the file's together.
+  return validate(raw, problems.length > 0 ? `${source} and environment` : source, problems)
 }
