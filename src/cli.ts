@@ -136,7 +136,18 @@ async function status(args: string[]): Promise<number> {
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/health`
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(5000) })
-    const body = (await res.json()) as Record<string, unknown>
+    const text = await res.text()
+    let body: Record<string, unknown> | null = null
+    try {
+      const parsed: unknown = JSON.parse(text)
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) body = parsed as Record<string, unknown>
+    } catch {
+      // not JSON: reported below
+    }
+    if (body === null || body.type !== 'websocket') {
+      console.log(`${name}: not a roomcast service at ${url} (HTTP ${res.status}, ${res.headers.get('content-type') ?? 'no content type'})`)
+      return 1
+    }
     if (res.ok && body.status === 'healthy') {
       console.log(`${name}: healthy on ${host}:${port} (${String(body.connectedClients)} connections, ${String(body.activeChannels)} channels)`)
       return 0
