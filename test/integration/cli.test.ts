@@ -1,0 +1,139 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import { once } from 'node:events'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { TestClient } from '../helpers/client.js'
+import { CliProcess, runCli } from '../helpers/cli.js'
+import { freePort } from '../helpers/supervisor.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'roomcast-cli-'))
+const settingsFile = (name: string, text: string) => {
+  const file = join(dir, name)
+  writeFileSync(file, text)
+  return file
+}
+
+describe('roomcast CLI (built dist/, real processes)', () => {
+  const procs: CliProcess[] = []
+  const start = (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const p = new CliProcess(args, env)
+    procs.push(p)
+    return p
+  }
+  afterEach(async () => {
+    await Promise.all(procs.splice(0).map((p) => p.stop()))
+  })
+
+  it('serve <service> --port 0 listens, serves a client, and SIGTERM drains with 1001 and exit 0', async () => {
+    const p = start(['serve', 'workflow', '--port', '0'])
+    const port = await p.port('workflow')
+    const c = await TestClient.connect(`ws://127.0.0.1:${port}/ws`)
+    await c.alive()
+    expect(await p.signal('SIGTERM')).toBe(0)
+    expect(await c.closed).toEqual({ code: 1001, reason: 'Server shutting down' })
+    expect(p.logs().map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'drained']))
+  })
+
+  it('SIGINT drains the same way; a client that never answers the close is cut after drain_timeout, exit 0', async () => {
+    const file = settingsFile('drain.yaml', 'drain_timeout: 0.3\nlog_level: info\n')
+    const p = start(['serve', 'session', '--port', '0', '--settings', file])
+    const port = await p.port('session')
+    const c = await TestClient.connect(`ws://127.0.0.1:${port}/`)
+    c.ws.pause()
+    expect(await p.signal('SIGINT')).toBe(0)
+    expect(p.stdout).toContain('drain timeout: terminating remaining connections')
+  })
+
+  it('serve all starts every service on its own port; status exits 0 for a healthy one, 1 for a stopped one', async () => {
+    const names = ['tests', 'session', 'workflow', 'patterns']
+    const env: NodeJS.ProcessEnv = {}
+    const ports: Record<string, number> = {}
+    for (const n of names) env[`ROOMCAST_${n.toUpperCase()}_PORT`] = String((ports[n] = await freePort()))
+    const p = start(['serve', 'all'], env)
+    for (const n of names) expect(await p.port(n)).toBe(ports[n])
+    const ok = await runCli(['status', 'workflow', '--port', String(ports.workflow)])
+    expect(ok.code).toBe(0)
+    expect(ok.stdout).toMatch(/^workflow: healthy on 127\.0\.0\.1:\d+ \(0 connections, 0 channels\)/)
+    expect(await p.signal('SIGTERM')).toBe(0)
+    const down = await runCli(['status', 'workflow', '--port', String(ports.workflow)])
+    expect(down.code).toBe(1)
+    expect(down.stdout).toMatch(/workflow: unreachable at http:\/\/127\.0\.0\.1:\d+\/health: .*ECONNREFUSED/)
+  })
+
+  it('status against something that is not roomcast exits 1 and says what it got', async () => {
+    const http = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>hello</html>'))
+    http.listen(0, '127.0.0.1')
+    await once(http, 'listening')
+    const port = (http.address() as { port: number }).port
+    const r = await runCli(['status', 'tests', '--port', String(port)])
+    http.close()
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(new RegExp(`tests: not a roomcast service at http://127\\.0\\.0\\.1:${port}/health \\(HTTP 200, text/html\\)`))
+  })
+
+  it('a settings file with several problems is refused, every problem listed, exit 1', async () => {
+    const file = settingsFile('bad.yaml', 'port: "eighty"\nmax_connections: -1\ncolour: blue\nauth:\n  requird: true\n')
+    const r = await runCli(['serve', 'workflow', '--settings', file])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(`Invalid settings (${file})`)
+    for (const problem of ['port:', 'max_connections:', "Unrecognized key: \"colour\"", 'auth: Unrecognized key: "requird"']) expect(r.stderr).toContain(problem)
+  })
+
+  it('environment and YAML problems are listed together', async () => {
+    const file = settingsFile('bad2.yaml', 'max_subscriptions: 0\n')
+    const r = await runCli(['serve', 'workflow', '--settings', file], { ROOMCAST_WORKFLOW_PORT: 'http', REDIS_ADDR: 'nohost' })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('ROOMCAST_WORKFLOW_PORT: expected an integer, got "http"')
+    expect(r.stderr).toContain('REDIS_ADDR: expected host:port, got "nohost"')
+    expect(r.stderr).toContain('max_subscriptions:')
+  })
+
+  it('YAML that does not parse is refused with the parser message, exit 1', async () => {
+    const file = settingsFile('broken.yaml', 'port: [1,\n')
+    const r = await runCli(['serve', 'workflow', '--settings', file])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/Invalid settings .*\n  - YAML: /)
+  })
+
+  it('env ROOMCAST_<SERVICE>_PORT and --port set the port; --port wins', async () => {
+    const envPort = await freePort()
+    const p = start(['serve', 'patterns'], { ROOMCAST_PATTERNS_PORT: String(envPort) })
+    expect(await p.port('patterns')).toBe(envPort)
+    const flagPort = await freePort()
+    const q = start(['serve', 'patterns', '--port', String(flagPort)], { ROOMCAST_PATTERNS_PORT: String(envPort) })
+    expect(await q.port('patterns')).toBe(flagPort)
+  })
+
+  it('a port already in use: exit 1 with the reason', async () => {
+    const p = start(['serve', 'tests', '--port', '0'])
+    const port = await p.port('tests')
+    const r = await runCli(['serve', 'tests', '--port', String(port)])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('roomcast: cannot start: listen EADDRINUSE')
+  })
+
+  const usage: [string, string[], number, RegExp][] = [
+    ['no command', [], 2, /Usage:/],
+    ['an unknown command', ['launch'], 2, /Unknown command "launch"/],
+    ['an unknown service', ['serve', 'nope'], 2, /Unknown service "nope"\. Services: tests, session, workflow, patterns/],
+    ['serve without a service', ['serve'], 2, /Unknown service ""/],
+    ['a bad --port', ['serve', 'workflow', '--port', 'abc'], 1, /--port: expected a port number, got "abc"/],
+    ['--port with serve all', ['serve', 'all', '--port', '9000'], 2, /--port and --settings apply to one service/],
+    ['an unknown option', ['serve', 'workflow', '--colour', 'blue'], 2, /Unknown option '--colour'/],
+    ['status of an unknown service', ['status', 'nope'], 2, /Unknown service "nope"/],
+  ]
+
+  it.concurrent.each(usage)('%s → its exit code and message', async (_what, args, code, message) => {
+    const r = await runCli(args)
+    expect(r.code).toBe(code)
+    expect(r.stdout + r.stderr).toMatch(message)
+  })
+
+  it('help prints usage and exits 0', async () => {
+    const r = await runCli(['help'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/roomcast serve <service\|all>/)
+  })
+})
