@@ -1,0 +1,89 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { loadSettings, parseSettings, SettingsError } from '../../src/index.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'roomcast-settings-'))
+const yaml = (text: string) => {
+  const file = join(dir, `s${Math.random().toString(36).slice(2)}.yaml`)
+  writeFileSync(file, text)
+  return file
+}
+const problemsOf = (fn: () => unknown): readonly string[] => {
+  try {
+    fn()
+  } catch (err) {
+    if (err instanceof SettingsError) return err.problems
+    throw err
+  }
+  throw new Error('expected a SettingsError')
+}
+
+describe('settings (zod schema, YAML, environment)', () => {
+  it('has a default for everything and freezes the result', () => {
+    const s = parseSettings({})
+    expect(s).toMatchObject({ host: '127.0.0.1', port: 0, max_connections: 1000, message_rate_limit: 100, max_payload: 1048576, auth: { required: false, secret: null } })
+    expect(Object.isFrozen(s)).toBe(true)
+    expect(Object.isFrozen(s.auth)).toBe(true)
+  })
+
+  it('rejects unknown keys at every level and lists every problem at once', () => {
+    const problems = problemsOf(() => parseSettings({ colour: 'blue', port: -1, ping_interval: 0, auth: { requird: true }, redis: { url: 5 } }))
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^\(root\): Unrecognized key: "colour"/),
+        expect.stringMatching(/^port: /),
+        expect.stringMatching(/^ping_interval: /),
+        expect.stringMatching(/^auth: Unrecognized key: "requird"/),
+        expect.stringMatching(/^redis\.url: /),
+      ]),
+    )
+    expect(problems).toHaveLength(5)
+  })
+
+  it('a missing file means all defaults; a file that is not a mapping is refused', () => {
+    expect(loadSettings({ service: 'workflow', file: join(dir, 'absent.yaml'), env: {} }).port).toBe(0)
+    expect(problemsOf(() => loadSettings({ service: 'workflow', file: yaml('- a\n- b\n'), env: {} }))).toEqual(['(root): expected a mapping of settings'])
+  })
+
+  it('file ← environment ← overrides, for port and host', () => {
+    const file = yaml('port: 9001\nhost: 0.0.0.0\n')
+    expect(loadSettings({ service: 'workflow', file, env: {} })).toMatchObject({ port: 9001, host: '0.0.0.0' })
+    const env = { ROOMCAST_WORKFLOW_PORT: '9002', ROOMCAST_HOST: '::1' }
+    expect(loadSettings({ service: 'workflow', file, env })).toMatchObject({ port: 9002, host: '::1' })
+    expect(loadSettings({ service: 'workflow', file, env: { ...env, ROOMCAST_WORKFLOW_HOST: '127.0.0.2' } }).host).toBe('127.0.0.2')
+    expect(loadSettings({ service: 'workflow', file, env, overrides: { port: 9003 } }).port).toBe(9003)
+    expect(loadSettings({ service: 'session', file, env }).port).toBe(9001)
+  })
+
+  it('Redis from REDIS_URL, or REDIS_ADDR + REDIS_PASSWORD + REDIS_DB; REDIS_PUBSUB_PREFIX; the JWT secret', () => {
+    const base = { service: 'tests' }
+    expect(loadSettings({ ...base, env: { REDIS_URL: 'redis://r:6379/2' } }).redis.url).toBe('redis://r:6379/2')
+    expect(loadSettings({ ...base, env: { REDIS_ADDR: 'r:6380', REDIS_PASSWORD: 'p@ss', REDIS_DB: '3' } }).redis.url).toBe('redis://:p%40ss@r:6380/3')
+    expect(loadSettings({ ...base, env: { REDIS_PUBSUB_PREFIX: 'x:' } }).redis).toEqual({ url: null, prefix: 'x:' })
+    expect(loadSettings({ ...base, env: { TESTS_JWT_SECRET: 's'.repeat(16) } }).auth.secret).toBe('s'.repeat(16))
+  })
+
+  it('environment and file problems are listed together, naming both sources', () => {
+    let error: unknown
+    try {
+      loadSettings({ service: 'workflow', file: yaml('max_connections: 0\n'), env: { ROOMCAST_WORKFLOW_PORT: 'x', REDIS_ADDR: 'nohost', REDIS_DB: 'two' } })
+    } catch (err) {
+      error = err
+    }
+    expect(error).toBeInstanceOf(SettingsError)
+    const e = error as SettingsError
+    expect(e.message).toMatch(/^Invalid settings \(.*\.yaml and environment\)/)
+    expect(e.problems).toEqual([
+      'ROOMCAST_WORKFLOW_PORT: expected an integer, got "x"',
+      'REDIS_ADDR: expected host:port, got "nohost"',
+      expect.stringMatching(/^max_connections: /),
+    ])
+  })
+
+  it('auth.required without a secret is refused when the server is built', async () => {
+    const { SERVICES } = await import('../../services/index.js')
+    expect(() => SERVICES.workflow!.create(parseSettings({ auth: { required: true }, log_level: 'silent' }))).toThrow(/WORKFLOW_JWT_SECRET/)
+  })
+})
