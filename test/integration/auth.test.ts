@@ -40,6 +40,19 @@ describe('authentication (PROTOCOL.md A.6)', () => {
     expect(c.raw.some((r) => r.includes('session.created'))).toBe(false)
   })
 
+  it('an unexpected failure while verifying → close 1011 "Authentication error", the error logged, the server serving on', async () => {
+    s = await start()
+    // A hand-written fake at the seam: the verifier fails the way a broken dependency would.
+    s.server.authenticator.verify = async () => {
+      throw new Error('key store unavailable')
+    }
+    const c = await TestClient.connect(s.url, { welcome: false })
+    c.send(auth('any'))
+    expect(await c.closed).toEqual({ code: 1011, reason: 'Authentication error' })
+    expect(c.raw).toEqual([])
+    expect((await fetch(`${s.http}/health`)).status).toBe(200)
+  })
+
   it('no auth frame within auth.timeout → close 1008 "Authentication timeout"', async () => {
     s = await start({ timeout: 0.2 })
     const c = await TestClient.connect(s.url, { welcome: false })
