@@ -96,6 +96,33 @@ describe('limits and close codes (PROTOCOL.md A.7)', () => {
     await fast.close()
   })
 
+  it('a backlog over max_buffered_bytes (under twice it) that is still there a second later → 4008', async () => {
+    s = await startService('workflow', { max_buffered_bytes: 64 * 1024 })
+    const fast = await TestClient.connect(s.url)
+    const slow = await TestClient.connect(s.url)
+    await fast.subscribe('workflow:w')
+    await slow.subscribe('workflow:w')
+    slow.ws.pause()
+    const backlog = () => Math.max(...[...s.server.connections()].map((c) => c.socket.bufferedAmount))
+    const blob = 'x'.repeat(8 * 1024)
+    let i = 0
+    const send = async () => {
+      s.server.publish('workflow:w', 'workflow.started', { workflow_id: `w${i++}`, blob })
+      await fast.next()
+    }
+    while (backlog() <= 72 * 1024 && i < 5000) await send()
+    expect(backlog()).toBeLessThan(128 * 1024)
+    await send()
+    expect(s.server.stats.slowConsumerCloses, 'over the limit for less than a second: tolerated').toBe(0)
+    // The grace period is the behaviour under test: wait it out, then one more event.
+    await new Promise((r) => setTimeout(r, 1050))
+    await send()
+    expect(s.server.stats.slowConsumerCloses).toBe(1)
+    slow.ws.resume()
+    expect((await slow.closed).code).toBe(4008)
+    await fast.close()
+  })
+
   it('an idle subscriber receiving one event larger than max_buffered_bytes is not a slow consumer', async () => {
     s = await startService('workflow')
     const c = await TestClient.connect(s.url)
