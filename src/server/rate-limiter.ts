@@ -18,7 +18,8 @@ export class TokenBucket {
 
   /** Takes one token; returns 0 when allowed, else the seconds until one is available. */
   take(now: number): number {
-    const elapsed = (now - this.#last) / 1000
+    // Date.now() can step back (clock adjustment): never let that take tokens away.
+    const elapsed = Math.max(0, now - this.#last) / 1000
     this.#last = now
     this.#tokens = Math.min(this.burst, this.#tokens + elapsed * this.rate)
     if (this.#tokens >= 1) {

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest'
+import { TokenBucket } from '../../src/server/rate-limiter.js'
+
+const takeAll = (b: TokenBucket, now: number, n: number) => Array.from({ length: n }, () => b.take(now))
+
+describe('TokenBucket', () => {
+  it('starts full at 1.5× the rate, then refills at the rate', () => {
+    const b = new TokenBucket(10, 0)
+    expect(takeAll(b, 0, 16).filter((w) => w === 0)).toHaveLength(15)
+    expect(b.take(0)).toBeCloseTo(0.1)
+    expect(b.take(100)).toBe(0)
+  })
+
+  it('holds at least one token, so a rate under 2/3 per second still passes a frame', () => {
+    const b = new TokenBucket(0.5, 0)
+    expect(b.take(0)).toBe(0)
+    expect(b.take(0)).toBeCloseTo(2)
+    expect(b.take(2000)).toBe(0)
+  })
+
+  it('a clock that steps back does not drain the bucket', () => {
+    const b = new TokenBucket(1, 10_000)
+    expect(b.take(10_000)).toBe(0)
+    expect(b.take(5_000)).toBeGreaterThan(0)
+    expect(b.take(6_000)).toBe(0)
+  })
+})
