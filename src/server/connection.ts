@@ -61,15 +61,7 @@ export class Connection {
   send(data: Buffer | string): boolean {
     const ws = this.socket
     if (ws.readyState !== OPEN || this.phase === 'closing') return false
-    const buffered = ws.bufferedAmount
-    if (buffered > 0 && buffered + data.length > this.#maxBuffered) {
-      if (this.#isSlow(buffered)) {
-        this.#onSlow(this)
-        return false
-      }
-    } else {
-      this.#overSince = 0
-    }
+    if (!this.#admits(data.length)) return false
     const raw = (ws as unknown as { _socket?: Socket })._socket
     if (raw !== undefined) corkForTurn(raw)
     // A broadcast arrives as a Buffer (encoded once for every subscriber): still a JSON text frame.
@@ -77,10 +69,18 @@ export class Connection {
     return true
   }
 
-  #isSlow(buffered: number): boolean {
+  /** The slow-consumer policy for one more frame of `length` bytes; calls onSlow and returns false when the client is slow. */
+  #admits(length: number): boolean {
+    const buffered = this.socket.bufferedAmount
+    if (buffered === 0 || buffered + length <= this.#maxBuffered) {
+      this.#overSince = 0
+      return true
+    }
     const now = Date.now()
     if (this.#overSince === 0) this.#overSince = now
-    return buffered >= this.#maxBuffered * HARD_LIMIT_FACTOR || now - this.#overSince >= SLOW_GRACE_MS
+    if (buffered < this.#maxBuffered * HARD_LIMIT_FACTOR && now - this.#overSince < SLOW_GRACE_MS) return true
+    this.#onSlow(this)
+    return false
   }
 
   /** Sends a close frame once; later calls do nothing. */

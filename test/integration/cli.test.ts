@@ -94,7 +94,7 @@ describe('roomcast CLI (built dist/, real processes)', () => {
     const file = settingsFile('broken.yaml', 'port: [1,\n')
     const r = await runCli(['serve', 'workflow', '--settings', file])
     expect(r.code).toBe(1)
-    expect(r.stderr).toMatch(/Invalid settings .*\n  - YAML: /)
+    expect(r.stderr).toMatch(/Invalid settings .*\n {2}- YAML: /)
   })
 
   it('env ROOMCAST_<SERVICE>_PORT and --port set the port; --port wins', async () => {
