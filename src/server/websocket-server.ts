@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
 import fastifyWebsocket from '@fastify/websocket'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify'
 import { pino, type Logger } from 'pino'
@@ -67,6 +68,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   readonly authenticator: Authenticator
   readonly #onConnect: ConnectionCallback[] = []
   readonly #onDisconnect: ConnectionCallback[] = []
+  readonly #upgrades = new Set<Duplex>()
   #app: FastifyInstance | null = null
   #state: Lifecycle = 'idle'
   #heartbeat: NodeJS.Timeout | null = null
@@ -318,6 +320,12 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
         this.#drain().then(() => done(), done)
       },
     })
+    // fastify answers an upgrade that arrives while it closes with 503 but leaves the socket open,
+    // which would hold app.close() until that client leaves: track upgrade sockets, end them in #drain.
+    app.server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => {
+      this.#upgrades.add(socket)
+      socket.once('close', () => this.#upgrades.delete(socket))
+    })
     app.register(async (scope) => {
       const wsHandler = (socket: WebSocket, req: { raw: IncomingMessage }) => this.#admit(socket, req.raw)
       // A plain GET on a WebSocket path is a client that forgot to upgrade: say so (426), not 404.
@@ -370,6 +378,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       this.log.warn({ remaining: this.#connections.size }, 'drain timeout: terminating remaining connections')
       for (const conn of this.#connections.values()) conn.socket.terminate()
     }
+    for (const socket of this.#upgrades) socket.destroy()
     await this.bridge.close()
     this.log.info('drained')
   }

@@ -54,6 +54,23 @@ describe('graceful shutdown (PROTOCOL.md A.7, DESIGN lifecycle)', () => {
     expect(await fast.closed).toEqual({ code: 1001, reason: 'Server shutting down' })
   })
 
+  it('while draining, nothing new is accepted: an upgrade and /health get 503 from the closing server', async () => {
+    s = await startService('workflow', { drain_timeout: 5 })
+    const deaf = await TestClient.connect(s.url)
+    const polite = await TestClient.connect(s.url)
+    deaf.ws.pause()
+    const closing = s.server.close()
+    expect(await polite.closed).toEqual({ code: 1001, reason: 'Server shutting down' })
+    expect(s.server.state).toBe('draining')
+    const late = new WebSocket(s.url)
+    late.on('error', () => {})
+    const [, res] = (await once(late, 'unexpected-response')) as [unknown, { statusCode: number }]
+    expect(res.statusCode).toBe(503)
+    expect((await fetch(`${s.http}/health`)).status).toBe(503)
+    deaf.ws.terminate()
+    await closing
+  })
+
   it('close() is idempotent and safe before listen', async () => {
     s = await startService('session')
     await Promise.all([s.server.close(), s.server.close()])
