@@ -16,6 +16,7 @@ import { envelopeCodec } from '../protocol/envelope.js'
 import type { Codec, DirectMessage, Inbound, JsonObject, Publication } from '../protocol/messages.js'
 import { Connection } from './connection.js'
 import { registerBuiltinRequests } from './builtin-requests.js'
+import { startHeartbeat } from './heartbeat.js'
 import { registerHttpRoutes } from './http-routes.js'
 import { matchChannelOrThrow, validatePublication } from './publication.js'
 import { RequestRegistry } from './request-registry.js'
@@ -71,7 +72,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   readonly #upgrades = new Set<Duplex>()
   #app: FastifyInstance | null = null
   #state: Lifecycle = 'idle'
-  #heartbeat: NodeJS.Timeout | null = null
+  #stopHeartbeat: (() => void) | null = null
   #closing: Promise<void> | null = null
   #port = 0
 
@@ -338,7 +339,14 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     await app.listen({ host: this.settings.host, port: this.settings.port })
     const addr = app.server.address()
     this.#port = typeof addr === 'object' && addr !== null ? addr.port : this.settings.port
-    this.#startHeartbeat()
+    this.#stopHeartbeat = startHeartbeat(() => this.#connections.values(), {
+      interval: this.settings.ping_interval,
+      timeout: this.settings.ping_timeout,
+      onTimeout: (conn) => {
+        this.stats.heartbeatTimeouts++
+        this.log.info({ connection: conn.id }, 'heartbeat timeout')
+      },
+    })
     this.#state = 'running'
     this.log.info({ host: this.settings.host, port: this.#port, bridge: this.bridge.state }, 'listening')
     return { host: this.settings.host, port: this.#port }
@@ -357,7 +365,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   async #drain(): Promise<void> {
     if (this.#state === 'draining' || this.#state === 'stopped') return
     this.#state = 'draining'
-    if (this.#heartbeat !== null) clearInterval(this.#heartbeat)
+    this.#stopHeartbeat?.()
     const pending = [...this.#connections.values()].map(
       (conn) =>
         new Promise<void>((resolve) => {
@@ -463,28 +471,6 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     conn.close(CloseCode.SLOW_CONSUMER, CloseReason.SLOW_CONSUMER)
     // Its backlog will not drain quickly: do not hold the memory for ws's 30 s close timeout.
     setTimeout(() => conn.socket.terminate(), 1000).unref()
-  }
-
-  #startHeartbeat(): void {
-    const interval = this.settings.ping_interval * 1000
-    const timeout = this.settings.ping_timeout * 1000
-    const tick = Math.max(10, Math.min(interval, timeout) / 2)
-    this.#heartbeat = setInterval(() => {
-      const now = Date.now()
-      for (const conn of this.#connections.values()) {
-        if (conn.pingSentAt !== 0) {
-          if (now - conn.pingSentAt >= timeout) {
-            this.stats.heartbeatTimeouts++
-            this.log.info({ connection: conn.id }, 'heartbeat timeout')
-            conn.socket.terminate()
-          }
-        } else if (now - conn.lastSeen >= interval) {
-          conn.pingSentAt = now
-          conn.socket.ping()
-        }
-      }
-    }, tick)
-    this.#heartbeat.unref()
   }
 
   // ── frames ─────────────────────────────────────────────────────────────────────────────

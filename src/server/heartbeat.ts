@@ -1,0 +1,37 @@
+import type { Connection } from './connection.js'
+
+export interface HeartbeatOptions {
+  /** Seconds of client silence before a protocol ping is sent. */
+  readonly interval: number
+  /** Seconds to wait for the pong before the connection is terminated. */
+  readonly timeout: number
+  /** Called for a connection that missed its pong, just before it is terminated. */
+  readonly onTimeout: (conn: Connection) => void
+}
+
+/**
+ * Pings connections that have been silent for `interval` and terminates those whose pong does
+ * not come within `timeout` (PROTOCOL.md A.7). One timer for all connections; returns a stop
+ * function. Any frame or pong from a client counts as life (Connection.lastSeen).
+ */
+export function startHeartbeat(connections: () => Iterable<Connection>, opts: HeartbeatOptions): () => void {
+  const interval = opts.interval * 1000
+  const timeout = opts.timeout * 1000
+  const tick = Math.max(10, Math.min(interval, timeout) / 2)
+  const timer = setInterval(() => {
+    const now = Date.now()
+    for (const conn of connections()) {
+      if (conn.pingSentAt !== 0) {
+        if (now - conn.pingSentAt >= timeout) {
+          opts.onTimeout(conn)
+          conn.socket.terminate()
+        }
+      } else if (now - conn.lastSeen >= interval) {
+        conn.pingSentAt = now
+        conn.socket.ping()
+      }
+    }
+  }, tick)
+  timer.unref()
+  return () => clearInterval(timer)
+}
