@@ -22,6 +22,7 @@ import { matchChannelOrThrow, validatePublication } from './publication.js'
 import { RequestRegistry } from './request-registry.js'
 import { RoomRegistry } from './room-registry.js'
 import { type BroadcastObserver, ServerStats } from './stats.js'
+import { healthView, infoView, statsView, statusView } from './status-views.js'
 import { Authenticator } from './authenticator.js'
 
 /** Event name → zod schema of its payload (extra fields pass through). */
@@ -165,69 +166,24 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     matchChannelOrThrow(this.#compiled, channel)
   }
 
-  /** The service's own status (get_status, /health). */
+  /** The service's own status (get_status). */
   status(): JsonObject {
-    return {
-      service: this.name,
-      status: this.#state === 'running' ? 'healthy' : this.#state,
-      connections: this.connectionCount,
-      channels: this.roomCount,
-      uptime: Math.round(this.uptime * 1000) / 1000,
-      bridge: this.bridge.state,
-    }
+    return statusView(this as unknown as WebSocketServer)
   }
 
   /** GET /health (PROTOCOL.md E). */
   health(): JsonObject {
-    return {
-      status: this.#state === 'running' ? 'healthy' : this.#state,
-      type: 'websocket',
-      service: this.name,
-      instance_id: this.instanceId,
-      port: this.#port,
-      connectedClients: this.connectionCount,
-      activeChannels: this.roomCount,
-      channelStats: this.roomCounts(),
-      uptime: Math.round(this.uptime * 1000) / 1000,
-      timestamp: new Date().toISOString(),
-      bridge: { ...this.bridge.stats() },
-    }
+    return healthView(this as unknown as WebSocketServer)
   }
 
   /** GET /stats. */
   statsSnapshot(): JsonObject {
-    const s = this.stats
-    return {
-      service: this.name,
-      instance_id: this.instanceId,
-      connections: { current: this.connectionCount, total: s.connectionsTotal, max: this.settings.max_connections, rejected_at_capacity: s.rejectedAtCapacity },
-      channels: this.roomCounts(),
-      messages: { in: s.messagesIn, out: s.messagesOut, in_by_type: Object.fromEntries(s.inByType), out_by_type: Object.fromEntries(s.outByType) },
-      broadcasts: s.broadcasts,
-      deliveries: s.deliveries,
-      errors: Object.fromEntries(s.errorsByCode),
-      rate_limited: s.rateLimited,
-      slow_consumer_closes: s.slowConsumerCloses,
-      heartbeat_timeouts: s.heartbeatTimeouts,
-      pending_deliveries: 0,
-      uptime: Math.round(this.uptime * 1000) / 1000,
-      bridge: { ...this.bridge.stats() },
-    }
+    return statsView(this as unknown as WebSocketServer)
   }
 
   /** GET /ws/info: clients and channels. */
   info(): JsonObject {
-    return {
-      service: this.name,
-      clients: [...this.#connections.values()].map((c) => ({
-        id: c.id,
-        connected_at: new Date(c.connectedAt).toISOString(),
-        remote_address: c.remoteAddress,
-        subscriptions: [...c.subscriptions],
-        user_id: c.identity?.userId ?? null,
-      })),
-      channels: this.roomCounts(),
-    }
+    return infoView(this as unknown as WebSocketServer)
   }
 
   /** Adds the connection to a room, enforcing max_subscriptions; idempotent. */

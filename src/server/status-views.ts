@@ -1,0 +1,72 @@
+import type { JsonObject } from '../protocol/messages.js'
+import type { WebSocketServer } from './websocket-server.js'
+
+/** Read-only views of a server for get_status, GET /health, /stats and /ws/info (PROTOCOL.md E). */
+
+const seconds = (s: number) => Math.round(s * 1000) / 1000
+const statusWord = (server: WebSocketServer) => (server.state === 'running' ? 'healthy' : server.state)
+
+/** The service's own status (the get_status request). */
+export function statusView(server: WebSocketServer): JsonObject {
+  return {
+    service: server.name,
+    status: statusWord(server),
+    connections: server.connectionCount,
+    channels: server.roomCount,
+    uptime: seconds(server.uptime),
+    bridge: server.bridge.state,
+  }
+}
+
+/** GET /health. */
+export function healthView(server: WebSocketServer): JsonObject {
+  return {
+    status: statusWord(server),
+    type: 'websocket',
+    service: server.name,
+    instance_id: server.instanceId,
+    port: server.port,
+    connectedClients: server.connectionCount,
+    activeChannels: server.roomCount,
+    channelStats: server.roomCounts(),
+    uptime: seconds(server.uptime),
+    timestamp: new Date().toISOString(),
+    bridge: { ...server.bridge.stats() },
+  }
+}
+
+/** GET /stats: connections, channels, traffic, errors and limit counters. */
+export function statsView(server: WebSocketServer): JsonObject {
+  const s = server.stats
+  return {
+    service: server.name,
+    instance_id: server.instanceId,
+    connections: { current: server.connectionCount, total: s.connectionsTotal, max: server.settings.max_connections, rejected_at_capacity: s.rejectedAtCapacity },
+    channels: server.roomCounts(),
+    messages: { in: s.messagesIn, out: s.messagesOut, in_by_type: Object.fromEntries(s.inByType), out_by_type: Object.fromEntries(s.outByType) },
+    broadcasts: s.broadcasts,
+    deliveries: s.deliveries,
+    errors: Object.fromEntries(s.errorsByCode),
+    rate_limited: s.rateLimited,
+    slow_consumer_closes: s.slowConsumerCloses,
+    heartbeat_timeouts: s.heartbeatTimeouts,
+    pending_deliveries: 0,
+    uptime: seconds(server.uptime),
+    bridge: { ...server.bridge.stats() },
+  }
+}
+
+/** GET /ws/info: every client with its subscriptions, and the channels. */
+export function infoView(server: WebSocketServer): JsonObject {
+  return {
+    service: server.name,
+    clients: [...server.connections()].map((c) => ({
+      id: c.id,
+      connected_at: new Date(c.connectedAt).toISOString(),
+      remote_address: c.remoteAddress,
+      subscriptions: [...c.subscriptions],
+      user_id: c.identity?.userId ?? null,
+    })),
+    channels: server.roomCounts(),
+  }
+}
