@@ -16,6 +16,7 @@ import { envelopeCodec } from '../protocol/envelope.js'
 import type { Codec, DirectMessage, Inbound, JsonObject, Publication } from '../protocol/messages.js'
 import { Connection } from './connection.js'
 import { registerBuiltinRequests } from './builtin-requests.js'
+import { dispatchFrame, handleFrame, runRequest } from './frames.js'
 import { startHeartbeat } from './heartbeat.js'
 import { registerHttpRoutes } from './http-routes.js'
 import { matchChannelOrThrow, validatePublication } from './publication.js'
@@ -373,7 +374,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     }
     this.#connections.set(conn.id, conn)
     this.stats.connectionsTotal++
-    socket.on('message', (raw, isBinary) => this.#onFrame(conn, raw as Buffer, isBinary))
+    socket.on('message', (raw) => handleFrame(this as unknown as WebSocketServer, conn, raw as Buffer))
     socket.on('pong', () => {
       conn.lastSeen = Date.now()
       conn.pingSentAt = 0
@@ -442,74 +443,14 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     this.sendFrame(conn, 'error', this.codec.encodeError(code, message, correlationId))
   }
 
-  #onFrame(conn: Connection, raw: Buffer, _isBinary: boolean): void {
-    const now = Date.now()
-    conn.lastSeen = now
-    if (conn.phase === 'closing') return
-    const wait = conn.bucket.take(now)
-    if (wait > 0) {
-      this.stats.rateLimited++
-      this.stats.countIn('rate_limited')
-      this.sendError(conn, ErrorCode.RATE_LIMIT_EXCEEDED, `Message rate limit exceeded. Retry after ${wait.toFixed(3)} seconds.`, null)
-      return
-    }
-    const msg = this.codec.decode(raw)
-    if (conn.phase === 'auth') {
-      this.stats.countIn(msg.kind === 'request' ? 'request' : msg.kind)
-      this.authenticator.firstFrame(conn, msg)
-      return
-    }
-    this.dispatch(conn, msg)
-  }
-
-  /** Handles one decoded frame of an admitted connection. */
+  /** Handles one decoded frame of an admitted connection (server/frames.ts). */
   dispatch(conn: Connection, msg: Inbound): void {
-    switch (msg.kind) {
-      case 'invalid':
-        this.stats.countIn('invalid')
-        this.sendError(conn, ErrorCode.DECODE_ERROR, msg.message, null)
-        return
-      case 'ping':
-        this.stats.countIn('ping')
-        this.sendFrame(conn, 'pong', this.codec.encodePong(msg.correlationId))
-        return
-      case 'ack':
-        this.stats.countIn('ack')
-        return
-      case 'ignored':
-        this.stats.countIn('ignored')
-        return
-      case 'request':
-        this.stats.countIn(msg.op !== null && this.requests.has(msg.op) ? msg.op : 'unknown_request')
-        this.runRequest(conn, msg.op, msg.data, msg.correlationId)
-    }
+    dispatchFrame(this as unknown as WebSocketServer, conn, msg)
   }
 
   /** Runs a request and answers it; every failure becomes an error frame, never a crash. */
   runRequest(conn: Connection, op: string | null, data: JsonObject, correlationId: string | null): void {
-    const fail = (err: unknown) => {
-      if (err instanceof AppError) return this.sendError(conn, err.code, err.message, correlationId)
-      this.log.error({ err, op, connection: conn.id }, 'request handler failed')
-      this.sendError(conn, ErrorCode.SERVER_ERROR, 'Internal server error', correlationId)
-    }
-    const answer = (result: JsonObject) => {
-      let frame: string
-      try {
-        // A result JSON cannot represent (BigInt, a cycle) is the handler's bug, not the client's.
-        frame = this.codec.encodeResponse(op as string, result, correlationId)
-      } catch (err) {
-        return fail(err)
-      }
-      this.sendFrame(conn, 'response', frame)
-    }
-    let result: JsonObject | Promise<JsonObject>
-    try {
-      result = this.requests.run(op, data, { connection: conn, correlationId })
-    } catch (err) {
-      return fail(err)
-    }
-    if (result instanceof Promise) result.then(answer, fail)
-    else answer(result)
+    runRequest(this as unknown as WebSocketServer, conn, op, data, correlationId)
   }
 
   #access(conn: Connection) {
