@@ -23,7 +23,7 @@ export const CLOSE_CODES: Readonly<Record<CloseCode, string>> = {
   1009: 'Message too big: a frame over max_payload (default 1 MiB).',
   1011: 'Internal error, e.g. an unexpected failure during authentication.',
   1013: 'Server at maximum capacity: retry later.',
-  4008: 'Slow consumer: the outbound buffer passed max_buffered_bytes; reconnect.',
+  4008: 'Slow consumer: the outbound backlog stayed over max_buffered_bytes (1 s) or reached twice it; reconnect.',
 }
 
 /** Reasons sent with close frames; reasons must stay under 123 bytes. */
@@ -56,7 +56,7 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
 /** Error code → when it is sent. The doc table in docs/errors.md mirrors this. */
 export const ERROR_CODES: Readonly<Record<ErrorCode, string>> = {
-  DECODE_ERROR: 'The frame is not JSON, not an object, has an unknown type, a non-object data, or a null/non-string id, timestamp or event. The connection stays open.',
+  DECODE_ERROR: 'The frame is not JSON, not an object, nested deeper than 64 levels, has an unknown type, a non-object data, or a null/non-string id, timestamp or event. The connection stays open.',
   UNKNOWN_REQUEST: 'The request names an operation the service does not have.',
   INVALID_PARAMS: 'A request parameter is missing or has the wrong type; the message names the field.',
   INVALID_CHANNEL: 'The channel is missing, malformed, or matches none of the service\'s channel patterns.',
