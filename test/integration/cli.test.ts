@@ -62,6 +62,17 @@ describe('roomcast CLI (built dist/, real processes)', () => {
     expect(down.stdout).toMatch(/workflow: unreachable at http:\/\/127\.0\.0\.1:\d+\/health: .*ECONNREFUSED/)
   })
 
+  it('serve all skips a service whose settings say enabled: false (ROOMCAST_SETTINGS_DIR)', async () => {
+    const settingsDir = mkdtempSync(join(tmpdir(), 'roomcast-dir-'))
+    writeFileSync(join(settingsDir, 'session.yaml'), 'enabled: false\n')
+    const env: NodeJS.ProcessEnv = { ROOMCAST_SETTINGS_DIR: settingsDir }
+    for (const n of ['tests', 'session', 'workflow', 'patterns']) env[`ROOMCAST_${n.toUpperCase()}_PORT`] = '0'
+    const p = start(['serve', 'all'], env)
+    for (const n of ['tests', 'workflow', 'patterns']) await p.port(n)
+    expect(p.logs().filter((l) => l.msg === 'listening').map((l) => l.service)).toEqual(['tests', 'workflow', 'patterns'])
+    expect(await p.signal('SIGTERM')).toBe(0)
+  })
+
   it('status against something that is not roomcast exits 1 and says what it got', async () => {
     const http = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>hello</html>'))
     http.listen(0, '127.0.0.1')
