@@ -288,7 +288,11 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       const wsHandler = (socket: WebSocket, req: { raw: IncomingMessage }) => this.#admit(socket, req.raw)
       // A plain GET on a WebSocket path is a client that forgot to upgrade: say so (426), not 404.
       const handler = (_req: unknown, reply: FastifyReply) =>
-        reply.code(426).header('upgrade', 'websocket').header('connection', 'Upgrade').send({ error: 'This path speaks WebSocket: send an Upgrade: websocket request', code: ErrorCode.INVALID_PARAMS })
+        reply
+          .code(426)
+          .header('upgrade', 'websocket')
+          .header('connection', 'Upgrade')
+          .send({ error: 'This path speaks WebSocket: send an Upgrade: websocket request', code: ErrorCode.INVALID_PARAMS })
       for (const url of ['/', '/ws']) scope.route({ method: 'GET', url, handler, wsHandler })
     })
     registerHttpRoutes(app, this)
