@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { AppError, ErrorCode } from '../protocol/codes.js'
+import { MAX_JSON_DEPTH, valueTooDeep } from '../protocol/json-depth.js'
 import type { JsonObject } from '../protocol/messages.js'
 import { describeIssue } from './request-registry.js'
 import type { WebSocketServer } from './websocket-server.js'
@@ -115,6 +116,10 @@ export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer
   app.post('/send', { onRequest: jsonOnly, preHandler: guard }, async (req, reply) =>
     answer(reply, () => {
       const body = parseBody(SendBodySchema, req.body)
+      // Too deep to re-encode for the socket (JSON.stringify recurses): refuse it here, as the frame decoder would.
+      if (valueTooDeep(body.data, MAX_JSON_DEPTH - 1)) {
+        throw new AppError(ErrorCode.INVALID_PARAMS, `Field 'data' is nested deeper than ${MAX_JSON_DEPTH - 1} levels`)
+      }
       const local = server.sendTo(body.connection_id, body.event, body.data)
       if (!local && server.bridge.kind === 'memory') {
         throw new AppError(ErrorCode.NOT_FOUND, `No connection ${body.connection_id}`)

@@ -75,6 +75,9 @@ describe('HTTP on the service port (PROTOCOL.md A.5, E)', () => {
     expect(body).toEqual({ delivered: true, forwarded: false })
     expect(await c.next()).toMatchObject({ type: 'event', event: 'note', room: null, data: { hello: 'you' } })
     expect(await post(s.http, '/send', { connection_id: 'nobody', event: 'note', data: {} })).toEqual({ status: 404, body: { error: 'No connection nobody', code: 'NOT_FOUND' } })
+    const deep = await post(s.http, '/send', `{"connection_id":"${String(id)}","event":"note","data":{"d":${'['.repeat(300_000)}${']'.repeat(300_000)}}}`)
+    expect(deep).toEqual({ status: 400, body: { error: "Field 'data' is nested deeper than 63 levels", code: 'INVALID_PARAMS' } })
+    await c.alive()
     await c.close()
   })
 
@@ -90,6 +93,7 @@ describe('HTTP on the service port (PROTOCOL.md A.5, E)', () => {
     ['a payload nested 100 levels', '/publish', `{"channel":"workflow:w1","event":"workflow.started","data":{"workflow_id":"w","d":${'['.repeat(100)}${']'.repeat(100)}}}`, {}, 400, 'INVALID_EVENT', /nested deeper/],
     ['text/plain', '/publish', 'channel=workflow:w1', { 'content-type': 'text/plain' }, 415, 'INVALID_PARAMS', /application\/json/],
     ['no connection_id', '/send', { event: 'note', data: {} }, {}, 400, 'INVALID_PARAMS', /'connection_id'/],
+    ['data nested 300,000 levels', '/send', `{"connection_id":"x","event":"note","data":{"d":${'['.repeat(300_000)}${']'.repeat(300_000)}}}`, {}, 400, 'INVALID_PARAMS', /nested deeper than 63 levels/],
   ]
 
   it.each(badBodies)('a body with %s on %s → its status and a clear message', async (_what, path, body, headers, status, code, message) => {
