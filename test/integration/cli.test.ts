@@ -46,6 +46,20 @@ describe('roomcast CLI (built dist/, real processes)', () => {
     expect(p.stdout).toContain('drain timeout: terminating remaining connections')
   })
 
+  it('a second signal during the drain exits at once with 1', async () => {
+    const file = settingsFile('slow-drain.yaml', 'drain_timeout: 30\n')
+    const p = start(['serve', 'workflow', '--port', '0', '--settings', file])
+    const port = await p.port('workflow')
+    const deaf = await TestClient.connect(`ws://127.0.0.1:${port}/ws`)
+    deaf.ws.pause()
+    p.proc.kill('SIGTERM')
+    await p.waitFor(/"msg":"shutting down"/)
+    const started = Date.now()
+    expect(await p.signal('SIGINT')).toBe(1)
+    expect(Date.now() - started).toBeLessThan(5000)
+    expect(p.stdout).toContain('second signal: exiting at once')
+  })
+
   it('serve all starts every service on its own port; status exits 0 for a healthy one, 1 for a stopped one', async () => {
     const names = ['tests', 'session', 'workflow', 'patterns']
     const env: NodeJS.ProcessEnv = {}
