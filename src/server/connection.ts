@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws'
 import type { Identity } from '../auth/jwt.js'
 import type { CloseCode } from '../protocol/codes.js'
 import { TokenBucket } from './rate-limiter.js'
-import { corkForTurn } from './write-coalescer.js'
+import { corkForTurn, flushNow } from './write-coalescer.js'
 
 const OPEN = 1
 /** How long the outbound backlog may stay over max_buffered_bytes before the client counts as slow. */
@@ -71,7 +71,13 @@ export class Connection {
 
   /** The slow-consumer policy for one more frame of `length` bytes; calls onSlow and returns false when the client is slow. */
   #admits(length: number): boolean {
-    const buffered = this.socket.bufferedAmount
+    let buffered = this.socket.bufferedAmount
+    if (buffered > 0 && buffered + length > this.#maxBuffered) {
+      // A burst in one turn sits in our cork, not in the client's lap: flush it, then judge.
+      const raw = (this.socket as unknown as { _socket?: Socket })._socket
+      if (raw !== undefined) flushNow(raw)
+      buffered = this.socket.bufferedAmount
+    }
     if (buffered === 0 || buffered + length <= this.#maxBuffered) {
       this.#overSince = 0
       return true

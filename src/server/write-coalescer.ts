@@ -30,3 +30,14 @@ export function corkForTurn(socket: Socket): void {
     process.nextTick(flush)
   }
 }
+
+/**
+ * Hands what `socket` holds corked this turn to the kernel now. Used before judging a client
+ * slow: bytes held by our own cork say nothing about how fast the client reads.
+ */
+export function flushNow(socket: Socket): void {
+  const s = socket as Socket & { roomcastCorked?: boolean }
+  if (s.roomcastCorked !== true || s.destroyed) return
+  s.roomcastCorked = false
+  s.uncork()
+}

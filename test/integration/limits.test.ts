@@ -124,6 +124,18 @@ describe('limits and close codes (PROTOCOL.md A.7)', () => {
     await fast.close()
   })
 
+  it('a burst of 2.4 MB published in one event-loop turn reaches a subscriber that keeps up, whole, without 4008', async () => {
+    s = await startService('workflow')
+    const c = await TestClient.connect(s.url)
+    await c.subscribe('workflow:w')
+    const blob = 'x'.repeat(8 * 1024)
+    for (let i = 0; i < 300; i++) s.server.publish('workflow:w', 'workflow.started', { workflow_id: `w${i}`, blob })
+    expect(s.server.stats.slowConsumerCloses).toBe(0)
+    for (let i = 0; i < 300; i++) expect((await c.next()).data?.workflow_id).toBe(`w${i}`)
+    await c.alive()
+    await c.close()
+  })
+
   it('an idle subscriber receiving one event larger than max_buffered_bytes is not a slow consumer', async () => {
     s = await startService('workflow')
     const c = await TestClient.connect(s.url)
