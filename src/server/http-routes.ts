@@ -49,7 +49,7 @@ function sendError(reply: FastifyReply, code: ErrorCode, message: string): Fasti
 
 /** GET /health, /stats, /ws/info; POST /publish, /send on the service's ws port. */
 export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer): void {
-  // Writes: with api_key, a Bearer key; without one, loopback callers only.
+  // Writes: with api_key, a Bearer key; without one, loopback callers only. Runs before the body is read.
   const guard = async (req: FastifyRequest, reply: FastifyReply) => {
     const key = server.settings.api_key
     if (key !== null) {
@@ -105,7 +105,7 @@ export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer
     }
   }
 
-  app.post('/publish', { onRequest: jsonOnly, preHandler: guard }, async (req, reply) =>
+  app.post('/publish', { onRequest: [guard, jsonOnly] }, async (req, reply) =>
     answer(reply, () => {
       const body = parseBody(PublishBodySchema, req.body)
       const { pub, delivered } = server.publish(body.channel, body.event, body.data)
@@ -113,7 +113,7 @@ export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer
     }),
   )
 
-  app.post('/send', { onRequest: jsonOnly, preHandler: guard }, async (req, reply) =>
+  app.post('/send', { onRequest: [guard, jsonOnly] }, async (req, reply) =>
     answer(reply, () => {
       const body = parseBody(SendBodySchema, req.body)
       // Too deep to re-encode for the socket (JSON.stringify recurses): refuse it here, as the frame decoder would.

@@ -113,6 +113,9 @@ describe('HTTP on the service port (PROTOCOL.md A.5, E)', () => {
     expect((await post(s.http, '/publish', body, { authorization: 'Bearer wrong-key-00' })).status).toBe(401)
     expect((await post(s.http, '/publish', body, { authorization: 'k-0123456789' })).status).toBe(401)
     expect((await post(s.http, '/send', { connection_id: 'x', event: 'e' })).status).toBe(401)
+    // The key is checked before the body is read: a stranger's body is never parsed.
+    expect((await post(s.http, '/publish', '{"not json')).status).toBe(401)
+    expect((await post(s.http, '/publish', 'x', { 'content-type': 'text/plain' })).status).toBe(401)
     expect((await post(s.http, '/publish', body, { authorization: 'Bearer k-0123456789' })).status).toBe(200)
   })
 
