@@ -144,6 +144,11 @@ async function status(args: string[]): Promise<number> {
     } catch {
       // not JSON: reported below
     }
+    if ((body === null || body.type !== 'websocket') && res.status === 503) {
+      // fastify answers every request with its own 503 while the service drains.
+      console.log(`${name}: unavailable on ${host}:${port} (HTTP 503: shutting down or overloaded)`)
+      return 1
+    }
     if (body === null || body.type !== 'websocket') {
       console.log(`${name}: not a roomcast service at ${url} (HTTP ${res.status}, ${res.headers.get('content-type') ?? 'no content type'})`)
       return 1

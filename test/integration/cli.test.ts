@@ -46,6 +46,20 @@ describe('roomcast CLI (built dist/, real processes)', () => {
     expect(p.stdout).toContain('drain timeout: terminating remaining connections')
   })
 
+  it('status of a service that is draining exits 1 and says it is unavailable', async () => {
+    const file = settingsFile('draining.yaml', 'drain_timeout: 30\n')
+    const p = start(['serve', 'workflow', '--port', '0', '--settings', file])
+    const port = await p.port('workflow')
+    const deaf = await TestClient.connect(`ws://127.0.0.1:${port}/ws`)
+    const polite = await TestClient.connect(`ws://127.0.0.1:${port}/ws`)
+    deaf.ws.pause()
+    p.proc.kill('SIGTERM')
+    expect((await polite.closed).code).toBe(1001)
+    const r = await runCli(['status', 'workflow', '--port', String(port)])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/^workflow: unavailable on 127\.0\.0\.1:\d+ \(HTTP 503: shutting down or overloaded\)/)
+  })
+
   it('a second signal during the drain exits at once with 1', async () => {
     const file = settingsFile('slow-drain.yaml', 'drain_timeout: 30\n')
     const p = start(['serve', 'workflow', '--port', '0', '--settings', file])
