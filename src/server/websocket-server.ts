@@ -20,6 +20,7 @@ import { matchChannelOrThrow, validatePublication } from './publication.js'
 import { RequestRegistry } from './request-registry.js'
 import { RoomRegistry } from './room-registry.js'
 import { type BroadcastObserver, ServerStats } from './stats.js'
+import type { ServerPlugin } from './plugin.js'
 import { Authenticator } from './authenticator.js'
 
 /** Event name → zod schema of its payload (extra fields pass through). */
@@ -67,6 +68,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   readonly authenticator: Authenticator
   readonly #onConnect: ConnectionCallback[] = []
   readonly #onDisconnect: ConnectionCallback[] = []
+  readonly #plugins: ServerPlugin[] = []
   #app: FastifyInstance | null = null
   #state: Lifecycle = 'idle'
   #heartbeat: NodeJS.Timeout | null = null
@@ -106,6 +108,13 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   /** Registers a callback run after a connection closed and left its rooms. */
   onDisconnect(cb: ConnectionCallback): void {
     this.#onDisconnect.push(cb)
+  }
+
+  /** Attaches a plugin (metrics, MCP); must be called before listen(). */
+  use(plugin: ServerPlugin): this {
+    if (this.#state !== 'idle') throw new Error(`Cannot add plugin ${plugin.name}: server is ${this.#state}`)
+    this.#plugins.push(plugin)
+    return this
   }
 
   // ── public API ─────────────────────────────────────────────────────────────────────────
@@ -324,11 +333,18 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       scope.get('/ws', { websocket: true }, handler)
     })
     registerHttpRoutes(app, this)
+    for (const plugin of this.#plugins) await plugin.setup(this as unknown as WebSocketServer, app)
     await this.bridge.start(this, { id: this.instanceId, service: this.name, connections: () => this.connectionCount })
     await app.listen({ host: this.settings.host, port: this.settings.port })
     const addr = app.server.address()
     this.#port = typeof addr === 'object' && addr !== null ? addr.port : this.settings.port
     this.#startHeartbeat()
+    try {
+      for (const plugin of this.#plugins) await plugin.start?.()
+    } catch (err) {
+      await this.close()
+      throw err
+    }
     this.#state = 'running'
     this.log.info({ host: this.settings.host, port: this.#port, bridge: this.bridge.state }, 'listening')
     return { host: this.settings.host, port: this.#port }
@@ -339,6 +355,9 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     this.#closing ??= (async () => {
       if (this.#app !== null) await this.#app.close()
       else await this.#drain()
+      for (const plugin of this.#plugins) {
+        await plugin.stop?.().catch((err: unknown) => this.log.error({ err, plugin: plugin.name }, 'plugin stop failed'))
+      }
       this.#state = 'stopped'
     })()
     return this.#closing
