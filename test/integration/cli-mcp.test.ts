@@ -1,0 +1,74 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { exerciseWorkflowTools } from '../helpers/mcp-tools.js'
+import { type CliService, serveCli } from '../helpers/mcp-cli.js'
+import { callErr } from '../helpers/observed.js'
+import { ROOT, run, staleBuild } from '../helpers/supervisor.js'
+
+describe('roomcast status and roomcast mcp against a running roomcast serve', () => {
+  let svc: CliService | undefined
+  let stdio: Client | undefined
+  let stdioErr = ''
+  const ports = () => ['--port', String(svc!.port), '--mcp-port', String(svc!.mcpPort)]
+
+  beforeAll(async () => {
+    // These run the built CLI: an old build would test old code.
+    expect(staleBuild()).toBeNull()
+    svc = await serveCli('workflow')
+  })
+
+  afterAll(async () => {
+    await stdio?.close()
+    await svc?.stop()
+  })
+
+  it('status exits 0 and says healthy, asking websocket_health_check over MCP', async () => {
+    expect(svc!.mcpPort).toBeGreaterThan(0)
+    const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', ...ports()])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout.trim()).toBe(`workflow: healthy on 127.0.0.1:${svc!.port} (0 connections, 0 channels, bridge standalone)`)
+  })
+
+  it('status exits 1 when the MCP endpoint belongs to another service', async () => {
+    const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'patterns', ...ports()])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toContain('is the MCP endpoint of workflow, not patterns')
+  })
+
+  it('roomcast mcp serves every tool over stdio, forwarding to the running service', async () => {
+    const transport = new StdioClientTransport({ command: process.execPath, args: ['bin/roomcast.js', 'mcp', 'workflow', ...ports()], cwd: ROOT, stderr: 'pipe' })
+    transport.stderr?.on('data', (d: Buffer) => (stdioErr += d.toString()))
+    stdio = new Client({ name: 'roomcast-test', version: '0.0.0' })
+    await stdio.connect(transport)
+    await exerciseWorkflowTools(stdio, `ws://127.0.0.1:${svc!.port}/ws`, svc!.port)
+    expect(stdioErr).toBe('')
+  })
+
+  it('once the service is gone: stdio calls are tool errors saying so, and status exits 1 saying why', async () => {
+    expect(stdio, 'the stdio test ran first').toBeDefined()
+    await svc!.stop()
+    expect(await callErr(stdio!, 'websocket_health_check')).toMatch(
+      new RegExp(`^Service workflow not reachable at http://127\\.0\\.0\\.1:${svc!.mcpPort}/mcp: .*ECONNREFUSED`),
+    )
+    const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', ...ports()])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(new RegExp(`^workflow: unreachable: MCP at http://127\\.0\\.0\\.1:${svc!.mcpPort}/mcp: connect ECONNREFUSED`))
+    // The proxy itself is still alive and answers the next call.
+    expect((await stdio!.listTools()).tools.length).toBe(8)
+  })
+
+  it('serve with MCP disabled in settings: status says so and falls back to GET /health', async () => {
+    const off = await serveCli('workflow', ['--settings', 'test/fixtures/mcp-disabled.yaml'])
+    try {
+      expect(off.mcpPort, 'no "MCP listening" log line').toBe(0)
+      const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', '--settings', 'test/fixtures/mcp-disabled.yaml', '--port', String(off.port)])
+      expect(r.code, r.stdout + r.stderr).toBe(0)
+      expect(r.stdout).toContain('MCP is disabled in its settings')
+      expect(r.stdout).toContain(`workflow: healthy on 127.0.0.1:${off.port}`)
+    } finally {
+      await off.stop()
+    }
+  })
+})
+
