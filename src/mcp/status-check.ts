@@ -1,3 +1,4 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { callRemoteTool, connectRemote, describeFailure, errorText, mcpUrl, type RemoteTarget } from './remote.js'
 import { HealthOutputSchema } from './schemas.js'
 
@@ -7,31 +8,44 @@ export interface StatusReport {
   readonly line: string
 }
 
+const oneLine = (text: string) => (text.length > 200 ? `${text.slice(0, 200)}…` : text).replace(/\s+/g, ' ')
+
+/** Why connecting failed, in the words a user needs: nothing listens, access refused, or not MCP at all. */
+function connectFailure(service: string, url: string, err: unknown): string {
+  // fetch reports an unreachable address as a TypeError whose cause says why (ECONNREFUSED, …).
+  if (err instanceof TypeError && err.cause !== undefined) return `${service}: unreachable at ${url}: ${describeFailure(err)}`
+  const status = (err as { code?: unknown }).code
+  const message = err instanceof Error ? err.message.replace(/^Streamable HTTP error: /, '') : String(err)
+  if (status === 401 || status === 403) return `${service}: refused at ${url} (HTTP ${status}): ${oneLine(message)}`
+  if (err instanceof Error && err.name === 'ZodError') return `${service}: not a roomcast service at ${url}: the answer is not MCP`
+  return `${service}: not a roomcast service at ${url}: ${oneLine(message)}`
+}
+
 /**
  * Asks a running service for websocket_health_check over MCP: exit code 0 when it answers
  * `healthy`, 1 otherwise, with one line saying why.
  */
 export async function checkStatus(service: string, target: RemoteTarget): Promise<StatusReport> {
   const url = mcpUrl(target).href
-  let client
+  let client: Client
   try {
     client = await connectRemote(target)
   } catch (err) {
-    return { code: 1, line: `${service}: unreachable: MCP at ${url}: ${describeFailure(err)}` }
+    return { code: 1, line: connectFailure(service, url, err) }
   }
   try {
     const result = await callRemoteTool(client, 'websocket_health_check', {}, 5000)
-    if (result.isError === true) return { code: 1, line: `${service}: health check failed at ${url}: ${errorText(result)}` }
+    if (result.isError === true) return { code: 1, line: `${service}: health check failed at ${url}: ${oneLine(errorText(result))}` }
     const parsed = HealthOutputSchema.safeParse(result.structuredContent)
-    if (!parsed.success) return { code: 1, line: `${service}: unexpected health check answer from ${url}: ${parsed.error.issues[0]?.message ?? ''}` }
+    if (!parsed.success) return { code: 1, line: `${service}: not a roomcast service at ${url}: unexpected health check answer` }
     const h = parsed.data
     if (h.service !== service) return { code: 1, line: `${service}: ${url} is the MCP endpoint of ${h.service}, not ${service}` }
-    const where = `${h.host}:${h.port}`
-    const detail = `${h.connections} connections, ${h.rooms} channels, bridge ${h.bridge.state}`
-    if (h.status === 'healthy') return { code: 0, line: `${service}: healthy on ${where} (${detail})` }
-    return { code: 1, line: `${service}: ${h.status} on ${where}: the server is not accepting connections (${detail})` }
+    const cluster = h.bridge.kind === 'memory' ? '' : `; ${h.bridge.kind} ${h.bridge.state}, ${h.bridge.instances} instances`
+    const detail = `${h.connections} connections, ${h.rooms} channels${cluster}`
+    if (h.status === 'healthy') return { code: 0, line: `${service}: healthy on ${h.host}:${h.port} (${detail})` }
+    return { code: 1, line: `${service}: ${h.status} on ${h.host}:${h.port}: not accepting connections (${detail})` }
   } catch (err) {
-    return { code: 1, line: `${service}: health check failed at ${url}: ${describeFailure(err)}` }
+    return { code: 1, line: `${service}: health check failed at ${url}: ${oneLine(describeFailure(err))}` }
   } finally {
     await client.close().catch(() => {})
   }

@@ -1,3 +1,6 @@
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -27,7 +30,7 @@ describe('roomcast status and roomcast mcp against a running roomcast serve', ()
     expect(svc!.mcpPort).toBeGreaterThan(0)
     const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', ...ports()])
     expect(r.code, r.stdout + r.stderr).toBe(0)
-    expect(r.stdout.trim()).toBe(`workflow: healthy on 127.0.0.1:${svc!.port} (0 connections, 0 channels, bridge standalone)`)
+    expect(r.stdout.trim()).toBe(`workflow: healthy on 127.0.0.1:${svc!.port} (0 connections, 0 channels)`)
   })
 
   it('status exits 1 when the MCP endpoint belongs to another service', async () => {
@@ -53,9 +56,35 @@ describe('roomcast status and roomcast mcp against a running roomcast serve', ()
     )
     const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', ...ports()])
     expect(r.code).toBe(1)
-    expect(r.stdout).toMatch(new RegExp(`^workflow: unreachable: MCP at http://127\\.0\\.0\\.1:${svc!.mcpPort}/mcp: connect ECONNREFUSED`))
+    expect(r.stdout).toMatch(new RegExp(`^workflow: unreachable at http://127\\.0\\.0\\.1:${svc!.mcpPort}/mcp: connect ECONNREFUSED`))
     // The proxy itself is still alive and answers the next call.
     expect((await stdio!.listTools()).tools.length).toBe(8)
+  })
+
+  it('status against something that is not roomcast exits 1 and says what it got', async () => {
+    const http = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>hello</html>'))
+    http.listen(0, '127.0.0.1')
+    await once(http, 'listening')
+    const port = (http.address() as AddressInfo).port
+    const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'tests', '--mcp-port', String(port)])
+    http.close()
+    expect(r.code).toBe(1)
+    expect(r.stdout.trim()).toBe(`tests: not a roomcast service at http://127.0.0.1:${port}/mcp: Unexpected content type: text/html`)
+  })
+
+  it('status sends the api_key of the settings file; without it the service refuses and status says so', async () => {
+    const keyed = await serveCli('workflow', ['--settings', 'test/fixtures/api-key.yaml'])
+    try {
+      const at = ['--port', String(keyed.port), '--mcp-port', String(keyed.mcpPort)]
+      const ok = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', '--settings', 'test/fixtures/api-key.yaml', ...at])
+      expect(ok.code, ok.stdout + ok.stderr).toBe(0)
+      const refused = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', ...at])
+      expect(refused.code).toBe(1)
+      expect(refused.stdout).toContain(`workflow: refused at http://127.0.0.1:${keyed.mcpPort}/mcp (HTTP 401)`)
+      expect(refused.stdout).toContain('Missing or invalid API key')
+    } finally {
+      await keyed.stop()
+    }
   })
 
   it('serve with MCP disabled in settings: status says so and falls back to GET /health', async () => {
