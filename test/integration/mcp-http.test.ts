@@ -2,7 +2,9 @@ import { once } from 'node:events'
 import { type IncomingMessage, request } from 'node:http'
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { afterEach, describe, expect, it } from 'vitest'
-import { signToken } from '../../src/index.js'
+import { type AddressInfo, createServer } from 'node:net'
+import { McpPlugin, parseSettings, signToken } from '../../src/index.js'
+import { WorkflowServer } from '../../services/workflow/index.js'
 import { TestClient } from '../helpers/client.js'
 import { exerciseWorkflowTools } from '../helpers/mcp-tools.js'
 import { callOk, httpClient, type Observed, startObserved } from '../helpers/observed.js'
@@ -65,6 +67,22 @@ describe('MCP over streamable HTTP at /mcp on the MCP port', () => {
     expect((await fetch(new URL('/other', s.mcpUrl))).status).toBe(404)
     client = await httpClient(s.mcpUrl)
     expect(await callOk(client, 'websocket_health_check')).toMatchObject({ status: 'healthy' })
+  })
+
+  it('refuses to start when the MCP port is taken, naming the port, and releases the ws port', async () => {
+    const squatter = createServer()
+    squatter.listen(0, '127.0.0.1')
+    await once(squatter, 'listening')
+    const taken = (squatter.address() as AddressInfo).port
+    try {
+      const server = new WorkflowServer(parseSettings({ port: 0, log_level: 'silent', mcp: { port: taken } }))
+      server.use(new McpPlugin())
+      await expect(server.listen()).rejects.toThrow(new RegExp(`cannot listen for MCP on 127\\.0\\.0\\.1:${taken}: .*EADDRINUSE`))
+      expect(server.state).toBe('stopped')
+      await expect(fetch(`http://127.0.0.1:${server.port}/health`)).rejects.toThrow()
+    } finally {
+      squatter.close()
+    }
   })
 
   it('closes the MCP port when the server shuts down', async () => {
