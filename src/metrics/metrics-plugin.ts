@@ -51,7 +51,8 @@ export class MetricsPlugin implements ServerPlugin, BroadcastObserver {
 
   setup(server: WebSocketServer, app: FastifyInstance): void {
     this.registry.setDefaultLabels({ service: server.name })
-    this.#registerScraped(server)
+    this.#registerTraffic(server)
+    this.#registerBridge(server)
     server.broadcastObserver = this
     app.get('/metrics', async (_req, reply) => {
       const text = await this.registry.metrics()
@@ -64,13 +65,18 @@ export class MetricsPlugin implements ServerPlugin, BroadcastObserver {
     return this.registry.getMetricsAsArray().map((m) => m.name)
   }
 
-  #registerScraped(server: WebSocketServer): void {
+  /** A counter or gauge whose value is read from the server when scraped. */
+  #scraped(kind: 'counter' | 'gauge', name: string, help: string, read: () => number): void {
+    const registers = [this.registry]
+    if (kind === 'counter') new Counter({ name, help, registers, collect() { setTotal(this, read()) } })
+    else new Gauge({ name, help, registers, collect() { this.set(read()) } })
+  }
+
+  #registerTraffic(server: WebSocketServer): void {
     const registers = [this.registry]
     const stats = server.stats
-    const counter = (name: string, help: string, read: () => number) =>
-      new Counter({ name, help, registers, collect() { setTotal(this, read()) } })
-    const gauge = (name: string, help: string, read: () => number) =>
-      new Gauge({ name, help, registers, collect() { this.set(read()) } })
+    const counter = (name: string, help: string, read: () => number) => this.#scraped('counter', name, help, read)
+    const gauge = (name: string, help: string, read: () => number) => this.#scraped('gauge', name, help, read)
 
     gauge('roomcast_connections', 'Connections open now.', () => server.connectionCount)
     counter('roomcast_connections_total', 'Connections admitted since start.', () => stats.connectionsTotal)
@@ -103,17 +109,21 @@ export class MetricsPlugin implements ServerPlugin, BroadcastObserver {
     counter('roomcast_slow_consumer_closes_total', 'Connections closed with 4008 because their outbound buffer was full.', () => stats.slowConsumerCloses)
     counter('roomcast_heartbeat_timeouts_total', 'Connections terminated for not answering a ping in time.', () => stats.heartbeatTimeouts)
     gauge('roomcast_uptime_seconds', 'Seconds since the server started.', () => server.uptime)
+  }
+
+  #registerBridge(server: WebSocketServer): void {
     new Gauge({
       name: 'roomcast_bridge_state',
       help: 'Cluster bridge state: 1 for the current state, 0 for the others.',
       labelNames: ['state'],
-      registers,
+      registers: [this.registry],
       collect() {
         const now = server.bridge.state
         for (const s of BRIDGE_STATES) this.set({ state: s }, s === now ? 1 : 0)
       },
     })
-    gauge('roomcast_bridge_instances', 'Live instances of this service known to the bridge (1 when standalone).', () => server.bridge.stats().instances)
+    const counter = (name: string, help: string, read: () => number) => this.#scraped('counter', name, help, read)
+    this.#scraped('gauge', 'roomcast_bridge_instances', 'Live instances of this service known to the bridge (1 when standalone).', () => server.bridge.stats().instances)
     counter('roomcast_bridge_published_total', 'Publications this instance sent through the bridge.', () => server.bridge.stats().published)
     counter('roomcast_bridge_received_total', 'Publications received from other instances.', () => server.bridge.stats().received)
     counter('roomcast_bridge_malformed_total', 'Messages from the bridge that failed validation and were dropped.', () => server.bridge.stats().malformed)

@@ -1,7 +1,19 @@
 import { register as globalRegistry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TestClient } from '../helpers/client.js'
-import { type Observed, startObserved } from '../helpers/observed.js'
+import { MemoryBridge, type BridgeState } from '../../src/index.js'
+import { callOk, httpClient, type Observed, startObserved } from '../helpers/observed.js'
+
+/** A hand-written fake at the bridge seam: the in-memory bridge, reporting whatever state a test sets. */
+class SwitchableBridge extends MemoryBridge {
+  forced: BridgeState | null = null
+  override get state(): BridgeState {
+    return this.forced ?? super.state
+  }
+  override stats() {
+    return { ...super.stats(), state: this.state }
+  }
+}
 
 type Samples = Map<string, number>
 
@@ -101,6 +113,19 @@ describe('GET /metrics', () => {
     expect(after.get('roomcast_broadcast_fanout_count')).toBe(5)
     expect(after.get('roomcast_deliveries_total')).toBe(12)
     await Promise.all(clients.map((c) => c.close()))
+  })
+
+  it('reports the bridge state the bridge reports, at scrape time and in websocket_health_check', async () => {
+    const bridge = new SwitchableBridge()
+    s = await startObserved('workflow', {}, { bridge })
+    expect((await scrape(s)).samples.get('roomcast_bridge_state{state="standalone"}')).toBe(1)
+    bridge.forced = 'degraded'
+    const m = (await scrape(s)).samples
+    expect(m.get('roomcast_bridge_state{state="degraded"}')).toBe(1)
+    expect(m.get('roomcast_bridge_state{state="standalone"}')).toBe(0)
+    const client = await httpClient(s.mcpUrl)
+    expect(await callOk(client, 'websocket_health_check')).toMatchObject({ status: 'healthy', bridge: { state: 'degraded' } })
+    await client.close()
   })
 
   it('keeps one registry per server: two services in one process, nothing in the global registry', async () => {
