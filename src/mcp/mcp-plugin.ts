@@ -65,6 +65,9 @@ export class McpPlugin implements ServerPlugin {
     const server = this.#server
     if (server === null) throw new Error('McpPlugin started before setup')
     const http = createServer((req, res) => this.#handle(server, req, res))
+    // Bounded like everything else: MCP callers are operators and agents, not the WebSocket crowd.
+    http.maxConnections = 128
+    http.requestTimeout = 10_000
     this.#http = http
     const port = mcpPortOf(server.settings)
     http.listen(port, server.settings.host)
@@ -117,6 +120,7 @@ export class McpPlugin implements ServerPlugin {
   #serve(server: WebSocketServer, req: IncomingMessage, res: ServerResponse, body: unknown): void {
     const ctx: ToolContext = { server, mcpPort: () => this.#port }
     const mcp = buildMcpServer(server.name, MCP_SERVER_VERSION, (name: ToolName, args) => {
+      server.log.debug({ tool: name }, 'MCP tool call')
       try {
         const run = TOOL_HANDLERS[name] as (c: ToolContext, a: unknown) => Record<string, unknown>
         return toolResult(run(ctx, args))

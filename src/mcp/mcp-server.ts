@@ -29,7 +29,13 @@ export function buildMcpServer(service: string, version: string, run: ToolRunner
     const spec = TOOL_SPECS[name]
     mcp.registerTool(
       name,
-      { description: spec.description, inputSchema: spec.input, outputSchema: spec.output },
+      {
+        description: spec.description,
+        inputSchema: spec.input,
+        outputSchema: spec.output,
+        // Hints for clients deciding whether to ask before calling: publishing is a write, never destructive.
+        annotations: { readOnlyHint: spec.readOnly, destructiveHint: false, idempotentHint: spec.readOnly, openWorldHint: false },
+      },
       (args: Record<string, unknown>) => run(name, args),
     )
   }

@@ -108,44 +108,52 @@ export const PublishInputSchema = z.object({
   data: JsonObjectSchema.default({}).describe("Payload, checked against the event's schema"),
 })
 
-/** Every tool: name → description and schemas. */
+/** Every tool: name → whether it only reads, description and schemas. */
 export const TOOL_SPECS = {
   websocket_status: {
+    readOnly: true,
     description: 'Lifecycle state, address, connections, rooms, uptime and bridge of this service instance.',
     input: EmptyInputSchema,
     output: StatusOutputSchema,
   },
   websocket_health_check: {
+    readOnly: true,
     description: 'Is the service serving? status healthy or stopped, with host, port, connections, rooms, limits and bridge state.',
     input: EmptyInputSchema,
     output: HealthOutputSchema,
   },
   websocket_list_rooms: {
+    readOnly: true,
     description: 'Rooms (channels) with at least one subscriber on this instance, with subscriber counts.',
     input: EmptyInputSchema,
     output: ListRoomsOutputSchema,
   },
   websocket_broadcast_test_event: {
+    readOnly: false,
     description: 'Broadcasts a declared event to a room with `test: true` added to its data, validated like any publish.',
     input: BroadcastTestInputSchema,
     output: PublishOutputSchema,
   },
   websocket_get_metrics: {
+    readOnly: true,
     description: 'Counters since start: connections, messages in/out by type, broadcasts, deliveries, errors by code, rate limiting, slow consumers, bridge.',
     input: EmptyInputSchema,
     output: MetricsOutputSchema,
   },
   list_ws_clients: {
+    readOnly: true,
     description: 'Connected clients: id, connected since, subscriptions, remote address, authenticated user.',
     input: ListClientsInputSchema,
     output: ListClientsOutputSchema,
   },
   list_ws_channels: {
+    readOnly: true,
     description: 'Active channels with subscriber counts, and the channel patterns the service accepts.',
     input: EmptyInputSchema,
     output: ListChannelsOutputSchema,
   },
   ws_publish: {
+    readOnly: false,
     description: 'Publishes an event to a channel on every instance, validated like POST /publish (channel, declared event, payload schema).',
     input: PublishInputSchema,
     output: PublishOutputSchema,

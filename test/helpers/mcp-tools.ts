@@ -17,6 +17,7 @@ export async function exerciseWorkflowTools(client: Client, wsUrl: string, wsPor
     expect(t.inputSchema.type, t.name).toBe('object')
     expect(t.outputSchema?.type, t.name).toBe('object')
     expect(t.description, t.name).toBeTruthy()
+    expect(t.annotations?.readOnlyHint, t.name).toBe(!['ws_publish', 'websocket_broadcast_test_event'].includes(t.name))
   }
 
   const sub = await TestClient.connect(wsUrl, { welcome: false })
