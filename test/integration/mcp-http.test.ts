@@ -85,6 +85,18 @@ describe('MCP over streamable HTTP at /mcp on the MCP port', () => {
     }
   })
 
+  it('answers stopped while the server drains, and status draining', async () => {
+    s = await startObserved('workflow', { drain_timeout: 1 })
+    client = await httpClient(s.mcpUrl)
+    const ws = await TestClient.connect(s.url)
+    ws.ws.pause() // never reads the 1001 close frame, so the drain waits for it
+    const closing = s.server.close()
+    expect(await callOk(client, 'websocket_health_check')).toMatchObject({ status: 'stopped', connections: 1 })
+    expect(await callOk(client, 'websocket_status')).toMatchObject({ state: 'draining' })
+    await closing
+    s = undefined
+  })
+
   it('closes the MCP port when the server shuts down', async () => {
     s = await startObserved('workflow')
     const url = s.mcpUrl
