@@ -24,8 +24,8 @@ const ROOT = packageRoot()
 
 const USAGE = `Usage:
   roomcast serve <service|all> [--port N] [--host H] [--settings FILE]
-  roomcast status <service> [--port N] [--mcp-port N] [--host H] [--settings FILE]
-  roomcast mcp <service> [--port N] [--mcp-port N] [--host H] [--settings FILE]   (MCP over stdio)
+  roomcast status <service> [--port N] [--mcp-port N] [--host H] [--settings FILE] [--timeout SECONDS]
+  roomcast mcp <service> [--port N] [--mcp-port N] [--host H] [--settings FILE] [--timeout SECONDS]   (MCP over stdio)
   roomcast token --user ID [--permissions a,b] [--secret S] [--ttl SECONDS]
 
 Services: ${serviceNames().join(', ')}
@@ -126,21 +126,39 @@ async function serve(args: string[]): Promise<number> {
   })
 }
 
+interface Target {
+  readonly name: string
+  readonly settings: Settings
+  readonly host: string
+  readonly port: number
+  readonly mcp: RemoteTarget
+  /** --timeout in ms, when given. */
+  readonly timeoutMs: number | undefined
+}
+
 /** The running service a client command talks to: settings file, then --port/--mcp-port/--host. */
-function targetOf(args: string[]): { name: string; settings: Settings; host: string; port: number; mcp: RemoteTarget } | string {
+function targetOf(args: string[]): Target | string {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { port: { type: 'string' }, 'mcp-port': { type: 'string' }, host: { type: 'string' }, settings: { type: 'string' } },
+    options: {
+      port: { type: 'string' },
+      'mcp-port': { type: 'string' },
+      host: { type: 'string' },
+      settings: { type: 'string' },
+      timeout: { type: 'string' },
+    },
   })
   const name = positionals[0]
   const entry = name === undefined ? undefined : SERVICES[name]
   if (entry === undefined || name === undefined) return unknownService(name)
+  const timeout = values.timeout === undefined ? undefined : Number(values.timeout)
+  if (timeout !== undefined && !(timeout > 0)) return `--timeout: expected a positive number of seconds, got ${JSON.stringify(values.timeout)}`
   const settings = loadSettings({ service: name, file: settingsFile(name, values.settings), defaults: { port: entry.defaultPort } })
   const port = intOption(values.port, 'port') ?? settings.port
   const host = values.host ?? settings.host
   const mcpPort = intOption(values['mcp-port'], 'mcp-port') ?? mcpPortOf({ port, mcp: settings.mcp })
-  return { name, settings, host, port, mcp: { host, port: mcpPort, apiKey: settings.api_key } }
+  return { name, settings, host, port, mcp: { host, port: mcpPort, apiKey: settings.api_key }, timeoutMs: timeout === undefined ? undefined : timeout * 1000 }
 }
 
 async function status(args: string[]): Promise<number> {
@@ -153,7 +171,7 @@ async function status(args: string[]): Promise<number> {
     console.log(`${target.name}: MCP is disabled in its settings (mcp.enabled: false); asking GET /health instead`)
     return httpStatus(target.name, target.host, target.port)
   }
-  const report = await checkStatus(target.name, target.mcp)
+  const report = await checkStatus(target.name, target.mcp, target.timeoutMs)
   console.log(report.line)
   return report.code
 }
@@ -164,7 +182,7 @@ async function mcp(args: string[]): Promise<number> {
     console.error(target)
     return 2
   }
-  await runStdioProxy(target.name, target.mcp)
+  await runStdioProxy(target.name, target.mcp, target.timeoutMs)
   return 0
 }
 

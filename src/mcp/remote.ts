@@ -1,6 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
+import { type CallToolResult, ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js'
 import type { ToolName } from './schemas.js'
 
 /** Where a running service's MCP endpoint is. */
@@ -24,13 +24,24 @@ export function describeFailure(err: unknown): string {
   return e instanceof Error ? e.message : String(e)
 }
 
-/** An MCP client connected over streamable HTTP to a running service. */
-export async function connectRemote(target: RemoteTarget, name = 'roomcast-cli'): Promise<Client> {
+/** An MCP client connected over streamable HTTP to a running service; gives up after `timeoutMs`. */
+export async function connectRemote(target: RemoteTarget, name = 'roomcast-cli', timeoutMs = 5000): Promise<Client> {
   const headers: Record<string, string> = target.apiKey === null ? {} : { authorization: `Bearer ${target.apiKey}` }
   const transport = new StreamableHTTPClientTransport(mcpUrl(target), { requestInit: { headers } })
   const client = new Client({ name, version: '0.1.0' })
-  await client.connect(transport, { timeout: 5000 })
+  try {
+    await client.connect(transport, { timeout: timeoutMs })
+  } catch (err) {
+    // Abort the request still in flight: a service that accepted but never answers must not keep us alive.
+    await client.close().catch(() => {})
+    throw err
+  }
   return client
+}
+
+/** Whether an MCP request failed because no answer came in time. */
+export function isTimeout(err: unknown): boolean {
+  return err instanceof McpError && err.code === (ErrorCode.RequestTimeout as number)
 }
 
 /** Calls one tool; a tool error comes back as a result with isError, a transport failure throws. */

@@ -1,5 +1,5 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
-import { callRemoteTool, connectRemote, describeFailure, errorText, mcpUrl, type RemoteTarget } from './remote.js'
+import { callRemoteTool, connectRemote, describeFailure, errorText, isTimeout, mcpUrl, type RemoteTarget } from './remote.js'
 import { HealthOutputSchema } from './schemas.js'
 
 /** What `roomcast status` prints and exits with. */
@@ -11,7 +11,8 @@ export interface StatusReport {
 const oneLine = (text: string) => (text.length > 200 ? `${text.slice(0, 200)}…` : text).replace(/\s+/g, ' ')
 
 /** Why connecting failed, in the words a user needs: nothing listens, access refused, or not MCP at all. */
-function connectFailure(service: string, url: string, err: unknown): string {
+function connectFailure(service: string, url: string, err: unknown, timeoutMs: number): string {
+  if (isTimeout(err)) return `${service}: no answer from ${url} within ${timeoutMs / 1000} s`
   // fetch reports an unreachable address as a TypeError whose cause says why (ECONNREFUSED, …).
   if (err instanceof TypeError && err.cause !== undefined) return `${service}: unreachable at ${url}: ${describeFailure(err)}`
   const status = (err as { code?: unknown }).code
@@ -25,16 +26,16 @@ function connectFailure(service: string, url: string, err: unknown): string {
  * Asks a running service for websocket_health_check over MCP: exit code 0 when it answers
  * `healthy`, 1 otherwise, with one line saying why.
  */
-export async function checkStatus(service: string, target: RemoteTarget): Promise<StatusReport> {
+export async function checkStatus(service: string, target: RemoteTarget, timeoutMs = 5000): Promise<StatusReport> {
   const url = mcpUrl(target).href
   let client: Client
   try {
-    client = await connectRemote(target)
+    client = await connectRemote(target, 'roomcast-status', timeoutMs)
   } catch (err) {
-    return { code: 1, line: connectFailure(service, url, err) }
+    return { code: 1, line: connectFailure(service, url, err, timeoutMs) }
   }
   try {
-    const result = await callRemoteTool(client, 'websocket_health_check', {}, 5000)
+    const result = await callRemoteTool(client, 'websocket_health_check', {}, timeoutMs)
     if (result.isError === true) return { code: 1, line: `${service}: health check failed at ${url}: ${oneLine(errorText(result))}` }
     const parsed = HealthOutputSchema.safeParse(result.structuredContent)
     if (!parsed.success) return { code: 1, line: `${service}: not a roomcast service at ${url}: unexpected health check answer` }
@@ -45,6 +46,7 @@ export async function checkStatus(service: string, target: RemoteTarget): Promis
     if (h.status === 'healthy') return { code: 0, line: `${service}: healthy on ${h.host}:${h.port} (${detail})` }
     return { code: 1, line: `${service}: ${h.status} on ${h.host}:${h.port}: not accepting connections (${detail})` }
   } catch (err) {
+    if (isTimeout(err)) return { code: 1, line: `${service}: no answer from ${url} within ${timeoutMs / 1000} s` }
     return { code: 1, line: `${service}: health check failed at ${url}: ${oneLine(describeFailure(err))}` }
   } finally {
     await client.close().catch(() => {})

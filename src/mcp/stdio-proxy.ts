@@ -9,10 +9,11 @@ import { callRemoteTool, connectRemote, describeFailure, mcpUrl, type RemoteTarg
 /**
  * `roomcast mcp <service>`: the same tools over stdio, for MCP clients that launch a command.
  * Each call is forwarded to the running service's MCP endpoint; when the service cannot be
- * reached the call is a tool error saying so, and the next call tries again.
+ * reached (or does not answer within `timeoutMs`) the call is a tool error saying so, and the
+ * next call tries again.
  * Resolves when stdin closes.
  */
-export async function runStdioProxy(service: string, target: RemoteTarget): Promise<void> {
+export async function runStdioProxy(service: string, target: RemoteTarget, timeoutMs = 10_000): Promise<void> {
   let client: Promise<Client> | null = null
   const drop = () => {
     const c = client
@@ -21,9 +22,9 @@ export async function runStdioProxy(service: string, target: RemoteTarget): Prom
   }
   const inflight = new Set<Promise<unknown>>()
   const forward = async (name: ToolName, args: Record<string, unknown>): Promise<CallToolResult> => {
-    client ??= connectRemote(target, `roomcast-mcp-${service}`)
+    client ??= connectRemote(target, `roomcast-mcp-${service}`, timeoutMs)
     try {
-      return await callRemoteTool(await client, name, args)
+      return await callRemoteTool(await client, name, args, timeoutMs)
     } catch (err) {
       drop()
       const text = `Service ${service} not reachable at ${mcpUrl(target).href}: ${describeFailure(err)}`

@@ -1,6 +1,6 @@
 import { once } from 'node:events'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -70,6 +70,21 @@ describe('roomcast status and roomcast mcp against a running roomcast serve', ()
     http.close()
     expect(r.code).toBe(1)
     expect(r.stdout.trim()).toBe(`tests: not a roomcast service at http://127.0.0.1:${port}/mcp: Unexpected content type: text/html`)
+  })
+
+  it('status gives up on a service that accepts but never answers, after --timeout, and exits', async () => {
+    const held: Socket[] = []
+    const mute = createNetServer((sock) => held.push(sock))
+    mute.listen(0, '127.0.0.1')
+    await once(mute, 'listening')
+    const port = (mute.address() as AddressInfo).port
+    const started = Date.now()
+    const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', '--mcp-port', String(port), '--timeout', '0.5'])
+    for (const sock of held) sock.destroy()
+    mute.close()
+    expect(r.code).toBe(1)
+    expect(r.stdout.trim()).toBe(`workflow: no answer from http://127.0.0.1:${port}/mcp within 0.5 s`)
+    expect(Date.now() - started).toBeLessThan(4000)
   })
 
   it('status sends the api_key of the settings file; without it the service refuses and status says so', async () => {
