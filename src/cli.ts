@@ -171,7 +171,7 @@ async function status(args: string[]): Promise<number> {
     console.log(`${target.name}: MCP is disabled in its settings (mcp.enabled: false); asking GET /health instead`)
     return httpStatus(target.name, target.host, target.port)
   }
-  const report = await checkStatus(target.name, target.mcp, target.timeoutMs)
+  const report = await checkStatus(target.name, target.mcp, { host: target.host, port: target.port }, target.timeoutMs)
   console.log(report.line)
   return report.code
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { exerciseWorkflowTools } from '../helpers/mcp-tools.js'
 import { type CliService, serveCli } from '../helpers/mcp-cli.js'
 import { callErr } from '../helpers/observed.js'
-import { ROOT, run, staleBuild } from '../helpers/supervisor.js'
+import { freePort, ROOT, run, staleBuild } from '../helpers/supervisor.js'
 
 describe('roomcast status and roomcast mcp against a running roomcast serve', () => {
   let svc: CliService | undefined
@@ -33,6 +33,15 @@ describe('roomcast status and roomcast mcp against a running roomcast serve', ()
     expect(r.stdout.trim()).toBe(`workflow: healthy on 127.0.0.1:${svc!.port} (0 connections, 0 channels)`)
   })
 
+  it('status exits 1 when only MCP is unreachable, saying the ws port answers', async () => {
+    const nowhere = await freePort()
+    const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', '--port', String(svc!.port), '--mcp-port', String(nowhere)])
+    expect(r.code).toBe(1)
+    expect(r.stdout.trim()).toMatch(
+      new RegExp(`^workflow: MCP unreachable at http://127\\.0\\.0\\.1:${nowhere}/mcp: connect ECONNREFUSED .*, but http://127\\.0\\.0\\.1:${svc!.port}/health answers \\(workflow, healthy\\): check mcp.port or --mcp-port$`),
+    )
+  })
+
   it('status exits 1 when the MCP endpoint belongs to another service', async () => {
     const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'patterns', ...ports()])
     expect(r.code).toBe(1)
@@ -56,7 +65,8 @@ describe('roomcast status and roomcast mcp against a running roomcast serve', ()
     )
     const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', ...ports()])
     expect(r.code).toBe(1)
-    expect(r.stdout).toMatch(new RegExp(`^workflow: unreachable at http://127\\.0\\.0\\.1:${svc!.mcpPort}/mcp: connect ECONNREFUSED`))
+    const [ws, mcp] = [`http://127\\.0\\.0\\.1:${svc!.port}/health`, `http://127\\.0\\.0\\.1:${svc!.mcpPort}/mcp`]
+    expect(r.stdout).toMatch(new RegExp(`^workflow: unreachable at ${ws}: connect ECONNREFUSED .*; MCP at ${mcp}: connect ECONNREFUSED`))
     // The proxy itself is still alive and answers the next call.
     expect((await stdio!.listTools()).tools.length).toBe(8)
   })
@@ -66,10 +76,14 @@ describe('roomcast status and roomcast mcp against a running roomcast serve', ()
     http.listen(0, '127.0.0.1')
     await once(http, 'listening')
     const port = (http.address() as AddressInfo).port
-    const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'tests', '--mcp-port', String(port)])
+    const asMcp = await run(process.execPath, ['bin/roomcast.js', 'status', 'tests', '--mcp-port', String(port)])
+    const nowhere = await freePort()
+    const asWs = await run(process.execPath, ['bin/roomcast.js', 'status', 'tests', '--port', String(port), '--mcp-port', String(nowhere)])
     http.close()
-    expect(r.code).toBe(1)
-    expect(r.stdout.trim()).toBe(`tests: not a roomcast service at http://127.0.0.1:${port}/mcp: Unexpected content type: text/html`)
+    expect(asMcp.code).toBe(1)
+    expect(asMcp.stdout.trim()).toBe(`tests: not a roomcast service at http://127.0.0.1:${port}/mcp: Unexpected content type: text/html`)
+    expect(asWs.code).toBe(1)
+    expect(asWs.stdout).toMatch(new RegExp(`^tests: not a roomcast service at http://127\\.0\\.0\\.1:${port}/health \\(HTTP 200, text/html\\); MCP at .*ECONNREFUSED`))
   })
 
   it('status gives up on a service that accepts but never answers, after --timeout, and exits', async () => {
