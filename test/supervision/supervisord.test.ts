@@ -48,8 +48,13 @@ describe('supervisord running the repo config', () => {
   }, 40_000)
 
   it('runs all four services: supervisorctl reports RUNNING and roomcast status exits 0 for each', async () => {
-    const status = await sv!.ctl('status')
-    for (const name of NAMES) expect(status.stdout).toMatch(new RegExp(`^${name}\\s+RUNNING`, 'm'))
+    // supervisord says STARTING until startsecs (2 s) have passed, though the services answer sooner.
+    const allRunning = async () => {
+      const { stdout } = await sv!.ctl('status')
+      return NAMES.every((name) => new RegExp(`^${name}\\s+RUNNING`, 'm').test(stdout)) ? stdout : undefined
+    }
+    const status = await pollUntil('supervisorctl status: every program RUNNING', allRunning, { timeoutMs: 10_000, why: () => sv!.explain() })
+    for (const name of NAMES) expect(status).toMatch(new RegExp(`^${name}\\s+RUNNING`, 'm'))
     const results = await Promise.all(NAMES.map((name) => run('node', ['bin/roomcast.js', 'status', name, '--port', String(ports[name])])))
     results.forEach((r, i) => {
       expect(r.code, r.stdout + r.stderr).toBe(0)
