@@ -7,6 +7,11 @@ import { SERVICES, serviceNames } from '../services/index.js'
 import { signToken } from './auth/jwt.js'
 import { loadSettings, SettingsError, type Settings, type SettingsInput } from './config/settings.js'
 import type { WebSocketServer } from './server/websocket-server.js'
+import { McpPlugin, mcpPortOf } from './mcp/mcp-plugin.js'
+import type { RemoteTarget } from './mcp/remote.js'
+import { checkStatus } from './mcp/status-check.js'
+import { runStdioProxy } from './mcp/stdio-proxy.js'
+import { MetricsPlugin } from './metrics/metrics-plugin.js'
 
 /** The package root: the nearest folder above this file with a package.json (works from src/ and dist/src/). */
 function packageRoot(): string {
@@ -19,7 +24,8 @@ const ROOT = packageRoot()
 
 const USAGE = `Usage:
   roomcast serve <service|all> [--port N] [--host H] [--settings FILE]
-  roomcast status <service> [--port N] [--host H]
+  roomcast status <service> [--port N] [--mcp-port N] [--host H] [--settings FILE] [--timeout SECONDS]
+  roomcast mcp <service> [--port N] [--mcp-port N] [--host H] [--settings FILE] [--timeout SECONDS]   (MCP over stdio)
   roomcast token --user ID [--permissions a,b] [--secret S] [--ttl SECONDS]
 
 Services: ${serviceNames().join(', ')}
@@ -92,6 +98,8 @@ async function serve(args: string[]): Promise<number> {
   try {
     for (const { name, settings } of loaded) {
       const server = (SERVICES[name] as (typeof SERVICES)[string]).create(settings, { logger })
+      server.use(new MetricsPlugin())
+      if (settings.mcp.enabled) server.use(new McpPlugin())
       servers.push(server)
       await server.listen()
     }
@@ -118,21 +126,67 @@ async function serve(args: string[]): Promise<number> {
   })
 }
 
-async function status(args: string[]): Promise<number> {
+interface Target {
+  readonly name: string
+  readonly settings: Settings
+  readonly host: string
+  readonly port: number
+  readonly mcp: RemoteTarget
+  /** --timeout in ms, when given. */
+  readonly timeoutMs: number | undefined
+}
+
+/** The running service a client command talks to: settings file, then --port/--mcp-port/--host. */
+function targetOf(args: string[]): Target | string {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { port: { type: 'string' }, host: { type: 'string' }, settings: { type: 'string' } },
+    options: {
+      port: { type: 'string' },
+      'mcp-port': { type: 'string' },
+      host: { type: 'string' },
+      settings: { type: 'string' },
+      timeout: { type: 'string' },
+    },
   })
   const name = positionals[0]
   const entry = name === undefined ? undefined : SERVICES[name]
-  if (entry === undefined || name === undefined) {
-    console.error(unknownService(name))
-    return 2
-  }
+  if (entry === undefined || name === undefined) return unknownService(name)
+  const timeout = values.timeout === undefined ? undefined : Number(values.timeout)
+  if (timeout !== undefined && !(timeout > 0)) return `--timeout: expected a positive number of seconds, got ${JSON.stringify(values.timeout)}`
   const settings = loadSettings({ service: name, file: settingsFile(name, values.settings), defaults: { port: entry.defaultPort } })
   const port = intOption(values.port, 'port') ?? settings.port
   const host = values.host ?? settings.host
+  const mcpPort = intOption(values['mcp-port'], 'mcp-port') ?? mcpPortOf({ port, mcp: settings.mcp })
+  return { name, settings, host, port, mcp: { host, port: mcpPort, apiKey: settings.api_key }, timeoutMs: timeout === undefined ? undefined : timeout * 1000 }
+}
+
+async function status(args: string[]): Promise<number> {
+  const target = targetOf(args)
+  if (typeof target === 'string') {
+    console.error(target)
+    return 2
+  }
+  if (!target.settings.mcp.enabled) {
+    console.log(`${target.name}: MCP is disabled in its settings (mcp.enabled: false); asking GET /health instead`)
+    return httpStatus(target.name, target.host, target.port)
+  }
+  const report = await checkStatus(target.name, target.mcp, { host: target.host, port: target.port }, target.timeoutMs)
+  console.log(report.line)
+  return report.code
+}
+
+async function mcp(args: string[]): Promise<number> {
+  const target = targetOf(args)
+  if (typeof target === 'string') {
+    console.error(target)
+    return 2
+  }
+  await runStdioProxy(target.name, target.mcp, target.timeoutMs)
+  return 0
+}
+
+async function httpStatus(name: string, host: string, port: number): Promise<number> {
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/health`
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(5000) })
@@ -194,6 +248,8 @@ export async function main(argv: string[]): Promise<number> {
         return await serve(rest)
       case 'status':
         return await status(rest)
+      case 'mcp':
+        return await mcp(rest)
       case 'token':
         return await token(rest)
       case undefined:

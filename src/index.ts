@@ -12,3 +12,8 @@ export { type ChannelSpec, compileChannel, matchChannel } from './protocol/chann
 export type { Codec, DirectMessage, Inbound, JsonObject, Publication, WelcomeInfo } from './protocol/messages.js'
 export { signToken, verifyToken, type Identity } from './auth/jwt.js'
 export { BoundedMap } from './util/bounded-map.js'
+export { type ServerPlugin } from './server/plugin.js'
+export { MetricsPlugin } from './metrics/metrics-plugin.js'
+export { McpPlugin, mcpPortOf } from './mcp/mcp-plugin.js'
+export { TOOL_NAMES, TOOL_SPECS, type ToolName } from './mcp/schemas.js'
+export { connectRemote, callRemoteTool, mcpUrl, type RemoteTarget } from './mcp/remote.js'

@@ -24,6 +24,7 @@ import { RequestRegistry } from './request-registry.js'
 import { RoomRegistry } from './room-registry.js'
 import { type BroadcastObserver, ServerStats } from './stats.js'
 import { healthView, infoView, statsView, statusView } from './status-views.js'
+import type { ServerPlugin } from './plugin.js'
 import { Authenticator } from './authenticator.js'
 
 /** Event name → zod schema of its payload (extra fields pass through). */
@@ -72,6 +73,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   readonly #onConnect: ConnectionCallback[] = []
   readonly #onDisconnect: ConnectionCallback[] = []
   readonly #upgrades = new Set<Duplex>()
+  readonly #plugins: ServerPlugin[] = []
   #app: FastifyInstance | null = null
   #state: Lifecycle = 'idle'
   #stopHeartbeat: (() => void) | null = null
@@ -111,6 +113,13 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   /** Registers a callback run after a connection closed and left its rooms. */
   onDisconnect(cb: ConnectionCallback): void {
     this.#onDisconnect.push(cb)
+  }
+
+  /** Attaches a plugin (metrics, MCP); must be called before listen(). */
+  use(plugin: ServerPlugin): this {
+    if (this.#state !== 'idle') throw new Error(`Cannot add plugin ${plugin.name}: server is ${this.#state}`)
+    this.#plugins.push(plugin)
+    return this
   }
 
   // ── public API ─────────────────────────────────────────────────────────────────────────
@@ -296,6 +305,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       for (const url of ['/', '/ws']) scope.route({ method: 'GET', url, handler, wsHandler })
     })
     registerHttpRoutes(app, this)
+    for (const plugin of this.#plugins) await plugin.setup(this as unknown as WebSocketServer, app)
     await this.bridge.start(this, { id: this.instanceId, service: this.name, connections: () => this.connectionCount })
     await app.listen({ host: this.settings.host, port: this.settings.port })
     const addr = app.server.address()
@@ -308,6 +318,12 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
         this.log.info({ connection: conn.id }, 'heartbeat timeout')
       },
     })
+    try {
+      for (const plugin of this.#plugins) await plugin.start?.()
+    } catch (err) {
+      await this.close()
+      throw err
+    }
     this.#state = 'running'
     this.log.info({ host: this.settings.host, port: this.#port, bridge: this.bridge.state }, 'listening')
     return { host: this.settings.host, port: this.#port }
@@ -318,6 +334,9 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     this.#closing ??= (async () => {
       if (this.#app !== null) await this.#app.close()
       else await this.#drain()
+      for (const plugin of this.#plugins) {
+        await plugin.stop?.().catch((err: unknown) => this.log.error({ err, plugin: plugin.name }, 'plugin stop failed'))
+      }
       this.#state = 'stopped'
     })()
     return this.#closing

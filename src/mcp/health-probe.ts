@@ -1,0 +1,48 @@
+import { describeFailure } from './remote.js'
+
+/** What GET /health on a service's ws port showed, used to explain why MCP could not be reached. */
+export type HealthProbe =
+  | { readonly kind: 'down'; readonly url: string; readonly cause: string }
+  | { readonly kind: 'roomcast'; readonly url: string; readonly service: string; readonly status: string }
+  | { readonly kind: 'foreign'; readonly url: string; readonly httpStatus: number; readonly contentType: string }
+  | { readonly kind: 'unavailable'; readonly url: string; readonly where: string }
+
+/** GET http://host:port/health: a roomcast health document, something else, or nothing at all. */
+export async function probeHealth(host: string, port: number, timeoutMs: number): Promise<HealthProbe> {
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/health`
+  let res: Response
+  let text: string
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
+    text = await res.text()
+  } catch (err) {
+    return { kind: 'down', url, cause: describeFailure(err) }
+  }
+  let body: unknown = null
+  try {
+    body = JSON.parse(text)
+  } catch {
+    // not JSON: foreign
+  }
+  const doc = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {}
+  if (doc.type === 'websocket' && typeof doc.service === 'string') {
+    return { kind: 'roomcast', url, service: doc.service, status: String(doc.status) }
+  }
+  // fastify answers every request with its own 503 while the service drains.
+  if (res.status === 503) return { kind: 'unavailable', url, where: `${host}:${port}` }
+  return { kind: 'foreign', url, httpStatus: res.status, contentType: res.headers.get('content-type') ?? 'no content type' }
+}
+
+/** The status line when MCP is unreachable, told with what the ws port answered. */
+export function explainUnreachable(service: string, mcpUrl: string, mcpCause: string, probe: HealthProbe): string {
+  switch (probe.kind) {
+    case 'down':
+      return `${service}: unreachable at ${probe.url}: ${probe.cause}; MCP at ${mcpUrl}: ${mcpCause}`
+    case 'foreign':
+      return `${service}: not a roomcast service at ${probe.url} (HTTP ${probe.httpStatus}, ${probe.contentType}); MCP at ${mcpUrl}: ${mcpCause}`
+    case 'unavailable':
+      return `${service}: unavailable on ${probe.where} (HTTP 503: shutting down or overloaded); MCP at ${mcpUrl}: ${mcpCause}`
+    case 'roomcast':
+      return `${service}: MCP unreachable at ${mcpUrl}: ${mcpCause}, but ${probe.url} answers (${probe.service}, ${probe.status}): check mcp.port or --mcp-port`
+  }
+}

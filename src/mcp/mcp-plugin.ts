@@ -1,0 +1,170 @@
+import { once } from 'node:events'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { timingSafeEqual } from 'node:crypto'
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import type { Settings } from '../config/settings.js'
+import type { ServerPlugin } from '../server/plugin.js'
+import type { WebSocketServer } from '../server/websocket-server.js'
+import { buildMcpServer, toolError, toolResult } from './mcp-server.js'
+import type { ToolName } from './schemas.js'
+import { TOOL_HANDLERS, type ToolContext } from './tools.js'
+
+export const MCP_SERVER_VERSION = '0.1.0'
+
+/** The MCP HTTP port of a service: `mcp.port`, else ws port − 10 (0, a free port, when the ws port is 0). */
+export function mcpPortOf(settings: Pick<Settings, 'port' | 'mcp'>): number {
+  if (settings.mcp.port !== null) return settings.mcp.port
+  if (settings.port === 0) return 0
+  if (settings.port < 10) throw new Error(`Cannot derive the MCP port from ws port ${settings.port}: set mcp.port`)
+  return settings.port - 10
+}
+
+const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/i
+
+function isLoopback(addr: string | undefined): boolean {
+  return addr !== undefined && (addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.'))
+}
+
+function bearerMatches(header: string | undefined, key: string): boolean {
+  const m = /^Bearer (.+)$/.exec(header ?? '')
+  if (m === null) return false
+  const a = Buffer.from(m[1] as string)
+  const b = Buffer.from(key)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body))
+}
+
+/** JSON-RPC error body for failures before the MCP layer sees the request. */
+const rpcError = (code: number, message: string) => ({ jsonrpc: '2.0', error: { code, message }, id: null })
+
+/**
+ * Serves the MCP tools over streamable HTTP at `/mcp` on the service's MCP port. Stateless: each
+ * POST gets a fresh McpServer and transport, so nothing is held between calls. Access follows
+ * POST /publish: with an api_key a Bearer key; without one, loopback callers naming a loopback
+ * Host only (a browser page rebinding a DNS name to 127.0.0.1 is turned away).
+ */
+export class McpPlugin implements ServerPlugin {
+  readonly name = 'mcp'
+  #server: WebSocketServer | null = null
+  #http: Server | null = null
+  #port = 0
+
+  /** The bound MCP port (0 before start). */
+  get port(): number {
+    return this.#port
+  }
+
+  setup(server: WebSocketServer): void {
+    this.#server = server
+  }
+
+  async start(): Promise<void> {
+    const server = this.#server
+    if (server === null) throw new Error('McpPlugin started before setup')
+    const http = createServer((req, res) => this.#handle(server, req, res))
+    // Bounded like everything else: MCP callers are operators and agents, not the WebSocket crowd.
+    http.maxConnections = 128
+    http.requestTimeout = 10_000
+    this.#http = http
+    const port = mcpPortOf(server.settings)
+    http.listen(port, server.settings.host)
+    try {
+      await once(http, 'listening')
+    } catch (err) {
+      this.#http = null
+      throw new Error(`cannot listen for MCP on ${server.settings.host}:${port}: ${(err as Error).message} (set mcp.port, or mcp.enabled: false)`, { cause: err })
+    }
+    const addr = http.address()
+    this.#port = typeof addr === 'object' && addr !== null ? addr.port : port
+    server.log.info({ port: this.#port, path: '/mcp' }, 'MCP listening')
+  }
+
+  async stop(): Promise<void> {
+    const http = this.#http
+    if (http === null) return
+    this.#http = null
+    const closed = once(http, 'close')
+    http.close()
+    http.closeAllConnections()
+    await closed
+  }
+
+  #allowed(settings: Settings, req: IncomingMessage, res: ServerResponse): boolean {
+    if (settings.api_key !== null) {
+      if (bearerMatches(req.headers.authorization, settings.api_key)) return true
+      sendJson(res, 401, rpcError(-32001, 'Missing or invalid API key (Authorization: Bearer <key>)'), { 'www-authenticate': 'Bearer' })
+      return false
+    }
+    if (isLoopback(req.socket.remoteAddress) && LOOPBACK_HOST.test(req.headers.host ?? '')) return true
+    sendJson(res, 403, rpcError(-32001, 'MCP without an api_key setting is allowed from loopback only'))
+    return false
+  }
+
+  #handle(server: WebSocketServer, req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0]
+    if (path !== '/mcp') return sendJson(res, 404, { error: `No route ${req.method} ${path}`, code: 'NOT_FOUND' })
+    if (!this.#allowed(server.settings, req, res)) return
+    if (req.method !== 'POST') return sendJson(res, 405, rpcError(-32000, 'Method not allowed: this MCP endpoint is stateless, use POST'), { allow: 'POST' })
+    readBody(req, server.settings.max_payload).then(
+      (body) => this.#serve(server, req, res, body),
+      (err: Error & { status?: number }) => {
+        sendJson(res, err.status ?? 400, rpcError(-32700, err.message), { connection: 'close' })
+        res.once('finish', () => req.destroy())
+      },
+    )
+  }
+
+  #serve(server: WebSocketServer, req: IncomingMessage, res: ServerResponse, body: unknown): void {
+    const ctx: ToolContext = { server, mcpPort: () => this.#port }
+    const mcp = buildMcpServer(server.name, MCP_SERVER_VERSION, (name: ToolName, args) => {
+      server.log.debug({ tool: name }, 'MCP tool call')
+      try {
+        const run = TOOL_HANDLERS[name] as (c: ToolContext, a: unknown) => Record<string, unknown>
+        return toolResult(run(ctx, args))
+      } catch (err) {
+        return toolError(err, server.log)
+      }
+    })
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
+    res.on('close', () => {
+      transport.close().catch(() => {})
+      mcp.close().catch(() => {})
+    })
+    mcp
+      .connect(transport)
+      .then(() => transport.handleRequest(req, res, body))
+      .catch((err: unknown) => {
+        server.log.error({ err }, 'MCP request failed')
+        if (!res.headersSent) sendJson(res, 500, rpcError(-32603, 'Internal server error'))
+      })
+  }
+}
+
+/** Reads a JSON body of at most `limit` bytes. */
+function readBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) {
+        // Answer at once and drop the connection rather than read the rest of an oversized body.
+        req.pause()
+        reject(Object.assign(new Error(`Request body larger than ${limit} bytes`), { status: 413 }))
+        return
+      }
+      chunks.push(chunk)
+    })
+    req.on('error', reject)
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')))
+      } catch {
+        reject(new Error('Parse error: body is not JSON'))
+      }
+    })
+  })
+}

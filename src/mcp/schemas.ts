@@ -1,0 +1,166 @@
+import { z } from 'zod'
+
+/**
+ * Input and output schemas of the MCP tools (PROTOCOL.md E). Shared by the HTTP server, the
+ * stdio proxy and the CLI, so every transport lists and checks the same contract.
+ */
+
+const EmptyInputSchema = z.object({}).strict()
+const JsonObjectSchema = z.record(z.string(), z.unknown())
+
+export const BridgeSummarySchema = z.object({
+  state: z.string(),
+  kind: z.string(),
+  instances: z.number().int(),
+})
+
+export const StatusOutputSchema = z.object({
+  service: z.string(),
+  instance_id: z.string(),
+  state: z.enum(['idle', 'starting', 'running', 'draining', 'stopped']),
+  host: z.string(),
+  port: z.number().int(),
+  mcp_port: z.number().int(),
+  connections: z.number().int(),
+  rooms: z.number().int(),
+  uptime: z.number(),
+  bridge: BridgeSummarySchema,
+})
+
+export const HealthOutputSchema = z.object({
+  status: z.enum(['healthy', 'stopped']),
+  service: z.string(),
+  host: z.string(),
+  port: z.number().int(),
+  connections: z.number().int(),
+  rooms: z.number().int(),
+  max_connections: z.number().int(),
+  message_rate_limit: z.number(),
+  uptime: z.number(),
+  bridge: BridgeSummarySchema,
+})
+
+const RoomSchema = z.object({ room: z.string(), subscribers: z.number().int() })
+export const ListRoomsOutputSchema = z.object({ rooms: z.array(RoomSchema), count: z.number().int() })
+
+export const BroadcastTestInputSchema = z.object({
+  event_type: z.string().min(1).describe('An event the service declares, e.g. workflow.started'),
+  room: z.string().min(1).describe('The channel to broadcast to, e.g. workflow:w1'),
+  data: JsonObjectSchema.default({}).describe('Event payload; `test: true` is added'),
+})
+export const PublishOutputSchema = z.object({
+  id: z.string(),
+  channel: z.string(),
+  event: z.string(),
+  delivered: z.number().int().describe('Local subscribers the event was sent to'),
+})
+
+const CountsSchema = z.record(z.string(), z.number())
+export const MetricsOutputSchema = z.object({
+  service: z.string(),
+  uptime: z.number(),
+  connections: z.object({ current: z.number().int(), total: z.number().int(), rejected_at_capacity: z.number().int() }),
+  rooms: z.number().int(),
+  messages: z.object({ in: z.number().int(), out: z.number().int(), in_by_type: CountsSchema, out_by_type: CountsSchema }),
+  broadcasts: z.number().int(),
+  deliveries: z.number().int(),
+  errors: CountsSchema,
+  rate_limited: z.number().int(),
+  slow_consumer_closes: z.number().int(),
+  heartbeat_timeouts: z.number().int(),
+  bridge: z.object({
+    state: z.string(),
+    kind: z.string(),
+    instances: z.number().int(),
+    published: z.number().int(),
+    received: z.number().int(),
+    malformed: z.number().int(),
+  }),
+})
+
+export const ListClientsInputSchema = z.object({
+  limit: z.number().int().min(1).max(10_000).default(100).describe('Most clients to list (oldest first)'),
+})
+export const ListClientsOutputSchema = z.object({
+  clients: z.array(
+    z.object({
+      id: z.string(),
+      connected_since: z.string(),
+      subscriptions: z.array(z.string()),
+      remote_address: z.string(),
+      authenticated: z.boolean(),
+      user_id: z.string().nullable(),
+    }),
+  ),
+  count: z.number().int().describe('Clients listed'),
+  total: z.number().int().describe('Clients connected'),
+})
+
+export const ListChannelsOutputSchema = z.object({
+  channels: z.array(z.object({ channel: z.string(), subscribers: z.number().int() })),
+  count: z.number().int(),
+  patterns: z.array(z.string()).describe('Channel patterns the service accepts'),
+})
+
+export const PublishInputSchema = z.object({
+  channel: z.string().min(1).describe('e.g. workflow:w1'),
+  event: z.string().min(1).describe('An event the service declares'),
+  data: JsonObjectSchema.default({}).describe("Payload, checked against the event's schema"),
+})
+
+/** Every tool: name → whether it only reads, description and schemas. */
+export const TOOL_SPECS = {
+  websocket_status: {
+    readOnly: true,
+    description: 'Lifecycle state, address, connections, rooms, uptime and bridge of this service instance.',
+    input: EmptyInputSchema,
+    output: StatusOutputSchema,
+  },
+  websocket_health_check: {
+    readOnly: true,
+    description: 'Is the service serving? status healthy or stopped, with host, port, connections, rooms, limits and bridge state.',
+    input: EmptyInputSchema,
+    output: HealthOutputSchema,
+  },
+  websocket_list_rooms: {
+    readOnly: true,
+    description: 'Rooms (channels) with at least one subscriber on this instance, with subscriber counts.',
+    input: EmptyInputSchema,
+    output: ListRoomsOutputSchema,
+  },
+  websocket_broadcast_test_event: {
+    readOnly: false,
+    description: 'Broadcasts a declared event to a room with `test: true` added to its data, validated like any publish.',
+    input: BroadcastTestInputSchema,
+    output: PublishOutputSchema,
+  },
+  websocket_get_metrics: {
+    readOnly: true,
+    description: 'Counters since start: connections, messages in/out by type, broadcasts, deliveries, errors by code, rate limiting, slow consumers, bridge.',
+    input: EmptyInputSchema,
+    output: MetricsOutputSchema,
+  },
+  list_ws_clients: {
+    readOnly: true,
+    description: 'Connected clients: id, connected since, subscriptions, remote address, authenticated user.',
+    input: ListClientsInputSchema,
+    output: ListClientsOutputSchema,
+  },
+  list_ws_channels: {
+    readOnly: true,
+    description: 'Active channels with subscriber counts, and the channel patterns the service accepts.',
+    input: EmptyInputSchema,
+    output: ListChannelsOutputSchema,
+  },
+  ws_publish: {
+    readOnly: false,
+    description: 'Publishes an event to a channel on every instance, validated like POST /publish (channel, declared event, payload schema).',
+    input: PublishInputSchema,
+    output: PublishOutputSchema,
+  },
+} as const
+
+export type ToolName = keyof typeof TOOL_SPECS
+export const TOOL_NAMES = Object.keys(TOOL_SPECS) as ToolName[]
+export type ToolInput<N extends ToolName> = z.output<(typeof TOOL_SPECS)[N]['input']>
+export type ToolOutput<N extends ToolName> = z.output<(typeof TOOL_SPECS)[N]['output']>

@@ -1,0 +1,65 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { callRemoteTool, connectRemote, describeFailure, errorText, isTimeout, mcpUrl, type RemoteTarget } from './remote.js'
+import { explainUnreachable, probeHealth } from './health-probe.js'
+import { HealthOutputSchema } from './schemas.js'
+
+/** The service's ws address, asked for GET /health only to explain an unreachable MCP endpoint. */
+export interface WsAddress {
+  readonly host: string
+  readonly port: number
+}
+
+/** What `roomcast status` prints and exits with. */
+export interface StatusReport {
+  readonly code: 0 | 1
+  readonly line: string
+}
+
+const oneLine = (text: string) => (text.length > 200 ? `${text.slice(0, 200)}…` : text).replace(/\s+/g, ' ')
+
+/** Why connecting failed, in the words a user needs: nothing listens, access refused, or not MCP at all. */
+async function connectFailure(service: string, url: string, err: unknown, timeoutMs: number, ws: WsAddress): Promise<string> {
+  if (isTimeout(err)) return `${service}: no answer from ${url} within ${timeoutMs / 1000} s`
+  // fetch reports an unreachable address as a TypeError whose cause says why (ECONNREFUSED, …).
+  // Then the ws port's GET /health tells whether the whole service is down or only MCP is elsewhere.
+  if (err instanceof TypeError && err.cause !== undefined) {
+    return explainUnreachable(service, url, describeFailure(err), await probeHealth(ws.host, ws.port, timeoutMs))
+  }
+  const status = (err as { code?: unknown }).code
+  const message = err instanceof Error ? err.message.replace(/^Streamable HTTP error: /, '') : String(err)
+  if (status === 401 || status === 403) return `${service}: refused at ${url} (HTTP ${status}): ${oneLine(message)}`
+  if (err instanceof Error && err.name === 'ZodError') return `${service}: not a roomcast service at ${url}: the answer is not MCP`
+  return `${service}: not a roomcast service at ${url}: ${oneLine(message)}`
+}
+
+/**
+ * Asks a running service for websocket_health_check over MCP: exit code 0 when it answers
+ * `healthy`, 1 otherwise, with one line saying why. Only when MCP cannot be reached at all does
+ * it look at GET /health on the ws port, to say whether the service is down or MCP is elsewhere.
+ */
+export async function checkStatus(service: string, target: RemoteTarget, ws: WsAddress, timeoutMs = 5000): Promise<StatusReport> {
+  const url = mcpUrl(target).href
+  let client: Client
+  try {
+    client = await connectRemote(target, 'roomcast-status', timeoutMs)
+  } catch (err) {
+    return { code: 1, line: await connectFailure(service, url, err, timeoutMs, ws) }
+  }
+  try {
+    const result = await callRemoteTool(client, 'websocket_health_check', {}, timeoutMs)
+    if (result.isError === true) return { code: 1, line: `${service}: health check failed at ${url}: ${oneLine(errorText(result))}` }
+    const parsed = HealthOutputSchema.safeParse(result.structuredContent)
+    if (!parsed.success) return { code: 1, line: `${service}: not a roomcast service at ${url}: unexpected health check answer` }
+    const h = parsed.data
+    if (h.service !== service) return { code: 1, line: `${service}: ${url} is the MCP endpoint of ${h.service}, not ${service}` }
+    const cluster = h.bridge.kind === 'memory' ? '' : `; ${h.bridge.kind} ${h.bridge.state}, ${h.bridge.instances} instances`
+    const detail = `${h.connections} connections, ${h.rooms} channels${cluster}`
+    if (h.status === 'healthy') return { code: 0, line: `${service}: healthy on ${h.host}:${h.port} (${detail})` }
+    return { code: 1, line: `${service}: ${h.status} on ${h.host}:${h.port}: not accepting connections (${detail})` }
+  } catch (err) {
+    if (isTimeout(err)) return { code: 1, line: `${service}: no answer from ${url} within ${timeoutMs / 1000} s` }
+    return { code: 1, line: `${service}: health check failed at ${url}: ${oneLine(describeFailure(err))}` }
+  } finally {
+    await client.close().catch(() => {})
+  }
+}

@@ -1,0 +1,14 @@
+import type { FastifyInstance } from 'fastify'
+import type { WebSocketServer } from './websocket-server.js'
+
+/**
+ * Something that hangs off a server without the core importing it (metrics, MCP). The server
+ * calls `setup` once from listen(), before its HTTP port binds (add routes, attach observers);
+ * `start` once it is listening; `stop` at shutdown, after clients have drained.
+ */
+export interface ServerPlugin {
+  readonly name: string
+  setup(server: WebSocketServer, app: FastifyInstance): void | Promise<void>
+  start?(): Promise<void>
+  stop?(): Promise<void>
+}
