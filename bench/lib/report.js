@@ -1,0 +1,109 @@
+// Formats a run's results as markdown tables: medians over the repeats with their spread,
+// and ratios paired per repeat (server ÷ reference measured in the same round).
+
+const median = (xs) => {
+  const a = [...xs].sort((x, y) => x - y)
+  if (a.length === 0) return null
+  const m = Math.floor(a.length / 2)
+  return a.length % 2 === 1 ? a[m] : (a[m - 1] + a[m]) / 2
+}
+
+const fmt = (x, digits = 0) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }))
+
+function pick(results, name, server, get) {
+  const out = []
+  for (const r of results) {
+    if (r.name !== name || r.server !== server || r.result.failed !== undefined) continue
+    const v = get(r.result)
+    if (typeof v === 'number') out[r.repeat] = v
+  }
+  return out
+}
+
+/** "median (min–max)" of one metric over the repeats. */
+function spread(values, digits = 0) {
+  const xs = values.filter((x) => typeof x === 'number')
+  if (xs.length === 0) return '–'
+  if (xs.length === 1) return fmt(xs[0], digits)
+  return `${fmt(median(xs), digits)} (${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)})`
+}
+
+/** Median of per-repeat ratios server ÷ reference, with their range. */
+function ratio(results, name, server, ref, get) {
+  if (server === ref) return '1'
+  const a = pick(results, name, server, get)
+  const b = pick(results, name, ref, get)
+  const rs = []
+  for (let i = 0; i < Math.max(a.length, b.length); i++) if (typeof a[i] === 'number' && typeof b[i] === 'number' && b[i] > 0) rs.push(a[i] / b[i])
+  if (rs.length === 0) return '–'
+  if (rs.length === 1) return `${fmt(rs[0], 2)}×`
+  return `${fmt(median(rs), 2)}× (${fmt(Math.min(...rs), 2)}–${fmt(Math.max(...rs), 2)})`
+}
+
+const total = (results, name, server, get) => {
+  const xs = pick(results, name, server, get).filter((x) => typeof x === 'number')
+  return xs.length === 0 ? '–' : String(xs.reduce((a, b) => a + b, 0))
+}
+
+function failures(results, name, server) {
+  const n = results.filter((r) => r.name === name && r.server === server && r.result.failed !== undefined).length
+  return n === 0 ? '' : ` (${n} failed)`
+}
+
+function table(head, rows) {
+  return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
+}
+
+const COLUMNS = {
+  fanout: (R, n, s) => [
+    ['server', s + failures(R, n, s)],
+    ['deliveries/s', spread(pick(R, n, s, (r) => r.window.deliveriesPerSec))],
+    ['× ws-coalesced', ratio(R, n, s, 'ws-coalesced', (r) => r.window.deliveriesPerSec)],
+    ['× socketio', ratio(R, n, s, 'socketio', (r) => r.window.deliveriesPerSec)],
+    ['p50 / p99 / max ms at fixed rate', `${spread(pick(R, n, s, (r) => r.rate.latencyMs.p50), 2)} / ${spread(pick(R, n, s, (r) => r.rate.latencyMs.p99), 2)} / ${spread(pick(R, n, s, (r) => r.rate.latencyMs.max), 1)}`],
+    ['p99 × ws-coalesced', ratio(R, n, s, 'ws-coalesced', (r) => r.rate.latencyMs.p99)],
+    ['lost', total(R, n, s, (r) => r.lost)],
+    ['out of order', total(R, n, s, (r) => r.outOfOrder)],
+    ['server CPU %', spread(pick(R, n, s, (r) => r.window.serverCpu))],
+    ['loadgen CPU %', spread(pick(R, n, s, (r) => r.window.loadgenCpu))],
+  ],
+  channels: (R, n, s) => [
+    ['server', s + failures(R, n, s)],
+    ['deliveries/s', spread(pick(R, n, s, (r) => r.window.deliveriesPerSec))],
+    ['× ws-coalesced', ratio(R, n, s, 'ws-coalesced', (r) => r.window.deliveriesPerSec)],
+    ['p50 / p99 ms', `${spread(pick(R, n, s, (r) => r.window.latencyMs.p50), 2)} / ${spread(pick(R, n, s, (r) => r.window.latencyMs.p99), 2)}`],
+    ['lost', total(R, n, s, (r) => r.lost)],
+    ['out of order', total(R, n, s, (r) => r.outOfOrder)],
+    ['server CPU %', spread(pick(R, n, s, (r) => r.window.serverCpu))],
+    ['loadgen CPU %', spread(pick(R, n, s, (r) => r.window.loadgenCpu))],
+  ],
+  storm: (R, n, s) => [
+    ['server', s + failures(R, n, s)],
+    ['connections/s', spread(pick(R, n, s, (r) => r.connectionsPerSec))],
+    ['× ws-plain', ratio(R, n, s, 'ws-plain', (r) => r.connectionsPerSec)],
+    ['errors', total(R, n, s, (r) => r.errors)],
+    ['RSS KB/conn', spread(pick(R, n, s, (r) => r.rss.perConnectionKB), 2)],
+    ['RSS × ws-plain', ratio(R, n, s, 'ws-plain', (r) => r.rss.perConnectionKB)],
+    ['server CPU %', spread(pick(R, n, s, (r) => r.serverCpu))],
+    ['loadgen CPU %', spread(pick(R, n, s, (r) => r.loadgenCpu))],
+  ],
+  rtt: (R, n, s) => [
+    ['server', s + failures(R, n, s)],
+    ['round trips/s', spread(pick(R, n, s, (r) => r.roundTripsPerSec))],
+    ['× ws-coalesced', ratio(R, n, s, 'ws-coalesced', (r) => r.roundTripsPerSec)],
+    ['p50 / p99 ms', `${spread(pick(R, n, s, (r) => r.latencyMs.p50), 3)} / ${spread(pick(R, n, s, (r) => r.latencyMs.p99), 3)}`],
+    ['server CPU %', spread(pick(R, n, s, (r) => r.serverCpu))],
+    ['loadgen CPU %', spread(pick(R, n, s, (r) => r.loadgenCpu))],
+  ],
+}
+
+/** The markdown report of a whole run. */
+export function report(plan, servers, results, meta) {
+  const parts = [`bench ${meta.date}, node ${meta.node}, ${meta.cpus} cpus, ${meta.pinned ? 'pinned' : 'not pinned'}, ${meta.elapsedSeconds} s, load average ${meta.loadavg.min.toFixed(2)}–${meta.loadavg.max.toFixed(2)}, args: ${meta.argv.join(' ') || '(defaults)'}`]
+  for (const p of plan) {
+    const rows = servers.map((s) => COLUMNS[p.scenario](results, p.name, s))
+    const head = rows[0].map(([h]) => h)
+    parts.push(`\n### ${p.name}\n\n${table(head, rows.map((r) => r.map(([, v]) => v)))}`)
+  }
+  return parts.join('\n')
+}

@@ -1,0 +1,136 @@
+// The servers a benchmark run compares, each started as its own process pinned to the
+// server core. A kind lists its processes; the load generator gets their WebSocket URLs.
+import { spawn, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { connect, createServer } from 'node:net'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const node = process.execPath
+const ROOMCAST = [join(ROOT, 'bin', 'roomcast.js'), 'serve', 'patterns', '--settings', join(ROOT, 'bench', 'settings', 'roomcast.yaml')]
+
+/** Server kind → wire protocol, processes to start, whether it needs a redis-server. */
+export const SERVERS = {
+  roomcast: { protocol: 'roomcast', instances: 1, argv: (port) => [node, ...ROOMCAST, '--port', String(port)] },
+  'ws-coalesced': { protocol: 'ws', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--coalesce', '--port', String(port)] },
+  'ws-plain': { protocol: 'ws', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--port', String(port)] },
+  socketio: { protocol: 'socketio', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/socketio-pubsub.js'), '--port', String(port)] },
+  // Two roomcast instances over a bench-started redis-server (REDIS_URL): the publisher on
+  // the first, subscribers split across both. Needs the Redis bridge.
+  'roomcast-redis2': { protocol: 'roomcast', instances: 2, redis: true, argv: (port) => [node, ...ROOMCAST, '--port', String(port)] },
+}
+
+export const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0
+
+function pinned(cpu, argv) {
+  return hasTaskset && cpu !== null ? ['taskset', '-c', String(cpu), ...argv] : argv
+}
+
+export async function freePort() {
+  const srv = createServer()
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve))
+  const { port } = srv.address()
+  await new Promise((resolve) => srv.close(resolve))
+  return port
+}
+
+async function waitPort(port, child, timeoutMs = 15000) {
+  const end = Date.now() + timeoutMs
+  while (Date.now() < end) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode} before listening on ${port}`)
+    const ok = await new Promise((resolve) => {
+      const s = connect(port, '127.0.0.1')
+      s.once('connect', () => {
+        s.destroy()
+        resolve(true)
+      })
+      s.once('error', () => resolve(false))
+    })
+    if (ok) return
+    await sleep(50)
+  }
+  throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`)
+}
+
+function start(argv, cpu, env, label) {
+  const [cmd, ...args] = pinned(cpu, argv)
+  const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (d) => {
+    stderr = (stderr + d).slice(-4000)
+  })
+  child.label = label
+  child.stderrTail = () => stderr
+  return child
+}
+
+/** Starts a server kind; resolves with its URLs, pids and a stop function. */
+export async function startServer(kind, { cpu = 0 } = {}) {
+  const def = SERVERS[kind]
+  if (def === undefined) throw new Error(`unknown server kind ${kind}; known: ${Object.keys(SERVERS).join(', ')}`)
+  const children = []
+  const env = {}
+  try {
+    if (def.redis) {
+      const port = await freePort()
+      const redis = start(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], cpu, {}, 'redis')
+      children.push(redis)
+      await waitPort(port, redis)
+      env.REDIS_URL = `redis://127.0.0.1:${port}`
+    }
+    const urls = []
+    const pids = []
+    for (let i = 0; i < def.instances; i++) {
+      const port = await freePort()
+      const child = start(def.argv(port), cpu, env, kind)
+      children.push(child)
+      await waitPort(port, child)
+      urls.push(`ws://127.0.0.1:${port}`)
+      pids.push(child.pid)
+    }
+    return { kind, protocol: def.protocol, urls, pids, allPids: children.map((c) => c.pid), stop: () => stopAll(children) }
+  } catch (err) {
+    await stopAll(children)
+    throw err
+  }
+}
+
+async function stopAll(children) {
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve()
+          const t = setTimeout(() => c.kill('SIGKILL'), 5000)
+          c.once('exit', () => {
+            clearTimeout(t)
+            resolve()
+          })
+          c.kill('SIGTERM')
+        }),
+    ),
+  )
+}
+
+/** Resident set size of a process in bytes (Linux /proc), or null. */
+export function rssBytes(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m === null ? null : Number(m[1]) * 1024
+  } catch {
+    return null
+  }
+}
+
+/** CPU time (user + system) of a process in seconds (Linux /proc), or null. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) / 100
+  } catch {
+    return null
+  }
+}

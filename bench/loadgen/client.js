@@ -1,0 +1,173 @@
+// One load-generator connection speaking one of the benchmarked wire protocols. Deliveries
+// are recognised by a `"seq":` field in the payload, read straight from the frame's bytes so
+// the generator never JSON-parses a delivery (it must not be the bottleneck).
+import WebSocket from 'ws'
+
+const SEQ = Buffer.from('"seq":')
+
+/** The sequence number inside a delivery frame, or -1 when the frame is not a delivery. */
+export function seqOf(buf) {
+  const i = buf.indexOf(SEQ)
+  if (i < 0) return -1
+  let n = 0
+  for (let j = i + SEQ.length; j < buf.length; j++) {
+    const c = buf[j]
+    if (c < 48 || c > 57) break
+    n = n * 10 + c - 48
+  }
+  return n
+}
+
+/**
+ * The wire protocols. `ready` says whether a frame completes the handshake (and answers it
+ * when needed); `control` consumes protocol chatter such as Socket.IO pings.
+ */
+export const PROTOCOLS = {
+  roomcast: {
+    path: '/ws',
+    readyOnOpen: false,
+    ready: () => true, // the welcome event is the first frame
+    control: () => false,
+    channel: (name) => (name === 'shared' ? 'global' : `patterns:${name}`),
+    sub: (ch, id) => `{"type":"request","event":"subscribe","data":{"channel":"${ch}"},"correlation_id":"s${id}"}`,
+    pub: (ch, payload) => `{"type":"request","event":"publish","data":{"channel":"${ch}","event":"aggregation.completed","data":${payload}}}`,
+    req: (id) => `{"type":"request","event":"get_status","correlation_id":"r${id}"}`,
+  },
+  ws: {
+    path: '/',
+    readyOnOpen: true,
+    ready: () => true,
+    control: () => false,
+    channel: (name) => name,
+    sub: (ch) => `{"op":"sub","ch":"${ch}"}`,
+    pub: (ch, payload) => `{"op":"pub","ch":"${ch}","d":${payload}}`,
+    req: (id) => `{"op":"req","id":${id}}`,
+  },
+  socketio: {
+    path: '/socket.io/?EIO=4&transport=websocket',
+    readyOnOpen: false,
+    // Engine.IO open packet "0{…}" → connect to the main namespace with "40"; "40{…}" is the answer.
+    ready(client, buf) {
+      if (buf[0] === 0x34 && buf[1] === 0x30) return true
+      if (buf[0] === 0x30) client.ws.send('40')
+      return false
+    },
+    // Engine.IO ping "2" → pong "3".
+    control(client, buf) {
+      if (buf.length === 1 && buf[0] === 0x32) {
+        client.ws.send('3')
+        return true
+      }
+      return false
+    },
+    channel: (name) => name,
+    sub: (ch, id) => `42${id}["sub","${ch}"]`,
+    pub: (ch, payload) => `42["pub","${ch}",${payload}]`,
+    req: (id) => `42${id}["req"]`,
+  },
+}
+
+/** A connection. `onDelivery(client, seq)` sees deliveries; replies resolve `call`. */
+export class Client {
+  constructor(proto, index) {
+    this.proto = proto
+    this.index = index
+    this.ws = null
+    this.lastSeq = -1
+    this.received = 0
+    this.nonText = 0
+    this.isReady = false
+    this.closedEarly = false
+    this.onDelivery = null
+    this.pending = null
+    this.nextId = 1
+  }
+
+  /** Opens the connection; resolves once the protocol handshake is complete. */
+  open(base, timeoutMs = 15000) {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(base + this.proto.path, { perMessageDeflate: false, skipUTF8Validation: true })
+      this.ws = ws
+      const timer = setTimeout(() => fail(new Error('handshake timeout')), timeoutMs)
+      const done = () => {
+        clearTimeout(timer)
+        this.isReady = true
+        resolve(this)
+      }
+      const fail = (err) => {
+        clearTimeout(timer)
+        if (!this.isReady) {
+          ws.terminate()
+          reject(err)
+        }
+      }
+      ws.on('error', fail)
+      ws.on('close', (code) => {
+        if (!this.isReady) fail(new Error(`closed ${code} before ready`))
+        else this.closedEarly = true
+      })
+      ws.on('open', () => {
+        if (this.proto.readyOnOpen) done()
+      })
+      ws.on('message', (buf, isBinary) => {
+        if (!this.isReady) {
+          if (this.proto.ready(this, buf)) done()
+          return
+        }
+        if (this.proto.control(this, buf)) return
+        const seq = seqOf(buf)
+        if (seq >= 0) {
+          if (isBinary) this.nonText++
+          this.received++
+          this.onDelivery(this, seq)
+          return
+        }
+        const p = this.pending
+        if (p !== null) {
+          this.pending = null
+          p(buf)
+        }
+      })
+    })
+  }
+
+  /** Sends a frame and resolves with the next frame that is not a delivery. */
+  call(frame) {
+    return new Promise((resolve) => {
+      this.pending = resolve
+      this.ws.send(frame)
+    })
+  }
+
+  subscribe(name) {
+    return this.call(this.proto.sub(this.proto.channel(name), this.nextId++))
+  }
+
+  close() {
+    this.closedEarly = false
+    this.ws.terminate()
+  }
+}
+
+/** Opens `n` clients with at most `concurrency` handshakes in flight; counts failures. */
+export async function openMany(proto, bases, n, concurrency) {
+  const clients = []
+  let next = 0
+  let errors = 0
+  const firstErrors = []
+  const worker = async () => {
+    while (next < n) {
+      const i = next++
+      const c = new Client(proto, i)
+      try {
+        await c.open(bases[i % bases.length])
+        clients.push(c)
+      } catch (err) {
+        errors++
+        if (firstErrors.length < 3) firstErrors.push(err.message)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker))
+  return { clients, errors, firstErrors }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// The load generator: a separate process (pinned to its own core by bench/run.js) that runs
+// one scenario against one server and reports the result over IPC.
+import { channels, fanout, rtt, storm } from './scenarios.js'
+import { PROTOCOLS } from './client.js'
+
+const SCENARIOS = { fanout, channels, storm, rtt }
+
+function send(msg) {
+  return new Promise((resolve) => process.send(msg, resolve))
+}
+
+process.once('message', async ({ scenario, protocol, cfg }) => {
+  const mark = (name) => process.send({ type: 'mark', name })
+  const waitRelease = (info) =>
+    new Promise((resolve) => {
+      process.once('message', () => resolve())
+      process.send({ type: 'holding', ...info })
+    })
+  try {
+    const result = await SCENARIOS[scenario](PROTOCOLS[protocol], cfg, mark, waitRelease)
+    await send({ type: 'result', result })
+  } catch (err) {
+    await send({ type: 'error', message: err.stack ?? String(err) })
+  }
+  process.exit(0)
+})

@@ -1,0 +1,197 @@
+// The benchmark scenarios, run inside the load-generator process. Each returns a plain
+// result object; `mark(name)` tells the runner when a measured window starts and ends so it
+// can sample the server's CPU over the same window.
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Client, openMany } from './client.js'
+import { Tracker } from './tracker.js'
+
+const PAD = 'x'.repeat(80)
+
+/** A ~100-byte JSON payload carrying its sequence number. */
+function payload(seq) {
+  return `{"seq":${seq},"pad":"${PAD.slice(0, 86 - String(seq).length)}"}`
+}
+
+async function eachLimit(items, limit, fn) {
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++])
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+}
+
+/** Waits until every publish completed or nothing progressed for `idleMs`. */
+async function drain(tracker, idleMs = 3000) {
+  tracker.lastProgress = performance.now()
+  while (tracker.inflight > 0 && performance.now() - tracker.lastProgress < idleMs) await sleep(20)
+}
+
+function cpuPercent(start, wallMs) {
+  const d = process.cpuUsage(start)
+  return Math.round(((d.user + d.system) / 1000 / wallMs) * 1000) / 10
+}
+
+/**
+ * Publishes for warmup + measure ms, either closed-loop (a window of publishes in flight, the
+ * next sent when one has reached every subscriber) or open-loop at a fixed publish rate.
+ */
+async function drive(tracker, publisher, pick, cfg, mark, label) {
+  const { warmupMs, measureMs } = cfg
+  let running = true
+  let skipped = 0
+  const send = () => {
+    const [ch, expected] = pick(tracker.seq + 1)
+    const s = tracker.next(expected, performance.now())
+    publisher.ws.send(publisher.proto.pub(ch, payload(s)))
+  }
+  let timer = null
+  if (cfg.mode === 'window') {
+    tracker.onComplete = () => {
+      if (running) send()
+    }
+    for (let i = 0; i < cfg.window; i++) send()
+  } else {
+    tracker.onComplete = null
+    const t0 = performance.now()
+    let sent = 0
+    timer = setInterval(() => {
+      const due = Math.floor(((performance.now() - t0) * cfg.pubsPerSec) / 1000) - sent
+      for (let i = 0; i < due; i++) {
+        sent++
+        if (tracker.inflight >= cfg.maxInflight) skipped++
+        else send()
+      }
+    }, 1)
+  }
+  await sleep(warmupMs)
+  tracker.resetWindow()
+  tracker.measuring = true
+  mark(`${label}:start`)
+  const cpu = process.cpuUsage()
+  const t0 = performance.now()
+  // Watch for a stall (a lost delivery stops a closed loop).
+  let stalled = false
+  const end = t0 + measureMs
+  tracker.lastProgress = t0
+  while (performance.now() < end) {
+    await sleep(50)
+    if (cfg.mode === 'window' && performance.now() - tracker.lastProgress > 3000) {
+      stalled = true
+      break
+    }
+  }
+  const wall = performance.now() - t0
+  tracker.measuring = false
+  mark(`${label}:end`)
+  const loadgenCpu = cpuPercent(cpu, wall)
+  running = false
+  if (timer !== null) clearInterval(timer)
+  const delivered = tracker.delivered
+  const lat = tracker.latency()
+  await drain(tracker)
+  return {
+    deliveriesPerSec: Math.round((delivered / wall) * 1000),
+    latencyMs: lat,
+    loadgenCpu,
+    stalled,
+    skipped,
+  }
+}
+
+async function subscribers(proto, cfg, n, channelsOf) {
+  const t0 = performance.now()
+  const opened = await openMany(proto, cfg.urls, n, cfg.concurrency)
+  await eachLimit(opened.clients, cfg.concurrency, async (c) => {
+    for (const ch of channelsOf(c.index)) await c.subscribe(ch)
+  })
+  return { ...opened, setupMs: Math.round(performance.now() - t0) }
+}
+
+function summary(tracker, subs) {
+  let nonText = 0
+  let closedEarly = 0
+  for (const c of subs) {
+    nonText += c.nonText
+    if (c.closedEarly) closedEarly++
+  }
+  return { lost: tracker.missing(), outOfOrder: tracker.outOfOrder, nonTextFrames: nonText, closedEarly, publishes: tracker.seq }
+}
+
+/** Fan-out: 1 publisher, N subscribers on one channel; closed loop, then a fixed rate. */
+export async function fanout(proto, cfg, mark) {
+  const subs = await subscribers(proto, cfg, cfg.subscribers, () => ['bench'])
+  const tracker = new Tracker()
+  for (const c of subs.clients) c.onDelivery = (client, seq) => tracker.delivery(client, seq, performance.now())
+  const publisher = await new Client(proto, -1).open(cfg.urls[0])
+  const ch = proto.channel('bench')
+  const n = subs.clients.length
+  const pick = () => [ch, n]
+  const window = await drive(tracker, publisher, pick, { ...cfg, mode: 'window' }, mark, 'window')
+  const rate = await drive(tracker, publisher, pick, { ...cfg, mode: 'rate', pubsPerSec: cfg.rate / n, maxInflight: 1000 }, mark, 'rate')
+  const result = { connectErrors: subs.errors, connectErrorSamples: subs.firstErrors, setupMs: subs.setupMs, subscribers: n, window, rate, ...summary(tracker, subs.clients) }
+  publisher.close()
+  for (const c of subs.clients) c.close()
+  return result
+}
+
+/** Many channels: N connections, each on its own channel plus a shared one. */
+export async function channels(proto, cfg, mark) {
+  const subs = await subscribers(proto, cfg, cfg.subscribers, (i) => [`c${i}`, 'shared'])
+  const tracker = new Tracker()
+  for (const c of subs.clients) c.onDelivery = (client, seq) => tracker.delivery(client, seq, performance.now())
+  const publisher = await new Client(proto, -1).open(cfg.urls[0])
+  const n = subs.clients.length
+  const own = subs.clients.map((c) => proto.channel(`c${c.index}`))
+  const shared = proto.channel('shared')
+  let k = 0
+  const pick = (seq) => (seq % cfg.sharedEvery === 0 ? [shared, n] : [own[k++ % n], 1])
+  const window = await drive(tracker, publisher, pick, { ...cfg, mode: 'window' }, mark, 'window')
+  const result = { connectErrors: subs.errors, connectErrorSamples: subs.firstErrors, setupMs: subs.setupMs, subscribers: n, channels: n + 1, window, ...summary(tracker, subs.clients) }
+  publisher.close()
+  for (const c of subs.clients) c.close()
+  return result
+}
+
+/** Connect storm: open N connections as fast as the server admits them, hold, report. */
+export async function storm(proto, cfg, mark, waitRelease) {
+  const cpu = process.cpuUsage()
+  mark('storm:start')
+  const t0 = performance.now()
+  const opened = await openMany(proto, cfg.urls, cfg.connections, cfg.concurrency)
+  const wall = performance.now() - t0
+  mark('storm:end')
+  const loadgenCpu = cpuPercent(cpu, wall)
+  await sleep(1000)
+  await waitRelease({ connected: opened.clients.length })
+  let closedEarly = 0
+  for (const c of opened.clients) if (c.closedEarly) closedEarly++
+  for (const c of opened.clients) c.close()
+  return {
+    connections: opened.clients.length,
+    errors: opened.errors + closedEarly,
+    errorSamples: opened.firstErrors,
+    connectMs: Math.round(wall),
+    connectionsPerSec: Math.round((opened.clients.length / wall) * 1000),
+    loadgenCpu,
+  }
+}
+
+/** Request/response round trip: one connection, one request outstanding at a time. */
+export async function rtt(proto, cfg, mark) {
+  const c = await new Client(proto, 0).open(cfg.urls[0])
+  for (let i = 0; i < cfg.warmupRequests; i++) await c.call(proto.req(c.nextId++))
+  const tracker = new Tracker()
+  mark('rtt:start')
+  const cpu = process.cpuUsage()
+  const t0 = performance.now()
+  for (let i = 0; i < cfg.requests; i++) {
+    const s = performance.now()
+    await c.call(proto.req(c.nextId++))
+    tracker.samples[tracker.nSamples++] = performance.now() - s
+  }
+  const wall = performance.now() - t0
+  mark('rtt:end')
+  c.close()
+  return { roundTripsPerSec: Math.round((cfg.requests / wall) * 1000), latencyMs: tracker.latency(), loadgenCpu: cpuPercent(cpu, wall) }
+}

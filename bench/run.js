@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// `npm run bench`: runs the scenarios against several servers side by side in one run and
+// prints a table of medians, spreads and ratios (docs/performance.md explains every column).
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { availableParallelism, loadavg } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { report } from './lib/report.js'
+import { runOne } from './lib/runner.js'
+import { hasTaskset, ROOT, SERVERS } from './lib/servers.js'
+
+const USAGE = `Usage: npm run bench -- [options]
+  --scenario LIST   fanout,storm,channels,rtt (default: all)
+  --servers LIST    ${Object.keys(SERVERS).join(',')} (default: roomcast,ws-coalesced,ws-plain,socketio)
+  --repeat N        runs of every scenario per server, interleaved (default 3)
+  --subs LIST       fan-out subscriber counts (default 1000,5000)
+  --storm LIST      connect-storm sizes (default 5000,19000)
+  --rate N          fixed offered load for the latency phase, deliveries/s (default 40000)
+  --window N        fan-out publishes in flight in the closed loop (default 8)
+  --measure MS      measured window per phase (default 4000); --warmup MS (default 1000)
+  --no-pin          do not pin server and load generator to different cores`
+
+const { values } = parseArgs({
+  options: {
+    scenario: { type: 'string', default: 'fanout,storm,channels,rtt' },
+    servers: { type: 'string', default: 'roomcast,ws-coalesced,ws-plain,socketio' },
+    repeat: { type: 'string', default: '3' },
+    subs: { type: 'string', default: '1000,5000' },
+    storm: { type: 'string', default: '5000,19000' },
+    rate: { type: 'string', default: '40000' },
+    window: { type: 'string', default: '8' },
+    measure: { type: 'string', default: '4000' },
+    warmup: { type: 'string', default: '1000' },
+    'no-pin': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+})
+if (values.help) {
+  console.log(USAGE)
+  process.exit(0)
+}
+if (!existsSync(join(ROOT, 'dist', 'src', 'cli.js'))) {
+  console.error('roomcast is not built: run `npm run build` first')
+  process.exit(1)
+}
+
+const list = (s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0)
+const nums = (s) => list(s).map(Number)
+const servers = list(values.servers)
+for (const s of servers) if (!(s in SERVERS)) throw new Error(`unknown server ${s}`)
+const repeat = Number(values.repeat)
+const pin = !values['no-pin'] && hasTaskset && availableParallelism() >= 2
+const cores = pin ? { server: 0, loadgen: 1 } : { server: null, loadgen: null }
+const common = { warmupMs: Number(values.warmup), measureMs: Number(values.measure), concurrency: 200 }
+
+/** Every run: a name, the scenario and its config. */
+const plan = []
+for (const sc of list(values.scenario)) {
+  if (sc === 'fanout') for (const n of nums(values.subs)) plan.push({ name: `fanout ${n}`, scenario: 'fanout', cfg: { ...common, subscribers: n, window: Number(values.window), rate: Number(values.rate) } })
+  else if (sc === 'storm') for (const n of nums(values.storm)) plan.push({ name: `storm ${n}`, scenario: 'storm', cfg: { ...common, connections: n, concurrency: 500 } })
+  else if (sc === 'channels') plan.push({ name: 'channels 5000', scenario: 'channels', cfg: { ...common, subscribers: 5000, window: 64, sharedEvery: 1000 } })
+  else if (sc === 'rtt') plan.push({ name: 'rtt', scenario: 'rtt', cfg: { ...common, warmupRequests: 2000, requests: 20000 } })
+  else throw new Error(`unknown scenario ${sc}\n${USAGE}`)
+}
+
+const started = Date.now()
+const load = [loadavg()[0]]
+console.log(`bench: ${plan.map((p) => p.name).join(', ')} × ${servers.join(', ')} × ${repeat}; ${pin ? 'server on core 0, load generator on core 1' : 'not pinned'}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`)
+const results = []
+for (const p of plan) {
+  for (let r = 0; r < repeat; r++) {
+    for (const kind of servers) {
+      const t0 = Date.now()
+      let result
+      try {
+        result = await runOne(kind, p.scenario, p.cfg, cores)
+      } catch (err) {
+        result = { failed: err.message.slice(0, 300) }
+      }
+      results.push({ name: p.name, scenario: p.scenario, server: kind, repeat: r, loadavg: loadavg()[0], result })
+      load.push(loadavg()[0])
+      console.log(`  ${p.name} #${r + 1} ${kind}: ${brief(result)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
+    }
+  }
+}
+const elapsed = Math.round((Date.now() - started) / 1000)
+const meta = { date: new Date().toISOString(), argv: process.argv.slice(2), pinned: pin, elapsedSeconds: elapsed, loadavg: { min: Math.min(...load), max: Math.max(...load) }, node: process.version, cpus: availableParallelism() }
+console.log(`\n${report(plan, servers, results, meta)}`)
+mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })
+const file = join(ROOT, 'bench', 'results', `${meta.date.replace(/[:.]/g, '-')}.json`)
+writeFileSync(file, JSON.stringify({ meta, results }, null, 2))
+console.log(`raw results: ${file}`)
+
+function brief(r) {
+  if (r.failed !== undefined) return `FAILED ${r.failed}`
+  if (r.window !== undefined) {
+    const rate = r.rate === undefined ? '' : `, p99 at rate ${r.rate.latencyMs.p99} ms`
+    return `${r.window.deliveriesPerSec} deliveries/s${rate}, lost ${r.lost}, out of order ${r.outOfOrder}, loadgen cpu ${r.window.loadgenCpu}%`
+  }
+  if (r.connectionsPerSec !== undefined) return `${r.connections} conns, ${r.errors} errors, ${r.connectionsPerSec}/s, ${r.rss?.perConnectionKB} KB/conn`
+  return `${r.roundTripsPerSec} rt/s, p99 ${r.latencyMs.p99} ms`
+}
