@@ -89,6 +89,23 @@ export class Connection {
     return false
   }
 
+  /**
+   * Queues one frame already framed by textFrame (frame.ts), under the same slow-consumer policy
+   * as send(). The bytes go straight to the TCP socket: ws's sender only queues frames of its
+   * own while compressing or reading a Blob, and roomcast does neither (permessage-deflate is
+   * off), so frame order is kept.
+   */
+  sendFramed(frame: Buffer): boolean {
+    const ws = this.socket
+    if (ws.readyState !== OPEN || this.phase === 'closing') return false
+    if (!this.#admits(frame.length)) return false
+    const raw = (ws as unknown as { _socket?: Socket })._socket
+    if (raw === undefined) return false
+    corkForTurn(raw)
+    raw.write(frame)
+    return true
+  }
+
   /** Sends a close frame once; later calls do nothing. */
   close(code: CloseCode, reason: string): void {
     if (this.phase === 'closing') return

@@ -15,6 +15,7 @@ import { AppError, CloseCode, CloseReason, ErrorCode } from '../protocol/codes.j
 import { envelopeCodec } from '../protocol/envelope.js'
 import type { Codec, DirectMessage, Inbound, JsonObject, Publication } from '../protocol/messages.js'
 import { Connection } from './connection.js'
+import { textFrame } from './frame.js'
 import { registerBuiltinRequests } from './builtin-requests.js'
 import { dispatchFrame, handleFrame, runRequest } from './frames.js'
 import { startHeartbeat } from './heartbeat.js'
@@ -250,9 +251,10 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     const members = this.#rooms.members(pub.channel)
     if (members === undefined) return 0
     const started = this.broadcastObserver === null ? 0 : performance.now()
-    const bytes = Buffer.from(this.codec.encodeEvent(pub))
+    // Framed once as a text frame (PROTOCOL.md A.1); every subscriber gets the same bytes.
+    const frame = textFrame(this.codec.encodeEvent(pub))
     let n = 0
-    for (const conn of members) if (conn.send(bytes)) n++
+    for (const conn of members) if (conn.sendFramed(frame)) n++
     this.stats.broadcasts++
     this.stats.deliveries += n
     this.stats.countOut('event', n)
