@@ -54,6 +54,9 @@ function table(head, rows) {
   return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
 }
 
+/** Server CPU time per delivery in the closed loop (µs): contention on a shared host steals wall time, not CPU time. */
+const cpuPerDelivery = (r) => (r.window.serverCpu > 0 && r.window.deliveriesPerSec > 0 ? (r.window.serverCpu / 100 / r.window.deliveriesPerSec) * 1e6 : null)
+
 const COLUMNS = {
   fanout: (R, n, s) => [
     ['server', s + failures(R, n, s)],
@@ -64,6 +67,8 @@ const COLUMNS = {
     ['p99 × ws-coalesced', ratio(R, n, s, 'ws-coalesced', (r) => r.rate.latencyMs.p99)],
     ['lost', total(R, n, s, (r) => r.lost)],
     ['out of order', total(R, n, s, (r) => r.outOfOrder)],
+    ['server CPU µs/delivery', spread(pick(R, n, s, cpuPerDelivery), 2)],
+    ['CPU/delivery × ws-coalesced', ratio(R, n, s, 'ws-coalesced', cpuPerDelivery)],
     ['server CPU %', spread(pick(R, n, s, (r) => r.window.serverCpu))],
     ['loadgen CPU %', spread(pick(R, n, s, (r) => r.window.loadgenCpu))],
   ],
