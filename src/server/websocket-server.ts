@@ -16,6 +16,7 @@ import { envelopeCodec } from '../protocol/envelope.js'
 import type { Codec, DirectMessage, Inbound, JsonObject, Publication } from '../protocol/messages.js'
 import { Connection } from './connection.js'
 import { textFrame } from './frame.js'
+import { releaseUpgrade } from './upgrade.js'
 import { registerBuiltinRequests } from './builtin-requests.js'
 import { dispatchFrame, handleFrame, runRequest } from './frames.js'
 import { startHeartbeat } from './heartbeat.js'
@@ -387,7 +388,9 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       maxBuffered: this.settings.max_buffered_bytes,
       onSlow: (c) => this.#closeSlow(c),
     })
-    socket.on('error', (err) => this.log.debug({ err, connection: conn.id }, 'socket error'))
+    const onError = (err: Error) => this.log.debug({ err, connection: conn.id }, 'socket error')
+    socket.on('error', onError)
+    releaseUpgrade(socket, req, onError)
     if (this.#state !== 'running') {
       conn.close(CloseCode.GOING_AWAY, CloseReason.SHUTTING_DOWN)
       return
