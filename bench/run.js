@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: runs the scenarios against several servers side by side in one run and
 // prints a table of medians, spreads and ratios (docs/performance.md explains every column).
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -18,7 +18,10 @@ const USAGE = `Usage: npm run bench -- [options]
   --rate N          fixed offered load for the latency phase, deliveries/s (default 40000)
   --window N        fan-out publishes in flight in the closed loop (default 8)
   --measure MS      measured window per phase (default 4000); --warmup MS (default 1000)
-  --no-pin          do not pin server and load generator to different cores`
+  --no-pin          do not pin server and load generator to different cores
+  --cpu-prof        run the servers under node --cpu-prof (profiles in bench/results/profiles;
+                    summarise one with node bench/profile-summary.js FILE)
+  --report FILE     print the tables of a saved run (bench/results/*.json) and exit`
 
 const { values } = parseArgs({
   options: {
@@ -32,11 +35,20 @@ const { values } = parseArgs({
     measure: { type: 'string', default: '4000' },
     warmup: { type: 'string', default: '1000' },
     'no-pin': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+    report: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 })
 if (values.help) {
   console.log(USAGE)
+  process.exit(0)
+}
+if (values.report !== undefined) {
+  const saved = JSON.parse(readFileSync(values.report, 'utf8'))
+  const names = [...new Set(saved.results.map((r) => r.name))]
+  const savedPlan = names.map((name) => ({ name, scenario: saved.results.find((r) => r.name === name).scenario }))
+  console.log(report(savedPlan, [...new Set(saved.results.map((r) => r.server))], saved.results, saved.meta))
   process.exit(0)
 }
 if (!existsSync(join(ROOT, 'dist', 'src', 'cli.js'))) {
@@ -51,6 +63,8 @@ for (const s of servers) if (!(s in SERVERS)) throw new Error(`unknown server ${
 const repeat = Number(values.repeat)
 const pin = !values['no-pin'] && hasTaskset && availableParallelism() >= 2
 const cores = pin ? { server: 0, loadgen: 1 } : { server: null, loadgen: null }
+const profileDir = join(ROOT, 'bench', 'results', 'profiles')
+const nodeFlags = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []
 const common = { warmupMs: Number(values.warmup), measureMs: Number(values.measure), concurrency: 200 }
 
 /** Every run: a name, the scenario and its config. */
@@ -73,7 +87,7 @@ for (const p of plan) {
       const t0 = Date.now()
       let result
       try {
-        result = await runOne(kind, p.scenario, p.cfg, cores)
+        result = await runOne(kind, p.scenario, p.cfg, cores, nodeFlags)
       } catch (err) {
         result = { failed: err.message.slice(0, 300) }
       }

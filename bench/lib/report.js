@@ -57,6 +57,8 @@ function table(head, rows) {
 /** Server CPU time per delivery in the closed loop (µs): contention on a shared host steals wall time, not CPU time. */
 const cpuPerDelivery = (r) => (r.window.serverCpu > 0 && r.window.deliveriesPerSec > 0 ? (r.window.serverCpu / 100 / r.window.deliveriesPerSec) * 1e6 : null)
 
+const cpuPerConnection = (r) => (r.serverCpu > 0 && r.connectionsPerSec > 0 ? (r.serverCpu / 100 / r.connectionsPerSec) * 1e6 : null)
+
 const COLUMNS = {
   fanout: (R, n, s) => [
     ['server', s + failures(R, n, s)],
@@ -89,6 +91,7 @@ const COLUMNS = {
     ['errors', total(R, n, s, (r) => r.errors)],
     ['RSS KB/conn', spread(pick(R, n, s, (r) => r.rss.perConnectionKB), 2)],
     ['RSS × ws-plain', ratio(R, n, s, 'ws-plain', (r) => r.rss.perConnectionKB)],
+    ['server CPU µs/conn', spread(pick(R, n, s, cpuPerConnection))],
     ['server CPU %', spread(pick(R, n, s, (r) => r.serverCpu))],
     ['loadgen CPU %', spread(pick(R, n, s, (r) => r.loadgenCpu))],
   ],

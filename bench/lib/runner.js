@@ -16,8 +16,8 @@ function startLoadgen(cpu) {
 }
 
 /** Runs `scenario` with `cfg` against a fresh server of `kind`; resolves with the result. */
-export async function runOne(kind, scenario, cfg, cores) {
-  const server = await startServer(kind, { cpu: cores.server })
+export async function runOne(kind, scenario, cfg, cores, nodeFlags = []) {
+  const server = await startServer(kind, { cpu: cores.server, nodeFlags })
   try {
     await sleep(300)
     const rssBase = sum(server.allPids.map(rssBytes))

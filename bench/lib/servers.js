@@ -67,7 +67,7 @@ function start(argv, cpu, env, label) {
 }
 
 /** Starts a server kind; resolves with its URLs, pids and a stop function. */
-export async function startServer(kind, { cpu = 0 } = {}) {
+export async function startServer(kind, { cpu = 0, nodeFlags = [] } = {}) {
   const def = SERVERS[kind]
   if (def === undefined) throw new Error(`unknown server kind ${kind}; known: ${Object.keys(SERVERS).join(', ')}`)
   const children = []
@@ -84,7 +84,8 @@ export async function startServer(kind, { cpu = 0 } = {}) {
     const pids = []
     for (let i = 0; i < def.instances; i++) {
       const port = await freePort()
-      const child = start(def.argv(port), cpu, env, kind)
+      const [exe, ...rest] = def.argv(port)
+      const child = start([exe, ...nodeFlags, ...rest], cpu, env, kind)
       children.push(child)
       await waitPort(port, child)
       urls.push(`ws://127.0.0.1:${port}`)
