@@ -15,7 +15,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --repeat N        runs of every scenario per server, interleaved (default 3)
   --subs LIST       fan-out subscriber counts (default 1000,5000)
   --storm LIST      connect-storm sizes (default 5000,19000)
-  --rate N          fixed offered load for the latency phase, deliveries/s (default 40000)
+  --rate N          fixed offered load for the latency phase, deliveries/s (default 20000; measured
+                    over twice the --measure window)
   --window N        fan-out publishes in flight in the closed loop (default 8)
   --measure MS      measured window per phase (default 4000); --warmup MS (default 1000)
   --no-pin          do not pin server and load generator to different cores
@@ -30,7 +31,7 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '3' },
     subs: { type: 'string', default: '1000,5000' },
     storm: { type: 'string', default: '5000,19000' },
-    rate: { type: 'string', default: '40000' },
+    rate: { type: 'string', default: '20000' },
     window: { type: 'string', default: '8' },
     measure: { type: 'string', default: '4000' },
     warmup: { type: 'string', default: '1000' },

@@ -128,7 +128,7 @@ export async function fanout(proto, cfg, mark) {
   const n = subs.clients.length
   const pick = () => [ch, n]
   const window = await drive(tracker, publisher, pick, { ...cfg, mode: 'window' }, mark, 'window')
-  const rate = await drive(tracker, publisher, pick, { ...cfg, mode: 'rate', pubsPerSec: cfg.rate / n, maxInflight: 1000 }, mark, 'rate')
+  const rate = await drive(tracker, publisher, pick, { ...cfg, mode: 'rate', measureMs: 2 * cfg.measureMs, pubsPerSec: cfg.rate / n, maxInflight: 1000 }, mark, 'rate')
   const result = { connectErrors: subs.errors, connectErrorSamples: subs.firstErrors, setupMs: subs.setupMs, subscribers: n, window, rate, ...summary(tracker, subs.clients) }
   publisher.close()
   for (const c of subs.clients) c.close()

@@ -12,9 +12,9 @@ type ErrorListener = (err: Error) => void
  * fastify request and reply. `keep` is the caller's own error listener, which stays.
  */
 export function releaseUpgrade(socket: WebSocket, req: IncomingMessage, keep: ErrorListener): void {
-  const raw = req.socket as Socket & { _httpMessage?: ServerResponse | null }
-  const res = raw._httpMessage
-  if (res !== null && res !== undefined) res.detachSocket(raw)
+  const raw = req.socket as (Socket & { _httpMessage?: ServerResponse | null }) | undefined
+  const res = raw?._httpMessage
+  if (raw !== undefined && res !== null && res !== undefined) res.detachSocket(raw)
   const held = req as unknown as Record<symbol, unknown>
   for (const key of Object.getOwnPropertySymbols(req)) {
     if (key.description === 'ws-socket' || key.description === 'ws-head') delete held[key]
