@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { cpuSeconds, hasTaskset, ROOT, rssBytes, startServer } from './servers.js'
+import { cpuSeconds, hasTaskset, ROOT, rssBytes, slabBytes, startServer } from './servers.js'
 
 const sum = (xs) => xs.reduce((a, b) => a + (b ?? 0), 0)
 
@@ -21,6 +21,7 @@ export async function runOne(kind, scenario, cfg, cores, nodeFlags = []) {
   try {
     await sleep(300)
     const rssBase = sum(server.allPids.map(rssBytes))
+    const slabBase = slabBytes()
     const lg = startLoadgen(cores.loadgen)
     const windows = {}
     const marks = {}
@@ -38,7 +39,10 @@ export async function runOne(kind, scenario, cfg, cores, nodeFlags = []) {
           // Let the server settle, then read its RSS with every connection held open.
           sleep(1000).then(() => {
             const rssHeld = sum(server.allPids.map(rssBytes))
-            windows.rss = { baseBytes: rssBase, heldBytes: rssHeld, perConnectionKB: msg.connected > 0 ? Math.round(((rssHeld - rssBase) / msg.connected / 1024) * 100) / 100 : null }
+            // Kernel slab growth covers both ends of every loopback connection: halve it.
+            const slab = slabBytes()
+            const kernelKB = slab !== null && slabBase !== null && msg.connected > 0 ? Math.round(((slab - slabBase) / 2 / msg.connected / 1024) * 100) / 100 : null
+            windows.rss = { baseBytes: rssBase, heldBytes: rssHeld, perConnectionKB: msg.connected > 0 ? Math.round(((rssHeld - rssBase) / msg.connected / 1024) * 100) / 100 : null, kernelSlabKB: kernelKB }
             lg.send({ type: 'release' })
           })
         } else if (msg.type === 'result') {

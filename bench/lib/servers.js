@@ -135,3 +135,13 @@ export function cpuSeconds(pid) {
     return null
   }
 }
+
+/** The kernel's slab memory in bytes (Linux /proc/meminfo, whole host), or null. */
+export function slabBytes() {
+  try {
+    const m = /^Slab:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))
+    return m === null ? null : Number(m[1]) * 1024
+  } catch {
+    return null
+  }
+}
