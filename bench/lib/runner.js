@@ -52,7 +52,7 @@ export async function runOne(kind, scenario, cfg, cores, nodeFlags = []) {
         }
       })
       lg.once('exit', (code) => reject(new Error(`load generator exited with ${code} without a result`)))
-      lg.send({ scenario, protocol: server.protocol, cfg: { ...cfg, urls: server.urls } })
+      lg.send({ scenario, protocol: server.protocol, cfg: { ...cfg, ...(server.payloadBytes === undefined ? {} : { payloadBytes: server.payloadBytes }), urls: server.urls } })
     })
     const rssEnd = sum(server.allPids.map(rssBytes))
     for (const [label, w] of Object.entries(windows)) if (result[label] !== undefined) Object.assign(result[label], w)

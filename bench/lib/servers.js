@@ -16,6 +16,9 @@ export const SERVERS = {
   roomcast: { protocol: 'roomcast', instances: 1, argv: (port) => [node, ...ROOMCAST, '--port', String(port)] },
   'ws-coalesced': { protocol: 'ws', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--coalesce', '--port', String(port)] },
   'ws-plain': { protocol: 'ws', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--port', String(port)] },
+  // Diagnostic: the coalescing reference with payloads padded so its frames are as large as
+  // roomcast's nine-key envelope (~320 bytes): same bytes on the wire, lean code.
+  'ws-coalesced-320': { protocol: 'ws', instances: 1, payloadBytes: 305, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--coalesce', '--port', String(port)] },
   socketio: { protocol: 'socketio', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/socketio-pubsub.js'), '--port', String(port)] },
   // Two roomcast instances over a bench-started redis-server (REDIS_URL): the publisher on
   // the first, subscribers split across both. Needs the Redis bridge.
@@ -91,7 +94,7 @@ export async function startServer(kind, { cpu = 0, nodeFlags = [] } = {}) {
       urls.push(`ws://127.0.0.1:${port}`)
       pids.push(child.pid)
     }
-    return { kind, protocol: def.protocol, urls, pids, allPids: children.map((c) => c.pid), stop: () => stopAll(children) }
+    return { kind, protocol: def.protocol, payloadBytes: def.payloadBytes, urls, pids, allPids: children.map((c) => c.pid), stop: () => stopAll(children) }
   } catch (err) {
     await stopAll(children)
     throw err

@@ -6,11 +6,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Client, openMany } from './client.js'
 import { Tracker } from './tracker.js'
 
-const PAD = 'x'.repeat(80)
+const PAD = 'x'.repeat(4096)
+let payloadBytes = 100
 
-/** A ~100-byte JSON payload carrying its sequence number. */
+/** A JSON payload of about `payloadBytes` (default 100) carrying its sequence number. */
 function payload(seq) {
-  return `{"seq":${seq},"pad":"${PAD.slice(0, 86 - String(seq).length)}"}`
+  return `{"seq":${seq},"pad":"${PAD.slice(0, payloadBytes - 14 - String(seq).length)}"}`
 }
 
 async function eachLimit(items, limit, fn) {
@@ -120,6 +121,7 @@ function summary(tracker, subs) {
 
 /** Fan-out: 1 publisher, N subscribers on one channel; closed loop, then a fixed rate. */
 export async function fanout(proto, cfg, mark) {
+  payloadBytes = cfg.payloadBytes ?? 100
   const subs = await subscribers(proto, cfg, cfg.subscribers, () => ['bench'])
   const tracker = new Tracker()
   for (const c of subs.clients) c.onDelivery = (client, seq) => tracker.delivery(client, seq, performance.now())
@@ -137,6 +139,7 @@ export async function fanout(proto, cfg, mark) {
 
 /** Many channels: N connections, each on its own channel plus a shared one. */
 export async function channels(proto, cfg, mark) {
+  payloadBytes = cfg.payloadBytes ?? 100
   const subs = await subscribers(proto, cfg, cfg.subscribers, (i) => [`c${i}`, 'shared'])
   const tracker = new Tracker()
   for (const c of subs.clients) c.onDelivery = (client, seq) => tracker.delivery(client, seq, performance.now())
