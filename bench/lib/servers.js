@@ -9,7 +9,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const node = process.execPath
-const ROOMCAST = [join(ROOT, 'bin', 'roomcast.js'), 'serve', 'patterns', '--settings', join(ROOT, 'bench', 'settings', 'roomcast.yaml')]
+// ROOMCAST_BENCH_ROOT runs another checkout's build (e.g. a branch under review) with these settings.
+const ROOMCAST_ROOT = process.env.ROOMCAST_BENCH_ROOT ?? ROOT
+const ROOMCAST = [join(ROOMCAST_ROOT, 'bin', 'roomcast.js'), 'serve', 'patterns', '--settings', join(ROOT, 'bench', 'settings', 'roomcast.yaml')]
 
 /** Server kind → wire protocol, processes to start, whether it needs a redis-server. */
 export const SERVERS = {
