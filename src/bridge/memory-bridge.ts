@@ -29,6 +29,10 @@ export class MemoryBridge implements Bridge {
   roomActive(): void {}
   roomIdle(): void {}
 
+  whenSubscribed(): null {
+    return null
+  }
+
   stats(): BridgeStats {
     return {
       state: this.#state,
@@ -37,6 +41,7 @@ export class MemoryBridge implements Bridge {
       published: this.#published,
       received: 0,
       malformed: 0,
+      dropped: 0,
       clusterConnections: null,
     }
   }
