@@ -8,7 +8,7 @@ import type { WebSocket } from 'ws'
 import type { z } from 'zod'
 import { canRead, canWrite } from '../auth/permissions.js'
 import type { Bridge, BridgeSink } from '../bridge/bridge.js'
-import { MemoryBridge } from '../bridge/memory-bridge.js'
+import { createBridge } from '../bridge/create-bridge.js'
 import { type Settings, SettingsError } from '../config/settings.js'
 import { type ChannelSpec, type CompiledChannel, compileChannel } from '../protocol/channels.js'
 import { AppError, CloseCode, CloseReason, ErrorCode } from '../protocol/codes.js'
@@ -43,7 +43,7 @@ export interface ServiceSpec<E extends EventSchemas = EventSchemas> {
 }
 
 export interface ServerOptions {
-  /** Cluster bridge; default a MemoryBridge (one process). */
+  /** Cluster bridge; default from settings.redis: a RedisBridge when `redis.url` is set, else a MemoryBridge. */
   readonly bridge?: Bridge
   readonly logger?: Logger
 }
@@ -85,7 +85,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     this.settings = settings
     this.codec = spec.codec ?? envelopeCodec
     this.log = (options.logger ?? pino({ level: settings.log_level })).child({ service: spec.name })
-    this.bridge = options.bridge ?? new MemoryBridge()
+    this.bridge = options.bridge ?? createBridge(settings.redis, this.log)
     this.#compiled = spec.channels.map(compileChannel)
     this.#rooms = new RoomRegistry<Connection>({
       onActive: (room) => this.bridge.roomActive(room),
@@ -306,7 +306,13 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     })
     registerHttpRoutes(app, this)
     for (const plugin of this.#plugins) await plugin.setup(this as unknown as WebSocketServer, app)
-    await this.bridge.start(this, { id: this.instanceId, service: this.name, connections: () => this.connectionCount })
+    await this.bridge.start(this, {
+      id: this.instanceId,
+      service: this.name,
+      connections: () => this.connectionCount,
+      // A service keeping a projection must see every publication, not only its local rooms'.
+      observeAll: this.onPublication !== WebSocketServer.prototype.onPublication,
+    })
     await app.listen({ host: this.settings.host, port: this.settings.port })
     const addr = app.server.address()
     this.#port = typeof addr === 'object' && addr !== null ? addr.port : this.settings.port
