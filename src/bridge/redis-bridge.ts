@@ -38,7 +38,7 @@ export interface RedisBridgeOptions extends RedisTimings {
  * connection publishes, another subscribes. While Redis is away the instance serves its own
  * clients and counts what it could not send; on `ready` it resubscribes and carries on.
  *
- * Emits `state` (BridgeState) on every state change and `peers` when the cluster view changes.
+ * Emits `state` (BridgeState) on every state change and `peers` on every heartbeat or leave heard.
  */
 export class RedisBridge extends EventEmitter implements Bridge {
   readonly kind = 'redis'
@@ -97,10 +97,11 @@ export class RedisBridge extends EventEmitter implements Bridge {
       this.on('state', check)
       setTimeout(resolve, this.#opts.startTimeoutMs ?? 1000).unref()
     }).finally(() => this.off('state', check))
-    // The first attempt may fail; ioredis goes on retrying with the retry strategy regardless.
-    pub.connect().catch(() => {})
-    sub.connect().catch(() => {})
-    await connected
+    // A failed first attempt means standalone at once; ioredis goes on retrying regardless.
+    const refused = new Promise<void>((resolve) => {
+      for (const conn of [pub, sub]) conn.connect().catch(() => resolve())
+    })
+    await Promise.race([connected, refused])
     this.#starting = false
     this.#refresh()
     if (this.#state !== 'connected') {
@@ -263,10 +264,8 @@ export class RedisBridge extends EventEmitter implements Bridge {
         return
       case 'heartbeat':
         // A newcomer hears from us at once instead of after a heartbeat period.
-        if (this.#view.heard(msg.origin, msg.connections)) {
-          this.#beat()
-          this.emit('peers')
-        }
+        if (this.#view.heard(msg.origin, msg.connections)) this.#beat()
+        this.emit('peers')
         return
       case 'leave':
         this.#view.left(msg.origin)
