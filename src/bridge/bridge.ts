@@ -29,6 +29,9 @@ export interface BridgeStats {
   readonly clusterConnections: number | null
 }
 
+/** Where a direct message went: a local connection, one on another instance, or none known. */
+export type DirectOutcome = 'local' | 'remote' | 'unknown'
+
 /** What a bridge knows of the instance it serves. */
 export interface BridgeInstance {
   /** Unique per process start; carried as `origin` on every cluster message. */
@@ -51,8 +54,8 @@ export interface Bridge {
   start(sink: BridgeSink, instance: BridgeInstance): Promise<void>
   /** Publish to every instance, including this one (delivered locally exactly once, at once); returns local recipients. */
   publish(pub: Publication): number
-  /** Send to one connection wherever it lives; returns true when delivered locally. */
-  sendDirect(msg: DirectMessage): boolean
+  /** Send to one connection wherever it lives: here, on another instance, or nowhere known. */
+  sendDirect(msg: DirectMessage): DirectOutcome | Promise<DirectOutcome>
   /** The first local member joined `room`. */
   roomActive(room: string): void
   /** The last local member left `room`. */

@@ -28,6 +28,8 @@ const DirectMessageSchema = z.object({
 export const ClusterMessageSchema = z.discriminatedUnion('type', [
   z.object({ v: z.literal(1), type: z.literal('publication'), origin, pub: PublicationSchema }),
   z.object({ v: z.literal(1), type: z.literal('direct'), origin, msg: DirectMessageSchema }),
+  // The answer of every instance to a `direct`: whether it held the connection.
+  z.object({ v: z.literal(1), type: z.literal('direct_ack'), origin, id: z.string().min(1), found: z.boolean() }),
   z.object({ v: z.literal(1), type: z.literal('heartbeat'), origin, connections: z.number().int().min(0) }),
   z.object({ v: z.literal(1), type: z.literal('leave'), origin }),
 ])
@@ -40,6 +42,10 @@ export function publicationMessage(origin: string, pub: Publication): string {
 
 export function directMessage(origin: string, msg: DirectMessage): string {
   return JSON.stringify({ v: 1, type: 'direct', origin, msg })
+}
+
+export function directAckMessage(origin: string, id: string, found: boolean): string {
+  return JSON.stringify({ v: 1, type: 'direct_ack', origin, id, found })
 }
 
 export function heartbeatMessage(origin: string, connections: number): string {

@@ -2,16 +2,18 @@ import { EventEmitter } from 'node:events'
 import type { Redis } from 'ioredis'
 import { pino, type Logger } from 'pino'
 import type { DirectMessage, Publication } from '../protocol/messages.js'
-import type { Bridge, BridgeInstance, BridgeSink, BridgeState, BridgeStats } from './bridge.js'
+import type { Bridge, BridgeInstance, BridgeSink, BridgeState, BridgeStats, DirectOutcome } from './bridge.js'
 import {
   type ClusterMessage,
   decodeClusterMessage,
+  directAckMessage,
   directMessage,
   heartbeatMessage,
   leaveMessage,
   publicationMessage,
 } from './cluster-messages.js'
 import { ClusterView } from './cluster-view.js'
+import { DirectAcks } from './direct-acks.js'
 import { openRedis, type RedisTimings, redactUrl } from './redis-connection.js'
 import { type RedisNames, redisNames } from './redis-channels.js'
 
@@ -29,6 +31,8 @@ export interface RedisBridgeOptions extends RedisTimings {
   readonly startTimeoutMs?: number
   /** How long a subscribe waits for Redis to confirm its room's channel. @default 1000 ms */
   readonly subscribeTimeoutMs?: number
+  /** How long a direct message forwarded to other instances waits for their answers. @default 1000 ms */
+  readonly directTimeoutMs?: number
 }
 
 /**
@@ -46,7 +50,8 @@ export class RedisBridge extends EventEmitter implements Bridge {
   readonly #log: Logger
   readonly #rooms = new Set<string>()
   readonly #pending = new Map<string, Promise<void>>()
-  #view: ClusterView
+  readonly #view: ClusterView
+  readonly #acks: DirectAcks
   #sink: BridgeSink | null = null
   #self: BridgeInstance | null = null
   #names: RedisNames | null = null
@@ -66,6 +71,7 @@ export class RedisBridge extends EventEmitter implements Bridge {
     this.#opts = opts
     this.#log = (opts.logger ?? pino({ level: 'silent' })).child({ bridge: 'redis' })
     this.#view = new ClusterView(opts.expiryMs ?? 6000)
+    this.#acks = new DirectAcks(opts.directTimeoutMs ?? 1000)
   }
 
   get state(): BridgeState {
@@ -120,10 +126,13 @@ export class RedisBridge extends EventEmitter implements Bridge {
     return n
   }
 
-  sendDirect(msg: DirectMessage): boolean {
-    if (this.#sink?.deliverDirect(msg) === true) return true
-    if (this.#names !== null && this.#self !== null) this.#send(this.#names.direct, directMessage(this.#self.id, msg))
-    return false
+  sendDirect(msg: DirectMessage): DirectOutcome | Promise<DirectOutcome> {
+    if (this.#sink?.deliverDirect(msg) === true) return 'local'
+    const peers = this.#view.instances() - 1
+    if (this.#names === null || this.#self === null || this.#state !== 'connected' || peers === 0) return 'unknown'
+    const outcome = this.#acks.expect(msg.id, peers)
+    this.#send(this.#names.direct, directMessage(this.#self.id, msg))
+    return outcome
   }
 
   roomActive(room: string): void {
@@ -161,6 +170,7 @@ export class RedisBridge extends EventEmitter implements Bridge {
     if (this.#state === 'closed') return
     this.#setState('closed')
     if (this.#heartbeat !== null) clearInterval(this.#heartbeat)
+    this.#acks.clear()
     const pub = this.#pub
     const sub = this.#sub
     if (pub !== null && pub.status === 'ready' && this.#names !== null && this.#self !== null) {
@@ -259,8 +269,13 @@ export class RedisBridge extends EventEmitter implements Bridge {
         this.#received++
         this.#sink?.deliver(msg.pub)
         return
-      case 'direct':
-        this.#sink?.deliverDirect(msg.msg)
+      case 'direct': {
+        const found = this.#sink?.deliverDirect(msg.msg) === true
+        if (this.#names !== null && this.#self !== null) this.#send(this.#names.direct, directAckMessage(this.#self.id, msg.msg.id, found))
+        return
+      }
+      case 'direct_ack':
+        this.#acks.answer(msg.id, msg.found)
         return
       case 'heartbeat':
         // A newcomer hears from us at once instead of after a heartbeat period.

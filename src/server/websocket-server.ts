@@ -7,7 +7,7 @@ import { pino, type Logger } from 'pino'
 import type { WebSocket } from 'ws'
 import type { z } from 'zod'
 import { canRead, canWrite } from '../auth/permissions.js'
-import type { Bridge, BridgeSink } from '../bridge/bridge.js'
+import type { Bridge, BridgeSink, DirectOutcome } from '../bridge/bridge.js'
 import { createBridge } from '../bridge/create-bridge.js'
 import { type Settings, SettingsError } from '../config/settings.js'
 import { type ChannelSpec, type CompiledChannel, compileChannel } from '../protocol/channels.js'
@@ -232,8 +232,8 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     return this.publish(channel, event, data).pub
   }
 
-  /** Sends an event to one connection, wherever it lives; returns whether it was delivered locally. */
-  sendTo(connectionId: string, event: string, data: JsonObject): boolean {
+  /** Sends an event to one connection, wherever it lives; says where it went ('unknown': nowhere). */
+  async sendTo(connectionId: string, event: string, data: JsonObject): Promise<DirectOutcome> {
     const msg: DirectMessage = { id: randomUUID(), connectionId, event, data, timestamp: new Date().toISOString() }
     return this.bridge.sendDirect(msg)
   }

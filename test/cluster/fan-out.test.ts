@@ -106,6 +106,33 @@ describe('three instances of workflow on one Redis', () => {
     const health = (await (await fetch(`${nodes[0]!.http}/health`)).json()) as { bridge: Record<string, unknown> }
     expect(health.bridge).toMatchObject({ state: 'connected', instances: 2 })
   })
+  it('sends POST /send to a connection on whichever instance holds it, and answers 404 when none does', async () => {
+    nodes = await startCluster('workflow', redis.url, 3)
+    await clusterFormed(nodes.map((n) => n.server))
+    const b = await TestClient.connect(nodes[1]!.url)
+    clients.push(b)
+    const id = [...nodes[1]!.server.connections()][0]!.id
+    const send = (node: Started, connection_id: string) =>
+      fetch(`${node.http}/send`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ connection_id, event: 'notice', data: { text: connection_id.slice(0, 4) } }),
+      })
+    const remote = await send(nodes[0]!, id)
+    expect(remote.status).toBe(200)
+    expect(await remote.json()).toEqual({ delivered: true, forwarded: true })
+    expect((await b.next((f) => f.event === 'notice')).data).toEqual({ text: id.slice(0, 4) })
+    const local = await send(nodes[1]!, id)
+    expect(await local.json()).toEqual({ delivered: true, forwarded: false })
+    await b.next((f) => f.event === 'notice')
+    // Every other instance answers "not here", so the 404 does not wait for a timeout.
+    const started = Date.now()
+    const missing = await send(nodes[2]!, '00000000-0000-4000-8000-000000000000')
+    expect(missing.status).toBe(404)
+    expect(await missing.json()).toMatchObject({ code: 'NOT_FOUND' })
+    expect(Date.now() - started).toBeLessThan(500)
+    expect(b.pending).toEqual([])
+  })
 })
 
 describe('a service without a projection', () => {

@@ -128,21 +128,4 @@ describe('Redis faults', () => {
     const stats = await getJson(`${nodes[0]!.http}/stats`)
     expect(stats.body.bridge).toMatchObject({ state: 'connected', malformed: 3, received: 1 })
   })
-
-  it('sends POST /send to a connection on another instance', async () => {
-    redis = await TestRedis.start()
-    nodes = await startCluster('workflow', redis.url, 2)
-    await clusterFormed(nodes.map((n) => n.server))
-    const b = await TestClient.connect(nodes[1]!.url)
-    clients.push(b)
-    const id = [...nodes[1]!.server.connections()][0]!.id
-    const res = await fetch(`${nodes[0]!.http}/send`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ connection_id: id, event: 'notice', data: { text: 'hi' } }),
-    })
-    expect(res.status).toBe(200)
-    expect(await res.json()).toEqual({ delivered: false, forwarded: true })
-    expect((await b.next((f) => f.event === 'notice')).data).toEqual({ text: 'hi' })
-  })
 })
