@@ -59,9 +59,9 @@ describe('Redis faults', () => {
     expect(lines.join('')).toMatch(/redis is back/)
   })
 
-  it('keeps local delivery going while Redis is down and resumes cross-instance delivery when it is back', async () => {
+  it('keeps local delivery going when Redis dies mid-stream and resumes cross-instance delivery when it is back', async () => {
     redis = await TestRedis.start()
-    nodes = await startCluster('workflow', redis.url, 3, { allow_client_publish: true })
+    nodes = await startCluster('workflow', redis.url, 3, { allow_client_publish: true, message_rate_limit: 10_000 })
     const servers3 = nodes.map((n) => n.server)
     await clusterFormed(servers3)
     const [a, b, c] = await Promise.all(nodes.map((n) => TestClient.connect(n.url)))
@@ -70,21 +70,25 @@ describe('Redis faults', () => {
     const publish = (from: TestClient, stage: string) =>
       from.request('publish', { channel: 'workflow:w1', event: 'workflow.stage_completed', data: { workflow_id: 'w1', stage_name: stage } })
     const nextStage = async (x: TestClient) => String((await x.next(isStage)).data?.stage_name)
+    const stream = Array.from({ length: 200 }, (_, i) => `s${i}`)
 
-    await publish(a!, 'before')
-    for (const x of [a!, b!, c!]) expect(await nextStage(x)).toBe('before')
-
+    // a streams 200 events; Redis is killed once b has received 50 of them.
+    const streaming = (async () => {
+      for (const stage of stream) expect((await publish(a!, stage)).type).toBe('response')
+    })()
+    for (let i = 0; i < 50; i++) expect(await nextStage(b!)).toBe(`s${i}`)
     const killedAt = Date.now()
     await redis.kill()
     await Promise.all(servers3.map((s) => bridgeState(s, 'degraded')))
     const degradedMs = Date.now() - killedAt
+    await streaming
 
-    // Local delivery goes on: a's publication reaches a; b's own publication reaches b, and
-    // b never saw a's (it arrives first if it crossed: both land on b's socket in order).
-    await publish(a!, 'during-a')
-    expect(await nextStage(a!)).toBe('during-a')
+    // a's own subscriber got the whole stream, in order: local delivery never stopped.
+    const atA: string[] = []
+    for (const _ of stream) atA.push(await nextStage(a!))
+    expect(atA).toEqual(stream)
+    // While Redis is down, b's own publication reaches b.
     await publish(b!, 'during-b')
-    expect(await nextStage(b!)).toBe('during-b')
     const health = await getJson(`${nodes[0]!.http}/health`)
     expect(health.status).toBe(200)
     expect(health.body.bridge).toMatchObject({ state: 'degraded' })
@@ -97,10 +101,19 @@ describe('Redis faults', () => {
 
     // The same sockets, no client action: delivery crosses instances again, both ways.
     await publish(a!, 'after-a')
-    for (const x of [a!, b!, c!]) expect(await nextStage(x)).toBe('after-a')
+    expect(await nextStage(a!)).toBe('after-a')
+    // b and c got an unbroken prefix of the stream (what crossed before the kill), nothing twice.
+    // (b already consumed the first 50.)
+    for (const [x, from, own] of [[b!, 50, 'during-b'], [c!, 0, null]] as const) {
+      const seen: string[] = []
+      for (let s = await nextStage(x); s !== 'after-a'; s = await nextStage(x)) seen.push(s)
+      const crossed = seen.filter((s) => s !== own)
+      expect(crossed, seen.join(' ')).toEqual(stream.slice(from, from + crossed.length))
+      if (own !== null) expect(seen.filter((s) => s === own)).toEqual([own])
+    }
     await publish(c!, 'after-c')
     for (const x of [a!, b!, c!]) expect(await nextStage(x)).toBe('after-c')
-    expect(c!.pending.filter(isStage)).toEqual([])
+    for (const x of [a!, b!, c!]) expect(x.pending.filter(isStage)).toEqual([])
     console.info(`redis killed → all 3 instances degraded in ${degradedMs} ms; restarted → all connected in ${resumedMs} ms`)
   })
 
