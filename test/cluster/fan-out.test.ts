@@ -1,10 +1,8 @@
 import { Redis } from 'ioredis'
-import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { z } from 'zod'
-import { parseSettings, WebSocketServer } from '../../src/index.js'
+import type { WebSocketServer } from '../../src/index.js'
 import { type Frame, TestClient } from '../helpers/client.js'
-import { clusterFormed, redisBridgeOf, startCluster, until } from '../helpers/cluster.js'
+import { clusterFormed, redisBridgeOf, startCluster, startPlain, until } from '../helpers/cluster.js'
 import { TestRedis } from '../helpers/redis.js'
 import type { Started } from '../helpers/server.js'
 
@@ -136,26 +134,20 @@ describe('three instances of workflow on one Redis', () => {
 })
 
 describe('a service without a projection', () => {
-  const spec = { name: 'plain', welcome: 'hello', channels: [{ pattern: 'room:{id}' }], events: { note: z.looseObject({}) } }
-  const servers: WebSocketServer[] = []
+  const servers: (WebSocketServer & { url: string })[] = []
   afterEach(async () => {
     await Promise.all(servers.splice(0).map((s) => s.close()))
   })
 
   it("subscribes a room's Redis channel on its first local member and drops it on the last", async () => {
     const prefix = `plain-${Date.now()}:`
-    for (let i = 0; i < 2; i++) {
-      const settings = parseSettings({ port: 0, log_level: 'silent', allow_client_publish: true, redis: { url: redis.url, prefix } })
-      const s = new WebSocketServer(spec, settings, { logger: pino({ level: 'silent' }) })
-      servers.push(s)
-      await s.listen()
-    }
+    for (let i = 0; i < 2; i++) servers.push(await startPlain(redis.url, prefix))
     const probe = new Redis(redis.url)
     const channels = () => probe.pubsub('CHANNELS', `${prefix}plain:room:*`) as Promise<string[]>
     try {
-      const a1 = await TestClient.connect(`ws://127.0.0.1:${servers[0]!.port}/ws`)
-      const a2 = await TestClient.connect(`ws://127.0.0.1:${servers[0]!.port}/ws`)
-      const b = await TestClient.connect(`ws://127.0.0.1:${servers[1]!.port}/ws`)
+      const a1 = await TestClient.connect(servers[0]!.url)
+      const a2 = await TestClient.connect(servers[0]!.url)
+      const b = await TestClient.connect(servers[1]!.url)
       expect(await channels()).toEqual([])
       await a1.subscribe('room:1')
       await a2.subscribe('room:1')

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { SERVICES } from '../../services/index.js'
 import { parseSettings, type WebSocketServer } from '../../src/index.js'
 import { type Frame, TestClient } from '../helpers/client.js'
-import { bridgeState, clusterFormed, startCluster } from '../helpers/cluster.js'
+import { bridgeState, clusterFormed, startCluster, startPlain } from '../helpers/cluster.js'
 import { freePort, TestRedis } from '../helpers/redis.js'
 import type { Started } from '../helpers/server.js'
 
@@ -140,5 +140,22 @@ describe('Redis faults', () => {
     expect(a!.pending).toEqual([])
     const stats = await getJson(`${nodes[0]!.http}/stats`)
     expect(stats.body.bridge).toMatchObject({ state: 'connected', malformed: 3, received: 1 })
+  })
+  it('subscribes rooms joined while Redis was down once it is back', async () => {
+    redis = await TestRedis.start()
+    const prefix = `rejoin-${Date.now()}:`
+    const [a, b] = [await startPlain(redis.url, prefix), await startPlain(redis.url, prefix)]
+    servers.push(a, b)
+    await clusterFormed([a, b])
+    const ca = await TestClient.connect(a.url)
+    const cb = await TestClient.connect(b.url)
+    clients.push(ca, cb)
+    await redis.kill()
+    await Promise.all([a, b].map((s) => bridgeState(s, 'degraded')))
+    expect((await ca.subscribe('room:late')).data?.status).toBe('subscribed')
+    await redis.restart()
+    await Promise.all([a, b].map((s) => bridgeState(s, 'connected')))
+    await cb.request('publish', { channel: 'room:late', event: 'note', data: { n: 1 } })
+    expect((await ca.next((f) => f.event === 'note')).data).toEqual({ n: 1 })
   })
 })

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { EventEmitter } from 'node:events'
-import type { RedisBridge, SettingsInput, WebSocketServer } from '../../src/index.js'
+import { pino } from 'pino'
+import { z } from 'zod'
+import { parseSettings, type RedisBridge, type SettingsInput, WebSocketServer } from '../../src/index.js'
 import { startService, type Started } from './server.js'
 
 /** Resolves once `check()` holds, re-checking on every `event` of `emitter`; rejects after `timeoutMs`. */
@@ -56,4 +58,13 @@ export async function startCluster<S extends WebSocketServer = WebSocketServer>(
   const nodes: Started<S>[] = []
   for (let i = 0; i < n; i++) nodes.push(await startService<S>(service, { ...settings, redis: { url: redisUrl, prefix } }))
   return nodes
+}
+
+/** A service without a projection: its bridge subscribes room by room. Channels `room:{id}`, event `note`. */
+export async function startPlain(redisUrl: string, prefix: string): Promise<WebSocketServer & { url: string }> {
+  const spec = { name: 'plain', welcome: 'hello', channels: [{ pattern: 'room:{id}' }], events: { note: z.looseObject({}) } }
+  const settings = parseSettings({ port: 0, log_level: 'silent', allow_client_publish: true, redis: { url: redisUrl, prefix } })
+  const server = new WebSocketServer(spec, settings, { logger: pino({ level: 'silent' }) })
+  await server.listen()
+  return Object.assign(server, { url: `ws://127.0.0.1:${server.port}/ws` })
 }
