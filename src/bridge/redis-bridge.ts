@@ -65,6 +65,7 @@ export class RedisBridge extends EventEmitter implements Bridge {
   #received = 0
   #malformed = 0
   #dropped = 0
+  #lastError: string | null = null
 
   constructor(opts: RedisBridgeOptions) {
     super()
@@ -86,7 +87,10 @@ export class RedisBridge extends EventEmitter implements Bridge {
     const pub = (this.#pub = openRedis(this.#opts.url, `${tag}-pub`, this.#opts))
     const sub = (this.#sub = openRedis(this.#opts.url, `${tag}-sub`, this.#opts))
     for (const [role, conn] of [['pub', pub], ['sub', sub]] as const) {
-      conn.on('error', (err: Error) => this.#log.debug({ err: err.message, role }, 'redis error'))
+      conn.on('error', (err: Error) => {
+        this.#lastError = err.message
+        this.#log.debug({ err: err.message, role }, 'redis error')
+      })
       conn.on('close', () => {
         if (role === 'sub') this.#subReady = false
         this.#refresh()
@@ -111,7 +115,7 @@ export class RedisBridge extends EventEmitter implements Bridge {
     this.#starting = false
     this.#refresh()
     if (this.#state !== 'connected') {
-      this.#log.warn({ url: redactUrl(this.#opts.url) }, 'redis unreachable at start: running standalone (bridge degraded) until it is back')
+      this.#log.warn({ url: redactUrl(this.#opts.url), error: this.#lastError }, 'redis unreachable at start: running standalone (bridge degraded) until it is back')
     }
     this.#heartbeat = setInterval(() => this.#beat(), this.#opts.heartbeatMs ?? 2000)
     this.#heartbeat.unref()
@@ -298,7 +302,7 @@ export class RedisBridge extends EventEmitter implements Bridge {
     const prev = this.#state
     if (prev === next) return
     this.#state = next
-    if (prev === 'connected' && next === 'degraded') this.#log.warn('redis connection lost: delivering to local clients only')
+    if (prev === 'connected' && next === 'degraded') this.#log.warn({ error: this.#lastError }, 'redis connection lost: delivering to local clients only')
     if (prev === 'degraded' && next === 'connected') this.#log.info('redis is back: cluster delivery resumed')
     this.emit('state', next)
   }
