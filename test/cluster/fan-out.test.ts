@@ -166,4 +166,24 @@ describe('a service without a projection', () => {
       probe.disconnect()
     }
   })
+  it('answers a subscribe once Redis has confirmed the room, so a publish anywhere right after reaches it', async () => {
+    const prefix = `paused-${Date.now()}:`
+    for (let i = 0; i < 2; i++) servers.push(await startPlain(redis.url, prefix))
+    const a = await TestClient.connect(servers[0]!.url)
+    const b = await TestClient.connect(servers[1]!.url)
+    const probe = new Redis(redis.url)
+    try {
+      // Redis holds every command for 300 ms: the room's SUBSCRIBE among them.
+      await probe.call('CLIENT', 'PAUSE', '300', 'ALL')
+      const asked = Date.now()
+      expect((await a.subscribe('room:p')).data?.status).toBe('subscribed')
+      expect(Date.now() - asked).toBeGreaterThanOrEqual(250)
+      await b.request('publish', { channel: 'room:p', event: 'note', data: { n: 1 } })
+      expect((await a.next((f) => f.event === 'note')).data).toEqual({ n: 1 })
+    } finally {
+      probe.disconnect()
+      await a.close()
+      await b.close()
+    }
+  })
 })
