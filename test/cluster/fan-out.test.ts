@@ -157,8 +157,11 @@ describe('a service without a projection', () => {
       for (const c of [a1, a2]) expect((await c.next((f) => f.event === 'note')).data).toEqual({ text: 'across' })
       await a1.request('unsubscribe', { channel: 'room:1' })
       expect(await channels()).toEqual([`${prefix}plain:room:room:1`])
+      const left = new Promise<void>((resolve) => servers[0]!.onDisconnect(() => resolve()))
       await a2.close()
-      // The unsubscribe is sent when the socket's close is processed: wait for Redis to see it.
+      // The last member left once the server processed the close; then Redis sees the UNSUBSCRIBE
+      // (sent on another connection than the probe's, hence the re-check).
+      await left
       while ((await channels()).length > 0) await probe.ping()
       await a1.close()
       await b.close()
@@ -166,6 +169,7 @@ describe('a service without a projection', () => {
       probe.disconnect()
     }
   })
+
   it('answers a subscribe once Redis has confirmed the room, so a publish anywhere right after reaches it', async () => {
     const prefix = `paused-${Date.now()}:`
     for (let i = 0; i < 2; i++) servers.push(await startPlain(redis.url, prefix))
