@@ -1,17 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
-
-/** A free TCP port on loopback (bound, then released). */
-export async function freePort(): Promise<number> {
-  const srv = createServer()
-  srv.listen(0, '127.0.0.1')
-  await once(srv, 'listening')
-  const { port } = srv.address() as { port: number }
-  srv.close()
-  await once(srv, 'close')
-  return port
-}
+import { freePort } from './supervisor.js'
 
 /** A real redis-server for tests, with no persistence; can be killed and restarted on its port. */
 export class TestRedis {
