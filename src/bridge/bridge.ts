@@ -44,6 +44,8 @@ export interface BridgeInstance {
    * bridge must hand it every room's publications, not only those of rooms with local members.
    */
   readonly observeAll?: boolean
+  /** Whether a publication from another instance is valid here (channel, event, payload); default all. */
+  readonly accepts?: (pub: Publication) => boolean
 }
 
 /** Moves publications between the instances of one service. */

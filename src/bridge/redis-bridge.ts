@@ -251,13 +251,7 @@ export class RedisBridge extends EventEmitter implements Bridge {
 
   #onMessage(raw: string): void {
     const msg = decodeClusterMessage(raw)
-    if (msg === null) {
-      this.#malformed++
-      if (this.#malformed === 1 || this.#malformed % 1000 === 0) {
-        this.#log.warn({ malformed: this.#malformed, sample: raw.slice(0, 200) }, 'dropped a malformed message from redis')
-      }
-      return
-    }
+    if (msg === null) return this.#countMalformed(raw)
     // Our own echo: delivered locally when it was published.
     if (msg.origin === this.#self?.id) return
     try {
@@ -267,9 +261,17 @@ export class RedisBridge extends EventEmitter implements Bridge {
     }
   }
 
+  #countMalformed(sample: string): void {
+    this.#malformed++
+    if (this.#malformed === 1 || this.#malformed % 1000 === 0) {
+      this.#log.warn({ malformed: this.#malformed, sample: sample.slice(0, 200) }, 'dropped a malformed message from redis')
+    }
+  }
+
   #handle(msg: ClusterMessage): void {
     switch (msg.type) {
       case 'publication':
+        if (this.#self?.accepts?.(msg.pub) === false) return this.#countMalformed(JSON.stringify(msg.pub))
         this.#received++
         this.#sink?.deliver(msg.pub)
         return

@@ -312,6 +312,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       connections: () => this.connectionCount,
       // A service keeping a projection must see every publication, not only its local rooms'.
       observeAll: this.onPublication !== WebSocketServer.prototype.onPublication,
+      accepts: (pub) => this.#accepts(pub),
     })
     await app.listen({ host: this.settings.host, port: this.settings.port })
     const addr = app.server.address()
@@ -480,6 +481,16 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   /** Runs a request and answers it; every failure becomes an error frame, never a crash. */
   runRequest(conn: Connection, op: string | null, data: JsonObject, correlationId: string | null): void {
     runRequest(this as unknown as WebSocketServer, conn, op, data, correlationId)
+  }
+
+  /** A publication from another instance passes the same checks as one published here. */
+  #accepts(pub: Publication): boolean {
+    try {
+      validatePublication(this.#compiled, this.spec.events, pub.channel, pub.event, pub.data)
+      return true
+    } catch {
+      return false
+    }
   }
 
   #access(conn: Connection) {

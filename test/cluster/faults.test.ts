@@ -118,7 +118,7 @@ describe('Redis faults', () => {
     console.info(`redis killed → all 3 instances degraded in ${degradedMs} ms; restarted → all connected in ${resumedMs} ms`)
   })
 
-  it('counts and drops malformed messages off Redis, and goes on delivering', async () => {
+  it('counts and drops malformed or invalid messages off Redis, and goes on delivering', async () => {
     redis = await TestRedis.start()
     nodes = await startCluster('workflow', redis.url, 2, { allow_client_publish: true })
     await clusterFormed(nodes.map((n) => n.server))
@@ -132,6 +132,12 @@ describe('Redis faults', () => {
       await raw.publish(channel, 'not json')
       await raw.publish(channel, JSON.stringify({ v: 1, type: 'publication', origin: 'x', pub: { id: 'e1', channel: 'workflow:w1' } }))
       await raw.publish(channel, JSON.stringify({ v: 2, type: 'shutdown', origin: 'x' }))
+      // Well-formed cluster messages carrying what this service would refuse from a client.
+      const pub = (channel: string, event: string, data: object) =>
+        JSON.stringify({ v: 1, type: 'publication', origin: 'x', pub: { id: `e-${event}`, channel, event, data, timestamp: 'now' } })
+      await raw.publish(channel, pub('workflow:w1', 'workflow.exploded', { workflow_id: 'w1' }))
+      await raw.publish(channel, pub('workflow:w1', 'workflow.failed', { workflow_id: 'wX' }))
+      await raw.publish(channel, pub('nowhere', 'workflow.started', { workflow_id: 'wY' }))
     } finally {
       raw.disconnect()
     }
@@ -140,7 +146,9 @@ describe('Redis faults', () => {
     expect((await a!.next((f) => f.event === 'workflow.started')).data).toEqual({ workflow_id: 'w1' })
     expect(a!.pending).toEqual([])
     const stats = await getJson(`${nodes[0]!.http}/stats`)
-    expect(stats.body.bridge).toMatchObject({ state: 'connected', malformed: 3, received: 1 })
+    expect(stats.body.bridge).toMatchObject({ state: 'connected', malformed: 6, received: 1 })
+    // Nothing refused reached the projection either.
+    for (const id of ['wX', 'wY']) expect((await a!.request('get_workflow_status', { workflow_id: id })).data).toEqual({ workflow_id: id, status: 'not_found' })
   })
   it('subscribes rooms joined while Redis was down once it is back', async () => {
     redis = await TestRedis.start()
