@@ -96,7 +96,10 @@ export class RedisBridge extends EventEmitter implements Bridge {
         this.#refresh()
       })
     }
-    pub.on('ready', () => this.#refresh())
+    pub.on('ready', () => {
+      this.#refresh()
+      this.#beat()
+    })
     sub.on('ready', () => void this.#resubscribe())
     sub.on('message', (_channel: string, raw: string) => this.#onMessage(raw))
     sub.on('pmessage', (_pattern: string, _channel: string, raw: string) => this.#onMessage(raw))
@@ -224,8 +227,9 @@ export class RedisBridge extends EventEmitter implements Bridge {
         await sub.subscribe(names.cluster, names.direct, ...[...snapshot].map((r) => names.room(r)))
       }
       this.#subReady = true
-      // Rooms that became active while the resubscribe was in flight.
+      // Rooms that became active, or idle, while the resubscribe was in flight.
       for (const room of this.#rooms) if (!snapshot.has(room)) this.roomActive(room)
+      for (const room of snapshot) if (!this.#rooms.has(room)) this.roomIdle(room)
     } catch (err) {
       this.#log.debug({ err: (err as Error).message }, 'resubscribe failed; retried on the next reconnect')
     }
