@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { decodeClusterMessage, heartbeatMessage, publicationMessage } from '../../src/bridge/cluster-messages.js'
 import { ClusterView } from '../../src/bridge/cluster-view.js'
+import { DirectAcks } from '../../src/bridge/direct-acks.js'
 import { redisNames } from '../../src/bridge/redis-channels.js'
 import { redactUrl } from '../../src/bridge/redis-connection.js'
 import { loadSettings, SettingsError } from '../../src/index.js'
@@ -48,6 +49,37 @@ describe('cluster view', () => {
     view.left('c')
     expect(view.instances()).toBe(1)
     expect(view.heard('b', 1)).toBe(true)
+  })
+})
+
+describe('direct message answers', () => {
+  it('settle remote on the first found, unknown when every peer missed or after the timeout', async () => {
+    vi.useFakeTimers()
+    try {
+      const acks = new DirectAcks(1000)
+      const found = acks.expect('m1', 3)
+      acks.answer('m1', false)
+      acks.answer('m1', true)
+      expect(await found).toBe('remote')
+      const missed = acks.expect('m2', 2)
+      acks.answer('m2', false)
+      acks.answer('m2', false)
+      expect(await missed).toBe('unknown')
+      const silent = acks.expect('m3', 2)
+      acks.answer('m3', false)
+      acks.answer('other', true)
+      let settled: string | null = null
+      void silent.then((o) => (settled = o))
+      await vi.advanceTimersByTimeAsync(999)
+      expect(settled).toBeNull()
+      await vi.advanceTimersByTimeAsync(1)
+      expect(settled).toBe('unknown')
+      const closing = acks.expect('m4', 1)
+      acks.clear()
+      expect(await closing).toBe('unknown')
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
 
