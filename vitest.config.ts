@@ -2,11 +2,23 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: 'forks',
     reporters: ['default'],
+    // One suite, both bridges: the redis project re-runs the socket-level suites with every
+    // service bridged over a real redis-server (test/helpers/redis-global-setup.ts).
+    projects: [
+      { extends: true, test: { name: 'memory', include: ['test/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'redis',
+          include: ['test/integration/**/*.test.ts', 'test/services/**/*.test.ts'],
+          globalSetup: ['test/helpers/redis-global-setup.ts'],
+        },
+      },
+    ],
   },
 })

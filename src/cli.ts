@@ -208,7 +208,9 @@ async function httpStatus(name: string, host: string, port: number): Promise<num
       return 1
     }
     if (res.ok && body.status === 'healthy') {
-      console.log(`${name}: healthy on ${host}:${port} (${String(body.connectedClients)} connections, ${String(body.activeChannels)} channels)`)
+      const bridge = body.bridge as { kind?: string; state?: string; instances?: number } | undefined
+      const cluster = bridge?.kind === 'redis' ? `; redis ${String(bridge.state)}, ${String(bridge.instances)} instances` : ''
+      console.log(`${name}: healthy on ${host}:${port} (${String(body.connectedClients)} connections, ${String(body.activeChannels)} channels${cluster})`)
       return 0
     }
     console.log(`${name}: unhealthy on ${host}:${port}: status ${String(body.status)} (HTTP ${res.status})`)

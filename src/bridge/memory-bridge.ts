@@ -1,4 +1,4 @@
-import type { Bridge, BridgeSink, BridgeState, BridgeStats } from './bridge.js'
+import type { Bridge, BridgeSink, BridgeState, BridgeStats, DirectOutcome } from './bridge.js'
 import type { DirectMessage, Publication } from '../protocol/messages.js'
 
 /** The default bridge: one process, delivery straight back into the server. */
@@ -22,12 +22,16 @@ export class MemoryBridge implements Bridge {
     return this.#sink?.deliver(pub) ?? 0
   }
 
-  sendDirect(msg: DirectMessage): boolean {
-    return this.#sink?.deliverDirect(msg) ?? false
+  sendDirect(msg: DirectMessage): DirectOutcome {
+    return this.#sink?.deliverDirect(msg) === true ? 'local' : 'unknown'
   }
 
   roomActive(): void {}
   roomIdle(): void {}
+
+  whenSubscribed(): null {
+    return null
+  }
 
   stats(): BridgeStats {
     return {
@@ -37,6 +41,7 @@ export class MemoryBridge implements Bridge {
       published: this.#published,
       received: 0,
       malformed: 0,
+      dropped: 0,
       clusterConnections: null,
     }
   }

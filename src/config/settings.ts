@@ -49,7 +49,12 @@ export const SettingsSchema = z
     redis: z
       .object({
         /** `redis://[:password@]host:port/db`; null = embedded in-memory bridge. */
-        url: z.string().nullable().default(null),
+        url: z
+          .string()
+          .refine((u) => URL.canParse(u) && /^rediss?:$/.test(new URL(u).protocol), 'expected redis://[:password@]host:port/db')
+          .nullable()
+          .default(null),
+        /** Prefix of every Redis channel name (env REDIS_PUBSUB_PREFIX). */
         prefix: z.string().default('roomcast:'),
       })
       .strict()

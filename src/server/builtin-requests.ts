@@ -19,7 +19,10 @@ export function registerBuiltinRequests(server: WebSocketServer): void {
       const name = channel ?? room
       server.checkRead(connection, name)
       server.subscribe(connection, name as string)
-      return { status: 'subscribed', channel: name as string }
+      const answer = { status: 'subscribed', channel: name as string }
+      // Across instances, answer once the cluster delivers this room here (see Bridge.whenSubscribed).
+      const ready = server.bridge.whenSubscribed(name as string)
+      return ready === null ? answer : ready.then(() => answer)
     })
     .register('unsubscribe', ChannelParamsSchema, ({ channel, room }, { connection }) => {
       const name = channel ?? room

@@ -88,9 +88,9 @@ export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer
     if (!parsed.success) throw new AppError(ErrorCode.INVALID_PARAMS, describeIssue(parsed.error, 'field'))
     return parsed.data
   }
-  const answer = (reply: FastifyReply, fn: () => JsonObject) => {
+  const answer = async (reply: FastifyReply, fn: () => JsonObject | Promise<JsonObject>) => {
     try {
-      return reply.send(fn())
+      return reply.send(await fn())
     } catch (err) {
       if (err instanceof AppError) return sendError(reply, err.code, err.message)
       throw err
@@ -113,18 +113,17 @@ export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer
     }),
   )
 
+  // 200 when some instance holds the connection (forwarded: it was another one); 404 when none does.
   app.post('/send', { onRequest: [guard, jsonOnly] }, async (req, reply) =>
-    answer(reply, () => {
+    answer(reply, async () => {
       const body = parseBody(SendBodySchema, req.body)
       // Too deep to re-encode for the socket (JSON.stringify recurses): refuse it here, as the frame decoder would.
       if (valueTooDeep(body.data, MAX_JSON_DEPTH - 1)) {
         throw new AppError(ErrorCode.INVALID_PARAMS, `Field 'data' is nested deeper than ${MAX_JSON_DEPTH - 1} levels`)
       }
-      const local = server.sendTo(body.connection_id, body.event, body.data)
-      if (!local && server.bridge.kind === 'memory') {
-        throw new AppError(ErrorCode.NOT_FOUND, `No connection ${body.connection_id}`)
-      }
-      return { delivered: local, forwarded: !local }
+      const outcome = await server.sendTo(body.connection_id, body.event, body.data)
+      if (outcome === 'unknown') throw new AppError(ErrorCode.NOT_FOUND, `No connection ${body.connection_id}`)
+      return { delivered: true, forwarded: outcome === 'remote' }
     }),
   )
 }

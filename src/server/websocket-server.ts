@@ -7,8 +7,8 @@ import { pino, type Logger } from 'pino'
 import type { WebSocket } from 'ws'
 import type { z } from 'zod'
 import { canRead, canWrite } from '../auth/permissions.js'
-import type { Bridge, BridgeSink } from '../bridge/bridge.js'
-import { MemoryBridge } from '../bridge/memory-bridge.js'
+import type { Bridge, BridgeSink, DirectOutcome } from '../bridge/bridge.js'
+import { createBridge } from '../bridge/create-bridge.js'
 import { type Settings, SettingsError } from '../config/settings.js'
 import { type ChannelSpec, type CompiledChannel, compileChannel } from '../protocol/channels.js'
 import { AppError, CloseCode, CloseReason, ErrorCode } from '../protocol/codes.js'
@@ -45,7 +45,7 @@ export interface ServiceSpec<E extends EventSchemas = EventSchemas> {
 }
 
 export interface ServerOptions {
-  /** Cluster bridge; default a MemoryBridge (one process). */
+  /** Cluster bridge; default from settings.redis: a RedisBridge when `redis.url` is set, else a MemoryBridge. */
   readonly bridge?: Bridge
   readonly logger?: Logger
 }
@@ -87,7 +87,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     this.settings = settings
     this.codec = spec.codec ?? envelopeCodec
     this.log = (options.logger ?? pino({ level: settings.log_level })).child({ service: spec.name })
-    this.bridge = options.bridge ?? new MemoryBridge()
+    this.bridge = options.bridge ?? createBridge(settings.redis, this.log)
     this.#compiled = spec.channels.map(compileChannel)
     this.#rooms = new RoomRegistry<Connection>({
       onActive: (room) => this.bridge.roomActive(room),
@@ -234,8 +234,8 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     return this.publish(channel, event, data).pub
   }
 
-  /** Sends an event to one connection, wherever it lives; returns whether it was delivered locally. */
-  sendTo(connectionId: string, event: string, data: JsonObject): boolean {
+  /** Sends an event to one connection, wherever it lives; says where it went ('unknown': nowhere). */
+  async sendTo(connectionId: string, event: string, data: JsonObject): Promise<DirectOutcome> {
     const msg: DirectMessage = { id: randomUUID(), connectionId, event, data, timestamp: new Date().toISOString() }
     return this.bridge.sendDirect(msg)
   }
@@ -309,7 +309,14 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     })
     registerHttpRoutes(app, this)
     for (const plugin of this.#plugins) await plugin.setup(this as unknown as WebSocketServer, app)
-    await this.bridge.start(this, { id: this.instanceId, service: this.name, connections: () => this.connectionCount })
+    await this.bridge.start(this, {
+      id: this.instanceId,
+      service: this.name,
+      connections: () => this.connectionCount,
+      // A service keeping a projection must see every publication, not only its local rooms'.
+      observeAll: this.onPublication !== WebSocketServer.prototype.onPublication,
+      accepts: (pub) => this.#accepts(pub),
+    })
     await app.listen({ host: this.settings.host, port: this.settings.port })
     const addr = app.server.address()
     this.#port = typeof addr === 'object' && addr !== null ? addr.port : this.settings.port
@@ -479,6 +486,16 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   /** Runs a request and answers it; every failure becomes an error frame, never a crash. */
   runRequest(conn: Connection, op: string | null, data: JsonObject, correlationId: string | null): void {
     runRequest(this as unknown as WebSocketServer, conn, op, data, correlationId)
+  }
+
+  /** A publication from another instance passes the same checks as one published here. */
+  #accepts(pub: Publication): boolean {
+    try {
+      validatePublication(this.#compiled, this.spec.events, pub.channel, pub.event, pub.data)
+      return true
+    } catch {
+      return false
+    }
   }
 
   #access(conn: Connection) {

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, inject, it } from 'vitest'
 import { TestClient } from '../helpers/client.js'
 import { startService, type Started } from '../helpers/server.js'
 
@@ -34,7 +34,7 @@ describe('requests and responses (PROTOCOL.md A.4)', () => {
     const c = await TestClient.connect(s.url)
     await c.subscribe('global')
     const res = await c.request('get_status')
-    expect(res.data).toMatchObject({ service: 'workflow', status: 'healthy', connections: 1, channels: 1, bridge: 'standalone' })
+    expect(res.data).toMatchObject({ service: 'workflow', status: 'healthy', connections: 1, channels: 1, bridge: inject('redisUrl') ? 'connected' : 'standalone' })
     expect(res.data?.uptime).toBeTypeOf('number')
     await c.close()
   })

@@ -1,0 +1,26 @@
+/**
+ * Every Redis channel name roomcast uses, built here and nowhere else (STYLE.md 4), from one
+ * prefix (`REDIS_PUBSUB_PREFIX`, default `roomcast:`) and the service name, so services and
+ * deployments sharing one Redis never hear each other.
+ */
+export interface RedisNames {
+  /** The channel carrying publications of one room. */
+  room(channel: string): string
+  /** A pattern matching every room channel of the service (for services that observe all events). */
+  readonly allRooms: string
+  /** Direct messages to one connection, wherever it lives. */
+  readonly direct: string
+  /** Instance heartbeats and leaves. */
+  readonly cluster: string
+}
+
+export function redisNames(prefix: string, service: string): RedisNames {
+  const base = `${prefix}${service}:`
+  return {
+    room: (channel) => `${base}room:${channel}`,
+    // Glob metacharacters in the prefix or service name would widen the pattern: escape them.
+    allRooms: `${base.replace(/[*?[\]\\]/g, '\\$&')}room:*`,
+    direct: `${base}direct`,
+    cluster: `${base}cluster`,
+  }
+}

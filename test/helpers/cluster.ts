@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto'
+import type { EventEmitter } from 'node:events'
+import { pino } from 'pino'
+import { z } from 'zod'
+import { parseSettings, type RedisBridge, type SettingsInput, WebSocketServer } from '../../src/index.js'
+import { startService, type Started } from './server.js'
+
+/** Resolves once `check()` holds, re-checking on every `event` of `emitter`; rejects after `timeoutMs`. */
+export function until(emitter: EventEmitter, event: string, check: () => boolean, timeoutMs = 5000, what = event): Promise<void> {
+  if (check()) return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const onEvent = () => {
+      if (!check()) return
+      cleanup()
+      resolve()
+    }
+    const timer = setTimeout(() => {
+      cleanup()
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))
+    }, timeoutMs)
+    const cleanup = () => {
+      clearTimeout(timer)
+      emitter.off(event, onEvent)
+    }
+    emitter.on(event, onEvent)
+  })
+}
+
+export function redisBridgeOf(server: WebSocketServer): RedisBridge {
+  if (server.bridge.kind !== 'redis') throw new Error(`expected a redis bridge, got ${server.bridge.kind}`)
+  return server.bridge as RedisBridge
+}
+
+/** Waits until the instance's bridge is in `state`. */
+export function bridgeState(server: WebSocketServer, state: string, timeoutMs = 5000): Promise<void> {
+  const bridge = redisBridgeOf(server)
+  return until(bridge, 'state', () => bridge.state === state, timeoutMs, `bridge of ${server.instanceId.slice(0, 8)} to be ${state}`)
+}
+
+/** Waits until every instance counts `n` live instances. */
+export async function clusterFormed(servers: readonly WebSocketServer[], n = servers.length): Promise<void> {
+  await Promise.all(
+    servers.map((s) => {
+      const bridge = redisBridgeOf(s)
+      return until(bridge, 'peers', () => bridge.stats().instances === n, 5000, `${n} instances`)
+    }),
+  )
+}
+
+/** Starts `n` instances of one service on one Redis, sharing a fresh prefix. */
+export async function startCluster<S extends WebSocketServer = WebSocketServer>(
+  service: string,
+  redisUrl: string,
+  n: number,
+  settings: SettingsInput = {},
+): Promise<Started<S>[]> {
+  const prefix = `cluster-${randomUUID().slice(0, 8)}:`
+  const nodes: Started<S>[] = []
+  for (let i = 0; i < n; i++) nodes.push(await startService<S>(service, { ...settings, redis: { url: redisUrl, prefix } }))
+  return nodes
+}
+
+/** A service without a projection: its bridge subscribes room by room. Channels `room:{id}`, event `note`. */
+export async function startPlain(redisUrl: string, prefix: string): Promise<WebSocketServer & { url: string }> {
+  const spec = { name: 'plain', welcome: 'hello', channels: [{ pattern: 'room:{id}' }], events: { note: z.looseObject({}) } }
+  const settings = parseSettings({ port: 0, log_level: 'silent', allow_client_publish: true, redis: { url: redisUrl, prefix } })
+  const server = new WebSocketServer(spec, settings, { logger: pino({ level: 'silent' }) })
+  await server.listen()
+  return Object.assign(server, { url: `ws://127.0.0.1:${server.port}/ws` })
+}

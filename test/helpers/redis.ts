@@ -1,0 +1,58 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { freePort } from './supervisor.js'
+
+/** A real redis-server for tests, with no persistence; can be killed and restarted on its port. */
+export class TestRedis {
+  #proc: ChildProcess | null = null
+  readonly port: number
+
+  private constructor(port: number) {
+    this.port = port
+  }
+
+  static async start(port?: number): Promise<TestRedis> {
+    const r = new TestRedis(port ?? (await freePort()))
+    await r.restart()
+    return r
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`
+  }
+
+  /** Starts redis-server on the same port; resolves when it accepts connections. */
+  async restart(): Promise<void> {
+    if (this.#proc !== null) throw new Error('redis-server is already running')
+    const proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    this.#proc = proc
+    let out = ''
+    await new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        out += chunk.toString()
+        if (out.includes('Ready to accept connections')) {
+          proc.stdout?.off('data', onData)
+          resolve()
+        }
+      }
+      proc.stdout?.on('data', onData)
+      proc.once('error', reject)
+      proc.once('exit', (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${out}`)))
+    })
+    proc.stdout?.resume()
+    proc.stderr?.resume()
+  }
+
+  /** Kills redis-server (SIGKILL, like a crash) and waits for it to be gone. */
+  async kill(): Promise<void> {
+    const proc = this.#proc
+    if (proc === null) return
+    this.#proc = null
+    if (proc.exitCode !== null || proc.signalCode !== null) return
+    const exited = once(proc, 'exit')
+    proc.kill('SIGKILL')
+    await exited
+  }
+}
