@@ -1,4 +1,5 @@
 import type { WebSocketServer } from '../server/websocket-server.js'
+import { trafficView } from '../server/status-views.js'
 import type { ToolInput, ToolName, ToolOutput } from './schemas.js'
 
 /** What the tools read besides the server itself. */
@@ -73,13 +74,7 @@ export const TOOL_HANDLERS: Handlers = {
       uptime: seconds(server.uptime),
       connections: { current: server.connectionCount, total: s.connectionsTotal, rejected_at_capacity: s.rejectedAtCapacity },
       rooms: server.roomCount,
-      messages: { in: s.messagesIn, out: s.messagesOut, in_by_type: Object.fromEntries(s.inByType), out_by_type: Object.fromEntries(s.outByType) },
-      broadcasts: s.broadcasts,
-      deliveries: s.deliveries,
-      errors: Object.fromEntries(s.errorsByCode),
-      rate_limited: s.rateLimited,
-      slow_consumer_closes: s.slowConsumerCloses,
-      heartbeat_timeouts: s.heartbeatTimeouts,
+      ...trafficView(server),
       bridge: { state: b.state, kind: b.kind, instances: b.instances, published: b.published, received: b.received, malformed: b.malformed },
     }
   },

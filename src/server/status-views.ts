@@ -35,6 +35,20 @@ export function healthView(server: WebSocketServer): JsonObject {
   }
 }
 
+/** The traffic counters shared by GET /stats and the websocket_get_metrics tool. */
+export function trafficView(server: WebSocketServer) {
+  const s = server.stats
+  return {
+    messages: { in: s.messagesIn, out: s.messagesOut, in_by_type: Object.fromEntries(s.inByType), out_by_type: Object.fromEntries(s.outByType) },
+    broadcasts: s.broadcasts,
+    deliveries: s.deliveries,
+    errors: Object.fromEntries(s.errorsByCode),
+    rate_limited: s.rateLimited,
+    slow_consumer_closes: s.slowConsumerCloses,
+    heartbeat_timeouts: s.heartbeatTimeouts,
+  }
+}
+
 /** GET /stats: connections, channels, traffic, errors and limit counters. */
 export function statsView(server: WebSocketServer): JsonObject {
   const s = server.stats
@@ -43,13 +57,7 @@ export function statsView(server: WebSocketServer): JsonObject {
     instance_id: server.instanceId,
     connections: { current: server.connectionCount, total: s.connectionsTotal, max: server.settings.max_connections, rejected_at_capacity: s.rejectedAtCapacity },
     channels: server.roomCounts(),
-    messages: { in: s.messagesIn, out: s.messagesOut, in_by_type: Object.fromEntries(s.inByType), out_by_type: Object.fromEntries(s.outByType) },
-    broadcasts: s.broadcasts,
-    deliveries: s.deliveries,
-    errors: Object.fromEntries(s.errorsByCode),
-    rate_limited: s.rateLimited,
-    slow_consumer_closes: s.slowConsumerCloses,
-    heartbeat_timeouts: s.heartbeatTimeouts,
+    ...trafficView(server),
     pending_deliveries: 0,
     uptime: seconds(server.uptime),
     bridge: { ...server.bridge.stats() },
