@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { timingSafeEqual } from 'node:crypto'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import { bearerMatches, isLoopback } from '../auth/http-access.js'
 import type { Settings } from '../config/settings.js'
 import type { ServerPlugin } from '../server/plugin.js'
 import type { WebSocketServer } from '../server/websocket-server.js'
@@ -20,18 +20,6 @@ export function mcpPortOf(settings: Pick<Settings, 'port' | 'mcp'>): number {
 }
 
 const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/i
-
-function isLoopback(addr: string | undefined): boolean {
-  return addr !== undefined && (addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.'))
-}
-
-function bearerMatches(header: string | undefined, key: string): boolean {
-  const m = /^Bearer (.+)$/.exec(header ?? '')
-  if (m === null) return false
-  const a = Buffer.from(m[1] as string)
-  const b = Buffer.from(key)
-  return a.length === b.length && timingSafeEqual(a, b)
-}
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body))

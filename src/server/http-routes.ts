@@ -1,6 +1,6 @@
-import { timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
+import { bearerMatches, isLoopback } from '../auth/http-access.js'
 import { AppError, ErrorCode } from '../protocol/codes.js'
 import { MAX_JSON_DEPTH, valueTooDeep } from '../protocol/json-depth.js'
 import type { JsonObject } from '../protocol/messages.js'
@@ -30,19 +30,6 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   NOT_FOUND: 404,
 }
 
-function isLoopback(addr: string | undefined): boolean {
-  if (addr === undefined) return false
-  return addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.')
-}
-
-function keyMatches(header: string | undefined, key: string): boolean {
-  const m = /^Bearer (.+)$/.exec(header ?? '')
-  if (m === null) return false
-  const a = Buffer.from(m[1] as string)
-  const b = Buffer.from(key)
-  return a.length === b.length && timingSafeEqual(a, b)
-}
-
 function sendError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
   return reply.code(HTTP_STATUS[code] ?? 500).send({ error: message, code })
 }
@@ -53,7 +40,7 @@ export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer
   const guard = async (req: FastifyRequest, reply: FastifyReply) => {
     const key = server.settings.api_key
     if (key !== null) {
-      if (!keyMatches(req.headers.authorization, key)) {
+      if (!bearerMatches(req.headers.authorization, key)) {
         return sendError(reply.header('www-authenticate', 'Bearer'), ErrorCode.AUTH_FAILED, 'Missing or invalid API key (Authorization: Bearer <key>)')
       }
     } else if (!isLoopback(req.socket.remoteAddress)) {
