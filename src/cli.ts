@@ -7,6 +7,7 @@ import { SERVICES, serviceNames } from '../services/index.js'
 import { signToken } from './auth/jwt.js'
 import { loadSettings, SettingsError, type Settings, type SettingsInput } from './config/settings.js'
 import type { WebSocketServer } from './server/websocket-server.js'
+import { describeHealth, probeHealth } from './mcp/health-probe.js'
 import { McpPlugin, mcpPortOf } from './mcp/mcp-plugin.js'
 import type { RemoteTarget } from './mcp/remote.js'
 import { checkStatus } from './mcp/status-check.js'
@@ -187,38 +188,9 @@ async function mcp(args: string[]): Promise<number> {
 }
 
 async function httpStatus(name: string, host: string, port: number): Promise<number> {
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/health`
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(5000) })
-    const text = await res.text()
-    let body: Record<string, unknown> | null = null
-    try {
-      const parsed: unknown = JSON.parse(text)
-      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) body = parsed as Record<string, unknown>
-    } catch {
-      // not JSON: reported below
-    }
-    if ((body === null || body.type !== 'websocket') && res.status === 503) {
-      // fastify answers every request with its own 503 while the service drains.
-      console.log(`${name}: unavailable on ${host}:${port} (HTTP 503: shutting down or overloaded)`)
-      return 1
-    }
-    if (body === null || body.type !== 'websocket') {
-      console.log(`${name}: not a roomcast service at ${url} (HTTP ${res.status}, ${res.headers.get('content-type') ?? 'no content type'})`)
-      return 1
-    }
-    if (res.ok && body.status === 'healthy') {
-      const bridge = body.bridge as { kind?: string; state?: string; instances?: number } | undefined
-      const cluster = bridge?.kind === 'redis' ? `; redis ${String(bridge.state)}, ${String(bridge.instances)} instances` : ''
-      console.log(`${name}: healthy on ${host}:${port} (${String(body.connectedClients)} connections, ${String(body.activeChannels)} channels${cluster})`)
-      return 0
-    }
-    console.log(`${name}: unhealthy on ${host}:${port}: status ${String(body.status)} (HTTP ${res.status})`)
-    return 1
-  } catch (err) {
-    console.log(`${name}: unreachable at ${url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`)
-    return 1
-  }
+  const report = describeHealth(name, host, port, await probeHealth(host, port, 5000))
+  console.log(report.line)
+  return report.code
 }
 
 async function token(args: string[]): Promise<number> {

@@ -1,15 +1,23 @@
-import { describeFailure } from './remote.js'
+import { describeFailure, httpUrl } from './remote.js'
 
 /** What GET /health on a service's ws port showed, used to explain why MCP could not be reached. */
 export type HealthProbe =
   | { readonly kind: 'down'; readonly url: string; readonly cause: string }
-  | { readonly kind: 'roomcast'; readonly url: string; readonly service: string; readonly status: string }
+  | {
+      readonly kind: 'roomcast'
+      readonly url: string
+      readonly service: string
+      readonly status: string
+      readonly httpStatus: number
+      /** The whole health document (GET /health of PROTOCOL.md E). */
+      readonly doc: Readonly<Record<string, unknown>>
+    }
   | { readonly kind: 'foreign'; readonly url: string; readonly httpStatus: number; readonly contentType: string }
   | { readonly kind: 'unavailable'; readonly url: string; readonly where: string }
 
 /** GET http://host:port/health: a roomcast health document, something else, or nothing at all. */
 export async function probeHealth(host: string, port: number, timeoutMs: number): Promise<HealthProbe> {
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/health`
+  const url = httpUrl(host, port, '/health').href
   let res: Response
   let text: string
   try {
@@ -24,9 +32,9 @@ export async function probeHealth(host: string, port: number, timeoutMs: number)
   } catch {
     // not JSON: foreign
   }
-  const doc = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {}
+  const doc = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {}
   if (doc.type === 'websocket' && typeof doc.service === 'string') {
-    return { kind: 'roomcast', url, service: doc.service, status: String(doc.status) }
+    return { kind: 'roomcast', url, service: doc.service, status: String(doc.status), httpStatus: res.status, doc }
   }
   // fastify answers every request with its own 503 while the service drains.
   if (res.status === 503) return { kind: 'unavailable', url, where: `${host}:${port}` }
@@ -44,5 +52,29 @@ export function explainUnreachable(service: string, mcpUrl: string, mcpCause: st
       return `${service}: unavailable on ${probe.where} (HTTP 503: shutting down or overloaded); MCP at ${mcpUrl}: ${mcpCause}`
     case 'roomcast':
       return `${service}: MCP unreachable at ${mcpUrl}: ${mcpCause}, but ${probe.url} answers (${probe.service}, ${probe.status}): check mcp.port or --mcp-port`
+  }
+}
+
+/**
+ * The status line and exit code from GET /health alone (`roomcast status` when MCP is disabled):
+ * 0 only for a roomcast service answering 200 `healthy`.
+ */
+export function describeHealth(service: string, host: string, port: number, probe: HealthProbe): { code: 0 | 1; line: string } {
+  switch (probe.kind) {
+    case 'down':
+      return { code: 1, line: `${service}: unreachable at ${probe.url}: ${probe.cause}` }
+    case 'unavailable':
+      return { code: 1, line: `${service}: unavailable on ${probe.where} (HTTP 503: shutting down or overloaded)` }
+    case 'foreign':
+      return { code: 1, line: `${service}: not a roomcast service at ${probe.url} (HTTP ${probe.httpStatus}, ${probe.contentType})` }
+    case 'roomcast': {
+      const { doc } = probe
+      if (probe.httpStatus < 200 || probe.httpStatus >= 300 || probe.status !== 'healthy') {
+        return { code: 1, line: `${service}: unhealthy on ${host}:${port}: status ${probe.status} (HTTP ${probe.httpStatus})` }
+      }
+      const bridge = doc.bridge as { kind?: string; state?: string; instances?: number } | undefined
+      const cluster = bridge?.kind === 'redis' ? `; redis ${String(bridge.state)}, ${String(bridge.instances)} instances` : ''
+      return { code: 0, line: `${service}: healthy on ${host}:${port} (${String(doc.connectedClients)} connections, ${String(doc.activeChannels)} channels${cluster})` }
+    }
   }
 }

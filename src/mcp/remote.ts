@@ -11,10 +11,14 @@ export interface RemoteTarget {
   readonly apiKey: string | null
 }
 
-/** `http://host:port/mcp`, bracketing IPv6 hosts. */
+/** `http://host:port<path>` of a running service, bracketing IPv6 hosts. */
+export function httpUrl(host: string, port: number, path: string): URL {
+  return new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`)
+}
+
+/** `http://host:port/mcp`. */
 export function mcpUrl(target: Pick<RemoteTarget, 'host' | 'port'>): URL {
-  const host = target.host.includes(':') ? `[${target.host}]` : target.host
-  return new URL(`http://${host}:${target.port}/mcp`)
+  return httpUrl(target.host, target.port, '/mcp')
 }
 
 /** The innermost cause of a failed fetch ("connect ECONNREFUSED …" rather than "fetch failed"). */
