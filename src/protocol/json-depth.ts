@@ -6,6 +6,9 @@
 /** Deepest nesting of objects and arrays accepted in a frame or a payload (the frame itself is level 1). */
 export const MAX_JSON_DEPTH = 64
 
+/** Deepest nesting accepted in an event's data given over HTTP or in process: the frame that will carry it is one more level. */
+export const MAX_DATA_DEPTH = MAX_JSON_DEPTH - 1
+
 const OPEN_OBJ = 0x7b
 const OPEN_ARR = 0x5b
 const CLOSE_OBJ = 0x7d

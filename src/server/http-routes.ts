@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { bearerMatches, isLoopback } from '../auth/http-access.js'
 import { AppError, ErrorCode } from '../protocol/codes.js'
-import { MAX_JSON_DEPTH, valueTooDeep } from '../protocol/json-depth.js'
+import { MAX_DATA_DEPTH, valueTooDeep } from '../protocol/json-depth.js'
 import type { JsonObject } from '../protocol/messages.js'
 import { describeIssue } from './request-registry.js'
 import type { WebSocketServer } from './websocket-server.js'
@@ -105,8 +105,8 @@ export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer
     answer(reply, async () => {
       const body = parseBody(SendBodySchema, req.body)
       // Too deep to re-encode for the socket (JSON.stringify recurses): refuse it here, as the frame decoder would.
-      if (valueTooDeep(body.data, MAX_JSON_DEPTH - 1)) {
-        throw new AppError(ErrorCode.INVALID_PARAMS, `Field 'data' is nested deeper than ${MAX_JSON_DEPTH - 1} levels`)
+      if (valueTooDeep(body.data, MAX_DATA_DEPTH)) {
+        throw new AppError(ErrorCode.INVALID_PARAMS, `Field 'data' is nested deeper than ${MAX_DATA_DEPTH} levels`)
       }
       const outcome = await server.sendTo(body.connection_id, body.event, body.data)
       if (outcome === 'unknown') throw new AppError(ErrorCode.NOT_FOUND, `No connection ${body.connection_id}`)

@@ -1,7 +1,7 @@
 import type { z } from 'zod'
 import { type ChannelMatch, type CompiledChannel, channelProblem, matchChannel } from '../protocol/channels.js'
 import { AppError, ErrorCode } from '../protocol/codes.js'
-import { MAX_JSON_DEPTH, valueTooDeep } from '../protocol/json-depth.js'
+import { MAX_DATA_DEPTH, valueTooDeep } from '../protocol/json-depth.js'
 import type { JsonObject } from '../protocol/messages.js'
 import { describeIssue } from './request-registry.js'
 
@@ -34,8 +34,8 @@ export function validatePublication(
     throw new AppError(ErrorCode.INVALID_EVENT, `Payload of ${event} must be an object`)
   }
   // HTTP and in-process payloads skip the frame decoder's depth check: apply it here.
-  if (valueTooDeep(payload, MAX_JSON_DEPTH - 1)) {
-    throw new AppError(ErrorCode.INVALID_EVENT, `Payload of ${event} is nested deeper than ${MAX_JSON_DEPTH - 1} levels`)
+  if (valueTooDeep(payload, MAX_DATA_DEPTH)) {
+    throw new AppError(ErrorCode.INVALID_EVENT, `Payload of ${event} is nested deeper than ${MAX_DATA_DEPTH} levels`)
   }
   const parsed = schema.safeParse(payload)
   if (!parsed.success) throw new AppError(ErrorCode.INVALID_EVENT, `${event}: ${describeIssue(parsed.error, 'field')}`)
