@@ -62,7 +62,7 @@ export class Connection {
     const ws = this.socket
     if (ws.readyState !== OPEN || this.phase === 'closing') return false
     if (!this.#admits(data.length)) return false
-    const raw = (ws as unknown as { _socket?: Socket })._socket
+    const raw = this.#tcp()
     if (raw !== undefined) corkForTurn(raw)
     // A broadcast arrives as a Buffer (encoded once for every subscriber): still a JSON text frame.
     ws.send(data, { binary: false })
@@ -74,7 +74,7 @@ export class Connection {
     let buffered = this.socket.bufferedAmount
     if (buffered > 0 && buffered + length > this.#maxBuffered) {
       // A burst in one turn sits in our cork, not in the client's lap: flush it, then judge.
-      const raw = (this.socket as unknown as { _socket?: Socket })._socket
+      const raw = this.#tcp()
       if (raw !== undefined) flushNow(raw)
       buffered = this.socket.bufferedAmount
     }
@@ -99,11 +99,16 @@ export class Connection {
     const ws = this.socket
     if (ws.readyState !== OPEN || this.phase === 'closing') return false
     if (!this.#admits(frame.length)) return false
-    const raw = (ws as unknown as { _socket?: Socket })._socket
+    const raw = this.#tcp()
     if (raw === undefined) return false
     corkForTurn(raw)
     raw.write(frame)
     return true
+  }
+
+  /** The TCP socket under the WebSocket (ws keeps it as `_socket`), or undefined once it is gone. */
+  #tcp(): Socket | undefined {
+    return (this.socket as unknown as { _socket?: Socket })._socket
   }
 
   /** Sends a close frame once; later calls do nothing. */
