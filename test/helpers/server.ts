@@ -28,3 +28,26 @@ export async function startService<S extends WebSocketServer = WebSocketServer>(
   const { port } = await server.listen()
   return { server, port, url: `ws://127.0.0.1:${port}/ws`, http: `http://127.0.0.1:${port}` }
 }
+
+/**
+ * Publishes workflow.started events `{workflow_id: 'w<i>', blob}` on `channel` until the server
+ * has closed a slow consumer (a subscriber that stopped reading), at most `max` events. `after`
+ * runs after each publish (read a fast subscriber's copy, or yield). Kernel buffers absorb some
+ * megabytes before the server's own buffer grows, so `max` × `blobBytes` must be far beyond them.
+ * Returns how many events were published.
+ */
+export async function publishUntilSlowClose(
+  server: WebSocketServer,
+  channel: string,
+  blobBytes: number,
+  after: (i: number) => Promise<unknown>,
+  max = 2000,
+): Promise<number> {
+  const blob = 'x'.repeat(blobBytes)
+  let i = 0
+  while (server.stats.slowConsumerCloses === 0 && i < max) {
+    server.publish(channel, 'workflow.started', { workflow_id: `w${i}`, blob })
+    await after(i++)
+  }
+  return i
+}

@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TestClient } from '../helpers/client.js'
-import { startService, type Started } from '../helpers/server.js'
+import { publishUntilSlowClose, startService, type Started } from '../helpers/server.js'
 
 describe('limits and close codes (PROTOCOL.md A.7)', () => {
   let s: Started
@@ -77,16 +77,9 @@ describe('limits and close codes (PROTOCOL.md A.7)', () => {
     await fast.subscribe('workflow:w')
     await slow.subscribe('workflow:w')
     slow.ws.pause()
-    const blob = 'x'.repeat(32 * 1024)
-    let sent = 0
-    const slowClosed = () => s.server.stats.slowConsumerCloses > 0
-    // Kernel buffers absorb some megabytes before the server's own buffer grows; 2,000 × 32 KiB is far beyond them.
-    while (!slowClosed() && sent < 2000) {
-      s.server.publish('workflow:w', 'workflow.started', { workflow_id: `w${sent}`, blob })
-      sent++
-      expect((await fast.next()).data?.workflow_id).toBe(`w${sent - 1}`)
-    }
-    expect(slowClosed()).toBe(true)
+    // 2,000 × 32 KiB is far beyond what kernel buffers absorb.
+    await publishUntilSlowClose(s.server, 'workflow:w', 32 * 1024, async (i) => expect((await fast.next()).data?.workflow_id).toBe(`w${i}`))
+    expect(s.server.stats.slowConsumerCloses > 0).toBe(true)
     expect(s.server.statsSnapshot().slow_consumer_closes).toBe(1)
     const left = new Promise<void>((resolve) => s.server.onDisconnect(() => resolve()))
     slow.ws.resume()

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { TestClient } from '../helpers/client.js'
 import { MemoryBridge, type BridgeState } from '../../src/index.js'
 import { callOk, httpClient, type Observed, startObserved } from '../helpers/observed.js'
+import { publishUntilSlowClose } from '../helpers/server.js'
 
 /** A hand-written fake at the bridge seam: the in-memory bridge, reporting whatever state a test sets. */
 class SwitchableBridge extends MemoryBridge {
@@ -104,13 +105,7 @@ describe('GET /metrics', () => {
     await slow.subscribe('workflow:big')
     slow.ws.pause()
     const gone = new Promise<void>((resolve) => s!.server.onDisconnect(() => resolve()))
-    const blob = 'x'.repeat(32 * 1024)
-    let big = 0
-    // Kernel buffers absorb some megabytes before the server's own buffer grows; 2,000 × 32 KiB is far beyond them.
-    while (s.server.stats.slowConsumerCloses === 0 && big < 2000) {
-      s.server.publish('workflow:big', 'workflow.started', { workflow_id: `big${big++}`, blob })
-      await new Promise<void>((resolve) => setImmediate(resolve))
-    }
+    const big = await publishUntilSlowClose(s.server, 'workflow:big', 32 * 1024, () => new Promise<void>((resolve) => setImmediate(resolve)))
     slow.ws.resume()
     expect((await slow.closed).code).toBe(4008)
     await gone

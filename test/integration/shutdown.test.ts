@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { TestClient } from '../helpers/client.js'
-import { startService, type Started } from '../helpers/server.js'
+import { publishUntilSlowClose, startService, type Started } from '../helpers/server.js'
 
 describe('graceful shutdown (PROTOCOL.md A.7, DESIGN lifecycle)', () => {
   let s: Started
@@ -42,11 +42,7 @@ describe('graceful shutdown (PROTOCOL.md A.7, DESIGN lifecycle)', () => {
     await fast.subscribe('global')
     await slow.subscribe('global')
     slow.ws.pause()
-    const blob = 'x'.repeat(16 * 1024)
-    for (let i = 0; i < 2000 && s.server.stats.slowConsumerCloses === 0; i++) {
-      s.server.publish('global', 'workflow.started', { workflow_id: `w${i}`, blob })
-      await fast.next()
-    }
+    await publishUntilSlowClose(s.server, 'global', 16 * 1024, () => fast.next())
     expect(s.server.stats.slowConsumerCloses).toBe(1)
     const started = Date.now()
     await s.server.close()
