@@ -72,9 +72,20 @@ export function describeHealth(service: string, host: string, port: number, prob
       if (probe.httpStatus < 200 || probe.httpStatus >= 300 || probe.status !== 'healthy') {
         return { code: 1, line: `${service}: unhealthy on ${host}:${port}: status ${probe.status} (HTTP ${probe.httpStatus})` }
       }
-      const bridge = doc.bridge as { kind?: string; state?: string; instances?: number } | undefined
-      const cluster = bridge?.kind === 'redis' ? `; redis ${String(bridge.state)}, ${String(bridge.instances)} instances` : ''
+      const cluster = clusterNote(doc.bridge as BridgeSummary | undefined)
       return { code: 0, line: `${service}: healthy on ${host}:${port} (${String(doc.connectedClients)} connections, ${String(doc.activeChannels)} channels${cluster})` }
     }
   }
+}
+
+/** The bridge fields a status line shows. */
+export interface BridgeSummary {
+  readonly kind: string
+  readonly state: string
+  readonly instances: number
+}
+
+/** `; redis connected, 2 instances` for a clustered service; empty for the in-memory bridge. */
+export function clusterNote(bridge: BridgeSummary | undefined): string {
+  return bridge === undefined || bridge.kind === 'memory' ? '' : `; ${bridge.kind} ${bridge.state}, ${bridge.instances} instances`
 }
