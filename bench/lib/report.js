@@ -59,6 +59,16 @@ const cpuPerDelivery = (r) => (r.window.serverCpu > 0 && r.window.deliveriesPerS
 
 const cpuPerConnection = (r) => (r.serverCpu > 0 && r.connectionsPerSec > 0 ? (r.serverCpu / 100 / r.connectionsPerSec) * 1e6 : null)
 
+/** The columns every delivery scenario (fanout, channels) ends with: loss, order and CPU. */
+const deliveryTail = (R, n, s) => [
+    ['lost', total(R, n, s, (r) => r.lost)],
+    ['out of order', total(R, n, s, (r) => r.outOfOrder)],
+    ['server CPU µs/delivery', spread(pick(R, n, s, cpuPerDelivery), 2)],
+    ['CPU/delivery × ws-coalesced', ratio(R, n, s, 'ws-coalesced', cpuPerDelivery)],
+    ['server CPU %', spread(pick(R, n, s, (r) => r.window.serverCpu))],
+    ['loadgen CPU %', spread(pick(R, n, s, (r) => r.window.loadgenCpu))],
+]
+
 const COLUMNS = {
   fanout: (R, n, s) => [
     ['server', s + failures(R, n, s)],
@@ -67,24 +77,14 @@ const COLUMNS = {
     ['× socketio', ratio(R, n, s, 'socketio', (r) => r.window.deliveriesPerSec)],
     ['p50 / p99 / max ms at fixed rate', `${spread(pick(R, n, s, (r) => r.rate.latencyMs.p50), 2)} / ${spread(pick(R, n, s, (r) => r.rate.latencyMs.p99), 2)} / ${spread(pick(R, n, s, (r) => r.rate.latencyMs.max), 1)}`],
     ['p99 × ws-coalesced', ratio(R, n, s, 'ws-coalesced', (r) => r.rate.latencyMs.p99)],
-    ['lost', total(R, n, s, (r) => r.lost)],
-    ['out of order', total(R, n, s, (r) => r.outOfOrder)],
-    ['server CPU µs/delivery', spread(pick(R, n, s, cpuPerDelivery), 2)],
-    ['CPU/delivery × ws-coalesced', ratio(R, n, s, 'ws-coalesced', cpuPerDelivery)],
-    ['server CPU %', spread(pick(R, n, s, (r) => r.window.serverCpu))],
-    ['loadgen CPU %', spread(pick(R, n, s, (r) => r.window.loadgenCpu))],
+    ...deliveryTail(R, n, s),
   ],
   channels: (R, n, s) => [
     ['server', s + failures(R, n, s)],
     ['deliveries/s', spread(pick(R, n, s, (r) => r.window.deliveriesPerSec))],
     ['× ws-coalesced', ratio(R, n, s, 'ws-coalesced', (r) => r.window.deliveriesPerSec)],
     ['p50 / p99 ms', `${spread(pick(R, n, s, (r) => r.window.latencyMs.p50), 2)} / ${spread(pick(R, n, s, (r) => r.window.latencyMs.p99), 2)}`],
-    ['lost', total(R, n, s, (r) => r.lost)],
-    ['out of order', total(R, n, s, (r) => r.outOfOrder)],
-    ['server CPU µs/delivery', spread(pick(R, n, s, cpuPerDelivery), 2)],
-    ['CPU/delivery × ws-coalesced', ratio(R, n, s, 'ws-coalesced', cpuPerDelivery)],
-    ['server CPU %', spread(pick(R, n, s, (r) => r.window.serverCpu))],
-    ['loadgen CPU %', spread(pick(R, n, s, (r) => r.window.loadgenCpu))],
+    ...deliveryTail(R, n, s),
   ],
   storm: (R, n, s) => [
     ['server', s + failures(R, n, s)],
