@@ -61,12 +61,12 @@ const cpuPerConnection = (r) => (r.serverCpu > 0 && r.connectionsPerSec > 0 ? (r
 
 /** The columns every delivery scenario (fanout, channels) ends with: loss, order and CPU. */
 const deliveryTail = (R, n, s) => [
-    ['lost', total(R, n, s, (r) => r.lost)],
-    ['out of order', total(R, n, s, (r) => r.outOfOrder)],
-    ['server CPU µs/delivery', spread(pick(R, n, s, cpuPerDelivery), 2)],
-    ['CPU/delivery × ws-coalesced', ratio(R, n, s, 'ws-coalesced', cpuPerDelivery)],
-    ['server CPU %', spread(pick(R, n, s, (r) => r.window.serverCpu))],
-    ['loadgen CPU %', spread(pick(R, n, s, (r) => r.window.loadgenCpu))],
+  ['lost', total(R, n, s, (r) => r.lost)],
+  ['out of order', total(R, n, s, (r) => r.outOfOrder)],
+  ['server CPU µs/delivery', spread(pick(R, n, s, cpuPerDelivery), 2)],
+  ['CPU/delivery × ws-coalesced', ratio(R, n, s, 'ws-coalesced', cpuPerDelivery)],
+  ['server CPU %', spread(pick(R, n, s, (r) => r.window.serverCpu))],
+  ['loadgen CPU %', spread(pick(R, n, s, (r) => r.window.loadgenCpu))],
 ]
 
 const COLUMNS = {
