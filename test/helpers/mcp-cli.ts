@@ -1,12 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { createInterface } from 'node:readline'
-import { ROOT } from './supervisor.js'
+import type { ChildProcess } from 'node:child_process'
+import { CliProcess } from './cli.js'
 
 /** A `roomcast serve <service>` process on free ports (ws port 0, so the MCP port is free too). */
 export interface CliService {
   readonly proc: ChildProcess
   readonly port: number
+  /** 0 when the service logged no `MCP listening` (MCP disabled). */
   readonly mcpPort: number
   /** SIGTERM, then wait for the exit. */
   stop(): Promise<void>
@@ -14,36 +13,14 @@ export interface CliService {
 
 /**
  * Spawns the built CLI and resolves once it logs `listening` (after its MCP port is bound),
- * reading both ports from its JSON log lines; rejects with its output if it exits first.
+ * reading both ports from its log lines; rejects with its output if it exits first.
  */
-export function serveCli(service: string, extraArgs: string[] = []): Promise<CliService> {
-  const proc = spawn(process.execPath, ['bin/roomcast.js', 'serve', service, '--port', '0', ...extraArgs], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const exited = once(proc, 'exit')
+export async function serveCli(service: string, extraArgs: string[] = []): Promise<CliService> {
+  const cli = new CliProcess(['serve', service, '--port', '0', ...extraArgs])
+  const port = await cli.port(service)
+  const mcp = /"port":(\d+)[^\n]*"msg":"MCP listening"/.exec(cli.stdout)
   const stop = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGTERM')
-      await exited
-    }
+    if (cli.proc.exitCode === null && cli.proc.signalCode === null) await cli.signal('SIGTERM')
   }
-  let output = ''
-  proc.stderr!.on('data', (d: Buffer) => (output += d.toString()))
-  return new Promise((resolve, reject) => {
-    let mcpPort = 0
-    const lines = createInterface({ input: proc.stdout! })
-    lines.on('line', (line) => {
-      output += `${line}\n`
-      let rec: { msg?: string; port?: number }
-      try {
-        rec = JSON.parse(line) as typeof rec
-      } catch {
-        return
-      }
-      if (rec.msg === 'MCP listening') mcpPort = rec.port ?? 0
-      if (rec.msg === 'listening') resolve({ proc, port: rec.port ?? 0, mcpPort, stop })
-    })
-    void exited.then(([code, signal]) => reject(new Error(`roomcast serve ${service} exited (${String(signal ?? code)}) before listening:\n${output}`)))
-  })
+  return { proc: cli.proc, port, mcpPort: mcp === null ? 0 : Number(mcp[1]), stop }
 }
