@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { EventEmitter } from 'node:events'
 import { pino } from 'pino'
 import { z } from 'zod'
-import { parseSettings, type RedisBridge, type SettingsInput, WebSocketServer } from '../../src/index.js'
+import { parseSettings, RedisBridge, type RedisBridgeOptions, type SettingsInput, WebSocketServer } from '../../src/index.js'
 import { startService, type Started } from './server.js'
 
 /** Resolves once `check()` holds, re-checking on every `event` of `emitter`; rejects after `timeoutMs`. */
@@ -47,16 +47,23 @@ export async function clusterFormed(servers: readonly WebSocketServer[], n = ser
   )
 }
 
-/** Starts `n` instances of one service on one Redis, sharing a fresh prefix. */
+/**
+ * Starts `n` instances of one service on one Redis, sharing a fresh prefix. `timings` (e.g. a
+ * directTimeoutMs longer than the test) build each instance's RedisBridge by hand.
+ */
 export async function startCluster<S extends WebSocketServer = WebSocketServer>(
   service: string,
   redisUrl: string,
   n: number,
   settings: SettingsInput = {},
+  timings?: Omit<RedisBridgeOptions, 'url' | 'prefix'>,
 ): Promise<Started<S>[]> {
   const prefix = `cluster-${randomUUID().slice(0, 8)}:`
   const nodes: Started<S>[] = []
-  for (let i = 0; i < n; i++) nodes.push(await startService<S>(service, { ...settings, redis: { url: redisUrl, prefix } }))
+  for (let i = 0; i < n; i++) {
+    const bridge = timings === undefined ? {} : { bridge: new RedisBridge({ ...timings, url: redisUrl, prefix }) }
+    nodes.push(await startService<S>(service, { ...settings, redis: { url: redisUrl, prefix } }, bridge))
+  }
   return nodes
 }
 

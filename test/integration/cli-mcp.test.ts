@@ -92,13 +92,12 @@ describe('roomcast status and roomcast mcp against a running roomcast serve', ()
     mute.listen(0, '127.0.0.1')
     await once(mute, 'listening')
     const port = (mute.address() as AddressInfo).port
-    const started = Date.now()
+    // The mute server never answers: the process ending at all, with this line, is --timeout at work.
     const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', '--mcp-port', String(port), '--timeout', '0.5'])
     for (const sock of held) sock.destroy()
     mute.close()
     expect(r.code).toBe(1)
     expect(r.stdout.trim()).toBe(`workflow: no answer from http://127.0.0.1:${port}/mcp within 0.5 s`)
-    expect(Date.now() - started).toBeLessThan(4000)
   })
 
   it('status sends the api_key of the settings file; without it the service refuses and status says so', async () => {

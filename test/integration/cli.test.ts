@@ -61,16 +61,15 @@ describe('roomcast CLI (built dist/, real processes)', () => {
   })
 
   it('a second signal during the drain exits at once with 1', async () => {
-    const file = settingsFile('slow-drain.yaml', 'drain_timeout: 30\n')
+    // A drain that would outlast the test: exit code 1 can only come from the second signal.
+    const file = settingsFile('slow-drain.yaml', 'drain_timeout: 600\n')
     const p = start(['serve', 'workflow', '--port', '0', '--settings', file])
     const port = await p.port('workflow')
     const deaf = await TestClient.connect(`ws://127.0.0.1:${port}/ws`)
     deaf.ws.pause()
     p.proc.kill('SIGTERM')
     await p.waitFor(/"msg":"shutting down"/)
-    const started = Date.now()
     expect(await p.signal('SIGINT')).toBe(1)
-    expect(Date.now() - started).toBeLessThan(5000)
     expect(p.stdout).toContain('second signal: exiting at once')
   })
 

@@ -9,12 +9,12 @@ describe('graceful shutdown (PROTOCOL.md A.7, DESIGN lifecycle)', () => {
   afterEach(async () => s?.server.close())
 
   it('closes every client with 1001 "Server shutting down", then refuses new connections', async () => {
-    s = await startService('workflow', { drain_timeout: 5 })
+    // A drain_timeout far beyond the test's own timeout: close() resolving at all means it did
+    // not wait for the timer, only for the clients' close handshakes.
+    s = await startService('workflow', { drain_timeout: 600 })
     const clients = await Promise.all([1, 2, 3].map(() => TestClient.connect(s.url)))
     await clients[0]!.subscribe('global')
-    const started = Date.now()
     await s.server.close()
-    expect(Date.now() - started).toBeLessThan(2000)
     for (const c of clients) expect(await c.closed).toEqual({ code: 1001, reason: 'Server shutting down' })
     expect(s.server.state).toBe('stopped')
     const late = new WebSocket(s.url)
@@ -28,15 +28,18 @@ describe('graceful shutdown (PROTOCOL.md A.7, DESIGN lifecycle)', () => {
     deaf.ws.pause()
     const started = Date.now()
     await s.server.close()
+    // Load can only delay the end, so the lower bound is safe; the upper one is a safety net (≥ 10×).
     const took = Date.now() - started
     expect(took).toBeGreaterThanOrEqual(250)
-    expect(took).toBeLessThan(2000)
+    expect(took).toBeLessThan(10_000)
+    expect(s.server.state).toBe('stopped')
     deaf.ws.resume()
     expect([1001, 1006]).toContain((await deaf.closed).code)
   })
 
   it('does not wait for a slow consumer that was already closed 4008', async () => {
-    s = await startService('workflow', { drain_timeout: 5, max_buffered_bytes: 16 * 1024 })
+    // drain_timeout beyond the test's timeout: close() resolving means nobody was waited for.
+    s = await startService('workflow', { drain_timeout: 600, max_buffered_bytes: 16 * 1024 })
     const fast = await TestClient.connect(s.url)
     const slow = await TestClient.connect(s.url)
     await fast.subscribe('global')
@@ -44,9 +47,7 @@ describe('graceful shutdown (PROTOCOL.md A.7, DESIGN lifecycle)', () => {
     slow.ws.pause()
     await publishUntilSlowClose(s.server, 'global', 16 * 1024, () => fast.next())
     expect(s.server.stats.slowConsumerCloses).toBe(1)
-    const started = Date.now()
     await s.server.close()
-    expect(Date.now() - started).toBeLessThan(500)
     expect(await fast.closed).toEqual({ code: 1001, reason: 'Server shutting down' })
   })
 
