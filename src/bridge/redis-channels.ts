@@ -1,5 +1,5 @@
 /**
- * Every Redis channel name roomcast uses, built here and nowhere else (STYLE.md 4), from one
+ * Every Redis channel and key name roomcast uses, built here and nowhere else (STYLE.md 4), from one
  * prefix (`REDIS_PUBSUB_PREFIX`, default `roomcast:`) and the service name, so services and
  * deployments sharing one Redis never hear each other.
  */
@@ -12,6 +12,8 @@ export interface RedisNames {
   readonly direct: string
   /** Instance heartbeats and leaves. */
   readonly cluster: string
+  /** The keys of one history channel's stream: its meta hash (epoch, top offset) and its entries. */
+  streamKeys(channel: string): { readonly meta: string; readonly stream: string }
 }
 
 export function redisNames(prefix: string, service: string): RedisNames {
@@ -22,5 +24,6 @@ export function redisNames(prefix: string, service: string): RedisNames {
     allRooms: `${base.replace(/[*?[\]\\]/g, '\\$&')}room:*`,
     direct: `${base}direct`,
     cluster: `${base}cluster`,
+    streamKeys: (channel) => ({ meta: `${base}meta:${channel}`, stream: `${base}stream:${channel}` }),
   }
 }

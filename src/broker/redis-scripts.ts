@@ -1,0 +1,58 @@
+/**
+ * The Lua scripts of the Redis broker. Redis runs a script as one atomic step, so a history
+ * publication's offset, its place in the stream and its PUBLISH to the other instances either
+ * all happen or none does: an instance never delivers a publication that history lacks, and a
+ * recovering client never misses one that was delivered.
+ *
+ * Keys per channel (names built in redis-channels.ts):
+ * - meta, a hash: `e` the epoch, `s` the top offset; kept `metaTtl` ms after the last use;
+ * - stream, a Redis stream whose entry ids are `<offset>-0` and whose field `d` holds the
+ *   publication's JSON; trimmed to `size` entries, kept `ttl` ms after the last publication.
+ *
+ * A meta that is missing (never created, expired, Redis restarted or flushed) gets the fresh
+ * epoch the caller passes, and any stream left without it is deleted first: its offsets belong
+ * to a past the new epoch does not claim.
+ */
+
+/**
+ * KEYS: meta, stream. ARGV: entry JSON, size, ttl ms, meta ttl ms, fresh epoch, pub/sub
+ * channel, message head. The message sent is the head followed by `,"offset":N,"epoch":"E"}`
+ * (the head is a JSON object without its closing brace). Returns {offset, epoch, receivers}.
+ */
+export const APPEND_AND_PUBLISH = `
+local epoch = redis.call('hget', KEYS[1], 'e')
+if not epoch then
+  epoch = ARGV[5]
+  redis.call('del', KEYS[2])
+  redis.call('hset', KEYS[1], 'e', epoch)
+end
+local offset = redis.call('hincrby', KEYS[1], 's', 1)
+redis.call('pexpire', KEYS[1], ARGV[4])
+redis.call('xadd', KEYS[2], 'MAXLEN', ARGV[2], offset .. '-0', 'd', ARGV[1])
+redis.call('pexpire', KEYS[2], ARGV[3])
+local receivers = redis.call('publish', ARGV[6], ARGV[7] .. ',"offset":' .. offset .. ',"epoch":"' .. epoch .. '"}')
+return {offset, epoch, receivers}
+`
+
+/**
+ * KEYS: meta, stream. ARGV: first offset wanted (or -1 for none), most entries, meta ttl ms,
+ * fresh epoch. Returns {top offset, epoch, entries} where entries are XRANGE replies
+ * `[id, ['d', json]]` in offset order. Creates the meta when missing, so the position a
+ * subscriber is told is the one the next publication continues.
+ */
+export const READ_STREAM = `
+local meta = redis.call('hmget', KEYS[1], 'e', 's')
+local epoch, top = meta[1], meta[2]
+if not epoch then
+  epoch = ARGV[4]
+  top = 0
+  redis.call('del', KEYS[2])
+  redis.call('hset', KEYS[1], 'e', epoch, 's', 0)
+end
+redis.call('pexpire', KEYS[1], ARGV[3])
+local entries = {}
+if ARGV[1] ~= '-1' then
+  entries = redis.call('xrange', KEYS[2], ARGV[1] .. '-0', '+', 'COUNT', ARGV[2])
+end
+return {tonumber(top) or 0, epoch, entries}
+`
