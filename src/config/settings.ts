@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
+import { DEV_TOKEN_SECRET } from '../auth/hmac-token.js'
 
 const seconds = (def: number) => z.number().positive().default(def)
 
@@ -29,12 +30,16 @@ export const SettingsSchema = z
     /** How long shutdown waits for clients to close after 1001 before terminating them. */
     drain_timeout: seconds(5),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** `production` (env NODE_ENV=production) makes flat-dialect services require a valid token. */
+    environment: z.enum(['development', 'production']).default('development'),
     auth: z
       .object({
         required: z.boolean().default(false),
         /** HS256 secret; env `<SERVICE>_JWT_SECRET` overrides. */
         secret: z.string().min(16).nullable().default(null),
         timeout: seconds(10),
+        /** HMAC-SHA256 secret of flat-dialect tokens (env WS_AUTH_SECRET); refused in production while it is the default. */
+        token_secret: z.string().default(DEV_TOKEN_SECRET),
       })
       .strict()
       .prefault({}),
@@ -83,20 +88,24 @@ function freeze<T>(value: T): T {
   return value
 }
 
+/** A service's own rule over valid settings (e.g. no development secret in production): one problem per line, `key: why`. */
+export type SettingsCheck = (settings: Settings) => readonly string[]
+
 /** Validates raw settings; `earlier` are problems already found (e.g. in the environment), listed first. */
-function validate(raw: unknown, source: string, earlier: readonly string[] = []): Settings {
+function validate(raw: unknown, source: string, earlier: readonly string[] = [], checks: readonly SettingsCheck[] = []): Settings {
   const result = SettingsSchema.safeParse(raw ?? {})
   const problems = [
     ...earlier,
     ...(result.success ? [] : result.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)),
+    ...(result.success ? checks.flatMap((check) => check(result.data)) : []),
   ]
   if (problems.length > 0 || !result.success) throw new SettingsError(source, problems)
   return freeze(result.data)
 }
 
 /** Validates raw settings, listing every problem at once. */
-export function parseSettings(raw: unknown, source = 'settings'): Settings {
-  return validate(raw, source)
+export function parseSettings(raw: unknown, source = 'settings', checks: readonly SettingsCheck[] = []): Settings {
+  return validate(raw, source, [], checks)
 }
 
 function envInt(env: NodeJS.ProcessEnv, name: string, problems: string[]): number | undefined {
@@ -133,12 +142,15 @@ export interface LoadOptions {
   /** Settings that win over the file and the environment (CLI flags). */
   readonly overrides?: Partial<SettingsInput>
   readonly env?: NodeJS.ProcessEnv
+  /** The service's own rules, run on the validated settings; their problems are listed with the file's. */
+  readonly checks?: readonly SettingsCheck[]
 }
 
 /**
  * Reads a service's settings: defaults ← YAML file ← environment ← overrides.
  * Environment: `ROOMCAST_<SERVICE>_PORT`, `ROOMCAST_<SERVICE>_HOST` (or `ROOMCAST_HOST`),
- * `<SERVICE>_JWT_SECRET`, `REDIS_URL` | `REDIS_ADDR` + `REDIS_PASSWORD` + `REDIS_DB`, `REDIS_PUBSUB_PREFIX`.
+ * `<SERVICE>_JWT_SECRET`, `WS_AUTH_SECRET`, `NODE_ENV`, `REDIS_URL` | `REDIS_ADDR` + `REDIS_PASSWORD` + `REDIS_DB`,
+ * `REDIS_PUBSUB_PREFIX`.
  */
 export function loadSettings(opts: LoadOptions): Settings {
   const env = opts.env ?? process.env
@@ -179,6 +191,9 @@ export function loadSettings(opts: LoadOptions): Settings {
   const obj = (v: unknown): Record<string, unknown> =>
     typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {}
   if (secret) raw.auth = { ...obj(raw.auth), secret }
+  // An empty WS_AUTH_SECRET is kept (not read as unset) so that the service's check refuses it.
+  if (env.WS_AUTH_SECRET !== undefined) raw.auth = { ...obj(raw.auth), token_secret: env.WS_AUTH_SECRET }
+  if (env.NODE_ENV === 'production' || env.NODE_ENV === 'development') raw.environment = env.NODE_ENV
   if (redisUrl !== undefined || redisPrefix !== undefined) {
     raw.redis = {
       ...obj(raw.redis),
@@ -188,5 +203,5 @@ export function loadSettings(opts: LoadOptions): Settings {
   }
   Object.assign(raw, opts.overrides ?? {})
   // One report for everything wrong: the environment's problems and the file's together.
-  return validate(raw, problems.length > 0 ? `${source} and environment` : source, problems)
+  return validate(raw, problems.length > 0 ? `${source} and environment` : source, problems, opts.checks)
 }
