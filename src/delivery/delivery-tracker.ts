@@ -1,0 +1,377 @@
+import type { Logger } from 'pino'
+import { textFrame } from '../server/frame.js'
+import { type Clock, systemClock } from './clock.js'
+import { frameText } from './frame-text.js'
+import { RetryQueue } from './retry-queue.js'
+
+/** Where a tracked event is sent: a connection (the server's Connection fits). */
+export interface DeliveryTarget {
+  readonly id: string
+  /** Queues bytes already framed (server/frame.ts); false when the connection could not take them. */
+  sendFramed(frame: Buffer): boolean
+}
+
+/** A framed event shared by all its recipients: its bytes count once against max_pending_bytes. */
+export interface TrackedFrame {
+  readonly bytes: Buffer
+  refs: number
+}
+
+/** A pending event as it travels to another instance (the recipient reconnected there). */
+export interface HandoverEntry {
+  readonly id: string
+  readonly event: string
+  /** The event's JSON text: the frame without its WebSocket header. */
+  readonly text: string
+  readonly attempts: number
+}
+
+export interface DeliveryStats {
+  /** Tracked events not yet acknowledged nor failed. */
+  readonly pending: number
+  readonly pendingBytes: number
+  readonly tracked: number
+  readonly acked: number
+  /** Re-sends: retries, and pending events sent to a recipient's new connection. */
+  readonly resent: number
+  readonly failed: number
+  /** Events sent once without tracking because a bound was reached. */
+  readonly overflow: number
+  /** Acks naming no event pending for that connection's recipient (unknown, foreign, late duplicates). */
+  readonly unknownAcks: number
+  readonly handedOver: number
+  readonly adopted: number
+}
+
+export interface TrackerOptions {
+  readonly maxAttempts: number
+  readonly ackTimeoutMs: number
+  /** Pending events per recipient (a connection, or one identity across its connections). */
+  readonly maxPendingPerRecipient: number
+  readonly maxPending: number
+  readonly maxPendingBytes: number
+  readonly clock?: Clock
+  readonly log?: Logger
+}
+
+interface Recipient {
+  /** The user or agent id; null for an anonymous connection (tracked per connection only). */
+  readonly identity: string | null
+  readonly key: string
+  /** Pending events by id, in the order they were first sent. */
+  readonly entries: Map<string, Entry>
+  /** This recipient's open connections on this instance, newest last. */
+  readonly targets: DeliveryTarget[]
+}
+
+interface Entry {
+  readonly id: string
+  readonly event: string
+  readonly frame: TrackedFrame
+  readonly recipient: Recipient
+  /** Where the next attempt goes; null while the recipient has no open connection here. */
+  target: DeliveryTarget | null
+  attempts: number
+  due: number
+  done: boolean
+}
+
+/** Failure log lines per second before the rest are only counted (the counter stays exact). */
+const FAILURE_LOG_PER_SECOND = 10
+
+/**
+ * At-least-once delivery of tracked events (docs/protocol.md A.8). The caller sends an event's
+ * first copy and calls `track`; every `ack_timeout` without an ack the same framed bytes are
+ * sent again, up to `max_attempts` sends, then the event counts as failed. Pending events
+ * belong to a recipient: an identity outlives its connections, so a reconnect (`attach`)
+ * receives what is still pending; an anonymous connection's events fail when it closes.
+ */
+export class DeliveryTracker {
+  readonly #opts: TrackerOptions
+  readonly #clock: Clock
+  readonly #log: Logger | undefined
+  readonly #queue: RetryQueue<Entry>
+  readonly #recipients = new Map<string, Recipient>()
+  readonly #byTarget = new Map<string, Recipient>()
+  #pending = 0
+  #pendingBytes = 0
+  #tracked = 0
+  #acked = 0
+  #resent = 0
+  #failed = 0
+  #overflow = 0
+  #unknownAcks = 0
+  #handedOver = 0
+  #adopted = 0
+  #failWindow = 0
+  #failLogged = 0
+  #failSuppressed = 0
+
+  constructor(opts: TrackerOptions) {
+    this.#opts = opts
+    this.#clock = opts.clock ?? systemClock
+    this.#log = opts.log
+    this.#queue = new RetryQueue(this.#clock, (entry, due) => this.#onDue(entry, due))
+  }
+
+  /**
+   * A connection opened (or identified itself). An identity's pending events without an open
+   * connection are sent to it at once; their retry schedule goes on unchanged.
+   */
+  attach(target: DeliveryTarget, identity: string | null): void {
+    const current = this.#byTarget.get(target.id)
+    if (current !== undefined) {
+      if (current.identity === identity || identity === null) return
+      this.#reidentify(target, current, identity)
+      return
+    }
+    const rec = this.#recipient(identity, target)
+    rec.targets.push(target)
+    this.#byTarget.set(target.id, rec)
+    if (identity === null) return
+    for (const entry of rec.entries.values()) {
+      if (entry.target !== null) continue
+      entry.target = target
+      this.#resent++
+      target.sendFramed(entry.frame.bytes)
+    }
+  }
+
+  /**
+   * A connection closed. Its events move to the recipient's newest other connection here (sent
+   * at once), else wait without one; an anonymous connection's events fail. Returns how many
+   * of the recipient's events now wait without a connection.
+   */
+  detach(target: DeliveryTarget): number {
+    const rec = this.#byTarget.get(target.id)
+    if (rec === undefined) return 0
+    this.#byTarget.delete(target.id)
+    rec.targets.splice(rec.targets.indexOf(target), 1)
+    const next = rec.targets.at(-1) ?? null
+    let orphans = 0
+    for (const entry of [...rec.entries.values()]) {
+      if (entry.target !== target) {
+        if (entry.target === null) orphans++
+        continue
+      }
+      if (rec.identity === null) {
+        this.#fail(entry, 'connection closed')
+        continue
+      }
+      entry.target = next
+      if (next === null) orphans++
+      else {
+        this.#resent++
+        next.sendFramed(entry.frame.bytes)
+      }
+    }
+    this.#forgetIfIdle(rec)
+    return orphans
+  }
+
+  /** Wraps the bytes of one broadcast so every recipient's entry shares them. */
+  frame(bytes: Buffer): TrackedFrame {
+    return { bytes, refs: 0 }
+  }
+
+  /**
+   * Tracks an event whose first copy was just sent to `target`. Returns false when a bound was
+   * reached (the event was sent once, untracked, and counted as overflow) or `target` is unknown.
+   * The same id sent to two connections of one identity is tracked once.
+   */
+  track(target: DeliveryTarget, id: string, event: string, frame: TrackedFrame): boolean {
+    const rec = this.#byTarget.get(target.id)
+    if (rec === undefined) return false
+    if (rec.entries.has(id)) return true
+    if (!this.#admits(rec, frame, id, event)) return false
+    this.#tracked++
+    this.#add(rec, id, event, frame, target, 1)
+    return true
+  }
+
+  /** An ack from `target`: true when it settled one of its recipient's pending events; anything else is counted. */
+  ack(target: DeliveryTarget, id: string): boolean {
+    const entry = this.#byTarget.get(target.id)?.entries.get(id)
+    if (entry === undefined) {
+      this.#unknownAcks++
+      return false
+    }
+    this.#acked++
+    this.#settle(entry)
+    return true
+  }
+
+  /** Whether `identity` has events waiting without a connection here. */
+  hasOrphans(identity: string): boolean {
+    const rec = this.#recipients.get(keyOf(identity, null))
+    if (rec === undefined) return false
+    for (const entry of rec.entries.values()) if (entry.target === null) return true
+    return false
+  }
+
+  /** Removes and returns `identity`'s events waiting without a connection, for another instance to deliver. */
+  takeOrphans(identity: string): HandoverEntry[] {
+    const rec = this.#recipients.get(keyOf(identity, null))
+    if (rec === undefined) return []
+    const out: HandoverEntry[] = []
+    for (const entry of [...rec.entries.values()]) {
+      if (entry.target !== null) continue
+      out.push({ id: entry.id, event: entry.event, text: frameText(entry.frame.bytes), attempts: entry.attempts })
+      this.#handedOver++
+      this.#settle(entry)
+    }
+    return out
+  }
+
+  /**
+   * Takes over events another instance handed over for `identity`: framed once here, sent at
+   * once to its newest connection (if any), then retried as usual with a fresh ack_timeout.
+   */
+  adopt(identity: string, entries: readonly HandoverEntry[]): number {
+    const rec = this.#recipient(identity, null)
+    const target = rec.targets.at(-1) ?? null
+    let n = 0
+    for (const h of entries) {
+      if (rec.entries.has(h.id)) continue
+      const frame = this.frame(textFrame(h.text))
+      if (!this.#admits(rec, frame, h.id, h.event)) continue
+      const attempts = Math.min(Math.max(1, Math.trunc(h.attempts)), this.#opts.maxAttempts)
+      this.#add(rec, h.id, h.event, frame, target, attempts)
+      if (target !== null) {
+        this.#resent++
+        target.sendFramed(frame.bytes)
+      }
+      this.#adopted++
+      n++
+    }
+    this.#forgetIfIdle(rec)
+    return n
+  }
+
+  stats(): DeliveryStats {
+    return {
+      pending: this.#pending,
+      pendingBytes: this.#pendingBytes,
+      tracked: this.#tracked,
+      acked: this.#acked,
+      resent: this.#resent,
+      failed: this.#failed,
+      overflow: this.#overflow,
+      unknownAcks: this.#unknownAcks,
+      handedOver: this.#handedOver,
+      adopted: this.#adopted,
+    }
+  }
+
+  /** Pending events of one identity (or anonymous connection id), for status views and tests. */
+  pendingOf(identity: string): number {
+    return this.#recipients.get(keyOf(identity, null))?.entries.size ?? 0
+  }
+
+  /** Stops the timer and forgets everything pending (the server is stopping). */
+  close(): void {
+    this.#queue.clear()
+    this.#recipients.clear()
+    this.#byTarget.clear()
+    this.#pending = 0
+    this.#pendingBytes = 0
+  }
+
+  // ── internals ──────────────────────────────────────────────────────────────────────────
+
+  #recipient(identity: string | null, target: DeliveryTarget | null): Recipient {
+    const key = keyOf(identity, target)
+    let rec = this.#recipients.get(key)
+    if (rec === undefined) {
+      rec = { identity, key, entries: new Map(), targets: [] }
+      this.#recipients.set(key, rec)
+    }
+    return rec
+  }
+
+  /** An anonymous connection identified itself: it and its pending events join the identity. */
+  #reidentify(target: DeliveryTarget, from: Recipient, identity: string): void {
+    const moved = [...from.entries.values()].filter((e) => e.target === target)
+    for (const entry of moved) this.#settle(entry)
+    from.targets.splice(from.targets.indexOf(target), 1)
+    this.#byTarget.delete(target.id)
+    this.#forgetIfIdle(from)
+    this.attach(target, identity)
+    const to = this.#byTarget.get(target.id) as Recipient
+    for (const e of moved) if (!to.entries.has(e.id)) this.#add(to, e.id, e.event, e.frame, target, e.attempts)
+  }
+
+  #admits(rec: Recipient, frame: TrackedFrame, id: string, event: string): boolean {
+    const o = this.#opts
+    const bytes = frame.refs === 0 ? frame.bytes.length : 0
+    if (rec.entries.size < o.maxPendingPerRecipient && this.#pending < o.maxPending && this.#pendingBytes + bytes <= o.maxPendingBytes) {
+      return true
+    }
+    this.#overflow++
+    if (this.#overflow === 1 || this.#overflow % 1000 === 0) {
+      this.#log?.warn(
+        { event, id, recipient: labelOf(rec), overflow: this.#overflow, pending: this.#pending, pendingBytes: this.#pendingBytes },
+        'delivery bound reached: event sent once without tracking',
+      )
+    }
+    return false
+  }
+
+  #add(rec: Recipient, id: string, event: string, frame: TrackedFrame, target: DeliveryTarget | null, attempts: number): void {
+    if (frame.refs++ === 0) this.#pendingBytes += frame.bytes.length
+    const entry: Entry = { id, event, frame, recipient: rec, target, attempts, due: 0, done: false }
+    entry.due = this.#queue.push(entry, this.#clock.now() + this.#opts.ackTimeoutMs)
+    rec.entries.set(id, entry)
+    this.#pending++
+  }
+
+  #onDue(entry: Entry, due: number): void {
+    // Settled, or rescheduled since: a stale queue slot.
+    if (entry.done || entry.due !== due) return
+    if (entry.attempts >= this.#opts.maxAttempts) return this.#fail(entry, 'not acknowledged')
+    entry.attempts++
+    if (entry.target !== null) {
+      this.#resent++
+      entry.target.sendFramed(entry.frame.bytes)
+    }
+    entry.due = this.#queue.push(entry, this.#clock.now() + this.#opts.ackTimeoutMs)
+  }
+
+  #settle(entry: Entry): void {
+    entry.done = true
+    const rec = entry.recipient
+    rec.entries.delete(entry.id)
+    this.#pending--
+    if (--entry.frame.refs === 0) this.#pendingBytes -= entry.frame.bytes.length
+    this.#forgetIfIdle(rec)
+    // Settled entries stay in the queue until due; drop them once they outnumber the live ones.
+    if (this.#queue.size > 2 * this.#pending + 1024) this.#queue.compact((e, d) => !e.done && e.due === d)
+  }
+
+  #fail(entry: Entry, reason: string): void {
+    this.#failed++
+    this.#settle(entry)
+    const second = Math.floor(this.#clock.now() / 1000)
+    if (second !== this.#failWindow) {
+      if (this.#failSuppressed > 0) this.#log?.warn({ failures: this.#failSuppressed }, 'more tracked deliveries failed (not logged one by one)')
+      this.#failWindow = second
+      this.#failLogged = 0
+      this.#failSuppressed = 0
+    }
+    if (this.#failLogged++ < FAILURE_LOG_PER_SECOND) {
+      this.#log?.warn({ event: entry.event, id: entry.id, recipient: labelOf(entry.recipient), attempts: entry.attempts, reason }, 'tracked delivery failed')
+    } else this.#failSuppressed++
+  }
+
+  #forgetIfIdle(rec: Recipient): void {
+    if (rec.entries.size === 0 && rec.targets.length === 0) this.#recipients.delete(rec.key)
+  }
+}
+
+function keyOf(identity: string | null, target: DeliveryTarget | null): string {
+  return identity !== null ? `id:${identity}` : `conn:${target?.id ?? ''}`
+}
+
+function labelOf(rec: Recipient): string {
+  return rec.identity ?? `connection ${rec.key.slice(5)}`
+}
