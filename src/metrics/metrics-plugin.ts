@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { BridgeState } from '../bridge/bridge.js'
+import type { BridgeState } from '../broker/bridge.js'
 import type { ServerPlugin } from '../server/plugin.js'
 import type { BroadcastObserver } from '../server/stats.js'
 import type { WebSocketServer } from '../server/websocket-server.js'

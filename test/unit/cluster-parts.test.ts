@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from 'vitest'
-import { decodeClusterMessage, heartbeatMessage, publicationMessage } from '../../src/bridge/cluster-messages.js'
-import { ClusterView } from '../../src/bridge/cluster-view.js'
-import { DirectAcks } from '../../src/bridge/direct-acks.js'
-import { redisNames } from '../../src/bridge/redis-channels.js'
-import { redactUrl } from '../../src/bridge/redis-connection.js'
+import { decodeClusterMessage, heartbeatMessage, publicationMessage } from '../../src/broker/cluster-messages.js'
+import { ClusterView } from '../../src/broker/cluster-view.js'
+import { DirectAcks } from '../../src/broker/direct-acks.js'
+import { redisNames } from '../../src/broker/redis-channels.js'
+import { redactUrl } from '../../src/broker/redis-connection.js'
 import { loadSettings, SettingsError } from '../../src/index.js'
 
 describe('cluster messages', () => {
