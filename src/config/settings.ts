@@ -20,7 +20,7 @@ export const SettingsSchema = z
     ping_timeout: seconds(20),
     /** Largest inbound frame in bytes; larger closes with 1009. @default 1 MiB */
     max_payload: z.number().int().positive().default(1024 * 1024),
-    /** Outbound buffer per connection before it is closed as a slow consumer (4008). @default 1 MiB */
+    /** Outbound buffer per connection before it is cut as a slow consumer (4008, docs/errors.md). @default 1 MiB */
     max_buffered_bytes: z.number().int().positive().default(1024 * 1024),
     max_subscriptions: z.number().int().positive().default(100),
     /** Bearer key for POST /publish and /send; without it only loopback callers may use them. */

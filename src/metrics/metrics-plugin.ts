@@ -106,7 +106,7 @@ export class MetricsPlugin implements ServerPlugin, BroadcastObserver {
       collect() { setTotals(this, 'code', stats.errorsByCode) },
     })
     counter('roomcast_rate_limited_total', 'Frames dropped by the per-connection rate limit.', () => stats.rateLimited)
-    counter('roomcast_slow_consumer_closes_total', 'Connections closed with 4008 because their outbound buffer was full.', () => stats.slowConsumerCloses)
+    counter('roomcast_slow_consumer_closes_total', 'Connections cut as slow consumers (4008) because their outbound buffer was full.', () => stats.slowConsumerCloses)
     counter('roomcast_heartbeat_timeouts_total', 'Connections terminated for not answering a ping in time.', () => stats.heartbeatTimeouts)
     gauge('roomcast_uptime_seconds', 'Seconds since the server started.', () => server.uptime)
   }

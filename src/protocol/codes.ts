@@ -23,7 +23,7 @@ export const CLOSE_CODES: Readonly<Record<CloseCode, string>> = {
   1009: 'Message too big: a frame over max_payload (default 1 MiB).',
   1011: 'Internal error, e.g. an unexpected failure during authentication.',
   1013: 'Server at maximum capacity: retry later.',
-  4008: 'Slow consumer: the outbound backlog stayed over max_buffered_bytes (1 s) or reached twice it; reconnect.',
+  4008: 'Slow consumer: the backlog stayed over max_buffered_bytes (1 s) or reached twice it; cut at the TCP level (client sees 1006), logged with 4008.',
 }
 
 /** Reasons sent with close frames; reasons must stay under 123 bytes. */

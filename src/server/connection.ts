@@ -111,6 +111,15 @@ export class Connection {
     return (this.socket as unknown as { _socket?: Socket })._socket
   }
 
+  /**
+   * Ends the connection at the TCP level at once, without a close frame, and drops its backlog
+   * (the slow-consumer policy: a close frame could only queue behind what the client does not read).
+   */
+  cut(): void {
+    this.phase = 'closing'
+    this.socket.terminate()
+  }
+
   /** Sends a close frame once; later calls do nothing. */
   close(code: CloseCode, reason: string): void {
     if (this.phase === 'closing') return

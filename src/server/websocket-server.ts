@@ -459,10 +459,10 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   #closeSlow(conn: Connection): void {
     if (conn.phase === 'closing') return
     this.stats.slowConsumerCloses++
-    this.log.warn({ connection: conn.id, buffered: conn.socket.bufferedAmount }, 'closing slow consumer')
-    conn.close(CloseCode.SLOW_CONSUMER, CloseReason.SLOW_CONSUMER)
-    // Its backlog will not drain quickly: do not hold the memory for ws's 30 s close timeout.
-    setTimeout(() => conn.socket.terminate(), 1000).unref()
+    this.log.warn({ connection: conn.id, buffered: conn.socket.bufferedAmount, code: CloseCode.SLOW_CONSUMER }, 'slow consumer: connection cut')
+    // ws keeps frame order, so a 4008 close frame would wait behind the very backlog the client
+    // is not reading: cut the TCP connection now and free the backlog (docs/errors.md, 4008).
+    conn.cut()
   }
 
   // ── frames ─────────────────────────────────────────────────────────────────────────────

@@ -107,7 +107,7 @@ describe('GET /metrics', () => {
     const gone = new Promise<void>((resolve) => s!.server.onDisconnect(() => resolve()))
     const big = await publishUntilSlowClose(s.server, 'workflow:big', 32 * 1024, () => new Promise<void>((resolve) => setImmediate(resolve)))
     slow.ws.resume()
-    expect((await slow.closed).code).toBe(4008)
+    expect((await slow.closed).code).toBe(1006)
     await gone
     const after = (await scrape(s)).samples
     expect(after.get('roomcast_slow_consumer_closes_total')).toBe(1)
