@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { HandoverEntry } from './delivery-tracker.js'
+import type { HandoverEntry } from './delivery-types.js'
 
 /**
  * What instances say to each other about tracked deliveries, carried inside the bridge's

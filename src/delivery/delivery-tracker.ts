@@ -1,58 +1,11 @@
-import type { Logger } from 'pino'
 import { textFrame } from '../server/frame.js'
 import { type Clock, systemClock } from './clock.js'
+import { DeliveryLog } from './delivery-log.js'
 import { frameText } from './frame-text.js'
+import type { DeliveryStats, DeliveryTarget, HandoverEntry, TrackedFrame, TrackerOptions } from './delivery-types.js'
 import { RetryQueue } from './retry-queue.js'
 
-/** Where a tracked event is sent: a connection (the server's Connection fits). */
-export interface DeliveryTarget {
-  readonly id: string
-  /** Queues bytes already framed (server/frame.ts); false when the connection could not take them. */
-  sendFramed(frame: Buffer): boolean
-}
-
-/** A framed event shared by all its recipients: its bytes count once against max_pending_bytes. */
-export interface TrackedFrame {
-  readonly bytes: Buffer
-  refs: number
-}
-
-/** A pending event as it travels to another instance (the recipient reconnected there). */
-export interface HandoverEntry {
-  readonly id: string
-  readonly event: string
-  /** The event's JSON text: the frame without its WebSocket header. */
-  readonly text: string
-  readonly attempts: number
-}
-
-export interface DeliveryStats {
-  /** Tracked events not yet acknowledged nor failed. */
-  readonly pending: number
-  readonly pendingBytes: number
-  readonly tracked: number
-  readonly acked: number
-  /** Re-sends: retries, and pending events sent to a recipient's new connection. */
-  readonly resent: number
-  readonly failed: number
-  /** Events sent once without tracking because a bound was reached. */
-  readonly overflow: number
-  /** Acks naming no event pending for that connection's recipient (unknown, foreign, late duplicates). */
-  readonly unknownAcks: number
-  readonly handedOver: number
-  readonly adopted: number
-}
-
-export interface TrackerOptions {
-  readonly maxAttempts: number
-  readonly ackTimeoutMs: number
-  /** Pending events per recipient (a connection, or one identity across its connections). */
-  readonly maxPendingPerRecipient: number
-  readonly maxPending: number
-  readonly maxPendingBytes: number
-  readonly clock?: Clock
-  readonly log?: Logger
-}
+export type { DeliveryStats, DeliveryTarget, HandoverEntry, TrackedFrame, TrackerOptions }
 
 interface Recipient {
   /** The user or agent id; null for an anonymous connection (tracked per connection only). */
@@ -76,9 +29,6 @@ interface Entry {
   done: boolean
 }
 
-/** Failure log lines per second before the rest are only counted (the counter stays exact). */
-const FAILURE_LOG_PER_SECOND = 10
-
 /**
  * At-least-once delivery of tracked events (docs/protocol.md A.8). The caller sends an event's
  * first copy and calls `track`; every `ack_timeout` without an ack the same framed bytes are
@@ -89,7 +39,7 @@ const FAILURE_LOG_PER_SECOND = 10
 export class DeliveryTracker {
   readonly #opts: TrackerOptions
   readonly #clock: Clock
-  readonly #log: Logger | undefined
+  readonly #log: DeliveryLog
   readonly #queue: RetryQueue<Entry>
   readonly #recipients = new Map<string, Recipient>()
   readonly #byTarget = new Map<string, Recipient>()
@@ -103,14 +53,11 @@ export class DeliveryTracker {
   #unknownAcks = 0
   #handedOver = 0
   #adopted = 0
-  #failWindow = 0
-  #failLogged = 0
-  #failSuppressed = 0
 
   constructor(opts: TrackerOptions) {
     this.#opts = opts
     this.#clock = opts.clock ?? systemClock
-    this.#log = opts.log
+    this.#log = new DeliveryLog(opts.log)
     this.#queue = new RetryQueue(this.#clock, (entry, due) => this.#onDue(entry, due))
   }
 
@@ -139,12 +86,12 @@ export class DeliveryTracker {
 
   /**
    * A connection closed. Its events move to the recipient's newest other connection here (sent
-   * at once), else wait without one; an anonymous connection's events fail. Returns how many
-   * of the recipient's events now wait without a connection.
+   * at once), else wait without one; an anonymous connection's events fail. Returns the
+   * identity when some of its events now wait without a connection, else null.
    */
-  detach(target: DeliveryTarget): number {
+  detach(target: DeliveryTarget): string | null {
     const rec = this.#byTarget.get(target.id)
-    if (rec === undefined) return 0
+    if (rec === undefined) return null
     this.#byTarget.delete(target.id)
     rec.targets.splice(rec.targets.indexOf(target), 1)
     const next = rec.targets.at(-1) ?? null
@@ -166,7 +113,7 @@ export class DeliveryTracker {
       }
     }
     this.#forgetIfIdle(rec)
-    return orphans
+    return orphans > 0 ? rec.identity : null
   }
 
   /** Wraps the bytes of one broadcast so every recipient's entry shares them. */
@@ -307,13 +254,7 @@ export class DeliveryTracker {
     if (rec.entries.size < o.maxPendingPerRecipient && this.#pending < o.maxPending && this.#pendingBytes + bytes <= o.maxPendingBytes) {
       return true
     }
-    this.#overflow++
-    if (this.#overflow === 1 || this.#overflow % 1000 === 0) {
-      this.#log?.warn(
-        { event, id, recipient: labelOf(rec), overflow: this.#overflow, pending: this.#pending, pendingBytes: this.#pendingBytes },
-        'delivery bound reached: event sent once without tracking',
-      )
-    }
+    this.#log.overflow(++this.#overflow, { event, id, recipient: labelOf(rec), pending: this.#pending, pendingBytes: this.#pendingBytes })
     return false
   }
 
@@ -351,16 +292,8 @@ export class DeliveryTracker {
   #fail(entry: Entry, reason: string): void {
     this.#failed++
     this.#settle(entry)
-    const second = Math.floor(this.#clock.now() / 1000)
-    if (second !== this.#failWindow) {
-      if (this.#failSuppressed > 0) this.#log?.warn({ failures: this.#failSuppressed }, 'more tracked deliveries failed (not logged one by one)')
-      this.#failWindow = second
-      this.#failLogged = 0
-      this.#failSuppressed = 0
-    }
-    if (this.#failLogged++ < FAILURE_LOG_PER_SECOND) {
-      this.#log?.warn({ event: entry.event, id: entry.id, recipient: labelOf(entry.recipient), attempts: entry.attempts, reason }, 'tracked delivery failed')
-    } else this.#failSuppressed++
+    const { event, id, attempts } = entry
+    this.#log.failed(Math.floor(this.#clock.now() / 1000), { event, id, recipient: labelOf(entry.recipient), attempts, reason })
   }
 
   #forgetIfIdle(rec: Recipient): void {

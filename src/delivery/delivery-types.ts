@@ -1,0 +1,52 @@
+import type { Logger } from 'pino'
+import type { Clock } from './clock.js'
+
+/** Where a tracked event is sent: a connection (the server's Connection fits). */
+export interface DeliveryTarget {
+  readonly id: string
+  /** Queues bytes already framed (server/frame.ts); false when the connection could not take them. */
+  sendFramed(frame: Buffer): boolean
+}
+
+/** A framed event shared by all its recipients: its bytes count once against max_pending_bytes. */
+export interface TrackedFrame {
+  readonly bytes: Buffer
+  refs: number
+}
+
+/** A pending event as it travels to another instance (the recipient reconnected there). */
+export interface HandoverEntry {
+  readonly id: string
+  readonly event: string
+  /** The event's JSON text: the frame without its WebSocket header. */
+  readonly text: string
+  readonly attempts: number
+}
+
+export interface DeliveryStats {
+  /** Tracked events not yet acknowledged nor failed. */
+  readonly pending: number
+  readonly pendingBytes: number
+  readonly tracked: number
+  readonly acked: number
+  /** Re-sends: retries, and pending events sent to a recipient's new connection. */
+  readonly resent: number
+  readonly failed: number
+  /** Events sent once without tracking because a bound was reached. */
+  readonly overflow: number
+  /** Acks naming no event pending for that connection's recipient (unknown, foreign, late duplicates). */
+  readonly unknownAcks: number
+  readonly handedOver: number
+  readonly adopted: number
+}
+
+export interface TrackerOptions {
+  readonly maxAttempts: number
+  readonly ackTimeoutMs: number
+  /** Pending events per recipient (a connection, or one identity across its connections). */
+  readonly maxPendingPerRecipient: number
+  readonly maxPending: number
+  readonly maxPendingBytes: number
+  readonly clock?: Clock
+  readonly log?: Logger
+}
