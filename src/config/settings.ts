@@ -4,6 +4,10 @@ import { z } from 'zod'
 import { DEV_TOKEN_SECRET } from '../auth/hmac-token.js'
 
 const seconds = (def: number) => z.number().positive().default(def)
+// Lowercase on purpose: an unquoted identifier is folded to lowercase by PostgreSQL, so a
+// channel or table written here means the same thing in the SQL a user writes by hand.
+const PG_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/
+const PG_TABLE = /^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$/
 
 /** Settings of one service, validated once at boot (STYLE.md 8). Times are in seconds. */
 export const SettingsSchema = z
@@ -61,6 +65,26 @@ export const SettingsSchema = z
           .default(null),
         /** Prefix of every Redis channel name (env REDIS_PUBSUB_PREFIX). */
         prefix: z.string().default('roomcast:'),
+      })
+      .strict()
+      .prefault({}),
+    postgres: z
+      .object({
+        /** `postgres://user@host:port/db` of the LISTEN/NOTIFY event source (env DATABASE_URL); null = off. */
+        url: z
+          .string()
+          .refine((u) => URL.canParse(u) && /^postgres(ql)?:$/.test(new URL(u).protocol), 'expected postgres://user[:password]@host:port/database')
+          .nullable()
+          .default(null),
+        /** The NOTIFY channel listened on. */
+        channel: z.string().regex(PG_IDENTIFIER, 'expected a PostgreSQL identifier (letters, digits, _)').default('roomcast_events'),
+        /** Tables a notification may name in `ref` (resolved by `id`, payload in `data`); anything else is refused. */
+        ref_tables: z.array(z.string().regex(PG_TABLE, 'expected a table name: identifier or schema.identifier')).max(100).default([]),
+        /** First and longest wait before reconnecting after the LISTEN connection is lost (doubling in between). */
+        reconnect_min: seconds(0.5),
+        reconnect_max: seconds(30),
+        /** Notifications waiting behind a by-reference lookup; more are dropped and counted. */
+        max_queue: z.number().int().positive().default(10_000),
       })
       .strict()
       .prefault({}),
@@ -149,7 +173,7 @@ export interface LoadOptions {
 /**
  * Reads a service's settings: defaults ← YAML file ← environment ← overrides.
  * Environment: `ROOMCAST_<SERVICE>_PORT`, `ROOMCAST_<SERVICE>_HOST` (or `ROOMCAST_HOST`),
- * `<SERVICE>_JWT_SECRET`, `WS_AUTH_SECRET`, `NODE_ENV`, `REDIS_URL` | `REDIS_ADDR` + `REDIS_PASSWORD` + `REDIS_DB`,
+ * `<SERVICE>_JWT_SECRET`, `WS_AUTH_SECRET`, `NODE_ENV`, `DATABASE_URL`, `REDIS_URL` | `REDIS_ADDR` + `REDIS_PASSWORD` + `REDIS_DB`,
  * `REDIS_PUBSUB_PREFIX`.
  */
 export function loadSettings(opts: LoadOptions): Settings {
@@ -191,6 +215,7 @@ export function loadSettings(opts: LoadOptions): Settings {
   const obj = (v: unknown): Record<string, unknown> =>
     typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {}
   if (secret) raw.auth = { ...obj(raw.auth), secret }
+  if (env.DATABASE_URL) raw.postgres = { ...obj(raw.postgres), url: env.DATABASE_URL }
   // An empty WS_AUTH_SECRET is kept (not read as unset) so that the service's check refuses it.
   if (env.WS_AUTH_SECRET !== undefined) raw.auth = { ...obj(raw.auth), token_secret: env.WS_AUTH_SECRET }
   if (env.NODE_ENV === 'production' || env.NODE_ENV === 'development') raw.environment = env.NODE_ENV

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import type { JsonObject } from '../protocol/messages.js'
 import type { WebSocketServer } from './websocket-server.js'
 
 /**
@@ -11,4 +12,6 @@ export interface ServerPlugin {
   setup(server: WebSocketServer, app: FastifyInstance): void | Promise<void>
   start?(): Promise<void>
   stop?(): Promise<void>
+  /** The plugin's state for GET /health, under its name (e.g. an event source's connection state). */
+  status?(): JsonObject
 }

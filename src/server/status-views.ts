@@ -32,6 +32,7 @@ export function healthView(server: WebSocketServer): JsonObject {
     uptime: seconds(server.uptime),
     timestamp: new Date().toISOString(),
     bridge: { ...server.bridge.stats() },
+    ...server.pluginStatus(),
   }
 }
 

@@ -188,6 +188,11 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     return healthView(this as unknown as WebSocketServer)
   }
 
+  /** Plugin name → its status, for the plugins that report one. */
+  pluginStatus(): JsonObject {
+    return Object.fromEntries(this.#plugins.flatMap((p) => (p.status === undefined ? [] : [[p.name, p.status()]])))
+  }
+
   /** GET /stats. */
   statsSnapshot(): JsonObject {
     return statsView(this as unknown as WebSocketServer)
@@ -227,6 +232,17 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     const pub: Publication = { id: randomUUID(), ...valid, timestamp: new Date().toISOString() }
     const delivered = this.bridge.publish(pub)
     return { pub, delivered }
+  }
+
+  /**
+   * Validates like publish() and delivers to this instance's own subscribers only, never over
+   * the bridge: for sources every instance hears by itself (PostgreSQL NOTIFY), which would
+   * otherwise reach each subscriber once per instance.
+   */
+  publishLocal(channel: unknown, event: unknown, data: unknown): { pub: Publication; delivered: number } {
+    const valid = validatePublication(this.#compiled, this.spec.events, channel, event, data)
+    const pub: Publication = { id: randomUUID(), ...valid, timestamp: new Date().toISOString() }
+    return { pub, delivered: this.deliver(pub) }
   }
 
   /** Type-checked publish for in-process callers: `server.emit('workflow:w1', 'workflow.started', {...})`. */

@@ -15,7 +15,7 @@ const rows = [...doc.matchAll(/^\| `([a-z_.]+)` \| `([^`]*)` \| ([^|]+) \| ([^|]
 /** Every leaf setting with its default, nested keys joined with dots. */
 function leaves(obj: Record<string, unknown>, prefix = ''): [string, unknown][] {
   return Object.entries(obj).flatMap(([k, v]) =>
-    typeof v === 'object' && v !== null ? leaves(v as Record<string, unknown>, `${prefix}${k}.`) : [[`${prefix}${k}`, v] as [string, unknown]],
+    typeof v === 'object' && v !== null && !Array.isArray(v) ? leaves(v as Record<string, unknown>, `${prefix}${k}.`) : [[`${prefix}${k}`, v] as [string, unknown]],
   )
 }
 
