@@ -9,6 +9,11 @@ const seconds = (def: number) => z.number().positive().default(def)
 const PG_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/
 const PG_TABLE = /^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$/
 
+/** A browser origin exactly as browsers send it (no path, no trailing slash), or "*". */
+const OriginSchema = z
+  .string()
+  .refine((o) => o === '*' || (URL.canParse(o) && new URL(o).origin === o), 'expected an origin like https://app.example.com (scheme://host[:port], no path) or "*"')
+
 /** Settings of one service, validated once at boot (STYLE.md 8). Times are in seconds. */
 export const SettingsSchema = z
   .object({
@@ -27,8 +32,14 @@ export const SettingsSchema = z
     /** Outbound buffer per connection before it is cut as a slow consumer (4008, docs/errors.md). @default 1 MiB */
     max_buffered_bytes: z.number().int().positive().default(1024 * 1024),
     max_subscriptions: z.number().int().positive().default(100),
-    /** Bearer key for POST /publish and /send; without it only loopback callers may use them. */
+    /** Bearer key for every protected HTTP route and MCP; without it only loopback callers may use them. */
     api_key: z.string().min(8).nullable().default(null),
+    /** Browser origins (`scheme://host[:port]`, or "*") accepted besides loopback and same-IP pages. @default [] */
+    allowed_origins: z.array(OriginSchema).default([]),
+    /** Whether X-Forwarded-For / X-Forwarded-Proto from the peer are believed (only behind a proxy you run). @default false */
+    trust_proxy: z.boolean().default(false),
+    /** Seconds an HTTP request (headers and body) may take to arrive before 408 and close. @default 10 */
+    http_request_timeout: seconds(10),
     /** Whether anonymous connections may publish over the socket. @default false */
     allow_client_publish: z.boolean().default(false),
     /** How long shutdown waits for clients to close after 1001 before terminating them. */

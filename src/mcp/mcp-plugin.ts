@@ -1,9 +1,9 @@
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
-import { bearerMatches, isLoopback } from '../auth/http-access.js'
 import type { Settings } from '../config/settings.js'
 import type { ServerPlugin } from '../server/plugin.js'
+import { requestTimeouts } from '../server/request-timeout.js'
 import type { WebSocketServer } from '../server/websocket-server.js'
 import { buildMcpServer, toolError, toolResult } from './mcp-server.js'
 import type { ToolName } from './schemas.js'
@@ -19,8 +19,6 @@ export function mcpPortOf(settings: Pick<Settings, 'port' | 'mcp'>): number {
   return settings.port - 10
 }
 
-const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/i
-
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body))
 }
@@ -30,9 +28,8 @@ const rpcError = (code: number, message: string) => ({ jsonrpc: '2.0', error: { 
 
 /**
  * Serves the MCP tools over streamable HTTP at `/mcp` on the service's MCP port. Stateless: each
- * POST gets a fresh McpServer and transport, so nothing is held between calls. Access follows
- * POST /publish: with an api_key a Bearer key; without one, loopback callers naming a loopback
- * Host only (a browser page rebinding a DNS name to 127.0.0.1 is turned away).
+ * POST gets a fresh McpServer and transport, so nothing is held between calls. Access is the
+ * server's policy for protected routes (src/auth/access-policy.ts), as for POST /publish.
  */
 export class McpPlugin implements ServerPlugin {
   readonly name = 'mcp'
@@ -52,10 +49,10 @@ export class McpPlugin implements ServerPlugin {
   async start(): Promise<void> {
     const server = this.#server
     if (server === null) throw new Error('McpPlugin started before setup')
-    const http = createServer((req, res) => this.#handle(server, req, res))
+    const timeouts = requestTimeouts(server.settings)
+    const http = createServer(timeouts, (req, res) => this.#handle(server, req, res))
     // Bounded like everything else: MCP callers are operators and agents, not the WebSocket crowd.
     http.maxConnections = 128
-    http.requestTimeout = 10_000
     this.#http = http
     const port = mcpPortOf(server.settings)
     http.listen(port, server.settings.host)
@@ -80,21 +77,14 @@ export class McpPlugin implements ServerPlugin {
     await closed
   }
 
-  #allowed(settings: Settings, req: IncomingMessage, res: ServerResponse): boolean {
-    if (settings.api_key !== null) {
-      if (bearerMatches(req.headers.authorization, settings.api_key)) return true
-      sendJson(res, 401, rpcError(-32001, 'Missing or invalid API key (Authorization: Bearer <key>)'), { 'www-authenticate': 'Bearer' })
-      return false
-    }
-    if (isLoopback(req.socket.remoteAddress) && LOOPBACK_HOST.test(req.headers.host ?? '')) return true
-    sendJson(res, 403, rpcError(-32001, 'MCP without an api_key setting is allowed from loopback only'))
-    return false
-  }
-
   #handle(server: WebSocketServer, req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0]
     if (path !== '/mcp') return sendJson(res, 404, { error: `No route ${req.method} ${path}`, code: 'NOT_FOUND' })
-    if (!this.#allowed(server.settings, req, res)) return
+    // The ws port's policy for protected routes: a Bearer key, or a loopback caller naming a loopback Host.
+    const refusal = server.access.check(req, 'protected')
+    if (refusal !== null) {
+      return sendJson(res, refusal.status, { error: refusal.error, code: refusal.code }, refusal.status === 401 ? { 'www-authenticate': 'Bearer' } : {})
+    }
     if (req.method !== 'POST') return sendJson(res, 405, rpcError(-32000, 'Method not allowed: this MCP endpoint is stateless, use POST'), { allow: 'POST' })
     readBody(req, server.settings.max_payload).then(
       (body) => this.#serve(server, req, res, body),

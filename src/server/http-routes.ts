@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
-import { bearerMatches, isLoopback } from '../auth/http-access.js'
+import type { RouteAccess } from '../auth/access-policy.js'
 import { AppError, ErrorCode } from '../protocol/codes.js'
 import { MAX_DATA_DEPTH, valueTooDeep } from '../protocol/json-depth.js'
 import type { JsonObject } from '../protocol/messages.js'
@@ -34,19 +34,24 @@ function sendError(reply: FastifyReply, code: ErrorCode, message: string): Fasti
   return reply.code(HTTP_STATUS[code] ?? 500).send({ error: message, code })
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call the route (src/auth/access-policy.ts); default `protected`. */
+    access?: RouteAccess
+  }
+}
+
 /** GET /health, /stats, /ws/info; POST /publish, /send on the service's ws port. */
 export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer): void {
-  // Writes: with api_key, a Bearer key; without one, loopback callers only. Runs before the body is read.
-  const guard = async (req: FastifyRequest, reply: FastifyReply) => {
-    const key = server.settings.api_key
-    if (key !== null) {
-      if (!bearerMatches(req.headers.authorization, key)) {
-        return sendError(reply.header('www-authenticate', 'Bearer'), ErrorCode.AUTH_FAILED, 'Missing or invalid API key (Authorization: Bearer <key>)')
-      }
-    } else if (!isLoopback(req.socket.remoteAddress)) {
-      return sendError(reply, ErrorCode.FORBIDDEN, 'Publishing over HTTP without an api_key setting is allowed from loopback only')
-    }
-  }
+  // One policy for every route, the upgrade included (src/auth/access-policy.ts); runs before a body is read.
+  app.addHook('onRequest', async (req, reply) => {
+    const access = req.is404 ? 'public' : (req.routeOptions.config.access ?? 'protected')
+    const refusal = server.access.check(req.raw, access)
+    if (refusal === null) return
+    server.log.debug({ url: req.url, host: req.headers.host, origin: req.headers.origin, code: refusal.code }, 'request refused by the access policy')
+    if (refusal.status === 401) reply.header('www-authenticate', 'Bearer')
+    return reply.code(refusal.status).send({ error: refusal.error, code: refusal.code })
+  })
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     const status = err.statusCode ?? 500
@@ -59,7 +64,7 @@ export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer
   })
   app.setNotFoundHandler((req, reply) => sendError(reply, ErrorCode.NOT_FOUND, `No route ${req.method} ${req.url}`))
 
-  app.get('/health', async (_req, reply) => {
+  app.get('/health', { config: { access: 'public' } }, async (_req, reply) => {
     const body = server.health()
     return reply.code(body.status === 'healthy' ? 200 : 503).send(body)
   })
@@ -92,7 +97,7 @@ export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer
     }
   }
 
-  app.post('/publish', { onRequest: [guard, jsonOnly] }, async (req, reply) =>
+  app.post('/publish', { onRequest: jsonOnly }, async (req, reply) =>
     answer(reply, () => {
       const body = parseBody(PublishBodySchema, req.body)
       const { pub, delivered } = server.publish(body.channel, body.event, body.data)
@@ -101,7 +106,7 @@ export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer
   )
 
   // 200 when some instance holds the connection (forwarded: it was another one); 404 when none does.
-  app.post('/send', { onRequest: [guard, jsonOnly] }, async (req, reply) =>
+  app.post('/send', { onRequest: jsonOnly }, async (req, reply) =>
     answer(reply, async () => {
       const body = parseBody(SendBodySchema, req.body)
       // Too deep to re-encode for the socket (JSON.stringify recurses): refuse it here, as the frame decoder would.

@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import { pino, type Logger } from 'pino'
 import type { WebSocket } from 'ws'
 import type { z } from 'zod'
+import { AccessPolicy } from '../auth/access-policy.js'
 import { canRead, canWrite } from '../auth/permissions.js'
 import type { Bridge, BridgeSink, DirectOutcome } from '../broker/bridge.js'
 import { createBridge } from '../broker/create-bridge.js'
@@ -17,6 +18,7 @@ import type { Codec, DirectMessage, Inbound, JsonObject, Publication } from '../
 import { Connection } from './connection.js'
 import { textFrame } from './frame.js'
 import { releaseUpgrade } from './upgrade.js'
+import { requestTimeouts } from './request-timeout.js'
 import { registerBuiltinRequests } from './builtin-requests.js'
 import { dispatchFrame, handleFrame, runRequest } from './frames.js'
 import { startHeartbeat } from './heartbeat.js'
@@ -66,6 +68,8 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   readonly stats = new ServerStats()
   readonly codec: Codec
   readonly bridge: Bridge
+  /** Who may use the HTTP routes, the upgrade and MCP. */
+  readonly access: AccessPolicy
   /** Set by the metrics module to observe every broadcast. */
   broadcastObserver: BroadcastObserver | null = null
   readonly #compiled: readonly CompiledChannel[]
@@ -86,6 +90,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     this.spec = spec
     this.settings = settings
     this.codec = spec.codec ?? envelopeCodec
+    this.access = new AccessPolicy(settings)
     this.log = (options.logger ?? pino({ level: settings.log_level })).child({ service: spec.name })
     this.bridge = options.bridge ?? createBridge(settings.redis, this.log)
     this.#compiled = spec.channels.map(compileChannel)
@@ -293,11 +298,14 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   async listen(): Promise<{ host: string; port: number }> {
     if (this.#state !== 'idle') throw new Error(`Cannot listen: server is ${this.#state}`)
     this.#state = 'starting'
+    const timeouts = requestTimeouts(this.settings)
     const app: FastifyInstance = Fastify({
       loggerInstance: this.log as unknown as FastifyBaseLogger,
       logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: this.settings.max_payload,
       forceCloseConnections: true,
+      requestTimeout: timeouts.requestTimeout,
+      http: timeouts,
     })
     this.#app = app
     await app.register(fastifyWebsocket, {
@@ -321,7 +329,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
           .header('upgrade', 'websocket')
           .header('connection', 'Upgrade')
           .send({ error: 'This path speaks WebSocket: send an Upgrade: websocket request', code: ErrorCode.INVALID_PARAMS })
-      for (const url of ['/', '/ws']) scope.route({ method: 'GET', url, handler, wsHandler })
+      for (const url of ['/', '/ws']) scope.route({ method: 'GET', url, handler, wsHandler, config: { access: 'socket' } })
     })
     registerHttpRoutes(app, this)
     for (const plugin of this.#plugins) await plugin.setup(this as unknown as WebSocketServer, app)
@@ -401,12 +409,11 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
 
   #admit(socket: WebSocket, req: IncomingMessage): void {
     // Listeners first, before anything can await (STYLE.md 12).
-    const secure = (req.socket as { encrypted?: boolean }).encrypted === true || req.headers['x-forwarded-proto'] === 'https'
     const conn = new Connection({
       id: randomUUID(),
       socket,
-      remoteAddress: req.socket.remoteAddress ?? 'unknown',
-      secure,
+      remoteAddress: this.access.clientAddress(req),
+      secure: this.access.isSecure(req),
       rate: this.settings.message_rate_limit,
       maxBuffered: this.settings.max_buffered_bytes,
       onSlow: (c) => this.#closeSlow(c),

@@ -125,7 +125,7 @@ describe('HTTP on the service port (PROTOCOL.md A.5, E)', () => {
     const body = { channel: 'workflow:w1', event: 'workflow.started', data: { workflow_id: 'w1' } }
     expect(await post(base, '/publish', body)).toEqual({
       status: 403,
-      body: { error: 'Publishing over HTTP without an api_key setting is allowed from loopback only', code: 'FORBIDDEN' },
+      body: { error: 'Without an api_key setting this route is served to loopback callers only', code: 'FORBIDDEN' },
     })
     expect((await json(await fetch(`${base}/health`))).status).toBe(200)
     await s.server.close()

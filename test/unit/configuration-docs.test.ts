@@ -12,7 +12,7 @@ const rows = [...doc.matchAll(/^\| `([a-z_.]+)` \| `([^`]*)` \| ([^|]+) \| ([^|]
   meaning: m[4]!.trim(),
 }))
 
-/** Every leaf setting with its default, nested keys joined with dots. */
+/** Every leaf setting with its default, nested keys joined with dots; a list is one setting. */
 function leaves(obj: Record<string, unknown>, prefix = ''): [string, unknown][] {
   return Object.entries(obj).flatMap(([k, v]) =>
     typeof v === 'object' && v !== null && !Array.isArray(v) ? leaves(v as Record<string, unknown>, `${prefix}${k}.`) : [[`${prefix}${k}`, v] as [string, unknown]],

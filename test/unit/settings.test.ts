@@ -42,6 +42,12 @@ describe('settings (zod schema, YAML, environment)', () => {
     expect(problems).toHaveLength(5)
   })
 
+  it('allowed_origins takes exact origins or "*", naming each bad entry', () => {
+    expect(parseSettings({ allowed_origins: ['https://app.example.com', 'http://127.0.0.1:3848', '*'] }).allowed_origins).toHaveLength(3)
+    const problems = problemsOf(() => parseSettings({ allowed_origins: ['https://app.example.com/', 'app.example.com', 'http://localhost:80'] }))
+    expect(problems).toEqual([0, 1, 2].map((i) => expect.stringMatching(new RegExp(`^allowed_origins\\.${i}: expected an origin like https://app\\.example\\.com`))))
+  })
+
   it('a missing file means all defaults; a file that is not a mapping is refused', () => {
     expect(loadSettings({ service: 'workflow', file: join(dir, 'absent.yaml'), env: {} }).port).toBe(0)
     expect(problemsOf(() => loadSettings({ service: 'workflow', file: yaml('- a\n- b\n'), env: {} }))).toEqual(['(root): expected a mapping of settings'])
