@@ -14,6 +14,13 @@ export interface RedisNames {
   readonly cluster: string
   /** The keys of one history channel's stream: its meta hash (epoch, top offset) and its entries. */
   streamKeys(channel: string): { readonly meta: string; readonly stream: string }
+  /** The subscriptions an agent held, kept for its next connection (flat dialect restore). */
+  restore(agentId: string): string
+  /** A lock that one instance of the service holds at a time (e.g. `metrics`: the snapshot publisher). */
+  lock(name: string): string
+  /** One instance's figures for cluster-wide views, and the sorted set indexing them by time. */
+  figures(instanceId: string): string
+  readonly figuresIndex: string
 }
 
 export function redisNames(prefix: string, service: string): RedisNames {
@@ -25,5 +32,9 @@ export function redisNames(prefix: string, service: string): RedisNames {
     direct: `${base}direct`,
     cluster: `${base}cluster`,
     streamKeys: (channel) => ({ meta: `${base}meta:${channel}`, stream: `${base}stream:${channel}` }),
+    restore: (agentId) => `${base}restore:${agentId}`,
+    lock: (name) => `${base}lock:${name}`,
+    figures: (instanceId) => `${base}figures:${instanceId}`,
+    figuresIndex: `${base}figures`,
   }
 }

@@ -99,6 +99,17 @@ export const SettingsSchema = z
       })
       .strict()
       .prefault({}),
+    context: z
+      .object({
+        /** How long an agent's subscriptions are kept for its next connection (flat dialect). */
+        restore_ttl: seconds(600),
+        /** Agents whose subscriptions one process keeps without Redis; the least recently saved goes first. */
+        restore_max_agents: z.number().int().positive().default(10_000),
+        /** Seconds between metric.update snapshots on the metrics channel. */
+        metrics_interval: seconds(5),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
 
