@@ -80,7 +80,11 @@ export class GitWatcherSource implements ServerPlugin {
     })
     this.#watcher = watcher
     watcher.on('error', (err) => this.#log.warn({ err }, 'watch error'))
+    // Raw events too: git replaces HEAD and refs by renaming a lock file over them, and chokidar's
+    // own file events can miss a second replacement soon after the first (seen under load).
+    // A reading is three small files, so re-reading on any event in these folders is cheap.
     watcher.on('all', () => this.#schedule())
+    watcher.on('raw', () => this.#schedule())
     await new Promise<void>((resolve) => watcher.once('ready', resolve))
     this.#log.info({ gitDir: dirs.gitDir, ...this.#state }, 'watching git')
   }
