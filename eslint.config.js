@@ -14,6 +14,27 @@ export default tseslint.config(
     }
   },
   {
+    // The protocol module and the client run in browsers too: no Node built-ins, no Buffer, and
+    // nothing from the server side of the package (src/protocol stays a leaf).
+    files: ['src/protocol/**/*.ts', 'src/client/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['node:*'], message: 'src/protocol and src/client are browser-safe: no Node built-ins.' },
+          { regex: '^(assert|buffer|child_process|crypto|events|fs|http|https|net|os|path|stream|tls|url|util|zlib|worker_threads)(/.*)?$', message: 'src/protocol and src/client are browser-safe: no Node built-ins.' },
+          { group: ['**/server/**', '**/dialects/**', '**/auth/**', '**/config/**', '**/bridge/**', '**/mcp/**', '**/metrics/**', 'ws', 'fastify', '@fastify/*', 'ioredis', 'pino', 'pg'], message: 'src/protocol and src/client import only browser-safe code.' },
+        ],
+      }],
+      'no-restricted-globals': ['error',
+        { name: 'Buffer', message: 'Browser-safe code: use Uint8Array and TextEncoder/TextDecoder.' },
+        { name: 'process', message: 'Browser-safe code: no process.' },
+        { name: 'require', message: 'Browser-safe code: ESM imports only.' },
+        { name: '__dirname', message: 'Browser-safe code.' },
+        { name: 'setImmediate', message: 'Browser-safe code: use setTimeout or queueMicrotask.' },
+      ],
+    }
+  },
+  {
     files: ['**/*.js', '**/*.cjs', '**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', setImmediate: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', URL: 'readonly' } }
   }

@@ -1,11 +1,8 @@
 import { jwtVerify, SignJWT, errors as joseErrors } from 'jose'
 import { z } from 'zod'
+import type { Identity } from './identity.js'
 
-/** The identity a verified token attaches to a connection. */
-export interface Identity {
-  readonly userId: string
-  readonly permissions: readonly string[]
-}
+export type { Identity } from './identity.js'
 
 const ClaimsSchema = z.object({
   user_id: z.string().min(1),

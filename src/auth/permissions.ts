@@ -1,4 +1,4 @@
-import type { Identity } from './jwt.js'
+import type { Identity } from './identity.js'
 
 /** The prefix a permission names for a channel: the part before the first `:`, or the whole name. */
 export function channelPrefix(channel: string): string {

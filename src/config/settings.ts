@@ -58,6 +58,16 @@ export const SettingsSchema = z
       })
       .strict()
       .prefault({}),
+    /** Keepalive of the flat dialect: app-level `{"type":"ping"}` frames instead of WebSocket pings. */
+    flat: z
+      .object({
+        /** Seconds between the server's `{"type":"ping"}` frames. @default 30 */
+        ping_interval: seconds(30),
+        /** Seconds of client silence before close 4000 `Heartbeat timeout`. @default 60 */
+        heartbeat_timeout: seconds(60),
+      })
+      .strict()
+      .prefault({}),
     mcp: z
       .object({
         enabled: z.boolean().default(true),

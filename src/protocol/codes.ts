@@ -11,6 +11,7 @@ export const CloseCode = {
   MESSAGE_TOO_BIG: 1009,
   INTERNAL_ERROR: 1011,
   TRY_AGAIN_LATER: 1013,
+  HEARTBEAT_TIMEOUT: 4000,
   SLOW_CONSUMER: 4008,
 } as const
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode]
@@ -23,6 +24,7 @@ export const CLOSE_CODES: Readonly<Record<CloseCode, string>> = {
   1009: 'Message too big: a frame over max_payload (default 1 MiB).',
   1011: 'Internal error, e.g. an unexpected failure during authentication.',
   1013: 'Server at maximum capacity: retry later.',
+  4000: 'Heartbeat timeout: the client of an app-level keepalive dialect (flat) stayed silent too long; reconnect.',
   4008: 'Slow consumer: the backlog stayed over max_buffered_bytes (1 s) or reached twice it; cut at the TCP level (client sees 1006), logged with 4008.',
 }
 
@@ -34,6 +36,7 @@ export const CloseReason = {
   AUTH_REQUIRED: 'Authentication required',
   AUTH_TIMEOUT: 'Authentication timeout',
   AUTH_ERROR: 'Authentication error',
+  HEARTBEAT_TIMEOUT: 'Heartbeat timeout',
   SLOW_CONSUMER: 'Slow consumer',
 } as const
 

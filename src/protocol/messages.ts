@@ -1,20 +1,29 @@
 /**
- * The internal message types: every frame becomes one of these at the edge (the codec),
- * and every publication travels through the bridge in this shape.
+ * The internal message types: every frame becomes one of these at the edge (a dialect's codec),
+ * and every publication travels through the broker in this shape. Browser-safe: no Node APIs.
  */
 
 /** A JSON object payload. */
 export type JsonObject = Record<string, unknown>
 
-/** One event published to a channel; the unit the bridge carries between instances. */
+/** Where a publication sits in its channel's stream (history channels only; docs/protocol.md A.8). */
+export interface StreamPosition {
+  readonly offset: number
+  /** Opaque; changes whenever the stream's past is lost. */
+  readonly epoch: string
+}
+
+/** One event published to a channel; the unit the broker carries between instances. */
 export interface Publication {
-  /** uuid4 of the event; the same bytes (and id) reach every subscriber. */
+  /** Id of the event (format chosen by the dialect); the same bytes (and id) reach every subscriber. */
   readonly id: string
   readonly channel: string
   readonly event: string
   readonly data: JsonObject
   /** ISO-8601 time the event was accepted. */
   readonly timestamp: string
+  /** Set by the broker on history channels; encoded as extra keys after the standard ones. */
+  readonly position?: StreamPosition
 }
 
 /** A message for exactly one connection (POST /send), possibly on another instance. */
@@ -26,11 +35,24 @@ export interface DirectMessage {
   readonly timestamp: string
 }
 
+/** What an answer to a client's frame must echo so the client can match it. */
+export interface ReplyTo {
+  /** Envelope: the request's correlation_id, else its id. Flat: the request's id. */
+  readonly correlationId: string | null
+  /** Flat: the client's timestamp, echoed on the answer. */
+  readonly timestamp?: string | number
+  /**
+   * Envelope: the request's own id when it differs from its correlation_id. The answer is sent a
+   * second time correlated to it (docs/protocol.md A.4; see answer.ts in the server).
+   */
+  readonly requestId?: string
+}
+
 /** A decoded inbound frame. Subscribe forms are normalised to requests `subscribe`/`unsubscribe`. */
 export type Inbound =
-  | { readonly kind: 'request'; readonly op: string | null; readonly data: JsonObject; readonly correlationId: string | null }
-  | { readonly kind: 'ping'; readonly correlationId: string | null }
-  | { readonly kind: 'ack'; readonly messageId: unknown; readonly correlationId: string | null }
+  | ({ readonly kind: 'request'; readonly op: string | null; readonly data: JsonObject } & ReplyTo)
+  | ({ readonly kind: 'ping' } & ReplyTo)
+  | ({ readonly kind: 'ack'; readonly messageId: unknown } & ReplyTo)
   | { readonly kind: 'ignored' }
   | { readonly kind: 'invalid'; readonly message: string }
 
@@ -44,13 +66,53 @@ export interface WelcomeInfo {
   readonly rateLimit: number
 }
 
-/** A dialect's codec: the only code that knows the bytes on the wire. */
-export interface Codec {
-  decode(raw: Buffer | ArrayBuffer | Buffer[]): Inbound
+/** A frame as it arrives from a socket: text, or the UTF-8 bytes of text. */
+export type RawFrame = string | Uint8Array
+
+/** The server's half of a dialect's codec: decodes client frames, encodes server frames. */
+export interface ServerCodec {
+  decode(raw: RawFrame): Inbound
+  encodeWelcome(info: WelcomeInfo): string
   encodeEvent(pub: Publication): string
   encodeDirect(msg: DirectMessage): string
-  encodeResponse(op: string, data: JsonObject, correlationId: string | null): string
-  encodeError(code: string, message: string, correlationId: string | null): string
-  encodePong(correlationId: string | null): string
-  encodeWelcome(info: WelcomeInfo): string
+  /** The answer to a request that succeeded. */
+  encodeResponse(op: string, data: JsonObject, reply: ReplyTo): string
+  /** A failure: of a request when `reply` is given, else of a frame (decode error, rate limit). */
+  encodeError(code: string, message: string, reply: ReplyTo | null): string
+  encodePong(reply: ReplyTo): string
+  /** An application-level ping, for dialects whose keepalive is in frames. */
+  encodePing(): string
+}
+
+/** A server frame decoded on the client side. */
+export type ServerMessage =
+  | { readonly kind: 'welcome'; readonly connectionId: string; readonly data: JsonObject }
+  | {
+      readonly kind: 'event'
+      readonly id: string | null
+      readonly channel: string | null
+      readonly event: string
+      readonly data: JsonObject
+      readonly timestamp: string | number | null
+      readonly position: StreamPosition | null
+    }
+  | { readonly kind: 'response'; readonly op: string | null; readonly data: JsonObject; readonly correlationId: string | null }
+  | { readonly kind: 'error'; readonly code: string; readonly message: string; readonly correlationId: string | null }
+  | { readonly kind: 'pong'; readonly correlationId: string | null }
+  | { readonly kind: 'ping' }
+  | { readonly kind: 'invalid'; readonly message: string }
+
+/** The client's half of a dialect's codec (the TypeScript client imports only this side). */
+export interface ClientCodec {
+  /** A request `op` (subscribe, unsubscribe, publish, auth, or a service operation) with its parameters. */
+  encodeRequest(op: string, data: JsonObject, id: string): string
+  encodeSubscribe(channel: string, id: string, since?: StreamPosition): string
+  encodeUnsubscribe(channel: string, id: string): string
+  encodePublish(channel: string, event: string, data: JsonObject, id: string): string
+  encodeAuth(credentials: JsonObject, id: string): string
+  encodeAck(messageId: string): string
+  encodePing(id: string): string
+  /** The answer to a server's application-level ping. */
+  encodePong(): string
+  decode(raw: RawFrame): ServerMessage
 }

@@ -1,6 +1,6 @@
-import { InvalidTokenError, verifyToken, type Identity } from '../auth/jwt.js'
+import type { Identity } from '../auth/identity.js'
 import { AppError, CloseCode, CloseReason, ErrorCode } from '../protocol/codes.js'
-import type { Inbound } from '../protocol/messages.js'
+import type { Inbound, JsonObject } from '../protocol/messages.js'
 import type { Connection } from './connection.js'
 import type { WebSocketServer } from './websocket-server.js'
 
@@ -20,11 +20,6 @@ export class Authenticator {
 
   constructor(server: WebSocketServer) {
     this.#server = server
-  }
-
-  /** The secret tokens are checked against, or null when none is configured. */
-  get secret(): string | null {
-    return this.#server.settings.auth.secret
   }
 
   /** Puts a new connection in the auth phase: its first frame must authenticate, within auth.timeout. */
@@ -54,25 +49,25 @@ export class Authenticator {
     const server = this.#server
     if (msg.kind !== 'request' || msg.op !== 'auth') {
       this.cancel(conn)
-      server.sendError(conn, ErrorCode.AUTH_REQUIRED, 'Authentication required', msg.kind === 'request' ? msg.correlationId : null)
+      server.sendError(conn, ErrorCode.AUTH_REQUIRED, 'Authentication required', msg.kind === 'request' ? msg : null)
       conn.close(CloseCode.POLICY_VIOLATION, CloseReason.AUTH_REQUIRED)
       return
     }
     pending.queue = []
-    this.verify(msg.data.token).then(
+    this.verify(msg.data).then(
       (identity) => {
         if (!this.#pending.has(conn)) return
         const queue = pending.queue ?? []
         this.cancel(conn)
-        conn.identity = identity
-        server.sendFrame(conn, 'response', server.codec.encodeResponse('auth', { status: 'authenticated', user_id: identity.userId }, msg.correlationId))
+        server.identify(conn, identity)
+        server.sendFrame(conn, 'response', server.codec.encodeResponse('auth', server.dialect.authAnswer(identity), msg))
         server.welcome(conn)
         for (const queued of queue) server.dispatch(conn, queued)
       },
       (err: unknown) => {
         this.cancel(conn)
         if (err instanceof AppError) {
-          server.sendError(conn, err.code, err.message, msg.correlationId)
+          server.sendError(conn, err.code, err.message, msg)
           conn.close(CloseCode.POLICY_VIOLATION, CloseReason.AUTH_FAILED)
           return
         }
@@ -82,18 +77,28 @@ export class Authenticator {
     )
   }
 
-  /** Verifies a token; throws AppError AUTH_FAILED for a client's fault, anything else for ours. */
-  async verify(token: unknown): Promise<Identity> {
-    if (typeof token !== 'string' || token.length === 0) {
-      throw new AppError(ErrorCode.AUTH_FAILED, 'Missing or malformed auth token')
-    }
-    const secret = this.secret
-    if (secret === null) throw new AppError(ErrorCode.AUTH_FAILED, 'Authentication is not configured on this service')
-    try {
-      return await verifyToken(token, secret)
-    } catch (err) {
-      if (err instanceof InvalidTokenError) throw new AppError(ErrorCode.AUTH_FAILED, 'Invalid or expired token', { cause: err })
-      throw err
-    }
+  /** Verifies credentials with the dialect; throws AppError AUTH_FAILED for a client's fault, anything else for ours. */
+  verify(credentials: JsonObject): Promise<Identity> {
+    return this.#server.dialect.verify(credentials, this.#server.settings)
+  }
+
+  /**
+   * Identity from the upgrade request (flat: query agent_id, session_id, token), for a connection
+   * already welcomed. A refusal is an error frame; the connection stays open, anonymous.
+   */
+  fromUpgrade(conn: Connection, url: string | undefined): void {
+    const credentials = this.#server.dialect.upgradeCredentials(new URL(url ?? '/', 'http://localhost'))
+    if (credentials === null) return
+    const server = this.#server
+    this.verify(credentials).then(
+      (identity) => {
+        if (conn.phase === 'open') server.identify(conn, identity)
+      },
+      (err: unknown) => {
+        if (err instanceof AppError) return server.sendError(conn, err.code, err.message, null)
+        server.log.error({ err, connection: conn.id }, 'authentication error')
+        server.sendError(conn, ErrorCode.SERVER_ERROR, 'Internal server error', null)
+      },
+    )
   }
 }

@@ -10,7 +10,8 @@ const PublishParamsSchema = z.looseObject({
   data: z.unknown().optional(),
 })
 
-const AuthParamsSchema = z.looseObject({ token: z.unknown().optional() })
+// Credentials differ by dialect (envelope: token; flat: agent_id, session_id, token): the dialect checks them.
+const AuthParamsSchema = z.looseObject({})
 
 /** The operations every service has (PROTOCOL.md A.4): subscribe, unsubscribe, auth, publish, get_status. */
 export function registerBuiltinRequests(server: WebSocketServer): void {
@@ -34,10 +35,10 @@ export function registerBuiltinRequests(server: WebSocketServer): void {
       const { pub } = server.publish(channel, event, data, connection)
       return { status: 'published', id: pub.id }
     })
-    .register('auth', AuthParamsSchema, async ({ token }, { connection }) => {
-      const identity = await server.authenticator.verify(token)
-      connection.identity = identity
-      return { status: 'authenticated', user_id: identity.userId }
+    .register('auth', AuthParamsSchema, async (credentials, { connection }) => {
+      const identity = await server.authenticator.verify(credentials)
+      server.identify(connection, identity)
+      return server.dialect.authAnswer(identity)
     })
     .register('get_status', z.looseObject({}), () => server.status())
 }

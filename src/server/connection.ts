@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
-import type { Identity } from '../auth/jwt.js'
+import type { Identity } from '../auth/identity.js'
 import type { CloseCode } from '../protocol/codes.js'
 import { TokenBucket } from './rate-limiter.js'
 import { corkForTurn, flushNow } from './write-coalescer.js'

@@ -1,5 +1,5 @@
 import { AppError, ErrorCode } from '../protocol/codes.js'
-import type { Inbound, JsonObject } from '../protocol/messages.js'
+import type { Inbound, JsonObject, ReplyTo } from '../protocol/messages.js'
 import type { Connection } from './connection.js'
 import type { WebSocketServer } from './websocket-server.js'
 
@@ -38,7 +38,7 @@ export function dispatchFrame(server: WebSocketServer, conn: Connection, msg: In
       return
     case 'ping':
       server.stats.countIn('ping')
-      server.sendFrame(conn, 'pong', server.codec.encodePong(msg.correlationId))
+      server.sendFrame(conn, 'pong', server.codec.encodePong(msg))
       return
     case 'ack':
       server.stats.countIn('ack')
@@ -48,22 +48,22 @@ export function dispatchFrame(server: WebSocketServer, conn: Connection, msg: In
       return
     case 'request':
       server.stats.countIn(msg.op !== null && server.requests.has(msg.op) ? msg.op : 'unknown_request')
-      runRequest(server, conn, msg.op, msg.data, msg.correlationId)
+      runRequest(server, conn, msg.op, msg.data, msg)
   }
 }
 
 /** Runs a request and answers it: a response, or an error frame for every kind of failure. */
-export function runRequest(server: WebSocketServer, conn: Connection, op: string | null, data: JsonObject, correlationId: string | null): void {
+export function runRequest(server: WebSocketServer, conn: Connection, op: string | null, data: JsonObject, reply: ReplyTo): void {
   const fail = (err: unknown) => {
-    if (err instanceof AppError) return server.sendError(conn, err.code, err.message, correlationId)
+    if (err instanceof AppError) return server.sendError(conn, err.code, err.message, reply)
     server.log.error({ err, op, connection: conn.id }, 'request handler failed')
-    server.sendError(conn, ErrorCode.SERVER_ERROR, 'Internal server error', correlationId)
+    server.sendError(conn, ErrorCode.SERVER_ERROR, 'Internal server error', reply)
   }
   const answer = (result: JsonObject) => {
     let frame: string
     try {
       // A result JSON cannot represent (BigInt, a cycle) is the handler's bug, not the client's.
-      frame = server.codec.encodeResponse(op as string, result, correlationId)
+      frame = server.codec.encodeResponse(op as string, result, reply)
     } catch (err) {
       return fail(err)
     }
@@ -71,7 +71,7 @@ export function runRequest(server: WebSocketServer, conn: Connection, op: string
   }
   let result: JsonObject | Promise<JsonObject>
   try {
-    result = server.requests.run(op, data, { connection: conn, correlationId })
+    result = server.requests.run(op, data, { connection: conn, correlationId: reply.correlationId })
   } catch (err) {
     return fail(err)
   }

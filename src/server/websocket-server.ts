@@ -7,21 +7,22 @@ import { pino, type Logger } from 'pino'
 import type { WebSocket } from 'ws'
 import type { z } from 'zod'
 import { AccessPolicy } from '../auth/access-policy.js'
+import type { Identity } from '../auth/identity.js'
 import { canRead, canWrite } from '../auth/permissions.js'
 import type { Bridge, BridgeSink, DirectOutcome } from '../broker/bridge.js'
 import { createBridge } from '../broker/create-bridge.js'
 import { type Settings, SettingsError } from '../config/settings.js'
 import { type ChannelSpec, type CompiledChannel, compileChannel } from '../protocol/channels.js'
 import { AppError, CloseCode, CloseReason, ErrorCode } from '../protocol/codes.js'
-import { envelopeCodec } from '../protocol/envelope.js'
-import type { Codec, DirectMessage, Inbound, JsonObject, Publication } from '../protocol/messages.js'
+import type { Dialect } from '../dialects/dialect.js'
+import { envelopeDialect } from '../dialects/envelope.js'
+import type { DirectMessage, Inbound, JsonObject, Publication, ReplyTo, ServerCodec } from '../protocol/messages.js'
 import { Connection } from './connection.js'
 import { textFrame } from './frame.js'
 import { releaseUpgrade } from './upgrade.js'
 import { requestTimeouts } from './request-timeout.js'
 import { registerBuiltinRequests } from './builtin-requests.js'
 import { dispatchFrame, handleFrame, runRequest } from './frames.js'
-import { startHeartbeat } from './heartbeat.js'
 import { registerHttpRoutes } from './http-routes.js'
 import { matchChannelOrThrow, validatePublication } from './publication.js'
 import { RequestRegistry } from './request-registry.js'
@@ -42,8 +43,10 @@ export interface ServiceSpec<E extends EventSchemas = EventSchemas> {
   readonly welcome: string
   readonly channels: readonly ChannelSpec[]
   readonly events: E
-  /** Wire dialect; default envelope. */
-  readonly codec?: Codec
+  /** Wire dialect (codec, ids, auth, keepalive); default the envelope dialect. */
+  readonly dialect?: Dialect
+  /** Channels every connection joins once admitted (flat context service: `global`). */
+  readonly autoSubscribe?: readonly string[]
 }
 
 export interface ServerOptions {
@@ -66,7 +69,9 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   readonly log: Logger
   readonly requests = new RequestRegistry()
   readonly stats = new ServerStats()
-  readonly codec: Codec
+  readonly dialect: Dialect
+  /** The server half of the dialect's codec. */
+  readonly codec: ServerCodec
   readonly bridge: Bridge
   /** Who may use the HTTP routes, the upgrade and MCP. */
   readonly access: AccessPolicy
@@ -89,8 +94,9 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   constructor(spec: ServiceSpec<E>, settings: Settings, options: ServerOptions = {}) {
     this.spec = spec
     this.settings = settings
-    this.codec = spec.codec ?? envelopeCodec
     this.access = new AccessPolicy(settings)
+    this.dialect = spec.dialect ?? envelopeDialect
+    this.codec = this.dialect.codec
     this.log = (options.logger ?? pino({ level: settings.log_level })).child({ service: spec.name })
     this.bridge = options.bridge ?? createBridge(settings.redis, this.log)
     this.#compiled = spec.channels.map(compileChannel)
@@ -98,11 +104,8 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       onActive: (room) => this.bridge.roomActive(room),
       onIdle: (room) => this.bridge.roomIdle(room),
     })
-    if (settings.auth.required && settings.auth.secret === null) {
-      throw new SettingsError(`settings of ${spec.name}`, [
-        `auth.secret: required when auth.required is true (or set ${spec.name.toUpperCase()}_JWT_SECRET)`,
-      ])
-    }
+    const problems = this.dialect.settingsProblems(settings, spec.name)
+    if (problems.length > 0) throw new SettingsError(`settings of ${spec.name}`, problems)
     this.authenticator = new Authenticator(this as unknown as WebSocketServer)
     registerBuiltinRequests(this)
   }
@@ -234,7 +237,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     if (from !== null && !canWrite(this.#access(from), valid.channel)) {
       throw new AppError(ErrorCode.FORBIDDEN, `Not authorized to publish to ${valid.channel}`)
     }
-    const pub: Publication = { id: randomUUID(), ...valid, timestamp: new Date().toISOString() }
+    const pub: Publication = { id: this.dialect.newEventId(), ...valid, timestamp: new Date().toISOString() }
     const delivered = this.bridge.publish(pub)
     return { pub, delivered }
   }
@@ -246,7 +249,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
    */
   publishLocal(channel: unknown, event: unknown, data: unknown): { pub: Publication; delivered: number } {
     const valid = validatePublication(this.#compiled, this.spec.events, channel, event, data)
-    const pub: Publication = { id: randomUUID(), ...valid, timestamp: new Date().toISOString() }
+    const pub: Publication = { id: this.dialect.newEventId(), ...valid, timestamp: new Date().toISOString() }
     return { pub, delivered: this.deliver(pub) }
   }
 
@@ -257,7 +260,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
 
   /** Sends an event to one connection, wherever it lives; says where it went ('unknown': nowhere). */
   async sendTo(connectionId: string, event: string, data: JsonObject): Promise<DirectOutcome> {
-    const msg: DirectMessage = { id: randomUUID(), connectionId, event, data, timestamp: new Date().toISOString() }
+    const msg: DirectMessage = { id: this.dialect.newEventId(), connectionId, event, data, timestamp: new Date().toISOString() }
     return this.bridge.sendDirect(msg)
   }
 
@@ -344,14 +347,19 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     await app.listen({ host: this.settings.host, port: this.settings.port })
     const addr = app.server.address()
     this.#port = typeof addr === 'object' && addr !== null ? addr.port : this.settings.port
-    this.#stopHeartbeat = startHeartbeat(() => this.#connections.values(), {
-      interval: this.settings.ping_interval,
-      timeout: this.settings.ping_timeout,
-      onTimeout: (conn) => {
-        this.stats.heartbeatTimeouts++
-        this.log.info({ connection: conn.id }, 'heartbeat timeout')
+    this.#stopHeartbeat = this.dialect.startKeepalive(
+      {
+        connections: () => this.#connections.values(),
+        sendFramed: (conn, type, frame) => {
+          if (conn.sendFramed(frame)) this.stats.countOut(type)
+        },
+        onTimeout: (conn) => {
+          this.stats.heartbeatTimeouts++
+          this.log.info({ connection: conn.id }, 'heartbeat timeout')
+        },
       },
-    })
+      this.settings,
+    )
     try {
       for (const plugin of this.#plugins) await plugin.start?.()
     } catch (err) {
@@ -410,7 +418,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   #admit(socket: WebSocket, req: IncomingMessage): void {
     // Listeners first, before anything can await (STYLE.md 12).
     const conn = new Connection({
-      id: randomUUID(),
+      id: this.dialect.newConnectionId(),
       socket,
       remoteAddress: this.access.clientAddress(req),
       secure: this.access.isSecure(req),
@@ -438,8 +446,11 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       conn.pingSentAt = 0
     })
     socket.on('close', () => this.#cleanup(conn))
-    if (this.settings.auth.required) this.authenticator.awaitFirstFrame(conn)
-    else this.welcome(conn)
+    if (this.dialect.authFirst(this.settings)) this.authenticator.awaitFirstFrame(conn)
+    else {
+      this.welcome(conn)
+      this.authenticator.fromUpgrade(conn, req.url)
+    }
   }
 
   /** Sends the welcome and runs connect callbacks; called once a connection is admitted. */
@@ -457,6 +468,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
         rateLimit: this.settings.message_rate_limit,
       }),
     )
+    for (const channel of this.spec.autoSubscribe ?? []) this.autoJoin(conn, channel)
     for (const cb of this.#onConnect) {
       try {
         cb(conn)
@@ -464,6 +476,22 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
         this.log.error({ err }, 'connect callback failed')
       }
     }
+  }
+
+  /** Joins a channel on the server's initiative (auto-subscribe, identity channels); a refusal is logged, not sent. */
+  autoJoin(conn: Connection, channel: string): void {
+    try {
+      this.checkRead(conn, channel)
+      this.subscribe(conn, channel)
+    } catch (err) {
+      this.log.debug({ err, connection: conn.id, channel }, 'auto-subscribe refused')
+    }
+  }
+
+  /** Attaches a verified identity and joins the channels the dialect gives it. */
+  identify(conn: Connection, identity: Identity): void {
+    conn.identity = identity
+    for (const channel of this.dialect.identityChannels(identity)) this.autoJoin(conn, channel)
   }
 
   #cleanup(conn: Connection): void {
@@ -496,9 +524,9 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   }
 
   /** Sends an error frame and counts it. */
-  sendError(conn: Connection, code: ErrorCode, message: string, correlationId: string | null): void {
+  sendError(conn: Connection, code: ErrorCode, message: string, reply: ReplyTo | null): void {
     this.stats.countError(code)
-    this.sendFrame(conn, 'error', this.codec.encodeError(code, message, correlationId))
+    this.sendFrame(conn, 'error', this.codec.encodeError(code, message, reply))
   }
 
   /** Handles one decoded frame of an admitted connection (server/frames.ts). */
@@ -507,8 +535,8 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   }
 
   /** Runs a request and answers it; every failure becomes an error frame, never a crash. */
-  runRequest(conn: Connection, op: string | null, data: JsonObject, correlationId: string | null): void {
-    runRequest(this as unknown as WebSocketServer, conn, op, data, correlationId)
+  runRequest(conn: Connection, op: string | null, data: JsonObject, reply: ReplyTo): void {
+    runRequest(this as unknown as WebSocketServer, conn, op, data, reply)
   }
 
   /** A publication from another instance passes the same checks as one published here. */

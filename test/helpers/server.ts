@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { pino } from 'pino'
 import { inject } from 'vitest'
 import { SERVICES } from '../../services/index.js'
-import { type Bridge, parseSettings, type SettingsInput, type WebSocketServer } from '../../src/index.js'
+import { type Bridge, parseSettings, type ServerOptions, type Settings, type SettingsInput, type WebSocketServer } from '../../src/index.js'
 
 export interface Started<S extends WebSocketServer = WebSocketServer> {
   server: S
@@ -19,12 +19,21 @@ export async function startService<S extends WebSocketServer = WebSocketServer>(
 ): Promise<Started<S>> {
   const entry = SERVICES[name]
   if (entry === undefined) throw new Error(`no service ${name}`)
+  return startServer((s, o) => entry.create(s, o) as S, settings, options)
+}
+
+/** Starts any server (e.g. a test-only service) the way startService does. */
+export async function startServer<S extends WebSocketServer>(
+  create: (settings: Settings, options: ServerOptions) => S,
+  settings: SettingsInput = {},
+  options: { bridge?: Bridge } = {},
+): Promise<Started<S>> {
   // In the redis project every server bridges over the test Redis, under a prefix of its own
   // so that test files running in parallel do not hear each other.
   const redisUrl = inject('redisUrl') ?? null
   const redis = redisUrl === null ? {} : { redis: { url: redisUrl, prefix: `test-${randomUUID()}:` } }
   const parsed = parseSettings({ port: 0, log_level: 'silent', drain_timeout: 2, ...redis, ...settings })
-  const server = entry.create(parsed, { logger: pino({ level: parsed.log_level }), ...options }) as S
+  const server = create(parsed, { logger: pino({ level: parsed.log_level }), ...options })
   const { port } = await server.listen()
   return { server, port, url: `ws://127.0.0.1:${port}/ws`, http: `http://127.0.0.1:${port}` }
 }

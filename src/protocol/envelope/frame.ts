@@ -1,0 +1,30 @@
+import { str, uuid } from '../json.js'
+
+/**
+ * One envelope frame (docs/protocol.md A.1): the nine keys, in order, compact, absent values as
+ * null. Built by hand so a broadcast is serialised exactly once; `data` is JSON text already and
+ * `extra` (e.g. the stream position) goes after the nine keys.
+ */
+export function envelopeFrame(
+  type: string,
+  correlationId: string | null,
+  event: string | null,
+  data: string,
+  room: string | null = null,
+  errorCode: string | null = null,
+  errorMessage: string | null = null,
+  id: string = uuid(),
+  timestamp: string = new Date().toISOString(),
+  extra = '',
+): string {
+  return (
+    `{"id":"${id}","correlation_id":${str(correlationId)}` +
+    `,"type":"${type}","event":${str(event)},"data":${data}` +
+    `,"timestamp":"${timestamp}","room":${str(room)}` +
+    `,"error_code":${str(errorCode)}` +
+    `,"error_message":${str(errorMessage)}${extra}}`
+  )
+}
+
+/** The nine `type` values of the envelope. */
+export const ENVELOPE_TYPES: ReadonlySet<string> = new Set(['request', 'response', 'event', 'error', 'subscribe', 'unsubscribe', 'ping', 'pong', 'ack'])

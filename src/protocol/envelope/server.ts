@@ -1,0 +1,97 @@
+import { isObject, parseFrame, positionKeys, unknownType } from '../json.js'
+import type { DirectMessage, Inbound, JsonObject, Publication, RawFrame, ReplyTo, ServerCodec, WelcomeInfo } from '../messages.js'
+import { ENVELOPE_TYPES, envelopeFrame } from './frame.js'
+
+/** A key that, when present, must be a string (docs/protocol.md A.1: null is not accepted). */
+function badOptionalString(obj: JsonObject, key: string): boolean {
+  return key in obj && typeof obj[key] !== 'string'
+}
+
+/** Checks the envelope's keys; returns the problem, or null. */
+function envelopeProblem(msg: JsonObject): string | null {
+  if (typeof msg.type !== 'string' || !ENVELOPE_TYPES.has(msg.type)) return unknownType(msg.type)
+  if ('data' in msg && !isObject(msg.data)) return "Field 'data' must be an object"
+  for (const key of ['id', 'timestamp', 'event']) {
+    if (badOptionalString(msg, key)) return `Field '${key}' must be a string`
+  }
+  const cid = msg.correlation_id
+  if (cid !== undefined && cid !== null && typeof cid !== 'string') return "Field 'correlation_id' must be a string or null"
+  return null
+}
+
+/**
+ * Where an answer goes (docs/protocol.md A.4): correlation_id = the request's correlation_id, or,
+ * when that is absent, its id. A request carrying an id AND a different correlation_id is answered
+ * a second time under its id: the Python mcp_common WebSocketClient keys pending requests by id
+ * while sending a fresh correlation_id, and a client matching on correlation_id still gets its own
+ * answer first. One frame cannot satisfy both: both kinds of client read the same key.
+ */
+function replyOf(msg: JsonObject): ReplyTo {
+  const cid = (msg.correlation_id as string | null | undefined) ?? null
+  const id = msg.id as string | undefined
+  if (cid === null) return { correlationId: id ?? null }
+  return id !== undefined && id !== cid ? { correlationId: cid, requestId: id } : { correlationId: cid }
+}
+
+/** Decodes one client frame of the envelope dialect. Never throws. */
+export function decodeEnvelope(raw: RawFrame): Inbound {
+  const parsed = parseFrame(raw)
+  if (!parsed.ok) return { kind: 'invalid', message: parsed.message }
+  const msg = parsed.msg
+  const problem = envelopeProblem(msg)
+  if (problem !== null) return { kind: 'invalid', message: problem }
+  const data = (msg.data as JsonObject | undefined) ?? {}
+  const event = (msg.event as string | undefined) ?? null
+  const reply = replyOf(msg)
+  switch (msg.type) {
+    case 'request':
+      return { kind: 'request', op: event, data, ...reply }
+    case 'subscribe':
+    case 'unsubscribe':
+      return { kind: 'request', op: msg.type, data, ...reply }
+    case 'event':
+      // A.3 (fix): the Python WebSocketClient subscribes with type:"event", event:"subscribe".
+      if (event === 'subscribe' || event === 'unsubscribe') return { kind: 'request', op: event, data, ...reply }
+      return { kind: 'ignored' }
+    case 'ping':
+      return { kind: 'ping', ...reply }
+    case 'ack':
+      return { kind: 'ack', messageId: data.message_id, ...reply }
+    default:
+      return { kind: 'ignored' }
+  }
+}
+
+/** The server side of the `envelope` dialect of mcp_common.websocket (docs/protocol.md A). */
+export const envelopeServerCodec: ServerCodec = {
+  decode: decodeEnvelope,
+  encodeEvent(pub: Publication): string {
+    return envelopeFrame('event', null, pub.event, JSON.stringify(pub.data), pub.channel, null, null, pub.id, pub.timestamp, positionKeys(pub.position))
+  },
+  encodeDirect(msg: DirectMessage): string {
+    return envelopeFrame('event', null, msg.event, JSON.stringify(msg.data), null, null, null, msg.id, msg.timestamp)
+  },
+  encodeResponse(op: string, data: JsonObject, reply: ReplyTo): string {
+    return envelopeFrame('response', reply.correlationId, op, JSON.stringify(data))
+  },
+  encodeError(code: string, message: string, reply: ReplyTo | null): string {
+    return envelopeFrame('error', reply?.correlationId ?? null, null, '{}', null, code, message)
+  },
+  encodePong(reply: ReplyTo): string {
+    return envelopeFrame('pong', reply.correlationId, null, '{}')
+  },
+  encodePing(): string {
+    return envelopeFrame('ping', null, null, '{}')
+  },
+  encodeWelcome(info: WelcomeInfo): string {
+    const data = {
+      connection_id: info.connectionId,
+      server: info.server,
+      message: info.message,
+      authenticated: info.authenticated,
+      secure: info.secure,
+      rate_limit: info.rateLimit,
+    }
+    return envelopeFrame('event', null, 'session.created', JSON.stringify(data))
+  },
+}

@@ -1,0 +1,47 @@
+import { MAX_JSON_DEPTH, textTooDeep } from './json-depth.js'
+import type { JsonObject, RawFrame, StreamPosition } from './messages.js'
+
+/** Small shared pieces of the codecs; browser-safe (global TextDecoder and crypto). */
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+export function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/** Parses one frame into a JSON object, or says why it is not one. Never throws. */
+export function parseFrame(raw: RawFrame): { ok: true; msg: JsonObject } | { ok: false; message: string } {
+  let msg: unknown
+  try {
+    const text = typeof raw === 'string' ? raw : utf8.decode(raw)
+    if (textTooDeep(text)) return { ok: false, message: `Frame is nested deeper than ${MAX_JSON_DEPTH} levels` }
+    msg = JSON.parse(text)
+  } catch {
+    return { ok: false, message: 'Frame is not valid JSON' }
+  }
+  if (!isObject(msg)) return { ok: false, message: 'Frame must be a JSON object' }
+  return { ok: true, msg }
+}
+
+/** JSON of a string or null, for hand-built frames. */
+export function str(v: string | null): string {
+  return v === null ? 'null' : JSON.stringify(v)
+}
+
+/** The extra keys a history publication carries after the standard ones (leading comma included). */
+export function positionKeys(position: StreamPosition | undefined): string {
+  return position === undefined ? '' : `,"offset":${position.offset},"epoch":${JSON.stringify(position.epoch)}`
+}
+
+/** Reads `offset`/`epoch` keys of a frame back into a position, or null. */
+export function readPosition(msg: JsonObject): StreamPosition | null {
+  return typeof msg.offset === 'number' && typeof msg.epoch === 'string' ? { offset: msg.offset, epoch: msg.epoch } : null
+}
+
+export function uuid(): string {
+  return globalThis.crypto.randomUUID()
+}
+
+export function unknownType(type: unknown): string {
+  return `Unknown or missing message type: ${JSON.stringify(type ?? null).slice(0, 64)}`
+}

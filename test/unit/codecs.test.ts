@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest'
+import { build } from 'esbuild'
+import { envelopeClientCodec, envelopeServerCodec, flatClientCodec, flatServerCodec, type ClientCodec, type ServerCodec } from '../../src/index.js'
+
+const pub = { id: 'e1', channel: 'workflow:w1', event: 'workflow.started', data: { workflow_id: 'w1' }, timestamp: '2026-11-22T03:22:09.703Z' }
+const dialects: [string, ClientCodec, ServerCodec][] = [
+  ['envelope', envelopeClientCodec, envelopeServerCodec],
+  ['flat', flatClientCodec, flatServerCodec],
+]
+
+describe.each(dialects)('the %s codecs, both directions', (_name, client, server) => {
+  it('a client request decodes on the server to the operation, its parameters and the id to answer', () => {
+    const since = { offset: 3, epoch: 'ep' }
+    expect(server.decode(client.encodeSubscribe('workflow:w1', 'r1', since))).toMatchObject({ kind: 'request', op: 'subscribe', data: { channel: 'workflow:w1', since }, correlationId: 'r1' })
+    expect(server.decode(client.encodeUnsubscribe('workflow:w1', 'r2'))).toMatchObject({ kind: 'request', op: 'unsubscribe', data: { channel: 'workflow:w1' }, correlationId: 'r2' })
+    expect(server.decode(client.encodePublish('workflow:w1', 'workflow.started', { a: 1 }, 'r3'))).toMatchObject({ kind: 'request', op: 'publish', data: { channel: 'workflow:w1', event: 'workflow.started', data: { a: 1 } }, correlationId: 'r3' })
+    expect(server.decode(client.encodeAuth({ token: 't' }, 'r4'))).toMatchObject({ kind: 'request', op: 'auth', data: { token: 't' }, correlationId: 'r4' })
+    expect(server.decode(client.encodePing('p1'))).toMatchObject({ kind: 'ping' })
+    expect(server.decode(client.encodeAck('m1'))).toMatchObject({ kind: 'ack', messageId: 'm1' })
+    expect(server.decode(new TextEncoder().encode(client.encodePing('p2')))).toMatchObject({ kind: 'ping' })
+  })
+
+  it('every server frame decodes on the client', () => {
+    const reply = { correlationId: 'r1' }
+    expect(client.decode(server.encodeWelcome({ connectionId: 'c1', server: 's', message: 'm', authenticated: false, secure: false, rateLimit: 100 }))).toMatchObject({ kind: 'welcome', connectionId: 'c1' })
+    expect(client.decode(server.encodeEvent(pub))).toMatchObject({ kind: 'event', id: 'e1', channel: 'workflow:w1', event: 'workflow.started', data: { workflow_id: 'w1' }, position: null })
+    expect(client.decode(server.encodeEvent({ ...pub, position: { offset: 7, epoch: 'x' } }))).toMatchObject({ kind: 'event', position: { offset: 7, epoch: 'x' } })
+    expect(client.decode(server.encodeDirect({ ...pub, connectionId: 'c1' }))).toMatchObject({ kind: 'event', event: 'workflow.started', channel: null })
+    expect(client.decode(server.encodeResponse('subscribe', { status: 'subscribed', channel: 'workflow:w1' }, reply))).toMatchObject({ kind: 'response', correlationId: 'r1', data: { channel: 'workflow:w1' } })
+    expect(client.decode(server.encodeError('FORBIDDEN', 'no', reply))).toEqual({ kind: 'error', code: 'FORBIDDEN', message: 'no', correlationId: 'r1' })
+    expect(client.decode(server.encodeError('DECODE_ERROR', 'bad', null))).toEqual({ kind: 'error', code: 'DECODE_ERROR', message: 'bad', correlationId: null })
+    expect(client.decode(server.encodePong(reply))).toMatchObject({ kind: 'pong' })
+    expect(client.decode(server.encodePing())).toEqual({ kind: 'ping' })
+    expect(client.decode('nope')).toMatchObject({ kind: 'invalid' })
+  })
+
+  it('a bad frame decodes to invalid with a reason, never throws', () => {
+    for (const raw of ['not json', '[]', '{"type":"launch"}', '{"type":1}', new Uint8Array([0xff, 0xfe]), '['.repeat(100)]) {
+      expect(server.decode(raw)).toMatchObject({ kind: 'invalid', message: expect.any(String) })
+    }
+  })
+})
+
+describe('stream positions go after the standard keys', () => {
+  it('envelope: after the nine keys', () => {
+    const keys = Object.keys(JSON.parse(envelopeServerCodec.encodeEvent({ ...pub, position: { offset: 2, epoch: 'e' } })) as object)
+    expect(keys).toEqual(['id', 'correlation_id', 'type', 'event', 'data', 'timestamp', 'room', 'error_code', 'error_message', 'offset', 'epoch'])
+  })
+
+  it('flat: after type, id, channel, event, data, timestamp', () => {
+    const frame = JSON.parse(flatServerCodec.encodeEvent({ ...pub, position: { offset: 2, epoch: 'e' } })) as object
+    expect(Object.keys(frame)).toEqual(['type', 'id', 'channel', 'event', 'data', 'timestamp', 'offset', 'epoch'])
+    expect(frame).toMatchObject({ timestamp: Date.parse(pub.timestamp) })
+  })
+})
+
+describe('src/protocol is browser-safe', () => {
+  it('bundles for the browser with no Node built-in', async () => {
+    const entry = new URL('../../src/protocol/index.ts', import.meta.url).pathname
+    const out = await build({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent' })
+    expect(out.errors).toEqual([])
+    expect(out.outputFiles[0]!.text).not.toMatch(/\bBuffer\b|node:/)
+  })
+})
