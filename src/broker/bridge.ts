@@ -1,4 +1,5 @@
 import type { DirectMessage, Publication } from '../protocol/messages.js'
+import type { HistoryOptions, HistoryPage } from './position.js'
 
 /**
  * Where a bridge pushes what it receives. The server implements it; the bridge never sees a
@@ -9,6 +10,18 @@ export interface BridgeSink {
   deliver(pub: Publication): number
   /** Deliver a direct message if the connection is local; returns whether it was. */
   deliverDirect(msg: DirectMessage): boolean
+  /** Local subscribers of `channel` right now. */
+  subscriberCount(channel: string): number
+}
+
+/** What a publish reached. */
+export interface PublishOutcome {
+  /** The publication as delivered: with its stream position on a history channel. */
+  readonly pub: Publication
+  /** Local subscribers it was delivered (or, on Redis history channels, is being delivered) to. */
+  readonly local: number
+  /** Other instances the cluster handed it to (0 standalone or when the cluster is away). */
+  readonly instances: number
 }
 
 /** `standalone`: no cluster configured; `connected`: cluster reachable; `degraded`: configured but unreachable. */
@@ -25,6 +38,8 @@ export interface BridgeStats {
   readonly malformed: number
   /** Publications and direct messages that could not be sent to the cluster (it was unreachable). */
   readonly dropped: number
+  /** History publications refused with BROKER_UNAVAILABLE (they could not be stored). */
+  readonly refused: number
   /** Cluster-wide connection total, when the bridge knows it; otherwise null. */
   readonly clusterConnections: number | null
 }
@@ -54,8 +69,18 @@ export interface Bridge {
   readonly state: BridgeState
   /** Connects; must not throw when the cluster is unreachable (degrade instead). */
   start(sink: BridgeSink, instance: BridgeInstance): Promise<void>
-  /** Publish to every instance, including this one (delivered locally exactly once, at once); returns local recipients. */
-  publish(pub: Publication): number
+  /**
+   * Publish to every instance, including this one (delivered locally exactly once). Without
+   * `history`: best effort, delivered locally at once, to other instances when the cluster is up.
+   * With `history`: resolves once the publication is stored with its stream position; rejects
+   * with AppError BROKER_UNAVAILABLE, having delivered it nowhere, when it cannot be stored.
+   */
+  publish(pub: Publication, history: HistoryOptions | null): Promise<PublishOutcome>
+  /**
+   * The stream of a history channel: its top position and (unless `after` is null) the kept
+   * publications above `after`. Rejects with BROKER_UNAVAILABLE when the store is unreachable.
+   */
+  history(channel: string, after: number | null, opts: HistoryOptions): Promise<HistoryPage>
   /** Send to one connection wherever it lives: here, on another instance, or nowhere known. */
   sendDirect(msg: DirectMessage): DirectOutcome | Promise<DirectOutcome>
   /** The first local member joined `room`. */

@@ -26,7 +26,16 @@ const DirectMessageSchema = z.object({
 })
 
 export const ClusterMessageSchema = z.discriminatedUnion('type', [
-  z.object({ v: z.literal(1), type: z.literal('publication'), origin, pub: PublicationSchema }),
+  // offset and epoch: the stream position of a history channel's publication, added by the
+  // Redis script that stored it (see redis-scripts.ts); both or neither.
+  z.object({
+    v: z.literal(1),
+    type: z.literal('publication'),
+    origin,
+    pub: PublicationSchema,
+    offset: z.number().int().positive().optional(),
+    epoch: z.string().min(1).max(64).optional(),
+  }).refine((m) => (m.offset === undefined) === (m.epoch === undefined), 'offset and epoch go together'),
   z.object({ v: z.literal(1), type: z.literal('direct'), origin, msg: DirectMessageSchema }),
   // The answer of every instance to a `direct`: whether it held the connection.
   z.object({ v: z.literal(1), type: z.literal('direct_ack'), origin, id: z.string().min(1), found: z.boolean() }),
@@ -37,7 +46,26 @@ export const ClusterMessageSchema = z.discriminatedUnion('type', [
 export type ClusterMessage = z.output<typeof ClusterMessageSchema>
 
 export function publicationMessage(origin: string, pub: Publication): string {
-  return JSON.stringify({ v: 1, type: 'publication', origin, pub })
+  return JSON.stringify({ v: 1, type: 'publication', origin, pub: withoutPosition(pub) })
+}
+
+/**
+ * A publication message without its closing brace, for the Redis script that stores it to
+ * complete with `,"offset":N,"epoch":"E"}` once it knows the position.
+ */
+export function publicationMessageHead(origin: string, pub: Publication): string {
+  return publicationMessage(origin, pub).slice(0, -1)
+}
+
+/** The publication as stored and sent: the position travels beside it, not inside. */
+export function withoutPosition(pub: Publication): Publication {
+  return { id: pub.id, channel: pub.channel, event: pub.event, data: pub.data, timestamp: pub.timestamp }
+}
+
+/** The publication a message carries, with its stream position when it has one. */
+export function carriedPublication(msg: ClusterMessage & { type: 'publication' }): Publication {
+  if (msg.offset === undefined || msg.epoch === undefined) return msg.pub
+  return { ...msg.pub, position: { offset: msg.offset, epoch: msg.epoch } }
 }
 
 export function directMessage(origin: string, msg: DirectMessage): string {

@@ -1,9 +1,16 @@
-import type { Bridge, BridgeSink, BridgeState, BridgeStats, DirectOutcome } from './bridge.js'
+import type { Bridge, BridgeSink, BridgeState, BridgeStats, DirectOutcome, PublishOutcome } from './bridge.js'
 import type { DirectMessage, Publication } from '../protocol/messages.js'
+import { MemoryHistory } from './memory-history.js'
+import type { HistoryOptions, HistoryPage } from './position.js'
 
-/** The default bridge: one process, delivery straight back into the server. */
+/** How often expired history streams are swept. */
+const SWEEP_MS = 1000
+
+/** The default bridge: one process, delivery straight back into the server; history in a ring per channel. */
 export class MemoryBridge implements Bridge {
   readonly kind = 'memory'
+  readonly #history = new MemoryHistory()
+  #sweep: NodeJS.Timeout | null = null
   #sink: BridgeSink | null = null
   #state: BridgeState = 'standalone'
   #published = 0
@@ -15,11 +22,19 @@ export class MemoryBridge implements Bridge {
   async start(sink: BridgeSink): Promise<void> {
     this.#sink = sink
     this.#state = 'standalone'
+    this.#sweep = setInterval(() => this.#history.sweep(), SWEEP_MS)
+    this.#sweep.unref()
   }
 
-  publish(pub: Publication): number {
+  async publish(pub: Publication, history: HistoryOptions | null): Promise<PublishOutcome> {
     this.#published++
-    return this.#sink?.deliver(pub) ?? 0
+    // Stored and delivered in the same turn: nothing can come between the two.
+    const stored = history === null ? pub : this.#history.append(pub, history)
+    return { pub: stored, local: this.#sink?.deliver(stored) ?? 0, instances: 0 }
+  }
+
+  async history(channel: string, after: number | null, opts: HistoryOptions): Promise<HistoryPage> {
+    return this.#history.read(channel, after, opts)
   }
 
   sendDirect(msg: DirectMessage): DirectOutcome {
@@ -42,12 +57,15 @@ export class MemoryBridge implements Bridge {
       received: 0,
       malformed: 0,
       dropped: 0,
+      refused: 0,
       clusterConnections: null,
     }
   }
 
   async close(): Promise<void> {
     this.#state = 'closed'
+    if (this.#sweep !== null) clearInterval(this.#sweep)
+    this.#history.clear()
     this.#sink = null
   }
 }

@@ -1,14 +1,11 @@
-import type { Publication } from '../protocol/messages.js'
+import type { Publication, StreamPosition } from '../protocol/messages.js'
 
 /**
  * Where a publication sits in its channel's stream (docs/protocol.md A.8): offsets count 1, 2,
  * 3, … within one epoch; the epoch is an opaque string that changes whenever the stream's past
  * is lost (broker restarted or flushed, key expired), so an offset is only meaningful with it.
  */
-export interface StreamPosition {
-  readonly offset: number
-  readonly epoch: string
-}
+export type { StreamPosition }
 
 /** A publication of a history channel, with its place in the stream. */
 export type PositionedPublication = Publication & { readonly position: StreamPosition }

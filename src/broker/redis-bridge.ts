@@ -2,8 +2,9 @@ import { EventEmitter } from 'node:events'
 import type { Redis } from 'ioredis'
 import { pino, type Logger } from 'pino'
 import type { DirectMessage, Publication } from '../protocol/messages.js'
-import type { Bridge, BridgeInstance, BridgeSink, BridgeState, BridgeStats, DirectOutcome } from './bridge.js'
+import type { Bridge, BridgeInstance, BridgeSink, BridgeState, BridgeStats, DirectOutcome, PublishOutcome } from './bridge.js'
 import {
+  carriedPublication,
   type ClusterMessage,
   decodeClusterMessage,
   directAckMessage,
@@ -11,7 +12,12 @@ import {
   heartbeatMessage,
   leaveMessage,
   publicationMessage,
+  publicationMessageHead,
+  withoutPosition,
 } from './cluster-messages.js'
+import { newEpoch } from './memory-history.js'
+import type { HistoryOptions, HistoryPage } from './position.js'
+import { RedisHistory } from './redis-history.js'
 import { ClusterView } from './cluster-view.js'
 import { DirectAcks } from './direct-acks.js'
 import { openRedis, type RedisTimings, redactUrl } from './redis-connection.js'
@@ -33,6 +39,8 @@ export interface RedisBridgeOptions extends RedisTimings {
   readonly subscribeTimeoutMs?: number
   /** How long a direct message forwarded to other instances waits for their answers. @default 1000 ms */
   readonly directTimeoutMs?: number
+  /** How long a history publish or read waits for Redis before it is refused (BROKER_UNAVAILABLE). @default 2000 ms */
+  readonly historyTimeoutMs?: number
 }
 
 /**
@@ -52,6 +60,7 @@ export class RedisBridge extends EventEmitter implements Bridge {
   readonly #pending = new Map<string, Promise<void>>()
   readonly #view: ClusterView
   readonly #acks: DirectAcks
+  readonly #history: RedisHistory
   #sink: BridgeSink | null = null
   #self: BridgeInstance | null = null
   #names: RedisNames | null = null
@@ -65,6 +74,7 @@ export class RedisBridge extends EventEmitter implements Bridge {
   #received = 0
   #malformed = 0
   #dropped = 0
+  #refused = 0
   #lastError: string | null = null
 
   constructor(opts: RedisBridgeOptions) {
@@ -73,6 +83,14 @@ export class RedisBridge extends EventEmitter implements Bridge {
     this.#log = (opts.logger ?? pino({ level: 'silent' })).child({ bridge: 'redis' })
     this.#view = new ClusterView(opts.expiryMs ?? 6000)
     this.#acks = new DirectAcks(opts.directTimeoutMs ?? 1000)
+    this.#history = new RedisHistory({
+      connection: () => this.#pub,
+      keys: (channel) => this.#namesOrThrow().streamKeys(channel),
+      room: (channel) => this.#namesOrThrow().room(channel),
+      head: (pub) => publicationMessageHead(this.#self?.id ?? '', pub),
+      onMalformed: (raw) => this.#countMalformed(raw),
+      timeoutMs: opts.historyTimeoutMs ?? 2000,
+    })
   }
 
   get state(): BridgeState {
@@ -124,13 +142,46 @@ export class RedisBridge extends EventEmitter implements Bridge {
     this.#heartbeat.unref()
   }
 
-  publish(pub: Publication): number {
+  async publish(pub: Publication, history: HistoryOptions | null): Promise<PublishOutcome> {
     this.#published++
-    const n = this.#sink?.deliver(pub) ?? 0
-    if (this.#names !== null && this.#self !== null) {
-      this.#send(this.#names.room(pub.channel), publicationMessage(this.#self.id, pub))
+    if (history !== null) return this.#publishStored(pub, history)
+    const local = this.#sink?.deliver(pub) ?? 0
+    if (this.#names === null || this.#self === null) return { pub, local, instances: 0 }
+    const receivers = await this.#send(this.#names.room(pub.channel), publicationMessage(this.#self.id, pub))
+    return { pub, local, instances: this.#others(pub.channel, receivers) }
+  }
+
+  history(channel: string, after: number | null, opts: HistoryOptions): Promise<HistoryPage> {
+    return this.#history.read(channel, after, opts, newEpoch())
+  }
+
+  /**
+   * Stored, numbered and published by one script. Not delivered here at once: local subscribers
+   * get it when Redis hands it back, in the order Redis numbered it, interleaved correctly with
+   * other instances' publications of the same channel (a reply and a pub/sub message travel on
+   * different connections, so delivering on the reply could put offset 5 before offset 4).
+   */
+  async #publishStored(pub: Publication, history: HistoryOptions): Promise<PublishOutcome> {
+    let result
+    try {
+      result = await this.#history.append(withoutPosition(pub), history, newEpoch())
+    } catch (err) {
+      this.#refused++
+      throw err
     }
-    return n
+    const stored: Publication = { ...pub, position: result.position }
+    return { pub: stored, local: this.#sink?.subscriberCount(pub.channel) ?? 0, instances: this.#others(pub.channel, result.receivers) }
+  }
+
+  /** Other instances among the connections Redis handed a room's message to (ours is one when we listen). */
+  #others(channel: string, receivers: number): number {
+    const self = this.#subReady && (this.#self?.observeAll === true || this.#rooms.has(channel)) ? 1 : 0
+    return Math.max(0, receivers - self)
+  }
+
+  #namesOrThrow(): RedisNames {
+    if (this.#names === null) throw new Error('bridge not started')
+    return this.#names
   }
 
   sendDirect(msg: DirectMessage): DirectOutcome | Promise<DirectOutcome> {
@@ -138,7 +189,7 @@ export class RedisBridge extends EventEmitter implements Bridge {
     const peers = this.#view.instances() - 1
     if (this.#names === null || this.#self === null || this.#state !== 'connected' || peers === 0) return 'unknown'
     const outcome = this.#acks.expect(msg.id, peers)
-    this.#send(this.#names.direct, directMessage(this.#self.id, msg))
+    void this.#send(this.#names.direct, directMessage(this.#self.id, msg))
     return outcome
   }
 
@@ -169,6 +220,7 @@ export class RedisBridge extends EventEmitter implements Bridge {
       received: this.#received,
       malformed: this.#malformed,
       dropped: this.#dropped,
+      refused: this.#refused,
       clusterConnections: this.#view.connections(own),
     }
   }
@@ -237,27 +289,29 @@ export class RedisBridge extends EventEmitter implements Bridge {
     this.#beat()
   }
 
-  #send(channel: string, text: string): void {
+  /** Best-effort PUBLISH; resolves with the number of connections Redis handed it to (0 when it could not). */
+  #send(channel: string, text: string): Promise<number> {
     const pub = this.#pub
     if (pub === null || pub.status !== 'ready') {
       this.#dropped++
-      return
+      return Promise.resolve(0)
     }
-    pub.publish(channel, text).catch(() => {
+    return pub.publish(channel, text).catch(() => {
       this.#dropped++
+      return 0
     })
   }
 
   #beat(): void {
     if (this.#names === null || this.#self === null || this.#state !== 'connected') return
-    this.#send(this.#names.cluster, heartbeatMessage(this.#self.id, this.#self.connections()))
+    void this.#send(this.#names.cluster, heartbeatMessage(this.#self.id, this.#self.connections()))
   }
 
   #onMessage(raw: string): void {
     const msg = decodeClusterMessage(raw)
     if (msg === null) return this.#countMalformed(raw)
-    // Our own echo: delivered locally when it was published.
-    if (msg.origin === this.#self?.id) return
+    // Our own echo was delivered locally when it was published, unless it is a stored one (see #publishStored).
+    if (msg.origin === this.#self?.id && !(msg.type === 'publication' && msg.offset !== undefined)) return
     try {
       this.#handle(msg)
     } catch (err) {
@@ -274,14 +328,16 @@ export class RedisBridge extends EventEmitter implements Bridge {
 
   #handle(msg: ClusterMessage): void {
     switch (msg.type) {
-      case 'publication':
-        if (this.#self?.accepts?.(msg.pub) === false) return this.#countMalformed(JSON.stringify(msg.pub))
-        this.#received++
-        this.#sink?.deliver(msg.pub)
+      case 'publication': {
+        const own = msg.origin === this.#self?.id
+        if (!own && this.#self?.accepts?.(msg.pub) === false) return this.#countMalformed(JSON.stringify(msg.pub))
+        if (!own) this.#received++
+        this.#sink?.deliver(carriedPublication(msg))
         return
+      }
       case 'direct': {
         const found = this.#sink?.deliverDirect(msg.msg) === true
-        if (this.#names !== null && this.#self !== null) this.#send(this.#names.direct, directAckMessage(this.#self.id, msg.msg.id, found))
+        if (this.#names !== null && this.#self !== null) void this.#send(this.#names.direct, directAckMessage(this.#self.id, msg.msg.id, found))
         return
       }
       case 'direct_ack':

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import { z } from 'zod'
+import { AppError, ErrorCode } from '../protocol/codes.js'
 import type { Publication } from '../protocol/messages.js'
 import type { HistoryOptions, HistoryPage, PositionedPublication, StreamPosition } from './position.js'
 import { APPEND_AND_PUBLISH, READ_STREAM } from './redis-scripts.js'
@@ -91,4 +92,61 @@ function decodeEntry(raw: string | undefined): Publication | null {
   } catch {
     return null
   }
+}
+
+/** What the Redis history store needs from the bridge that owns the connection. */
+export interface RedisHistoryDeps {
+  /** The publishing connection, or null before start. */
+  readonly connection: () => Redis | null
+  readonly keys: (channel: string) => StreamKeys
+  /** The pub/sub channel of a room. */
+  readonly room: (channel: string) => string
+  /** The message published for `pub`, without its closing brace (cluster-messages.ts). */
+  readonly head: (pub: Publication) => string
+  readonly onMalformed: (raw: string) => void
+  /** Longest wait for Redis to answer before the store is called unavailable. */
+  readonly timeoutMs: number
+}
+
+/**
+ * History on Redis with the bridge's errors: anything that keeps a script from answering (no
+ * connection, Redis gone, no answer within `timeoutMs`) is BROKER_UNAVAILABLE. A script sent
+ * just before a crash may still have run; its publisher is told it was refused, so a refused
+ * publication can exist, but an accepted one always does.
+ */
+export class RedisHistory {
+  readonly #deps: RedisHistoryDeps
+
+  constructor(deps: RedisHistoryDeps) {
+    this.#deps = deps
+  }
+
+  append(pub: Publication, opts: HistoryOptions, freshEpoch: string): Promise<AppendResult> {
+    const d = this.#deps
+    return this.#guard((redis) => appendAndPublish(redis, d.keys(pub.channel), pub, opts, d.room(pub.channel), d.head(pub), freshEpoch))
+  }
+
+  read(channel: string, after: number | null, opts: HistoryOptions, freshEpoch: string): Promise<HistoryPage> {
+    return this.#guard((redis) => readStream(redis, this.#deps.keys(channel), after, opts, freshEpoch, this.#deps.onMalformed))
+  }
+
+  async #guard<T>(run: (redis: Redis) => Promise<T>): Promise<T> {
+    const redis = this.#deps.connection()
+    if (redis === null || redis.status !== 'ready') throw unavailable('redis is not connected')
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer from redis within ${this.#deps.timeoutMs} ms`)), this.#deps.timeoutMs)
+    })
+    try {
+      return await Promise.race([run(redis), timeout])
+    } catch (err) {
+      throw unavailable((err as Error).message, err)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}
+
+function unavailable(why: string, cause?: unknown): AppError {
+  return new AppError(ErrorCode.BROKER_UNAVAILABLE, `History store unavailable (${why}): not accepted, retry later`, { cause })
 }

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { DEV_TOKEN_SECRET } from '../auth/hmac-token.js'
+import { patternsOverlap } from '../broker/history-channels.js'
+import { MAX_CHANNEL_LENGTH } from '../protocol/channels.js'
 
 const seconds = (def: number) => z.number().positive().default(def)
 // Lowercase on purpose: an unquoted identifier is folded to lowercase by PostgreSQL, so a
@@ -13,6 +15,34 @@ const PG_TABLE = /^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$/
 const OriginSchema = z
   .string()
   .refine((o) => o === '*' || (URL.canParse(o) && new URL(o).origin === o), 'expected an origin like https://app.example.com (scheme://host[:port], no path) or "*"')
+
+/** One `history` entry: the channels (a pattern of the service) that keep a stream, and its bounds. */
+const HistoryEntrySchema = z
+  .object({
+    /** A channel pattern of the service (`workflow:{id}`, `workflow:*`) or one channel. */
+    channel: z.string().min(1).max(MAX_CHANNEL_LENGTH),
+    /** Most publications kept per channel. @default 100 */
+    size: z.number().int().positive().max(100_000).default(100),
+    /** Seconds publications are kept after the channel's last publication. @default 300 */
+    ttl: seconds(300),
+    /** Seconds the stream's epoch and top offset are kept after the last publication or subscribe. @default 86400 */
+    position_ttl: seconds(86_400),
+  })
+  .strict()
+  .refine((e) => e.position_ttl >= e.ttl, { message: 'position_ttl must be at least ttl', path: ['position_ttl'] })
+
+/** A channel must belong to at most one history entry: overlapping patterns are refused at boot. */
+const HistorySchema = z
+  .array(HistoryEntrySchema)
+  .default([])
+  .superRefine((entries, ctx) => {
+    entries.forEach((e, i) => {
+      const earlier = entries.findIndex((o, j) => j < i && patternsOverlap(o.channel, e.channel))
+      if (earlier >= 0) {
+        ctx.addIssue({ code: 'custom', path: [i, 'channel'], message: `${e.channel} overlaps history.${earlier}.channel (${entries[earlier]?.channel}): a channel may keep one history` })
+      }
+    })
+  })
 
 /** Settings of one service, validated once at boot (STYLE.md 8). Times are in seconds. */
 export const SettingsSchema = z
@@ -76,6 +106,8 @@ export const SettingsSchema = z
       })
       .strict()
       .prefault({}),
+    /** Channels that keep history for recovery (docs/protocol.md A.8). @default [] */
+    history: HistorySchema,
     redis: z
       .object({
         /** `redis://[:password@]host:port/db`; null = embedded in-memory bridge. */

@@ -97,11 +97,11 @@ export class McpPlugin implements ServerPlugin {
 
   #serve(server: WebSocketServer, req: IncomingMessage, res: ServerResponse, body: unknown): void {
     const ctx: ToolContext = { server, mcpPort: () => this.#port }
-    const mcp = buildMcpServer(server.name, MCP_SERVER_VERSION, (name: ToolName, args) => {
+    const mcp = buildMcpServer(server.name, MCP_SERVER_VERSION, async (name: ToolName, args) => {
       server.log.debug({ tool: name }, 'MCP tool call')
       try {
-        const run = TOOL_HANDLERS[name] as (c: ToolContext, a: unknown) => Record<string, unknown>
-        return toolResult(run(ctx, args))
+        const run = TOOL_HANDLERS[name] as (c: ToolContext, a: unknown) => Record<string, unknown> | Promise<Record<string, unknown>>
+        return toolResult(await run(ctx, args))
       } catch (err) {
         return toolError(err, server.log)
       }

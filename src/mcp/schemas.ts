@@ -52,7 +52,10 @@ export const PublishOutputSchema = z.object({
   id: z.string(),
   channel: z.string(),
   event: z.string(),
-  delivered: z.number().int().describe('Local subscribers the event was sent to'),
+  delivered: z.number().int().describe('Subscribers on this instance the event was sent to'),
+  instances: z.number().int().describe('Instances the event reached, this one included'),
+  offset: z.number().int().optional().describe('Its offset in the channel stream (history channels only)'),
+  epoch: z.string().optional().describe('The epoch of that offset (history channels only)'),
 })
 
 const CountsSchema = z.record(z.string(), z.number())

@@ -1,4 +1,4 @@
-import type { WebSocketServer } from '../server/websocket-server.js'
+import type { Published, WebSocketServer } from '../server/websocket-server.js'
 import { trafficView } from '../server/status-views.js'
 import type { ToolInput, ToolName, ToolOutput } from './schemas.js'
 
@@ -9,7 +9,13 @@ export interface ToolContext {
   readonly mcpPort: () => number
 }
 
-type Handlers = { [N in ToolName]: (ctx: ToolContext, input: ToolInput<N>) => ToolOutput<N> }
+type Handlers = { [N in ToolName]: (ctx: ToolContext, input: ToolInput<N>) => ToolOutput<N> | Promise<ToolOutput<N>> }
+
+/** What a publish tool answers: the event, where it reached, and its stream position on a history channel. */
+function published({ pub, delivered, instances }: Published) {
+  const position = pub.position === undefined ? {} : { offset: pub.position.offset, epoch: pub.position.epoch }
+  return { id: pub.id, channel: pub.channel, event: pub.event, delivered, instances, ...position }
+}
 
 function bridgeSummary(server: WebSocketServer) {
   const b = server.bridge.stats()
@@ -61,10 +67,7 @@ export const TOOL_HANDLERS: Handlers = {
     return { rooms: list, count: list.length }
   },
 
-  websocket_broadcast_test_event: ({ server }, input) => {
-    const { pub, delivered } = server.publish(input.room, input.event_type, { ...input.data, test: true })
-    return { id: pub.id, channel: pub.channel, event: pub.event, delivered }
-  },
+  websocket_broadcast_test_event: async ({ server }, input) => published(await server.publish(input.room, input.event_type, { ...input.data, test: true })),
 
   websocket_get_metrics: ({ server }) => {
     const s = server.stats
@@ -100,8 +103,5 @@ export const TOOL_HANDLERS: Handlers = {
     return { channels, count: channels.length, patterns: server.channelSpecs.map((c) => c.spec.pattern) }
   },
 
-  ws_publish: ({ server }, input) => {
-    const { pub, delivered } = server.publish(input.channel, input.event, input.data)
-    return { id: pub.id, channel: pub.channel, event: pub.event, delivered }
-  },
+  ws_publish: async ({ server }, input) => published(await server.publish(input.channel, input.event, input.data)),
 }

@@ -54,6 +54,7 @@ export const ErrorCode = {
   TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
   NOT_FOUND: 'NOT_FOUND',
   SERVER_ERROR: 'SERVER_ERROR',
+  BROKER_UNAVAILABLE: 'BROKER_UNAVAILABLE',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -71,6 +72,7 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, string>> = {
   TOO_MANY_SUBSCRIPTIONS: 'The connection already holds max_subscriptions channels.',
   NOT_FOUND: 'The target of the request (e.g. a connection id for a direct send) does not exist.',
   SERVER_ERROR: 'A handler failed unexpectedly; the error is logged, no stack trace is sent, the connection stays open.',
+  BROKER_UNAVAILABLE: 'A publication to a history channel was refused because the broker could not store it (Redis unreachable); it was delivered to no one. Retry later.',
 }
 
 /** A local error with a stable wire code and an optional cause (STYLE.md 6). */

@@ -1,8 +1,9 @@
 import { z } from 'zod'
+import { parseSince } from './history-subscribe.js'
 import type { WebSocketServer } from './websocket-server.js'
 
 // Channel checks answer INVALID_CHANNEL (not INVALID_PARAMS), so the schema lets anything through.
-const ChannelParamsSchema = z.looseObject({ channel: z.unknown().optional(), room: z.unknown().optional() })
+const ChannelParamsSchema = z.looseObject({ channel: z.unknown().optional(), room: z.unknown().optional(), since: z.unknown().optional() })
 
 const PublishParamsSchema = z.looseObject({
   channel: z.unknown().optional(),
@@ -16,14 +17,10 @@ const AuthParamsSchema = z.looseObject({})
 /** The operations every service has (PROTOCOL.md A.4): subscribe, unsubscribe, auth, publish, get_status. */
 export function registerBuiltinRequests(server: WebSocketServer): void {
   server.requests
-    .register('subscribe', ChannelParamsSchema, ({ channel, room }, { connection }) => {
+    .register('subscribe', ChannelParamsSchema, ({ channel, room, since }, { connection }) => {
       const name = channel ?? room
       server.checkRead(connection, name)
-      server.subscribe(connection, name as string)
-      const answer = { status: 'subscribed', channel: name as string }
-      // Across instances, answer once the cluster delivers this room here (see Bridge.whenSubscribed).
-      const ready = server.bridge.whenSubscribed(name as string)
-      return ready === null ? answer : ready.then(() => answer)
+      return server.subscribeTo(connection, name as string, parseSince(since))
     })
     .register('unsubscribe', ChannelParamsSchema, ({ channel, room }, { connection }) => {
       const name = channel ?? room
@@ -31,9 +28,10 @@ export function registerBuiltinRequests(server: WebSocketServer): void {
       server.unsubscribe(connection, name as string)
       return { status: 'unsubscribed', channel: name as string }
     })
-    .register('publish', PublishParamsSchema, ({ channel, event, data }, { connection }) => {
-      const { pub } = server.publish(channel, event, data, connection)
-      return { status: 'published', id: pub.id }
+    .register('publish', PublishParamsSchema, async ({ channel, event, data }, { connection }) => {
+      const { pub } = await server.publish(channel, event, data, connection)
+      const position = pub.position === undefined ? {} : { offset: pub.position.offset, epoch: pub.position.epoch }
+      return { status: 'published', id: pub.id, ...position }
     })
     .register('auth', AuthParamsSchema, async (credentials, { connection }) => {
       const identity = await server.authenticator.verify(credentials)

@@ -28,6 +28,7 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   FORBIDDEN: 403,
   AUTH_FAILED: 401,
   NOT_FOUND: 404,
+  BROKER_UNAVAILABLE: 503,
 }
 
 function sendError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
@@ -98,10 +99,11 @@ export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer
   }
 
   app.post('/publish', { onRequest: jsonOnly }, async (req, reply) =>
-    answer(reply, () => {
+    answer(reply, async () => {
       const body = parseBody(PublishBodySchema, req.body)
-      const { pub, delivered } = server.publish(body.channel, body.event, body.data)
-      return { id: pub.id, delivered }
+      const { pub, delivered, instances } = await server.publish(body.channel, body.event, body.data)
+      const position = pub.position === undefined ? {} : { offset: pub.position.offset, epoch: pub.position.epoch }
+      return { id: pub.id, delivered, instances, ...position }
     }),
   )
 

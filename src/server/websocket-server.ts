@@ -11,6 +11,9 @@ import type { Identity } from '../auth/identity.js'
 import { canRead, canWrite } from '../auth/permissions.js'
 import type { Bridge, BridgeSink, DirectOutcome } from '../broker/bridge.js'
 import { createBridge } from '../broker/create-bridge.js'
+import { HistoryChannels, patternsOverlap } from '../broker/history-channels.js'
+import { BatchedHistoryReads } from '../broker/history-reads.js'
+import type { StreamPosition } from '../broker/position.js'
 import { type Settings, SettingsError } from '../config/settings.js'
 import { type ChannelSpec, type CompiledChannel, compileChannel } from '../protocol/channels.js'
 import { AppError, CloseCode, CloseReason, ErrorCode } from '../protocol/codes.js'
@@ -31,6 +34,17 @@ import { type BroadcastObserver, ServerStats } from './stats.js'
 import { healthView, infoView, statsView, statusView } from './status-views.js'
 import type { ServerPlugin } from './plugin.js'
 import { Authenticator } from './authenticator.js'
+import { frameCache, HeldDeliveries, type HistoryHost, subscribeWithHistory } from './history-subscribe.js'
+
+/** What a publish reached (docs/protocol.md A.5, A.8). */
+export interface Published {
+  /** The publication as delivered: with its stream position on a history channel. */
+  readonly pub: Publication
+  /** Subscribers on this instance. */
+  readonly delivered: number
+  /** Instances it reached, this one included. */
+  readonly instances: number
+}
 
 /** Event name → zod schema of its payload (extra fields pass through). */
 export type EventSchemas = Readonly<Record<string, z.ZodType<JsonObject>>>
@@ -75,6 +89,8 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   readonly bridge: Bridge
   /** Who may use the HTTP routes, the upgrade and MCP. */
   readonly access: AccessPolicy
+  /** Which channels keep history (settings.history). */
+  readonly history: HistoryChannels
   /** Set by the metrics module to observe every broadcast. */
   broadcastObserver: BroadcastObserver | null = null
   readonly #compiled: readonly CompiledChannel[]
@@ -85,6 +101,8 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   readonly #onDisconnect: ConnectionCallback[] = []
   readonly #upgrades = new Set<Duplex>()
   readonly #plugins: ServerPlugin[] = []
+  readonly #held: HeldDeliveries<Connection>
+  readonly #historyHost: HistoryHost<Connection>
   #app: FastifyInstance | null = null
   #state: Lifecycle = 'idle'
   #stopHeartbeat: (() => void) | null = null
@@ -100,6 +118,21 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     this.log = (options.logger ?? pino({ level: settings.log_level })).child({ service: spec.name })
     this.bridge = options.bridge ?? createBridge(settings.redis, this.log)
     this.#compiled = spec.channels.map(compileChannel)
+    this.history = this.#historyChannels(settings)
+    this.#held = new HeldDeliveries(settings.max_buffered_bytes)
+    this.#historyHost = {
+      held: this.#held,
+      reads: new BatchedHistoryReads((channel, after, opts) => this.bridge.history(channel, after, opts)),
+      join: (conn, channel) => this.subscribe(conn, channel),
+      whenSubscribed: (channel) => this.bridge.whenSubscribed(channel),
+      frame: frameCache((pub) => textFrame(this.codec.encodeEvent(pub))),
+      send: (conn, frame) => {
+        const ok = conn.sendFramed(frame)
+        if (ok) this.stats.countOut('event')
+        return ok
+      },
+      overflow: (conn) => this.#closeSlow(conn),
+    }
     this.#rooms = new RoomRegistry<Connection>({
       onActive: (room) => this.bridge.roomActive(room),
       onIdle: (room) => this.bridge.roomIdle(room),
@@ -223,6 +256,21 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     this.#rooms.join(channel, conn)
   }
 
+  /**
+   * The subscribe request: joins the room; on a history channel also answers the stream
+   * position and recovers from `since` (docs/protocol.md A.8). Answers once the cluster
+   * delivers the room here.
+   */
+  subscribeTo(conn: Connection, channel: string, since: StreamPosition | null): JsonObject | Promise<JsonObject> {
+    const opts = this.history.optionsOf(channel)
+    if (opts !== null) return subscribeWithHistory(this.#historyHost, conn, channel, since, opts)
+    this.subscribe(conn, channel)
+    // `since` on a channel without history: nothing to recover from, and the client must know.
+    const answer: JsonObject = since === null ? { status: 'subscribed', channel } : { status: 'subscribed', channel, recovered: false }
+    const ready = this.bridge.whenSubscribed(channel)
+    return ready === null ? answer : ready.then(() => answer)
+  }
+
   unsubscribe(conn: Connection, channel: string): void {
     this.#rooms.leave(channel, conn)
   }
@@ -230,32 +278,46 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   /**
    * Validates and publishes an event to every subscriber on every instance. `from` is the
    * publishing connection (permission-checked) or null for trusted server-side callers.
-   * Returns the publication and the number of local recipients.
+   * Resolves once accepted: on a history channel, stored with its position; rejects with
+   * BROKER_UNAVAILABLE when it could not be stored (then no one received it).
    */
-  publish(channel: unknown, event: unknown, data: unknown, from: Connection | null = null): { pub: Publication; delivered: number } {
+  async publish(channel: unknown, event: unknown, data: unknown, from: Connection | null = null): Promise<Published> {
+    return this.#send(this.#prepare(channel, event, data, from))
+  }
+
+  /**
+   * Type-checked publish for in-process callers: `server.emit('workflow:w1', 'workflow.started', {...})`.
+   * Validation errors throw at once; a publication refused by the broker is logged (use publish() to be told).
+   */
+  emit<K extends keyof E & string>(channel: string, event: K, data: z.input<E[K]>): Publication {
+    const pub = this.#prepare(channel, event, data, null)
+    this.#send(pub).catch((err: unknown) => this.log.warn({ err, channel, event }, 'publication refused'))
+    return pub
+  }
+
+  #prepare(channel: unknown, event: unknown, data: unknown, from: Connection | null): Publication {
     const valid = validatePublication(this.#compiled, this.spec.events, channel, event, data)
     if (from !== null && !canWrite(this.#access(from), valid.channel)) {
       throw new AppError(ErrorCode.FORBIDDEN, `Not authorized to publish to ${valid.channel}`)
     }
-    const pub: Publication = { id: this.dialect.newEventId(), ...valid, timestamp: new Date().toISOString() }
-    const delivered = this.bridge.publish(pub)
-    return { pub, delivered }
+    return { id: this.dialect.newEventId(), ...valid, timestamp: new Date().toISOString() }
+  }
+
+  async #send(pub: Publication): Promise<Published> {
+    const outcome = await this.bridge.publish(pub, this.history.optionsOf(pub.channel))
+    return { pub: outcome.pub, delivered: outcome.local, instances: outcome.instances + 1 }
   }
 
   /**
    * Validates like publish() and delivers to this instance's own subscribers only, never over
    * the bridge: for sources every instance hears by itself (PostgreSQL NOTIFY), which would
-   * otherwise reach each subscriber once per instance.
+   * otherwise reach each subscriber once per instance. Such events keep no history (each
+   * instance would store its own copy): they carry no position.
    */
   publishLocal(channel: unknown, event: unknown, data: unknown): { pub: Publication; delivered: number } {
     const valid = validatePublication(this.#compiled, this.spec.events, channel, event, data)
     const pub: Publication = { id: this.dialect.newEventId(), ...valid, timestamp: new Date().toISOString() }
     return { pub, delivered: this.deliver(pub) }
-  }
-
-  /** Type-checked publish for in-process callers: `server.emit('workflow:w1', 'workflow.started', {...})`. */
-  emit<K extends keyof E & string>(channel: string, event: K, data: z.input<E[K]>): Publication {
-    return this.publish(channel, event, data).pub
   }
 
   /** Sends an event to one connection, wherever it lives; says where it went ('unknown': nowhere). */
@@ -278,13 +340,23 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     const started = this.broadcastObserver === null ? 0 : performance.now()
     // Framed once as a text frame (PROTOCOL.md A.1); every subscriber gets the same bytes.
     const frame = textFrame(this.codec.encodeEvent(pub))
+    // Subscribers still being replayed to get it after their replay (history-subscribe.ts).
+    const holding = this.#held.holders(pub.channel)
     let n = 0
-    for (const conn of members) if (conn.sendFramed(frame)) n++
+    for (const conn of members) {
+      const held = holding?.get(conn)
+      if (held !== undefined) this.#held.keep(held, pub, frame)
+      else if (conn.sendFramed(frame)) n++
+    }
     this.stats.broadcasts++
     this.stats.deliveries += n
     this.stats.countOut('event', n)
     this.broadcastObserver?.onBroadcast(pub.channel, n, (performance.now() - started) / 1000)
     return n
+  }
+
+  subscriberCount(channel: string): number {
+    return this.#rooms.members(channel)?.size ?? 0
   }
 
   deliverDirect(msg: DirectMessage): boolean {
@@ -547,6 +619,17 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     } catch {
       return false
     }
+  }
+
+  /** The settings' history rules; each must name channels of this service (else a typo would keep nothing). */
+  #historyChannels(settings: Settings): HistoryChannels {
+    const problems = settings.history.flatMap((h, i) =>
+      this.spec.channels.some((c) => patternsOverlap(c.pattern, h.channel))
+        ? []
+        : [`history.${i}.channel: ${h.channel} matches none of the channels of ${this.spec.name} (${this.spec.channels.map((c) => c.pattern).join(', ')})`],
+    )
+    if (problems.length > 0) throw new SettingsError(`settings of ${this.spec.name}`, problems)
+    return new HistoryChannels(settings.history.map((h) => ({ channel: h.channel, size: h.size, ttlMs: h.ttl * 1000, metaTtlMs: h.position_ttl * 1000 })))
   }
 
   #access(conn: Connection) {

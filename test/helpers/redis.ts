@@ -1,18 +1,27 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { freePort } from './supervisor.js'
 
-/** A real redis-server for tests, with no persistence; can be killed and restarted on its port. */
+/**
+ * A real redis-server for tests; can be killed and restarted on its port. No persistence, unless
+ * `persistent`: then an append-only file fsynced on every write, in a temporary directory, so a
+ * killed and restarted server keeps what it acknowledged (a production Redis with AOF).
+ */
 export class TestRedis {
   #proc: ChildProcess | null = null
   readonly port: number
+  readonly #dir: string | null
 
-  private constructor(port: number) {
+  private constructor(port: number, persistent: boolean) {
     this.port = port
+    this.#dir = persistent ? mkdtempSync(join(tmpdir(), 'roomcast-redis-')) : null
   }
 
-  static async start(port?: number): Promise<TestRedis> {
-    const r = new TestRedis(port ?? (await freePort()))
+  static async start(port?: number, opts: { persistent?: boolean } = {}): Promise<TestRedis> {
+    const r = new TestRedis(port ?? (await freePort()), opts.persistent === true)
     await r.restart()
     return r
   }
@@ -24,7 +33,8 @@ export class TestRedis {
   /** Starts redis-server on the same port; resolves when it accepts connections. */
   async restart(): Promise<void> {
     if (this.#proc !== null) throw new Error('redis-server is already running')
-    const proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    const persistence = this.#dir === null ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.#dir]
+    const proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence], {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     this.#proc = proc

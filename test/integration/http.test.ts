@@ -55,13 +55,13 @@ describe('HTTP on the service port (PROTOCOL.md A.5, E)', () => {
     await c.close()
   })
 
-  it('POST /publish delivers to subscribers and answers {id, delivered}', async () => {
+  it('POST /publish delivers to subscribers and answers {id, delivered, instances}', async () => {
     s = await startService('workflow')
     const c = await TestClient.connect(s.url)
     await c.subscribe('workflow:w1')
     const { status, body } = await post(s.http, '/publish', { channel: 'workflow:w1', event: 'workflow.started', data: { workflow_id: 'w1' } })
     expect(status).toBe(200)
-    expect(body).toEqual({ id: expect.any(String), delivered: 1 })
+    expect(body).toEqual({ id: expect.any(String), delivered: 1, instances: 1 })
     expect(await c.next()).toMatchObject({ id: body.id, event: 'workflow.started', room: 'workflow:w1', data: { workflow_id: 'w1' } })
     await c.close()
   })
