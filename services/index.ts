@@ -1,4 +1,4 @@
-import type { ServerOptions, Settings, WebSocketServer } from '../src/index.js'
+import type { Dialect, ServerOptions, Settings, WebSocketServer } from '../src/index.js'
 import { PatternsServer } from './patterns/index.js'
 import { SessionServer } from './session/index.js'
 import { TestsServer } from './tests/index.js'
@@ -8,6 +8,8 @@ import { WorkflowServer } from './workflow/index.js'
 export interface ServiceEntry {
   readonly name: string
   readonly defaultPort: number
+  /** The service's wire dialect, when not the envelope one: the CLI checks its settings rules with the file's. */
+  readonly dialect?: Dialect
   create(settings: Settings, options?: ServerOptions): WebSocketServer
 }
 

@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { pino } from 'pino'
+import type { Logger } from 'pino'
 import { SERVICES, serviceNames } from '../services/index.js'
-import { signToken } from './auth/jwt.js'
 import { loadSettings, SettingsError, type Settings, type SettingsInput } from './config/settings.js'
+import { envelopeDialect } from './dialects/envelope.js'
 import type { WebSocketServer } from './server/websocket-server.js'
 import { describeHealth, probeHealth } from './mcp/health-probe.js'
 import { McpPlugin, mcpPortOf } from './mcp/mcp-plugin.js'
@@ -13,6 +13,11 @@ import type { RemoteTarget } from './mcp/remote.js'
 import { checkStatus } from './mcp/status-check.js'
 import { runStdioProxy } from './mcp/stdio-proxy.js'
 import { MetricsPlugin } from './metrics/metrics-plugin.js'
+import { cliLogger } from './cli/logger.js'
+import { describeStartError } from './cli/start-error.js'
+import { startedByNpm, StopSignals } from './cli/stop-signals.js'
+import { token } from './cli/token.js'
+import { serviceArg, usage, UsageError, version } from './cli/usage.js'
 
 /** The package root: the nearest folder above this file with a package.json (works from src/ and dist/src/). */
 function packageRoot(): string {
@@ -23,19 +28,24 @@ function packageRoot(): string {
 
 const ROOT = packageRoot()
 
-const USAGE = `Usage:
-  roomcast serve <service|all> [--port N] [--host H] [--settings FILE]
-  roomcast status <service> [--port N] [--mcp-port N] [--host H] [--settings FILE] [--timeout SECONDS]
-  roomcast mcp <service> [--port N] [--mcp-port N] [--host H] [--settings FILE] [--timeout SECONDS]   (MCP over stdio)
-  roomcast token --user ID [--permissions a,b] [--secret S] [--ttl SECONDS]
-
-Services: ${serviceNames().join(', ')}
-Settings: settings/<service>.yaml (or --settings FILE, or ROOMCAST_SETTINGS_DIR)`
-
 function settingsFile(service: string, explicit: string | undefined): string {
   if (explicit !== undefined) return resolve(explicit)
   const dir = process.env.ROOMCAST_SETTINGS_DIR ?? join(ROOT, 'settings')
   return join(dir, `${service}.yaml`)
+}
+
+/** A service's settings as `roomcast serve` reads them: its file (an explicit one must exist), the environment, `overrides`. */
+function settingsOf(name: string, explicit: string | undefined, overrides: Partial<SettingsInput> = {}): Settings {
+  const entry = SERVICES[name]
+  return loadSettings({
+    service: name,
+    file: settingsFile(name, explicit),
+    fileRequired: explicit !== undefined,
+    defaults: { port: entry?.defaultPort ?? 0 },
+    overrides,
+    // The dialect's own rules (e.g. auth.required needs a secret), listed with the file's problems.
+    checks: [(settings) => (entry?.dialect ?? envelopeDialect).settingsProblems(settings, name)],
+  })
 }
 
 function intOption(value: string | undefined, name: string): number | undefined {
@@ -45,8 +55,45 @@ function intOption(value: string | undefined, name: string): number | undefined 
   return n
 }
 
-function unknownService(name: string | undefined): string {
-  return `Unknown service ${JSON.stringify(name ?? '')}. Services: ${serviceNames().join(', ')}`
+interface Loaded {
+  readonly name: string
+  readonly settings: Settings
+}
+
+/** Every service's settings, validated before any starts; every problem of every service in one report. */
+function loadAll(names: readonly string[], all: boolean, explicit: string | undefined, overrides: Partial<SettingsInput>): Loaded[] | string {
+  const loaded: Loaded[] = []
+  const problems: string[] = []
+  for (const name of names) {
+    try {
+      const settings = settingsOf(name, explicit, overrides)
+      if (!all || settings.enabled) loaded.push({ name, settings })
+    } catch (err) {
+      if (!(err instanceof SettingsError)) throw err
+      problems.push(err.message)
+    }
+  }
+  return problems.length > 0 ? problems.join('\n') : loaded
+}
+
+/** Starts the services one by one until all listen, one fails (its one-line reason is returned) or a stop is asked for. */
+async function startAll(loaded: readonly Loaded[], logger: Logger, servers: WebSocketServer[], stop: StopSignals): Promise<string | null> {
+  for (const { name, settings } of loaded) {
+    if (stop.stopping) break
+    const server = (SERVICES[name] as (typeof SERVICES)[string]).create(settings, { logger })
+    server.use(new MetricsPlugin())
+    if (settings.mcp.enabled) server.use(new McpPlugin())
+    servers.push(server)
+    try {
+      await server.listen()
+    } catch (err) {
+      const line = describeStartError(err, name, settings.port)
+      if (line !== null) return line
+      logger.error({ err, service: name }, 'failed to start')
+      return `roomcast: cannot start ${name}: ${(err as Error).message}`
+    }
+  }
+  return null
 }
 
 async function serve(args: string[]): Promise<number> {
@@ -55,76 +102,35 @@ async function serve(args: string[]): Promise<number> {
     allowPositionals: true,
     options: { port: { type: 'string' }, host: { type: 'string' }, settings: { type: 'string' } },
   })
-  const target = positionals[0]
-  const names = target === 'all' ? serviceNames() : [target ?? '']
-  if (target !== 'all' && (target === undefined || !(target in SERVICES))) {
-    console.error(unknownService(target))
-    return 2
-  }
+  const target = serviceArg('serve', positionals[0], serviceNames(), true)
   if (target === 'all' && (values.port !== undefined || values.settings !== undefined)) {
-    console.error('--port and --settings apply to one service; use ROOMCAST_<SERVICE>_PORT with "serve all"')
-    return 2
+    throw new UsageError('--port and --settings apply to one service; use ROOMCAST_<SERVICE>_PORT with "serve all"')
   }
   const overrides: Partial<SettingsInput> = {}
   const port = intOption(values.port, 'port')
   if (port !== undefined) overrides.port = port
   if (values.host !== undefined) overrides.host = values.host
-
-  // Validate every service's settings before starting any, listing every problem.
-  const loaded: { name: string; settings: Settings }[] = []
-  const problems: string[] = []
-  for (const name of names) {
-    const entry = SERVICES[name]
-    if (entry === undefined) continue
-    try {
-      const settings = loadSettings({
-        service: name,
-        file: settingsFile(name, values.settings),
-        defaults: { port: entry.defaultPort },
-        overrides,
-      })
-      if (target !== 'all' || settings.enabled) loaded.push({ name, settings })
-    } catch (err) {
-      if (!(err instanceof SettingsError)) throw err
-      problems.push(err.message)
-    }
-  }
-  if (problems.length > 0) {
-    console.error(problems.join('\n'))
+  const loaded = loadAll(target === 'all' ? serviceNames() : [target], target === 'all', values.settings, overrides)
+  if (typeof loaded === 'string') {
+    console.error(loaded)
     return 1
   }
 
-  const logger = pino({ level: loaded[0]?.settings.log_level ?? 'info' })
+  const logger = cliLogger(loaded[0]?.settings ?? { log_level: 'info', log_format: 'auto' })
+  // Before anything listens: a signal during the start is a graceful stop too.
+  const stop = new StopSignals(logger, { watchParent: startedByNpm() })
   const servers: WebSocketServer[] = []
-  try {
-    for (const { name, settings } of loaded) {
-      const server = (SERVICES[name] as (typeof SERVICES)[string]).create(settings, { logger })
-      server.use(new MetricsPlugin())
-      if (settings.mcp.enabled) server.use(new McpPlugin())
-      servers.push(server)
-      await server.listen()
-    }
-  } catch (err) {
-    logger.error({ err }, 'failed to start')
+  const failure = await startAll(loaded, logger, servers, stop)
+  if (failure !== null) {
+    // The one line says it all: the servers' own shutdown lines would only bury it.
+    for (const server of servers) server.log.level = 'silent'
     await Promise.allSettled(servers.map((s) => s.close()))
-    console.error(`roomcast: cannot start: ${(err as Error).message}`)
+    console.error(failure)
     return 1
   }
-
-  return new Promise<number>((done) => {
-    let stopping = false
-    const stop = (signal: string) => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: exiting at once')
-        process.exit(1)
-      }
-      stopping = true
-      logger.info({ signal }, 'shutting down')
-      Promise.allSettled(servers.map((s) => s.close())).then(() => done(0))
-    }
-    process.on('SIGTERM', () => stop('SIGTERM'))
-    process.on('SIGINT', () => stop('SIGINT'))
-  })
+  await stop.requested
+  await Promise.allSettled(servers.map((s) => s.close()))
+  return 0
 }
 
 interface Target {
@@ -138,7 +144,7 @@ interface Target {
 }
 
 /** The running service a client command talks to: settings file, then --port/--mcp-port/--host. */
-function targetOf(args: string[]): Target | string {
+function targetOf(command: string, args: string[]): Target {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -150,12 +156,10 @@ function targetOf(args: string[]): Target | string {
       timeout: { type: 'string' },
     },
   })
-  const name = positionals[0]
-  const entry = name === undefined ? undefined : SERVICES[name]
-  if (entry === undefined || name === undefined) return unknownService(name)
+  const name = serviceArg(command, positionals[0], serviceNames())
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout)
-  if (timeout !== undefined && !(timeout > 0)) return `--timeout: expected a positive number of seconds, got ${JSON.stringify(values.timeout)}`
-  const settings = loadSettings({ service: name, file: settingsFile(name, values.settings), defaults: { port: entry.defaultPort } })
+  if (timeout !== undefined && !(timeout > 0)) throw new UsageError(`--timeout: expected a positive number of seconds, got ${JSON.stringify(values.timeout)}`)
+  const settings = settingsOf(name, values.settings)
   const port = intOption(values.port, 'port') ?? settings.port
   const host = values.host ?? settings.host
   const mcpPort = intOption(values['mcp-port'], 'mcp-port') ?? mcpPortOf({ port, mcp: settings.mcp })
@@ -163,11 +167,7 @@ function targetOf(args: string[]): Target | string {
 }
 
 async function status(args: string[]): Promise<number> {
-  const target = targetOf(args)
-  if (typeof target === 'string') {
-    console.error(target)
-    return 2
-  }
+  const target = targetOf('status', args)
   if (!target.settings.mcp.enabled) {
     console.log(`${target.name}: MCP is disabled in its settings (mcp.enabled: false); asking GET /health instead`)
     return httpStatus(target.name, target.host, target.port)
@@ -178,11 +178,7 @@ async function status(args: string[]): Promise<number> {
 }
 
 async function mcp(args: string[]): Promise<number> {
-  const target = targetOf(args)
-  if (typeof target === 'string') {
-    console.error(target)
-    return 2
-  }
+  const target = targetOf('mcp', args)
   await runStdioProxy(target.name, target.mcp, target.timeoutMs)
   return 0
 }
@@ -193,59 +189,47 @@ async function httpStatus(name: string, host: string, port: number): Promise<num
   return report.code
 }
 
-async function token(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { user: { type: 'string' }, permissions: { type: 'string' }, secret: { type: 'string' }, ttl: { type: 'string' } },
-  })
-  const secret = values.secret ?? process.env.ROOMCAST_JWT_SECRET
-  if (values.user === undefined || secret === undefined) {
-    console.error('roomcast token needs --user and --secret (or ROOMCAST_JWT_SECRET)')
-    return 2
+async function run(command: string | undefined, rest: string[]): Promise<number> {
+  switch (command) {
+    case 'serve':
+      return serve(rest)
+    case 'status':
+      return status(rest)
+    case 'mcp':
+      return mcp(rest)
+    case 'token':
+      return token(rest, { services: serviceNames(), settingsOf: (name, file) => settingsOf(name, file), fileOf: settingsFile })
+    case '--version':
+    case '-v':
+    case 'version':
+      console.log(`roomcast ${version(ROOT)}`)
+      return 0
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(usage(serviceNames()))
+      return command === undefined ? 2 : 0
+    default:
+      throw new UsageError(`Unknown command ${JSON.stringify(command)}`)
   }
-  const ttl = values.ttl === undefined ? 3600 : Number(values.ttl)
-  if (!Number.isInteger(ttl) || ttl <= 0) {
-    console.error(`--ttl: expected a positive number of seconds, got ${JSON.stringify(values.ttl)}`)
-    return 2
-  }
-  const permissions = (values.permissions ?? '').split(',').filter((p) => p.length > 0)
-  console.log(await signToken({ userId: values.user, permissions }, secret, ttl))
-  return 0
 }
 
 /** Entry point of the `roomcast` command; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   try {
-    switch (command) {
-      case 'serve':
-        return await serve(rest)
-      case 'status':
-        return await status(rest)
-      case 'mcp':
-        return await mcp(rest)
-      case 'token':
-        return await token(rest)
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        console.log(USAGE)
-        return command === undefined ? 2 : 0
-      default:
-        console.error(`Unknown command ${JSON.stringify(command)}\n${USAGE}`)
-        return 2
-    }
+    return await run(command, rest)
   } catch (err) {
     if (err instanceof SettingsError) {
       console.error(err.message)
       return 1
     }
-    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
-      console.error(`${(err as Error).message}\n${USAGE}`)
+    const parseError = (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true
+    if (err instanceof UsageError || parseError) {
+      console.error(`${(err as Error).message}\n\n${usage(serviceNames())}`)
       return 2
     }
     throw err
   }
 }
-

@@ -75,6 +75,8 @@ export const SettingsSchema = z
     /** How long shutdown waits for clients to close after 1001 before terminating them. */
     drain_timeout: seconds(5),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Log lines of `roomcast serve`: `auto` is readable on a terminal, JSON otherwise (env LOG_FORMAT). */
+    log_format: z.enum(['auto', 'json', 'pretty']).default('auto'),
     /** `production` (env NODE_ENV=production) makes flat-dialect services require a valid token. */
     environment: z.enum(['development', 'production']).default('development'),
     auth: z
@@ -179,16 +181,50 @@ function freeze<T>(value: T): T {
 /** A service's own rule over valid settings (e.g. no development secret in production): one problem per line, `key: why`. */
 export type SettingsCheck = (settings: Settings) => readonly string[]
 
+/** `raw` without the keys the schema refused (so they take their defaults), or null when that is not possible. */
+function withoutRefused(raw: unknown, issues: readonly z.core.$ZodIssue[]): unknown {
+  const copy = structuredClone(raw ?? {}) as Record<string, unknown>
+  for (const issue of issues) {
+    const paths = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [issue.path]
+    for (const path of paths) {
+      if (path.length === 0) return null
+      let at: unknown = copy
+      for (const key of path.slice(0, -1)) at = typeof at === 'object' && at !== null ? (at as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined
+      if (typeof at === 'object' && at !== null) delete (at as Record<PropertyKey, unknown>)[path.at(-1) as PropertyKey]
+    }
+  }
+  return copy
+}
+
+/**
+ * The checks' problems, also when the schema refused something: they run on the settings with the
+ * refused keys at their defaults, so one report lists everything; a key already reported is skipped.
+ */
+function checkProblems(raw: unknown, result: z.ZodSafeParseResult<z.output<typeof SettingsSchema>>, checks: readonly SettingsCheck[]): string[] {
+  if (checks.length === 0) return []
+  if (result.success) return checks.flatMap((check) => check(result.data))
+  const rest = withoutRefused(raw, result.error.issues)
+  const retry = rest === null ? null : SettingsSchema.safeParse(rest)
+  if (retry === null || !retry.success) return []
+  const reported = new Set(result.error.issues.map((i) => i.path.join('.')))
+  return checks.flatMap((check) => check(retry.data)).filter((p) => !reported.has(p.split(':')[0] ?? ''))
+}
+
 /** Validates raw settings; `earlier` are problems already found (e.g. in the environment), listed first. */
 function validate(raw: unknown, source: string, earlier: readonly string[] = [], checks: readonly SettingsCheck[] = []): Settings {
   const result = SettingsSchema.safeParse(raw ?? {})
   const problems = [
     ...earlier,
     ...(result.success ? [] : result.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)),
-    ...(result.success ? checks.flatMap((check) => check(result.data)) : []),
+    ...checkProblems(raw, result, checks),
   ]
   if (problems.length > 0 || !result.success) throw new SettingsError(source, problems)
   return freeze(result.data)
+}
+
+/** A service name as it appears in environment variable names: `workflow` → `WORKFLOW`. */
+export function envKey(service: string): string {
+  return service.toUpperCase().replace(/[^A-Z0-9]/g, '_')
 }
 
 /** Validates raw settings, listing every problem at once. */
@@ -225,8 +261,10 @@ export interface LoadOptions {
   readonly service: string
   /** Service defaults beneath the file (e.g. its well-known port). */
   readonly defaults?: Partial<SettingsInput>
-  /** YAML file; a missing file means all defaults. */
+  /** YAML file; a missing file means all defaults, unless `fileRequired`. */
   readonly file?: string
+  /** The file was named by the user (`--settings FILE`): a missing one is a problem, not defaults. */
+  readonly fileRequired?: boolean
   /** Settings that win over the file and the environment (CLI flags). */
   readonly overrides?: Partial<SettingsInput>
   readonly env?: NodeJS.ProcessEnv
@@ -237,7 +275,7 @@ export interface LoadOptions {
 /**
  * Reads a service's settings: defaults ← YAML file ← environment ← overrides.
  * Environment: `ROOMCAST_<SERVICE>_PORT`, `ROOMCAST_<SERVICE>_HOST` (or `ROOMCAST_HOST`),
- * `<SERVICE>_JWT_SECRET`, `WS_AUTH_SECRET`, `NODE_ENV`, `DATABASE_URL`, `REDIS_URL` | `REDIS_ADDR` + `REDIS_PASSWORD` + `REDIS_DB`,
+ * `<SERVICE>_JWT_SECRET`, `WS_AUTH_SECRET`, `NODE_ENV`, `LOG_FORMAT`, `DATABASE_URL`, `REDIS_URL` | `REDIS_ADDR` + `REDIS_PASSWORD` + `REDIS_DB`,
  * `REDIS_PUBSUB_PREFIX`.
  */
 export function loadSettings(opts: LoadOptions): Settings {
@@ -252,6 +290,7 @@ export function loadSettings(opts: LoadOptions): Settings {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
         throw new SettingsError(source, [`cannot read file: ${(err as Error).message}`])
       }
+      if (opts.fileRequired === true) throw new SettingsError(source, ['file not found'])
     }
     if (text !== undefined) {
       let doc: unknown
@@ -268,7 +307,7 @@ export function loadSettings(opts: LoadOptions): Settings {
   }
 
   const problems: string[] = []
-  const key = opts.service.toUpperCase().replace(/[^A-Z0-9]/g, '_')
+  const key = envKey(opts.service)
   const port = envInt(env, `ROOMCAST_${key}_PORT`, problems)
   if (port !== undefined) raw.port = port
   const host = env[`ROOMCAST_${key}_HOST`] ?? env.ROOMCAST_HOST
@@ -283,6 +322,7 @@ export function loadSettings(opts: LoadOptions): Settings {
   // An empty WS_AUTH_SECRET is kept (not read as unset) so that the service's check refuses it.
   if (env.WS_AUTH_SECRET !== undefined) raw.auth = { ...obj(raw.auth), token_secret: env.WS_AUTH_SECRET }
   if (env.NODE_ENV === 'production' || env.NODE_ENV === 'development') raw.environment = env.NODE_ENV
+  if (env.LOG_FORMAT) raw.log_format = env.LOG_FORMAT
   if (redisUrl !== undefined || redisPrefix !== undefined) {
     raw.redis = {
       ...obj(raw.redis),

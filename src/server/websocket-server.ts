@@ -458,6 +458,8 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
 
   async #drain(): Promise<void> {
     if (this.#state === 'draining' || this.#state === 'stopped') return
+    // A server that never ran (its listen failed) has nothing drained worth a log line.
+    const ran = this.#state === 'running'
     this.#state = 'draining'
     this.#stopHeartbeat?.()
     const pending = [...this.#connections.values()].map(
@@ -482,7 +484,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     }
     for (const socket of this.#upgrades) socket.destroy()
     await this.bridge.close()
-    this.log.info('drained')
+    if (ran) this.log.info('drained')
   }
 
   // ── connections ────────────────────────────────────────────────────────────────────────
