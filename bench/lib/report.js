@@ -98,6 +98,17 @@ const COLUMNS = {
     ['server CPU %', spread(pick(R, n, s, (r) => r.serverCpu))],
     ['loadgen CPU %', spread(pick(R, n, s, (r) => r.loadgenCpu))],
   ],
+  reconnect: (R, n, s) => [
+    ['server', s + failures(R, n, s)],
+    ['history', pick(R, n, s, (r) => (r.history ? 1 : 0)).some((x) => x === 1) ? 'yes (since)' : 'no'],
+    ['all back in ms (from reconnect start)', spread(pick(R, n, s, (r) => r.allRecoveredMs))],
+    ['× roomcast (no history)', ratio(R, n, s, 'roomcast', (r) => r.allRecoveredMs)],
+    ['lost', total(R, n, s, (r) => r.lost)],
+    ['duplicates', total(R, n, s, (r) => r.duplicates)],
+    ['recovered: false', total(R, n, s, (r) => r.notRecovered)],
+    ['published while away (per subscriber)', spread(pick(R, n, s, (r) => r.publishedWhileAway))],
+    ['server CPU % (reconnect window)', spread(pick(R, n, s, (r) => r.serverCpu))],
+  ],
   rtt: (R, n, s) => [
     ['server', s + failures(R, n, s)],
     ['round trips/s', spread(pick(R, n, s, (r) => r.roundTripsPerSec))],

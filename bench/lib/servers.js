@@ -11,11 +11,17 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const node = process.execPath
 // ROOMCAST_BENCH_ROOT runs another checkout's build (e.g. a branch under review) with these settings.
 const ROOMCAST_ROOT = process.env.ROOMCAST_BENCH_ROOT ?? ROOT
-const ROOMCAST = [join(ROOMCAST_ROOT, 'bin', 'roomcast.js'), 'serve', 'patterns', '--settings', join(ROOT, 'bench', 'settings', 'roomcast.yaml')]
+const roomcast = (settings) => [join(ROOMCAST_ROOT, 'bin', 'roomcast.js'), 'serve', 'patterns', '--settings', join(ROOT, 'bench', 'settings', settings)]
+const ROOMCAST = roomcast('roomcast.yaml')
+// The same settings plus history on every patterns:{category} channel (docs/protocol.md A.8).
+const ROOMCAST_HISTORY = roomcast('roomcast-history.yaml')
 
 /** Server kind → wire protocol, processes to start, whether it needs a redis-server. */
 export const SERVERS = {
   roomcast: { protocol: 'roomcast', instances: 1, argv: (port) => [node, ...ROOMCAST, '--port', String(port)] },
+  'roomcast-history': { protocol: 'roomcast', instances: 1, argv: (port) => [node, ...ROOMCAST_HISTORY, '--port', String(port)] },
+  // History on Redis: one instance, the broker's Lua script on every publication.
+  'roomcast-history-redis': { protocol: 'roomcast', instances: 1, redis: true, argv: (port) => [node, ...ROOMCAST_HISTORY, '--port', String(port)] },
   'ws-coalesced': { protocol: 'ws', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--coalesce', '--port', String(port)] },
   'ws-plain': { protocol: 'ws', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--port', String(port)] },
   // Diagnostic: the coalescing reference with payloads padded so its frames are as large as

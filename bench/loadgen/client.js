@@ -30,6 +30,7 @@ export const PROTOCOLS = {
     control: () => false,
     channel: (name) => (name === 'shared' ? 'global' : `patterns:${name}`),
     sub: (ch, id) => `{"type":"request","event":"subscribe","data":{"channel":"${ch}"},"correlation_id":"s${id}"}`,
+    subSince: (ch, id, since) => `{"type":"request","event":"subscribe","data":{"channel":"${ch}","since":${JSON.stringify(since)}},"correlation_id":"s${id}"}`,
     pub: (ch, payload) => `{"type":"request","event":"publish","data":{"channel":"${ch}","event":"aggregation.completed","data":${payload}}}`,
     req: (id) => `{"type":"request","event":"get_status","correlation_id":"r${id}"}`,
   },

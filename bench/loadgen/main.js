@@ -2,9 +2,10 @@
 // The load generator: a separate process (pinned to its own core by bench/run.js) that runs
 // one scenario against one server and reports the result over IPC.
 import { channels, fanout, rtt, storm } from './scenarios.js'
+import { reconnect } from './reconnect.js'
 import { PROTOCOLS } from './client.js'
 
-const SCENARIOS = { fanout, channels, storm, rtt }
+const SCENARIOS = { fanout, channels, storm, rtt, reconnect }
 
 function send(msg) {
   return new Promise((resolve) => process.send(msg, resolve))
