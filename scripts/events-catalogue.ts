@@ -93,7 +93,9 @@ function trackedOf(server: WebSocketServer): readonly string[] {
 function renderService(name: string, defaultPort: number, server: WebSocketServer): string {
   const { spec } = server
   const tracked = trackedOf(server)
-  const lines = [`## ${name}`, '', `Port ${defaultPort}. Welcome message: "${spec.welcome}".`, '']
+  const dialect = server.dialect.name
+  const welcome = dialect === 'envelope' ? ` Welcome message: "${spec.welcome}".` : ''
+  const lines = [`## ${name}`, '', `Port ${defaultPort}, \`${dialect}\` dialect (${DIALECT_SECTION[dialect] ?? 'docs/protocol.md'}).${welcome}`, '']
   lines.push('| channel | private |', '| --- | --- |')
   for (const c of spec.channels) {
     const owner = c.privateTo === undefined ? '–' : `yes: readable only by the identity \`{${c.privateTo}}\` names, and admins`
@@ -106,6 +108,12 @@ function renderService(name: string, defaultPort: number, server: WebSocketServe
     lines.push(`| \`${event}\` | ${isTracked(event, tracked) ? 'yes' : '–'} | ${describePayload(schema)} |`)
   }
   return lines.join('\n')
+}
+
+/** Where docs/protocol.md describes each dialect. */
+const DIALECT_SECTION: Readonly<Record<string, string>> = {
+  envelope: '[protocol.md A](protocol.md#a-the-envelope-dialect)',
+  flat: '[protocol.md B](protocol.md#b-the-flat-dialect)',
 }
 
 const HEADER = `# Event catalogue
