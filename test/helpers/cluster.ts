@@ -5,8 +5,14 @@ import { z } from 'zod'
 import { parseSettings, RedisBridge, type RedisBridgeOptions, type SettingsInput, WebSocketServer } from '../../src/index.js'
 import { startService, type Started } from './server.js'
 
+/**
+ * Safety timeout of the waits below: many times what they take (a new instance is heard within
+ * one 2 s heartbeat, a reconnect within the 1 s retry cap; measured 0.5 s), under the test timeout.
+ */
+const SAFETY_MS = 15_000
+
 /** Resolves once `check()` holds, re-checking on every `event` of `emitter`; rejects after `timeoutMs`. */
-export function until(emitter: EventEmitter, event: string, check: () => boolean, timeoutMs = 5000, what = event): Promise<void> {
+export function until(emitter: EventEmitter, event: string, check: () => boolean, timeoutMs = SAFETY_MS, what = event): Promise<void> {
   if (check()) return Promise.resolve()
   return new Promise((resolve, reject) => {
     const onEvent = () => {
@@ -32,7 +38,7 @@ export function redisBridgeOf(server: WebSocketServer): RedisBridge {
 }
 
 /** Waits until the instance's bridge is in `state`. */
-export function bridgeState(server: WebSocketServer, state: string, timeoutMs = 5000): Promise<void> {
+export function bridgeState(server: WebSocketServer, state: string, timeoutMs = SAFETY_MS): Promise<void> {
   const bridge = redisBridgeOf(server)
   return until(bridge, 'state', () => bridge.state === state, timeoutMs, `bridge of ${server.instanceId.slice(0, 8)} to be ${state}`)
 }
@@ -42,7 +48,7 @@ export async function clusterFormed(servers: readonly WebSocketServer[], n = ser
   await Promise.all(
     servers.map((s) => {
       const bridge = redisBridgeOf(s)
-      return until(bridge, 'peers', () => bridge.stats().instances === n, 5000, `${n} instances`)
+      return until(bridge, 'peers', () => bridge.stats().instances === n, SAFETY_MS, `${n} instances`)
     }),
   )
 }
