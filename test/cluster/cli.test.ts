@@ -60,7 +60,8 @@ describe('roomcast serve with Redis from the environment', () => {
     const line = await pollUntil('two instances in roomcast status', async () => {
       const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', '--port', String(p1)])
       return r.stdout.includes('2 instances') ? r.stdout.trim() : undefined
-    }, { timeoutMs: 5000, everyMs: 100 })
+    }, { timeoutMs: 30_000, everyMs: 100 })
     expect(line).toMatch(new RegExp(`^workflow: healthy on 127\\.0\\.0\\.1:${p1} \\(0 connections, 0 channels; redis connected, 2 instances\\)$`))
-  })
+    // Four processes start and several status calls run: seconds each on a busy 2-core machine.
+  }, 60_000)
 })
