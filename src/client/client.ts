@@ -1,0 +1,344 @@
+import { envelopeClientCodec, flatClientCodec, type ClientCodec, type JsonObject, type ServerMessage, type StreamPosition } from '../protocol/index.js'
+import { backoffDelay } from './backoff.js'
+import { FATAL_CLOSE_CODES, RoomcastError } from './errors.js'
+import { PendingRequests } from './pending.js'
+import { RecentIds } from './recent-ids.js'
+import { defaultSocketFactory, OPEN, type SocketFactory, type SocketLike } from './socket.js'
+import type { ClientOptions, ClientState, EventMap, EventMeta, Subscribed } from './types.js'
+
+type Listener<A extends unknown[]> = (...args: A) => void
+
+/** The protocol's tracked events of the context service (docs/protocol.md B). */
+const FLAT_TRACKED = ['task.*', 'subtask.*', 'message.*']
+
+function matcher(patterns: readonly string[]): (event: string) => boolean {
+  const exact = new Set(patterns.filter((p) => !p.endsWith('*')))
+  const prefixes = patterns.filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1))
+  return (event) => exact.has(event) || prefixes.some((p) => event.startsWith(p))
+}
+
+function readPosition(data: JsonObject): StreamPosition | null {
+  return typeof data.offset === 'number' && typeof data.epoch === 'string' ? { offset: data.offset, epoch: data.epoch } : null
+}
+
+/**
+ * A roomcast client for both dialects, in browsers and Node ≥ 20 (docs/client.md). It reconnects
+ * with capped, jittered backoff; re-subscribes with `since` on history channels; answers requests
+ * as promises with a timeout; acknowledges tracked events and drops re-sent duplicates.
+ */
+export class RoomcastClient<E extends EventMap = EventMap> {
+  readonly #opts: ClientOptions
+  readonly #codec: ClientCodec
+  readonly #pending = new PendingRequests()
+  readonly #seen: RecentIds
+  readonly #acks: (event: string) => boolean
+  /** Channels the caller wants, with the last stream position seen (history channels). */
+  readonly #subs = new Map<string, { position: StreamPosition | null }>()
+  readonly #handlers = new Map<string, Set<Listener<[JsonObject, EventMeta]>>>()
+  readonly #any = new Set<Listener<[string, JsonObject, EventMeta]>>()
+  readonly #stateListeners = new Set<Listener<[ClientState]>>()
+  readonly #errorListeners = new Set<Listener<[RoomcastError]>>()
+  readonly #subscribedListeners = new Set<Listener<[Subscribed]>>()
+  readonly #openWaiters = new Set<{ resolve: () => void; reject: (e: RoomcastError) => void }>()
+  #factory: SocketFactory | null
+  #socket: SocketLike | null = null
+  #state: ClientState = 'idle'
+  #attempt = 0
+  #timer: ReturnType<typeof setTimeout> | null = null
+  #nextId = 0
+  #connectionId: string | null = null
+  #onWelcome: ((id: string) => void) | null = null
+
+  constructor(opts: ClientOptions) {
+    this.#opts = opts
+    this.#codec = opts.dialect === 'flat' ? flatClientCodec : envelopeClientCodec
+    this.#factory = opts.socket ?? null
+    this.#seen = new RecentIds(opts.dedupeWindow ?? 1000)
+    this.#acks = matcher(opts.ackEvents ?? (opts.dialect === 'flat' ? FLAT_TRACKED : []))
+  }
+
+  get state(): ClientState {
+    return this.#state
+  }
+
+  /** The server's id for the current connection, or null while not connected. */
+  get connectionId(): string | null {
+    return this.#connectionId
+  }
+
+  /** Connects (once); resolves when open, rejects when the server refuses for good (e.g. auth). */
+  connect(): Promise<void> {
+    if (this.#state === 'closed') return Promise.reject(new RoomcastError('CLOSED', 'Client is closed'))
+    const ready = this.#whenOpen()
+    if (this.#state === 'idle') {
+      this.#setState('connecting')
+      void this.#dial()
+    }
+    return ready
+  }
+
+  /** Subscribes (and keeps the subscription across reconnects); `since` recovers a history channel. */
+  async subscribe(channel: string, opts: { since?: StreamPosition } = {}): Promise<Subscribed> {
+    // Added once open, so a reconnect's automatic re-subscribe does not send it a second time.
+    await this.#whenOpen()
+    const known = this.#subs.get(channel)
+    this.#subs.set(channel, { position: opts.since ?? known?.position ?? null })
+    try {
+      return await this.#subscribeNow(channel, false)
+    } catch (err) {
+      this.#subs.delete(channel)
+      throw err
+    }
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    this.#subs.delete(channel)
+    if (this.#state !== 'open') return
+    const id = this.#id()
+    this.#send(this.#codec.encodeUnsubscribe(channel, id))
+    await this.#pending.wait(id, `unsubscribe ${channel}`, this.#timeout())
+  }
+
+  /** Publishes an event; resolves with the server's answer (e.g. its id, and offset on history channels). */
+  async publish<K extends keyof E & string>(channel: string, event: K, data: E[K]): Promise<JsonObject> {
+    await this.#whenOpen()
+    const id = this.#id()
+    this.#send(this.#codec.encodePublish(channel, event, data, id))
+    return this.#pending.wait(id, `publish ${event} to ${channel}`, this.#timeout())
+  }
+
+  /** A service request (e.g. `get_workflow_status`); rejects with the server's code or TIMEOUT. */
+  async request(op: string, data: JsonObject = {}, opts: { timeout?: number } = {}): Promise<JsonObject> {
+    await this.#whenOpen()
+    const id = this.#id()
+    this.#send(this.#codec.encodeRequest(op, data, id))
+    return this.#pending.wait(id, op, opts.timeout ?? this.#timeout())
+  }
+
+  /** Calls `fn` for each `event`; returns a function that removes it. */
+  on<K extends keyof E & string>(event: K, fn: (data: E[K], meta: EventMeta) => void): () => void {
+    let set = this.#handlers.get(event)
+    if (set === undefined) this.#handlers.set(event, (set = new Set()))
+    const h = fn as Listener<[JsonObject, EventMeta]>
+    set.add(h)
+    return () => set.delete(h)
+  }
+
+  /** Calls `fn` for every event. */
+  onAny(fn: (event: string, data: JsonObject, meta: EventMeta) => void): () => void {
+    return this.#listen(this.#any, fn)
+  }
+
+  onState(fn: (state: ClientState) => void): () => void {
+    return this.#listen(this.#stateListeners, fn)
+  }
+
+  /** Errors not tied to a call: a refused re-subscribe, an error frame without correlation, an auth failure. */
+  onError(fn: (err: RoomcastError) => void): () => void {
+    return this.#listen(this.#errorListeners, fn)
+  }
+
+  /** Every (re-)subscribe answer: `recovered` says whether missed events are being replayed. */
+  onSubscribed(fn: (s: Subscribed) => void): () => void {
+    return this.#listen(this.#subscribedListeners, fn)
+  }
+
+  /** Closes for good: no reconnect; pending calls fail with CLOSED. */
+  close(): void {
+    if (this.#state === 'closed') return
+    this.#setState('closed')
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    this.#timer = null
+    const socket = this.#socket
+    this.#socket = null
+    socket?.close(1000, 'Client closed')
+    this.#fail(new RoomcastError('CLOSED', 'Client closed'))
+  }
+
+  // ── connection ───────────────────────────────────────────────────────────────────────
+
+  async #dial(): Promise<void> {
+    this.#factory ??= await defaultSocketFactory()
+    if (this.#state === 'closed') return
+    const socket = this.#factory(this.#opts.url)
+    this.#socket = socket
+    socket.onmessage = (ev) => this.#onFrame(ev.data)
+    socket.onerror = () => {} // onclose follows and decides
+    socket.onclose = (ev) => this.#onClose(socket, ev.code, ev.reason)
+    socket.onopen = () => void this.#handshake(socket)
+  }
+
+  /** After the socket opens: auth (first frame, when configured), the welcome, then re-subscribes. */
+  async #handshake(socket: SocketLike): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const welcome = new Promise<string>((resolve, reject) => {
+      this.#onWelcome = resolve
+      timer = setTimeout(() => reject(new RoomcastError('TIMEOUT', 'No welcome from the server')), this.#timeout())
+    })
+    welcome.catch(() => {}) // when auth fails first, nobody awaits the welcome any more
+    try {
+      let auth: Promise<JsonObject> | null = null
+      if (this.#opts.auth !== undefined) {
+        const id = this.#id()
+        this.#send(this.#codec.encodeAuth(this.#opts.auth, id))
+        auth = this.#pending.wait(id, 'auth', this.#timeout())
+      }
+      // Both awaited together: an auth refusal (envelope: before any welcome) must not go unhandled.
+      const [connectionId] = await Promise.all([welcome, auth])
+      this.#connectionId = connectionId
+    } catch (err) {
+      if (socket !== this.#socket) return
+      const e = err instanceof RoomcastError ? err : new RoomcastError('CLOSED', String(err))
+      if (e.code === 'AUTH_FAILED' || e.code === 'AUTH_REQUIRED') return this.#giveUp(e)
+      this.#emitError(e)
+      socket.close(4000, 'Handshake failed')
+      return
+    } finally {
+      clearTimeout(timer)
+      this.#onWelcome = null
+    }
+    const resubscribe = this.#state === 'reconnecting'
+    this.#attempt = 0
+    this.#setState('open')
+    for (const w of this.#openWaiters) w.resolve()
+    this.#openWaiters.clear()
+    if (resubscribe) {
+      for (const channel of this.#subs.keys()) {
+        this.#subscribeNow(channel, true).catch((err: RoomcastError) => {
+          this.#subs.delete(channel)
+          this.#emitError(err)
+        })
+      }
+    }
+  }
+
+  #onClose(socket: SocketLike, code: number, reason: string): void {
+    if (socket !== this.#socket) return
+    this.#socket = null
+    this.#connectionId = null
+    this.#pending.rejectAll('CLOSED', `connection closed (${code}${reason ? ` ${reason}` : ''})`)
+    if (this.#state === 'closed') return
+    if (FATAL_CLOSE_CODES.has(code)) return this.#giveUp(new RoomcastError('AUTH_FAILED', `Server refused the connection: ${code} ${reason}`))
+    this.#setState('reconnecting')
+    const delay = backoffDelay(this.#attempt++, this.#opts.backoff)
+    this.#timer = setTimeout(() => {
+      this.#timer = null
+      void this.#dial()
+    }, delay)
+  }
+
+  #giveUp(err: RoomcastError): void {
+    this.#emitError(err)
+    this.#fail(err)
+    this.close()
+  }
+
+  // ── frames ───────────────────────────────────────────────────────────────────────────
+
+  #onFrame(raw: unknown): void {
+    const msg: ServerMessage = this.#codec.decode(typeof raw === 'string' ? raw : new Uint8Array(raw as ArrayBuffer))
+    switch (msg.kind) {
+      case 'welcome':
+        this.#onWelcome?.(msg.connectionId)
+        return
+      case 'event':
+        return this.#onEvent(msg)
+      case 'response':
+        if (msg.correlationId !== null) this.#pending.resolve(msg.correlationId, msg.data)
+        return
+      case 'error':
+        if (msg.correlationId !== null && this.#pending.reject(msg.correlationId, msg.code, msg.message)) return
+        return this.#emitError(new RoomcastError(msg.code, msg.message))
+      case 'ping':
+        return this.#send(this.#codec.encodePong())
+      case 'pong':
+        return
+      case 'invalid':
+        return this.#emitError(new RoomcastError('DECODE_ERROR', msg.message))
+    }
+  }
+
+  #onEvent(msg: Extract<ServerMessage, { kind: 'event' }>): void {
+    if (msg.id !== null) {
+      // Ack every copy (the server re-sends when our ack was lost), deliver only the first.
+      if (this.#acks(msg.event)) this.#send(this.#codec.encodeAck(msg.id))
+      if (!this.#seen.add(`${msg.channel ?? ''}\u0000${msg.id}`)) return
+    }
+    if (msg.position !== null && msg.channel !== null) {
+      const sub = this.#subs.get(msg.channel)
+      const last = sub?.position
+      if (last != null && last.epoch === msg.position.epoch && msg.position.offset <= last.offset) return
+      if (sub !== undefined) sub.position = msg.position
+    }
+    const meta: EventMeta = { event: msg.event, id: msg.id, channel: msg.channel, timestamp: msg.timestamp, position: msg.position }
+    for (const fn of this.#handlers.get(msg.event) ?? []) this.#call(() => fn(msg.data, meta))
+    for (const fn of this.#any) this.#call(() => fn(msg.event, msg.data, meta))
+  }
+
+  async #subscribeNow(channel: string, resubscribe: boolean): Promise<Subscribed> {
+    const since = this.#subs.get(channel)?.position ?? undefined
+    const id = this.#id()
+    this.#send(this.#codec.encodeSubscribe(channel, id, since))
+    const data = await this.#pending.wait(id, `subscribe ${channel}`, this.#timeout())
+    const top = readPosition(data)
+    const recovered = data.recovered === true
+    const sub = this.#subs.get(channel)
+    // Recovered: the replay that follows moves the position on. Not recovered: start from the top.
+    if (sub !== undefined && !recovered) sub.position = top
+    const result: Subscribed = { channel, recovered, position: top, resubscribe }
+    for (const fn of this.#subscribedListeners) this.#call(() => fn(result))
+    return result
+  }
+
+  // ── helpers ──────────────────────────────────────────────────────────────────────────
+
+  #send(frame: string): void {
+    if (this.#socket?.readyState === OPEN) this.#socket.send(frame)
+  }
+
+  #id(): string {
+    return `c${++this.#nextId}-${Math.random().toString(36).slice(2, 10)}`
+  }
+
+  #timeout(): number {
+    return this.#opts.requestTimeout ?? 10_000
+  }
+
+  #whenOpen(): Promise<void> {
+    if (this.#state === 'open') return Promise.resolve()
+    if (this.#state === 'closed') return Promise.reject(new RoomcastError('CLOSED', 'Client is closed'))
+    return new Promise((resolve, reject) => this.#openWaiters.add({ resolve, reject }))
+  }
+
+  #fail(err: RoomcastError): void {
+    this.#pending.rejectAll(err.code, err.message)
+    for (const w of this.#openWaiters) w.reject(err)
+    this.#openWaiters.clear()
+  }
+
+  #setState(state: ClientState): void {
+    if (this.#state === state) return
+    this.#state = state
+    for (const fn of this.#stateListeners) this.#call(() => fn(state))
+  }
+
+  #emitError(err: RoomcastError): void {
+    for (const fn of this.#errorListeners) this.#call(() => fn(err))
+  }
+
+  #listen<F>(set: Set<F>, fn: F): () => void {
+    set.add(fn)
+    return () => set.delete(fn)
+  }
+
+  /** A listener that throws must not break the client's loop; it is reported asynchronously. */
+  #call(fn: () => void): void {
+    try {
+      fn()
+    } catch (err) {
+      setTimeout(() => {
+        throw err
+      }, 0)
+    }
+  }
+}

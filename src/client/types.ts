@@ -1,0 +1,51 @@
+import type { JsonObject, StreamPosition } from '../protocol/index.js'
+import type { BackoffOptions } from './backoff.js'
+import type { SocketFactory } from './socket.js'
+
+/** Event name → payload type; services export theirs (e.g. `WorkflowEvents` from `roomcast/services`). */
+export type EventMap = Record<string, JsonObject>
+
+/** `connecting` (first connect), `open`, `reconnecting` (after a loss, waiting or dialing), `closed` (for good). */
+export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed'
+
+export interface ClientOptions {
+  /** `ws://host:port/ws` of a service. */
+  readonly url: string
+  /** The service's wire dialect (docs/protocol.md A, B). */
+  readonly dialect: 'envelope' | 'flat'
+  /** Sent as an `auth` request on every connect: envelope `{token}`, flat `{agent_id, session_id?, token?}`. */
+  readonly auth?: JsonObject
+  /** Ms to wait for an answer (request, subscribe, publish, the welcome). @default 10000 */
+  readonly requestTimeout?: number
+  readonly backoff?: BackoffOptions
+  /**
+   * Event-name patterns (`task.*`, an exact name, or `*`) the client acknowledges (tracked events,
+   * docs/protocol.md A.8). @default flat: task.*, subtask.*, message.*; envelope: none
+   */
+  readonly ackEvents?: readonly string[]
+  /** Recent event ids remembered to drop re-sent duplicates. @default 1000 */
+  readonly dedupeWindow?: number
+  /** How to open a socket; default the global WebSocket, else the `ws` package. */
+  readonly socket?: SocketFactory
+}
+
+/** What arrived with an event besides its payload. */
+export interface EventMeta {
+  readonly event: string
+  readonly id: string | null
+  readonly channel: string | null
+  readonly timestamp: string | number | null
+  /** Offset and epoch on history channels. */
+  readonly position: StreamPosition | null
+}
+
+/** The answer to a subscribe (also reported for every re-subscribe after a reconnect). */
+export interface Subscribed {
+  readonly channel: string
+  /** True when `since` was honoured and every missed event is being replayed; false: reload your state. */
+  readonly recovered: boolean
+  /** The stream's position at the answer (history channels), else null. */
+  readonly position: StreamPosition | null
+  /** True for the automatic re-subscribe after a reconnect. */
+  readonly resubscribe: boolean
+}
