@@ -70,6 +70,8 @@ export const SettingsSchema = z
     trust_proxy: z.boolean().default(false),
     /** Seconds an HTTP request (headers and body) may take to arrive before 408 and close. @default 10 */
     http_request_timeout: seconds(10),
+    /** PEM files (paths) to serve https and wss on the port; null serves plain http and ws. @default null */
+    tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().nullable().default(null),
     /** Whether anonymous connections may publish over the socket. @default false */
     allow_client_publish: z.boolean().default(false),
     /** How long shutdown waits for clients to close after 1001 before terminating them. */

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import type { Settings } from '../config/settings.js'
 import type { ServerPlugin } from '../server/plugin.js'
-import { requestTimeouts } from '../server/request-timeout.js'
+import { requestTimeouts } from '../server/http-transport.js'
 import type { WebSocketServer } from '../server/websocket-server.js'
 import { buildMcpServer, toolError, toolResult } from './mcp-server.js'
 import type { ToolName } from './schemas.js'

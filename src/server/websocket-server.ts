@@ -23,7 +23,7 @@ import type { DirectMessage, Inbound, JsonObject, Publication, ReplyTo, ServerCo
 import { Connection } from './connection.js'
 import { textFrame } from './frame.js'
 import { releaseUpgrade } from './upgrade.js'
-import { requestTimeouts } from './request-timeout.js'
+import { loadTls, serverFactory, type TlsFiles } from './http-transport.js'
 import { registerBuiltinRequests } from './builtin-requests.js'
 import { dispatchFrame, handleFrame, runRequest } from './frames.js'
 import { registerHttpRoutes } from './http-routes.js'
@@ -103,6 +103,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   readonly #plugins: ServerPlugin[] = []
   readonly #held: HeldDeliveries<Connection>
   readonly #historyHost: HistoryHost<Connection>
+  readonly #tls: TlsFiles | null
   #app: FastifyInstance | null = null
   #state: Lifecycle = 'idle'
   #stopHeartbeat: (() => void) | null = null
@@ -139,6 +140,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     })
     const problems = this.dialect.settingsProblems(settings, spec.name)
     if (problems.length > 0) throw new SettingsError(`settings of ${spec.name}`, problems)
+    this.#tls = loadTls(settings, `settings of ${spec.name}`)
     this.authenticator = new Authenticator(this as unknown as WebSocketServer)
     registerBuiltinRequests(this)
   }
@@ -373,14 +375,12 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   async listen(): Promise<{ host: string; port: number }> {
     if (this.#state !== 'idle') throw new Error(`Cannot listen: server is ${this.#state}`)
     this.#state = 'starting'
-    const timeouts = requestTimeouts(this.settings)
     const app: FastifyInstance = Fastify({
       loggerInstance: this.log as unknown as FastifyBaseLogger,
       logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: this.settings.max_payload,
       forceCloseConnections: true,
-      requestTimeout: timeouts.requestTimeout,
-      http: timeouts,
+      serverFactory: serverFactory(this.settings, this.#tls),
     })
     this.#app = app
     await app.register(fastifyWebsocket, {
