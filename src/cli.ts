@@ -6,6 +6,7 @@ import type { Logger } from 'pino'
 import { SERVICES, serviceNames } from '../services/index.js'
 import { loadSettings, SettingsError, type Settings, type SettingsInput } from './config/settings.js'
 import { envelopeDialect } from './dialects/envelope.js'
+import { tlsProblems } from './server/http-transport.js'
 import type { WebSocketServer } from './server/websocket-server.js'
 import { describeHealth, probeHealth } from './mcp/health-probe.js'
 import { McpPlugin, mcpPortOf } from './mcp/mcp-plugin.js'
@@ -35,7 +36,7 @@ function settingsFile(service: string, explicit: string | undefined): string {
 }
 
 /** A service's settings as `roomcast serve` reads them: its file (an explicit one must exist), the environment, `overrides`. */
-function settingsOf(name: string, explicit: string | undefined, overrides: Partial<SettingsInput> = {}): Settings {
+function settingsOf(name: string, explicit: string | undefined, overrides: Partial<SettingsInput> = {}, serving = false): Settings {
   const entry = SERVICES[name]
   return loadSettings({
     service: name,
@@ -43,8 +44,9 @@ function settingsOf(name: string, explicit: string | undefined, overrides: Parti
     fileRequired: explicit !== undefined,
     defaults: { port: entry?.defaultPort ?? 0 },
     overrides,
-    // The dialect's own rules (e.g. auth.required needs a secret), listed with the file's problems.
-    checks: [(settings) => (entry?.dialect ?? envelopeDialect).settingsProblems(settings, name)],
+    // The dialect's own rules (e.g. auth.required needs a secret), listed with the file's problems; when
+    // serving, the TLS files too (other commands need not read a key that may be the service user's alone).
+    checks: [(settings) => (entry?.dialect ?? envelopeDialect).settingsProblems(settings, name), ...(serving ? [tlsProblems] : [])],
   })
 }
 
@@ -66,7 +68,7 @@ function loadAll(names: readonly string[], all: boolean, explicit: string | unde
   const problems: string[] = []
   for (const name of names) {
     try {
-      const settings = settingsOf(name, explicit, overrides)
+      const settings = settingsOf(name, explicit, overrides, true)
       if (!all || settings.enabled) loaded.push({ name, settings })
     } catch (err) {
       if (!(err instanceof SettingsError)) throw err

@@ -30,13 +30,8 @@ export interface TlsFiles {
   readonly key: Buffer
 }
 
-/**
- * Reads the `tls` setting's files at boot, so that a wrong path or a cert and key that do not
- * belong together stop the service with the setting and the file named, not at the first client.
- */
-export function loadTls(settings: Pick<Settings, 'tls'>, source: string): TlsFiles | null {
-  const tls = settings.tls
-  if (tls === null) return null
+/** Reads and checks the `tls` setting's files: their contents, or every problem as `key: why`. */
+function readTls(tls: NonNullable<Settings['tls']>): { files: TlsFiles; problems: string[] } {
   const problems: string[] = []
   const read = (key: 'cert' | 'key'): Buffer => {
     try {
@@ -54,6 +49,21 @@ export function loadTls(settings: Pick<Settings, 'tls'>, source: string): TlsFil
       problems.push(`tls: ${tls.cert} and ${tls.key} are not a PEM certificate and its private key: ${(err as Error).message}`)
     }
   }
+  return { files, problems }
+}
+
+/** The `tls` setting's problems, for the CLI to list with the settings file's. */
+export function tlsProblems(settings: Pick<Settings, 'tls'>): string[] {
+  return settings.tls === null ? [] : readTls(settings.tls).problems
+}
+
+/**
+ * Reads the `tls` setting's files at boot, so that a wrong path or a cert and key that do not
+ * belong together stop the service with the setting and the file named, not at the first client.
+ */
+export function loadTls(settings: Pick<Settings, 'tls'>, source: string): TlsFiles | null {
+  if (settings.tls === null) return null
+  const { files, problems } = readTls(settings.tls)
   if (problems.length > 0) throw new SettingsError(source, problems)
   return files
 }

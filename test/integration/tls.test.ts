@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import type { IncomingMessage } from 'node:http'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
@@ -9,6 +9,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { WorkflowServer } from '../../services/workflow/index.js'
 import { parseSettings, SettingsError } from '../../src/index.js'
+import { runCli } from '../helpers/cli.js'
 import { TestClient } from '../helpers/client.js'
 import { startService, type Started } from '../helpers/server.js'
 
@@ -85,5 +86,13 @@ describe('native TLS: tls {cert, key} serves https and wss on the service port',
       expect.stringMatching(new RegExp(`^tls: ${first.cert} and ${second.key} are not a PEM certificate and its private key: .*key values mismatch`)),
     ])
     expect(problemsOf({ cert: first.key, key: first.key })[0]).toMatch(/^tls: .* are not a PEM certificate and its private key/)
+  })
+
+  it('roomcast serve lists the TLS problems with the settings file named, exit 1', async () => {
+    const file = join(dir, 'bad-tls.yaml')
+    writeFileSync(file, `port: 0\ntls:\n  cert: ${join(dir, 'nope.crt')}\n  key: ${first.key}\n`)
+    const r = await runCli(['serve', 'workflow', '--settings', file])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toBe(`Invalid settings (${file}):\n  - tls.cert: cannot read ${join(dir, 'nope.crt')}: ENOENT\n`)
   })
 })
