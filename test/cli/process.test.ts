@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { connect, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CliProcess } from '../helpers/cli.js'
+import { CliProcess, PROCESS_TEST_TIMEOUT } from '../helpers/cli.js'
 import { freePort, ROOT } from '../helpers/supervisor.js'
 
 /** A command run the way a user types it: through a shell in the repository, output collected. */
@@ -49,7 +49,7 @@ function portRefuses(port: number): Promise<boolean> {
 
 const listening = /"port":(\d+),[^\n]*"msg":"listening"/
 
-describe('every command the README shows stops when its PID is killed', () => {
+describe('every command the README shows stops when its PID is killed', { timeout: PROCESS_TEST_TIMEOUT }, () => {
   const started: ShellCommand[] = []
   afterEach(() => {
     for (const c of started.splice(0)) if (c.proc.exitCode === null) c.proc.kill('SIGKILL')
@@ -92,7 +92,7 @@ describe('every command the README shows stops when its PID is killed', () => {
   })
 })
 
-describe('signals while starting', () => {
+describe('signals while starting', { timeout: PROCESS_TEST_TIMEOUT }, () => {
   const procs: CliProcess[] = []
   afterEach(async () => {
     await Promise.all(procs.splice(0).map((p) => p.stop()))
@@ -119,7 +119,7 @@ describe('signals while starting', () => {
   })
 })
 
-describe('logs on a terminal', () => {
+describe('logs on a terminal', { timeout: PROCESS_TEST_TIMEOUT }, () => {
   it('are readable lines when stdout is a TTY (script(1) gives it one), JSON with LOG_FORMAT=json', async () => {
     const run = async (env: NodeJS.ProcessEnv) => {
       const tty = new ShellCommand('script', ['-qefc', 'node bin/roomcast.js serve tests --port 0 & echo "PID=$!"; wait', '/dev/null'], env)

@@ -5,6 +5,12 @@ import { ROOT } from './supervisor.js'
 
 const BIN = join(ROOT, 'bin/roomcast.js')
 
+/**
+ * Test timeout of tests that start roomcast processes: one start takes 1–8 s on a busy 2-core
+ * machine (measured under a parallel CI run), and a test may start four and run status twice.
+ */
+export const PROCESS_TEST_TIMEOUT = 90_000
+
 /** A `roomcast` process started from the built CLI, its output collected as it arrives. */
 export class CliProcess {
   readonly proc: ChildProcess

@@ -8,8 +8,9 @@ import { exerciseWorkflowTools } from '../helpers/mcp-tools.js'
 import { type CliService, serveCli } from '../helpers/mcp-cli.js'
 import { callErr } from '../helpers/observed.js'
 import { freePort, ROOT, run, staleBuild } from '../helpers/supervisor.js'
+import { PROCESS_TEST_TIMEOUT } from '../helpers/cli.js'
 
-describe('roomcast status and roomcast mcp against a running roomcast serve', () => {
+describe('roomcast status and roomcast mcp against a running roomcast serve', { timeout: PROCESS_TEST_TIMEOUT }, () => {
   let svc: CliService | undefined
   let stdio: Client | undefined
   let stdioErr = ''

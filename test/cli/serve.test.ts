@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TestClient } from '../helpers/client.js'
-import { CliProcess, runCli } from '../helpers/cli.js'
+import { CliProcess, PROCESS_TEST_TIMEOUT, runCli } from '../helpers/cli.js'
 import { freePort } from '../helpers/supervisor.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'roomcast-cli-'))
@@ -15,7 +15,7 @@ const settingsFile = (name: string, text: string) => {
   return file
 }
 
-describe('roomcast CLI (built dist/, real processes)', () => {
+describe('roomcast CLI (built dist/, real processes)', { timeout: PROCESS_TEST_TIMEOUT }, () => {
   const procs: CliProcess[] = []
   const start = (args: string[], env: NodeJS.ProcessEnv = {}) => {
     const p = new CliProcess(args, env)
