@@ -10,13 +10,18 @@ import { runOne } from './lib/runner.js'
 import { hasTaskset, ROOT, SERVERS } from './lib/servers.js'
 
 const USAGE = `Usage: npm run bench -- [options]
-  --scenario LIST   fanout,storm,channels,rtt,reconnect (default: all but reconnect)
+  --scenario LIST   fanout,storm,channels,rtt,reconnect,abuse (default: all but reconnect and abuse)
   --servers LIST    ${Object.keys(SERVERS).join(',')} (default: roomcast,ws-coalesced,ws-plain,socketio)
   --repeat N        runs of every scenario per server, interleaved (default 3)
   --subs LIST       fan-out subscriber counts (default 1000,5000)
   --storm LIST      connect-storm sizes (default 5000,19000)
   --reconnect N     subscribers that drop and reconnect together (default 5000), while
                     --reconnect-rate publications/s go on (default 50), away --away MS (default 1000)
+  --attackers N     abuse: connections sending heavy frames (default 5), each one every
+                    --attack-every MS (default 10: the default frame rate limit), of
+                    --frame-bytes N (default 1048000) holding --frame-keys N keys (default 100000);
+                    a victim pings with --ping-gap MS between round trips (default 5).
+                    Run it against roomcast-limits (every limit at its default)
   --rate N          fixed offered load for the latency phase, deliveries/s (default 20000; measured
                     over twice the --measure window)
   --window N        fan-out publishes in flight in the closed loop (default 8)
@@ -37,6 +42,11 @@ const { values } = parseArgs({
     'reconnect-rate': { type: 'string', default: '50' },
     away: { type: 'string', default: '1000' },
     rate: { type: 'string', default: '20000' },
+    attackers: { type: 'string', default: '5' },
+    'attack-every': { type: 'string', default: '10' },
+    'frame-bytes': { type: 'string', default: '1048000' },
+    'frame-keys': { type: 'string', default: '100000' },
+    'ping-gap': { type: 'string', default: '5' },
     window: { type: 'string', default: '8' },
     measure: { type: 'string', default: '4000' },
     warmup: { type: 'string', default: '1000' },
@@ -80,6 +90,7 @@ for (const sc of list(values.scenario)) {
   else if (sc === 'storm') for (const n of nums(values.storm)) plan.push({ name: `storm ${n}`, scenario: 'storm', cfg: { ...common, connections: n, concurrency: 500 } })
   else if (sc === 'channels') plan.push({ name: 'channels 5000', scenario: 'channels', cfg: { ...common, subscribers: 5000, window: 64, sharedEvery: 1000 } })
   else if (sc === 'reconnect') plan.push({ name: `reconnect ${values.reconnect}`, scenario: 'reconnect', cfg: { ...common, concurrency: 500, subscribers: Number(values.reconnect), pubsPerSec: Number(values['reconnect-rate']), awayMs: Number(values.away), warmupMs: 2000 } })
+  else if (sc === 'abuse') plan.push({ name: `abuse ${values.attackers}×${values['frame-keys']} keys`, scenario: 'abuse', cfg: { ...common, attackers: Number(values.attackers), attackEveryMs: Number(values['attack-every']), frameBytes: Number(values['frame-bytes']), frameKeys: Number(values['frame-keys']), pingGapMs: Number(values['ping-gap']) } })
   else if (sc === 'rtt') plan.push({ name: 'rtt', scenario: 'rtt', cfg: { ...common, warmupRequests: 2000, requests: 20000 } })
   else throw new Error(`unknown scenario ${sc}\n${USAGE}`)
 }
@@ -118,6 +129,7 @@ function brief(r) {
     const rate = r.rate === undefined ? '' : `, p99 at rate ${r.rate.latencyMs.p99} ms`
     return `${r.window.deliveriesPerSec} deliveries/s${rate}, lost ${r.lost}, out of order ${r.outOfOrder}, loadgen cpu ${r.window.loadgenCpu}%`
   }
+  if (r.attackers !== undefined) return `victim ping p50 ${r.latencyMs.p50} / p99 ${r.latencyMs.p99} / max ${r.latencyMs.max} ms (quiet p99 ${r.quiet.p99} ms); ${r.attackers} attackers sent ${r.attackFramesPerSec} frames/s of ${r.frameBytes} bytes, ${r.frameKeys} keys; answers/s ${JSON.stringify(r.answersPerSec)}`
   if (r.allRecoveredMs !== undefined) return `${r.subscribers} subs, all back in ${r.allRecoveredMs} ms, lost ${r.lost}, duplicates ${r.duplicates}, not recovered ${r.notRecovered}`
   if (r.connectionsPerSec !== undefined) return `${r.connections} conns, ${r.errors} errors, ${r.connectionsPerSec}/s, ${r.rss?.perConnectionKB} KB/conn`
   return `${r.roundTripsPerSec} rt/s, p99 ${r.latencyMs.p99} ms`

@@ -109,6 +109,18 @@ const COLUMNS = {
     ['published while away (per subscriber)', spread(pick(R, n, s, (r) => r.publishedWhileAway))],
     ['server CPU % (reconnect window)', spread(pick(R, n, s, (r) => r.serverCpu))],
   ],
+  abuse: (R, n, s) => [
+    ['server', s + failures(R, n, s)],
+    ['victim ping p50 / p99 / max ms under attack', `${spread(pick(R, n, s, (r) => r.latencyMs.p50), 2)} / ${spread(pick(R, n, s, (r) => r.latencyMs.p99), 2)} / ${spread(pick(R, n, s, (r) => r.latencyMs.max), 1)}`],
+    ['quiet p50 / p99 ms', `${spread(pick(R, n, s, (r) => r.quiet.p50), 2)} / ${spread(pick(R, n, s, (r) => r.quiet.p99), 2)}`],
+    ['pings', spread(pick(R, n, s, (r) => r.latencyMs.samples))],
+    ['attack frames/s sent (all attackers)', spread(pick(R, n, s, (r) => r.attackFramesPerSec))],
+    ['frame bytes / keys', `${spread(pick(R, n, s, (r) => r.frameBytes))} / ${spread(pick(R, n, s, (r) => r.frameKeys))}`],
+    ['refused/s (RATE_LIMIT_EXCEEDED / DECODE_ERROR)', `${spread(pick(R, n, s, (r) => r.answersPerSec.RATE_LIMIT_EXCEEDED ?? 0))} / ${spread(pick(R, n, s, (r) => r.answersPerSec.DECODE_ERROR ?? 0))}`],
+    ['parsed and answered/s (INVALID_CHANNEL)', spread(pick(R, n, s, (r) => r.answersPerSec.INVALID_CHANNEL ?? 0))],
+    ['server CPU %', spread(pick(R, n, s, (r) => r.serverCpu))],
+    ['loadgen CPU %', spread(pick(R, n, s, (r) => r.loadgenCpu))],
+  ],
   rtt: (R, n, s) => [
     ['server', s + failures(R, n, s)],
     ['round trips/s', spread(pick(R, n, s, (r) => r.roundTripsPerSec))],

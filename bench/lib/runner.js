@@ -60,6 +60,7 @@ export async function runOne(kind, scenario, cfg, cores, nodeFlags = []) {
     if (windows.storm !== undefined) result.serverCpu = windows.storm.serverCpu
     if (windows.rtt !== undefined) result.serverCpu = windows.rtt.serverCpu
     if (windows.reconnect !== undefined) result.serverCpu = windows.reconnect.serverCpu
+    if (windows.abuse !== undefined) result.serverCpu = windows.abuse.serverCpu
     result.serverRssEndMB = Math.round(rssEnd / 1024 / 102.4) / 10
     return result
   } finally {

@@ -15,10 +15,14 @@ const roomcast = (settings) => [join(ROOMCAST_ROOT, 'bin', 'roomcast.js'), 'serv
 const ROOMCAST = roomcast('roomcast.yaml')
 // The same settings plus history on every patterns:{category} channel (docs/protocol.md A.8).
 const ROOMCAST_HISTORY = roomcast('roomcast-history.yaml')
+// Every limit at its default (frame rate, sizes): what an anonymous client on the internet gets.
+const ROOMCAST_LIMITS = roomcast('roomcast-limits.yaml')
 
 /** Server kind → wire protocol, processes to start, whether it needs a redis-server. */
 export const SERVERS = {
   roomcast: { protocol: 'roomcast', instances: 1, argv: (port) => [node, ...ROOMCAST, '--port', String(port)] },
+  // For the abuse scenario: the limits as shipped, so that attackers stay within them.
+  'roomcast-limits': { protocol: 'roomcast', instances: 1, argv: (port) => [node, ...ROOMCAST_LIMITS, '--port', String(port)] },
   'roomcast-history': { protocol: 'roomcast', instances: 1, argv: (port) => [node, ...ROOMCAST_HISTORY, '--port', String(port)] },
   // History on Redis: one instance, the broker's Lua script on every publication.
   'roomcast-history-redis': { protocol: 'roomcast', instances: 1, redis: true, argv: (port) => [node, ...ROOMCAST_HISTORY, '--port', String(port)] },

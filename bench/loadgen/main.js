@@ -3,9 +3,10 @@
 // one scenario against one server and reports the result over IPC.
 import { channels, fanout, rtt, storm } from './scenarios.js'
 import { reconnect } from './reconnect.js'
+import { abuse } from './abuse.js'
 import { PROTOCOLS } from './client.js'
 
-const SCENARIOS = { fanout, channels, storm, rtt, reconnect }
+const SCENARIOS = { fanout, channels, storm, rtt, reconnect, abuse }
 
 function send(msg) {
   return new Promise((resolve) => process.send(msg, resolve))
