@@ -1,3 +1,4 @@
+import type { DeliveryMessage } from '../delivery/delivery-messages.js'
 import type { DirectMessage, Publication } from '../protocol/messages.js'
 import type { HistoryOptions, HistoryPage } from './position.js'
 
@@ -12,6 +13,8 @@ export interface BridgeSink {
   deliverDirect(msg: DirectMessage): boolean
   /** Local subscribers of `channel` right now. */
   subscriberCount(channel: string): number
+  /** A tracked-delivery message from instance `origin` (claim or handover, docs/protocol.md A.8). */
+  receiveDelivery?(origin: string, msg: DeliveryMessage): void
 }
 
 /** What a publish reached. */
@@ -83,6 +86,8 @@ export interface Bridge {
   history(channel: string, after: number | null, opts: HistoryOptions): Promise<HistoryPage>
   /** Send to one connection wherever it lives: here, on another instance, or nowhere known. */
   sendDirect(msg: DirectMessage): DirectOutcome | Promise<DirectOutcome>
+  /** Sends a tracked-delivery message to every other instance (nothing to do when standalone). */
+  sendDelivery(msg: DeliveryMessage): void
   /** The first local member joined `room`. */
   roomActive(room: string): void
   /** The last local member left `room`. */

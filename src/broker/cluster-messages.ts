@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { type DeliveryMessage, DeliveryMessageSchema } from '../delivery/delivery-messages.js'
 import type { DirectMessage, Publication } from '../protocol/messages.js'
 
 /**
@@ -41,6 +42,8 @@ export const ClusterMessageSchema = z.discriminatedUnion('type', [
   z.object({ v: z.literal(1), type: z.literal('direct_ack'), origin, id: z.string().min(1), found: z.boolean() }),
   z.object({ v: z.literal(1), type: z.literal('heartbeat'), origin, connections: z.number().int().min(0) }),
   z.object({ v: z.literal(1), type: z.literal('leave'), origin }),
+  // At-least-once handover between instances (src/delivery/delivery-messages.ts).
+  z.object({ v: z.literal(1), type: z.literal('delivery'), origin, msg: DeliveryMessageSchema }),
 ])
 
 export type ClusterMessage = z.output<typeof ClusterMessageSchema>
@@ -78,6 +81,10 @@ export function directAckMessage(origin: string, id: string, found: boolean): st
 
 export function heartbeatMessage(origin: string, connections: number): string {
   return JSON.stringify({ v: 1, type: 'heartbeat', origin, connections })
+}
+
+export function deliveryClusterMessage(origin: string, msg: DeliveryMessage): string {
+  return JSON.stringify({ v: 1, type: 'delivery', origin, msg })
 }
 
 export function leaveMessage(origin: string): string {

@@ -41,6 +41,9 @@ export class MemoryBridge implements Bridge {
     return this.#sink?.deliverDirect(msg) === true ? 'local' : 'unknown'
   }
 
+  /** One process: no other instance to tell. */
+  sendDelivery(): void {}
+
   roomActive(): void {}
   roomIdle(): void {}
 

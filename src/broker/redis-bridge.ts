@@ -1,12 +1,14 @@
 import { EventEmitter } from 'node:events'
 import type { Redis } from 'ioredis'
 import { pino, type Logger } from 'pino'
+import type { DeliveryMessage } from '../delivery/delivery-messages.js'
 import type { DirectMessage, Publication } from '../protocol/messages.js'
 import type { Bridge, BridgeInstance, BridgeSink, BridgeState, BridgeStats, DirectOutcome, PublishOutcome } from './bridge.js'
 import {
   carriedPublication,
   type ClusterMessage,
   decodeClusterMessage,
+  deliveryClusterMessage,
   directAckMessage,
   directMessage,
   heartbeatMessage,
@@ -193,6 +195,10 @@ export class RedisBridge extends EventEmitter implements Bridge {
     return outcome
   }
 
+  sendDelivery(msg: DeliveryMessage): void {
+    if (this.#names !== null && this.#self !== null) this.#send(this.#names.cluster, deliveryClusterMessage(this.#self.id, msg))
+  }
+
   roomActive(room: string): void {
     this.#rooms.add(room)
     if (this.#self?.observeAll === true || !this.#subReady) return
@@ -347,6 +353,9 @@ export class RedisBridge extends EventEmitter implements Bridge {
         // A newcomer hears from us at once instead of after a heartbeat period.
         if (this.#view.heard(msg.origin, msg.connections)) this.#beat()
         this.emit('peers')
+        return
+      case 'delivery':
+        this.#sink?.receiveDelivery?.(msg.origin, msg.msg)
         return
       case 'leave':
         this.#view.left(msg.origin)

@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { DEV_TOKEN_SECRET } from '../auth/hmac-token.js'
 import { patternsOverlap } from '../broker/history-channels.js'
 import { MAX_CHANNEL_LENGTH } from '../protocol/channels.js'
+import { DeliverySettingsSchema } from '../delivery/delivery-settings.js'
 
 const seconds = (def: number) => z.number().positive().default(def)
 // Lowercase on purpose: an unquoted identifier is folded to lowercase by PostgreSQL, so a
@@ -156,6 +157,8 @@ export const SettingsSchema = z
       })
       .strict()
       .prefault({}),
+    /** At-least-once delivery of tracked events (docs/protocol.md A.8); off unless `delivery.tracked` names events. */
+    delivery: DeliverySettingsSchema,
   })
   .strict()
 

@@ -72,14 +72,16 @@ export class Delivery {
 
   /** A connection is open (or just identified itself): it receives its identity's waiting events, and the cluster hears of it. */
   attach(target: DeliveryTarget, identity: string | null): void {
+    if (!this.enabled) return
     this.tracker.attach(target, identity)
-    if (identity === null || !this.enabled) return
+    if (identity === null) return
     this.#elsewhere.delete(identity)
     if (this.#port?.connected === true) this.#port.send({ kind: 'claim', recipient: identity })
   }
 
   /** A connection closed; its identity's events go to the instance it reconnected to, if one said so. */
   detach(target: DeliveryTarget): void {
+    if (!this.enabled) return
     const waiting = this.tracker.detach(target)
     if (waiting === null) return
     const there = this.#elsewhere.get(waiting)
@@ -96,9 +98,9 @@ export class Delivery {
     return this.tracker.track(target, id, event, frame)
   }
 
-  /** An ack from `target`; unknown and foreign ids are counted and ignored. */
-  ack(target: DeliveryTarget, id: string): boolean {
-    return this.tracker.ack(target, id)
+  /** An ack from `target`; unknown, foreign and malformed ids are counted and ignored. */
+  ack(target: DeliveryTarget, id: unknown): boolean {
+    return this.tracker.ack(target, typeof id === 'string' ? id : '')
   }
 
   /** A delivery message from instance `origin` (already validated by the bridge). */

@@ -53,6 +53,7 @@ export class MetricsPlugin implements ServerPlugin, BroadcastObserver {
     this.registry.setDefaultLabels({ service: server.name })
     this.#registerTraffic(server)
     this.#registerBridge(server)
+    this.#registerDelivery(server)
     server.broadcastObserver = this
     app.get('/metrics', async (_req, reply) => {
       const text = await this.registry.metrics()
@@ -109,6 +110,22 @@ export class MetricsPlugin implements ServerPlugin, BroadcastObserver {
     counter('roomcast_slow_consumer_closes_total', 'Connections cut as slow consumers (4008) because their outbound buffer was full.', () => stats.slowConsumerCloses)
     counter('roomcast_heartbeat_timeouts_total', 'Connections terminated for not answering a ping in time.', () => stats.heartbeatTimeouts)
     gauge('roomcast_uptime_seconds', 'Seconds since the server started.', () => server.uptime)
+  }
+
+  /** Tracked deliveries (docs/protocol.md A.8), read from the tracker's counters when scraped. */
+  #registerDelivery(server: WebSocketServer): void {
+    const d = () => server.delivery.stats()
+    const counter = (name: string, help: string, read: () => number) => this.#scraped('counter', name, help, read)
+    this.#scraped('gauge', 'roomcast_delivery_pending', 'Tracked events sent and not yet acknowledged nor failed.', () => d().pending)
+    this.#scraped('gauge', 'roomcast_delivery_pending_bytes', 'Bytes of the distinct frames pending tracked events hold.', () => d().pendingBytes)
+    counter('roomcast_delivery_tracked_total', 'Tracked events sent to a recipient and tracked until acknowledged.', () => d().tracked)
+    counter('roomcast_delivery_acked_total', 'Tracked events acknowledged by their recipient.', () => d().acked)
+    counter('roomcast_delivery_resent_total', 'Tracked events sent again: retries, and pending events sent to a new connection.', () => d().resent)
+    counter('roomcast_delivery_failed_total', 'Tracked events never acknowledged after max_attempts (or whose anonymous connection closed).', () => d().failed)
+    counter('roomcast_delivery_overflow_total', 'Tracked events sent once without tracking because a delivery bound was reached.', () => d().overflow)
+    counter('roomcast_delivery_unknown_acks_total', 'Acks naming no event pending for that connection (unknown, foreign or already settled ids).', () => d().unknownAcks)
+    counter('roomcast_delivery_handed_over_total', 'Pending events handed to another instance where their recipient reconnected.', () => d().handedOver)
+    counter('roomcast_delivery_adopted_total', 'Pending events taken over from another instance.', () => d().adopted)
   }
 
   #registerBridge(server: WebSocketServer): void {

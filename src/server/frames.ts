@@ -42,6 +42,10 @@ export function dispatchFrame(server: WebSocketServer, conn: Connection, msg: In
       return
     case 'ack':
       server.stats.countIn('ack')
+      // docs/protocol.md A.8: an ack naming no event pending for this connection (unknown, foreign,
+      // already settled, or no string id at all) is counted, never answered: clients that ack
+      // everything, as the Python ones may, must not get error frames for it.
+      server.delivery.ack(conn, msg.messageId)
       return
     case 'ignored':
       server.stats.countIn('ignored')

@@ -50,6 +50,24 @@ export function trafficView(server: WebSocketServer) {
   }
 }
 
+/** Tracked deliveries (docs/protocol.md A.8): what is pending, acknowledged, re-sent, failed. */
+export function deliveryView(server: WebSocketServer) {
+  const d = server.delivery.stats()
+  return {
+    tracked_events: server.delivery.trackedEvents,
+    pending: d.pending,
+    pending_bytes: d.pendingBytes,
+    tracked: d.tracked,
+    acked: d.acked,
+    resent: d.resent,
+    failed: d.failed,
+    overflow: d.overflow,
+    unknown_acks: d.unknownAcks,
+    handed_over: d.handedOver,
+    adopted: d.adopted,
+  }
+}
+
 /** GET /stats: connections, channels, traffic, errors and limit counters. */
 export function statsView(server: WebSocketServer): JsonObject {
   const s = server.stats
@@ -59,7 +77,8 @@ export function statsView(server: WebSocketServer): JsonObject {
     connections: { current: server.connectionCount, total: s.connectionsTotal, max: server.settings.max_connections, rejected_at_capacity: s.rejectedAtCapacity },
     channels: server.roomCounts(),
     ...trafficView(server),
-    pending_deliveries: 0,
+    pending_deliveries: server.delivery.stats().pending,
+    delivery: deliveryView(server),
     uptime: seconds(server.uptime),
     bridge: { ...server.bridge.stats() },
   }

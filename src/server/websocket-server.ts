@@ -15,6 +15,8 @@ import { HistoryChannels, patternsOverlap } from '../broker/history-channels.js'
 import { BatchedHistoryReads } from '../broker/history-reads.js'
 import type { StreamPosition } from '../broker/position.js'
 import { type Settings, SettingsError } from '../config/settings.js'
+import type { DeliveryMessage } from '../delivery/delivery-messages.js'
+import { Delivery } from '../delivery/delivery.js'
 import { type ChannelSpec, type CompiledChannel, compileChannel } from '../protocol/channels.js'
 import { AppError, CloseCode, CloseReason, ErrorCode } from '../protocol/codes.js'
 import type { Dialect } from '../dialects/dialect.js'
@@ -91,6 +93,8 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   readonly access: AccessPolicy
   /** Which channels keep history (settings.history). */
   readonly history: HistoryChannels
+  /** At-least-once delivery of the events settings.delivery.tracked names (docs/protocol.md A.8). */
+  readonly delivery: Delivery
   /** Set by the metrics module to observe every broadcast. */
   broadcastObserver: BroadcastObserver | null = null
   readonly #compiled: readonly CompiledChannel[]
@@ -134,6 +138,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       },
       overflow: (conn) => this.#closeSlow(conn),
     }
+    this.delivery = new Delivery(settings.delivery, Object.keys(spec.events), { log: this.log })
     this.#rooms = new RoomRegistry<Connection>({
       onActive: (room) => this.bridge.roomActive(room),
       onIdle: (room) => this.bridge.roomIdle(room),
@@ -345,10 +350,16 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     // Subscribers still being replayed to get it after their replay (history-subscribe.ts).
     const holding = this.#held.holders(pub.channel)
     let n = 0
+    // A tracked event (docs/protocol.md A.8) is tracked per recipient; the retries re-send these same bytes.
+    const tracked = this.delivery.isTracked(pub.event) ? this.delivery.frame(frame) : null
     for (const conn of members) {
       const held = holding?.get(conn)
       if (held !== undefined) this.#held.keep(held, pub, frame)
-      else if (conn.sendFramed(frame)) n++
+      else {
+        if (conn.sendFramed(frame)) n++
+        // Tracked for a closing connection too: its identity may reconnect and get it then.
+        if (tracked !== null) this.delivery.track(conn, pub.id, pub.event, tracked)
+      }
     }
     this.stats.broadcasts++
     this.stats.deliveries += n
@@ -359,6 +370,10 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
 
   subscriberCount(channel: string): number {
     return this.#rooms.members(channel)?.size ?? 0
+  }
+
+  receiveDelivery(origin: string, msg: DeliveryMessage): void {
+    this.delivery.receive(origin, msg)
   }
 
   deliverDirect(msg: DirectMessage): boolean {
@@ -415,6 +430,13 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       // A service keeping a projection must see every publication, not only its local rooms'.
       observeAll: this.onPublication !== WebSocketServer.prototype.onPublication,
       accepts: (pub) => this.#accepts(pub),
+    })
+    const bridge = this.bridge
+    this.delivery.join(this.instanceId, {
+      send: (msg) => bridge.sendDelivery(msg),
+      get connected() {
+        return bridge.state === 'connected'
+      },
     })
     await app.listen({ host: this.settings.host, port: this.settings.port })
     const addr = app.server.address()
@@ -484,6 +506,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     }
     for (const socket of this.#upgrades) socket.destroy()
     await this.bridge.close()
+    this.delivery.close()
     if (ran) this.log.info('drained')
   }
 
@@ -543,6 +566,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       }),
     )
     for (const channel of this.spec.autoSubscribe ?? []) this.autoJoin(conn, channel)
+    this.delivery.attach(conn, conn.identity?.userId ?? null)
     for (const cb of this.#onConnect) {
       try {
         cb(conn)
@@ -566,12 +590,15 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   identify(conn: Connection, identity: Identity): void {
     conn.identity = identity
     for (const channel of this.dialect.identityChannels(identity)) this.autoJoin(conn, channel)
+    // Its pending tracked events follow the identity (docs/protocol.md A.8).
+    this.delivery.attach(conn, identity.userId)
   }
 
   #cleanup(conn: Connection): void {
     if (!this.#connections.delete(conn.id)) return
     this.authenticator.cancel(conn)
     this.#rooms.leaveAll(conn)
+    this.delivery.detach(conn)
     for (const cb of this.#onDisconnect) {
       try {
         cb(conn)

@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { signToken } from '../../src/index.js'
+import { type Frame, TestClient } from '../helpers/client.js'
+import { bridgeState } from '../helpers/cluster.js'
+import { TestRedis } from '../helpers/redis.js'
+import { deliveryStats, startTracked, type TrackedNode } from '../helpers/tracked-service.js'
+
+const SECRET = 'delivery-test-secret-0123456789'
+const isTask = (f: Frame) => f.type === 'event' && f.event === 'task.created'
+
+let redis: TestRedis
+beforeAll(async () => {
+  redis = await TestRedis.start()
+})
+afterAll(async () => redis?.kill())
+
+async function login(node: TrackedNode, user: string, subscribe: boolean): Promise<TestClient> {
+  const c = await TestClient.connect(node.url)
+  expect((await c.request('auth', { token: await signToken({ userId: user }, SECRET) })).type).toBe('response')
+  if (subscribe) expect((await c.subscribe('tasks:t1')).data?.status).toBe('subscribed')
+  return c
+}
+
+describe('at-least-once delivery across two instances on one Redis', () => {
+  let nodes: TrackedNode[] = []
+  const clients: TestClient[] = []
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()))
+    await Promise.all(nodes.map((n) => n.server.close()))
+    nodes = []
+  })
+
+  async function twoNodes(dialect: 'envelope' | 'flat' = 'envelope'): Promise<[TrackedNode, TrackedNode]> {
+    const prefix = `delivery-${randomUUID().slice(0, 8)}:`
+    const settings = { auth: { secret: SECRET }, delivery: { ack_timeout: 2 } }
+    const redisAt = { url: redis.url, prefix }
+    nodes = [await startTracked(settings, redisAt, dialect), await startTracked(settings, redisAt, dialect)]
+    await Promise.all(nodes.map((n) => bridgeState(n.server, 'connected')))
+    return nodes as [TrackedNode, TrackedNode]
+  }
+
+  it('delivers a user\'s pending events on the other instance it reconnects to, acked there, nothing stays pending on either', async () => {
+    const [a, b] = await twoNodes()
+    const old = await login(a, 'alice', true)
+    const first = (await a.server.publish('tasks:t1', 'task.created', { n: 1 })).pub
+    const second = (await a.server.publish('tasks:t1', 'task.created', { n: 2 })).pub
+    expect((await old.next(isTask)).id).toBe(first.id)
+    expect((await old.next(isTask)).id).toBe(second.id)
+    await old.close()
+    const fresh = await login(b, 'alice', false)
+    clients.push(fresh)
+    const got = [await fresh.next(isTask), await fresh.next(isTask)]
+    expect(got.map((f) => [f.id, f.data])).toEqual([[first.id, { n: 1 }], [second.id, { n: 2 }]])
+    for (const f of got) fresh.send({ type: 'ack', data: { message_id: f.id } })
+    await fresh.alive()
+    expect(await deliveryStats(b)).toMatchObject({ pending: 0, adopted: 2, acked: 2, failed: 0 })
+    expect(await deliveryStats(a)).toMatchObject({ pending: 0, handed_over: 2, failed: 0 })
+  })
+
+  it('hands them over when the old connection closes after the user reconnected elsewhere', async () => {
+    const [a, b] = await twoNodes()
+    const old = await login(a, 'alice', true)
+    const { pub } = await a.server.publish('tasks:t1', 'task.created', { n: 1 })
+    expect((await old.next(isTask)).id).toBe(pub.id)
+    const fresh = await login(b, 'alice', false)
+    clients.push(fresh)
+    await fresh.alive()
+    expect(fresh.pending.filter(isTask)).toEqual([]) // still pending on a: its connection there is open
+    await old.close()
+    expect((await fresh.next(isTask)).id).toBe(pub.id)
+    expect(await deliveryStats(a)).toMatchObject({ pending: 0, handed_over: 1 })
+  })
+
+  it('flat dialect: an agent reconnecting to the other instance gets its pending msg_ events there', async () => {
+    const [a, b] = await twoNodes('flat')
+    const flat = async (node: TrackedNode) => {
+      const c = await TestClient.connect(`${node.url}?agent_id=agent-1`, { welcome: false })
+      await c.next((f) => f.type === 'connected')
+      return c
+    }
+    const old = await flat(a)
+    const { pub } = await a.server.publish('agents/agent-1', 'task.created', { task_id: 't1' })
+    expect((await old.next(isTask)).id).toBe(pub.id)
+    await old.close()
+    const fresh = await flat(b)
+    clients.push(fresh)
+    const again = await fresh.next(isTask)
+    expect(again).toMatchObject({ id: pub.id, channel: 'agents/agent-1', data: { task_id: 't1' } })
+    fresh.send({ type: 'ack', message_id: pub.id })
+    fresh.send({ type: 'ping' })
+    await fresh.next((f) => f.type === 'pong')
+    expect(await deliveryStats(b)).toMatchObject({ pending: 0, adopted: 1, acked: 1 })
+  })
+})
