@@ -75,6 +75,7 @@ const COLUMNS = {
     ['deliveries/s', spread(pick(R, n, s, (r) => r.window.deliveriesPerSec))],
     ['× ws-coalesced', ratio(R, n, s, 'ws-coalesced', (r) => r.window.deliveriesPerSec)],
     ['× socketio', ratio(R, n, s, 'socketio', (r) => r.window.deliveriesPerSec)],
+    ['× roomcast', ratio(R, n, s, 'roomcast', (r) => r.window.deliveriesPerSec)],
     ['p50 / p99 / max ms at fixed rate', `${spread(pick(R, n, s, (r) => r.rate.latencyMs.p50), 2)} / ${spread(pick(R, n, s, (r) => r.rate.latencyMs.p99), 2)} / ${spread(pick(R, n, s, (r) => r.rate.latencyMs.max), 1)}`],
     ['p99 × ws-coalesced', ratio(R, n, s, 'ws-coalesced', (r) => r.rate.latencyMs.p99)],
     ...deliveryTail(R, n, s),

@@ -17,6 +17,8 @@ const ROOMCAST = roomcast('roomcast.yaml')
 const ROOMCAST_HISTORY = roomcast('roomcast-history.yaml')
 // Every limit at its default (frame rate, sizes): what an anonymous client on the internet gets.
 const ROOMCAST_LIMITS = roomcast('roomcast-limits.yaml')
+// The same service with its events tracked (at-least-once, docs/protocol.md A.8); its clients ack every delivery.
+const ROOMCAST_TRACKED = roomcast('roomcast-tracked.yaml')
 
 /** Server kind → wire protocol, processes to start, whether it needs a redis-server. */
 export const SERVERS = {
@@ -26,6 +28,7 @@ export const SERVERS = {
   'roomcast-history': { protocol: 'roomcast', instances: 1, argv: (port) => [node, ...ROOMCAST_HISTORY, '--port', String(port)] },
   // History on Redis: one instance, the broker's Lua script on every publication.
   'roomcast-history-redis': { protocol: 'roomcast', instances: 1, redis: true, argv: (port) => [node, ...ROOMCAST_HISTORY, '--port', String(port)] },
+  'roomcast-tracked': { protocol: 'roomcast-ack', instances: 1, argv: (port) => [node, ...ROOMCAST_TRACKED, '--port', String(port)] },
   'ws-coalesced': { protocol: 'ws', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--coalesce', '--port', String(port)] },
   'ws-plain': { protocol: 'ws', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--port', String(port)] },
   // Diagnostic: the coalescing reference with payloads padded so its frames are as large as

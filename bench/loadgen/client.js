@@ -68,6 +68,21 @@ export const PROTOCOLS = {
   },
 }
 
+const ID_PREFIX = Buffer.from('{"id":"')
+
+/** The envelope's `id` (the first key of every roomcast frame), read from the bytes. */
+function envelopeId(buf) {
+  if (buf.compare(ID_PREFIX, 0, ID_PREFIX.length, 0, ID_PREFIX.length) !== 0) return null
+  const end = buf.indexOf(0x22, ID_PREFIX.length)
+  return end < 0 ? null : buf.toString('latin1', ID_PREFIX.length, end)
+}
+
+// roomcast with tracked events: every delivery is acknowledged with its id, as a client must.
+PROTOCOLS['roomcast-ack'] = {
+  ...PROTOCOLS.roomcast,
+  ack: (buf) => `{"type":"ack","data":{"message_id":"${envelopeId(buf)}"}}`,
+}
+
 /** A connection. `onDelivery(client, seq)` sees deliveries; replies resolve `call`. */
 export class Client {
   constructor(proto, index) {
@@ -120,6 +135,7 @@ export class Client {
         if (seq >= 0) {
           if (isBinary) this.nonText++
           this.received++
+          if (this.proto.ack !== undefined) this.ws.send(this.proto.ack(buf))
           this.onDelivery(this, seq)
           return
         }
