@@ -107,6 +107,7 @@ const COLUMNS = {
     ['lost', total(R, n, s, (r) => r.lost)],
     ['duplicates', total(R, n, s, (r) => r.duplicates)],
     ['recovered: false', total(R, n, s, (r) => r.notRecovered)],
+    ['handshakes retried', total(R, n, s, (r) => r.handshakeRetries)],
     ['published while away (per subscriber)', spread(pick(R, n, s, (r) => r.publishedWhileAway))],
     ['server CPU % (reconnect window)', spread(pick(R, n, s, (r) => r.serverCpu))],
   ],

@@ -28,14 +28,29 @@ class Seen {
   }
 }
 
-/** Opens one subscriber and subscribes it (with since when given); resolves with the answer's data. */
+const retries = { count: 0 }
+
+/**
+ * Opens one subscriber and subscribes it (with since when given); resolves with the answer's
+ * data. A refused or timed-out handshake is retried after a short pause, as a client's backoff
+ * would (counted: a loaded host refuses some of thousands of simultaneous handshakes).
+ */
 async function join(proto, url, index, ch, seen, since) {
-  const c = new Client(proto, index)
-  await c.open(url)
-  c.onDelivery = (_client, seq) => seen.add(seq)
-  const frame = since === null ? proto.sub(ch, c.nextId++) : proto.subSince(ch, c.nextId++, since)
-  const answer = JSON.parse((await c.call(frame)).toString())
-  return { client: c, data: answer.data ?? {} }
+  for (let attempt = 1; ; attempt++) {
+    const c = new Client(proto, index)
+    try {
+      await c.open(url)
+    } catch (err) {
+      if (attempt >= 20) throw err
+      retries.count++
+      await sleep(100 * attempt)
+      continue
+    }
+    c.onDelivery = (_client, seq) => seen.add(seq)
+    const frame = since === null ? proto.sub(ch, c.nextId++) : proto.subSince(ch, c.nextId++, since)
+    const answer = JSON.parse((await c.call(frame)).toString())
+    return { client: c, data: answer.data ?? {} }
+  }
 }
 
 async function eachLimit(n, limit, fn) {
@@ -83,6 +98,7 @@ export async function reconnect(proto, cfg, mark) {
 
   // Everyone drops at once; the publisher goes on.
   mark('reconnect:start')
+  const retriesBefore = retries.count
   const dropAt = performance.now()
   const seqAtDrop = seq
   for (const c of subs) c.ws.terminate()
@@ -125,6 +141,7 @@ export async function reconnect(proto, cfg, mark) {
     publications: final,
     // Published between the drop and the last subscriber's recovery.
     publishedWhileAway,
+    handshakeRetries: retries.count - retriesBefore,
     seqAtDrop,
     allRecoveredMs: Math.round(allRecoveredMs),
     notRecovered,

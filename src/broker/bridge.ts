@@ -25,6 +25,16 @@ export interface PublishOutcome {
   readonly local: number
   /** Other instances the cluster handed it to (0 standalone or when the cluster is away). */
   readonly instances: number
+  /** Subscribers those instances reported delivering to (0 unless `countRemote` was asked). */
+  readonly remote: number
+}
+
+export interface PublishOptions {
+  /**
+   * Ask every other instance to report how many subscribers it delivered to, and wait for the
+   * answers (bounded): for operator-facing publishes (HTTP, MCP), not the socket's hot path.
+   */
+  readonly countRemote?: boolean
 }
 
 /** `standalone`: no cluster configured; `connected`: cluster reachable; `degraded`: configured but unreachable. */
@@ -78,7 +88,7 @@ export interface Bridge {
    * With `history`: resolves once the publication is stored with its stream position; rejects
    * with AppError BROKER_UNAVAILABLE, having delivered it nowhere, when it cannot be stored.
    */
-  publish(pub: Publication, history: HistoryOptions | null): Promise<PublishOutcome>
+  publish(pub: Publication, history: HistoryOptions | null, opts?: PublishOptions): Promise<PublishOutcome>
   /**
    * The stream of a history channel: its top position and (unless `after` is null) the kept
    * publications above `after`. Rejects with BROKER_UNAVAILABLE when the store is unreachable.

@@ -36,10 +36,14 @@ export const ClusterMessageSchema = z.discriminatedUnion('type', [
     pub: PublicationSchema,
     offset: z.number().int().positive().optional(),
     epoch: z.string().min(1).max(64).optional(),
+    // Set when the publisher wants each receiving instance to report its local delivery count.
+    report: z.string().min(1).max(64).optional(),
   }).refine((m) => (m.offset === undefined) === (m.epoch === undefined), 'offset and epoch go together'),
   z.object({ v: z.literal(1), type: z.literal('direct'), origin, msg: DirectMessageSchema }),
   // The answer of every instance to a `direct`: whether it held the connection.
   z.object({ v: z.literal(1), type: z.literal('direct_ack'), origin, id: z.string().min(1), found: z.boolean() }),
+  // An instance's answer to a publication carrying `report`: how many local subscribers got it.
+  z.object({ v: z.literal(1), type: z.literal('delivery_report'), origin, id: z.string().min(1), delivered: z.number().int().min(0) }),
   z.object({ v: z.literal(1), type: z.literal('heartbeat'), origin, connections: z.number().int().min(0) }),
   z.object({ v: z.literal(1), type: z.literal('leave'), origin }),
   // At-least-once handover between instances (src/delivery/delivery-messages.ts).
@@ -48,16 +52,21 @@ export const ClusterMessageSchema = z.discriminatedUnion('type', [
 
 export type ClusterMessage = z.output<typeof ClusterMessageSchema>
 
-export function publicationMessage(origin: string, pub: Publication): string {
-  return JSON.stringify({ v: 1, type: 'publication', origin, pub: withoutPosition(pub) })
+export function publicationMessage(origin: string, pub: Publication, report?: string): string {
+  const msg = { v: 1, type: 'publication', origin, pub: withoutPosition(pub) }
+  return JSON.stringify(report === undefined ? msg : { ...msg, report })
+}
+
+export function deliveryReportMessage(origin: string, id: string, delivered: number): string {
+  return JSON.stringify({ v: 1, type: 'delivery_report', origin, id, delivered })
 }
 
 /**
  * A publication message without its closing brace, for the Redis script that stores it to
  * complete with `,"offset":N,"epoch":"E"}` once it knows the position.
  */
-export function publicationMessageHead(origin: string, pub: Publication): string {
-  return publicationMessage(origin, pub).slice(0, -1)
+export function publicationMessageHead(origin: string, pub: Publication, report?: string): string {
+  return publicationMessage(origin, pub, report).slice(0, -1)
 }
 
 /** The publication as stored and sent: the position travels beside it, not inside. */

@@ -30,7 +30,7 @@ export class MemoryBridge implements Bridge {
     this.#published++
     // Stored and delivered in the same turn: nothing can come between the two.
     const stored = history === null ? pub : this.#history.append(pub, history)
-    return { pub: stored, local: this.#sink?.deliver(stored) ?? 0, instances: 0 }
+    return { pub: stored, local: this.#sink?.deliver(stored) ?? 0, instances: 0, remote: 0 }
   }
 
   async history(channel: string, after: number | null, opts: HistoryOptions): Promise<HistoryPage> {

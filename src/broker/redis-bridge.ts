@@ -3,12 +3,14 @@ import type { Redis } from 'ioredis'
 import { pino, type Logger } from 'pino'
 import type { DeliveryMessage } from '../delivery/delivery-messages.js'
 import type { DirectMessage, Publication } from '../protocol/messages.js'
-import type { Bridge, BridgeInstance, BridgeSink, BridgeState, BridgeStats, DirectOutcome, PublishOutcome } from './bridge.js'
+import { randomUUID } from 'node:crypto'
+import type { Bridge, BridgeInstance, BridgeSink, BridgeState, BridgeStats, DirectOutcome, PublishOptions, PublishOutcome } from './bridge.js'
 import {
   carriedPublication,
   type ClusterMessage,
   decodeClusterMessage,
   deliveryClusterMessage,
+  deliveryReportMessage,
   directAckMessage,
   directMessage,
   heartbeatMessage,
@@ -21,6 +23,7 @@ import { newEpoch } from './memory-history.js'
 import type { HistoryOptions, HistoryPage } from './position.js'
 import { RedisHistory } from './redis-history.js'
 import { ClusterView } from './cluster-view.js'
+import { DeliveryReports } from './delivery-reports.js'
 import { DirectAcks } from './direct-acks.js'
 import { openRedis, type RedisTimings, redactUrl } from './redis-connection.js'
 import { type RedisNames, redisNames } from './redis-channels.js'
@@ -63,6 +66,7 @@ export class RedisBridge extends EventEmitter implements Bridge {
   readonly #view: ClusterView
   readonly #acks: DirectAcks
   readonly #history: RedisHistory
+  readonly #reports: DeliveryReports
   #sink: BridgeSink | null = null
   #self: BridgeInstance | null = null
   #names: RedisNames | null = null
@@ -85,11 +89,12 @@ export class RedisBridge extends EventEmitter implements Bridge {
     this.#log = (opts.logger ?? pino({ level: 'silent' })).child({ bridge: 'redis' })
     this.#view = new ClusterView(opts.expiryMs ?? 6000)
     this.#acks = new DirectAcks(opts.directTimeoutMs ?? 1000)
+    this.#reports = new DeliveryReports(opts.directTimeoutMs ?? 1000)
     this.#history = new RedisHistory({
       connection: () => this.#pub,
       keys: (channel) => this.#namesOrThrow().streamKeys(channel),
       room: (channel) => this.#namesOrThrow().room(channel),
-      head: (pub) => publicationMessageHead(this.#self?.id ?? '', pub),
+      head: (pub, report) => publicationMessageHead(this.#self?.id ?? '', pub, report),
       onMalformed: (raw) => this.#countMalformed(raw),
       timeoutMs: opts.historyTimeoutMs ?? 2000,
     })
@@ -144,13 +149,23 @@ export class RedisBridge extends EventEmitter implements Bridge {
     this.#heartbeat.unref()
   }
 
-  async publish(pub: Publication, history: HistoryOptions | null): Promise<PublishOutcome> {
+  async publish(pub: Publication, history: HistoryOptions | null, opts: PublishOptions = {}): Promise<PublishOutcome> {
     this.#published++
-    if (history !== null) return this.#publishStored(pub, history)
+    const report = opts.countRemote === true && this.#state === 'connected' ? randomUUID() : undefined
+    const remote = report === undefined ? null : this.#reports.open(report)
+    if (history !== null) return this.#publishStored(pub, history, report, remote)
     const local = this.#sink?.deliver(pub) ?? 0
-    if (this.#names === null || this.#self === null) return { pub, local, instances: 0 }
-    const receivers = await this.#send(this.#names.room(pub.channel), publicationMessage(this.#self.id, pub))
-    return { pub, local, instances: this.#others(pub.channel, receivers) }
+    if (this.#names === null || this.#self === null) return { pub, local, instances: 0, remote: 0 }
+    const receivers = await this.#send(this.#names.room(pub.channel), publicationMessage(this.#self.id, pub, report))
+    const instances = this.#others(pub.channel, receivers)
+    return { pub, local, instances, remote: await this.#remote(report, remote, instances) }
+  }
+
+  /** The subscribers other instances reported, once `instances` of them answered (or the wait ran out). */
+  async #remote(report: string | undefined, remote: Promise<number> | null, instances: number): Promise<number> {
+    if (report === undefined || remote === null) return 0
+    this.#reports.expect(report, instances)
+    return remote
   }
 
   history(channel: string, after: number | null, opts: HistoryOptions): Promise<HistoryPage> {
@@ -163,16 +178,19 @@ export class RedisBridge extends EventEmitter implements Bridge {
    * other instances' publications of the same channel (a reply and a pub/sub message travel on
    * different connections, so delivering on the reply could put offset 5 before offset 4).
    */
-  async #publishStored(pub: Publication, history: HistoryOptions): Promise<PublishOutcome> {
+  async #publishStored(pub: Publication, history: HistoryOptions, report: string | undefined, remote: Promise<number> | null): Promise<PublishOutcome> {
     let result
     try {
-      result = await this.#history.append(withoutPosition(pub), history, newEpoch())
+      result = await this.#history.append(withoutPosition(pub), history, newEpoch(), report)
     } catch (err) {
       this.#refused++
+      if (report !== undefined) this.#reports.expect(report, 0)
       throw err
     }
     const stored: Publication = { ...pub, position: result.position }
-    return { pub: stored, local: this.#sink?.subscriberCount(pub.channel) ?? 0, instances: this.#others(pub.channel, result.receivers) }
+    const instances = this.#others(pub.channel, result.receivers)
+    const local = this.#sink?.subscriberCount(pub.channel) ?? 0
+    return { pub: stored, local, instances, remote: await this.#remote(report, remote, instances) }
   }
 
   /** Other instances among the connections Redis handed a room's message to (ours is one when we listen). */
@@ -236,6 +254,7 @@ export class RedisBridge extends EventEmitter implements Bridge {
     this.#setState('closed')
     if (this.#heartbeat !== null) clearInterval(this.#heartbeat)
     this.#acks.clear()
+    this.#reports.clear()
     const pub = this.#pub
     const sub = this.#sub
     if (pub !== null && pub.status === 'ready' && this.#names !== null && this.#self !== null) {
@@ -338,9 +357,15 @@ export class RedisBridge extends EventEmitter implements Bridge {
         const own = msg.origin === this.#self?.id
         if (!own && this.#self?.accepts?.(msg.pub) === false) return this.#countMalformed(JSON.stringify(msg.pub))
         if (!own) this.#received++
-        this.#sink?.deliver(carriedPublication(msg))
+        const delivered = this.#sink?.deliver(carriedPublication(msg)) ?? 0
+        if (!own && msg.report !== undefined && this.#names !== null && this.#self !== null) {
+          void this.#send(this.#names.direct, deliveryReportMessage(this.#self.id, msg.report, delivered))
+        }
         return
       }
+      case 'delivery_report':
+        this.#reports.report(msg.id, msg.delivered)
+        return
       case 'direct': {
         const found = this.#sink?.deliverDirect(msg.msg) === true
         if (this.#names !== null && this.#self !== null) void this.#send(this.#names.direct, directAckMessage(this.#self.id, msg.msg.id, found))

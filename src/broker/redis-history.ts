@@ -102,7 +102,7 @@ export interface RedisHistoryDeps {
   /** The pub/sub channel of a room. */
   readonly room: (channel: string) => string
   /** The message published for `pub`, without its closing brace (cluster-messages.ts). */
-  readonly head: (pub: Publication) => string
+  readonly head: (pub: Publication, report?: string) => string
   readonly onMalformed: (raw: string) => void
   /** Longest wait for Redis to answer before the store is called unavailable. */
   readonly timeoutMs: number
@@ -121,9 +121,9 @@ export class RedisHistory {
     this.#deps = deps
   }
 
-  append(pub: Publication, opts: HistoryOptions, freshEpoch: string): Promise<AppendResult> {
+  append(pub: Publication, opts: HistoryOptions, freshEpoch: string, report?: string): Promise<AppendResult> {
     const d = this.#deps
-    return this.#guard((redis) => appendAndPublish(redis, d.keys(pub.channel), pub, opts, d.room(pub.channel), d.head(pub), freshEpoch))
+    return this.#guard((redis) => appendAndPublish(redis, d.keys(pub.channel), pub, opts, d.room(pub.channel), d.head(pub, report), freshEpoch))
   }
 
   read(channel: string, after: number | null, opts: HistoryOptions, freshEpoch: string): Promise<HistoryPage> {

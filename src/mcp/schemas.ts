@@ -52,7 +52,7 @@ export const PublishOutputSchema = z.object({
   id: z.string(),
   channel: z.string(),
   event: z.string(),
-  delivered: z.number().int().describe('Subscribers on this instance the event was sent to'),
+  delivered: z.number().int().describe('Subscribers the event was sent to, on every instance that answered within 1 s'),
   instances: z.number().int().describe('Instances the event reached, this one included'),
   offset: z.number().int().optional().describe('Its offset in the channel stream (history channels only)'),
   epoch: z.string().optional().describe('The epoch of that offset (history channels only)'),

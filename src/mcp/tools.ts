@@ -67,7 +67,7 @@ export const TOOL_HANDLERS: Handlers = {
     return { rooms: list, count: list.length }
   },
 
-  websocket_broadcast_test_event: async ({ server }, input) => published(await server.publish(input.room, input.event_type, { ...input.data, test: true })),
+  websocket_broadcast_test_event: async ({ server }, input) => published(await server.publish(input.room, input.event_type, { ...input.data, test: true }, null, { countRemote: true })),
 
   websocket_get_metrics: ({ server }) => {
     const s = server.stats
@@ -103,5 +103,5 @@ export const TOOL_HANDLERS: Handlers = {
     return { channels, count: channels.length, patterns: server.channelSpecs.map((c) => c.spec.pattern) }
   },
 
-  ws_publish: async ({ server }, input) => published(await server.publish(input.channel, input.event, input.data)),
+  ws_publish: async ({ server }, input) => published(await server.publish(input.channel, input.event, input.data, null, { countRemote: true })),
 }

@@ -101,7 +101,7 @@ export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer
   app.post('/publish', { onRequest: jsonOnly }, async (req, reply) =>
     answer(reply, async () => {
       const body = parseBody(PublishBodySchema, req.body)
-      const { pub, delivered, instances } = await server.publish(body.channel, body.event, body.data)
+      const { pub, delivered, instances } = await server.publish(body.channel, body.event, body.data, null, { countRemote: true })
       const position = pub.position === undefined ? {} : { offset: pub.position.offset, epoch: pub.position.epoch }
       return { id: pub.id, delivered, instances, ...position }
     }),

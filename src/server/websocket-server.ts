@@ -9,7 +9,7 @@ import type { z } from 'zod'
 import { AccessPolicy } from '../auth/access-policy.js'
 import type { Identity } from '../auth/identity.js'
 import { canRead, canWrite } from '../auth/permissions.js'
-import type { Bridge, BridgeSink, DirectOutcome } from '../broker/bridge.js'
+import type { Bridge, BridgeSink, DirectOutcome, PublishOptions } from '../broker/bridge.js'
 import { createBridge } from '../broker/create-bridge.js'
 import { HistoryChannels, patternsOverlap } from '../broker/history-channels.js'
 import { BatchedHistoryReads } from '../broker/history-reads.js'
@@ -42,7 +42,7 @@ import { frameCache, HeldDeliveries, type HistoryHost, subscribeWithHistory } fr
 export interface Published {
   /** The publication as delivered: with its stream position on a history channel. */
   readonly pub: Publication
-  /** Subscribers on this instance. */
+  /** Subscribers it was sent to: on this instance, plus those other instances reported when counted. */
   readonly delivered: number
   /** Instances it reached, this one included. */
   readonly instances: number
@@ -288,8 +288,8 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
    * Resolves once accepted: on a history channel, stored with its position; rejects with
    * BROKER_UNAVAILABLE when it could not be stored (then no one received it).
    */
-  async publish(channel: unknown, event: unknown, data: unknown, from: Connection | null = null): Promise<Published> {
-    return this.#send(this.#prepare(channel, event, data, from))
+  async publish(channel: unknown, event: unknown, data: unknown, from: Connection | null = null, opts: PublishOptions = {}): Promise<Published> {
+    return this.#send(this.#prepare(channel, event, data, from), opts)
   }
 
   /**
@@ -310,9 +310,9 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     return { id: this.dialect.newEventId(), ...valid, timestamp: new Date().toISOString() }
   }
 
-  async #send(pub: Publication): Promise<Published> {
-    const outcome = await this.bridge.publish(pub, this.history.optionsOf(pub.channel))
-    return { pub: outcome.pub, delivered: outcome.local, instances: outcome.instances + 1 }
+  async #send(pub: Publication, opts: PublishOptions = {}): Promise<Published> {
+    const outcome = await this.bridge.publish(pub, this.history.optionsOf(pub.channel), opts)
+    return { pub: outcome.pub, delivered: outcome.local + outcome.remote, instances: outcome.instances + 1 }
   }
 
   /**

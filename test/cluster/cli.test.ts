@@ -52,7 +52,8 @@ describe('roomcast serve with Redis from the environment', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ channel: 'workflow:cli', event: 'workflow.started', data: { workflow_id: 'cli' } }),
     })
-    expect(await res.json()).toMatchObject({ delivered: 0 })
+    // Reached: the subscriber on the other instance, as that instance reported it.
+    expect(await res.json()).toMatchObject({ delivered: 1, instances: 2 })
     expect((await c.next((f) => f.event === 'workflow.started')).data).toEqual({ workflow_id: 'cli' })
     await c.close()
 

@@ -144,19 +144,26 @@ describe('history across instances over Redis', () => {
     expect(await pool.json()).toMatchObject({ delivered: 1, instances: 1 })
   })
 
-  it('POST /publish says how many instances it reached', async () => {
+  it('POST /publish says how many instances and subscribers it reached, wherever they are', async () => {
     redis = await TestRedis.start()
     nodes = await startCluster('workflow', redis.url, 3, HISTORY)
     await clusterFormed(nodes.map((n) => n.server))
-    const c = await connect(nodes[1]!)
-    await c.subscribe('pool:p1')
+    const remote = [await connect(nodes[1]!), await connect(nodes[2]!), await connect(nodes[2]!)]
+    for (const c of remote) {
+      await c.subscribe('pool:p1')
+      await c.subscribe('workflow:w1')
+    }
     const res = await fetch(`${nodes[0]!.http}/publish`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ channel: 'pool:p1', event: 'pool.status_changed', data: { pool_id: 'p1', status: 'busy' } }),
     })
-    // The workflow service keeps a projection, so every instance listens to every room: 3 reached.
-    expect(await res.json()).toMatchObject({ delivered: 0, instances: 3 })
+    // The workflow service keeps a projection, so every instance listens to every room: 3 reached,
+    // and the other two report the subscribers they delivered to.
+    expect(await res.json()).toMatchObject({ delivered: 3, instances: 3 })
+    const history = await postPublish(nodes[0]!.http, 'workflow:w1', 1)
+    expect(history.body).toMatchObject({ delivered: 3, instances: 3, offset: 1 })
+    for (const c of remote) expect((await c.next(isStarted)).offset).toBe(1)
   })
 
   it('Redis killed for 2 s under a publish stream: every accepted event is recovered, every refused one was told', async () => {
