@@ -1,4 +1,6 @@
-import type { Dialect, ServerOptions, Settings, WebSocketServer } from '../src/index.js'
+import type { Dialect, LoadOptions, ServerOptions, Settings, SettingsCheck, WebSocketServer } from '../src/index.js'
+import { tokenSecretProblems } from '../src/index.js'
+import { ContextServer } from './context/index.js'
 import { PatternsServer } from './patterns/index.js'
 import { SessionServer } from './session/index.js'
 import { TestsServer } from './tests/index.js'
@@ -10,6 +12,10 @@ export interface ServiceEntry {
   readonly defaultPort: number
   /** The service's wire dialect, when not the envelope one: the CLI checks its settings rules with the file's. */
   readonly dialect?: Dialect
+  /** The service's own settings rules (e.g. no development token secret in production). */
+  readonly checks?: readonly SettingsCheck[]
+  /** Environment names the service also answers to for its port and host. */
+  readonly envAliases?: LoadOptions['envAliases']
   create(settings: Settings, options?: ServerOptions): WebSocketServer
 }
 
@@ -18,6 +24,15 @@ export const SERVICES: Readonly<Record<string, ServiceEntry>> = {
   session: { name: 'session', defaultPort: SessionServer.defaultPort, create: (s, o) => new SessionServer(s, o) },
   workflow: { name: 'workflow', defaultPort: WorkflowServer.defaultPort, create: (s, o) => new WorkflowServer(s, o) },
   patterns: { name: 'patterns', defaultPort: PatternsServer.defaultPort, create: (s, o) => new PatternsServer(s, o) },
+  context: {
+    name: 'context',
+    defaultPort: ContextServer.defaultPort,
+    dialect: ContextServer.dialect,
+    // The DCM context manager's own variables: WS_PORT and HOST.
+    envAliases: { port: 'WS_PORT', host: 'HOST' },
+    checks: [tokenSecretProblems],
+    create: (s, o) => new ContextServer(s, o),
+  },
 }
 
 export function serviceNames(): string[] {

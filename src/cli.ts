@@ -44,9 +44,10 @@ function settingsOf(name: string, explicit: string | undefined, overrides: Parti
     fileRequired: explicit !== undefined,
     defaults: { port: entry?.defaultPort ?? 0 },
     overrides,
-    // The dialect's own rules (e.g. auth.required needs a secret), listed with the file's problems; when
-    // serving, the TLS files too (other commands need not read a key that may be the service user's alone).
-    checks: [(settings) => (entry?.dialect ?? envelopeDialect).settingsProblems(settings, name), ...(serving ? [tlsProblems] : [])],
+    // The dialect's own rules (e.g. auth.required needs a secret) and the service's, listed with the file's
+    // problems; when serving, the TLS files too (other commands need not read a key that may be the service user's alone).
+    checks: [(settings) => (entry?.dialect ?? envelopeDialect).settingsProblems(settings, name), ...(entry?.checks ?? []), ...(serving ? [tlsProblems] : [])],
+    envAliases: entry?.envAliases,
   })
 }
 

@@ -275,6 +275,8 @@ export interface LoadOptions {
   readonly env?: NodeJS.ProcessEnv
   /** The service's own rules, run on the validated settings; their problems are listed with the file's. */
   readonly checks?: readonly SettingsCheck[]
+  /** Extra environment names for the port and host (context: `WS_PORT`, `HOST`), below `ROOMCAST_<SERVICE>_*`. */
+  readonly envAliases?: { readonly port?: string; readonly host?: string }
 }
 
 /**
@@ -313,9 +315,10 @@ export function loadSettings(opts: LoadOptions): Settings {
 
   const problems: string[] = []
   const key = envKey(opts.service)
-  const port = envInt(env, `ROOMCAST_${key}_PORT`, problems)
+  const aliases = opts.envAliases ?? {}
+  const port = envInt(env, `ROOMCAST_${key}_PORT`, problems) ?? (aliases.port === undefined ? undefined : envInt(env, aliases.port, problems))
   if (port !== undefined) raw.port = port
-  const host = env[`ROOMCAST_${key}_HOST`] ?? env.ROOMCAST_HOST
+  const host = env[`ROOMCAST_${key}_HOST`] || env.ROOMCAST_HOST || (aliases.host === undefined ? undefined : env[aliases.host])
   if (host) raw.host = host
   const secret = env[`${key}_JWT_SECRET`]
   const redisUrl = redisUrlFromEnv(env, problems)

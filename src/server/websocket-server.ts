@@ -155,6 +155,14 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   /** Called for every publication this instance delivers (local or from the bridge): keep projections here. */
   protected onPublication(_pub: Publication): void {}
 
+  /**
+   * Rooms whose members also receive a publication, besides its own channel (the context
+   * service: `global` sees `sessions/{id}` and `topics/{t}`). Each connection gets it once.
+   */
+  protected alsoDeliverTo(_pub: Publication): readonly string[] {
+    return []
+  }
+
   /** Registers a callback run after a connection is admitted (after auth, when required). */
   onConnect(cb: ConnectionCallback): void {
     this.#onConnect.push(cb)
@@ -342,7 +350,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     } catch (err) {
       this.log.error({ err, event: pub.event }, 'projection failed')
     }
-    const members = this.#rooms.members(pub.channel)
+    const members = this.#audience(pub)
     if (members === undefined) return 0
     const started = this.broadcastObserver === null ? 0 : performance.now()
     // Framed once as a text frame (PROTOCOL.md A.1); every subscriber gets the same bytes.
@@ -374,6 +382,16 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
 
   receiveDelivery(origin: string, msg: DeliveryMessage): void {
     this.delivery.receive(origin, msg)
+  }
+
+  /** The connections a publication goes to: its room's members, plus those of alsoDeliverTo(), each once. */
+  #audience(pub: Publication): ReadonlySet<Connection> | undefined {
+    const members = this.#rooms.members(pub.channel)
+    const extra = this.alsoDeliverTo(pub)
+    if (extra.length === 0) return members
+    const all = new Set(members)
+    for (const room of extra) for (const conn of this.#rooms.members(room) ?? []) all.add(conn)
+    return all.size === 0 ? undefined : all
   }
 
   deliverDirect(msg: DirectMessage): boolean {

@@ -1,0 +1,95 @@
+import { verifyFlatClaims } from '../../src/auth/flat-verifier.js'
+import { PostgresSource } from '../../src/sources/postgres-source.js'
+import { AppError, type Connection, ErrorCode, flatDialect, type Identity, type Publication, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
+import { createBroadcaster } from '../common/broadcaster.js'
+import { ContextCluster } from './context-cluster.js'
+import { type ContextEvents, contextEvents, contextRoutes } from './events.js'
+import { SubscriptionRestore } from './subscription-restore.js'
+
+/** Channels whose publications also reach `global` subscribers (the seed's "global: all events"). */
+const MIRRORED = /^(sessions|topics)\//
+
+/** The context service (the DCM context manager): tasks, agents, sessions, messages and live metrics, flat dialect. */
+export class ContextServer extends WebSocketServer<ContextEvents> {
+  static readonly defaultPort = 3849
+  /** The flat dialect with the HMAC token check (development: agent_id alone). */
+  static readonly dialect = flatDialect({ verifier: verifyFlatClaims })
+  /** Typed in-process publishing: `server.broadcast.taskCreated({ task_id, session_id })`. */
+  readonly broadcast = createBroadcaster(this, contextRoutes)
+  readonly cluster: ContextCluster
+  /** The PostgreSQL LISTEN/NOTIFY source, when `postgres.url` is set. */
+  readonly postgres: PostgresSource | null
+  readonly #restore: SubscriptionRestore
+
+  constructor(settings: Settings, options?: ServerOptions) {
+    super(
+      {
+        name: 'context',
+        welcome: 'Connected to the DCM context manager',
+        channels: [{ pattern: 'global' }, { pattern: 'metrics' }, { pattern: 'agents/{id}', privateTo: 'id' }, { pattern: 'sessions/{id}' }, { pattern: 'topics/{topic}' }],
+        events: contextEvents,
+        dialect: ContextServer.dialect,
+        autoSubscribe: ['global'],
+      },
+      settings,
+      options,
+    )
+    const inputs = {
+      local: () => this.#figures(),
+      publish: (snapshot: object) => {
+        this.publish('metrics', 'metric.update', snapshot).catch((err: unknown) => this.log.warn({ err }, 'metric.update refused'))
+      },
+    }
+    this.cluster = new ContextCluster(settings, this.name, this.instanceId, inputs, this.log.child({ part: 'context-state' }))
+    this.#restore = new SubscriptionRestore(this.cluster.restore, this, this.log)
+    this.use(this.cluster)
+    this.postgres = settings.postgres.url === null ? null : new PostgresSource(settings.postgres)
+    if (this.postgres !== null) this.use(this.postgres)
+    this.onDisconnect((conn) => this.#restore.closed(conn))
+  }
+
+  protected override onPublication(pub: Publication): void {
+    this.cluster.metrics.count(pub.event)
+  }
+
+  protected override alsoDeliverTo(pub: Publication): readonly string[] {
+    return MIRRORED.test(pub.channel) ? ['global'] : []
+  }
+
+  /** A client may publish to `agents/{id}` only as that agent: a private channel is not a mailbox for others. */
+  override async publish(channel: unknown, event: unknown, data: unknown, from: Connection | null = null) {
+    if (from !== null && typeof channel === 'string' && channel.startsWith('agents/') && channel !== `agents/${from.identity?.userId ?? ''}`) {
+      throw new AppError(ErrorCode.FORBIDDEN, `Not authorized to publish to ${channel}: private to another agent`)
+    }
+    return super.publish(channel, event, data, from)
+  }
+
+  override identify(conn: Connection, identity: Identity): void {
+    // A second identity would keep the first one's private channel: one agent per connection.
+    const current = conn.identity?.userId
+    if (current !== undefined && current !== identity.userId) throw new AppError(ErrorCode.AUTH_FAILED, `Already authenticated as ${current}`)
+    super.identify(conn, identity)
+    this.#restore.identified(conn)
+  }
+
+  override subscribe(conn: Connection, channel: string): void {
+    super.subscribe(conn, channel)
+    this.#restore.changed(conn, channel, true)
+  }
+
+  override unsubscribe(conn: Connection, channel: string): void {
+    super.unsubscribe(conn, channel)
+    this.#restore.changed(conn, channel, false)
+  }
+
+  /** This instance's share of the metric.update snapshot. */
+  #figures() {
+    const agents = new Set<string>()
+    const sessions = new Set<string>()
+    for (const conn of this.connections()) {
+      if (conn.identity !== null) agents.add(conn.identity.userId)
+      if (conn.identity?.sessionId !== undefined) sessions.add(conn.identity.sessionId)
+    }
+    return { connected_clients: this.connectionCount, agents: [...agents], sessions: [...sessions], pending_deliveries: 0, failed_deliveries: 0 }
+  }
+}

@@ -1,0 +1,82 @@
+import type { Logger } from 'pino'
+import type { Connection } from '../../src/index.js'
+import type { RestoreStore } from './restore-store.js'
+
+/** What restoring needs from the server: join a channel as the server would (permission-checked). */
+export interface RestoreTarget {
+  autoJoin(conn: Connection, channel: string): void
+}
+
+/**
+ * An agent's subscriptions follow it to its next connection, on any instance (docs/protocol.md
+ * B): saved on each change and refreshed when the connection closes, so a crashed instance
+ * loses nothing but the last change; restored once the connection has an identity.
+ */
+export class SubscriptionRestore {
+  readonly #store: RestoreStore
+  readonly #target: RestoreTarget
+  readonly #log: Logger
+  /** The identified connections and the channels each holds (a closed connection's set is gone by onDisconnect). */
+  readonly #held = new Map<Connection, Set<string>>()
+  /** Connections being restored: their joins are saved once at the end, not one write per channel. */
+  readonly #restoring = new Set<Connection>()
+  restored = 0
+  failures = 0
+
+  constructor(store: RestoreStore, target: RestoreTarget, log: Logger) {
+    this.#store = store
+    this.#target = target
+    this.#log = log
+  }
+
+  /** The connection now has an identity: join what its agent held last time, then keep track. */
+  identified(conn: Connection): void {
+    const agent = conn.identity?.userId
+    if (agent === undefined) return
+    const held = this.#held.get(conn) ?? new Set(conn.subscriptions)
+    this.#held.set(conn, held)
+    this.#store.load(agent).then(
+      (channels) => {
+        if (!this.#held.has(conn)) return // closed while loading
+        this.#restoring.add(conn)
+        try {
+          for (const channel of channels) this.#target.autoJoin(conn, channel)
+        } finally {
+          this.#restoring.delete(conn)
+        }
+        if (channels.length > 0) this.restored++
+        this.#save(conn)
+      },
+      (err: unknown) => this.#failed(err, agent),
+    )
+  }
+
+  /** A subscription of an identified connection changed. */
+  changed(conn: Connection, channel: string, joined: boolean): void {
+    const held = this.#held.get(conn)
+    if (held === undefined) return
+    if (joined) held.add(channel)
+    else held.delete(channel)
+    if (!this.#restoring.has(conn)) this.#save(conn)
+  }
+
+  /** The connection closed: keep its last subscriptions for restore_ttl from now. */
+  closed(conn: Connection): void {
+    if (!this.#held.has(conn)) return
+    this.#save(conn)
+    this.#held.delete(conn)
+  }
+
+  #save(conn: Connection): void {
+    const agent = conn.identity?.userId
+    const held = this.#held.get(conn)
+    if (agent === undefined || held === undefined) return
+    this.#store.save(agent, [...held]).catch((err: unknown) => this.#failed(err, agent))
+  }
+
+  #failed(err: unknown, agent: string): void {
+    if (this.failures++ === 0 || this.failures % 1000 === 0) {
+      this.#log.warn({ err, agent, failures: this.failures }, 'subscription restore store failed')
+    }
+  }
+}
