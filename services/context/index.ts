@@ -19,7 +19,8 @@ export class ContextServer extends WebSocketServer<ContextEvents> {
   readonly cluster: ContextCluster
   /** The PostgreSQL LISTEN/NOTIFY source, when `postgres.url` is set. */
   readonly postgres: PostgresSource | null
-  readonly #restore: SubscriptionRestore
+  /** Brings an agent's subscriptions to its next connection (emits `restored`). */
+  readonly restore: SubscriptionRestore
 
   constructor(settings: Settings, options?: ServerOptions) {
     super(
@@ -41,11 +42,11 @@ export class ContextServer extends WebSocketServer<ContextEvents> {
       },
     }
     this.cluster = new ContextCluster(settings, this.name, this.instanceId, inputs, this.log.child({ part: 'context-state' }))
-    this.#restore = new SubscriptionRestore(this.cluster.restore, this, this.log)
+    this.restore = new SubscriptionRestore(this.cluster.restore, this, this.log)
     this.use(this.cluster)
     this.postgres = settings.postgres.url === null ? null : new PostgresSource(settings.postgres)
     if (this.postgres !== null) this.use(this.postgres)
-    this.onDisconnect((conn) => this.#restore.closed(conn))
+    this.onDisconnect((conn) => this.restore.closed(conn))
   }
 
   protected override onPublication(pub: Publication): void {
@@ -69,17 +70,17 @@ export class ContextServer extends WebSocketServer<ContextEvents> {
     const current = conn.identity?.userId
     if (current !== undefined && current !== identity.userId) throw new AppError(ErrorCode.AUTH_FAILED, `Already authenticated as ${current}`)
     super.identify(conn, identity)
-    this.#restore.identified(conn)
+    this.restore.identified(conn)
   }
 
   override subscribe(conn: Connection, channel: string): void {
     super.subscribe(conn, channel)
-    this.#restore.changed(conn, channel, true)
+    this.restore.changed(conn, channel, true)
   }
 
   override unsubscribe(conn: Connection, channel: string): void {
     super.unsubscribe(conn, channel)
-    this.#restore.changed(conn, channel, false)
+    this.restore.changed(conn, channel, false)
   }
 
   /** This instance's share of the metric.update snapshot. */

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { Connection } from '../../src/index.js'
 import type { RestoreStore } from './restore-store.js'
@@ -10,9 +11,10 @@ export interface RestoreTarget {
 /**
  * An agent's subscriptions follow it to its next connection, on any instance (docs/protocol.md
  * B): saved on each change and refreshed when the connection closes, so a crashed instance
- * loses nothing but the last change; restored once the connection has an identity.
+ * loses nothing but the last change; restored once the connection has an identity. Emits
+ * `restored` (connection, channels) after each lookup, found or not.
  */
-export class SubscriptionRestore {
+export class SubscriptionRestore extends EventEmitter {
   readonly #store: RestoreStore
   readonly #target: RestoreTarget
   readonly #log: Logger
@@ -24,6 +26,7 @@ export class SubscriptionRestore {
   failures = 0
 
   constructor(store: RestoreStore, target: RestoreTarget, log: Logger) {
+    super()
     this.#store = store
     this.#target = target
     this.#log = log
@@ -46,6 +49,7 @@ export class SubscriptionRestore {
         }
         if (channels.length > 0) this.restored++
         this.#save(conn)
+        this.emit('restored', conn, channels)
       },
       (err: unknown) => this.#failed(err, agent),
     )

@@ -133,3 +133,45 @@ describe('context service: the flat dialect (docs/protocol.md B)', () => {
     expect(await viaFrame.op({ type: 'auth', token })).toMatchObject({ success: true, agent_id: 'alice', session_id: 's1' })
   })
 })
+
+describe('context service: restore and metrics', () => {
+  it('an agent’s subscriptions come back on its next connection (restore_ttl)', async () => {
+    await start()
+    const first = await open({ agent_id: 'dana', session_id: 's1' })
+    await first.subscribeFlat('topics/deploys')
+    await first.subscribeFlat('metrics')
+    await first.close()
+    const restored = new Promise<string[]>((resolve) => s.server.restore.once('restored', (_c, channels: string[]) => resolve(channels)))
+    const again = await open({ agent_id: 'dana' })
+    expect(await restored).toEqual(expect.arrayContaining(['global', 'agents/dana', 'sessions/s1', 'topics/deploys', 'metrics']))
+    s.server.publish('topics/deploys', 'task.created', { task_id: 'r1' })
+    expect((await again.event('task.created', 'topics/deploys')).data).toEqual({ task_id: 'r1' })
+    // Another agent gets nothing of dana's.
+    const other = new Promise<string[]>((resolve) => s.server.restore.once('restored', (_c, channels: string[]) => resolve(channels)))
+    await open({ agent_id: 'erin' })
+    expect(await other).toEqual([])
+  })
+
+  it('metrics: a metric.update snapshot every metrics_interval with every field of the spec', async () => {
+    await start({ context: { metrics_interval: 0.05 } })
+    const c = await open({ agent_id: 'a1', session_id: 's1' })
+    await open({ agent_id: 'a2', session_id: 's1' })
+    await c.subscribeFlat('metrics')
+    await c.publishFlat('sessions/s1', 'task.created', { task_id: 't' })
+    const snap = await c.next((f) => f.event === 'metric.update' && (f.data?.actions_per_minute as number) >= 1)
+    expect(snap).toMatchObject({ type: 'event', channel: 'metrics', id: expect.stringMatching(/^msg_/) })
+    expect(snap.data).toEqual({
+      active_sessions: 1,
+      active_agents: 2,
+      connected_clients: 2,
+      actions_per_minute: expect.any(Number),
+      events_per_minute: expect.objectContaining({ task: expect.any(Number), metric: expect.any(Number) }),
+      pending_deliveries: expect.any(Number),
+      failed_deliveries: expect.any(Number),
+      instances: 1,
+      timestamp: expect.any(String),
+      publisher: s.server.instanceId,
+    })
+    expect((snap.data?.events_per_minute as Record<string, number>).task).toBe(1)
+  })
+})

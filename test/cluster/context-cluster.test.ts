@@ -1,0 +1,78 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { ContextServer } from '../../services/context/index.js'
+import type { Frame } from '../helpers/client.js'
+import { CliProcess } from '../helpers/cli.js'
+import { clusterFormed, startCluster } from '../helpers/cluster.js'
+import { FlatClient } from '../helpers/flat.js'
+import { TestRedis } from '../helpers/redis.js'
+import type { Started } from '../helpers/server.js'
+
+let redis: TestRedis
+beforeAll(async () => {
+  redis = await TestRedis.start()
+})
+afterAll(async () => redis?.kill())
+
+const clients: FlatClient[] = []
+const procs: CliProcess[] = []
+let nodes: Started<ContextServer>[] = []
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()))
+  await Promise.all(nodes.map((n) => n.server.close()))
+  nodes = []
+  await Promise.all(procs.splice(0).map((p) => p.stop()))
+})
+
+async function open(port: number, query: Record<string, string> = {}): Promise<FlatClient> {
+  const c = await FlatClient.open(`ws://127.0.0.1:${port}/`, query)
+  clients.push(c)
+  return c
+}
+
+describe('context over Redis: two instances', () => {
+  it('an agent’s subscriptions made on one instance are restored on the other', async () => {
+    nodes = await startCluster<ContextServer>('context', redis.url, 2, { allow_client_publish: true })
+    await clusterFormed(nodes.map((n) => n.server))
+    const [a, b] = nodes as [Started<ContextServer>, Started<ContextServer>]
+    const first = await open(a.port, { agent_id: 'roamer' })
+    expect(await first.subscribeFlat('topics/ops')).toMatchObject({ success: true })
+    await first.close()
+    const restored = new Promise<string[]>((resolve) => b.server.restore.once('restored', (_c, ch: string[]) => resolve(ch)))
+    const second = await open(b.port, { agent_id: 'roamer' })
+    expect(await restored).toContain('topics/ops')
+    // Published on the first instance, delivered on the second through the restored subscription.
+    const publisher = await open(a.port)
+    await publisher.publishFlat('topics/ops', 'task.updated', { task_id: 'x', status: 'running' })
+    expect((await second.event('task.updated', 'topics/ops')).data).toEqual({ task_id: 'x', status: 'running' })
+  })
+
+  it('one metric.update publisher per cluster, cluster-wide figures; another instance takes over when it is killed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roomcast-ctx-'))
+    writeFileSync(join(dir, 'context.yaml'), 'port: 0\nmcp:\n  enabled: false\ncontext:\n  metrics_interval: 0.2\n')
+    const env = { ROOMCAST_SETTINGS_DIR: dir, REDIS_URL: redis.url, REDIS_PUBSUB_PREFIX: `m-${process.pid}-${Date.now()}:` }
+    const procA = new CliProcess(['serve', 'context'], env)
+    const procB = new CliProcess(['serve', 'context'], env)
+    procs.push(procA, procB)
+    const ports = [await procA.port('context'), await procB.port('context')]
+    const subs = [await open(ports[0]!, { agent_id: 'watch-a' }), await open(ports[1]!, { agent_id: 'watch-b' })]
+    for (const c of subs) await c.subscribeFlat('metrics')
+    const snapshot = (c: FlatClient, pred: (d: Record<string, unknown>) => boolean = () => true) =>
+      c.next((f: Frame) => f.event === 'metric.update' && pred(f.data ?? {}), 15_000).then((f) => f.data as Record<string, unknown>)
+    // Both instances report: the figures are the cluster's (2 instances, 2 agents).
+    const full = await snapshot(subs[0]!, (d) => d.instances === 2 && d.active_agents === 2)
+    expect(full).toMatchObject({ connected_clients: 2, active_agents: 2, instances: 2 })
+    // One publisher: the next snapshots every subscriber sees all come from it.
+    const seen = new Set<unknown>()
+    for (let i = 0; i < 4; i++) for (const c of subs) seen.add((await snapshot(c)).publisher)
+    expect(seen.size).toBe(1)
+    const holderPort = ports[0]
+    const holderIdx = await fetch(`http://127.0.0.1:${holderPort}/health`).then(async (r) => ((await r.json()) as { instance_id: string }).instance_id === [...seen][0] ? 0 : 1)
+    const survivor = subs[1 - holderIdx]!
+    await [procA, procB][holderIdx]!.signal('SIGKILL')
+    const after = await snapshot(survivor, (d) => d.publisher !== [...seen][0] && d.instances === 1)
+    expect(after).toMatchObject({ instances: 1, connected_clients: 1, active_agents: 1 })
+  })
+})
