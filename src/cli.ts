@@ -35,6 +35,11 @@ function settingsFile(service: string, explicit: string | undefined): string {
   return join(dir, `${service}.yaml`)
 }
 
+/** The wire dialect a service speaks. */
+function dialectOf(name: string): string {
+  return (SERVICES[name]?.dialect ?? envelopeDialect).name
+}
+
 /** A service's settings as `roomcast serve` reads them: its file (an explicit one must exist), the environment, `overrides`. */
 function settingsOf(name: string, explicit: string | undefined, overrides: Partial<SettingsInput> = {}, serving = false): Settings {
   const entry = SERVICES[name]
@@ -201,7 +206,7 @@ async function run(command: string | undefined, rest: string[]): Promise<number>
     case 'mcp':
       return mcp(rest)
     case 'token':
-      return token(rest, { services: serviceNames(), settingsOf: (name, file) => settingsOf(name, file), fileOf: settingsFile })
+      return token(rest, { services: serviceNames(), settingsOf: (name, file) => settingsOf(name, file), fileOf: settingsFile, dialectOf })
     case '--version':
     case '-v':
     case 'version':

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { DEV_TOKEN_SECRET, signHmacToken } from '../auth/hmac-token.js'
 import { signToken } from '../auth/jwt.js'
 import { envKey, type Settings } from '../config/settings.js'
 import { serviceArg, UsageError } from './usage.js'
@@ -10,35 +11,65 @@ export interface TokenContext {
   settingsOf(service: string, file: string | undefined): Settings
   /** The settings file the service reads (`file` when given). */
   fileOf(service: string, file: string | undefined): string
+  /** The wire dialect of a service (`envelope` or `flat`). */
+  dialectOf(service: string): string
 }
 
 interface TokenOptions {
   readonly service: string | undefined
+  readonly dialect: 'envelope' | 'flat'
+  /** `--user` (envelope) or `--agent` (flat). */
   readonly user: string
+  readonly session: string | undefined
   readonly permissions: readonly string[]
   readonly ttl: number
   readonly secret: string | undefined
   readonly settings: string | undefined
 }
 
-function parse(args: string[], services: readonly string[]): TokenOptions {
+function parse(args: string[], ctx: TokenContext): TokenOptions {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
     options: {
+      dialect: { type: 'string' },
       user: { type: 'string' },
+      agent: { type: 'string' },
+      session: { type: 'string' },
       permissions: { type: 'string' },
       secret: { type: 'string' },
       ttl: { type: 'string' },
       settings: { type: 'string' },
     },
   })
-  if (values.user === undefined || values.user === '') throw new UsageError('roomcast token: --user ID is required')
+  const service = positionals[0] === undefined ? undefined : serviceArg('token', positionals[0], ctx.services)
+  const dialect = values.dialect ?? (service === undefined ? 'envelope' : ctx.dialectOf(service))
+  if (dialect !== 'envelope' && dialect !== 'flat') throw new UsageError(`--dialect: expected envelope or flat, got ${JSON.stringify(values.dialect)}`)
   const ttl = values.ttl === undefined ? 3600 : Number(values.ttl)
   if (!Number.isInteger(ttl) || ttl <= 0) throw new UsageError(`--ttl: expected a positive number of seconds, got ${JSON.stringify(values.ttl)}`)
-  const service = positionals[0] === undefined ? undefined : serviceArg('token', positionals[0], services)
   const permissions = (values.permissions ?? '').split(',').filter((p) => p.length > 0)
-  return { service, user: values.user, permissions, ttl, secret: values.secret, settings: values.settings }
+  const base = { service, dialect, ttl, permissions, secret: values.secret, settings: values.settings } as const
+  if (dialect === 'flat') {
+    if (values.agent === undefined || values.agent === '') throw new UsageError('roomcast token --dialect flat: --agent ID is required')
+    if (values.user !== undefined || values.permissions !== undefined) throw new UsageError('roomcast token --dialect flat: use --agent (and --session), not --user or --permissions')
+    return { ...base, user: values.agent, session: values.session === '' ? undefined : values.session }
+  }
+  if (values.agent !== undefined || values.session !== undefined) throw new UsageError('roomcast token: --agent and --session are for --dialect flat')
+  if (values.user === undefined || values.user === '') throw new UsageError('roomcast token: --user ID is required')
+  return { ...base, user: values.user, session: undefined }
+}
+
+/**
+ * The HMAC secret of flat tokens: `--secret`, else the service's `auth.token_secret` (env
+ * WS_AUTH_SECRET), else WS_AUTH_SECRET, else the development default (said on stderr).
+ */
+function flatSecret(opts: TokenOptions, ctx: TokenContext): string {
+  if (opts.secret !== undefined) return opts.secret
+  if (opts.service !== undefined) return ctx.settingsOf(opts.service, opts.settings).auth.token_secret
+  const env = process.env.WS_AUTH_SECRET
+  if (env !== undefined && env !== '') return env
+  console.error(`roomcast token: signed with the development secret "${DEV_TOKEN_SECRET}" (set WS_AUTH_SECRET or name the service)`)
+  return DEV_TOKEN_SECRET
 }
 
 /**
@@ -63,7 +94,11 @@ function jwtSecret(opts: TokenOptions, ctx: TokenContext): string {
 
 /** `roomcast token`: prints a token the service accepts, and nothing else on stdout. */
 export async function token(args: string[], ctx: TokenContext): Promise<number> {
-  const opts = parse(args, ctx.services)
+  const opts = parse(args, ctx)
+  if (opts.dialect === 'flat') {
+    console.log(signHmacToken({ agentId: opts.user, sessionId: opts.session ?? null }, flatSecret(opts, ctx), opts.ttl))
+    return 0
+  }
   console.log(await signToken({ userId: opts.user, permissions: opts.permissions }, jwtSecret(opts, ctx), opts.ttl))
   return 0
 }

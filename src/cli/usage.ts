@@ -13,6 +13,7 @@ export function usage(services: readonly string[]): string {
   roomcast status <service> [--port N] [--mcp-port N] [--host H] [--settings FILE] [--timeout SECONDS]
   roomcast mcp <service> [--port N] [--mcp-port N] [--host H] [--settings FILE] [--timeout SECONDS]   (MCP over stdio)
   roomcast token <service> --user ID [--permissions a,b] [--ttl SECONDS] [--settings FILE] [--secret S]
+  roomcast token [context] --dialect flat --agent ID [--session ID] [--ttl SECONDS] [--settings FILE] [--secret S]
   roomcast --version
 
 Services: ${services.join(', ')}
