@@ -34,8 +34,8 @@ describe('what the CLI says (built dist/, real processes)', { timeout: PROCESS_T
   })
 
   it.concurrent.each([
-    ['serve', 'tests, session, workflow, patterns, all'],
-    ['status', 'tests, session, workflow, patterns'],
+    ['serve', 'tests, session, workflow, patterns, context, all'],
+    ['status', 'tests, session, workflow, patterns, context'],
   ])('%s without a service says the name is missing and prints the usage, exit 2', async (command, choices) => {
     const r = await runCli([command])
     expect(r.code).toBe(2)
