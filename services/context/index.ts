@@ -91,6 +91,7 @@ export class ContextServer extends WebSocketServer<ContextEvents> {
       if (conn.identity !== null) agents.add(conn.identity.userId)
       if (conn.identity?.sessionId !== undefined) sessions.add(conn.identity.sessionId)
     }
-    return { connected_clients: this.connectionCount, agents: [...agents], sessions: [...sessions], pending_deliveries: 0, failed_deliveries: 0 }
+    const delivery = this.delivery.stats()
+    return { connected_clients: this.connectionCount, agents: [...agents], sessions: [...sessions], pending_deliveries: delivery.pending, failed_deliveries: delivery.failed }
   }
 }

@@ -175,3 +175,23 @@ describe('context service: restore and metrics', () => {
     expect((snap.data?.events_per_minute as Record<string, number>).task).toBe(1)
   })
 })
+
+describe('context service: at-least-once task/subtask/message events', () => {
+  it('a tracked event is re-sent with the same id until acked; an acked one is not; metrics count the failure', async () => {
+    await start({ delivery: { tracked: ['task.*', 'subtask.*', 'message.*'], ack_timeout: 0.1, max_attempts: 3 }, context: { metrics_interval: 0.05 } })
+    const silent = await open({ agent_id: 'silent' })
+    const acking = await open({ agent_id: 'acking' })
+    await silent.subscribeFlat('metrics')
+    s.server.publish('global', 'task.created', { task_id: 'tr1' })
+    const first = await acking.event('task.created')
+    acking.send({ type: 'ack', message_id: first.id })
+    const copies = [await silent.event('task.created'), await silent.event('task.created'), await silent.event('task.created')]
+    expect(new Set(copies.map((f) => f.id))).toEqual(new Set([first.id]))
+    const failed = await silent.next((f) => f.event === 'metric.update' && f.data?.failed_deliveries === 1, 10_000)
+    expect(failed.data).toMatchObject({ failed_deliveries: 1, pending_deliveries: 0 })
+    await acking.publishFlat('global', 'system.info', { message: 'end' })
+    await acking.event('system.info')
+    expect(events(acking, 'task.created')).toHaveLength(1)
+    expect(events(silent, 'task.created')).toHaveLength(3)
+  })
+})
