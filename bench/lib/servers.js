@@ -29,6 +29,9 @@ export const SERVERS = {
   // History on Redis: one instance, the broker's Lua script on every publication.
   'roomcast-history-redis': { protocol: 'roomcast', instances: 1, redis: true, argv: (port) => [node, ...ROOMCAST_HISTORY, '--port', String(port)] },
   'roomcast-tracked': { protocol: 'roomcast-ack', instances: 1, argv: (port) => [node, ...ROOMCAST_TRACKED, '--port', String(port)] },
+  // Diagnostic: nothing tracked, but the clients ack every delivery anyway (the server counts and drops
+  // the acks): what the ack traffic alone costs, apart from the tracking.
+  'roomcast-acking': { protocol: 'roomcast-ack', instances: 1, argv: (port) => [node, ...ROOMCAST, '--port', String(port)] },
   'ws-coalesced': { protocol: 'ws', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--coalesce', '--port', String(port)] },
   'ws-plain': { protocol: 'ws', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--port', String(port)] },
   // Diagnostic: the coalescing reference with payloads padded so its frames are as large as

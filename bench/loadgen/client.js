@@ -135,7 +135,7 @@ export class Client {
         if (seq >= 0) {
           if (isBinary) this.nonText++
           this.received++
-          if (this.proto.ack !== undefined) this.ws.send(this.proto.ack(buf))
+          if (this.proto.ack !== undefined) this.ack(buf)
           this.onDelivery(this, seq)
           return
         }
@@ -146,6 +146,24 @@ export class Client {
         }
       })
     })
+  }
+
+  /**
+   * Acknowledges a tracked delivery. The acks of one event-loop turn leave in one write (the
+   * socket is corked until the next tick), as the server coalesces its own writes: a burst of
+   * deliveries read at once is answered with one segment instead of one per ack.
+   */
+  ack(buf) {
+    const socket = this.ws._socket
+    if (!this.acksCorked && socket !== undefined) {
+      this.acksCorked = true
+      socket.cork()
+      process.nextTick(() => {
+        this.acksCorked = false
+        socket.uncork()
+      })
+    }
+    this.ws.send(this.proto.ack(buf))
   }
 
   /** Sends a frame and resolves with the next frame that is not a delivery. */
