@@ -4,9 +4,11 @@
  * `npm run docs:events` writes it; test/unit/events-docs.test.ts fails when it is stale.
  * It lives outside src/ so it may read the service registry directly.
  */
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { z } from 'zod'
-import { parseSettings, type WebSocketServer } from '../src/index.js'
+import { loadSettings, type WebSocketServer } from '../src/index.js'
 import { SERVICES } from '../services/index.js'
 
 type JsonSchema = {
@@ -79,20 +81,8 @@ export function describePayload(schema: z.ZodType): string {
   return fields.length === 0 ? 'any fields' : fields.join('<br>')
 }
 
-/** Whether `event` matches one of the service's tracked names or `family.*` patterns. */
-function isTracked(event: string, tracked: readonly string[]): boolean {
-  return tracked.some((t) => t === event || (t.endsWith('.*') && event.startsWith(t.slice(0, -1))))
-}
-
-/** The tracked (at-least-once) event names or patterns a service declares, when it declares any. */
-function trackedOf(server: WebSocketServer): readonly string[] {
-  const value: unknown = Reflect.get(server.spec, 'tracked')
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []
-}
-
-function renderService(name: string, defaultPort: number, server: WebSocketServer): string {
+export function renderService(name: string, defaultPort: number, server: WebSocketServer): string {
   const { spec } = server
-  const tracked = trackedOf(server)
   const dialect = server.dialect.name
   const welcome = dialect === 'envelope' ? ` Welcome message: "${spec.welcome}".` : ''
   const lines = [`## ${name}`, '', `Port ${defaultPort}, \`${dialect}\` dialect (${DIALECT_SECTION[dialect] ?? 'docs/protocol.md'}).${welcome}`, '']
@@ -105,7 +95,7 @@ function renderService(name: string, defaultPort: number, server: WebSocketServe
   lines.push('', `Requests: ${ops.map((o) => `\`${o}\``).join(', ')}.`, '')
   lines.push('| event | tracked | payload |', '| --- | --- | --- |')
   for (const [event, schema] of Object.entries(spec.events).sort(([a], [b]) => a.localeCompare(b))) {
-    lines.push(`| \`${event}\` | ${isTracked(event, tracked) ? 'yes' : '–'} | ${describePayload(schema)} |`)
+    lines.push(`| \`${event}\` | ${server.delivery.isTracked(event) ? 'yes' : '–'} | ${describePayload(schema)} |`)
   }
   return lines.join('\n')
 }
@@ -124,16 +114,25 @@ A test (\`test/unit/events-docs.test.ts\`) fails when this page and the schemas 
 For each service: its channel patterns (\`{id}\` stands for one segment), its requests, and each
 event with its payload fields. Payloads are JSON objects; fields not listed pass through
 unchanged. A publication whose payload lacks a **required** field, or has a field of the wrong
-type, is refused with \`INVALID_EVENT\` naming the field (docs/protocol.md A.5). A **tracked**
-event is delivered at least once: the client acknowledges it, or it is sent again
-(docs/protocol.md A.8).`
+type, is refused with \`INVALID_EVENT\` naming the field
+([protocol.md A.5](protocol.md#a5-events-and-publishing)). A **tracked** event is delivered at
+least once: the client acknowledges it, or it is sent again
+([protocol.md A.8](protocol.md#a8-delivery-history-and-recovery-extension)). Which events are
+tracked is the service's \`delivery.tracked\` setting, shown as the shipped
+\`settings/<service>.yaml\` sets it.`
 
-/** The whole of docs/events.md, one section per registered service in registry order. */
+const SETTINGS_DIR = fileURLToPath(new URL('../settings/', import.meta.url))
+
+/**
+ * The whole of docs/events.md, one section per registered service in registry order. Each
+ * service is built (never started) from its shipped settings file without the environment, so
+ * the page shows what a fresh checkout runs, e.g. which events `delivery.tracked` names.
+ */
 export function renderCatalogue(): string {
-  const settings = parseSettings({ log_level: 'silent' })
   const logger = pino({ level: 'silent' })
-  const sections = Object.values(SERVICES).map((entry) =>
-    renderService(entry.name, entry.defaultPort, entry.create(settings, { logger })),
-  )
+  const sections = Object.values(SERVICES).map((entry) => {
+    const settings = loadSettings({ service: entry.name, file: join(SETTINGS_DIR, `${entry.name}.yaml`), defaults: { port: entry.defaultPort }, env: {} })
+    return renderService(entry.name, entry.defaultPort, entry.create(settings, { logger }))
+  })
   return `${[HEADER, ...sections].join('\n\n')}\n`
 }
