@@ -78,6 +78,7 @@ export function statsView(server: WebSocketServer): JsonObject {
     channels: server.roomCounts(),
     ...trafficView(server),
     pending_deliveries: server.delivery.stats().pending,
+    failed_deliveries: server.delivery.stats().failed,
     delivery: deliveryView(server),
     uptime: seconds(server.uptime),
     bridge: { ...server.bridge.stats() },

@@ -40,6 +40,7 @@ describe('at-least-once delivery, envelope dialect (docs/protocol.md A.8)', () =
     for (let i = 1; i < 3; i++) expect(copies[i]!.at - copies[i - 1]!.at).toBeGreaterThanOrEqual(150)
     expect(failure).toMatchObject({ event: 'task.created', id: pub.id, attempts: 3, recipient: expect.stringMatching(/^connection /) })
     expect(await deliveryStats(node)).toMatchObject({ tracked_events: ['task.created'], pending: 0, failed: 1, resent: 2, tracked: 1 })
+    expect(await (await fetch(`${node.http}/stats`)).json()).toMatchObject({ pending_deliveries: 0, failed_deliveries: 1 })
     const metrics = await (await fetch(`${node.http}/metrics`)).text()
     expect(metrics).toMatch(/^roomcast_delivery_failed_total\{service="tracked"\} 1$/m)
   })
