@@ -5,12 +5,14 @@
 // postgres://postgres@127.0.0.1:5432/postgres, or PG_ADMIN_URL); it creates and drops its own database.
 //
 //   node bench/notify-latency.js [--rate 1000] [--seconds 10] [--warmup 2] [--subscribers 10]
+/* global fetch -- Node 20 has it */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import WebSocket from 'ws'
