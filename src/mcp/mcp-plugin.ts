@@ -4,7 +4,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import type { Settings } from '../config/settings.js'
 import type { ServerPlugin } from '../server/plugin.js'
 import { requestTimeouts } from '../server/http-transport.js'
-import type { WebSocketServer } from '../server/websocket-server.js'
+import type { ServerView } from '../server/server-view.js'
 import { buildMcpServer, toolError, toolResult } from './mcp-server.js'
 import type { ToolName } from './schemas.js'
 import { TOOL_HANDLERS, type ToolContext } from './tools.js'
@@ -33,7 +33,7 @@ const rpcError = (code: number, message: string) => ({ jsonrpc: '2.0', error: { 
  */
 export class McpPlugin implements ServerPlugin {
   readonly name = 'mcp'
-  #server: WebSocketServer | null = null
+  #server: ServerView | null = null
   #http: Server | null = null
   #port = 0
 
@@ -42,7 +42,7 @@ export class McpPlugin implements ServerPlugin {
     return this.#port
   }
 
-  setup(server: WebSocketServer): void {
+  setup(server: ServerView): void {
     this.#server = server
   }
 
@@ -77,7 +77,7 @@ export class McpPlugin implements ServerPlugin {
     await closed
   }
 
-  #handle(server: WebSocketServer, req: IncomingMessage, res: ServerResponse): void {
+  #handle(server: ServerView, req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0]
     if (path !== '/mcp') return sendJson(res, 404, { error: `No route ${req.method} ${path}`, code: 'NOT_FOUND' })
     // The ws port's policy for protected routes: a Bearer key, or a loopback caller naming a loopback Host.
@@ -95,7 +95,7 @@ export class McpPlugin implements ServerPlugin {
     )
   }
 
-  #serve(server: WebSocketServer, req: IncomingMessage, res: ServerResponse, body: unknown): void {
+  #serve(server: ServerView, req: IncomingMessage, res: ServerResponse, body: unknown): void {
     const ctx: ToolContext = { server, mcpPort: () => this.#port }
     const mcp = buildMcpServer(server.name, MCP_SERVER_VERSION, async (name: ToolName, args) => {
       server.log.debug({ tool: name }, 'MCP tool call')

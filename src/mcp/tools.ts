@@ -1,10 +1,10 @@
-import type { Published, WebSocketServer } from '../server/websocket-server.js'
+import type { Published, ServerView } from '../server/server-view.js'
 import { trafficView } from '../server/status-views.js'
 import type { ToolInput, ToolName, ToolOutput } from './schemas.js'
 
 /** What the tools read besides the server itself. */
 export interface ToolContext {
-  readonly server: WebSocketServer
+  readonly server: ServerView
   /** The bound MCP HTTP port (0 before it binds). */
   readonly mcpPort: () => number
 }
@@ -17,12 +17,12 @@ function published({ pub, delivered, instances }: Published) {
   return { id: pub.id, channel: pub.channel, event: pub.event, delivered, instances, ...position }
 }
 
-function bridgeSummary(server: WebSocketServer) {
+function bridgeSummary(server: ServerView) {
   const b = server.bridge.stats()
   return { state: b.state, kind: b.kind, instances: b.instances }
 }
 
-function rooms(server: WebSocketServer): { name: string; subscribers: number }[] {
+function rooms(server: ServerView): { name: string; subscribers: number }[] {
   return Object.entries(server.roomCounts())
     .map(([name, subscribers]) => ({ name, subscribers }))
     .sort((a, b) => a.name.localeCompare(b.name))

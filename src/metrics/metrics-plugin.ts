@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { BridgeState } from '../broker/bridge.js'
 import type { ServerPlugin } from '../server/plugin.js'
 import type { BroadcastObserver } from '../server/stats.js'
-import type { WebSocketServer } from '../server/websocket-server.js'
+import type { ServerView } from '../server/server-view.js'
 
 const BRIDGE_STATES: readonly BridgeState[] = ['standalone', 'connecting', 'connected', 'degraded', 'closed']
 
@@ -49,7 +49,7 @@ export class MetricsPlugin implements ServerPlugin, BroadcastObserver {
     this.#duration.observe(seconds)
   }
 
-  setup(server: WebSocketServer, app: FastifyInstance): void {
+  setup(server: ServerView, app: FastifyInstance): void {
     this.registry.setDefaultLabels({ service: server.name })
     this.#registerTraffic(server)
     this.#registerBridge(server)
@@ -73,7 +73,7 @@ export class MetricsPlugin implements ServerPlugin, BroadcastObserver {
     else new Gauge({ name, help, registers, collect() { this.set(read()) } })
   }
 
-  #registerTraffic(server: WebSocketServer): void {
+  #registerTraffic(server: ServerView): void {
     const registers = [this.registry]
     const stats = server.stats
     const counter = (name: string, help: string, read: () => number) => this.#scraped('counter', name, help, read)
@@ -113,7 +113,7 @@ export class MetricsPlugin implements ServerPlugin, BroadcastObserver {
   }
 
   /** Tracked deliveries (docs/protocol.md A.8), read from the tracker's counters when scraped. */
-  #registerDelivery(server: WebSocketServer): void {
+  #registerDelivery(server: ServerView): void {
     const d = () => server.delivery.stats()
     const counter = (name: string, help: string, read: () => number) => this.#scraped('counter', name, help, read)
     this.#scraped('gauge', 'roomcast_delivery_pending', 'Tracked events sent and not yet acknowledged nor failed.', () => d().pending)
@@ -128,7 +128,7 @@ export class MetricsPlugin implements ServerPlugin, BroadcastObserver {
     counter('roomcast_delivery_adopted_total', 'Pending events taken over from another instance.', () => d().adopted)
   }
 
-  #registerBridge(server: WebSocketServer): void {
+  #registerBridge(server: ServerView): void {
     new Gauge({
       name: 'roomcast_bridge_state',
       help: 'Cluster bridge state: 1 for the current state, 0 for the others.',

@@ -1,6 +1,12 @@
 import { z } from 'zod'
+import type { Identity } from '../auth/identity.js'
+import type { Dialect } from '../dialects/dialect.js'
+import type { StreamPosition } from '../broker/position.js'
+import type { JsonObject, Publication } from '../protocol/messages.js'
+import type { Connection } from './connection.js'
+import type { RequestRegistry } from './request-registry.js'
+import type { CredentialCheck } from './session/host.js'
 import { parseSince } from './history-subscribe.js'
-import type { WebSocketServer } from './websocket-server.js'
 
 // Channel checks answer INVALID_CHANNEL (not INVALID_PARAMS), so the schema lets anything through.
 const ChannelParamsSchema = z.looseObject({ channel: z.unknown().optional(), room: z.unknown().optional(), since: z.unknown().optional() })
@@ -14,8 +20,23 @@ const PublishParamsSchema = z.looseObject({
 // Credentials differ by dialect (envelope: token; flat: agent_id, session_id, token): the dialect checks them.
 const AuthParamsSchema = z.looseObject({})
 
-/** The operations every service has (PROTOCOL.md A.4): subscribe, unsubscribe, auth, publish, get_status. */
-export function registerBuiltinRequests(server: WebSocketServer): void {
+/** What the built-in operations use of the server. */
+export interface BuiltinHost {
+  readonly requests: RequestRegistry
+  readonly dialect: Dialect
+  readonly authenticator: CredentialCheck
+  checkRead(conn: Connection, channel: unknown): void
+  checkChannel(channel: unknown): void
+  /** Joins the room; on a history channel answers the stream position and recovers from `since`. */
+  subscribeTo(conn: Connection, channel: string, since: StreamPosition | null): JsonObject | Promise<JsonObject>
+  unsubscribe(conn: Connection, channel: string): void
+  publish(channel: unknown, event: unknown, data: unknown, from: Connection | null): Promise<{ pub: Publication }>
+  identify(conn: Connection, identity: Identity): void
+  status(): JsonObject
+}
+
+/** The operations every service has (docs/protocol.md A.4): subscribe, unsubscribe, auth, publish, get_status. */
+export function registerBuiltinRequests(server: BuiltinHost): void {
   server.requests
     .register('subscribe', ChannelParamsSchema, ({ channel, room, since }, { connection }) => {
       const name = channel ?? room

@@ -5,7 +5,8 @@ import { AppError, ErrorCode } from '../protocol/codes.js'
 import { MAX_DATA_DEPTH, valueTooDeep } from '../protocol/json-depth.js'
 import type { JsonObject } from '../protocol/messages.js'
 import { describeIssue } from './request-registry.js'
-import type { WebSocketServer } from './websocket-server.js'
+import type { ServerView } from './server-view.js'
+import { healthView, infoView, statsView } from './status-views.js'
 
 const PublishBodySchema = z.object({
   channel: z.string(),
@@ -43,7 +44,7 @@ declare module 'fastify' {
 }
 
 /** GET /health, /stats, /ws/info; POST /publish, /send on the service's ws port. */
-export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer): void {
+export function registerHttpRoutes(app: FastifyInstance, server: ServerView): void {
   // One policy for every route, the upgrade included (src/auth/access-policy.ts); runs before a body is read.
   app.addHook('onRequest', async (req, reply) => {
     const access = req.is404 ? 'public' : (req.routeOptions.config.access ?? 'protected')
@@ -66,11 +67,11 @@ export function registerHttpRoutes(app: FastifyInstance, server: WebSocketServer
   app.setNotFoundHandler((req, reply) => sendError(reply, ErrorCode.NOT_FOUND, `No route ${req.method} ${req.url}`))
 
   app.get('/health', { config: { access: 'public' } }, async (_req, reply) => {
-    const body = server.health()
+    const body = healthView(server)
     return reply.code(body.status === 'healthy' ? 200 : 503).send(body)
   })
-  app.get('/stats', async () => server.statsSnapshot())
-  app.get('/ws/info', async () => server.info())
+  app.get('/stats', async () => statsView(server))
+  app.get('/ws/info', async () => infoView(server))
 
   const parseBody = <S extends z.ZodObject>(schema: S, body: unknown): z.output<S> => {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { JsonObject } from '../protocol/messages.js'
-import type { WebSocketServer } from './websocket-server.js'
+import type { ServerView } from './server-view.js'
 
 /**
  * Something that hangs off a server without the core importing it (metrics, MCP). The server
@@ -9,7 +9,7 @@ import type { WebSocketServer } from './websocket-server.js'
  */
 export interface ServerPlugin {
   readonly name: string
-  setup(server: WebSocketServer, app: FastifyInstance): void | Promise<void>
+  setup(server: ServerView, app: FastifyInstance): void | Promise<void>
   start?(): Promise<void>
   stop?(): Promise<void>
   /** The plugin's state for GET /health, under its name (e.g. an event source's connection state). */

@@ -1,13 +1,13 @@
 import type { JsonObject } from '../protocol/messages.js'
-import type { WebSocketServer } from './websocket-server.js'
+import type { ServerView } from './server-view.js'
 
 /** Read-only views of a server for get_status, GET /health, /stats and /ws/info (PROTOCOL.md E). */
 
 const seconds = (s: number) => Math.round(s * 1000) / 1000
-const statusWord = (server: WebSocketServer) => (server.state === 'running' ? 'healthy' : server.state)
+const statusWord = (server: ServerView) => (server.state === 'running' ? 'healthy' : server.state)
 
 /** The service's own status (the get_status request). */
-export function statusView(server: WebSocketServer): JsonObject {
+export function statusView(server: ServerView): JsonObject {
   return {
     service: server.name,
     status: statusWord(server),
@@ -19,7 +19,7 @@ export function statusView(server: WebSocketServer): JsonObject {
 }
 
 /** GET /health. */
-export function healthView(server: WebSocketServer): JsonObject {
+export function healthView(server: ServerView): JsonObject {
   return {
     status: statusWord(server),
     type: 'websocket',
@@ -37,7 +37,7 @@ export function healthView(server: WebSocketServer): JsonObject {
 }
 
 /** The traffic counters shared by GET /stats and the websocket_get_metrics tool. */
-export function trafficView(server: WebSocketServer) {
+export function trafficView(server: ServerView) {
   const s = server.stats
   return {
     messages: { in: s.messagesIn, out: s.messagesOut, in_by_type: Object.fromEntries(s.inByType), out_by_type: Object.fromEntries(s.outByType) },
@@ -51,7 +51,7 @@ export function trafficView(server: WebSocketServer) {
 }
 
 /** Tracked deliveries (docs/protocol.md A.8): what is pending, acknowledged, re-sent, failed. */
-export function deliveryView(server: WebSocketServer) {
+export function deliveryView(server: ServerView) {
   const d = server.delivery.stats()
   return {
     tracked_events: server.delivery.trackedEvents,
@@ -69,7 +69,7 @@ export function deliveryView(server: WebSocketServer) {
 }
 
 /** GET /stats: connections, channels, traffic, errors and limit counters. */
-export function statsView(server: WebSocketServer): JsonObject {
+export function statsView(server: ServerView): JsonObject {
   const s = server.stats
   return {
     service: server.name,
@@ -86,7 +86,7 @@ export function statsView(server: WebSocketServer): JsonObject {
 }
 
 /** GET /ws/info: every client with its subscriptions, and the channels. */
-export function infoView(server: WebSocketServer): JsonObject {
+export function infoView(server: ServerView): JsonObject {
   return {
     service: server.name,
     clients: [...server.connections()].map((c) => ({

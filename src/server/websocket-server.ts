@@ -21,13 +21,12 @@ import { type ChannelSpec, type CompiledChannel, compileChannel } from '../proto
 import { AppError, CloseCode, CloseReason, ErrorCode } from '../protocol/codes.js'
 import type { Dialect } from '../dialects/dialect.js'
 import { envelopeDialect } from '../dialects/envelope.js'
-import type { DirectMessage, Inbound, JsonObject, Publication, ReplyTo, ServerCodec } from '../protocol/messages.js'
+import type { DirectMessage, JsonObject, Publication, ServerCodec, WelcomeInfo } from '../protocol/messages.js'
 import { Connection } from './connection.js'
 import { textFrame } from './frame.js'
 import { releaseUpgrade } from './upgrade.js'
 import { loadTls, serverFactory, type TlsFiles } from './http-transport.js'
 import { registerBuiltinRequests } from './builtin-requests.js'
-import { dispatchFrame, handleFrame, runRequest } from './frames.js'
 import { registerHttpRoutes } from './http-routes.js'
 import { matchChannelOrThrow, validatePublication } from './publication.js'
 import { RequestRegistry } from './request-registry.js'
@@ -35,18 +34,12 @@ import { RoomRegistry } from './room-registry.js'
 import { type BroadcastObserver, ServerStats } from './stats.js'
 import { healthView, infoView, statsView, statusView } from './status-views.js'
 import type { ServerPlugin } from './plugin.js'
-import { Authenticator } from './authenticator.js'
 import { frameCache, HeldDeliveries, type HistoryHost, subscribeWithHistory } from './history-subscribe.js'
+import type { Lifecycle, Published, ServerView } from './server-view.js'
+import type { CredentialCheck, SessionHost } from './session/host.js'
+import { Session } from './session/session.js'
 
-/** What a publish reached (docs/protocol.md A.5, A.8). */
-export interface Published {
-  /** The publication as delivered: with its stream position on a history channel. */
-  readonly pub: Publication
-  /** Subscribers it was sent to: on this instance, plus those other instances reported when counted. */
-  readonly delivered: number
-  /** Instances it reached, this one included. */
-  readonly instances: number
-}
+export type { Published } from './server-view.js'
 
 /** Event name → zod schema of its payload (extra fields pass through). */
 export type EventSchemas = Readonly<Record<string, z.ZodType<JsonObject>>>
@@ -71,14 +64,13 @@ export interface ServerOptions {
   readonly logger?: Logger
 }
 
-type Lifecycle = 'idle' | 'starting' | 'running' | 'draining' | 'stopped'
 type ConnectionCallback = (conn: Connection) => void
 
 /**
  * The base WebSocket pub/sub server. A service subclasses it, declares channels, events and
  * requests; the base owns admission, dispatch, rooms, limits, HTTP and shutdown.
  */
-export class WebSocketServer<E extends EventSchemas = EventSchemas> implements BridgeSink {
+export class WebSocketServer<E extends EventSchemas = EventSchemas> implements BridgeSink, ServerView, SessionHost {
   readonly spec: ServiceSpec<E>
   readonly settings: Settings
   readonly instanceId = randomUUID()
@@ -100,7 +92,8 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   readonly #compiled: readonly CompiledChannel[]
   readonly #connections = new Map<string, Connection>()
   readonly #rooms: RoomRegistry<Connection>
-  readonly authenticator: Authenticator
+  /** Checks credentials with the dialect; a seam tests may replace. */
+  readonly authenticator: CredentialCheck
   readonly #onConnect: ConnectionCallback[] = []
   readonly #onDisconnect: ConnectionCallback[] = []
   readonly #upgrades = new Set<Duplex>()
@@ -146,7 +139,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     const problems = this.dialect.settingsProblems(settings, spec.name)
     if (problems.length > 0) throw new SettingsError(`settings of ${spec.name}`, problems)
     this.#tls = loadTls(settings, `settings of ${spec.name}`)
-    this.authenticator = new Authenticator(this as unknown as WebSocketServer)
+    this.authenticator = { verify: (credentials) => this.dialect.verify(credentials, this.settings) }
     registerBuiltinRequests(this)
   }
 
@@ -236,12 +229,12 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
 
   /** The service's own status (get_status). */
   status(): JsonObject {
-    return statusView(this as unknown as WebSocketServer)
+    return statusView(this)
   }
 
   /** GET /health (PROTOCOL.md E). */
   health(): JsonObject {
-    return healthView(this as unknown as WebSocketServer)
+    return healthView(this)
   }
 
   /** Plugin name → its status, for the plugins that report one. */
@@ -251,12 +244,12 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
 
   /** GET /stats. */
   statsSnapshot(): JsonObject {
-    return statsView(this as unknown as WebSocketServer)
+    return statsView(this)
   }
 
   /** GET /ws/info: clients and channels. */
   info(): JsonObject {
-    return infoView(this as unknown as WebSocketServer)
+    return infoView(this)
   }
 
   /** Adds the connection to a room, enforcing max_subscriptions; idempotent. */
@@ -408,8 +401,10 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   async listen(): Promise<{ host: string; port: number }> {
     if (this.#state !== 'idle') throw new Error(`Cannot listen: server is ${this.#state}`)
     this.#state = 'starting'
+    // Typed as fastify's own logger interface, so the app keeps fastify's default logger type.
+    const logger: FastifyBaseLogger = this.log
     const app: FastifyInstance = Fastify({
-      loggerInstance: this.log as unknown as FastifyBaseLogger,
+      loggerInstance: logger,
       logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: this.settings.max_payload,
       forceCloseConnections: true,
@@ -440,7 +435,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       for (const url of ['/', '/ws']) scope.route({ method: 'GET', url, handler, wsHandler, config: { access: 'socket' } })
     })
     registerHttpRoutes(app, this)
-    for (const plugin of this.#plugins) await plugin.setup(this as unknown as WebSocketServer, app)
+    for (const plugin of this.#plugins) await plugin.setup(this, app)
     await this.bridge.start(this, {
       id: this.instanceId,
       service: this.name,
@@ -555,34 +550,28 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     }
     this.#connections.set(conn.id, conn)
     this.stats.connectionsTotal++
-    socket.on('message', (raw) => handleFrame(this as unknown as WebSocketServer, conn, raw as Buffer))
-    socket.on('pong', () => {
-      conn.lastSeen = Date.now()
-      conn.pingSentAt = 0
+    const session = new Session(this, conn)
+    socket.on('close', () => {
+      session.end()
+      this.#cleanup(conn)
     })
-    socket.on('close', () => this.#cleanup(conn))
-    if (this.dialect.authFirst(this.settings)) this.authenticator.awaitFirstFrame(conn)
-    else {
-      this.welcome(conn)
-      this.authenticator.fromUpgrade(conn, req.url)
+    session.start(req.url)
+  }
+
+  /** SessionHost: the welcome's content for this connection. */
+  welcomeFor(conn: Connection): WelcomeInfo {
+    return {
+      connectionId: conn.id,
+      server: this.name,
+      message: this.spec.welcome,
+      authenticated: conn.identity !== null,
+      secure: conn.secure,
+      rateLimit: this.settings.message_rate_limit,
     }
   }
 
-  /** Sends the welcome and runs connect callbacks; called once a connection is admitted. */
-  welcome(conn: Connection): void {
-    conn.phase = 'open'
-    this.sendFrame(
-      conn,
-      'welcome',
-      this.codec.encodeWelcome({
-        connectionId: conn.id,
-        server: this.name,
-        message: this.spec.welcome,
-        authenticated: conn.identity !== null,
-        secure: conn.secure,
-        rateLimit: this.settings.message_rate_limit,
-      }),
-    )
+  /** SessionHost: the connection got its welcome; auto-subscribe it and run the connect callbacks. */
+  admitted(conn: Connection): void {
     for (const channel of this.spec.autoSubscribe ?? []) this.autoJoin(conn, channel)
     this.delivery.attach(conn, conn.identity?.userId ?? null)
     for (const cb of this.#onConnect) {
@@ -614,7 +603,6 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
 
   #cleanup(conn: Connection): void {
     if (!this.#connections.delete(conn.id)) return
-    this.authenticator.cancel(conn)
     this.#rooms.leaveAll(conn)
     this.delivery.detach(conn)
     for (const cb of this.#onDisconnect) {
@@ -633,29 +621,6 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     // ws keeps frame order, so a 4008 close frame would wait behind the very backlog the client
     // is not reading: cut the TCP connection now and free the backlog (docs/errors.md, 4008).
     conn.cut()
-  }
-
-  // ── frames ─────────────────────────────────────────────────────────────────────────────
-
-  /** Sends one encoded frame to one connection and counts it. */
-  sendFrame(conn: Connection, type: string, frame: string): void {
-    if (conn.send(frame)) this.stats.countOut(type)
-  }
-
-  /** Sends an error frame and counts it. */
-  sendError(conn: Connection, code: ErrorCode, message: string, reply: ReplyTo | null): void {
-    this.stats.countError(code)
-    this.sendFrame(conn, 'error', this.codec.encodeError(code, message, reply))
-  }
-
-  /** Handles one decoded frame of an admitted connection (server/frames.ts). */
-  dispatch(conn: Connection, msg: Inbound): void {
-    dispatchFrame(this as unknown as WebSocketServer, conn, msg)
-  }
-
-  /** Runs a request and answers it; every failure becomes an error frame, never a crash. */
-  runRequest(conn: Connection, op: string | null, data: JsonObject, reply: ReplyTo): void {
-    runRequest(this as unknown as WebSocketServer, conn, op, data, reply)
   }
 
   /** A publication from another instance passes the same checks as one published here. */

@@ -5,7 +5,7 @@ import type { Settings } from '../config/settings.js'
 import { AppError } from '../protocol/codes.js'
 import type { JsonObject } from '../protocol/messages.js'
 import type { ServerPlugin } from '../server/plugin.js'
-import type { WebSocketServer } from '../server/websocket-server.js'
+import type { ServerView } from '../server/server-view.js'
 import { type NotifyPayload, parseNotification, quoteTable } from './notify-payload.js'
 
 /** Where the source delivers: this instance's own subscribers only (never re-broadcast over Redis). */
@@ -64,7 +64,7 @@ export class PostgresSource extends EventEmitter implements ServerPlugin {
     this.#sink = sink
   }
 
-  setup(server: WebSocketServer): void {
+  setup(server: ServerView): void {
     this.#sink ??= server
     this.#log = server.log.child({ source: 'postgres' })
     this.#appName = `roomcast:${server.name}:${server.instanceId.slice(0, 8)}`

@@ -31,7 +31,7 @@ describe('a Python client (Debian python3-websockets) sees the frames mcp_common
     s = await startService('workflow')
     const { code, steps, stderr } = await runPython([s.url, s.http])
     expect(code, stderr).toBe(0)
-    expect(steps.map((x) => x.step)).toEqual(['welcome', 'subscribe', 'http_publish', 'event', 'request', 'decode_error', 'pong', 'unknown', 'unsubscribe', 'closed'])
+    expect(steps.map((x) => x.step)).toEqual(['welcome', 'subscribe', 'http_publish', 'event', 'request', 'request_by_id', 'decode_error', 'pong', 'unknown', 'unknown_by_id', 'unsubscribe', 'closed'])
     const frames = Object.fromEntries(steps.map((x) => [x.step, x]))
     const ws = steps.filter((x) => x.kind !== 'http' && x.kind !== 'close')
     for (const x of ws) {
@@ -57,6 +57,11 @@ describe('a Python client (Debian python3-websockets) sees the frames mcp_common
       error_message: null,
     })
     expect(f('request')).toMatchObject({ type: 'response', event: 'get_workflow_status', correlation_id: 'c-py', data: { workflow_id: 'py1' } })
+    // The same answer again under the request's own id (docs/protocol.md A.4), as mcp_common's send_request matches.
+    expect(f('request_by_id')).toMatchObject({ ...f('request'), id: expect.any(String), correlation_id: expect.any(String) })
+    expect(f('request_by_id').correlation_id).not.toBe('c-py')
+    expect(f('unknown_by_id')).toMatchObject({ type: 'error', error_code: 'UNKNOWN_REQUEST' })
+    expect(f('unknown_by_id').correlation_id).not.toBe('c-unknown')
     expect(f('decode_error')).toMatchObject({ type: 'error', error_code: 'DECODE_ERROR', correlation_id: null, error_message: 'Frame is not valid JSON' })
     expect(f('pong')).toMatchObject({ type: 'pong', data: {} })
     expect(f('pong').correlation_id).toBeTypeOf('string')

@@ -1,0 +1,63 @@
+import type { Logger } from 'pino'
+import type { AccessPolicy } from '../auth/access-policy.js'
+import type { Bridge, DirectOutcome, PublishOptions } from '../broker/bridge.js'
+import type { Settings } from '../config/settings.js'
+import type { Delivery } from '../delivery/delivery.js'
+import type { CompiledChannel } from '../protocol/channels.js'
+import type { JsonObject, Publication } from '../protocol/messages.js'
+import type { Connection } from './connection.js'
+import type { BroadcastObserver, ServerStats } from './stats.js'
+
+/** What a publish reached (docs/protocol.md A.5, A.8). */
+export interface Published {
+  /** The publication as delivered: with its stream position on a history channel. */
+  readonly pub: Publication
+  /** Subscribers it was sent to: on this instance, plus those other instances reported when counted. */
+  readonly delivered: number
+  /** Instances it reached, this one included. */
+  readonly instances: number
+}
+
+/** A server's lifecycle state. */
+export type Lifecycle = 'idle' | 'starting' | 'running' | 'draining' | 'stopped'
+
+/**
+ * What HTTP routes, status views and plugins (metrics, MCP, event sources) see of a server: its
+ * state, counters and the publish paths. WebSocketServer implements it; these modules import
+ * this interface, never the server, so nothing calls back into the server's file.
+ */
+export interface ServerView {
+  readonly name: string
+  readonly instanceId: string
+  readonly state: Lifecycle
+  /** The bound port (after listen). */
+  readonly port: number
+  readonly settings: Settings
+  readonly log: Logger
+  readonly stats: ServerStats
+  readonly bridge: Bridge
+  readonly access: AccessPolicy
+  /** At-least-once delivery of tracked events (docs/protocol.md A.8). */
+  readonly delivery: Delivery
+  /** Set by the metrics module to observe every broadcast. */
+  broadcastObserver: BroadcastObserver | null
+  readonly connectionCount: number
+  readonly roomCount: number
+  readonly channelSpecs: readonly CompiledChannel[]
+  /** Seconds since the server object was created. */
+  readonly uptime: number
+  connections(): IterableIterator<Connection>
+  /** Room name → local subscriber count. */
+  roomCounts(): Record<string, number>
+  /** Plugin name → its status, for the plugins that report one. */
+  pluginStatus(): JsonObject
+  /**
+   * Validates and publishes to every instance; `from` is a permission-checked connection or null
+   * (trusted). Rejects with BROKER_UNAVAILABLE when a history channel's broker cannot store it.
+   */
+  publish(channel: unknown, event: unknown, data: unknown, from?: Connection | null, opts?: PublishOptions): Promise<Published>
+  /** Validates and delivers to this instance's own subscribers only (sources every instance hears). */
+  publishLocal(channel: unknown, event: unknown, data: unknown): { pub: Publication; delivered: number }
+  /** Sends an event to one connection, wherever it lives. */
+  sendTo(connectionId: string, event: string, data: JsonObject): Promise<DirectOutcome>
+}

@@ -1,0 +1,139 @@
+import type { Identity } from '../../auth/identity.js'
+import { AppError, ErrorCode } from '../../protocol/codes.js'
+import type { Inbound, RawFrame, ReplyTo } from '../../protocol/messages.js'
+import type { Connection } from '../connection.js'
+import { runRequest } from './answer.js'
+import { FirstFrameAuth } from './first-frame-auth.js'
+import type { SessionHost } from './host.js'
+
+/**
+ * One connection's protocol: admit → auth → dispatch, with its rate budget and heartbeat
+ * bookkeeping. The server keeps the lifecycle (accepting, capacity, cleanup, drain); the session
+ * only talks to it through SessionHost.
+ */
+export class Session {
+  readonly conn: Connection
+  readonly #host: SessionHost
+  #auth: FirstFrameAuth | null = null
+
+  constructor(host: SessionHost, conn: Connection) {
+    this.#host = host
+    this.conn = conn
+  }
+
+  /** Listens to the socket, then either waits for the auth frame or welcomes at once. */
+  start(upgradeUrl: string | undefined): void {
+    const socket = this.conn.socket
+    socket.on('message', (raw) => this.frame(raw as Buffer))
+    socket.on('pong', () => {
+      this.conn.lastSeen = Date.now()
+      this.conn.pingSentAt = 0
+    })
+    const host = this.#host
+    if (host.dialect.authFirst(host.settings)) {
+      this.#auth = new FirstFrameAuth(this, host)
+      return
+    }
+    this.#welcome()
+    const credentials = host.dialect.upgradeCredentials(new URL(upgradeUrl ?? '/', 'http://localhost'))
+    if (credentials !== null) this.#authFromUpgrade(credentials)
+  }
+
+  /** The connection closed: stop every timer of this session. */
+  end(): void {
+    this.#auth?.cancel()
+  }
+
+  /** One raw frame from the client: rate budget → decode → auth phase or dispatch. */
+  frame(raw: RawFrame): void {
+    const conn = this.conn
+    const now = Date.now()
+    conn.lastSeen = now
+    if (conn.phase === 'closing') return
+    const stats = this.#host.stats
+    const wait = conn.bucket.take(now)
+    if (wait > 0) {
+      stats.rateLimited++
+      stats.countIn('rate_limited')
+      this.sendError(ErrorCode.RATE_LIMIT_EXCEEDED, `Message rate limit exceeded. Retry after ${wait.toFixed(3)} seconds.`, null)
+      return
+    }
+    const msg = this.#host.dialect.codec.decode(raw)
+    if (this.#auth !== null) {
+      stats.countIn(msg.kind === 'request' ? 'request' : msg.kind)
+      this.#auth.frame(msg)
+      return
+    }
+    this.dispatch(msg)
+  }
+
+  /** Handles one decoded frame of an admitted connection. */
+  dispatch(msg: Inbound): void {
+    const host = this.#host
+    switch (msg.kind) {
+      case 'invalid':
+        host.stats.countIn('invalid')
+        this.sendError(ErrorCode.DECODE_ERROR, msg.message, null)
+        return
+      case 'ping':
+        host.stats.countIn('ping')
+        this.send('pong', host.dialect.codec.encodePong(msg))
+        return
+      case 'ack':
+        host.stats.countIn('ack')
+        // docs/protocol.md A.8: an ack naming no event pending for this connection (unknown, foreign,
+        // already settled, or no string id at all) is counted, never answered: clients that ack
+        // everything, as the Python ones may, must not get error frames for it.
+        host.delivery.ack(this.conn, msg.messageId)
+        return
+      case 'ignored':
+        host.stats.countIn('ignored')
+        return
+      case 'request':
+        host.stats.countIn(msg.op !== null && host.requests.has(msg.op) ? msg.op : 'unknown_request')
+        runRequest(this, host, msg.op, msg.data, msg)
+    }
+  }
+
+  /** Sends one encoded frame and counts it. */
+  send(type: string, frame: string): void {
+    if (this.conn.send(frame)) this.#host.stats.countOut(type)
+  }
+
+  /** Sends an error (of a request when `reply` is given) and counts it. */
+  sendError(code: ErrorCode, message: string, reply: ReplyTo | null): void {
+    this.#host.stats.countError(code)
+    this.send('error', this.#host.dialect.codec.encodeError(code, message, reply))
+  }
+
+  /** The auth phase succeeded: answer it, welcome, then run what the client pipelined behind it. */
+  authenticated(identity: Identity, request: ReplyTo, queued: readonly Inbound[]): void {
+    const host = this.#host
+    this.#auth = null
+    host.identify(this.conn, identity)
+    this.send('response', host.dialect.codec.encodeResponse('auth', host.dialect.authAnswer(identity), request))
+    this.#welcome()
+    for (const msg of queued) this.dispatch(msg)
+  }
+
+  #welcome(): void {
+    this.conn.phase = 'open'
+    this.send('welcome', this.#host.dialect.codec.encodeWelcome(this.#host.welcomeFor(this.conn)))
+    this.#host.admitted(this.conn)
+  }
+
+  /** Identity from the upgrade request (flat query parameters); a refusal is an error frame, the socket stays open. */
+  #authFromUpgrade(credentials: Record<string, unknown>): void {
+    const host = this.#host
+    host.authenticator.verify(credentials).then(
+      (identity) => {
+        if (this.conn.phase === 'open') host.identify(this.conn, identity)
+      },
+      (err: unknown) => {
+        if (err instanceof AppError) return this.sendError(err.code, err.message, null)
+        host.log.error({ err, connection: this.conn.id }, 'authentication error')
+        this.sendError(ErrorCode.SERVER_ERROR, 'Internal server error', null)
+      },
+    )
+  }
+}
