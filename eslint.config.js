@@ -9,7 +9,7 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     // No import cycle anywhere (type-only imports included): each folder has one role and
-    // imports flow one way (DESIGN.md layout).
+    // imports flow one way (docs/architecture.md).
     files: ['src/**/*.ts', 'services/**/*.ts'],
     plugins: { 'import-x': importX },
     settings: {

@@ -3,7 +3,7 @@ import type { EventRoutes } from '../common/broadcaster.js'
 
 const present = z.unknown().refine((v) => v !== undefined, 'Required')
 
-/** Payload schemas of the patterns service's events (PROTOCOL.md C). Extra fields pass through. */
+/** Payload schemas of the patterns service's events (docs/protocol.md C). Extra fields pass through. */
 export const patternsEvents = {
   'pattern.detected': z.looseObject({ category: z.string().min(1), pattern: present }),
   'anomaly.detected': z.looseObject({ anomaly: present }),

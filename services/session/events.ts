@@ -3,7 +3,7 @@ import type { EventRoutes } from '../common/broadcaster.js'
 
 const sessionId = z.string().min(1)
 
-/** Payload schemas of the session service's events (PROTOCOL.md C). Extra fields pass through. */
+/** Payload schemas of the session service's events (docs/protocol.md C). Extra fields pass through. */
 export const sessionEvents = {
   'session.created': z.looseObject({ session_id: sessionId }),
   'session.updated': z.looseObject({ session_id: sessionId }),

@@ -5,7 +5,7 @@ const runId = z.string().min(1)
 const project = z.string().min(1)
 const present = z.unknown().refine((v) => v !== undefined, 'Required')
 
-/** Payload schemas of the tests service's events (PROTOCOL.md C). Extra fields pass through. */
+/** Payload schemas of the tests service's events (docs/protocol.md C). Extra fields pass through. */
 export const testsEvents = {
   'test.started': z.looseObject({ run_id: runId }),
   'test.completed': z.looseObject({ run_id: runId }),

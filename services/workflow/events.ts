@@ -4,7 +4,7 @@ import type { EventRoutes } from '../common/broadcaster.js'
 const id = z.string().min(1)
 const present = z.unknown().refine((v) => v !== undefined, 'Required')
 
-/** Payload schemas of the workflow service's events (PROTOCOL.md C). Extra fields pass through. */
+/** Payload schemas of the workflow service's events (docs/protocol.md C). Extra fields pass through. */
 export const workflowEvents = {
   'workflow.started': z.looseObject({ workflow_id: id, total_stages: z.number().int().nonnegative().optional() }),
   'workflow.stage_completed': z.looseObject({ workflow_id: id, stage_name: z.string().min(1) }),

@@ -17,7 +17,7 @@ export class InvalidTokenError extends Error {
   }
 }
 
-/** Verifies an HS256 JWT with claims user_id, permissions, exp, iat (PROTOCOL.md A.6). */
+/** Verifies an HS256 JWT with claims user_id, permissions, exp, iat (docs/protocol.md A.6). */
 export async function verifyToken(token: string, secret: string): Promise<Identity> {
   let payload: unknown
   try {

@@ -20,7 +20,7 @@ export interface AccessContext {
 }
 
 /**
- * May this connection subscribe to `channel`? Permissions default to deny (PROTOCOL.md A.6):
+ * May this connection subscribe to `channel`? Permissions default to deny (docs/protocol.md A.6):
  * anonymous connections (auth off) read every non-private channel; private channels are
  * readable only by their owner or an admin.
  */

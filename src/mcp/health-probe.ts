@@ -9,7 +9,7 @@ export type HealthProbe =
       readonly service: string
       readonly status: string
       readonly httpStatus: number
-      /** The whole health document (GET /health of PROTOCOL.md E). */
+      /** The whole health document (GET /health of docs/protocol.md E). */
       readonly doc: Readonly<Record<string, unknown>>
     }
   | { readonly kind: 'foreign'; readonly url: string; readonly httpStatus: number; readonly contentType: string }

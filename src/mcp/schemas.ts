@@ -1,7 +1,7 @@
 import { z } from 'zod'
 
 /**
- * Input and output schemas of the MCP tools (PROTOCOL.md E). Shared by the HTTP server, the
+ * Input and output schemas of the MCP tools (docs/protocol.md E). Shared by the HTTP server, the
  * stdio proxy and the CLI, so every transport lists and checks the same contract.
  */
 

@@ -1,6 +1,6 @@
 /**
  * The two wire vocabularies of roomcast, kept as data so that docs/errors.md can be checked
- * against them by a test. Codes are never renamed or reused (PROTOCOL.md A.7).
+ * against them by a test. Codes are never renamed or reused (docs/protocol.md A.7).
  */
 
 /** WebSocket close codes the server sends, with their fixed reasons (each under 123 bytes). */

@@ -1,7 +1,7 @@
 import type { JsonObject } from '../protocol/messages.js'
 import type { ServerView } from './server-view.js'
 
-/** Read-only views of a server for get_status, GET /health, /stats and /ws/info (PROTOCOL.md E). */
+/** Read-only views of a server for get_status, GET /health, /stats and /ws/info (docs/protocol.md E). */
 
 const seconds = (s: number) => Math.round(s * 1000) / 1000
 const statusWord = (server: ServerView) => (server.state === 'running' ? 'healthy' : server.state)

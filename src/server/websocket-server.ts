@@ -232,7 +232,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     return statusView(this)
   }
 
-  /** GET /health (PROTOCOL.md E). */
+  /** GET /health (docs/protocol.md E). */
   health(): JsonObject {
     return healthView(this)
   }
@@ -346,7 +346,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     const members = this.#audience(pub)
     if (members === undefined) return 0
     const started = this.broadcastObserver === null ? 0 : performance.now()
-    // Framed once as a text frame (PROTOCOL.md A.1); every subscriber gets the same bytes.
+    // Framed once as a text frame (docs/protocol.md A.1); every subscriber gets the same bytes.
     const frame = textFrame(this.codec.encodeEvent(pub))
     // Subscribers still being replayed to get it after their replay (history-subscribe.ts).
     const holding = this.#held.holders(pub.channel)

@@ -6,7 +6,7 @@ import { startService, type Started } from '../helpers/server.js'
 const SECRET = 'test-secret-0123456789abcdef'
 const auth = (token: unknown) => ({ type: 'request', event: 'auth', data: { token }, correlation_id: 'a1' })
 
-describe('authentication (PROTOCOL.md A.6)', () => {
+describe('authentication (docs/protocol.md A.6)', () => {
   let s: Started
   afterEach(async () => s?.server.close())
   const start = (extra: Record<string, unknown> = {}) => startService('workflow', { auth: { required: true, secret: SECRET, ...extra } })

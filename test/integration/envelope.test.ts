@@ -18,7 +18,7 @@ function expectEnvelope(c: TestClient, i: number): void {
   expect(c.binary[i], `frame ${i} is a text frame`).toBe(false)
 }
 
-describe('envelope (PROTOCOL.md A.1, A.2, A.4)', () => {
+describe('envelope (docs/protocol.md A.1, A.2, A.4)', () => {
   let s: Started
   afterEach(async () => s?.server.close())
 

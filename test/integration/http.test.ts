@@ -18,7 +18,7 @@ const externalAddress = Object.values(networkInterfaces())
   .flat()
   .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)?.address
 
-describe('HTTP on the service port (PROTOCOL.md A.5, E)', () => {
+describe('HTTP on the service port (docs/protocol.md A.5, E)', () => {
   let s: Started
   afterEach(async () => s?.server.close())
 

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { TestClient } from '../helpers/client.js'
 import { publishUntilSlowClose, startService, type Started } from '../helpers/server.js'
 
-describe('limits and close codes (PROTOCOL.md A.7)', () => {
+describe('limits and close codes (docs/protocol.md A.7)', () => {
   let s: Started
   afterEach(async () => s?.server.close())
 

@@ -4,7 +4,7 @@ import { startService, type Started } from '../helpers/server.js'
 
 const publish = (c: TestClient, channel: unknown, event: unknown, data: unknown) => c.request('publish', { channel, event, data })
 
-describe('events and publishing (PROTOCOL.md A.5)', () => {
+describe('events and publishing (docs/protocol.md A.5)', () => {
   let s: Started
   afterEach(async () => s?.server.close())
 

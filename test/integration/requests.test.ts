@@ -3,7 +3,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest'
 import { TestClient } from '../helpers/client.js'
 import { startService, type Started } from '../helpers/server.js'
 
-describe('requests and responses (PROTOCOL.md A.4)', () => {
+describe('requests and responses (docs/protocol.md A.4)', () => {
   let s: Started
   afterEach(async () => s?.server.close())
 

@@ -4,7 +4,7 @@ import WebSocket from 'ws'
 import { TestClient } from '../helpers/client.js'
 import { publishUntilSlowClose, startService, type Started } from '../helpers/server.js'
 
-describe('graceful shutdown (PROTOCOL.md A.7, DESIGN lifecycle)', () => {
+describe('graceful shutdown (docs/protocol.md A.7; lifecycle: docs/architecture.md)', () => {
   let s: Started
   afterEach(async () => s?.server.close())
 

@@ -4,7 +4,7 @@ import { startService, type Started } from '../helpers/server.js'
 
 const started = (id: string) => ({ workflow_id: id })
 
-describe('subscribing (PROTOCOL.md A.3)', () => {
+describe('subscribing (docs/protocol.md A.3)', () => {
   let s: Started
   afterEach(async () => s?.server.close())
 
