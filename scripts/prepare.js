@@ -21,3 +21,15 @@ function stale() {
 if (stale()) {
   execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' })
 }
+
+// The dashboard page bundles roomcast/client: rebuilt when missing or older than its sources (< 1 s).
+function pageStale() {
+  const page = join(root, 'dist/dashboard/app.js')
+  if (!existsSync(page)) return true
+  const built = statSync(page).mtimeMs
+  return ['dashboard', 'src/client', 'src/protocol'].some((dir) =>
+    readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' }).some((file) => statSync(join(root, dir, file)).mtimeMs > built),
+  )
+}
+
+if (pageStale()) execFileSync(process.execPath, [join(root, 'scripts/build-dashboard.js')], { cwd: root, stdio: 'inherit' })

@@ -7,7 +7,6 @@ import { SERVICES, serviceNames } from '../services/index.js'
 import { loadSettings, SettingsError, type Settings, type SettingsInput } from './config/settings.js'
 import { envelopeDialect } from './dialects/envelope.js'
 import { tlsProblems } from './server/http-transport.js'
-import type { WebSocketServer } from './server/websocket-server.js'
 import { describeHealth, probeHealth } from './mcp/health-probe.js'
 import { McpPlugin, mcpPortOf } from './mcp/mcp-plugin.js'
 import type { RemoteTarget } from './mcp/remote.js'
@@ -18,6 +17,7 @@ import { cliLogger } from './cli/logger.js'
 import { describeStartError } from './cli/start-error.js'
 import { startedByNpm, StopSignals } from './cli/stop-signals.js'
 import { token } from './cli/token.js'
+import { createDashboard, dashboardPort, dashboardTarget } from './cli/dashboard.js'
 import { serviceArg, usage, UsageError, version } from './cli/usage.js'
 
 /** The package root: the nearest folder above this file with a package.json (works from src/ and dist/src/). */
@@ -85,7 +85,7 @@ function loadAll(names: readonly string[], all: boolean, explicit: string | unde
 }
 
 /** Starts the services one by one until all listen, one fails (its one-line reason is returned) or a stop is asked for. */
-async function startAll(loaded: readonly Loaded[], logger: Logger, servers: WebSocketServer[], stop: StopSignals): Promise<string | null> {
+async function startAll(loaded: readonly Loaded[], logger: Logger, servers: Closable[], stop: StopSignals): Promise<string | null> {
   for (const { name, settings } of loaded) {
     if (stop.stopping) break
     const server = (SERVICES[name] as (typeof SERVICES)[string]).create(settings, { logger })
@@ -110,7 +110,7 @@ async function serve(args: string[]): Promise<number> {
     allowPositionals: true,
     options: { port: { type: 'string' }, host: { type: 'string' }, settings: { type: 'string' } },
   })
-  const target = serviceArg('serve', positionals[0], serviceNames(), true)
+  const target = serviceArg('serve', positionals[0], [...serviceNames(), 'dashboard'], true)
   if (target === 'all' && (values.port !== undefined || values.settings !== undefined)) {
     throw new UsageError('--port and --settings apply to one service; use ROOMCAST_<SERVICE>_PORT with "serve all"')
   }
@@ -118,6 +118,7 @@ async function serve(args: string[]): Promise<number> {
   const port = intOption(values.port, 'port')
   if (port !== undefined) overrides.port = port
   if (values.host !== undefined) overrides.host = values.host
+  if (target === 'dashboard') return serveDashboard(intOption(values.port, 'port'), values.host)
   const loaded = loadAll(target === 'all' ? serviceNames() : [target], target === 'all', values.settings, overrides)
   if (typeof loaded === 'string') {
     console.error(loaded)
@@ -127,17 +128,60 @@ async function serve(args: string[]): Promise<number> {
   const logger = cliLogger(loaded[0]?.settings ?? { log_level: 'info', log_format: 'auto' })
   // Before anything listens: a signal during the start is a graceful stop too.
   const stop = new StopSignals(logger, { watchParent: startedByNpm() })
-  const servers: WebSocketServer[] = []
-  const failure = await startAll(loaded, logger, servers, stop)
+  const servers: Closable[] = []
+  let failure = await startAll(loaded, logger, servers, stop)
+  if (failure === null && target === 'all' && !stop.stopping) failure = await startDashboard(loaded, logger, servers)
   if (failure !== null) {
     // The one line says it all: the servers' own shutdown lines would only bury it.
-    for (const server of servers) server.log.level = 'silent'
+    for (const server of servers) if (server.log !== undefined) server.log.level = 'silent'
     await Promise.allSettled(servers.map((s) => s.close()))
     console.error(failure)
     return 1
   }
   await stop.requested
   await Promise.allSettled(servers.map((s) => s.close()))
+  return 0
+}
+
+/** What serve stops at the end: the services and the dashboard. */
+interface Closable {
+  readonly log?: Logger
+  close(): Promise<void>
+}
+
+function dashboardTargets(loaded: readonly Loaded[]) {
+  return loaded.map(({ name, settings }) => dashboardTarget(name, dialectOf(name), settings))
+}
+
+/** `serve all` also starts the dashboard (docs/dashboard.md) on 127.0.0.1:3848 (ROOMCAST_DASHBOARD_PORT). */
+async function startDashboard(loaded: readonly Loaded[], logger: Logger, servers: Closable[]): Promise<string | null> {
+  const port = dashboardPort(undefined)
+  const dashboard = createDashboard(ROOT, dashboardTargets(loaded), logger, port, '127.0.0.1')
+  servers.push(dashboard)
+  try {
+    await dashboard.listen()
+    return null
+  } catch (err) {
+    return describeStartError(err, 'dashboard', port) ?? `roomcast: cannot start the dashboard: ${(err as Error).message}`
+  }
+}
+
+/** `serve dashboard`: the page alone, showing the services where their settings say they listen. */
+async function serveDashboard(portFlag: number | undefined, host: string | undefined): Promise<number> {
+  const loaded: Loaded[] = serviceNames().map((name) => ({ name, settings: settingsOf(name, undefined) }))
+  const logger = cliLogger(loaded[0]?.settings ?? { log_level: 'info', log_format: 'auto' })
+  const stop = new StopSignals(logger, { watchParent: startedByNpm() })
+  const port = dashboardPort(portFlag)
+  const dashboard = createDashboard(ROOT, dashboardTargets(loaded), logger, port, host ?? '127.0.0.1')
+  try {
+    await dashboard.listen()
+  } catch (err) {
+    await dashboard.close()
+    console.error(describeStartError(err, 'dashboard', port) ?? `roomcast: cannot start the dashboard: ${(err as Error).message}`)
+    return 1
+  }
+  await stop.requested
+  await dashboard.close()
   return 0
 }
 

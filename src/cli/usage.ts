@@ -10,6 +10,7 @@ export class UsageError extends Error {
 export function usage(services: readonly string[]): string {
   return `Usage:
   roomcast serve <service|all> [--port N] [--host H] [--settings FILE]
+  roomcast serve dashboard [--port N] [--host H]   (also started by serve all, port 3848)
   roomcast status <service> [--port N] [--mcp-port N] [--host H] [--settings FILE] [--timeout SECONDS]
   roomcast mcp <service> [--port N] [--mcp-port N] [--host H] [--settings FILE] [--timeout SECONDS]   (MCP over stdio)
   roomcast token <service> --user ID [--permissions a,b] [--ttl SECONDS] [--settings FILE] [--secret S]

@@ -1,0 +1,64 @@
+/** A service the dashboard shows. */
+export interface ServiceTarget {
+  readonly name: string
+  readonly dialect: string
+  /** `http://host:port` of the service. */
+  readonly http: string
+  /** `ws://host:port/ws` of the service. */
+  readonly ws: string
+}
+
+/** One card's figures, from the service's GET /health and /stats (the services' one status model). */
+export interface ServiceStatus {
+  readonly name: string
+  readonly up: boolean
+  readonly error?: string
+  readonly status?: string
+  readonly connections?: number
+  readonly channels?: number
+  readonly deliveries?: number
+  readonly pending?: number
+  readonly failed?: number
+  readonly redis?: string
+  readonly instances?: number
+  readonly postgres?: string | null
+}
+
+type Json = Record<string, unknown>
+const obj = (v: unknown): Json => (typeof v === 'object' && v !== null ? (v as Json) : {})
+const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined)
+
+async function getJson(url: string, timeoutMs: number): Promise<Json> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
+  if (!res.ok) throw new Error(`${res.status} from ${url}`)
+  return obj(await res.json())
+}
+
+/** Reads one service; a service that does not answer in time is down, with the reason. */
+export async function pollService(t: ServiceTarget, timeoutMs = 1500): Promise<ServiceStatus> {
+  try {
+    const [health, stats] = await Promise.all([getJson(`${t.http}/health`, timeoutMs), getJson(`${t.http}/stats`, timeoutMs)])
+    const bridge = obj(health.bridge)
+    const delivery = obj(stats.delivery)
+    const pg = obj(health.postgres)
+    return {
+      name: t.name,
+      up: health.status === 'healthy',
+      status: String(health.status),
+      connections: num(health.connectedClients),
+      channels: num(health.activeChannels),
+      deliveries: num(stats.deliveries),
+      pending: num(delivery.pending) ?? num(stats.pending_deliveries),
+      failed: num(delivery.failed),
+      redis: typeof bridge.state === 'string' ? bridge.state : undefined,
+      instances: num(bridge.instances),
+      postgres: typeof pg.state === 'string' ? pg.state : null,
+    }
+  } catch (err) {
+    return { name: t.name, up: false, error: (err as Error).message }
+  }
+}
+
+export function collectStatus(targets: readonly ServiceTarget[]): Promise<ServiceStatus[]> {
+  return Promise.all(targets.map((t) => pollService(t)))
+}
