@@ -34,7 +34,7 @@ describe('what the CLI says (built dist/, real processes)', { timeout: PROCESS_T
   })
 
   it.concurrent.each([
-    ['serve', 'tests, session, workflow, patterns, context, all'],
+    ['serve', 'tests, session, workflow, patterns, context, dashboard, all'],
     ['status', 'tests, session, workflow, patterns, context'],
   ])('%s without a service says the name is missing and prints the usage, exit 2', async (command, choices) => {
     const r = await runCli([command])
