@@ -128,6 +128,9 @@ describe('history across instances over Redis', () => {
     expect(await callErr(mcp, 'ws_publish', { channel: 'workflow:w1', event: 'workflow.started', data: { workflow_id: 'w1' } })).toMatch(/^BROKER_UNAVAILABLE: /)
     await mcp.close()
     await expect(node.server.publish('workflow:w1', 'workflow.started', { workflow_id: 'w1' })).rejects.toMatchObject({ code: 'BROKER_UNAVAILABLE' })
+    // Subscribing still works while the store is away; the position is unknown, so nothing is recovered.
+    const away = await c.request('subscribe', { channel: 'workflow:w2', since: { offset: 3, epoch: 'e' } })
+    expect(away.data).toEqual({ status: 'subscribed', channel: 'workflow:w2', recovered: false, offset: null, epoch: null })
     // Refused means delivered to no one, not even locally.
     await c.alive()
     expect(c.pending.filter(isStarted)).toEqual([])
