@@ -72,7 +72,7 @@ export function describeHealth(service: string, host: string, port: number, prob
       if (probe.httpStatus < 200 || probe.httpStatus >= 300 || probe.status !== 'healthy') {
         return { code: 1, line: `${service}: unhealthy on ${host}:${port}: status ${probe.status} (HTTP ${probe.httpStatus})` }
       }
-      const cluster = clusterNote(doc.bridge as BridgeSummary | undefined)
+      const cluster = clusterNote(doc.bridge as BridgeSummary | undefined) + sourcesNote(doc.sources)
       return { code: 0, line: `${service}: healthy on ${host}:${port} (${String(doc.connectedClients)} connections, ${String(doc.activeChannels)} channels${cluster})` }
     }
   }
@@ -88,4 +88,13 @@ export interface BridgeSummary {
 /** `; redis connected, 2 instances` for a clustered service; empty for the in-memory bridge. */
 export function clusterNote(bridge: BridgeSummary | undefined): string {
   return bridge === undefined || bridge.kind === 'memory' ? '' : `; ${bridge.kind} ${bridge.state}, ${bridge.instances} instances`
+}
+
+/** `; postgres listening` for each event source a service reports; empty when it has none. */
+export function sourcesNote(sources: unknown): string {
+  if (typeof sources !== 'object' || sources === null) return ''
+  return Object.entries(sources)
+    .filter((e): e is [string, string] => typeof e[1] === 'string')
+    .map(([name, state]) => `; ${name} ${state}`)
+    .join('')
 }

@@ -38,6 +38,8 @@ export const HealthOutputSchema = z.object({
   message_rate_limit: z.number(),
   uptime: z.number(),
   bridge: BridgeSummarySchema,
+  /** Event sources and their state, e.g. `{postgres: "listening"}`; absent from older servers. */
+  sources: z.record(z.string(), z.string()).default({}),
 })
 
 const RoomSchema = z.object({ room: z.string(), subscribers: z.number().int() })

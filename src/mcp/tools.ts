@@ -1,5 +1,5 @@
 import type { Published, ServerView } from '../server/server-view.js'
-import { trafficView } from '../server/status-views.js'
+import { sourceStates, trafficView } from '../server/status-views.js'
 import type { ToolInput, ToolName, ToolOutput } from './schemas.js'
 
 /** What the tools read besides the server itself. */
@@ -58,6 +58,7 @@ export const TOOL_HANDLERS: Handlers = {
     rooms: server.roomCount,
     max_connections: server.settings.max_connections,
     message_rate_limit: server.settings.message_rate_limit,
+    sources: sourceStates(server),
     uptime: seconds(server.uptime),
     bridge: bridgeSummary(server),
   }),

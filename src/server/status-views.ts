@@ -33,7 +33,18 @@ export function healthView(server: ServerView): JsonObject {
     timestamp: new Date().toISOString(),
     bridge: { ...server.bridge.stats() },
     ...server.pluginStatus(),
+    sources: sourceStates(server),
   }
+}
+
+/** Event sources and their connection state (plugins reporting a `state`, e.g. `postgres: listening`). */
+export function sourceStates(server: ServerView): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, status] of Object.entries(server.pluginStatus())) {
+    const state = typeof status === 'object' && status !== null ? (status as { state?: unknown }).state : undefined
+    if (typeof state === 'string') out[name] = state
+  }
+  return out
 }
 
 /** The traffic counters shared by GET /stats and the websocket_get_metrics tool. */
