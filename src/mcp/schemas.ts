@@ -81,6 +81,20 @@ export const MetricsOutputSchema = z.object({
     received: z.number().int(),
     malformed: z.number().int(),
   }),
+  /** Tracked deliveries (docs/protocol.md A.8). */
+  delivery: z.object({
+    tracked_events: z.array(z.string()),
+    pending: z.number().int(),
+    pending_bytes: z.number().int(),
+    tracked: z.number().int(),
+    acked: z.number().int(),
+    resent: z.number().int(),
+    failed: z.number().int(),
+    overflow: z.number().int(),
+    unknown_acks: z.number().int(),
+    handed_over: z.number().int(),
+    adopted: z.number().int(),
+  }),
 })
 
 export const ListClientsInputSchema = z.object({
@@ -141,7 +155,7 @@ export const TOOL_SPECS = {
   },
   websocket_get_metrics: {
     readOnly: true,
-    description: 'Counters since start: connections, messages in/out by type, broadcasts, deliveries, errors by code, rate limiting, slow consumers, bridge.',
+    description: 'Counters since start: connections, messages in/out by type, broadcasts, deliveries, errors by code, rate limiting, slow consumers, bridge, tracked deliveries (pending, failed).',
     input: EmptyInputSchema,
     output: MetricsOutputSchema,
   },

@@ -1,5 +1,5 @@
 import type { Published, ServerView } from '../server/server-view.js'
-import { sourceStates, trafficView } from '../server/status-views.js'
+import { deliveryView, sourceStates, trafficView } from '../server/status-views.js'
 import type { ToolInput, ToolName, ToolOutput } from './schemas.js'
 
 /** What the tools read besides the server itself. */
@@ -80,6 +80,7 @@ export const TOOL_HANDLERS: Handlers = {
       rooms: server.roomCount,
       ...trafficView(server),
       bridge: { state: b.state, kind: b.kind, instances: b.instances, published: b.published, received: b.received, malformed: b.malformed },
+      delivery: deliveryView(server),
     }
   },
 

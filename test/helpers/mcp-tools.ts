@@ -69,6 +69,7 @@ export async function exerciseWorkflowTools(client: Client, wsUrl: string, wsPor
     expect(metrics).toMatchObject({ service: 'workflow', broadcasts: 2, deliveries: 2, connections: { current: 1, total: 1 }, rooms: 1 })
     expect(metrics.messages).toMatchObject({ in_by_type: { subscribe: 1, get_workflow_status: 1 }, out_by_type: { event: 2, welcome: 1, response: 2 } })
     expect(metrics.bridge).toMatchObject({ state: 'standalone', published: 2 })
+    expect(metrics.delivery).toMatchObject({ tracked_events: [], pending: 0, failed: 0 })
     expect(sub.pending).toEqual([])
   } finally {
     await sub.close()
