@@ -107,3 +107,13 @@ describe('the token secret in settings', () => {
     expect(tokenRequired(parseSettings({ environment: 'production' }))).toBe(true)
   })
 })
+
+describe('the context service answers to the DCM variables WS_PORT and HOST', () => {
+  const envAliases = { port: 'WS_PORT', host: 'HOST' }
+  it('WS_PORT and HOST set port and host, below ROOMCAST_CONTEXT_*; other services ignore them', () => {
+    expect(loadSettings({ service: 'context', env: { WS_PORT: '4000', HOST: '0.0.0.0' }, envAliases })).toMatchObject({ port: 4000, host: '0.0.0.0' })
+    expect(loadSettings({ service: 'context', env: { WS_PORT: '4000', ROOMCAST_CONTEXT_PORT: '4001', HOST: 'h', ROOMCAST_HOST: '::1' }, envAliases })).toMatchObject({ port: 4001, host: '::1' })
+    expect(loadSettings({ service: 'workflow', env: { WS_PORT: '4000', HOST: '0.0.0.0' } })).toMatchObject({ port: 0, host: '127.0.0.1' })
+    expect(() => loadSettings({ service: 'context', env: { WS_PORT: 'x' }, envAliases })).toThrow(/WS_PORT: expected an integer/)
+  })
+})
