@@ -156,6 +156,14 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     return []
   }
 
+  /**
+   * Called for every publication offered here (socket, HTTP, MCP, emit) once it passed the
+   * channel, event, schema and permission checks, before the broker takes it: throw an AppError
+   * to refuse it (a service rule such as an ordering). The function it returns, if any, runs when
+   * the broker refuses the publication after all, so the rule can take it back.
+   */
+  protected admitPublication(_pub: Publication): (() => void) | void {}
+
   /** Registers a callback run after a connection is admitted (after auth, when required). */
   onConnect(cb: ConnectionCallback): void {
     this.#onConnect.push(cb)
@@ -290,7 +298,14 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
    * BROKER_UNAVAILABLE when it could not be stored (then no one received it).
    */
   async publish(channel: unknown, event: unknown, data: unknown, from: Connection | null = null, opts: PublishOptions = {}): Promise<Published> {
-    return this.#send(this.#prepare(channel, event, data, from), opts)
+    const pub = this.#prepare(channel, event, data, from)
+    const takeBack = this.admitPublication(pub)
+    try {
+      return await this.#send(pub, opts)
+    } catch (err) {
+      takeBack?.()
+      throw err
+    }
   }
 
   /**
@@ -299,7 +314,11 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
    */
   emit<K extends keyof E & string>(channel: string, event: K, data: z.input<E[K]>): Publication {
     const pub = this.#prepare(channel, event, data, null)
-    this.#send(pub).catch((err: unknown) => this.log.warn({ err, channel, event }, 'publication refused'))
+    const takeBack = this.admitPublication(pub)
+    this.#send(pub).catch((err: unknown) => {
+      takeBack?.()
+      this.log.warn({ err, channel, event }, 'publication refused')
+    })
     return pub
   }
 
