@@ -69,12 +69,17 @@ interface Loaded {
 }
 
 /** Every service's settings, validated before any starts; every problem of every service in one report. */
-function loadAll(names: readonly string[], all: boolean, explicit: string | undefined, overrides: Partial<SettingsInput>): Loaded[] | string {
+function loadAll(
+  names: readonly string[],
+  all: boolean,
+  explicit: string | undefined,
+  overrides: (name: string) => Partial<SettingsInput>,
+): Loaded[] | string {
   const loaded: Loaded[] = []
   const problems: string[] = []
   for (const name of names) {
     try {
-      const settings = settingsOf(name, explicit, overrides, true)
+      const settings = settingsOf(name, explicit, overrides(name), true)
       if (!all || settings.enabled) loaded.push({ name, settings })
     } catch (err) {
       if (!(err instanceof SettingsError)) throw err
@@ -108,9 +113,12 @@ async function serve(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { port: { type: 'string' }, host: { type: 'string' }, settings: { type: 'string' } },
+    options: { port: { type: 'string' }, host: { type: 'string' }, settings: { type: 'string' }, root: { type: 'string' } },
   })
   const target = serviceArg('serve', positionals[0], [...serviceNames(), 'dashboard'], true)
+  if (values.root !== undefined && target !== 'workspace' && target !== 'all') {
+    throw new UsageError('--root applies to the workspace service: roomcast serve workspace --root DIR')
+  }
   if (target === 'all' && (values.port !== undefined || values.settings !== undefined)) {
     throw new UsageError('--port and --settings apply to one service; use ROOMCAST_<SERVICE>_PORT with "serve all"')
   }
@@ -119,7 +127,9 @@ async function serve(args: string[]): Promise<number> {
   if (port !== undefined) overrides.port = port
   if (values.host !== undefined) overrides.host = values.host
   if (target === 'dashboard') return serveDashboard(intOption(values.port, 'port'), values.host)
-  const loaded = loadAll(target === 'all' ? serviceNames() : [target], target === 'all', values.settings, overrides)
+  const root = values.root === undefined ? null : resolve(values.root)
+  const overridesOf = (name: string) => (name === 'workspace' && root !== null ? { ...overrides, workspace: { root } } : overrides)
+  const loaded = loadAll(target === 'all' ? serviceNames() : [target], target === 'all', values.settings, overridesOf)
   if (typeof loaded === 'string') {
     console.error(loaded)
     return 1

@@ -9,7 +9,7 @@ export class UsageError extends Error {
 /** The usage text, listing the services the CLI knows. */
 export function usage(services: readonly string[]): string {
   return `Usage:
-  roomcast serve <service|all> [--port N] [--host H] [--settings FILE]
+  roomcast serve <service|all> [--port N] [--host H] [--settings FILE] [--root DIR (workspace: the directory it watches)]
   roomcast serve dashboard [--port N] [--host H]   (also started by serve all, port 3848)
   roomcast status <service> [--port N] [--mcp-port N] [--host H] [--settings FILE] [--timeout SECONDS]
   roomcast mcp <service> [--port N] [--mcp-port N] [--host H] [--settings FILE] [--timeout SECONDS]   (MCP over stdio)

@@ -159,6 +159,21 @@ export const SettingsSchema = z
       .prefault({}),
     /** At-least-once delivery of tracked events (docs/protocol.md A.8); off unless `delivery.tracked` names events. */
     delivery: DeliverySettingsSchema,
+    workspace: z
+      .object({
+        /** Directory the file and git sources watch (`roomcast serve workspace --root DIR`); null = sources off. */
+        root: z.string().min(1).nullable().default(null),
+        /** Patterns the file watcher skips besides .git and node_modules: `dist`, `*.log` (any segment), `build/out` (from the root). */
+        ignore: z.array(z.string().min(1)).max(1000).default([]),
+        /** Seconds file changes are coalesced before they are published (one window per burst). */
+        debounce: seconds(0.1),
+        /** Distinct paths one window publishes one by one; beyond it one files.overflow event carries the count. */
+        max_pending: z.number().int().positive().default(1000),
+        /** AI response streams whose chunk order is remembered; the least recently written is forgotten first. */
+        max_ai_streams: z.number().int().positive().default(10_000),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
 
@@ -338,7 +353,8 @@ export function loadSettings(opts: LoadOptions): Settings {
       ...(redisPrefix !== undefined ? { prefix: redisPrefix } : {}),
     }
   }
-  Object.assign(raw, opts.overrides ?? {})
+  // A section given on the command line (e.g. workspace.root from --root) keeps the file's other keys of that section.
+  for (const [k, v] of Object.entries(opts.overrides ?? {})) raw[k] = typeof v === 'object' && v !== null && !Array.isArray(v) ? { ...obj(raw[k]), ...v } : v
   // One report for everything wrong: the environment's problems and the file's together.
   return validate(raw, problems.length > 0 ? `${source} and environment` : source, problems, opts.checks)
 }
