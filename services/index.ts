@@ -5,6 +5,7 @@ import { PatternsServer } from './patterns/index.js'
 import { SessionServer } from './session/index.js'
 import { TestsServer } from './tests/index.js'
 import { WorkflowServer } from './workflow/index.js'
+import { WorkspaceServer } from './workspace/index.js'
 
 /** How the CLI and supervisord find a service: one entry per folder under services/. */
 export interface ServiceEntry {
@@ -32,6 +33,12 @@ export const SERVICES: Readonly<Record<string, ServiceEntry>> = {
     envAliases: { port: 'WS_PORT', host: 'HOST' },
     checks: [tokenSecretProblems],
     create: (s, o) => new ContextServer(s, o),
+  },
+  workspace: {
+    name: 'workspace',
+    defaultPort: WorkspaceServer.defaultPort,
+    dialect: WorkspaceServer.dialect,
+    create: (s, o) => new WorkspaceServer(s, o),
   },
 }
 

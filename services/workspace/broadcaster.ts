@@ -21,7 +21,7 @@ export interface WorkspaceEmitter {
 /** Extra fields a git event may carry beside the seed's `type` and `message`. */
 export interface GitDetails {
   readonly branch?: string | null
-  readonly commit?: string
+  readonly commit?: string | null
   readonly [key: string]: unknown
 }
 

@@ -74,7 +74,7 @@ describe('roomcast CLI (built dist/, real processes)', { timeout: PROCESS_TEST_T
   })
 
   it('serve all starts every service on its own port; status exits 0 for a healthy one, 1 for a stopped one', async () => {
-    const names = ['tests', 'session', 'workflow', 'patterns', 'context']
+    const names = ['tests', 'session', 'workflow', 'patterns', 'context', 'workspace']
     const env: NodeJS.ProcessEnv = {}
     const ports: Record<string, number> = {}
     for (const n of names) env[`ROOMCAST_${n.toUpperCase()}_PORT`] = String((ports[n] = await freePort()))
@@ -93,10 +93,10 @@ describe('roomcast CLI (built dist/, real processes)', { timeout: PROCESS_TEST_T
     const settingsDir = mkdtempSync(join(tmpdir(), 'roomcast-dir-'))
     writeFileSync(join(settingsDir, 'session.yaml'), 'enabled: false\n')
     const env: NodeJS.ProcessEnv = { ROOMCAST_SETTINGS_DIR: settingsDir }
-    for (const n of ['tests', 'session', 'workflow', 'patterns', 'context']) env[`ROOMCAST_${n.toUpperCase()}_PORT`] = '0'
+    for (const n of ['tests', 'session', 'workflow', 'patterns', 'context', 'workspace']) env[`ROOMCAST_${n.toUpperCase()}_PORT`] = '0'
     const p = start(['serve', 'all'], env)
-    for (const n of ['tests', 'workflow', 'patterns', 'context']) await p.port(n)
-    expect(p.logs().filter((l) => l.msg === 'listening').map((l) => l.service)).toEqual(['tests', 'workflow', 'patterns', 'context'])
+    for (const n of ['tests', 'workflow', 'patterns', 'context', 'workspace']) await p.port(n)
+    expect(p.logs().filter((l) => l.msg === 'listening').map((l) => l.service)).toEqual(['tests', 'workflow', 'patterns', 'context', 'workspace'])
     expect(await p.signal('SIGTERM')).toBe(0)
   })
 

@@ -37,28 +37,6 @@ describe('git watcher source', () => {
     return source
   }
 
-  it('reports a new commit with its message, branch and id', async () => {
-    await start()
-    await writeFile(join(root, 'a.txt'), 'two')
-    git('commit', '-q', '-am', 'second change')
-    const sha = git('rev-parse', 'HEAD')
-    await sink.until(() => sink.git.length > 0, 'commit event')
-    expect(sink.git).toEqual([{ kind: 'git', type: 'commit', message: 'commit: second change', branch: 'main', commit: sha }])
-  })
-
-  it('reports a branch switch, and one back', async () => {
-    await start()
-    git('checkout', '-q', '-b', 'feature')
-    await sink.until(() => sink.git.length === 1, 'switch to feature')
-    git('switch', '-q', 'main')
-    await sink.until(() => sink.git.length === 2, 'switch back to main')
-    const sha = git('rev-parse', 'HEAD')
-    expect(sink.git).toEqual([
-      { kind: 'git', type: 'branch', message: 'checkout: moving from main to feature', branch: 'feature', commit: sha },
-      { kind: 'git', type: 'branch', message: 'checkout: moving from feature to main', branch: 'main', commit: sha },
-    ])
-  })
-
   it('reports a commit on a branch packed away by git gc, then a detached HEAD', async () => {
     git('pack-refs', '--all')
     await start()

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestClient } from '../helpers/client.js'
 import { freePort, pollUntil, run, staleBuild, Supervisor } from '../helpers/supervisor.js'
 
-const NAMES = ['session', 'workflow', 'patterns', 'tests', 'context'] as const
+const NAMES = ['session', 'workflow', 'patterns', 'tests', 'context', 'workspace'] as const
 
 interface Health {
   status: string
@@ -47,7 +47,7 @@ describe('supervisord running the repo config', () => {
     await sv?.shutdown(pids)
   }, 40_000)
 
-  it('runs all five services: supervisorctl reports RUNNING and roomcast status exits 0 for each', async () => {
+  it('runs every service: supervisorctl reports RUNNING and roomcast status exits 0 for each', async () => {
     // supervisord says STARTING until startsecs (2 s) have passed, though the services answer sooner.
     const allRunning = async () => {
       const { stdout } = await sv!.ctl('status')

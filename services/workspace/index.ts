@@ -1,0 +1,69 @@
+import {
+  AppError,
+  ErrorCode,
+  FileWatcherSource,
+  flatDialect,
+  GitWatcherSource,
+  type Publication,
+  type ServerOptions,
+  type Settings,
+  WebSocketServer,
+} from '../../src/index.js'
+import { createWorkspaceBroadcaster } from './broadcaster.js'
+import { ChunkOrder } from './chunk-order.js'
+import { WORKSPACE_CHANNELS, type WorkspaceEventName, type WorkspaceEvents, workspaceEvents } from './events.js'
+
+const CHANNELS = [...new Set(Object.values(WORKSPACE_CHANNELS))]
+
+/**
+ * The workspace service (the Cluso workspace server, seed 001), flat dialect: file changes and
+ * git moves from its own sources, and diagnostics, AI responses, search and validation from
+ * the application that embeds it (`server.broadcast.aiChunk(…)`) or publishes over HTTP/MCP.
+ */
+export class WorkspaceServer extends WebSocketServer<WorkspaceEvents> {
+  static readonly defaultPort = 3850
+  static readonly dialect = flatDialect()
+  /** The seed's typed emitters: `server.broadcast.fileChanged('src/main.ts', 'change')`. */
+  readonly broadcast = createWorkspaceBroadcaster(this)
+  /** The sources, when `workspace.root` is set. */
+  readonly files: FileWatcherSource | null = null
+  readonly git: GitWatcherSource | null = null
+  readonly #chunks: ChunkOrder
+
+  constructor(settings: Settings, options?: ServerOptions) {
+    super(
+      {
+        name: 'workspace',
+        welcome: 'Connected to the Cluso workspace server',
+        channels: CHANNELS.map((pattern) => ({ pattern })),
+        events: workspaceEvents,
+        dialect: WorkspaceServer.dialect,
+      },
+      settings,
+      options,
+    )
+    const ws = settings.workspace
+    this.#chunks = new ChunkOrder(ws.max_ai_streams)
+    if (ws.root === null) return
+    const debounceMs = ws.debounce * 1000
+    this.files = new FileWatcherSource(
+      { root: ws.root, ignore: ws.ignore, debounceMs, maxPending: ws.max_pending, logger: this.log },
+      {
+        fileChanged: (file, event) => this.broadcast.fileChanged(file, event),
+        overflow: (dropped) => this.emit('files', 'files.overflow', { dropped, timestamp: new Date().toISOString() }),
+      },
+    )
+    this.git = new GitWatcherSource({ root: ws.root, debounceMs, logger: this.log }, { gitEvent: (type, message, d) => this.broadcast.gitEvent(type, message, d) })
+    this.use(this.files).use(this.git)
+  }
+
+  /**
+   * Every publication offered here (socket, HTTP, MCP, in process) must go to its event's own
+   * channel, and the chunks of one AI response stream must come in index order.
+   */
+  protected override admitPublication(pub: Publication): () => void {
+    const home = WORKSPACE_CHANNELS[pub.event as WorkspaceEventName]
+    if (pub.channel !== home) throw new AppError(ErrorCode.INVALID_EVENT, `${pub.event} is published on ${home}, not ${pub.channel}`)
+    return pub.event === 'ai.chunk' ? this.#chunks.take(workspaceEvents['ai.chunk'].parse(pub.data)) : () => {}
+  }
+}
