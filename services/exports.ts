@@ -6,6 +6,7 @@ import type { patternsEvents } from './patterns/events.js'
 import type { sessionEvents } from './session/events.js'
 import type { testsEvents } from './tests/events.js'
 import type { workflowEvents } from './workflow/events.js'
+export { WorkspaceServer } from './workspace/index.js'
 export { createWorkspaceBroadcaster, type GitDetails, type WorkspaceBroadcaster, type WorkspaceEmitter } from './workspace/broadcaster.js'
 export {
   type Diagnostic,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TestClient } from '../helpers/client.js'
+import { serviceNames } from '../../services/index.js'
 import { CliProcess, PROCESS_TEST_TIMEOUT, runCli } from '../helpers/cli.js'
 import { ROOT } from '../helpers/supervisor.js'
 
@@ -34,8 +35,8 @@ describe('what the CLI says (built dist/, real processes)', { timeout: PROCESS_T
   })
 
   it.concurrent.each([
-    ['serve', 'tests, session, workflow, patterns, context, dashboard, all'],
-    ['status', 'tests, session, workflow, patterns, context'],
+    ['serve', [...serviceNames(), 'dashboard', 'all'].join(', ')],
+    ['status', serviceNames().join(', ')],
   ])('%s without a service says the name is missing and prints the usage, exit 2', async (command, choices) => {
     const r = await runCli([command])
     expect(r.code).toBe(2)

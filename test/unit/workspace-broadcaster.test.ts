@@ -61,7 +61,10 @@ describe('workspace broadcaster', () => {
   })
 
   it('is importable by an embedding application as roomcast/services', () => {
-    const script = "import { createWorkspaceBroadcaster, workspaceEvents } from 'roomcast/services'; console.log(typeof createWorkspaceBroadcaster, Object.keys(workspaceEvents).length)"
-    expect(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' }).trim()).toBe('function 7')
+    const script =
+      "import { WorkspaceServer, createWorkspaceBroadcaster, workspaceEvents } from 'roomcast/services'; " +
+      "import { parseSettings } from 'roomcast'; const s = new WorkspaceServer(parseSettings({ log_level: 'silent' })); " +
+      'console.log(typeof createWorkspaceBroadcaster, Object.keys(workspaceEvents).length, Object.keys(s.broadcast).length)'
+    expect(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' }).trim()).toBe('function 7 6')
   })
 })
