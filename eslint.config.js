@@ -28,6 +28,14 @@ export default tseslint.config(
     }
   },
   {
+    // Services build on the core, never the reverse: only the CLI, which starts them, knows the list.
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/services/**', '**/services'], message: 'src/ must not import services/ (only src/cli.ts knows the service list).' }] }],
+    },
+  },
+  {
     // The protocol module and the client run in browsers too: no Node built-ins, no Buffer, and
     // nothing from the server side of the package (src/protocol stays a leaf).
     files: ['src/protocol/**/*.ts', 'src/client/**/*.ts'],
@@ -36,7 +44,7 @@ export default tseslint.config(
         patterns: [
           { group: ['node:*'], message: 'src/protocol and src/client are browser-safe: no Node built-ins.' },
           { regex: '^(assert|buffer|child_process|crypto|events|fs|http|https|net|os|path|stream|tls|url|util|zlib|worker_threads)(/.*)?$', message: 'src/protocol and src/client are browser-safe: no Node built-ins.' },
-          { group: ['**/server/**', '**/dialects/**', '**/auth/**', '**/config/**', '**/bridge/**', '**/mcp/**', '**/metrics/**', 'ws', 'fastify', '@fastify/*', 'ioredis', 'pino', 'pg'], message: 'src/protocol and src/client import only browser-safe code.' },
+          { group: ['**/services/**', '**/server/**', '**/dialects/**', '**/auth/**', '**/config/**', '**/bridge/**', '**/mcp/**', '**/metrics/**', 'ws', 'fastify', '@fastify/*', 'ioredis', 'pino', 'pg'], message: 'src/protocol and src/client import only browser-safe code.' },
         ],
       }],
       'no-restricted-globals': ['error',

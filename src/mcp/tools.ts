@@ -1,5 +1,5 @@
 import type { Published, ServerView } from '../server/server-view.js'
-import { deliveryView, sourceStates, trafficView } from '../server/status-views.js'
+import { bridgeSummary, snapshot } from '../server/status-model.js'
 import type { ToolInput, ToolName, ToolOutput } from './schemas.js'
 
 /** What the tools read besides the server itself. */
@@ -17,51 +17,51 @@ function published({ pub, delivered, instances }: Published) {
   return { id: pub.id, channel: pub.channel, event: pub.event, delivered, instances, ...position }
 }
 
-function bridgeSummary(server: ServerView) {
-  const b = server.bridge.stats()
-  return { state: b.state, kind: b.kind, instances: b.instances }
-}
-
 function rooms(server: ServerView): { name: string; subscribers: number }[] {
   return Object.entries(server.roomCounts())
     .map(([name, subscribers]) => ({ name, subscribers }))
     .sort((a, b) => a.name.localeCompare(b.name))
 }
 
-const seconds = (s: number) => Math.round(s * 1000) / 1000
-
 /**
- * The tools run against the live server: every answer is read from its state and counters at
- * call time. Publishing goes through server.publish, the path POST /publish uses, so the same
- * channel, event and payload checks apply; a failed check throws an AppError.
+ * The tools run against the live server: every status answer is a view of its status model
+ * (server/status-model.ts), read at call time. Publishing goes through server.publish, the path
+ * POST /publish uses, so the same channel, event and payload checks apply; a failed check throws
+ * an AppError.
  */
 export const TOOL_HANDLERS: Handlers = {
-  websocket_status: ({ server, mcpPort }) => ({
-    service: server.name,
-    instance_id: server.instanceId,
-    state: server.state,
-    host: server.settings.host,
-    port: server.port,
-    mcp_port: mcpPort(),
-    connections: server.connectionCount,
-    rooms: server.roomCount,
-    uptime: seconds(server.uptime),
-    bridge: bridgeSummary(server),
-  }),
+  websocket_status: ({ server, mcpPort }) => {
+    const s = snapshot(server)
+    return {
+      service: s.service,
+      instance_id: s.instanceId,
+      state: s.state,
+      host: s.host,
+      port: s.port,
+      mcp_port: mcpPort(),
+      connections: s.connections.current,
+      rooms: s.roomCount,
+      uptime: s.uptime,
+      bridge: bridgeSummary(s),
+    }
+  },
 
-  websocket_health_check: ({ server }) => ({
-    status: server.state === 'running' ? 'healthy' : 'stopped',
-    service: server.name,
-    host: server.settings.host,
-    port: server.port,
-    connections: server.connectionCount,
-    rooms: server.roomCount,
-    max_connections: server.settings.max_connections,
-    message_rate_limit: server.settings.message_rate_limit,
-    sources: sourceStates(server),
-    uptime: seconds(server.uptime),
-    bridge: bridgeSummary(server),
-  }),
+  websocket_health_check: ({ server }) => {
+    const s = snapshot(server)
+    return {
+      status: s.healthy ? 'healthy' : 'stopped',
+      service: s.service,
+      host: s.host,
+      port: s.port,
+      connections: s.connections.current,
+      rooms: s.roomCount,
+      max_connections: s.connections.max,
+      message_rate_limit: s.messageRateLimit,
+      sources: s.sources,
+      uptime: s.uptime,
+      bridge: bridgeSummary(s),
+    }
+  },
 
   websocket_list_rooms: ({ server }) => {
     const list = rooms(server).map((r) => ({ room: r.name, subscribers: r.subscribers }))
@@ -71,16 +71,16 @@ export const TOOL_HANDLERS: Handlers = {
   websocket_broadcast_test_event: async ({ server }, input) => published(await server.publish(input.room, input.event_type, { ...input.data, test: true }, null, { countRemote: true })),
 
   websocket_get_metrics: ({ server }) => {
-    const s = server.stats
-    const b = server.bridge.stats()
+    const s = snapshot(server)
+    const b = s.bridge
     return {
-      service: server.name,
-      uptime: seconds(server.uptime),
-      connections: { current: server.connectionCount, total: s.connectionsTotal, rejected_at_capacity: s.rejectedAtCapacity },
-      rooms: server.roomCount,
-      ...trafficView(server),
+      service: s.service,
+      uptime: s.uptime,
+      connections: { current: s.connections.current, total: s.connections.total, rejected_at_capacity: s.connections.rejectedAtCapacity },
+      rooms: s.roomCount,
+      ...s.traffic,
       bridge: { state: b.state, kind: b.kind, instances: b.instances, published: b.published, received: b.received, malformed: b.malformed },
-      delivery: deliveryView(server),
+      delivery: s.delivery,
     }
   },
 

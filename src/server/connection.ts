@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws'
 import type { Identity } from '../auth/identity.js'
 import type { CloseCode } from '../protocol/codes.js'
 import { TokenBucket } from './rate-limiter.js'
+import { tcpSocketOf } from './library-internals.js'
 import { corkForTurn, flushNow } from './write-coalescer.js'
 
 const OPEN = 1
@@ -106,9 +107,9 @@ export class Connection {
     return true
   }
 
-  /** The TCP socket under the WebSocket (ws keeps it as `_socket`), or undefined once it is gone. */
+  /** The TCP socket under the WebSocket, or undefined once it is gone. */
   #tcp(): Socket | undefined {
-    return (this.socket as unknown as { _socket?: Socket })._socket
+    return tcpSocketOf(this.socket)
   }
 
   /**

@@ -6,7 +6,7 @@ import { MAX_DATA_DEPTH, valueTooDeep } from '../protocol/json-depth.js'
 import type { JsonObject } from '../protocol/messages.js'
 import { describeIssue } from './request-registry.js'
 import type { ServerView } from './server-view.js'
-import { healthView, infoView, statsView } from './status-views.js'
+import { healthView, infoView, snapshot, statsView } from './status-model.js'
 
 const PublishBodySchema = z.object({
   channel: z.string(),
@@ -67,10 +67,10 @@ export function registerHttpRoutes(app: FastifyInstance, server: ServerView): vo
   app.setNotFoundHandler((req, reply) => sendError(reply, ErrorCode.NOT_FOUND, `No route ${req.method} ${req.url}`))
 
   app.get('/health', { config: { access: 'public' } }, async (_req, reply) => {
-    const body = healthView(server)
+    const body = healthView(snapshot(server))
     return reply.code(body.status === 'healthy' ? 200 : 503).send(body)
   })
-  app.get('/stats', async () => statsView(server))
+  app.get('/stats', async () => statsView(snapshot(server)))
   app.get('/ws/info', async () => infoView(server))
 
   const parseBody = <S extends z.ZodObject>(schema: S, body: unknown): z.output<S> => {

@@ -6,6 +6,7 @@ import type { Delivery } from '../delivery/delivery.js'
 import type { CompiledChannel } from '../protocol/channels.js'
 import type { JsonObject, Publication } from '../protocol/messages.js'
 import type { Connection } from './connection.js'
+import type { StatusRegistry } from './status-model.js'
 import type { BroadcastObserver, ServerStats } from './stats.js'
 
 /** What a publish reached (docs/protocol.md A.5, A.8). */
@@ -49,8 +50,8 @@ export interface ServerView {
   connections(): IterableIterator<Connection>
   /** Room name → local subscriber count. */
   roomCounts(): Record<string, number>
-  /** Plugin name → its status, for the plugins that report one. */
-  pluginStatus(): JsonObject
+  /** The parts that report status of their own (sources, plugins, delivery); register into it. */
+  readonly statusRegistry: StatusRegistry
   /**
    * Validates and publishes to every instance; `from` is a permission-checked connection or null
    * (trusted). Rejects with BROKER_UNAVAILABLE when a history channel's broker cannot store it.

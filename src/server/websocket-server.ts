@@ -24,7 +24,7 @@ import { envelopeDialect } from '../dialects/envelope.js'
 import type { DirectMessage, JsonObject, Publication, ServerCodec, WelcomeInfo } from '../protocol/messages.js'
 import { Connection } from './connection.js'
 import { textFrame } from './frame.js'
-import { releaseUpgrade } from './upgrade.js'
+import { releaseUpgrade } from './library-internals.js'
 import { loadTls, serverFactory, type TlsFiles } from './http-transport.js'
 import { registerBuiltinRequests } from './builtin-requests.js'
 import { registerHttpRoutes } from './http-routes.js'
@@ -32,7 +32,7 @@ import { matchChannelOrThrow, validatePublication } from './publication.js'
 import { RequestRegistry } from './request-registry.js'
 import { RoomRegistry } from './room-registry.js'
 import { type BroadcastObserver, ServerStats } from './stats.js'
-import { healthView, infoView, statsView, statusView } from './status-views.js'
+import { healthView, infoView, snapshot, statsView, StatusRegistry, statusView } from './status-model.js'
 import type { ServerPlugin } from './plugin.js'
 import { frameCache, HeldDeliveries, type HistoryHost, subscribeWithHistory } from './history-subscribe.js'
 import type { Lifecycle, Published, ServerView } from './server-view.js'
@@ -77,6 +77,8 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   readonly log: Logger
   readonly requests = new RequestRegistry()
   readonly stats = new ServerStats()
+  /** The parts that report status of their own; /health, /stats and the MCP tools show them. */
+  readonly statusRegistry = new StatusRegistry()
   readonly dialect: Dialect
   /** The server half of the dialect's codec. */
   readonly codec: ServerCodec
@@ -178,6 +180,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   use(plugin: ServerPlugin): this {
     if (this.#state !== 'idle') throw new Error(`Cannot add plugin ${plugin.name}: server is ${this.#state}`)
     this.#plugins.push(plugin)
+    if (plugin.status !== undefined) this.statusRegistry.register({ name: plugin.name, status: () => plugin.status?.() ?? {} })
     return this
   }
 
@@ -237,22 +240,18 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
 
   /** The service's own status (get_status). */
   status(): JsonObject {
-    return statusView(this)
+    return statusView(snapshot(this))
   }
 
   /** GET /health (docs/protocol.md E). */
   health(): JsonObject {
-    return healthView(this)
+    return healthView(snapshot(this))
   }
 
-  /** Plugin name → its status, for the plugins that report one. */
-  pluginStatus(): JsonObject {
-    return Object.fromEntries(this.#plugins.flatMap((p) => (p.status === undefined ? [] : [[p.name, p.status()]])))
-  }
 
   /** GET /stats. */
   statsSnapshot(): JsonObject {
-    return statsView(this)
+    return statsView(snapshot(this))
   }
 
   /** GET /ws/info: clients and channels. */

@@ -1,0 +1,215 @@
+import type { BridgeStats } from '../broker/bridge.js'
+import type { JsonObject } from '../protocol/messages.js'
+import type { Lifecycle, ServerView } from './server-view.js'
+
+/**
+ * The one status model of a server (docs/protocol.md E): a snapshot read at once, and the
+ * views of it that GET /health, /stats, /ws/info, get_status, the MCP tools and `roomcast
+ * status` answer. A part that has state of its own (an event source, the delivery tracker, the
+ * broker, a plugin) registers a contributor; its figures appear under its name, and it may make
+ * the service unhealthy.
+ */
+
+/** A part of a server that reports its own status. */
+export interface StatusContributor {
+  /** Key of its figures in /health and /stats, e.g. `postgres`, `delivery`. */
+  readonly name: string
+  status(): JsonObject
+  /** Whether the part lets the service count as healthy; absent means it always does. */
+  healthy?(): boolean
+}
+
+/** The contributors of one server, in registration order. */
+export class StatusRegistry {
+  readonly #parts = new Map<string, StatusContributor>()
+
+  /** Adds (or replaces, by name) a contributor. */
+  register(part: StatusContributor): void {
+    this.#parts.set(part.name, part)
+  }
+
+  parts(): IterableIterator<StatusContributor> {
+    return this.#parts.values()
+  }
+}
+
+/** Seconds, rounded to the millisecond: the one way every view states a duration. */
+export const seconds = (s: number): number => Math.round(s * 1000) / 1000
+
+export interface TrafficFigures {
+  readonly messages: { in: number; out: number; in_by_type: Record<string, number>; out_by_type: Record<string, number> }
+  readonly broadcasts: number
+  readonly deliveries: number
+  readonly errors: Record<string, number>
+  readonly rate_limited: number
+  readonly slow_consumer_closes: number
+  readonly heartbeat_timeouts: number
+}
+
+/** Everything the views show, read at one moment. */
+export interface StatusSnapshot {
+  readonly service: string
+  readonly instanceId: string
+  readonly state: Lifecycle
+  /** The one rule: running, and no contributor says otherwise. */
+  readonly healthy: boolean
+  readonly host: string
+  readonly port: number
+  readonly uptime: number
+  readonly connections: { readonly current: number; readonly total: number; readonly max: number; readonly rejectedAtCapacity: number }
+  readonly messageRateLimit: number
+  /** Room → local subscribers. */
+  readonly channels: Record<string, number>
+  readonly roomCount: number
+  readonly traffic: TrafficFigures
+  readonly bridge: BridgeStats
+  /** Tracked deliveries (docs/protocol.md A.8): what is pending, acknowledged, re-sent, failed. */
+  readonly delivery: DeliveryFigures
+  /** Contributor name → its figures. */
+  readonly parts: Record<string, JsonObject>
+  /** Event sources and their connection state: the contributors reporting a `state`, e.g. `postgres: listening`. */
+  readonly sources: Record<string, string>
+}
+
+function traffic(server: ServerView): TrafficFigures {
+  const s = server.stats
+  return {
+    messages: { in: s.messagesIn, out: s.messagesOut, in_by_type: Object.fromEntries(s.inByType), out_by_type: Object.fromEntries(s.outByType) },
+    broadcasts: s.broadcasts,
+    deliveries: s.deliveries,
+    errors: Object.fromEntries(s.errorsByCode),
+    rate_limited: s.rateLimited,
+    slow_consumer_closes: s.slowConsumerCloses,
+    heartbeat_timeouts: s.heartbeatTimeouts,
+  }
+}
+
+export interface DeliveryFigures {
+  readonly tracked_events: string[]
+  readonly pending: number
+  readonly pending_bytes: number
+  readonly tracked: number
+  readonly acked: number
+  readonly resent: number
+  readonly failed: number
+  readonly overflow: number
+  readonly unknown_acks: number
+  readonly handed_over: number
+  readonly adopted: number
+}
+
+function delivery(server: ServerView): DeliveryFigures {
+  const d = server.delivery.stats()
+  return {
+    tracked_events: server.delivery.trackedEvents,
+    pending: d.pending,
+    pending_bytes: d.pendingBytes,
+    tracked: d.tracked,
+    acked: d.acked,
+    resent: d.resent,
+    failed: d.failed,
+    overflow: d.overflow,
+    unknown_acks: d.unknownAcks,
+    handed_over: d.handedOver,
+    adopted: d.adopted,
+  }
+}
+
+/** Reads a server's status once. */
+export function snapshot(server: ServerView): StatusSnapshot {
+  const parts: Record<string, JsonObject> = {}
+  const sources: Record<string, string> = {}
+  let healthy = server.state === 'running'
+  for (const part of server.statusRegistry.parts()) {
+    const figures = part.status()
+    parts[part.name] = figures
+    if (typeof figures.state === 'string') sources[part.name] = figures.state
+    if (part.healthy !== undefined && !part.healthy()) healthy = false
+  }
+  return {
+    service: server.name,
+    instanceId: server.instanceId,
+    state: server.state,
+    healthy,
+    host: server.settings.host,
+    port: server.port,
+    uptime: seconds(server.uptime),
+    connections: { current: server.connectionCount, total: server.stats.connectionsTotal, max: server.settings.max_connections, rejectedAtCapacity: server.stats.rejectedAtCapacity },
+    messageRateLimit: server.settings.message_rate_limit,
+    channels: server.roomCounts(),
+    roomCount: server.roomCount,
+    traffic: traffic(server),
+    bridge: server.bridge.stats(),
+    delivery: delivery(server),
+    parts,
+    sources,
+  }
+}
+
+/** `healthy`, else the lifecycle state (`unhealthy` when running with a part down). */
+export function statusWord(s: StatusSnapshot): string {
+  if (s.healthy) return 'healthy'
+  return s.state === 'running' ? 'unhealthy' : s.state
+}
+
+/** The service's own status (the get_status request). */
+export function statusView(s: StatusSnapshot): JsonObject {
+  return { service: s.service, status: statusWord(s), connections: s.connections.current, channels: s.roomCount, uptime: s.uptime, bridge: s.bridge.state }
+}
+
+/** GET /health (200 when healthy, else 503). */
+export function healthView(s: StatusSnapshot): JsonObject {
+  return {
+    status: statusWord(s),
+    type: 'websocket',
+    service: s.service,
+    instance_id: s.instanceId,
+    port: s.port,
+    connectedClients: s.connections.current,
+    activeChannels: s.roomCount,
+    channelStats: s.channels,
+    uptime: s.uptime,
+    timestamp: new Date().toISOString(),
+    bridge: { ...s.bridge },
+    ...s.parts,
+    sources: s.sources,
+  }
+}
+
+/** GET /stats: connections, channels, traffic, errors and limit counters. */
+export function statsView(s: StatusSnapshot): JsonObject {
+  const c = s.connections
+  return {
+    service: s.service,
+    instance_id: s.instanceId,
+    connections: { current: c.current, total: c.total, max: c.max, rejected_at_capacity: c.rejectedAtCapacity },
+    channels: s.channels,
+    ...s.traffic,
+    pending_deliveries: s.delivery.pending,
+    failed_deliveries: s.delivery.failed,
+    delivery: s.delivery,
+    uptime: s.uptime,
+    bridge: { ...s.bridge },
+    ...s.parts,
+  }
+}
+
+/** GET /ws/info: every client with its subscriptions, and the channels. */
+export function infoView(server: ServerView): JsonObject {
+  return {
+    service: server.name,
+    clients: [...server.connections()].map((c) => ({
+      id: c.id,
+      connected_at: new Date(c.connectedAt).toISOString(),
+      remote_address: c.remoteAddress,
+      subscriptions: [...c.subscriptions],
+      user_id: c.identity?.userId ?? null,
+    })),
+    channels: server.roomCounts(),
+  }
+}
+
+/** The bridge as the MCP tools summarise it. */
+export function bridgeSummary(s: StatusSnapshot) {
+  return { state: s.bridge.state, kind: s.bridge.kind, instances: s.bridge.instances }
+}
