@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
@@ -25,7 +25,7 @@ function* lines(): Generator<[file: string, n: number, line: string]> {
 // Built from parts so that this file does not match itself.
 const FORBIDDEN = ['../' + 'shared', '/work/' + 'shared', 'PROTOCOL' + '.md']
 
-describe('references to the protocol spec', () => {
+describe('references in the repository', () => {
   it('no tracked file cites a spec outside the repository (the spec is docs/protocol.md)', () => {
     expect(files.length).toBeGreaterThan(0)
     const hits: string[] = []
@@ -48,5 +48,19 @@ describe('references to the protocol spec', () => {
       }
     }
     expect(dangling).toEqual([])
+  })
+
+  it('every repository path a page of docs/ or the README names in backticks exists', () => {
+    const pages = files.filter((f) => /^docs\/.*\.md$/.test(f) || f === 'README.md')
+    const missing: string[] = []
+    for (const page of pages) {
+      const text = readFileSync(`${root}/${page}`, 'utf8')
+      // Concrete paths only: placeholders (<name>, {id}, *) and bench results (not tracked) are skipped.
+      for (const m of text.matchAll(/`((?:src|services|test|bench|scripts|settings)\/[^`<>*{}\s]+)`/g)) {
+        const path = m[1] as string
+        if (!path.startsWith('bench/results/') && !existsSync(`${root}/${path}`)) missing.push(`${page}: ${path}`)
+      }
+    }
+    expect(missing).toEqual([])
   })
 })
