@@ -25,3 +25,15 @@ describe('TokenBucket', () => {
     expect(b.take(6_000)).toBe(0)
   })
 })
+
+describe('TokenBucket counting bytes', () => {
+  it('holds at least minBurst, takes a cost, and says how long until a refused cost fits', () => {
+    const b = new TokenBucket(1000, 0, 1.5, 4096)
+    expect(b.burst).toBe(4096)
+    expect(b.take(0, 4096)).toBe(0)
+    expect(b.take(0, 1000)).toBeCloseTo(1)
+    // A refusal takes nothing: half a second later 500 bytes are there.
+    expect(b.take(500, 500)).toBe(0)
+    expect(b.take(500, 1)).toBeCloseTo(0.001)
+  })
+})
