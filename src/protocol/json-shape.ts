@@ -66,10 +66,8 @@ export function jsonShapeProblem(text: string, limits: JsonShapeLimits): JsonSha
     } else if (c === COMMA) {
       if (inArray[inArray.length - 1] === true && ++elements > limits.maxElements) return 'elements'
     } else if (c === OPEN_OBJ || c === OPEN_ARR) {
-      if (arrayEmpty) {
-        arrayEmpty = false
-        if (++elements > limits.maxElements) return 'elements'
-      }
+      // A container as the first element of an array counts as that element.
+      if (arrayEmpty && ++elements > limits.maxElements) return 'elements'
       if (inArray.length >= limits.maxDepth) return 'depth'
       inArray.push(c === OPEN_ARR)
       arrayEmpty = c === OPEN_ARR
