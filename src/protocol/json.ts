@@ -1,4 +1,5 @@
-import { MAX_JSON_DEPTH, textTooDeep } from './json-depth.js'
+import { MAX_JSON_DEPTH } from './json-depth.js'
+import { type JsonShapeLimits, jsonShapeProblem } from './json-shape.js'
 import type { JsonObject, RawFrame, StreamPosition } from './messages.js'
 
 /** Small shared pieces of the codecs; browser-safe (global TextDecoder and crypto). */
@@ -9,12 +10,25 @@ export function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
-/** Parses one frame into a JSON object, or says why it is not one. Never throws. */
-export function parseFrame(raw: RawFrame): { ok: true; msg: JsonObject } | { ok: false; message: string } {
+/** Only the nesting limit: what a frame from a server is held to. */
+const DEPTH_ONLY: JsonShapeLimits = { maxDepth: MAX_JSON_DEPTH, maxKeys: Infinity, maxElements: Infinity }
+
+const SHAPE_MESSAGES = {
+  depth: (l: JsonShapeLimits) => `Frame is nested deeper than ${l.maxDepth} levels`,
+  keys: (l: JsonShapeLimits) => `Frame has more than ${l.maxKeys} object keys (max_frame_keys)`,
+  elements: (l: JsonShapeLimits) => `Frame has more than ${l.maxElements} array elements (max_frame_elements)`,
+}
+
+/**
+ * Parses one frame into a JSON object, or says why it is not one. Never throws. The shape
+ * limits are checked on the text first, so a frame over them is never parsed.
+ */
+export function parseFrame(raw: RawFrame, limits: JsonShapeLimits = DEPTH_ONLY): { ok: true; msg: JsonObject } | { ok: false; message: string } {
   let msg: unknown
   try {
     const text = typeof raw === 'string' ? raw : utf8.decode(raw)
-    if (textTooDeep(text)) return { ok: false, message: `Frame is nested deeper than ${MAX_JSON_DEPTH} levels` }
+    const problem = jsonShapeProblem(text, limits)
+    if (problem !== null) return { ok: false, message: SHAPE_MESSAGES[problem](limits) }
     msg = JSON.parse(text)
   } catch {
     return { ok: false, message: 'Frame is not valid JSON' }

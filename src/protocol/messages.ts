@@ -3,6 +3,8 @@
  * and every publication travels through the broker in this shape. Browser-safe: no Node APIs.
  */
 
+import type { JsonShapeLimits } from './json-shape.js'
+
 /** A JSON object payload. */
 export type JsonObject = Record<string, unknown>
 
@@ -71,7 +73,8 @@ export type RawFrame = string | Uint8Array
 
 /** The server's half of a dialect's codec: decodes client frames, encodes server frames. */
 export interface ServerCodec {
-  decode(raw: RawFrame): Inbound
+  /** Decodes a client frame; one over `limits` (depth, keys, elements) is `invalid` without being parsed. */
+  decode(raw: RawFrame, limits?: JsonShapeLimits): Inbound
   encodeWelcome(info: WelcomeInfo): string
   encodeEvent(pub: Publication): string
   encodeDirect(msg: DirectMessage): string

@@ -1,3 +1,4 @@
+import type { JsonShapeLimits } from '../json-shape.js'
 import { isObject, parseFrame, positionKeys, unknownType } from '../json.js'
 import type { DirectMessage, Inbound, JsonObject, Publication, RawFrame, ReplyTo, ServerCodec, WelcomeInfo } from '../messages.js'
 import { ENVELOPE_TYPES, envelopeFrame } from './frame.js'
@@ -34,8 +35,8 @@ function replyOf(msg: JsonObject): ReplyTo {
 }
 
 /** Decodes one client frame of the envelope dialect. Never throws. */
-export function decodeEnvelope(raw: RawFrame): Inbound {
-  const parsed = parseFrame(raw)
+export function decodeEnvelope(raw: RawFrame, limits?: JsonShapeLimits): Inbound {
+  const parsed = parseFrame(raw, limits)
   if (!parsed.ok) return { kind: 'invalid', message: parsed.message }
   const msg = parsed.msg
   const problem = envelopeProblem(msg)

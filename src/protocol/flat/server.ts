@@ -1,3 +1,4 @@
+import type { JsonShapeLimits } from '../json-shape.js'
 import { parseFrame, positionKeys, unknownType } from '../json.js'
 import type { DirectMessage, Inbound, JsonObject, Publication, RawFrame, ReplyTo, ServerCodec, WelcomeInfo } from '../messages.js'
 
@@ -27,8 +28,8 @@ function flatProblem(msg: JsonObject): string | null {
 }
 
 /** Decodes one client frame of the flat dialect. Never throws. */
-export function decodeFlat(raw: RawFrame): Inbound {
-  const parsed = parseFrame(raw)
+export function decodeFlat(raw: RawFrame, limits?: JsonShapeLimits): Inbound {
+  const parsed = parseFrame(raw, limits)
   if (!parsed.ok) return { kind: 'invalid', message: parsed.message }
   const msg = parsed.msg
   const problem = flatProblem(msg)
