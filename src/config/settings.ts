@@ -56,10 +56,10 @@ export const SettingsSchema = z
     max_connections: z.number().int().positive().default(1000),
     /** Frames per second per connection; the bucket holds 1.5× this. @default 100 */
     message_rate_limit: z.number().positive().default(100),
-    /** Inbound bytes per second per connection; the bucket holds 1.5× this, at least max_payload. @default 262144 */
-    byte_rate_limit: z.number().int().positive().default(256 * 1024),
-    /** Most object keys in one inbound frame (every level), counted before it is parsed. @default 10000 */
-    max_frame_keys: z.number().int().positive().default(10_000),
+    /** Inbound bytes per second per connection; the bucket holds 1.5× this (a larger frame needs it full). @default 65536 */
+    byte_rate_limit: z.number().int().positive().default(64 * 1024),
+    /** Most object keys in one inbound frame (every level), counted before it is parsed. @default 2000 */
+    max_frame_keys: z.number().int().positive().default(2000),
     /** Most array elements in one inbound frame (every level), counted before it is parsed. @default 100000 */
     max_frame_elements: z.number().int().positive().default(100_000),
     ping_interval: seconds(20),

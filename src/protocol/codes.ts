@@ -60,7 +60,7 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
 /** Error code → when it is sent. The doc table in docs/errors.md mirrors this. */
 export const ERROR_CODES: Readonly<Record<ErrorCode, string>> = {
-  DECODE_ERROR: 'The frame is not JSON, not an object, nested deeper than 64 levels, has an unknown type, a non-object data, or a null/non-string id, timestamp or event. The connection stays open.',
+  DECODE_ERROR: 'The frame is not JSON, not an object, nested deeper than 64 levels, over max_frame_keys or max_frame_elements, has an unknown type, a non-object data, or a null/non-string id, timestamp or event. The connection stays open.',
   UNKNOWN_REQUEST: 'The request names an operation the service does not have.',
   INVALID_PARAMS: 'A request parameter is missing or has the wrong type; the message names the field.',
   INVALID_CHANNEL: 'The channel is missing, malformed, or matches none of the service\'s channel patterns.',
@@ -68,7 +68,7 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, string>> = {
   FORBIDDEN: 'The connection may not read or write that channel; or the access policy refused an HTTP request or upgrade (Origin, Host, non-loopback caller).',
   AUTH_REQUIRED: 'Authentication is required and the first frame was not an auth request.',
   AUTH_FAILED: 'The auth token is missing, malformed, invalid or expired; or a missing/wrong API key on HTTP or MCP.',
-  RATE_LIMIT_EXCEEDED: 'The connection sent frames faster than message_rate_limit; the frame was dropped.',
+  RATE_LIMIT_EXCEEDED: 'The connection sent frames faster than message_rate_limit or bytes faster than byte_rate_limit; the frame was dropped.',
   TOO_MANY_SUBSCRIPTIONS: 'The connection already holds max_subscriptions channels.',
   NOT_FOUND: 'The target of the request (e.g. a connection id for a direct send) does not exist.',
   SERVER_ERROR: 'A handler failed unexpectedly; the error is logged, no stack trace is sent, the connection stays open.',

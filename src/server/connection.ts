@@ -2,7 +2,6 @@ import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 import type { Identity } from '../auth/identity.js'
 import type { CloseCode } from '../protocol/codes.js'
-import { TokenBucket } from './rate-limiter.js'
 import { tcpSocketOf } from './library-internals.js'
 import { corkForTurn, flushNow } from './write-coalescer.js'
 
@@ -12,7 +11,7 @@ const SLOW_GRACE_MS = 1000
 /** A backlog this many times max_buffered_bytes is slow at once: the hard bound on memory per client. */
 const HARD_LIMIT_FACTOR = 2
 
-/** One client connection: bounded send, rate limit, heartbeat state, identity, subscriptions. */
+/** One client connection: bounded send, heartbeat state, identity, subscriptions. */
 export class Connection {
   readonly id: string
   readonly socket: WebSocket
@@ -20,7 +19,6 @@ export class Connection {
   readonly connectedAt: number
   readonly secure: boolean
   readonly subscriptions = new Set<string>()
-  readonly bucket: TokenBucket
   identity: Identity | null = null
   /** `auth`: waiting for the first frame to authenticate; `open`: normal; `closing`: close sent. */
   phase: 'auth' | 'open' | 'closing' = 'open'
@@ -38,7 +36,6 @@ export class Connection {
     socket: WebSocket
     remoteAddress: string
     secure: boolean
-    rate: number
     maxBuffered: number
     onSlow: (conn: Connection) => void
   }) {
@@ -48,7 +45,6 @@ export class Connection {
     this.secure = opts.secure
     this.connectedAt = Date.now()
     this.lastSeen = this.connectedAt
-    this.bucket = new TokenBucket(opts.rate, this.connectedAt)
     this.#maxBuffered = opts.maxBuffered
     this.#onSlow = opts.onSlow
   }

@@ -12,11 +12,18 @@ export interface InboundRefusal {
   readonly pauseMs: number
 }
 
-export type BudgetSettings = Pick<Settings, 'message_rate_limit' | 'byte_rate_limit' | 'max_payload' | 'max_frame_keys' | 'max_frame_elements'>
+export type BudgetSettings = Pick<Settings, 'message_rate_limit' | 'byte_rate_limit' | 'max_frame_keys' | 'max_frame_elements'>
 
-/** The shape limits of one inbound frame (docs/configuration.md max_frame_keys, max_frame_elements). */
+const shapeLimits = new WeakMap<BudgetSettings, JsonShapeLimits>()
+
+/** The shape limits of one inbound frame (max_frame_keys, max_frame_elements), one object per settings. */
 export function frameShapeLimits(settings: BudgetSettings): JsonShapeLimits {
-  return { maxDepth: MAX_JSON_DEPTH, maxKeys: settings.max_frame_keys, maxElements: settings.max_frame_elements }
+  let limits = shapeLimits.get(settings)
+  if (limits === undefined) {
+    limits = { maxDepth: MAX_JSON_DEPTH, maxKeys: settings.max_frame_keys, maxElements: settings.max_frame_elements }
+    shapeLimits.set(settings, limits)
+  }
+  return limits
 }
 
 /**
@@ -31,8 +38,8 @@ export class InboundBudget {
 
   constructor(settings: BudgetSettings, now: number) {
     this.#frames = new TokenBucket(settings.message_rate_limit, now)
-    // The largest frame must always be able to pass once the bucket is full.
-    this.#bytes = new TokenBucket(settings.byte_rate_limit, now, 1.5, settings.max_payload)
+    // A frame larger than the bucket (up to max_payload) passes when it is full and leaves it in debt.
+    this.#bytes = new TokenBucket(settings.byte_rate_limit, now)
   }
 
   /** Null when a frame of `bytes` may be decoded; else the refusal (the frame is dropped, nothing is taken). */

@@ -550,7 +550,6 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       socket,
       remoteAddress: this.access.clientAddress(req),
       secure: this.access.isSecure(req),
-      rate: this.settings.message_rate_limit,
       maxBuffered: this.settings.max_buffered_bytes,
       onSlow: (c) => this.#closeSlow(c),
     })

@@ -64,7 +64,7 @@ describe('Redis faults', () => {
 
   it('keeps local delivery going when Redis dies mid-stream and resumes cross-instance delivery when it is back', async () => {
     redis = await TestRedis.start()
-    nodes = await startCluster('workflow', redis.url, 3, { allow_client_publish: true, message_rate_limit: 10_000 })
+    nodes = await startCluster('workflow', redis.url, 3, { allow_client_publish: true, message_rate_limit: 10_000, byte_rate_limit: 10_000_000 })
     const servers3 = nodes.map((n) => n.server)
     await clusterFormed(servers3)
     const [a, b, c] = await Promise.all(nodes.map((n) => TestClient.connect(n.url)))

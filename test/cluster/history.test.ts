@@ -7,7 +7,7 @@ import { callErr, httpClient, startObserved } from '../helpers/observed.js'
 import { TestRedis } from '../helpers/redis.js'
 import type { Started } from '../helpers/server.js'
 
-const HISTORY: SettingsInput = { allow_client_publish: true, message_rate_limit: 100_000, history: [{ channel: 'workflow:*', size: 10_000, ttl: 300 }] }
+const HISTORY: SettingsInput = { allow_client_publish: true, message_rate_limit: 100_000, byte_rate_limit: 100_000_000, history: [{ channel: 'workflow:*', size: 10_000, ttl: 300 }] }
 const isStarted = (f: Frame) => f.type === 'event' && f.event === 'workflow.started'
 
 async function offsets(c: TestClient, count: number): Promise<number[]> {

@@ -27,13 +27,19 @@ describe('TokenBucket', () => {
 })
 
 describe('TokenBucket counting bytes', () => {
-  it('holds at least minBurst, takes a cost, and says how long until a refused cost fits', () => {
-    const b = new TokenBucket(1000, 0, 1.5, 4096)
-    expect(b.burst).toBe(4096)
-    expect(b.take(0, 4096)).toBe(0)
-    expect(b.take(0, 1000)).toBeCloseTo(1)
-    // A refusal takes nothing: half a second later 500 bytes are there.
-    expect(b.take(500, 500)).toBe(0)
-    expect(b.take(500, 1)).toBeCloseTo(0.001)
+  it('takes a cost, and says how long until a refused cost fits (taking nothing)', () => {
+    const b = new TokenBucket(1000, 0)
+    expect(b.burst).toBe(1500)
+    expect(b.take(0, 1000)).toBe(0)
+    expect(b.take(0, 1000)).toBeCloseTo(0.5)
+    expect(b.take(500, 1000)).toBe(0)
+  })
+
+  it('lets a cost larger than the bucket through when it is full, then stays in debt until repaid', () => {
+    const b = new TokenBucket(1000, 0)
+    expect(b.take(0, 4000)).toBe(0) // full: passes, 2,500 in debt
+    expect(b.take(0, 1)).toBeCloseTo(2.501)
+    expect(b.take(2000, 4000)).toBeCloseTo(2) // 1,000 back is not a full bucket
+    expect(b.take(4000, 4000)).toBe(0)
   })
 })

@@ -2,6 +2,7 @@ import type { Identity } from '../../auth/identity.js'
 import { AppError, ErrorCode } from '../../protocol/codes.js'
 import type { Inbound, RawFrame, ReplyTo } from '../../protocol/messages.js'
 import type { Connection } from '../connection.js'
+import { frameShapeLimits, InboundBudget } from '../inbound-budget.js'
 import { runRequest } from './answer.js'
 import { FirstFrameAuth } from './first-frame-auth.js'
 import type { SessionHost } from './host.js'
@@ -14,11 +15,15 @@ import type { SessionHost } from './host.js'
 export class Session {
   readonly conn: Connection
   readonly #host: SessionHost
+  readonly #budget: InboundBudget
   #auth: FirstFrameAuth | null = null
+  /** Set while the socket is not read because the client spent its byte budget. */
+  #resume: NodeJS.Timeout | null = null
 
   constructor(host: SessionHost, conn: Connection) {
     this.#host = host
     this.conn = conn
+    this.#budget = new InboundBudget(host.settings, conn.connectedAt)
   }
 
   /** Listens to the socket, then either waits for the auth frame or welcomes at once. */
@@ -42,6 +47,7 @@ export class Session {
   /** The connection closed: stop every timer of this session. */
   end(): void {
     this.#auth?.cancel()
+    if (this.#resume !== null) clearTimeout(this.#resume)
   }
 
   /** One raw frame from the client: rate budget → decode → auth phase or dispatch. */
@@ -50,15 +56,18 @@ export class Session {
     const now = Date.now()
     conn.lastSeen = now
     if (conn.phase === 'closing') return
-    const stats = this.#host.stats
-    const wait = conn.bucket.take(now)
-    if (wait > 0) {
+    const host = this.#host
+    const stats = host.stats
+    // Frames and bytes are paid for before a frame is decoded: a refusal costs nothing.
+    const refusal = this.#budget.admit(typeof raw === 'string' ? Buffer.byteLength(raw) : raw.byteLength, now)
+    if (refusal !== null) {
       stats.rateLimited++
       stats.countIn('rate_limited')
-      this.sendError(ErrorCode.RATE_LIMIT_EXCEEDED, `Message rate limit exceeded. Retry after ${wait.toFixed(3)} seconds.`, null)
+      this.sendError(refusal.code, refusal.message, null)
+      if (refusal.pauseMs > 0) this.#pauseReading(refusal.pauseMs)
       return
     }
-    const msg = this.#host.dialect.codec.decode(raw)
+    const msg = host.dialect.codec.decode(raw, frameShapeLimits(host.settings))
     if (this.#auth !== null) {
       stats.countIn(msg.kind === 'request' ? 'request' : msg.kind)
       this.#auth.frame(msg)
@@ -114,6 +123,16 @@ export class Session {
     this.send('response', host.dialect.codec.encodeResponse('auth', host.dialect.authAnswer(identity), request))
     this.#welcome()
     for (const msg of queued) this.dispatch(msg)
+  }
+
+  /** Stops reading the socket for `ms`: the client's further frames wait in TCP buffers, not in our memory or CPU. */
+  #pauseReading(ms: number): void {
+    if (this.#resume !== null) return
+    this.conn.socket.pause()
+    this.#resume = setTimeout(() => {
+      this.#resume = null
+      this.conn.socket.resume()
+    }, ms)
   }
 
   #welcome(): void {
