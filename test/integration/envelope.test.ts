@@ -106,7 +106,8 @@ describe('envelope (docs/protocol.md A.1, A.2, A.4)', () => {
   ]
 
   it.each(bad)('answers a frame that is %s with DECODE_ERROR and keeps the connection open', async (_what, frame, message) => {
-    s = await startService('workflow')
+    // Some of these frames are hundreds of KB: at the default byte_rate_limit the ping after one would wait seconds.
+    s = await startService('workflow', { byte_rate_limit: 10_000_000 })
     const c = await TestClient.connect(s.url)
     const err = await c.errorFor(frame)
     expect(err).toMatchObject({ type: 'error', error_code: 'DECODE_ERROR', correlation_id: null, event: null })
