@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import type { Browser, Page } from 'playwright-core'
@@ -23,6 +24,9 @@ async function publish(service: string, channel: string, event: string, data: Re
   })
   expect(res.status).toBe(200)
 }
+
+/** Screenshots go to docs/ when UPDATE_SCREENSHOTS=1 (npm run screenshots), else to a temporary folder. */
+const shot = (name: string) => join(process.env.UPDATE_SCREENSHOTS === '1' ? join(ROOT, 'docs') : tmpdir(), name)
 
 const rows = (page: Page) => page.locator('ol.events > li:not([hidden])')
 
@@ -69,7 +73,7 @@ describe('the dashboard in headless Chromium (docs/dashboard.md)', () => {
     await expect.poll(() => rows(page).count()).toBe(3)
     await rows(page).first().locator('summary').click()
     expect(JSON.parse(await rows(page).first().locator('pre').innerText())).toMatchObject({ event: 'task.assigned', channel: 'global', data: { task_id: 'task-2' } })
-    await page.screenshot({ path: join(ROOT, 'docs/live.png') })
+    await page.screenshot({ path: shot('live.png') })
     await page.close()
   })
 
@@ -86,7 +90,7 @@ describe('the dashboard in headless Chromium (docs/dashboard.md)', () => {
     const before = await deliveries()
     for (let i = 0; i < 30; i++) await publish('workflow', 'global', 'task.assigned', { task_id: `burst-${i}` })
     await expect.poll(deliveries, { timeout: 20_000 }).toBeGreaterThanOrEqual(before + 30)
-    await page.screenshot({ path: join(ROOT, 'docs/dashboard.png') })
+    await page.screenshot({ path: shot('dashboard.png') })
 
     const workflow = services.get('workflow') as Started
     await workflow.server.close()
