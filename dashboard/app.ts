@@ -1,28 +1,11 @@
 // The dashboard page (docs/dashboard.md): /dashboard shows a card per service, /live the event
 // stream. Read-only: it subscribes and reads status, never publishes. Bundled by esbuild at build.
 import { RoomcastClient } from '../src/client/index.js'
+import type { ServiceStatus as Status, ServiceTarget } from '../src/dashboard/status-poll.js'
 import { el, sparkline } from './dom.js'
 
-interface Service {
-  readonly name: string
-  readonly dialect: 'envelope' | 'flat'
-  readonly http: string
-  readonly ws: string
-}
-
-interface Status {
-  readonly name: string
-  readonly up: boolean
-  readonly error?: string
-  readonly connections?: number
-  readonly channels?: number
-  readonly deliveries?: number
-  readonly pending?: number
-  readonly failed?: number
-  readonly redis?: string
-  readonly instances?: number
-  readonly postgres?: string | null
-}
+/** A service as /api/services lists it; its dialect picks the client's codec. */
+type Service = ServiceTarget & { readonly dialect: 'envelope' | 'flat' }
 
 /** Channels without parameters that services have: the live view subscribes those each service accepts. */
 const FIXED_CHANNELS = ['global', 'metrics', 'files', 'diagnostics', 'ai-response', 'search', 'validation', 'git', 'anomalies', 'insights', 'coverage', 'adapters', 'code', 'goal-teams']
