@@ -1,4 +1,4 @@
-// Lint rules live here, not in prose (STYLE.md 15).
+// Lint rules live here, not in prose.
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 import { createNodeResolver, importX } from 'eslint-plugin-import-x'

@@ -1,4 +1,4 @@
-// The public API of the roomcast core: named exports only (STYLE.md 14).
+// The public API of the roomcast core: named exports only.
 export { WebSocketServer, type ServiceSpec, type ServerOptions, type EventSchemas } from './server/websocket-server.js'
 export { Connection } from './server/connection.js'
 export { RequestRegistry, type RequestContext, type RequestHandler } from './server/request-registry.js'

@@ -4,7 +4,7 @@ import type { HistoryOptions, HistoryPage } from './position.js'
 
 /**
  * Where a bridge pushes what it receives. The server implements it; the bridge never sees a
- * socket (STYLE.md 2).
+ * socket.
  */
 export interface BridgeSink {
   /** Deliver a publication to this instance's local subscribers; returns how many received it. */

@@ -5,7 +5,7 @@ import type { DirectMessage, Publication } from '../protocol/messages.js'
 /**
  * What instances say to each other over Redis: a tagged union, version 1, each message
  * carrying the id of the instance that sent it. Whatever comes off Redis is parsed with
- * `safeParse`; a message that fails is counted and dropped, never thrown (STYLE.md 3).
+ * `safeParse`; a message that fails is counted and dropped, never thrown.
  */
 const origin = z.string().min(1)
 const payload = z.record(z.string(), z.unknown())

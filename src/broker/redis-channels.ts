@@ -1,5 +1,5 @@
 /**
- * Every Redis channel and key name roomcast uses, built here and nowhere else (STYLE.md 4), from one
+ * Every Redis channel and key name roomcast uses, built here and nowhere else, from one
  * prefix (`REDIS_PUBSUB_PREFIX`, default `roomcast:`) and the service name, so services and
  * deployments sharing one Redis never hear each other.
  */

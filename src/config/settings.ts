@@ -45,7 +45,7 @@ const HistorySchema = z
     })
   })
 
-/** Settings of one service, validated once at boot (STYLE.md 8). Times are in seconds. */
+/** Settings of one service, validated once at boot. Times are in seconds. */
 export const SettingsSchema = z
   .object({
     /** Whether `serve all` starts this service. @default true */

@@ -75,7 +75,7 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, string>> = {
   BROKER_UNAVAILABLE: 'A publication to a history channel was refused because the broker could not store it (Redis unreachable); it was delivered to no one. Retry later.',
 }
 
-/** A local error with a stable wire code and an optional cause (STYLE.md 6). */
+/** A local error with a stable wire code and an optional cause. */
 export class AppError extends Error {
   readonly code: ErrorCode
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {

@@ -24,7 +24,7 @@ export function describeIssue(error: z.ZodError, what = 'parameter'): string {
   return field === null ? `Invalid ${what}s: ${issue.message}` : `Invalid ${what} '${field}': ${issue.message}`
 }
 
-/** operation → zod schema → handler (STYLE.md 5). Subclasses fill it in their constructor. */
+/** operation → zod schema → handler. Subclasses fill it in their constructor. */
 export class RequestRegistry {
   readonly #entries = new Map<string, Entry>()
 

@@ -544,7 +544,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   // ── connections ────────────────────────────────────────────────────────────────────────
 
   #admit(socket: WebSocket, req: IncomingMessage): void {
-    // Listeners first, before anything can await (STYLE.md 12).
+    // Listeners first, before anything can await.
     const conn = new Connection({
       id: this.dialect.newConnectionId(),
       socket,

@@ -112,7 +112,7 @@ export class PostgresSource extends EventEmitter implements ServerPlugin {
     this.#setState(this.#attempt === 0 ? 'connecting' : 'reconnecting')
     const client = new pg.Client({ connectionString: this.#settings.url ?? undefined, application_name: this.#appName, keepAlive: true })
     this.#client = client
-    // Listeners before the first await (STYLE.md 12): a connection lost at any point ends here.
+    // Listeners before the first await: a connection lost at any point ends here.
     client.on('error', (err) => this.#lost(client, err))
     client.on('end', () => this.#lost(client, null))
     client.on('notification', (msg) => {

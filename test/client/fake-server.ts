@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { WebSocketServer, type WebSocket } from 'ws'
 
 /**
- * A hand-written server at the client's seam (STYLE.md 13): a real `ws` server on port 0 whose
+ * A hand-written server at the client's seam: a real `ws` server on port 0 whose
  * behaviour each test scripts, for what a roomcast service never does on purpose (stay silent,
  * re-send a frame, refuse every connection).
  */

@@ -7,7 +7,7 @@ export type Recorded =
   | { kind: 'mark'; label: string }
 
 /**
- * A hand-written sink at the sources' seam (STYLE.md 13): it records every call in order and
+ * A hand-written sink at the sources' seam: it records every call in order and
  * lets a test wait until what it recorded satisfies a predicate, re-checked on each call.
  */
 export class RecordingSink implements ChangeSink, GitSink {

@@ -23,7 +23,7 @@ function* lines(): Generator<[file: string, n: number, line: string]> {
 }
 
 // Built from parts so that this file does not match itself.
-const FORBIDDEN = ['../' + 'shared', '/work/' + 'shared', 'PROTOCOL' + '.md']
+const FORBIDDEN = ['../' + 'shared', '/work/' + 'shared', 'PROTOCOL' + '.md', 'STYLE' + '.md', 'DESIGN' + '.md']
 
 describe('references in the repository', () => {
   it('no tracked file cites a spec outside the repository (the spec is docs/protocol.md)', () => {
