@@ -1,31 +1,18 @@
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { TestClient } from '../helpers/client.js'
 import { serviceNames } from '../../services/index.js'
-import { CliProcess, PROCESS_TEST_TIMEOUT, runCli } from '../helpers/cli.js'
+import { cliProcesses, PROCESS_TEST_TIMEOUT, runCli, settingsWriter } from '../helpers/cli.js'
 import { ROOT } from '../helpers/supervisor.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'roomcast-msg-'))
-const settingsFile = (name: string, text: string) => {
-  const file = join(dir, name)
-  writeFileSync(file, text)
-  return file
-}
+const { dir, write: settingsFile } = settingsWriter('roomcast-msg-')
 const SECRET = 'a-workflow-secret-of-32-characters'
 
 describe('what the CLI says (built dist/, real processes)', { timeout: PROCESS_TEST_TIMEOUT }, () => {
-  const procs: CliProcess[] = []
-  const start = (args: string[], env: NodeJS.ProcessEnv = {}) => {
-    const p = new CliProcess(args, env)
-    procs.push(p)
-    return p
-  }
-  afterEach(async () => {
-    await Promise.all(procs.splice(0).map((p) => p.stop()))
-  })
+  const start = cliProcesses()
 
   it('--version prints the version of package.json', async () => {
     const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }

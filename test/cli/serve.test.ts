@@ -3,28 +3,15 @@ import { createServer } from 'node:http'
 import { once } from 'node:events'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { TestClient } from '../helpers/client.js'
-import { CliProcess, PROCESS_TEST_TIMEOUT, runCli } from '../helpers/cli.js'
+import { cliProcesses, PROCESS_TEST_TIMEOUT, runCli, settingsWriter } from '../helpers/cli.js'
 import { freePort } from '../helpers/supervisor.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'roomcast-cli-'))
-const settingsFile = (name: string, text: string) => {
-  const file = join(dir, name)
-  writeFileSync(file, text)
-  return file
-}
+const { write: settingsFile } = settingsWriter('roomcast-cli-')
 
 describe('roomcast CLI (built dist/, real processes)', { timeout: PROCESS_TEST_TIMEOUT }, () => {
-  const procs: CliProcess[] = []
-  const start = (args: string[], env: NodeJS.ProcessEnv = {}) => {
-    const p = new CliProcess(args, env)
-    procs.push(p)
-    return p
-  }
-  afterEach(async () => {
-    await Promise.all(procs.splice(0).map((p) => p.stop()))
-  })
+  const start = cliProcesses()
 
   it('serve <service> --port 0 listens, serves a client, and SIGTERM drains with 1001 and exit 0', async () => {
     const p = start(['serve', 'workflow', '--port', '0'])

@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { once } from 'node:events'
 import { join } from 'node:path'
+import { afterEach } from 'vitest'
 import { ROOT } from './supervisor.js'
 
 const BIN = join(ROOT, 'bin/roomcast.js')
@@ -80,4 +83,28 @@ export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {
   const p = new CliProcess(args, env)
   const code = await p.exited
   return { code, stdout: p.stdout, stderr: p.stderr }
+}
+
+/** A temporary folder of settings files: `write(name, YAML)` → its path. */
+export function settingsWriter(prefix: string): { dir: string; write: (name: string, text: string) => string } {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  const write = (name: string, text: string) => {
+    const file = join(dir, name)
+    writeFileSync(file, text)
+    return file
+  }
+  return { dir, write }
+}
+
+/** Starts CLI processes for the tests of the calling describe block and stops them all after each test. */
+export function cliProcesses(): (args: string[], env?: NodeJS.ProcessEnv) => CliProcess {
+  const procs: CliProcess[] = []
+  afterEach(async () => {
+    await Promise.all(procs.splice(0).map((p) => p.stop()))
+  })
+  return (args, env = {}) => {
+    const p = new CliProcess(args, env)
+    procs.push(p)
+    return p
+  }
 }
