@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import type { Duplex } from 'node:stream'
-import fastifyWebsocket from '@fastify/websocket'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { WebSocket } from 'ws'
@@ -24,7 +22,6 @@ import { envelopeDialect } from '../dialects/envelope.js'
 import type { DirectMessage, JsonObject, Publication, ServerCodec, WelcomeInfo } from '../protocol/messages.js'
 import { Connection } from './connection.js'
 import { textFrame } from './frame.js'
-import { releaseUpgrade } from './library-internals.js'
 import { loadTls, serverFactory, type TlsFiles } from './http-transport.js'
 import { registerBuiltinRequests } from './builtin-requests.js'
 import { registerHttpRoutes } from './http-routes.js'
@@ -38,6 +35,10 @@ import { frameCache, HeldDeliveries, type HistoryHost, subscribeWithHistory } fr
 import type { Lifecycle, Published, ServerView } from './server-view.js'
 import type { CredentialCheck, SessionHost } from './session/host.js'
 import { Session } from './session/session.js'
+import { UpgradeHandler } from './upgrade.js'
+
+/** The paths a client opens its WebSocket on. */
+const WEBSOCKET_PATHS = ['/', '/ws'] as const
 
 export type { Published } from './server-view.js'
 
@@ -98,7 +99,6 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   readonly authenticator: CredentialCheck
   readonly #onConnect: ConnectionCallback[] = []
   readonly #onDisconnect: ConnectionCallback[] = []
-  readonly #upgrades = new Set<Duplex>()
   readonly #plugins: ServerPlugin[] = []
   readonly #held: HeldDeliveries<Connection>
   readonly #historyHost: HistoryHost<Connection>
@@ -429,29 +429,25 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       serverFactory: serverFactory(this.settings, this.#tls),
     })
     this.#app = app
-    await app.register(fastifyWebsocket, {
-      options: { maxPayload: this.settings.max_payload, perMessageDeflate: false, clientTracking: false },
-      preClose: (done) => {
-        this.#drain().then(() => done(), done)
+    // The drain runs before fastify stops listening: a late upgrade meanwhile is answered 503.
+    app.addHook('preClose', () => this.#drain())
+    new UpgradeHandler(
+      {
+        access: this.access,
+        accepting: () => this.#state === 'running' || this.#state === 'starting',
+        admit: (socket, req) => this.#admit(socket, req),
+        debug: (fields, msg) => this.log.debug(fields, msg),
       },
-    })
-    // fastify answers an upgrade that arrives while it closes with 503 but leaves the socket open,
-    // which would hold app.close() until that client leaves: track upgrade sockets, end them in #drain.
-    app.server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => {
-      this.#upgrades.add(socket)
-      socket.once('close', () => this.#upgrades.delete(socket))
-    })
-    app.register(async (scope) => {
-      const wsHandler = (socket: WebSocket, req: { raw: IncomingMessage }) => this.#admit(socket, req.raw)
-      // A plain GET on a WebSocket path is a client that forgot to upgrade: say so (426), not 404.
-      const handler = (_req: unknown, reply: FastifyReply) =>
-        reply
-          .code(426)
-          .header('upgrade', 'websocket')
-          .header('connection', 'Upgrade')
-          .send({ error: 'This path speaks WebSocket: send an Upgrade: websocket request', code: ErrorCode.INVALID_PARAMS })
-      for (const url of ['/', '/ws']) scope.route({ method: 'GET', url, handler, wsHandler, config: { access: 'socket' } })
-    })
+      { paths: WEBSOCKET_PATHS, maxPayload: this.settings.max_payload },
+    ).attach(app.server)
+    // A plain GET on a WebSocket path is a client that forgot to upgrade: say so (426), not 404.
+    const upgradeRequired = (_req: unknown, reply: FastifyReply) =>
+      reply
+        .code(426)
+        .header('upgrade', 'websocket')
+        .header('connection', 'Upgrade')
+        .send({ error: 'This path speaks WebSocket: send an Upgrade: websocket request', code: ErrorCode.INVALID_PARAMS })
+    for (const url of WEBSOCKET_PATHS) app.get(url, { config: { access: 'socket' } }, upgradeRequired)
     registerHttpRoutes(app, this)
     for (const plugin of this.#plugins) await plugin.setup(this, app)
     await this.bridge.start(this, {
@@ -535,7 +531,6 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       this.log.warn({ remaining: this.#connections.size }, 'drain timeout: terminating remaining connections')
       for (const conn of this.#connections.values()) conn.socket.terminate()
     }
-    for (const socket of this.#upgrades) socket.destroy()
     await this.bridge.close()
     this.delivery.close()
     if (ran) this.log.info('drained')
@@ -555,7 +550,6 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     })
     const onError = (err: Error) => this.log.debug({ err, connection: conn.id }, 'socket error')
     socket.on('error', onError)
-    releaseUpgrade(socket, req, onError)
     if (this.#state !== 'running') {
       conn.close(CloseCode.GOING_AWAY, CloseReason.SHUTTING_DOWN)
       return

@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import { type IncomingMessage, request } from 'node:http'
+import { connect } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { TestClient } from '../helpers/client.js'
@@ -116,6 +117,29 @@ describe('one access policy for every route, the upgrade and MCP', () => {
       const answer = await upgrade(s.url, origin === undefined ? {} : { origin })
       expect(answer, String(origin)).toMatchObject({ welcome: { event: 'session.created' } })
     }
+  })
+
+  it('an upgrade on a path that is not a WebSocket path gets 404 with a reason; a query string on / and /ws is fine', async () => {
+    s = await startObserved('workflow')
+    const port = s.server.port
+    expect(await upgrade(`ws://127.0.0.1:${port}/health`, {})).toEqual({ status: 404, body: JSON.stringify({ error: 'No route GET /health', code: 'NOT_FOUND' }) })
+    expect(await upgrade(`ws://127.0.0.1:${port}/wsx?a=1`, {})).toMatchObject({ status: 404 })
+    // A DNS name in Host is refused on an unknown path as on every public route.
+    expect(await upgrade(`ws://127.0.0.1:${port}/nope`, { host: 'evil.example' })).toMatchObject({ status: 403 })
+    expect(s.server.stats.connectionsTotal).toBe(0)
+    for (const path of ['/?agent=a', '/ws?x=1']) {
+      expect(await upgrade(`ws://127.0.0.1:${port}${path}`, {}), path).toMatchObject({ welcome: { event: 'session.created' } })
+    }
+  })
+
+  it('an upgrade with a broken handshake gets 400 from ws and no connection', async () => {
+    s = await startObserved('workflow')
+    const sock = connect(s.server.port, '127.0.0.1')
+    sock.end('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n')
+    let text = ''
+    for await (const chunk of sock) text += String(chunk)
+    expect(text).toMatch(/^HTTP\/1\.1 400 /)
+    expect(s.server.stats.connectionsTotal).toBe(0)
   })
 
   it('allowed_origins "*" lets any page connect', async () => {

@@ -1,0 +1,82 @@
+import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { WebSocketServer as WsServer, type WebSocket } from 'ws'
+import type { AccessPolicy } from '../auth/access-policy.js'
+import { ErrorCode } from '../protocol/codes.js'
+
+/** What the upgrade handler needs from the server that owns it. */
+export interface UpgradeHost {
+  readonly access: AccessPolicy
+  /** False once the server drains: a late upgrade is answered 503 instead of a handshake. */
+  accepting(): boolean
+  /** A completed handshake: the WebSocket and the request that opened it. */
+  admit(ws: WebSocket, req: IncomingMessage): void
+  debug(fields: Record<string, unknown>, msg: string): void
+}
+
+export interface UpgradeOptions {
+  /** The paths that speak WebSocket (`/` and `/ws`); any other is answered 404. */
+  readonly paths: readonly string[]
+  readonly maxPayload: number
+}
+
+/**
+ * The WebSocket upgrade, handled on the HTTP server's `upgrade` event with ws directly rather
+ * than through fastify's router: a reconnect storm pays per connection, and the router's request
+ * lifecycle (hooks, reply, promise chain) cost more than the handshake itself. The checks are
+ * the same as fastify's `socket` routes: the one access policy (src/auth/access-policy.ts),
+ * answered with the same `{error, code}` bodies before any handshake.
+ */
+export class UpgradeHandler {
+  readonly #wss: WsServer
+  readonly #paths: ReadonlySet<string>
+  readonly #host: UpgradeHost
+
+  constructor(host: UpgradeHost, options: UpgradeOptions) {
+    this.#host = host
+    this.#paths = new Set(options.paths)
+    this.#wss = new WsServer({ noServer: true, maxPayload: options.maxPayload, perMessageDeflate: false, clientTracking: false })
+  }
+
+  /** Starts answering the upgrades `server` receives. */
+  attach(server: Server): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head))
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    const path = q === -1 ? url : url.slice(0, q)
+    const known = this.#paths.has(path)
+    const refusal = this.#host.access.check(req, known ? 'socket' : 'public')
+    if (refusal !== null) {
+      this.#host.debug({ url, host: req.headers.host, origin: req.headers.origin, code: refusal.code }, 'upgrade refused by the access policy')
+      return answer(socket, refusal.status, { error: refusal.error, code: refusal.code })
+    }
+    if (!known) return answer(socket, 404, { error: `No route GET ${path}`, code: ErrorCode.NOT_FOUND })
+    if (!this.#host.accepting()) return answer(socket, 503, { error: 'Server shutting down', code: ErrorCode.SERVER_ERROR })
+    // ws completes the handshake at once (no verifyClient), or refuses it (a bad
+    // Sec-WebSocket-Key, say) with 400 and destroys the socket; it handles socket errors meanwhile.
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#host.admit(ws, req))
+  }
+}
+
+function destroy(this: Duplex): void {
+  this.destroy()
+}
+
+/** An HTTP answer on a socket that asked to upgrade, then the end of the socket. */
+function answer(socket: Duplex, status: number, body: Record<string, string>): void {
+  // A client that resets meanwhile must not become an unhandled socket error.
+  socket.on('error', destroy)
+  if (!socket.writable) return void socket.destroy()
+  const json = JSON.stringify(body)
+  socket.once('finish', () => socket.destroy())
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+      'Connection: close\r\n' +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(json)}\r\n\r\n` +
+      json,
+  )
+}
