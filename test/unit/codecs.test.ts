@@ -41,6 +41,39 @@ describe.each(dialects)('the %s codecs, both directions', (_name, client, server
   })
 })
 
+describe.each([
+  ['envelope', envelopeServerCodec, (id: string) => `{"type":"ack","data":{"message_id":"${id}"}}`],
+  ['flat', flatServerCodec, (id: string) => `{"type":"ack","message_id":"${id}"}`],
+] as const)('the %s compact ack (read without parsing) decodes as the general path does', (_name, server, compact) => {
+  const bytes = (text: string) => new TextEncoder().encode(text)
+  // A frame given as a string always takes the general path: the answer to compare with.
+  const both = (text: string, limits?: { maxDepth: number; maxKeys: number; maxElements: number }) => [server.decode(bytes(text), limits), server.decode(text, limits)]
+
+  it('in its compact form', () => {
+    for (const id of ['msg_1', '2f0c1b7e-4f7a-4b8e-9a57-3f1f6b7f0a11', 'a b', '~!#$%&()*+,-./:;<=>?@[]^_`{|}', 'x']) {
+      const [fast, general] = both(compact(id))
+      expect(fast, id).toEqual({ kind: 'ack', messageId: id, correlationId: null })
+      expect(fast, id).toEqual(general)
+    }
+  })
+
+  it('in every form the fast path leaves to the general one', () => {
+    const frames = [
+      compact('é'), compact('a\\"b'), compact('a\\u0041'), compact(''), compact('a"b'),
+      compact('x').replace('"ack"', ' "ack"'), compact('x') + ' ', compact('x').slice(0, -1), compact('x').replace('}', ',"id":"r1"}'),
+      compact('\u0000'), '{"type":"ack"', '{"type":"ack"}', '"}}', '',
+    ]
+    for (const text of frames) {
+      const [fast, general] = both(text)
+      expect(fast, text).toEqual(general)
+    }
+    const tiny = { maxDepth: 1, maxKeys: 1, maxElements: 10 }
+    const [fast, general] = both(compact('x'), tiny)
+    expect(fast).toEqual(general)
+    expect(fast).toMatchObject({ kind: 'invalid' })
+  })
+})
+
 describe('stream positions go after the standard keys', () => {
   it('envelope: after the nine keys', () => {
     const keys = Object.keys(JSON.parse(envelopeServerCodec.encodeEvent({ ...pub, position: { offset: 2, epoch: 'e' } })) as object)

@@ -49,7 +49,8 @@ export const envelopeClientCodec: ClientCodec = {
   encodeUnsubscribe: (channel, id) => request('request', 'unsubscribe', { channel }, id),
   encodePublish: (channel, event, data, id) => request('request', 'publish', { channel, event, data }, id),
   encodeAuth: (credentials, id) => request('request', 'auth', credentials, id),
-  encodeAck: (messageId) => JSON.stringify({ id: uuid(), type: 'ack', data: { message_id: messageId }, timestamp: new Date().toISOString() }),
+  // The compact form the server reads without parsing (docs/protocol.md A.8).
+  encodeAck: (messageId) => JSON.stringify({ type: 'ack', data: { message_id: messageId } }),
   encodePing: (id) => request('ping', null, {}, id),
   encodePong: () => JSON.stringify({ id: uuid(), type: 'pong', data: {}, timestamp: new Date().toISOString() }),
   decode: decodeEnvelopeServerFrame,

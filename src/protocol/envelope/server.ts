@@ -1,4 +1,5 @@
 import type { JsonShapeLimits } from '../json-shape.js'
+import { CompactAck } from '../compact-ack.js'
 import { isObject, parseFrame, positionKeys, unknownType } from '../json.js'
 import type { DirectMessage, Inbound, JsonObject, Publication, RawFrame, ReplyTo, ServerCodec, WelcomeInfo } from '../messages.js'
 import { ENVELOPE_TYPES, envelopeFrame } from './frame.js'
@@ -34,8 +35,13 @@ function replyOf(msg: JsonObject): ReplyTo {
   return id !== undefined && id !== cid ? { correlationId: cid, requestId: id } : { correlationId: cid }
 }
 
+/** The compact ack, one per tracked delivery: read without parsing (compact-ack.ts). */
+const COMPACT_ACK = new CompactAck('{"type":"ack","data":{"message_id":"', '"}}', { keys: 3, depth: 2 })
+
 /** Decodes one client frame of the envelope dialect. Never throws. */
 export function decodeEnvelope(raw: RawFrame, limits?: JsonShapeLimits): Inbound {
+  const acked = COMPACT_ACK.read(raw, limits)
+  if (acked !== null) return { kind: 'ack', messageId: acked, correlationId: null }
   const parsed = parseFrame(raw, limits)
   if (!parsed.ok) return { kind: 'invalid', message: parsed.message }
   const msg = parsed.msg

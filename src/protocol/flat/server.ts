@@ -1,4 +1,5 @@
 import type { JsonShapeLimits } from '../json-shape.js'
+import { CompactAck } from '../compact-ack.js'
 import { parseFrame, positionKeys, unknownType } from '../json.js'
 import type { DirectMessage, Inbound, JsonObject, Publication, RawFrame, ReplyTo, ServerCodec, WelcomeInfo } from '../messages.js'
 
@@ -27,8 +28,13 @@ function flatProblem(msg: JsonObject): string | null {
   return null
 }
 
+/** The compact ack, one per tracked delivery: read without parsing (compact-ack.ts). */
+const COMPACT_ACK = new CompactAck('{"type":"ack","message_id":"', '"}', { keys: 2, depth: 1 })
+
 /** Decodes one client frame of the flat dialect. Never throws. */
 export function decodeFlat(raw: RawFrame, limits?: JsonShapeLimits): Inbound {
+  const acked = COMPACT_ACK.read(raw, limits)
+  if (acked !== null) return { kind: 'ack', messageId: acked, correlationId: null }
   const parsed = parseFrame(raw, limits)
   if (!parsed.ok) return { kind: 'invalid', message: parsed.message }
   const msg = parsed.msg
