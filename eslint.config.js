@@ -44,7 +44,7 @@ export default tseslint.config(
         patterns: [
           { group: ['node:*'], message: 'src/protocol and src/client are browser-safe: no Node built-ins.' },
           { regex: '^(assert|buffer|child_process|crypto|events|fs|http|https|net|os|path|stream|tls|url|util|zlib|worker_threads)(/.*)?$', message: 'src/protocol and src/client are browser-safe: no Node built-ins.' },
-          { group: ['**/services/**', '**/server/**', '**/dialects/**', '**/auth/**', '**/config/**', '**/bridge/**', '**/mcp/**', '**/metrics/**', 'ws', 'fastify', '@fastify/*', 'ioredis', 'pino', 'pg'], message: 'src/protocol and src/client import only browser-safe code.' },
+          { group: ['**/services/**', '**/server/**', '**/dialects/**', '**/auth/**', '**/config/**', '**/broker/**', '**/mcp/**', '**/metrics/**', 'ws', 'fastify', '@fastify/*', 'ioredis', 'pino', 'pg'], message: 'src/protocol and src/client import only browser-safe code.' },
         ],
       }],
       'no-restricted-globals': ['error',

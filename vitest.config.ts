@@ -7,8 +7,8 @@ export default defineConfig({
     hookTimeout: 30_000,
     pool: 'forks',
     reporters: ['default'],
-    // One suite, both bridges: the redis project re-runs the socket-level suites with every
-    // service bridged over a real redis-server (test/helpers/redis-global-setup.ts).
+    // One suite, both brokers: the redis project re-runs the socket-level suites with every
+    // service's broker on a real redis-server (test/helpers/redis-global-setup.ts).
     projects: [
       { extends: true, test: { name: 'memory', include: ['test/**/*.test.ts'] } },
       {

@@ -39,7 +39,7 @@ export const SERVERS = {
   'ws-coalesced-320': { protocol: 'ws', instances: 1, payloadBytes: 305, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--coalesce', '--port', String(port)] },
   socketio: { protocol: 'socketio', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/socketio-pubsub.js'), '--port', String(port)] },
   // Two roomcast instances over a bench-started redis-server (REDIS_URL): the publisher on
-  // the first, subscribers split across both. Needs the Redis bridge.
+  // the first, subscribers split across both. Needs the Redis broker.
   'roomcast-redis2': { protocol: 'roomcast', instances: 2, redis: true, argv: (port) => [node, ...ROOMCAST, '--port', String(port)] },
 }
 

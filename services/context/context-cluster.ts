@@ -11,7 +11,7 @@ const LOCK_INTERVALS = 3
 /**
  * The context service's state shared between its instances: the agents' kept subscriptions and
  * the metrics publisher. On Redis when `redis.url` is set (one connection of its own, beside
- * the bridge's), in memory otherwise. A plugin, so the server starts and stops it.
+ * the broker's), in memory otherwise. A plugin, so the server starts and stops it.
  */
 export class ContextCluster implements ServerPlugin {
   readonly name = 'context'

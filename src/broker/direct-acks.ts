@@ -1,4 +1,4 @@
-import type { DirectOutcome } from './bridge.js'
+import type { DirectOutcome } from './broker.js'
 
 interface Waiting {
   readonly resolve: (outcome: DirectOutcome) => void
@@ -36,7 +36,7 @@ export class DirectAcks {
     if (++w.misses >= w.peers) this.#settle(id, 'unknown')
   }
 
-  /** Settles everything still waiting as `unknown` (the bridge is closing). */
+  /** Settles everything still waiting as `unknown` (the broker is closing). */
   clear(): void {
     for (const id of [...this.#waiting.keys()]) this.#settle(id, 'unknown')
   }

@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis'
 
-/** How the bridge reconnects and how long it waits; every bound has a default. */
+/** How the broker reconnects and how long it waits; every bound has a default. */
 export interface RedisTimings {
   /** Longest pause between reconnect attempts. @default 1000 ms */
   readonly retryMaxMs?: number
@@ -9,10 +9,10 @@ export interface RedisTimings {
 }
 
 /**
- * ioredis options for the bridge's connections. Commands never queue while Redis is away
+ * ioredis options for the broker's connections. Commands never queue while Redis is away
  * (`enableOfflineQueue: false`): a publish then fails at once and is counted, instead of
  * piling up in memory and arriving late, out of date. Reconnects go on forever, backing off
- * to `retryMaxMs`. Subscriptions are restored by the bridge itself on `ready`, because a
+ * to `retryMaxMs`. Subscriptions are restored by the broker itself on `ready`, because a
  * SUBSCRIBE attempted while Redis was away is not remembered by ioredis.
  */
 export function redisOptions(name: string, timings: RedisTimings = {}): RedisOptions {

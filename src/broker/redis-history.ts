@@ -94,7 +94,7 @@ function decodeEntry(raw: string | undefined): Publication | null {
   }
 }
 
-/** What the Redis history store needs from the bridge that owns the connection. */
+/** What the Redis history store needs from the broker that owns the connection. */
 export interface RedisHistoryDeps {
   /** The publishing connection, or null before start. */
   readonly connection: () => Redis | null
@@ -109,7 +109,7 @@ export interface RedisHistoryDeps {
 }
 
 /**
- * History on Redis with the bridge's errors: anything that keeps a script from answering (no
+ * History on Redis with the broker's errors: anything that keeps a script from answering (no
  * connection, Redis gone, no answer within `timeoutMs`) is BROKER_UNAVAILABLE. A script sent
  * just before a crash may still have run; its publisher is told it was refused, so a refused
  * publication can exist, but an accepted one always does.

@@ -121,7 +121,7 @@ export const SettingsSchema = z
     history: HistorySchema,
     redis: z
       .object({
-        /** `redis://[:password@]host:port/db`; null = embedded in-memory bridge. */
+        /** `redis://[:password@]host:port/db`; null = embedded in-memory broker. */
         url: z
           .string()
           .refine((u) => URL.canParse(u) && /^rediss?:$/.test(new URL(u).protocol), 'expected redis://[:password@]host:port/db')

@@ -38,7 +38,7 @@ async function getJson(url: string, timeoutMs: number): Promise<Json> {
 export async function pollService(t: ServiceTarget, timeoutMs = 1500): Promise<ServiceStatus> {
   try {
     const [health, stats] = await Promise.all([getJson(`${t.http}/health`, timeoutMs), getJson(`${t.http}/stats`, timeoutMs)])
-    const bridge = obj(health.bridge)
+    const broker = obj(health.bridge)
     const delivery = obj(stats.delivery)
     const pg = obj(health.postgres)
     return {
@@ -50,8 +50,8 @@ export async function pollService(t: ServiceTarget, timeoutMs = 1500): Promise<S
       deliveries: num(stats.deliveries),
       pending: num(delivery.pending) ?? num(stats.pending_deliveries),
       failed: num(delivery.failed),
-      redis: typeof bridge.state === 'string' ? bridge.state : undefined,
-      instances: num(bridge.instances),
+      redis: typeof broker.state === 'string' ? broker.state : undefined,
+      instances: num(broker.instances),
       postgres: typeof pg.state === 'string' ? pg.state : null,
     }
   } catch (err) {

@@ -2,12 +2,12 @@ import { z } from 'zod'
 import type { HandoverEntry } from './delivery-types.js'
 
 /**
- * What instances say to each other about tracked deliveries, carried inside the bridge's
+ * What instances say to each other about tracked deliveries, carried inside the broker's
  * `delivery` cluster message (which adds the version and the origin instance):
  * - `claim`: "recipient X just connected here" — an instance holding X's events without a
  *   connection answers with
  * - `handover`: those events, addressed to the claiming instance (`to`), in chunks.
- * Everything is parsed with safeParse by the bridge; a bad message is counted, never thrown.
+ * Everything is parsed with safeParse by the broker; a bad message is counted, never thrown.
  */
 export const MAX_HANDOVER_ENTRIES = 100
 /** A handover chunk stays under this many bytes of event text (Redis carries it in one message). */

@@ -9,7 +9,7 @@ import type { DeliveryStats, DeliveryTarget, TrackedFrame } from './delivery-typ
 /** Identities whose latest connection was announced by another instance, remembered at most. */
 const MAX_REMOTE_IDENTITIES = 10_000
 
-/** How delivery messages reach the other instances of the service (the bridge adds version and origin). */
+/** How delivery messages reach the other instances of the service (the broker adds version and origin). */
 export interface DeliveryPort {
   send(msg: DeliveryMessage): void
   /** Whether a message sent now would reach the cluster (false when standalone or while Redis is away). */
@@ -103,7 +103,7 @@ export class Delivery {
     return this.tracker.ack(target, typeof id === 'string' ? id : '')
   }
 
-  /** A delivery message from instance `origin` (already validated by the bridge). */
+  /** A delivery message from instance `origin` (already validated by the broker). */
   receive(origin: string, msg: DeliveryMessage): void {
     if (origin === this.#self) return
     if (msg.kind === 'claim') {

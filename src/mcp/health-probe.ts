@@ -72,22 +72,22 @@ export function describeHealth(service: string, host: string, port: number, prob
       if (probe.httpStatus < 200 || probe.httpStatus >= 300 || probe.status !== 'healthy') {
         return { code: 1, line: `${service}: unhealthy on ${host}:${port}: status ${probe.status} (HTTP ${probe.httpStatus})` }
       }
-      const cluster = clusterNote(doc.bridge as BridgeSummary | undefined) + sourcesNote(doc.sources)
+      const cluster = clusterNote(doc.bridge as BrokerSummary | undefined) + sourcesNote(doc.sources)
       return { code: 0, line: `${service}: healthy on ${host}:${port} (${String(doc.connectedClients)} connections, ${String(doc.activeChannels)} channels${cluster})` }
     }
   }
 }
 
-/** The bridge fields a status line shows. */
-export interface BridgeSummary {
+/** The broker fields a status line shows (the `bridge` object of /health). */
+export interface BrokerSummary {
   readonly kind: string
   readonly state: string
   readonly instances: number
 }
 
-/** `; redis connected, 2 instances` for a clustered service; empty for the in-memory bridge. */
-export function clusterNote(bridge: BridgeSummary | undefined): string {
-  return bridge === undefined || bridge.kind === 'memory' ? '' : `; ${bridge.kind} ${bridge.state}, ${bridge.instances} instances`
+/** `; redis connected, 2 instances` for a clustered service; empty for the in-memory broker. */
+export function clusterNote(broker: BrokerSummary | undefined): string {
+  return broker === undefined || broker.kind === 'memory' ? '' : `; ${broker.kind} ${broker.state}, ${broker.instances} instances`
 }
 
 /** `; postgres listening` for each event source a service reports; empty when it has none. */

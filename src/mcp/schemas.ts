@@ -8,7 +8,7 @@ import { z } from 'zod'
 const EmptyInputSchema = z.object({}).strict()
 const JsonObjectSchema = z.record(z.string(), z.unknown())
 
-export const BridgeSummarySchema = z.object({
+export const BrokerSummarySchema = z.object({
   state: z.string(),
   kind: z.string(),
   instances: z.number().int(),
@@ -24,7 +24,7 @@ export const StatusOutputSchema = z.object({
   connections: z.number().int(),
   rooms: z.number().int(),
   uptime: z.number(),
-  bridge: BridgeSummarySchema,
+  bridge: BrokerSummarySchema,
 })
 
 export const HealthOutputSchema = z.object({
@@ -37,7 +37,7 @@ export const HealthOutputSchema = z.object({
   max_connections: z.number().int(),
   message_rate_limit: z.number(),
   uptime: z.number(),
-  bridge: BridgeSummarySchema,
+  bridge: BrokerSummarySchema,
   /** Event sources and their state, e.g. `{postgres: "listening"}`; absent from older servers. */
   sources: z.record(z.string(), z.string()).default({}),
 })

@@ -1,5 +1,5 @@
 import type { Published, ServerView } from '../server/server-view.js'
-import { bridgeSummary, snapshot } from '../server/status-model.js'
+import { brokerSummary, snapshot } from '../server/status-model.js'
 import type { ToolInput, ToolName, ToolOutput } from './schemas.js'
 
 /** What the tools read besides the server itself. */
@@ -42,7 +42,7 @@ export const TOOL_HANDLERS: Handlers = {
       connections: s.connections.current,
       rooms: s.roomCount,
       uptime: s.uptime,
-      bridge: bridgeSummary(s),
+      bridge: brokerSummary(s),
     }
   },
 
@@ -59,7 +59,7 @@ export const TOOL_HANDLERS: Handlers = {
       message_rate_limit: s.messageRateLimit,
       sources: s.sources,
       uptime: s.uptime,
-      bridge: bridgeSummary(s),
+      bridge: brokerSummary(s),
     }
   },
 
@@ -72,7 +72,7 @@ export const TOOL_HANDLERS: Handlers = {
 
   websocket_get_metrics: ({ server }) => {
     const s = snapshot(server)
-    const b = s.bridge
+    const b = s.broker
     return {
       service: s.service,
       uptime: s.uptime,

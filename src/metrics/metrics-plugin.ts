@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { BridgeState } from '../broker/bridge.js'
+import type { BrokerState } from '../broker/broker.js'
 import type { ServerPlugin } from '../server/plugin.js'
 import type { BroadcastObserver } from '../server/stats.js'
 import type { ServerView } from '../server/server-view.js'
 
-const BRIDGE_STATES: readonly BridgeState[] = ['standalone', 'connecting', 'connected', 'degraded', 'closed']
+const BROKER_STATES: readonly BrokerState[] = ['standalone', 'connecting', 'connected', 'degraded', 'closed']
 
 /** Sets a counter to a total the server already keeps (read at scrape time, never on the hot path). */
 function setTotal(counter: Counter, value: number): void {
@@ -52,7 +52,7 @@ export class MetricsPlugin implements ServerPlugin, BroadcastObserver {
   setup(server: ServerView, app: FastifyInstance): void {
     this.registry.setDefaultLabels({ service: server.name })
     this.#registerTraffic(server)
-    this.#registerBridge(server)
+    this.#registerBroker(server)
     this.#registerDelivery(server)
     server.broadcastObserver = this
     app.get('/metrics', async (_req, reply) => {
@@ -128,21 +128,21 @@ export class MetricsPlugin implements ServerPlugin, BroadcastObserver {
     counter('roomcast_delivery_adopted_total', 'Pending events taken over from another instance.', () => d().adopted)
   }
 
-  #registerBridge(server: ServerView): void {
+  #registerBroker(server: ServerView): void {
     new Gauge({
       name: 'roomcast_bridge_state',
       help: 'Cluster bridge state: 1 for the current state, 0 for the others.',
       labelNames: ['state'],
       registers: [this.registry],
       collect() {
-        const now = server.bridge.state
-        for (const s of BRIDGE_STATES) this.set({ state: s }, s === now ? 1 : 0)
+        const now = server.broker.state
+        for (const s of BROKER_STATES) this.set({ state: s }, s === now ? 1 : 0)
       },
     })
     const counter = (name: string, help: string, read: () => number) => this.#scraped('counter', name, help, read)
-    this.#scraped('gauge', 'roomcast_bridge_instances', 'Live instances of this service known to the bridge (1 when standalone).', () => server.bridge.stats().instances)
-    counter('roomcast_bridge_published_total', 'Publications this instance sent through the bridge.', () => server.bridge.stats().published)
-    counter('roomcast_bridge_received_total', 'Publications received from other instances.', () => server.bridge.stats().received)
-    counter('roomcast_bridge_malformed_total', 'Messages from the bridge that failed validation and were dropped.', () => server.bridge.stats().malformed)
+    this.#scraped('gauge', 'roomcast_bridge_instances', 'Live instances of this service known to the bridge (1 when standalone).', () => server.broker.stats().instances)
+    counter('roomcast_bridge_published_total', 'Publications this instance sent through the bridge.', () => server.broker.stats().published)
+    counter('roomcast_bridge_received_total', 'Publications received from other instances.', () => server.broker.stats().received)
+    counter('roomcast_bridge_malformed_total', 'Messages from the bridge that failed validation and were dropped.', () => server.broker.stats().malformed)
   }
 }

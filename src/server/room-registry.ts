@@ -1,7 +1,7 @@
 /**
  * Channel → local members. Knows nothing about sockets: members are opaque objects with a
  * `subscriptions` set that mirrors this index. Reports a room's first join and last leave so
- * the bridge can (un)subscribe its cluster channel.
+ * the broker can (un)subscribe its cluster channel.
  */
 export interface RoomMember {
   readonly id: string

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { AccessPolicy } from '../auth/access-policy.js'
-import type { Bridge, DirectOutcome, PublishOptions } from '../broker/bridge.js'
+import type { Broker, DirectOutcome, PublishOptions } from '../broker/broker.js'
 import type { Settings } from '../config/settings.js'
 import type { Delivery } from '../delivery/delivery.js'
 import type { CompiledChannel } from '../protocol/channels.js'
@@ -36,7 +36,7 @@ export interface ServerView {
   readonly settings: Settings
   readonly log: Logger
   readonly stats: ServerStats
-  readonly bridge: Bridge
+  readonly broker: Broker
   readonly access: AccessPolicy
   /** At-least-once delivery of tracked events (docs/protocol.md A.8). */
   readonly delivery: Delivery

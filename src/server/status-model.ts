@@ -1,4 +1,4 @@
-import type { BridgeStats } from '../broker/bridge.js'
+import type { BrokerStats } from '../broker/broker.js'
 import type { JsonObject } from '../protocol/messages.js'
 import type { Lifecycle, ServerView } from './server-view.js'
 
@@ -62,7 +62,7 @@ export interface StatusSnapshot {
   readonly channels: Record<string, number>
   readonly roomCount: number
   readonly traffic: TrafficFigures
-  readonly bridge: BridgeStats
+  readonly broker: BrokerStats
   /** Tracked deliveries (docs/protocol.md A.8): what is pending, acknowledged, re-sent, failed. */
   readonly delivery: DeliveryFigures
   /** Contributor name → its figures. */
@@ -139,7 +139,7 @@ export function snapshot(server: ServerView): StatusSnapshot {
     channels: server.roomCounts(),
     roomCount: server.roomCount,
     traffic: traffic(server),
-    bridge: server.bridge.stats(),
+    broker: server.broker.stats(),
     delivery: delivery(server),
     parts,
     sources,
@@ -154,7 +154,7 @@ export function statusWord(s: StatusSnapshot): string {
 
 /** The service's own status (the get_status request). */
 export function statusView(s: StatusSnapshot): JsonObject {
-  return { service: s.service, status: statusWord(s), connections: s.connections.current, channels: s.roomCount, uptime: s.uptime, bridge: s.bridge.state }
+  return { service: s.service, status: statusWord(s), connections: s.connections.current, channels: s.roomCount, uptime: s.uptime, bridge: s.broker.state }
 }
 
 /** GET /health (200 when healthy, else 503). */
@@ -170,7 +170,7 @@ export function healthView(s: StatusSnapshot): JsonObject {
     channelStats: s.channels,
     uptime: s.uptime,
     timestamp: new Date().toISOString(),
-    bridge: { ...s.bridge },
+    bridge: { ...s.broker },
     ...s.parts,
     sources: s.sources,
   }
@@ -189,7 +189,7 @@ export function statsView(s: StatusSnapshot): JsonObject {
     failed_deliveries: s.delivery.failed,
     delivery: s.delivery,
     uptime: s.uptime,
-    bridge: { ...s.bridge },
+    bridge: { ...s.broker },
     ...s.parts,
   }
 }
@@ -209,7 +209,7 @@ export function infoView(server: ServerView): JsonObject {
   }
 }
 
-/** The bridge as the MCP tools summarise it. */
-export function bridgeSummary(s: StatusSnapshot) {
-  return { state: s.bridge.state, kind: s.bridge.kind, instances: s.bridge.instances }
+/** The broker as the MCP tools summarise it (their `bridge` field). */
+export function brokerSummary(s: StatusSnapshot) {
+  return { state: s.broker.state, kind: s.broker.kind, instances: s.broker.instances }
 }

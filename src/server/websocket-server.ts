@@ -7,8 +7,8 @@ import type { z } from 'zod'
 import { AccessPolicy } from '../auth/access-policy.js'
 import type { Identity } from '../auth/identity.js'
 import { canRead, canWrite } from '../auth/permissions.js'
-import type { Bridge, BridgeSink, DirectOutcome, PublishOptions } from '../broker/bridge.js'
-import { createBridge } from '../broker/create-bridge.js'
+import type { Broker, BrokerSink, DirectOutcome, PublishOptions } from '../broker/broker.js'
+import { createBroker } from '../broker/create-broker.js'
 import { HistoryChannels, patternsOverlap } from '../broker/history-channels.js'
 import { BatchedHistoryReads } from '../broker/history-reads.js'
 import type { StreamPosition } from '../broker/position.js'
@@ -60,8 +60,10 @@ export interface ServiceSpec<E extends EventSchemas = EventSchemas> {
 }
 
 export interface ServerOptions {
-  /** Cluster bridge; default from settings.redis: a RedisBridge when `redis.url` is set, else a MemoryBridge. */
-  readonly bridge?: Bridge
+  /** Cluster broker; default from settings.redis: a RedisBroker when `redis.url` is set, else a MemoryBroker. */
+  readonly broker?: Broker
+  /** @deprecated Use `broker`; still accepted (ignored when `broker` is given). */
+  readonly bridge?: Broker
   readonly logger?: Logger
 }
 
@@ -71,7 +73,7 @@ type ConnectionCallback = (conn: Connection) => void
  * The base WebSocket pub/sub server. A service subclasses it, declares channels, events and
  * requests; the base owns admission, dispatch, rooms, limits, HTTP and shutdown.
  */
-export class WebSocketServer<E extends EventSchemas = EventSchemas> implements BridgeSink, ServerView, SessionHost {
+export class WebSocketServer<E extends EventSchemas = EventSchemas> implements BrokerSink, ServerView, SessionHost {
   readonly spec: ServiceSpec<E>
   readonly settings: Settings
   readonly instanceId = randomUUID()
@@ -83,7 +85,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   readonly dialect: Dialect
   /** The server half of the dialect's codec. */
   readonly codec: ServerCodec
-  readonly bridge: Bridge
+  readonly broker: Broker
   /** Who may use the HTTP routes, the upgrade and MCP. */
   readonly access: AccessPolicy
   /** Which channels keep history (settings.history). */
@@ -116,15 +118,15 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     this.dialect = spec.dialect ?? envelopeDialect
     this.codec = this.dialect.codec
     this.log = (options.logger ?? pino({ level: settings.log_level })).child({ service: spec.name })
-    this.bridge = options.bridge ?? createBridge(settings.redis, this.log)
+    this.broker = options.broker ?? options.bridge ?? createBroker(settings.redis, this.log)
     this.#compiled = spec.channels.map(compileChannel)
     this.history = this.#historyChannels(settings)
     this.#held = new HeldDeliveries(settings.max_buffered_bytes)
     this.#historyHost = {
       held: this.#held,
-      reads: new BatchedHistoryReads((channel, after, opts) => this.bridge.history(channel, after, opts)),
+      reads: new BatchedHistoryReads((channel, after, opts) => this.broker.history(channel, after, opts)),
       join: (conn, channel) => this.subscribe(conn, channel),
-      whenSubscribed: (channel) => this.bridge.whenSubscribed(channel),
+      whenSubscribed: (channel) => this.broker.whenSubscribed(channel),
       frame: frameCache((pub) => textFrame(this.codec.encodeEvent(pub))),
       send: (conn, frame) => {
         const ok = conn.sendFramed(frame)
@@ -135,8 +137,8 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     }
     this.delivery = new Delivery(settings.delivery, Object.keys(spec.events), { log: this.log })
     this.#rooms = new RoomRegistry<Connection>({
-      onActive: (room) => this.bridge.roomActive(room),
-      onIdle: (room) => this.bridge.roomIdle(room),
+      onActive: (room) => this.broker.roomActive(room),
+      onIdle: (room) => this.broker.roomIdle(room),
     })
     const problems = this.dialect.settingsProblems(settings, spec.name)
     if (problems.length > 0) throw new SettingsError(`settings of ${spec.name}`, problems)
@@ -147,7 +149,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
 
   // ── hooks for subclasses ────────────────────────────────────────────────────────────────
 
-  /** Called for every publication this instance delivers (local or from the bridge): keep projections here. */
+  /** Called for every publication this instance delivers (local or from the broker): keep projections here. */
   protected onPublication(_pub: Publication): void {}
 
   /**
@@ -282,7 +284,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     this.subscribe(conn, channel)
     // `since` on a channel without history: nothing to recover from, and the client must know.
     const answer: JsonObject = since === null ? { status: 'subscribed', channel } : { status: 'subscribed', channel, recovered: false }
-    const ready = this.bridge.whenSubscribed(channel)
+    const ready = this.broker.whenSubscribed(channel)
     return ready === null ? answer : ready.then(() => answer)
   }
 
@@ -330,13 +332,13 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   }
 
   async #send(pub: Publication, opts: PublishOptions = {}): Promise<Published> {
-    const outcome = await this.bridge.publish(pub, this.history.optionsOf(pub.channel), opts)
+    const outcome = await this.broker.publish(pub, this.history.optionsOf(pub.channel), opts)
     return { pub: outcome.pub, delivered: outcome.local + outcome.remote, instances: outcome.instances + 1 }
   }
 
   /**
    * Validates like publish() and delivers to this instance's own subscribers only, never over
-   * the bridge: for sources every instance hears by itself (PostgreSQL NOTIFY), which would
+   * the broker: for sources every instance hears by itself (PostgreSQL NOTIFY), which would
    * otherwise reach each subscriber once per instance. Such events keep no history (each
    * instance would store its own copy): they carry no position.
    */
@@ -349,10 +351,10 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   /** Sends an event to one connection, wherever it lives; says where it went ('unknown': nowhere). */
   async sendTo(connectionId: string, event: string, data: JsonObject): Promise<DirectOutcome> {
     const msg: DirectMessage = { id: this.dialect.newEventId(), connectionId, event, data, timestamp: new Date().toISOString() }
-    return this.bridge.sendDirect(msg)
+    return this.broker.sendDirect(msg)
   }
 
-  // ── BridgeSink ─────────────────────────────────────────────────────────────────────────
+  // ── BrokerSink ─────────────────────────────────────────────────────────────────────────
 
   /** Delivers a publication to local subscribers: encoded once, the same bytes to each. */
   deliver(pub: Publication): number {
@@ -415,7 +417,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
 
   // ── lifecycle ──────────────────────────────────────────────────────────────────────────
 
-  /** Starts HTTP + WebSocket on settings.host:settings.port and connects the bridge. */
+  /** Starts HTTP + WebSocket on settings.host:settings.port and connects the broker. */
   async listen(): Promise<{ host: string; port: number }> {
     if (this.#state !== 'idle') throw new Error(`Cannot listen: server is ${this.#state}`)
     this.#state = 'starting'
@@ -450,7 +452,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     for (const url of WEBSOCKET_PATHS) app.get(url, { config: { access: 'socket' } }, upgradeRequired)
     registerHttpRoutes(app, this)
     for (const plugin of this.#plugins) await plugin.setup(this, app)
-    await this.bridge.start(this, {
+    await this.broker.start(this, {
       id: this.instanceId,
       service: this.name,
       connections: () => this.connectionCount,
@@ -458,11 +460,11 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       observeAll: this.onPublication !== WebSocketServer.prototype.onPublication,
       accepts: (pub) => this.#accepts(pub),
     })
-    const bridge = this.bridge
+    const broker = this.broker
     this.delivery.join(this.instanceId, {
-      send: (msg) => bridge.sendDelivery(msg),
+      send: (msg) => broker.sendDelivery(msg),
       get connected() {
-        return bridge.state === 'connected'
+        return broker.state === 'connected'
       },
     })
     await app.listen({ host: this.settings.host, port: this.settings.port })
@@ -488,11 +490,11 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       throw err
     }
     this.#state = 'running'
-    this.log.info({ host: this.settings.host, port: this.#port, bridge: this.bridge.state }, 'listening')
+    this.log.info({ host: this.settings.host, port: this.#port, bridge: this.broker.state }, 'listening')
     return { host: this.settings.host, port: this.#port }
   }
 
-  /** Graceful shutdown: stop accepting, close clients with 1001, bounded drain, close the bridge. */
+  /** Graceful shutdown: stop accepting, close clients with 1001, bounded drain, close the broker. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       if (this.#app !== null) await this.#app.close()
@@ -531,7 +533,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       this.log.warn({ remaining: this.#connections.size }, 'drain timeout: terminating remaining connections')
       for (const conn of this.#connections.values()) conn.socket.terminate()
     }
-    await this.bridge.close()
+    await this.broker.close()
     this.delivery.close()
     if (ran) this.log.info('drained')
   }

@@ -99,7 +99,7 @@ describe('signals while starting', { timeout: PROCESS_TEST_TIMEOUT }, () => {
   })
 
   it('a SIGTERM while serve all is still starting stops gracefully: no further service starts, exit 0', async () => {
-    // A Redis that accepts and never answers holds each service's start for the bridge's start timeout.
+    // A Redis that accepts and never answers holds each service's start for the broker's start timeout.
     const held: Socket[] = []
     const mute = createServer((s) => held.push(s))
     mute.listen(0, '127.0.0.1')

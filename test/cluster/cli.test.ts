@@ -36,7 +36,7 @@ describe('roomcast serve with Redis from the environment', () => {
     await redis?.kill()
   })
 
-  it('bridges two processes given REDIS_ADDR and REDIS_PUBSUB_PREFIX, and roomcast status shows the cluster', async () => {
+  it('clusters two processes over Redis given REDIS_ADDR and REDIS_PUBSUB_PREFIX, and roomcast status shows the cluster', async () => {
     const env = { REDIS_URL: '', REDIS_ADDR: `127.0.0.1:${redis.port}`, REDIS_DB: '2', REDIS_PUBSUB_PREFIX: `cli-${Date.now()}:` }
     const [p1, p2] = [await freePort(), await freePort()]
     const one = await serve(p1, env)

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { signToken } from '../../src/index.js'
 import { type Frame, TestClient } from '../helpers/client.js'
-import { bridgeState } from '../helpers/cluster.js'
+import { brokerState } from '../helpers/cluster.js'
 import { TestRedis } from '../helpers/redis.js'
 import { deliveryStats, startTracked, type TrackedNode } from '../helpers/tracked-service.js'
 
@@ -36,7 +36,7 @@ describe('at-least-once delivery across two instances on one Redis', () => {
     const settings = { auth: { secret: SECRET }, delivery: { ack_timeout: 2 } }
     const redisAt = { url: redis.url, prefix }
     nodes = [await startTracked(settings, redisAt, dialect), await startTracked(settings, redisAt, dialect)]
-    await Promise.all(nodes.map((n) => bridgeState(n.server, 'connected')))
+    await Promise.all(nodes.map((n) => brokerState(n.server, 'connected')))
     return nodes as [TrackedNode, TrackedNode]
   }
 

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { WebSocketServer } from '../../src/index.js'
 import { type Frame, TestClient } from '../helpers/client.js'
-import { clusterFormed, redisBridgeOf, startCluster, startPlain, until } from '../helpers/cluster.js'
+import { clusterFormed, redisBrokerOf, startCluster, startPlain, until } from '../helpers/cluster.js'
 import { TestRedis } from '../helpers/redis.js'
 import type { Started } from '../helpers/server.js'
 
@@ -94,8 +94,8 @@ describe('three instances of workflow on one Redis', () => {
     await clusterFormed(nodes.map((n) => n.server))
     clients.push(await TestClient.connect(nodes[0]!.url), await TestClient.connect(nodes[1]!.url))
     // Connection counts travel with heartbeats: wait for one carrying them.
-    const bridge = redisBridgeOf(nodes[2]!.server)
-    await until(bridge, 'peers', () => bridge.stats().clusterConnections === 2)
+    const broker = redisBrokerOf(nodes[2]!.server)
+    await until(broker, 'peers', () => broker.stats().clusterConnections === 2)
     const stats = (await (await fetch(`${nodes[2]!.http}/stats`)).json()) as { bridge: Record<string, unknown> }
     expect(stats.bridge).toMatchObject({ kind: 'redis', state: 'connected', instances: 3, clusterConnections: 2, malformed: 0 })
     const leaving = nodes.pop()!

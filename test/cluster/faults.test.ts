@@ -3,9 +3,9 @@ import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SERVICES } from '../../services/index.js'
-import { parseSettings, RedisBridge, type WebSocketServer } from '../../src/index.js'
+import { parseSettings, RedisBroker, type WebSocketServer } from '../../src/index.js'
 import { type Frame, TestClient } from '../helpers/client.js'
-import { bridgeState, clusterFormed, startCluster, startPlain } from '../helpers/cluster.js'
+import { brokerState, clusterFormed, startCluster, startPlain } from '../helpers/cluster.js'
 import { TestRedis } from '../helpers/redis.js'
 import { freePort } from '../helpers/supervisor.js'
 import type { Started } from '../helpers/server.js'
@@ -39,8 +39,8 @@ describe('Redis faults', () => {
     const logger = pino({ level: 'info' }, sink)
     // A start timeout longer than the test: listen() resolving at all means a refused Redis
     // sent the instance standalone at once instead of waiting for it.
-    const bridge = new RedisBridge({ url, logger, startTimeoutMs: 600_000 })
-    const server = SERVICES.workflow!.create(settings, { logger, bridge })
+    const broker = new RedisBroker({ url, logger, startTimeoutMs: 600_000 })
+    const server = SERVICES.workflow!.create(settings, { logger, broker })
     servers.push(server)
     await server.listen()
     expect(lines.join('')).toMatch(/redis unreachable at start: running standalone/)
@@ -57,7 +57,7 @@ describe('Redis faults', () => {
     expect((await c.next((f) => f.event === 'workflow.started')).data).toEqual({ workflow_id: 'w1' })
 
     redis = await TestRedis.start(port)
-    await bridgeState(server, 'connected')
+    await brokerState(server, 'connected')
     expect((await getJson(`http://127.0.0.1:${server.port}/stats`)).body.bridge).toMatchObject({ state: 'connected' })
     expect(lines.join('')).toMatch(/redis is back/)
   })
@@ -82,7 +82,7 @@ describe('Redis faults', () => {
     for (let i = 0; i < 50; i++) expect(await nextStage(b!)).toBe(`s${i}`)
     const killedAt = Date.now()
     await redis.kill()
-    await Promise.all(servers3.map((s) => bridgeState(s, 'degraded')))
+    await Promise.all(servers3.map((s) => brokerState(s, 'degraded')))
     const degradedMs = Date.now() - killedAt
     await streaming
 
@@ -99,7 +99,7 @@ describe('Redis faults', () => {
 
     const restartedAt = Date.now()
     await redis.restart()
-    await Promise.all(servers3.map((s) => bridgeState(s, 'connected')))
+    await Promise.all(servers3.map((s) => brokerState(s, 'connected')))
     const resumedMs = Date.now() - restartedAt
 
     // The same sockets, no client action: delivery crosses instances again, both ways.
@@ -162,10 +162,10 @@ describe('Redis faults', () => {
     const cb = await TestClient.connect(b.url)
     clients.push(ca, cb)
     await redis.kill()
-    await Promise.all([a, b].map((s) => bridgeState(s, 'degraded')))
+    await Promise.all([a, b].map((s) => brokerState(s, 'degraded')))
     expect((await ca.subscribe('room:late')).data?.status).toBe('subscribed')
     await redis.restart()
-    await Promise.all([a, b].map((s) => bridgeState(s, 'connected')))
+    await Promise.all([a, b].map((s) => brokerState(s, 'connected')))
     await cb.request('publish', { channel: 'room:late', event: 'note', data: { n: 1 } })
     expect((await ca.next((f) => f.event === 'note')).data).toEqual({ n: 1 })
   })

@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
-import { RedisBridge, type SettingsInput, type WebSocketServer } from '../../src/index.js'
+import { RedisBroker, type SettingsInput, type WebSocketServer } from '../../src/index.js'
 import { type Frame, TestClient } from '../helpers/client.js'
-import { bridgeState, clusterFormed, startCluster } from '../helpers/cluster.js'
+import { brokerState, clusterFormed, startCluster } from '../helpers/cluster.js'
 import { callErr, httpClient, startObserved } from '../helpers/observed.js'
 import { TestRedis } from '../helpers/redis.js'
 import type { Started } from '../helpers/server.js'
@@ -102,7 +102,7 @@ describe('history across instances over Redis', () => {
 
     await redis.kill()
     await redis.restart()
-    await Promise.all([a, b].map((n) => bridgeState(n.server, 'connected', 10_000)))
+    await Promise.all([a, b].map((n) => brokerState(n.server, 'connected', 10_000)))
     const restarted = await c.request('subscribe', { channel: 'workflow:w1', since: { offset: 1, epoch: afterFlush } })
     expect(restarted.data).toMatchObject({ recovered: false, offset: 0 })
     expect(restarted.data!.epoch).not.toBe(afterFlush)
@@ -111,13 +111,13 @@ describe('history across instances over Redis', () => {
   it('refuses a history publication Redis cannot store on every path; other channels stay best effort', async () => {
     redis = await TestRedis.start()
     const url = redis.url
-    const node = await startObserved('workflow', { ...HISTORY, redis: { url, prefix: 'refuse:' } }, { bridge: new RedisBridge({ url, prefix: 'refuse:', historyTimeoutMs: 500 }) })
+    const node = await startObserved('workflow', { ...HISTORY, redis: { url, prefix: 'refuse:' } }, { broker: new RedisBroker({ url, prefix: 'refuse:', historyTimeoutMs: 500 }) })
     others.push(node.server)
     const c = await TestClient.connect(node.url)
     clients.push(c)
     await c.subscribe('workflow:w1')
     await redis.kill()
-    await bridgeState(node.server, 'degraded')
+    await brokerState(node.server, 'degraded')
 
     const http = await postPublish(node.http, 'workflow:w1', 1)
     expect(http.status).toBe(503)
@@ -134,7 +134,7 @@ describe('history across instances over Redis', () => {
     // Refused means delivered to no one, not even locally.
     await c.alive()
     expect(c.pending.filter(isStarted)).toEqual([])
-    expect(node.server.bridge.stats()).toMatchObject({ refused: 4 })
+    expect(node.server.broker.stats()).toMatchObject({ refused: 4 })
 
     // A channel without history: delivered locally, 200, as before.
     await c.subscribe('pool:p1')
@@ -196,7 +196,7 @@ describe('history across instances over Redis', () => {
     }
     await redis.restart()
     // Both instances back on Redis (b reads the history from it; a subscribe meanwhile is answered recovered:false).
-    await expect.poll(() => [a.server.bridge.state, b.server.bridge.state], { timeout: 30_000 }).toEqual(['connected', 'connected'])
+    await expect.poll(() => [a.server.broker.state, b.server.broker.state], { timeout: 30_000 }).toEqual(['connected', 'connected'])
     for (let i = 0; i < 200; i++) await publish()
     expect(other).toEqual([])
     expect(refused.size).toBeGreaterThan(0)

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { EventEmitter } from 'node:events'
 import { pino } from 'pino'
 import { z } from 'zod'
-import { parseSettings, RedisBridge, type RedisBridgeOptions, type SettingsInput, WebSocketServer } from '../../src/index.js'
+import { parseSettings, RedisBroker, type RedisBrokerOptions, type SettingsInput, WebSocketServer } from '../../src/index.js'
 import { startService, type Started } from './server.js'
 
 /**
@@ -32,48 +32,48 @@ export function until(emitter: EventEmitter, event: string, check: () => boolean
   })
 }
 
-export function redisBridgeOf(server: WebSocketServer): RedisBridge {
-  if (server.bridge.kind !== 'redis') throw new Error(`expected a redis bridge, got ${server.bridge.kind}`)
-  return server.bridge as RedisBridge
+export function redisBrokerOf(server: WebSocketServer): RedisBroker {
+  if (server.broker.kind !== 'redis') throw new Error(`expected a redis broker, got ${server.broker.kind}`)
+  return server.broker as RedisBroker
 }
 
-/** Waits until the instance's bridge is in `state`. */
-export function bridgeState(server: WebSocketServer, state: string, timeoutMs = SAFETY_MS): Promise<void> {
-  const bridge = redisBridgeOf(server)
-  return until(bridge, 'state', () => bridge.state === state, timeoutMs, `bridge of ${server.instanceId.slice(0, 8)} to be ${state}`)
+/** Waits until the instance's broker is in `state`. */
+export function brokerState(server: WebSocketServer, state: string, timeoutMs = SAFETY_MS): Promise<void> {
+  const broker = redisBrokerOf(server)
+  return until(broker, 'state', () => broker.state === state, timeoutMs, `broker of ${server.instanceId.slice(0, 8)} to be ${state}`)
 }
 
 /** Waits until every instance counts `n` live instances. */
 export async function clusterFormed(servers: readonly WebSocketServer[], n = servers.length): Promise<void> {
   await Promise.all(
     servers.map((s) => {
-      const bridge = redisBridgeOf(s)
-      return until(bridge, 'peers', () => bridge.stats().instances === n, SAFETY_MS, `${n} instances`)
+      const broker = redisBrokerOf(s)
+      return until(broker, 'peers', () => broker.stats().instances === n, SAFETY_MS, `${n} instances`)
     }),
   )
 }
 
 /**
  * Starts `n` instances of one service on one Redis, sharing a fresh prefix. `timings` (e.g. a
- * directTimeoutMs longer than the test) build each instance's RedisBridge by hand.
+ * directTimeoutMs longer than the test) build each instance's RedisBroker by hand.
  */
 export async function startCluster<S extends WebSocketServer = WebSocketServer>(
   service: string,
   redisUrl: string,
   n: number,
   settings: SettingsInput = {},
-  timings?: Omit<RedisBridgeOptions, 'url' | 'prefix'>,
+  timings?: Omit<RedisBrokerOptions, 'url' | 'prefix'>,
 ): Promise<Started<S>[]> {
   const prefix = `cluster-${randomUUID().slice(0, 8)}:`
   const nodes: Started<S>[] = []
   for (let i = 0; i < n; i++) {
-    const bridge = timings === undefined ? {} : { bridge: new RedisBridge({ ...timings, url: redisUrl, prefix }) }
-    nodes.push(await startService<S>(service, { ...settings, redis: { url: redisUrl, prefix } }, bridge))
+    const broker = timings === undefined ? {} : { broker: new RedisBroker({ ...timings, url: redisUrl, prefix }) }
+    nodes.push(await startService<S>(service, { ...settings, redis: { url: redisUrl, prefix } }, broker))
   }
   return nodes
 }
 
-/** A service without a projection: its bridge subscribes room by room. Channels `room:{id}`, event `note`. */
+/** A service without a projection: its broker subscribes room by room. Channels `room:{id}`, event `note`. */
 export async function startPlain(redisUrl: string, prefix: string): Promise<WebSocketServer & { url: string }> {
   const spec = { name: 'plain', welcome: 'hello', channels: [{ pattern: 'room:{id}' }], events: { note: z.looseObject({}) } }
   const settings = parseSettings({ port: 0, log_level: 'silent', allow_client_publish: true, redis: { url: redisUrl, prefix } })

@@ -3,7 +3,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import { SERVICES } from '../../services/index.js'
-import { type Bridge, McpPlugin, MetricsPlugin, parseSettings, type SettingsInput, type WebSocketServer } from '../../src/index.js'
+import { type Broker, McpPlugin, MetricsPlugin, parseSettings, type SettingsInput, type WebSocketServer } from '../../src/index.js'
 
 /** A service started in process with the plugins `roomcast serve` attaches. */
 export interface Observed {
@@ -16,7 +16,7 @@ export interface Observed {
 }
 
 /** Starts a service on free ports (ws and MCP) with metrics and MCP attached. */
-export async function startObserved(name: string, settings: SettingsInput = {}, options: { bridge?: Bridge } = {}): Promise<Observed> {
+export async function startObserved(name: string, settings: SettingsInput = {}, options: { broker?: Broker } = {}): Promise<Observed> {
   const entry = SERVICES[name]
   if (entry === undefined) throw new Error(`no service ${name}`)
   const parsed = parseSettings({ port: 0, log_level: 'silent', drain_timeout: 2, ...settings })

@@ -3,7 +3,7 @@ import { TestRedis } from './redis.js'
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** Set in the `redis` project: every service a test starts bridges over this Redis. */
+    /** Set in the `redis` project: every service a test starts has its broker on this Redis. */
     redisUrl: string | null
   }
 }

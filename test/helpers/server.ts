@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { pino } from 'pino'
 import { inject } from 'vitest'
 import { SERVICES } from '../../services/index.js'
-import { type Bridge, parseSettings, type ServerOptions, type Settings, type SettingsInput, type WebSocketServer } from '../../src/index.js'
+import { type Broker, parseSettings, type ServerOptions, type Settings, type SettingsInput, type WebSocketServer } from '../../src/index.js'
 
 export interface Started<S extends WebSocketServer = WebSocketServer> {
   server: S
@@ -15,7 +15,7 @@ export interface Started<S extends WebSocketServer = WebSocketServer> {
 export async function startService<S extends WebSocketServer = WebSocketServer>(
   name: string,
   settings: SettingsInput = {},
-  options: { bridge?: Bridge } = {},
+  options: { broker?: Broker } = {},
 ): Promise<Started<S>> {
   const entry = SERVICES[name]
   if (entry === undefined) throw new Error(`no service ${name}`)
@@ -26,9 +26,9 @@ export async function startService<S extends WebSocketServer = WebSocketServer>(
 export async function startServer<S extends WebSocketServer>(
   create: (settings: Settings, options: ServerOptions) => S,
   settings: SettingsInput = {},
-  options: { bridge?: Bridge } = {},
+  options: { broker?: Broker } = {},
 ): Promise<Started<S>> {
-  // In the redis project every server bridges over the test Redis, under a prefix of its own
+  // In the redis project every server's broker runs over the test Redis, under a prefix of its own
   // so that test files running in parallel do not hear each other.
   const redisUrl = inject('redisUrl') ?? null
   const redis = redisUrl === null ? {} : { redis: { url: redisUrl, prefix: `test-${randomUUID()}:` } }

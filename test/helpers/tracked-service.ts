@@ -54,7 +54,7 @@ export interface TrackedNode {
 
 /**
  * Starts the tiny service of `dialect` with `task.*` tracked and the given settings. In the redis project (or
- * with `redis`), it bridges over Redis under `redis.prefix` (a fresh one unless given).
+ * with `redis`), its broker runs over Redis under `redis.prefix` (a fresh one unless given).
  */
 export async function startTracked(
   settings: SettingsInput = {},
@@ -62,12 +62,12 @@ export async function startTracked(
   dialect: 'envelope' | 'flat' = 'envelope',
 ): Promise<TrackedNode> {
   const redisUrl = redis?.url ?? inject('redisUrl') ?? null
-  const bridged = redisUrl === null ? {} : { redis: { url: redisUrl, prefix: redis?.prefix ?? `test-${randomUUID()}:` } }
+  const clustered = redisUrl === null ? {} : { redis: { url: redisUrl, prefix: redis?.prefix ?? `test-${randomUUID()}:` } }
   const parsed = parseSettings({
     port: 0,
     log_level: 'warn',
     drain_timeout: 2,
-    ...bridged,
+    ...clustered,
     ...settings,
     delivery: { tracked: ['task.*'], ...settings.delivery },
   })

@@ -1,14 +1,14 @@
 import { register as globalRegistry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TestClient } from '../helpers/client.js'
-import { MemoryBridge, type BridgeState } from '../../src/index.js'
+import { MemoryBroker, type BrokerState } from '../../src/index.js'
 import { callOk, httpClient, type Observed, startObserved } from '../helpers/observed.js'
 import { publishUntilSlowClose } from '../helpers/server.js'
 
-/** A hand-written fake at the bridge seam: the in-memory bridge, reporting whatever state a test sets. */
-class SwitchableBridge extends MemoryBridge {
-  forced: BridgeState | null = null
-  override get state(): BridgeState {
+/** A hand-written fake at the broker seam: the in-memory broker, reporting whatever state a test sets. */
+class SwitchableBroker extends MemoryBroker {
+  forced: BrokerState | null = null
+  override get state(): BrokerState {
     return this.forced ?? super.state
   }
   override stats() {
@@ -118,11 +118,11 @@ describe('GET /metrics', () => {
     await Promise.all(clients.map((c) => c.close()))
   })
 
-  it('reports the bridge state the bridge reports, at scrape time and in websocket_health_check', async () => {
-    const bridge = new SwitchableBridge()
-    s = await startObserved('workflow', {}, { bridge })
+  it('reports the broker state the broker reports, at scrape time and in websocket_health_check', async () => {
+    const broker = new SwitchableBroker()
+    s = await startObserved('workflow', {}, { broker })
     expect((await scrape(s)).samples.get('roomcast_bridge_state{state="standalone"}')).toBe(1)
-    bridge.forced = 'degraded'
+    broker.forced = 'degraded'
     const m = (await scrape(s)).samples
     expect(m.get('roomcast_bridge_state{state="degraded"}')).toBe(1)
     expect(m.get('roomcast_bridge_state{state="standalone"}')).toBe(0)

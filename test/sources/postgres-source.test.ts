@@ -159,6 +159,6 @@ describe('two instances over Redis, each with its own source', () => {
       expect(got).toEqual(['n0', 'n1', 'n2'])
     }
     // A duplicate over Redis could still be in flight: the proof is that nothing went to Redis at all.
-    for (const n of nodes) expect(n.server.bridge.stats().published).toBe(0)
+    for (const n of nodes) expect(n.server.broker.stats().published).toBe(0)
   })
 })

@@ -3,10 +3,10 @@ import type { DirectMessage, Publication } from '../protocol/messages.js'
 import type { HistoryOptions, HistoryPage } from './position.js'
 
 /**
- * Where a bridge pushes what it receives. The server implements it; the bridge never sees a
+ * Where a broker pushes what it receives. The server implements it; the broker never sees a
  * socket.
  */
-export interface BridgeSink {
+export interface BrokerSink {
   /** Deliver a publication to this instance's local subscribers; returns how many received it. */
   deliver(pub: Publication): number
   /** Deliver a direct message if the connection is local; returns whether it was. */
@@ -38,12 +38,12 @@ export interface PublishOptions {
 }
 
 /** `standalone`: no cluster configured; `connected`: cluster reachable; `degraded`: configured but unreachable. */
-export type BridgeState = 'standalone' | 'connecting' | 'connected' | 'degraded' | 'closed'
+export type BrokerState = 'standalone' | 'connecting' | 'connected' | 'degraded' | 'closed'
 
-export interface BridgeStats {
-  readonly state: BridgeState
+export interface BrokerStats {
+  readonly state: BrokerState
   readonly kind: string
-  /** Live instances of this service known to the bridge (1 when standalone). */
+  /** Live instances of this service known to the broker (1 when standalone). */
   readonly instances: number
   readonly published: number
   readonly received: number
@@ -53,15 +53,15 @@ export interface BridgeStats {
   readonly dropped: number
   /** History publications refused with BROKER_UNAVAILABLE (they could not be stored). */
   readonly refused: number
-  /** Cluster-wide connection total, when the bridge knows it; otherwise null. */
+  /** Cluster-wide connection total, when the broker knows it; otherwise null. */
   readonly clusterConnections: number | null
 }
 
 /** Where a direct message went: a local connection, one on another instance, or none known. */
 export type DirectOutcome = 'local' | 'remote' | 'unknown'
 
-/** What a bridge knows of the instance it serves. */
-export interface BridgeInstance {
+/** What a broker knows of the instance it serves. */
+export interface BrokerInstance {
   /** Unique per process start; carried as `origin` on every cluster message. */
   readonly id: string
   readonly service: string
@@ -69,7 +69,7 @@ export interface BridgeInstance {
   readonly connections: () => number
   /**
    * The service keeps state from every publication (it overrides `onPublication`), so the
-   * bridge must hand it every room's publications, not only those of rooms with local members.
+   * broker must hand it every room's publications, not only those of rooms with local members.
    */
   readonly observeAll?: boolean
   /** Whether a publication from another instance is valid here (channel, event, payload); default all. */
@@ -77,11 +77,11 @@ export interface BridgeInstance {
 }
 
 /** Moves publications between the instances of one service. */
-export interface Bridge {
+export interface Broker {
   readonly kind: string
-  readonly state: BridgeState
+  readonly state: BrokerState
   /** Connects; must not throw when the cluster is unreachable (degrade instead). */
-  start(sink: BridgeSink, instance: BridgeInstance): Promise<void>
+  start(sink: BrokerSink, instance: BrokerInstance): Promise<void>
   /**
    * Publish to every instance, including this one (delivered locally exactly once). Without
    * `history`: best effort, delivered locally at once, to other instances when the cluster is up.
@@ -107,6 +107,6 @@ export interface Bridge {
    * failed, or timed out); null when there is nothing to wait for. Never rejects.
    */
   whenSubscribed(room: string): Promise<void> | null
-  stats(): BridgeStats
+  stats(): BrokerStats
   close(): Promise<void>
 }

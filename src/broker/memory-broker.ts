@@ -1,4 +1,4 @@
-import type { Bridge, BridgeSink, BridgeState, BridgeStats, DirectOutcome, PublishOutcome } from './bridge.js'
+import type { Broker, BrokerSink, BrokerState, BrokerStats, DirectOutcome, PublishOutcome } from './broker.js'
 import type { DirectMessage, Publication } from '../protocol/messages.js'
 import { MemoryHistory } from './memory-history.js'
 import type { HistoryOptions, HistoryPage } from './position.js'
@@ -6,20 +6,20 @@ import type { HistoryOptions, HistoryPage } from './position.js'
 /** How often expired history streams are swept. */
 const SWEEP_MS = 1000
 
-/** The default bridge: one process, delivery straight back into the server; history in a ring per channel. */
-export class MemoryBridge implements Bridge {
+/** The default broker: one process, delivery straight back into the server; history in a ring per channel. */
+export class MemoryBroker implements Broker {
   readonly kind = 'memory'
   readonly #history = new MemoryHistory()
   #sweep: NodeJS.Timeout | null = null
-  #sink: BridgeSink | null = null
-  #state: BridgeState = 'standalone'
+  #sink: BrokerSink | null = null
+  #state: BrokerState = 'standalone'
   #published = 0
 
-  get state(): BridgeState {
+  get state(): BrokerState {
     return this.#state
   }
 
-  async start(sink: BridgeSink): Promise<void> {
+  async start(sink: BrokerSink): Promise<void> {
     this.#sink = sink
     this.#state = 'standalone'
     this.#sweep = setInterval(() => this.#history.sweep(), SWEEP_MS)
@@ -51,7 +51,7 @@ export class MemoryBridge implements Bridge {
     return null
   }
 
-  stats(): BridgeStats {
+  stats(): BrokerStats {
     return {
       state: this.#state,
       kind: this.kind,

@@ -1,21 +1,32 @@
 import { afterEach, describe, expect, inject, it } from 'vitest'
+import { SERVICES } from '../../services/index.js'
+import { MemoryBroker, parseSettings } from '../../src/index.js'
 import { TestClient } from '../helpers/client.js'
 import { startService, type Started } from '../helpers/server.js'
 
-// Runs in both projects: `memory` (one process) and `redis` (every server bridged over Redis).
-const expectedBridge = inject('redisUrl') ? { kind: 'redis', state: 'connected', instances: 1 } : { kind: 'memory', state: 'standalone', instances: 1 }
+// Runs in both projects: `memory` (one process) and `redis` (every server's broker on Redis).
+const expectedBroker = inject('redisUrl') ? { kind: 'redis', state: 'connected', instances: 1 } : { kind: 'memory', state: 'standalone', instances: 1 }
 
-describe('the bridge as a user sees it', () => {
+describe('the broker as a user sees it', () => {
   let s: Started
   afterEach(async () => s?.server.close())
 
-  it('is named with its state in /health and /stats', async () => {
+  it('is named with its state in /health and /stats (their `bridge` field)', async () => {
     s = await startService('workflow')
     const health = (await (await fetch(`${s.http}/health`)).json()) as { status: string; bridge: object }
     expect(health.status).toBe('healthy')
-    expect(health.bridge).toMatchObject(expectedBridge)
+    expect(health.bridge).toMatchObject(expectedBroker)
     const stats = (await (await fetch(`${s.http}/stats`)).json()) as { bridge: object }
-    expect(stats.bridge).toMatchObject({ ...expectedBridge, malformed: 0, dropped: 0 })
+    expect(stats.bridge).toMatchObject({ ...expectedBroker, malformed: 0, dropped: 0 })
+  })
+
+  it('is the one ServerOptions.broker names, or the deprecated ServerOptions.bridge', () => {
+    const settings = parseSettings({ log_level: 'silent' })
+    const broker = new MemoryBroker()
+    expect(SERVICES.workflow!.create(settings, { broker }).broker).toBe(broker)
+    const legacy = new MemoryBroker()
+    expect(SERVICES.workflow!.create(settings, { bridge: legacy }).broker).toBe(legacy)
+    expect(SERVICES.workflow!.create(settings, { broker, bridge: legacy }).broker).toBe(broker)
   })
 
   it('answers POST /send for a local connection, and 404 for one no instance holds', async () => {

@@ -4,7 +4,7 @@ import { pino, type Logger } from 'pino'
 import type { DeliveryMessage } from '../delivery/delivery-messages.js'
 import type { DirectMessage, Publication } from '../protocol/messages.js'
 import { randomUUID } from 'node:crypto'
-import type { Bridge, BridgeInstance, BridgeSink, BridgeState, BridgeStats, DirectOutcome, PublishOptions, PublishOutcome } from './bridge.js'
+import type { Broker, BrokerInstance, BrokerSink, BrokerState, BrokerStats, DirectOutcome, PublishOptions, PublishOutcome } from './broker.js'
 import {
   carriedPublication,
   type ClusterMessage,
@@ -28,7 +28,7 @@ import { DirectAcks } from './direct-acks.js'
 import { openRedis, type RedisTimings, redactUrl } from './redis-connection.js'
 import { type RedisNames, redisNames } from './redis-channels.js'
 
-export interface RedisBridgeOptions extends RedisTimings {
+export interface RedisBrokerOptions extends RedisTimings {
   /** `redis://[:password@]host:port/db` */
   readonly url: string
   /** Prefix of every Redis channel name. @default 'roomcast:' */
@@ -55,11 +55,11 @@ export interface RedisBridgeOptions extends RedisTimings {
  * connection publishes, another subscribes. While Redis is away the instance serves its own
  * clients and counts what it could not send; on `ready` it resubscribes and carries on.
  *
- * Emits `state` (BridgeState) on every state change and `peers` on every heartbeat or leave heard.
+ * Emits `state` (BrokerState) on every state change and `peers` on every heartbeat or leave heard.
  */
-export class RedisBridge extends EventEmitter implements Bridge {
+export class RedisBroker extends EventEmitter implements Broker {
   readonly kind = 'redis'
-  readonly #opts: RedisBridgeOptions
+  readonly #opts: RedisBrokerOptions
   readonly #log: Logger
   readonly #rooms = new Set<string>()
   readonly #pending = new Map<string, Promise<void>>()
@@ -67,14 +67,14 @@ export class RedisBridge extends EventEmitter implements Bridge {
   readonly #acks: DirectAcks
   readonly #history: RedisHistory
   readonly #reports: DeliveryReports
-  #sink: BridgeSink | null = null
-  #self: BridgeInstance | null = null
+  #sink: BrokerSink | null = null
+  #self: BrokerInstance | null = null
   #names: RedisNames | null = null
   #pub: Redis | null = null
   #sub: Redis | null = null
   #subReady = false
   #starting = true
-  #state: BridgeState = 'connecting'
+  #state: BrokerState = 'connecting'
   #heartbeat: NodeJS.Timeout | null = null
   #published = 0
   #received = 0
@@ -83,7 +83,7 @@ export class RedisBridge extends EventEmitter implements Bridge {
   #refused = 0
   #lastError: string | null = null
 
-  constructor(opts: RedisBridgeOptions) {
+  constructor(opts: RedisBrokerOptions) {
     super()
     this.#opts = opts
     this.#log = (opts.logger ?? pino({ level: 'silent' })).child({ bridge: 'redis' })
@@ -100,11 +100,11 @@ export class RedisBridge extends EventEmitter implements Bridge {
     })
   }
 
-  get state(): BridgeState {
+  get state(): BrokerState {
     return this.#state
   }
 
-  async start(sink: BridgeSink, instance: BridgeInstance): Promise<void> {
+  async start(sink: BrokerSink, instance: BrokerInstance): Promise<void> {
     this.#sink = sink
     this.#self = instance
     this.#names = redisNames(this.#opts.prefix ?? 'roomcast:', instance.service)
@@ -129,7 +129,7 @@ export class RedisBridge extends EventEmitter implements Bridge {
     sub.on('message', (_channel: string, raw: string) => this.#onMessage(raw))
     sub.on('pmessage', (_pattern: string, _channel: string, raw: string) => this.#onMessage(raw))
 
-    let check: (state: BridgeState) => void = () => {}
+    let check: (state: BrokerState) => void = () => {}
     const connected = new Promise<void>((resolve) => {
       check = (state) => state === 'connected' && resolve()
       this.on('state', check)
@@ -200,7 +200,7 @@ export class RedisBridge extends EventEmitter implements Bridge {
   }
 
   #namesOrThrow(): RedisNames {
-    if (this.#names === null) throw new Error('bridge not started')
+    if (this.#names === null) throw new Error('broker not started')
     return this.#names
   }
 
@@ -234,7 +234,7 @@ export class RedisBridge extends EventEmitter implements Bridge {
     return this.#pending.get(room) ?? null
   }
 
-  stats(): BridgeStats {
+  stats(): BrokerStats {
     const own = this.#self?.connections() ?? 0
     return {
       state: this.#state,
@@ -394,7 +394,7 @@ export class RedisBridge extends EventEmitter implements Bridge {
     this.#setState(up ? 'connected' : this.#starting ? 'connecting' : 'degraded')
   }
 
-  #setState(next: BridgeState): void {
+  #setState(next: BrokerState): void {
     const prev = this.#state
     if (prev === next) return
     this.#state = next
