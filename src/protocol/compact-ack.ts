@@ -1,49 +1,82 @@
 import type { JsonShapeLimits } from './json-shape.js'
 import type { RawFrame } from './messages.js'
 
+/** A compact ack form: the bytes before the first id, after the last, and the keys and depth it has. */
+export interface CompactForm {
+  readonly prefix: string
+  readonly suffix: string
+  readonly keys: number
+  readonly depth: number
+  /** Whether ids form a JSON array (`"a","b"` between prefix and suffix) rather than one id. */
+  readonly list: boolean
+}
+
+const QUOTE = 0x22
+const COMMA = 0x2c
+
 /**
- * The fast path for the most frequent client frame of an at-least-once service: one ack per
- * tracked delivery (docs/protocol.md A.8). An ack in its compact form, exactly
- * `<prefix><id>"}` (envelope: `{"type":"ack","data":{"message_id":"<id>"}}`, flat:
- * `{"type":"ack","message_id":"<id>"}`), is read straight from the bytes: no UTF-8 decoding, no
- * shape pass, no JSON.parse. The id must be printable ASCII without `"` or `\`, so it reads the
- * same as JSON.parse would; any other frame, spaces or key order included, returns null and
+ * The fast path for the most frequent client frame of an at-least-once service: the ack of
+ * tracked deliveries (docs/protocol.md A.8). An ack in a compact form, exactly
+ * `<prefix><id>"}` or `<prefix><id>","<id>"]}` (envelope:
+ * `{"type":"ack","data":{"message_id":"<id>"}}` and `{"type":"ack","data":{"message_ids":["<id>",…]}}`,
+ * flat: the same without `data`), is read straight from the bytes: no UTF-8 decoding, no shape
+ * pass, no JSON.parse. Each id must be non-empty printable ASCII without `"` or `\`, so it reads
+ * the same as JSON.parse would; any other frame, spaces or key order included, gets null and
  * takes the general path, which decodes it to the same ack. Browser-safe.
  */
 export class CompactAck {
-  readonly #prefix: Uint8Array
-  readonly #suffix: Uint8Array
-  readonly #keys: number
-  readonly #depth: number
+  readonly #forms: readonly { prefix: Uint8Array; suffix: Uint8Array; keys: number; depth: number; list: boolean }[]
 
-  /** `prefix` up to the id's opening quote, `suffix` after its closing quote, and the keys and depth the form has. */
-  constructor(prefix: string, suffix: string, shape: { keys: number; depth: number }) {
-    this.#prefix = ascii(prefix)
-    this.#suffix = ascii(suffix)
-    this.#keys = shape.keys
-    this.#depth = shape.depth
+  constructor(forms: readonly CompactForm[]) {
+    this.#forms = forms.map((f) => ({ ...f, prefix: ascii(f.prefix), suffix: ascii(f.suffix) }))
   }
 
-  /** The acked id of a compact ack frame, or null when the frame is anything else. */
-  read(raw: RawFrame, limits: JsonShapeLimits | undefined): string | null {
+  /** The acked ids of a compact ack frame, or null when the frame is anything else. */
+  read(raw: RawFrame, limits: JsonShapeLimits | undefined): string[] | null {
     if (typeof raw === 'string') return null
-    const pre = this.#prefix
-    const suf = this.#suffix
-    const end = raw.length - suf.length
-    if (end <= pre.length) return null
-    // Limits so low that even this frame is over them: let the general path say so.
-    if (limits !== undefined && (limits.maxKeys < this.#keys || limits.maxDepth < this.#depth)) return null
-    for (let i = 0; i < pre.length; i++) if (raw[i] !== pre[i]) return null
-    for (let i = 0; i < suf.length; i++) if (raw[end + i] !== suf[i]) return null
-    let id = ''
-    for (let i = pre.length; i < end; i++) {
-      const c = raw[i] as number
-      // Printable ASCII, no quote, no backslash: JSON would read these bytes as these characters.
-      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return null
-      id += String.fromCharCode(c)
+    for (const form of this.#forms) {
+      if (!startsAndEnds(raw, form.prefix, form.suffix)) continue
+      // Limits so low that even this frame is over them: let the general path say so.
+      if (limits !== undefined && (limits.maxKeys < form.keys || limits.maxDepth < form.depth)) return null
+      const ids = readIds(raw, form.prefix.length, raw.length - form.suffix.length, form.list)
+      if (ids === null || (limits !== undefined && ids.length > limits.maxElements)) return null
+      return ids
     }
-    return id
+    return null
   }
+}
+
+function startsAndEnds(raw: Uint8Array, pre: Uint8Array, suf: Uint8Array): boolean {
+  const end = raw.length - suf.length
+  if (end <= pre.length) return false
+  for (let i = 0; i < pre.length; i++) if (raw[i] !== pre[i]) return false
+  for (let i = 0; i < suf.length; i++) if (raw[end + i] !== suf[i]) return false
+  return true
+}
+
+/** Decodes bytes already checked to be printable ASCII: one flat string per id, cheap to hash. */
+const latin1 = new TextDecoder('latin1')
+
+/** The ids between `from` and `to`: one, or with `list` several separated by `","`; null when anything else is there. */
+function readIds(raw: Uint8Array, from: number, to: number, list: boolean): string[] | null {
+  const ids: string[] = []
+  let start = from
+  for (let i = from; i < to; i++) {
+    const c = raw[i] as number
+    if (c === QUOTE) {
+      // Only `","` may come between two ids of a list, and never an empty id.
+      if (!list || i === start || raw[i + 1] !== COMMA || raw[i + 2] !== QUOTE || i + 3 >= to) return null
+      ids.push(latin1.decode(raw.subarray(start, i)))
+      i += 2
+      start = i + 1
+      continue
+    }
+    // Printable ASCII, no backslash: JSON would read these bytes as these characters.
+    if (c < 0x20 || c > 0x7e || c === 0x5c) return null
+  }
+  if (start === to) return null
+  ids.push(latin1.decode(raw.subarray(start, to)))
+  return ids
 }
 
 function ascii(text: string): Uint8Array {

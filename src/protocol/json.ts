@@ -59,3 +59,14 @@ export function uuid(): string {
 export function unknownType(type: unknown): string {
   return `Unknown or missing message type: ${JSON.stringify(type ?? null).slice(0, 64)}`
 }
+
+/**
+ * The ids an ack frame names (docs/protocol.md A.8): its `message_id` and/or the elements of its
+ * `message_ids` array. An ack naming none yields one undefined id, so it is counted as unknown.
+ */
+export function ackIds(obj: JsonObject): unknown[] {
+  const list = obj.message_ids
+  const ids: unknown[] = Array.isArray(list) ? [...list] : list === undefined ? [] : [undefined]
+  if ('message_id' in obj || ids.length === 0) ids.unshift(obj.message_id)
+  return ids
+}

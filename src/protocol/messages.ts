@@ -54,7 +54,8 @@ export interface ReplyTo {
 export type Inbound =
   | ({ readonly kind: 'request'; readonly op: string | null; readonly data: JsonObject } & ReplyTo)
   | ({ readonly kind: 'ping' } & ReplyTo)
-  | ({ readonly kind: 'ack'; readonly messageId: unknown } & ReplyTo)
+  /** The ids an ack names (`message_id`, or several in `message_ids`); a non-string one is settled as unknown. */
+  | ({ readonly kind: 'ack'; readonly messageIds: readonly unknown[] } & ReplyTo)
   | { readonly kind: 'ignored' }
   | { readonly kind: 'invalid'; readonly message: string }
 
@@ -113,7 +114,8 @@ export interface ClientCodec {
   encodeUnsubscribe(channel: string, id: string): string
   encodePublish(channel: string, event: string, data: JsonObject, id: string): string
   encodeAuth(credentials: JsonObject, id: string): string
-  encodeAck(messageId: string): string
+  /** An ack of one or more tracked events, in the compact form the server reads without parsing (docs/protocol.md A.8). */
+  encodeAck(messageIds: readonly string[]): string
   encodePing(id: string): string
   /** The answer to a server's application-level ping. */
   encodePong(): string

@@ -58,6 +58,20 @@ describe('at-least-once delivery, flat dialect (docs/protocol.md A.8, B)', () =>
     expect(c.raw.filter((r) => r.includes(first.id))).toHaveLength(1)
   })
 
+  it('stops at {"type":"ack","message_ids":[…]} for every id it names', async () => {
+    await start({ ack_timeout: 5 })
+    const c = await connect(node)
+    clients.push(c)
+    const ids: string[] = []
+    for (let n = 0; n < 3; n++) {
+      await node.server.publish('global', 'task.created', { n })
+      ids.push(String((await c.next(isTask)).id))
+    }
+    c.ws.send(`{"type":"ack","message_ids":["${ids.join('","')}"]}`)
+    await settled(c)
+    expect(await deliveryStats(node)).toMatchObject({ pending: 0, acked: 3, unknown_acks: 0 })
+  })
+
   it('gives an agent its pending events on the connection it reconnects with', async () => {
     await start({ ack_timeout: 2 })
     const old = await connect(node, 'agent-7')

@@ -125,6 +125,25 @@ describe('at-least-once delivery, envelope dialect (docs/protocol.md A.8)', () =
     expect(await deliveryStats(node)).toMatchObject({ pending: 1, acked: 1, unknown_acks: 4 })
   })
 
+  it('settles several events with one message_ids frame, compact or not; the ids it does not know are counted', async () => {
+    await start({ ack_timeout: 5 })
+    const c = await subscriber(node)
+    clients.push(c)
+    const ids: string[] = []
+    for (let i = 0; i < 5; i++) {
+      await node.server.publish('tasks:t1', 'task.created', { i })
+      ids.push(String((await c.next(isTask)).id))
+    }
+    expect(await deliveryStats(node)).toMatchObject({ pending: 5 })
+    // The compact form (read without parsing), then the same with spaces (parsed), each naming one unknown id.
+    c.ws.send(`{"type":"ack","data":{"message_ids":["${ids[0]}","${ids[1]}","nope-1"]}}`)
+    c.ws.send(`{ "type": "ack", "data": { "message_ids": ["${ids[2]}", "${ids[3]}", "nope-2"] } }`)
+    c.send({ type: 'ack', data: { message_ids: [ids[4], 42] } })
+    await c.alive()
+    expect(c.pending.filter((f) => f.type === 'error')).toEqual([])
+    expect(await deliveryStats(node)).toMatchObject({ pending: 0, acked: 5, unknown_acks: 3 })
+  })
+
   it('tracks nothing without delivery.tracked: no state, acks merely counted', async () => {
     await start({ tracked: [] })
     const c = await subscriber(node)

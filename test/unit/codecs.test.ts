@@ -16,7 +16,9 @@ describe.each(dialects)('the %s codecs, both directions', (_name, client, server
     expect(server.decode(client.encodePublish('workflow:w1', 'workflow.started', { a: 1 }, 'r3'))).toMatchObject({ kind: 'request', op: 'publish', data: { channel: 'workflow:w1', event: 'workflow.started', data: { a: 1 } }, correlationId: 'r3' })
     expect(server.decode(client.encodeAuth({ token: 't' }, 'r4'))).toMatchObject({ kind: 'request', op: 'auth', data: { token: 't' }, correlationId: 'r4' })
     expect(server.decode(client.encodePing('p1'))).toMatchObject({ kind: 'ping' })
-    expect(server.decode(client.encodeAck('m1'))).toMatchObject({ kind: 'ack', messageId: 'm1' })
+    expect(server.decode(client.encodeAck(['m1']))).toMatchObject({ kind: 'ack', messageIds: ['m1'] })
+    expect(server.decode(client.encodeAck(['m1', 'm2']))).toMatchObject({ kind: 'ack', messageIds: ['m1', 'm2'] })
+    expect(server.decode(new TextEncoder().encode(client.encodeAck(['m1', 'm2'])))).toEqual({ kind: 'ack', messageIds: ['m1', 'm2'], correlationId: null })
     expect(server.decode(new TextEncoder().encode(client.encodePing('p2')))).toMatchObject({ kind: 'ping' })
   })
 
@@ -42,35 +44,55 @@ describe.each(dialects)('the %s codecs, both directions', (_name, client, server
 })
 
 describe.each([
-  ['envelope', envelopeServerCodec, (id: string) => `{"type":"ack","data":{"message_id":"${id}"}}`],
-  ['flat', flatServerCodec, (id: string) => `{"type":"ack","message_id":"${id}"}`],
-] as const)('the %s compact ack (read without parsing) decodes as the general path does', (_name, server, compact) => {
+  ['envelope', envelopeServerCodec, (id: string) => `{"type":"ack","data":{"message_id":"${id}"}}`, (ids: string) => `{"type":"ack","data":{"message_ids":[${ids}]}}`],
+  ['flat', flatServerCodec, (id: string) => `{"type":"ack","message_id":"${id}"}`, (ids: string) => `{"type":"ack","message_ids":[${ids}]}`],
+] as const)('the %s compact acks (read without parsing) decode as the general path does', (_name, server, one, list) => {
   const bytes = (text: string) => new TextEncoder().encode(text)
   // A frame given as a string always takes the general path: the answer to compare with.
   const both = (text: string, limits?: { maxDepth: number; maxKeys: number; maxElements: number }) => [server.decode(bytes(text), limits), server.decode(text, limits)]
 
-  it('in its compact form', () => {
-    for (const id of ['msg_1', '2f0c1b7e-4f7a-4b8e-9a57-3f1f6b7f0a11', 'a b', '~!#$%&()*+,-./:;<=>?@[]^_`{|}', 'x']) {
-      const [fast, general] = both(compact(id))
-      expect(fast, id).toEqual({ kind: 'ack', messageId: id, correlationId: null })
+  it('in their compact forms', () => {
+    for (const id of ['msg_1', '2f0c1b7e-4f7a-4b8e-9a57-3f1f6b7f0a11', 'a b', "~!#$%&'()*+,-./:;<=>?@[]^_`{|}", 'x']) {
+      const [fast, general] = both(one(id))
+      expect(fast, id).toEqual({ kind: 'ack', messageIds: [id], correlationId: null })
       expect(fast, id).toEqual(general)
+    }
+    for (const ids of [['a'], ['a', 'b'], ['msg_1', 'x,y', '[', ']', ',', 'msg_4']]) {
+      const text = list(ids.map((id) => JSON.stringify(id)).join(','))
+      const [fast, general] = both(text)
+      expect(fast, text).toEqual({ kind: 'ack', messageIds: ids, correlationId: null })
+      expect(fast, text).toEqual(general)
     }
   })
 
   it('in every form the fast path leaves to the general one', () => {
     const frames = [
-      compact('é'), compact('a\\"b'), compact('a\\u0041'), compact(''), compact('a"b'),
-      compact('x').replace('"ack"', ' "ack"'), compact('x') + ' ', compact('x').slice(0, -1), compact('x').replace('}', ',"id":"r1"}'),
-      compact('\u0000'), '{"type":"ack"', '{"type":"ack"}', '"}}', '',
+      one('é'), one('a\\"b'), one('a\\u0041'), one(''), one('a"b'), one('\\u0000'), one('a","b'),
+      one('x').replace('"ack"', ' "ack"'), one('x') + ' ', one('x').slice(0, -1), one('x').replace('}', ',"id":"r1"}'),
+      list(''), list('""'), list('"a",""'), list('"a" ,"b"'), list('"a","b",'), list('"a",1'), list('"a","é"'), list('"a"'.repeat(2)),
+      list('"a","b"').replace('[', '[ '), list('"a\\"b"'),
+      '{"type":"ack"', '{"type":"ack"}', '"}}', '',
     ]
     for (const text of frames) {
       const [fast, general] = both(text)
       expect(fast, text).toEqual(general)
     }
     const tiny = { maxDepth: 1, maxKeys: 1, maxElements: 10 }
-    const [fast, general] = both(compact('x'), tiny)
+    for (const text of [one('x'), list('"a","b"')]) {
+      const [fast, general] = both(text, tiny)
+      expect(fast, text).toEqual(general)
+      expect(fast, text).toMatchObject({ kind: 'invalid' })
+    }
+    const twoElements = { maxDepth: 64, maxKeys: 100, maxElements: 2 }
+    const [fast, general] = both(list('"a","b","c"'), twoElements)
     expect(fast).toEqual(general)
     expect(fast).toMatchObject({ kind: 'invalid' })
+  })
+
+  it('an ack naming no id, or a message_ids that is not an array, names one unknown id', () => {
+    expect(server.decode(one('x').replace('"message_id":"x"', '"other":1'))).toMatchObject({ kind: 'ack', messageIds: [undefined] })
+    expect(server.decode(list('').replace('[]', '"a"'))).toMatchObject({ kind: 'ack', messageIds: [undefined] })
+    expect(server.decode(list(''))).toMatchObject({ kind: 'ack', messageIds: [undefined] })
   })
 })
 
@@ -93,5 +115,12 @@ describe('src/protocol is browser-safe', () => {
     const out = await build({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent' })
     expect(out.errors).toEqual([])
     expect(out.outputFiles[0]!.text).not.toMatch(/\bBuffer\b|node:/)
+  })
+
+  it('the client bundle leaves the server codecs out (tree-shaken)', async () => {
+    const entry = new URL('../../src/client/index.ts', import.meta.url).pathname
+    const out = await build({ entryPoints: [entry], bundle: true, minify: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent', external: ['ws'] })
+    // The compact-ack forms the server reads, however the minifier quotes them, are in no client code.
+    expect(/message_ids?\\?":\\?\[?\\?"/.test(out.outputFiles[0]!.text), 'a compact-ack form in the client bundle').toBe(false)
   })
 })

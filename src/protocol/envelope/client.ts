@@ -50,7 +50,7 @@ export const envelopeClientCodec: ClientCodec = {
   encodePublish: (channel, event, data, id) => request('request', 'publish', { channel, event, data }, id),
   encodeAuth: (credentials, id) => request('request', 'auth', credentials, id),
   // The compact form the server reads without parsing (docs/protocol.md A.8).
-  encodeAck: (messageId) => JSON.stringify({ type: 'ack', data: { message_id: messageId } }),
+  encodeAck: (ids) => JSON.stringify({ type: 'ack', data: ids.length === 1 ? { message_id: ids[0] } : { message_ids: ids } }),
   encodePing: (id) => request('ping', null, {}, id),
   encodePong: () => JSON.stringify({ id: uuid(), type: 'pong', data: {}, timestamp: new Date().toISOString() }),
   decode: decodeEnvelopeServerFrame,

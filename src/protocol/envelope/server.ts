@@ -1,6 +1,6 @@
 import type { JsonShapeLimits } from '../json-shape.js'
 import { CompactAck } from '../compact-ack.js'
-import { isObject, parseFrame, positionKeys, unknownType } from '../json.js'
+import { ackIds, isObject, parseFrame, positionKeys, unknownType } from '../json.js'
 import type { DirectMessage, Inbound, JsonObject, Publication, RawFrame, ReplyTo, ServerCodec, WelcomeInfo } from '../messages.js'
 import { ENVELOPE_TYPES, envelopeFrame } from './frame.js'
 
@@ -35,13 +35,17 @@ function replyOf(msg: JsonObject): ReplyTo {
   return id !== undefined && id !== cid ? { correlationId: cid, requestId: id } : { correlationId: cid }
 }
 
-/** The compact ack, one per tracked delivery: read without parsing (compact-ack.ts). */
-const COMPACT_ACK = new CompactAck('{"type":"ack","data":{"message_id":"', '"}}', { keys: 3, depth: 2 })
+/** The compact acks, one per tracked delivery or per batch: read without parsing (compact-ack.ts). */
+// Pure: a client bundle importing the protocol module leaves the server codec out.
+const COMPACT_ACK = /* @__PURE__ */ new CompactAck([
+  { prefix: '{"type":"ack","data":{"message_id":"', suffix: '"}}', keys: 3, depth: 2, list: false },
+  { prefix: '{"type":"ack","data":{"message_ids":["', suffix: '"]}}', keys: 3, depth: 3, list: true },
+])
 
 /** Decodes one client frame of the envelope dialect. Never throws. */
 export function decodeEnvelope(raw: RawFrame, limits?: JsonShapeLimits): Inbound {
   const acked = COMPACT_ACK.read(raw, limits)
-  if (acked !== null) return { kind: 'ack', messageId: acked, correlationId: null }
+  if (acked !== null) return { kind: 'ack', messageIds: acked, correlationId: null }
   const parsed = parseFrame(raw, limits)
   if (!parsed.ok) return { kind: 'invalid', message: parsed.message }
   const msg = parsed.msg
@@ -63,7 +67,7 @@ export function decodeEnvelope(raw: RawFrame, limits?: JsonShapeLimits): Inbound
     case 'ping':
       return { kind: 'ping', ...reply }
     case 'ack':
-      return { kind: 'ack', messageId: data.message_id, ...reply }
+      return { kind: 'ack', messageIds: ackIds(data), ...reply }
     default:
       return { kind: 'ignored' }
   }

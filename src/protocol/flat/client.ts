@@ -44,7 +44,8 @@ export const flatClientCodec: ClientCodec = {
   encodeUnsubscribe: (channel, id) => frame({ type: 'unsubscribe', channel, id }),
   encodePublish: (channel, event, data, id) => frame({ type: 'publish', channel, event, data, id }),
   encodeAuth: (credentials, id) => frame({ type: 'auth', ...credentials, id }),
-  encodeAck: (messageId) => frame({ type: 'ack', message_id: messageId }),
+  // The compact form the server reads without parsing (docs/protocol.md A.8): no timestamp.
+  encodeAck: (ids) => JSON.stringify(ids.length === 1 ? { type: 'ack', message_id: ids[0] } : { type: 'ack', message_ids: ids }),
   encodePing: (id) => frame({ type: 'ping', id }),
   encodePong: () => frame({ type: 'pong' }),
   decode: decodeFlatServerFrame,

@@ -1,6 +1,6 @@
 import type { JsonShapeLimits } from '../json-shape.js'
 import { CompactAck } from '../compact-ack.js'
-import { parseFrame, positionKeys, unknownType } from '../json.js'
+import { ackIds, parseFrame, positionKeys, unknownType } from '../json.js'
 import type { DirectMessage, Inbound, JsonObject, Publication, RawFrame, ReplyTo, ServerCodec, WelcomeInfo } from '../messages.js'
 
 /** Client frame types of the flat dialect (docs/protocol.md B). */
@@ -28,13 +28,17 @@ function flatProblem(msg: JsonObject): string | null {
   return null
 }
 
-/** The compact ack, one per tracked delivery: read without parsing (compact-ack.ts). */
-const COMPACT_ACK = new CompactAck('{"type":"ack","message_id":"', '"}', { keys: 2, depth: 1 })
+/** The compact acks, one per tracked delivery or per batch: read without parsing (compact-ack.ts). */
+// Pure: a client bundle importing the protocol module leaves the server codec out.
+const COMPACT_ACK = /* @__PURE__ */ new CompactAck([
+  { prefix: '{"type":"ack","message_id":"', suffix: '"}', keys: 2, depth: 1, list: false },
+  { prefix: '{"type":"ack","message_ids":["', suffix: '"]}', keys: 2, depth: 2, list: true },
+])
 
 /** Decodes one client frame of the flat dialect. Never throws. */
 export function decodeFlat(raw: RawFrame, limits?: JsonShapeLimits): Inbound {
   const acked = COMPACT_ACK.read(raw, limits)
-  if (acked !== null) return { kind: 'ack', messageId: acked, correlationId: null }
+  if (acked !== null) return { kind: 'ack', messageIds: acked, correlationId: null }
   const parsed = parseFrame(raw, limits)
   if (!parsed.ok) return { kind: 'invalid', message: parsed.message }
   const msg = parsed.msg
@@ -52,7 +56,7 @@ export function decodeFlat(raw: RawFrame, limits?: JsonShapeLimits): Inbound {
     case 'ping':
       return { kind: 'ping', ...reply }
     case 'ack':
-      return { kind: 'ack', messageId: msg.message_id, ...reply }
+      return { kind: 'ack', messageIds: ackIds(msg), ...reply }
     default:
       // `pong`, the answer to our ping: life, counted by the session, nothing to do.
       return { kind: 'ignored' }

@@ -93,7 +93,7 @@ export class Session {
         // docs/protocol.md A.8: an ack naming no event pending for this connection (unknown, foreign,
         // already settled, or no string id at all) is counted, never answered: clients that ack
         // everything, as the Python ones may, must not get error frames for it.
-        host.delivery.ack(this.conn, msg.messageId)
+        for (const id of msg.messageIds) host.delivery.ack(this.conn, id)
         return
       case 'ignored':
         host.stats.countIn('ignored')
