@@ -48,6 +48,9 @@ export class RoomcastClient<E extends EventMap = EventMap> {
   #nextId = 0
   #connectionId: string | null = null
   #onWelcome: ((id: string) => void) | null = null
+  /** Ids to acknowledge, sent in one frame once the frames at hand are handled (#flushAcks). */
+  #acksDue = new Set<string>()
+  #ackTimer: ReturnType<typeof setTimeout> | null = null
 
   constructor(opts: ClientOptions) {
     this.#opts = opts
@@ -149,6 +152,8 @@ export class RoomcastClient<E extends EventMap = EventMap> {
     this.#setState('closed')
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
+    // Acks still waiting go first: the server need not re-send what was handled.
+    this.#flushAcks()
     const socket = this.#socket
     this.#socket = null
     socket?.close(1000, 'Client closed')
@@ -216,6 +221,8 @@ export class RoomcastClient<E extends EventMap = EventMap> {
     if (socket !== this.#socket) return
     this.#socket = null
     this.#connectionId = null
+    // Acks for a connection that is gone: the server re-sends what they named, and they are acked then.
+    this.#acksDue.clear()
     this.#pending.rejectAll('CLOSED', `connection closed (${code}${reason ? ` ${reason}` : ''})`)
     if (this.#state === 'closed') return
     if (FATAL_CLOSE_CODES.has(code)) return this.#giveUp(new RoomcastError('AUTH_FAILED', `Server refused the connection: ${code} ${reason}`))
@@ -261,7 +268,7 @@ export class RoomcastClient<E extends EventMap = EventMap> {
   #onEvent(msg: Extract<ServerMessage, { kind: 'event' }>): void {
     if (msg.id !== null) {
       // Ack every copy (the server re-sends when our ack was lost), deliver only the first.
-      if (this.#acks(msg.event)) this.#send(this.#codec.encodeAck(msg.id))
+      if (this.#acks(msg.event)) this.#ack(msg.id)
       if (!this.#seen.add(`${msg.channel ?? ''}\u0000${msg.id}`)) return
     }
     if (msg.position !== null && msg.channel !== null) {
@@ -291,6 +298,29 @@ export class RoomcastClient<E extends EventMap = EventMap> {
   }
 
   // ── helpers ──────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Queues an ack. Acks wait up to `ackDelay` ms and leave in one frame (`message_ids`,
+   * docs/protocol.md A.8): one inbound frame for the server instead of one per event, which is
+   * most of what at-least-once costs it; a copy re-sent while the first is still unacked is named
+   * once. A socket that closes meanwhile drops them: the server re-sends what was not acked.
+   */
+  #ack(id: string): void {
+    this.#acksDue.add(id)
+    if (this.#acksDue.size > 1) return
+    const delay = this.#opts.ackDelay ?? 20
+    if (delay > 0) this.#ackTimer = setTimeout(() => this.#flushAcks(), delay)
+    else queueMicrotask(() => this.#flushAcks())
+  }
+
+  /** Sends the queued acks in one frame, on the socket they arrived on (if it is still the one). */
+  #flushAcks(): void {
+    if (this.#ackTimer !== null) clearTimeout(this.#ackTimer)
+    this.#ackTimer = null
+    const ids = [...this.#acksDue]
+    this.#acksDue.clear()
+    if (ids.length > 0) this.#send(this.#codec.encodeAck(ids))
+  }
 
   #send(frame: string): void {
     if (this.#socket?.readyState === OPEN) this.#socket.send(frame)

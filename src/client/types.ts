@@ -23,6 +23,12 @@ export interface ClientOptions {
    * docs/protocol.md A.8). @default flat: task.*, subtask.*, message.*; envelope: none
    */
   readonly ackEvents?: readonly string[]
+  /**
+   * Ms an ack may wait so that the acks of several events leave in one frame (`message_ids`);
+   * 0 sends the acks of each read of the socket together, at once. Keep it well under the
+   * server's `delivery.ack_timeout` (5 s). @default 20
+   */
+  readonly ackDelay?: number
   /** Recent event ids remembered to drop re-sent duplicates. @default 1000 */
   readonly dedupeWindow?: number
   /** How to open a socket; default the global WebSocket, else the `ws` package. */

@@ -26,4 +26,20 @@ describe('roomcast/client acknowledges tracked events (docs/protocol.md A.8)', (
       expect(got).toEqual(Array.from({ length: 20 }, (_, n) => String(n)))
     })
   }
+
+  it('acks the events one read brings in one frame (message_ids): fewer ack frames than events, every event settled', async () => {
+    node = await startTracked({ delivery: { ack_timeout: 5 } })
+    client = new RoomcastClient({ url: node.url, dialect: 'envelope', ackEvents: ['task.*'] })
+    let got = 0
+    client.on('task.created', () => got++)
+    await client.connect()
+    await client.subscribe('tasks:t')
+    // Published in one turn: the server writes them together, the client reads them together.
+    await Promise.all(Array.from({ length: 50 }, (_, n) => node!.server.publish('tasks:t', 'task.created', { n })))
+    await expect.poll(() => got).toBe(50)
+    await expect.poll(async () => (await deliveryStats(node as TrackedNode)).acked, { timeout: 10_000 }).toBe(50)
+    const stats = (await (await fetch(`${node.http}/stats`)).json()) as { messages: { in_by_type: Record<string, number> } }
+    expect(stats.messages.in_by_type.ack).toBeLessThan(25)
+    expect(await deliveryStats(node)).toMatchObject({ pending: 0, unknown_acks: 0 })
+  })
 })
