@@ -29,6 +29,8 @@ export const SERVERS = {
   // History on Redis: one instance, the broker's Lua script on every publication.
   'roomcast-history-redis': { protocol: 'roomcast', instances: 1, redis: true, argv: (port) => [node, ...ROOMCAST_HISTORY, '--port', String(port)] },
   'roomcast-tracked': { protocol: 'roomcast-ack', instances: 1, argv: (port) => [node, ...ROOMCAST_TRACKED, '--port', String(port)] },
+  // The same tracked service, its clients acking what one read delivers in one frame (`message_ids`).
+  'roomcast-tracked-batched': { protocol: 'roomcast-ack-batch', instances: 1, argv: (port) => [node, ...ROOMCAST_TRACKED, '--port', String(port)] },
   // Diagnostic: nothing tracked, but the clients ack every delivery anyway (the server counts and drops
   // the acks): what the ack traffic alone costs, apart from the tracking.
   'roomcast-acking': { protocol: 'roomcast-ack', instances: 1, argv: (port) => [node, ...ROOMCAST, '--port', String(port)] },

@@ -83,6 +83,29 @@ PROTOCOLS['roomcast-ack'] = {
   ack: (buf) => `{"type":"ack","data":{"message_id":"${envelopeId(buf)}"}}`,
 }
 
+// The same, with the acks of one read sent as one frame (`message_ids`), as the TypeScript client does.
+PROTOCOLS['roomcast-ack-batch'] = {
+  ...PROTOCOLS.roomcast,
+  ackId: envelopeId,
+  acks: (ids) => (ids.length === 1 ? `{"type":"ack","data":{"message_id":"${ids[0]}"}}` : `{"type":"ack","data":{"message_ids":["${ids.join('","')}"]}}`),
+}
+
+/** roomcast/client's default ackDelay: acks wait this long and leave together. */
+const ACK_DELAY_MS = 20
+/** Clients with acks waiting, and the one timer that sends them all. */
+const ackers = new Set()
+let ackFlush = null
+
+function flushAcks() {
+  ackFlush = null
+  for (const c of ackers) {
+    const ids = c.acksDue
+    c.acksDue = []
+    if (c.ws.readyState === WebSocket.OPEN) c.ws.send(c.proto.acks(ids))
+  }
+  ackers.clear()
+}
+
 /** A connection. `onDelivery(client, seq)` sees deliveries; replies resolve `call`. */
 export class Client {
   constructor(proto, index) {
@@ -136,6 +159,7 @@ export class Client {
           if (isBinary) this.nonText++
           this.received++
           if (this.proto.ack !== undefined) this.ack(buf)
+          else if (this.proto.acks !== undefined) this.ackLater(buf)
           this.onDelivery(this, seq)
           return
         }
@@ -164,6 +188,17 @@ export class Client {
       })
     }
     this.ws.send(this.proto.ack(buf))
+  }
+
+  /**
+   * Acknowledges a tracked delivery later, with the others of the next ACK_DELAY_MS, in one frame
+   * (`message_ids`), as roomcast/client does with its default ackDelay.
+   */
+  ackLater(buf) {
+    if (this.acksDue === undefined) this.acksDue = []
+    if (this.acksDue.length === 0) ackers.add(this)
+    this.acksDue.push(this.proto.ackId(buf))
+    if (ackFlush === null) ackFlush = setTimeout(flushAcks, ACK_DELAY_MS)
   }
 
   /** Sends a frame and resolves with the next frame that is not a delivery. */
