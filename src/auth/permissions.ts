@@ -32,9 +32,14 @@ export function canRead(ctx: AccessContext, channel: string, privateOwner: strin
   return isAdmin(id, ctx.service) || id.permissions.includes(`${channelPrefix(channel)}:read`)
 }
 
-/** May this connection publish to `channel` over the socket? */
-export function canWrite(ctx: AccessContext, channel: string): boolean {
+/**
+ * May this connection publish to `channel` over the socket? A private channel takes
+ * publications only from its owner or an admin, whatever allow_client_publish says: it is not
+ * a mailbox for others (docs/protocol.md A.6).
+ */
+export function canWrite(ctx: AccessContext, channel: string, privateOwner: string | null = null): boolean {
   const id = ctx.identity
+  if (privateOwner !== null && (id === null || (id.userId !== privateOwner && !isAdmin(id, ctx.service)))) return false
   if (id !== null && (isAdmin(id, ctx.service) || id.permissions.includes(`${channelPrefix(channel)}:write`))) return true
   return ctx.allowClientPublish && !ctx.authRequired
 }

@@ -14,6 +14,11 @@ export function matchChannelOrThrow(compiled: readonly CompiledChannel[], channe
   return { ...match, channel: channel as string }
 }
 
+/** The owner a private channel belongs to (its `privateTo` parameter), or null for a shared channel. */
+export function ownerOf(match: ChannelMatch): string | null {
+  return match.spec.privateTo !== undefined ? (match.params[match.spec.privateTo] ?? null) : null
+}
+
 /**
  * The one validation every publish path shares (socket, HTTP, MCP, in-process): channel
  * pattern, declared event name, payload schema. Throws INVALID_CHANNEL / INVALID_EVENT.

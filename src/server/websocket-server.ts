@@ -25,7 +25,7 @@ import { textFrame } from './frame.js'
 import { loadTls, serverFactory, type TlsFiles } from './http-transport.js'
 import { registerBuiltinRequests } from './builtin-requests.js'
 import { registerHttpRoutes } from './http-routes.js'
-import { matchChannelOrThrow, validatePublication } from './publication.js'
+import { matchChannelOrThrow, ownerOf, validatePublication } from './publication.js'
 import { RequestRegistry } from './request-registry.js'
 import { RoomRegistry } from './room-registry.js'
 import { type BroadcastObserver, ServerStats } from './stats.js'
@@ -229,8 +229,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   /** May this connection read `channel`? Throws INVALID_CHANNEL / FORBIDDEN. */
   checkRead(conn: Connection, channel: unknown): void {
     const match = matchChannelOrThrow(this.#compiled, channel)
-    const owner = match.spec.privateTo !== undefined ? (match.params[match.spec.privateTo] ?? null) : null
-    if (!canRead(this.#access(conn), match.channel, owner)) {
+    if (!canRead(this.#access(conn), match.channel, ownerOf(match))) {
       throw new AppError(ErrorCode.FORBIDDEN, `Not authorized to subscribe to ${match.channel}`)
     }
   }
@@ -325,7 +324,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
 
   #prepare(channel: unknown, event: unknown, data: unknown, from: Connection | null): Publication {
     const valid = validatePublication(this.#compiled, this.spec.events, channel, event, data)
-    if (from !== null && !canWrite(this.#access(from), valid.channel)) {
+    if (from !== null && !canWrite(this.#access(from), valid.channel, ownerOf(matchChannelOrThrow(this.#compiled, valid.channel)))) {
       throw new AppError(ErrorCode.FORBIDDEN, `Not authorized to publish to ${valid.channel}`)
     }
     return { id: this.dialect.newEventId(), ...valid, timestamp: new Date().toISOString() }

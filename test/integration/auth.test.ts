@@ -74,4 +74,23 @@ describe('authentication (docs/protocol.md A.6)', () => {
     expect((await admin.subscribe('goal-teams:bob')).data?.status).toBe('subscribed')
     await Promise.all([c.close(), admin.close()])
   })
+
+  it('a private channel takes socket publications only from its owner or an admin, even with allow_client_publish', async () => {
+    s = await startService('workflow', { allow_client_publish: true, auth: { required: false, secret: SECRET } })
+    const publish = (c: TestClient, channel: string) => c.request('publish', { channel, event: 'team.created', data: { team_id: 't1' } })
+    const anon = await TestClient.connect(s.url)
+    expect(await publish(anon, 'goal-teams:alice')).toMatchObject({ type: 'error', error_code: 'FORBIDDEN', error_message: 'Not authorized to publish to goal-teams:alice' })
+    expect((await publish(anon, 'goal-teams')).type).toBe('response')
+    const alice = await TestClient.connect(s.url)
+    expect((await alice.request('auth', { token: await signToken({ userId: 'alice', permissions: [] }, SECRET) })).type).toBe('response')
+    expect((await publish(alice, 'goal-teams:alice')).type).toBe('response')
+    expect(await publish(alice, 'goal-teams:bob')).toMatchObject({ error_code: 'FORBIDDEN' })
+    const admin = await TestClient.connect(s.url)
+    expect((await admin.request('auth', { token: await signToken({ userId: 'root', permissions: ['admin'] }, SECRET) })).type).toBe('response')
+    expect((await publish(admin, 'goal-teams:bob')).type).toBe('response')
+    // Trusted server-side callers (HTTP with the policy's blessing, MCP, in-process) are not sockets.
+    const res = await fetch(`${s.http}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ channel: 'goal-teams:bob', event: 'team.created', data: { team_id: 't2' } }) })
+    expect(res.status).toBe(200)
+    await Promise.all([anon.close(), alice.close(), admin.close()])
+  })
 })
