@@ -33,7 +33,9 @@ export class RoomcastClient<E extends EventMap = EventMap> {
   readonly #seen: RecentIds
   readonly #acks: (event: string) => boolean
   /** Channels the caller wants, with the last stream position seen (history channels). */
-  readonly #subs = new Map<string, { position: StreamPosition | null }>()
+  readonly #subs = new Map<string, { position: StreamPosition | null; repairing?: boolean }>()
+  /** Subscribe requests in flight: their answers are handled as they arrive (#answered). */
+  readonly #subscribing = new Map<string, { channel: string; resubscribe: boolean }>()
   readonly #handlers = new Map<string, Set<Listener<[JsonObject, EventMeta]>>>()
   readonly #any = new Set<Listener<[string, JsonObject, EventMeta]>>()
   readonly #stateListeners = new Set<Listener<[ClientState]>>()
@@ -251,7 +253,9 @@ export class RoomcastClient<E extends EventMap = EventMap> {
       case 'event':
         return this.#onEvent(msg)
       case 'response':
-        if (msg.correlationId !== null) this.#pending.resolve(msg.correlationId, msg.data)
+        if (msg.correlationId === null) return
+        this.#answered(msg.correlationId, msg.data)
+        this.#pending.resolve(msg.correlationId, msg.data)
         return
       case 'error':
         if (msg.correlationId !== null && this.#pending.reject(msg.correlationId, msg.code, msg.message)) return
@@ -266,35 +270,68 @@ export class RoomcastClient<E extends EventMap = EventMap> {
   }
 
   #onEvent(msg: Extract<ServerMessage, { kind: 'event' }>): void {
-    if (msg.id !== null) {
-      // Ack every copy (the server re-sends when our ack was lost), deliver only the first.
-      if (this.#acks(msg.event)) this.#ack(msg.id)
-      if (!this.#seen.add(`${msg.channel ?? ''}\u0000${msg.id}`)) return
-    }
-    if (msg.position !== null && msg.channel !== null) {
-      const sub = this.#subs.get(msg.channel)
-      const last = sub?.position
-      if (last != null && last.epoch === msg.position.epoch && msg.position.offset <= last.offset) return
-      if (sub !== undefined) sub.position = msg.position
-    }
+    // Ack every copy (the server re-sends when our ack was lost), deliver only the first.
+    if (msg.id !== null && this.#acks(msg.event)) this.#ack(msg.id)
+    if (msg.position !== null && msg.channel !== null && !this.#next(msg.channel, msg.position)) return
+    if (msg.id !== null && !this.#seen.add(`${msg.channel ?? ''}\u0000${msg.id}`)) return
     const meta: EventMeta = { event: msg.event, id: msg.id, channel: msg.channel, timestamp: msg.timestamp, position: msg.position }
     for (const fn of this.#handlers.get(msg.event) ?? []) this.#call(() => fn(msg.data, meta))
     for (const fn of this.#any) this.#call(() => fn(msg.event, msg.data, meta))
   }
 
+  /**
+   * Whether an event at `position` is the next one of its channel's stream. One seen already is
+   * not. One past a gap is not either: events went missing (the server's link to its broker
+   * blinked, say), so the client subscribes again with `since` its last position — the replay
+   * brings the missing events and this one in order (docs/protocol.md A.8), or answers
+   * `recovered: false` to onSubscribed listeners.
+   */
+  #next(channel: string, position: StreamPosition): boolean {
+    const sub = this.#subs.get(channel)
+    if (sub === undefined) return true
+    const last = sub.position
+    if (last !== null && last.epoch === position.epoch && position.offset <= last.offset) return false
+    if (last !== null && (last.epoch !== position.epoch || position.offset > last.offset + 1)) {
+      if (!sub.repairing) {
+        sub.repairing = true
+        this.#subscribeNow(channel, true)
+          .catch((err: RoomcastError) => {
+            // A lost connection re-subscribes by itself; anything else is worth telling.
+            if (err.code !== 'CLOSED') this.#emitError(err)
+          })
+          .finally(() => (sub.repairing = false))
+      }
+      return false
+    }
+    sub.position = position
+    return true
+  }
+
   async #subscribeNow(channel: string, resubscribe: boolean): Promise<Subscribed> {
     const since = this.#subs.get(channel)?.position ?? undefined
     const id = this.#id()
+    this.#subscribing.set(id, { channel, resubscribe })
     this.#send(this.#codec.encodeSubscribe(channel, id, since))
-    const data = await this.#pending.wait(id, `subscribe ${channel}`, this.#timeout())
-    const top = readPosition(data)
-    const recovered = data.recovered === true
-    const sub = this.#subs.get(channel)
+    try {
+      return subscribedOf(channel, resubscribe, await this.#pending.wait(id, `subscribe ${channel}`, this.#timeout()))
+    } finally {
+      this.#subscribing.delete(id)
+    }
+  }
+
+  /**
+   * A subscribe's answer, handled as its frame arrives — before the events that follow it in the
+   * same read, which must already see the position it sets and come after its listeners.
+   */
+  #answered(id: string, data: JsonObject): void {
+    const subscribing = this.#subscribing.get(id)
+    if (subscribing === undefined) return
+    this.#subscribing.delete(id)
+    const result = subscribedOf(subscribing.channel, subscribing.resubscribe, data)
+    const sub = this.#subs.get(result.channel)
     // Recovered: the replay that follows moves the position on. Not recovered: start from the top.
-    if (sub !== undefined && !recovered) sub.position = top
-    const result: Subscribed = { channel, recovered, position: top, resubscribe }
+    if (sub !== undefined && !result.recovered) sub.position = result.position
     for (const fn of this.#subscribedListeners) this.#call(() => fn(result))
-    return result
   }
 
   // ── helpers ──────────────────────────────────────────────────────────────────────────
@@ -371,4 +408,8 @@ export class RoomcastClient<E extends EventMap = EventMap> {
       }, 0)
     }
   }
+}
+
+function subscribedOf(channel: string, resubscribe: boolean, data: JsonObject): Subscribed {
+  return { channel, recovered: data.recovered === true, position: readPosition(data), resubscribe }
 }

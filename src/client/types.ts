@@ -52,6 +52,6 @@ export interface Subscribed {
   readonly recovered: boolean
   /** The stream's position at the answer (history channels), else null. */
   readonly position: StreamPosition | null
-  /** True for the automatic re-subscribe after a reconnect. */
+  /** True for the client's own re-subscribe: after a reconnect, or to fetch events it saw were missing. */
   readonly resubscribe: boolean
 }
