@@ -1,0 +1,179 @@
+import type { IncomingMessage } from 'node:http'
+import type { WebSocket } from 'ws'
+import type { AccessPolicy } from '../auth/access-policy.js'
+import type { Identity } from '../auth/identity.js'
+import type { Delivery } from '../delivery/delivery.js'
+import { CloseCode, CloseReason } from '../protocol/codes.js'
+import type { WelcomeInfo } from '../protocol/messages.js'
+import { Connection } from './connection.js'
+import type { Lifecycle } from './server-view.js'
+import type { ServiceSpec } from './service-spec.js'
+import type { SessionHost } from './session/host.js'
+import { Session } from './session/session.js'
+
+export type ConnectionCallback = (conn: Connection) => void
+
+/**
+ * What admission needs from the server: its state, spec and policies, and the room calls a
+ * subclass may override (`checkRead`, `subscribe`, `autoJoin`), so they are called on the server.
+ * The server is also each connection's SessionHost.
+ */
+export interface AdmissionHost extends SessionHost {
+  readonly name: string
+  readonly spec: Pick<ServiceSpec, 'welcome' | 'autoSubscribe'>
+  readonly state: Lifecycle
+  readonly access: AccessPolicy
+  readonly delivery: Delivery
+  checkRead(conn: Connection, channel: unknown): void
+  subscribe(conn: Connection, channel: string): void
+  autoJoin(conn: Connection, channel: string): void
+}
+
+/**
+ * The server's connections, from the handshake to the cleanup: admission (accepting, capacity),
+ * the welcome, auto-subscribe and identity channels, the connect and disconnect callbacks, the
+ * slow-consumer cut and the keepalive.
+ */
+export class Admission {
+  readonly #host: AdmissionHost
+  readonly #leaveRooms: (conn: Connection) => void
+  readonly #connections = new Map<string, Connection>()
+  readonly #onConnect: ConnectionCallback[] = []
+  readonly #onDisconnect: ConnectionCallback[] = []
+
+  constructor(host: AdmissionHost, leaveRooms: (conn: Connection) => void) {
+    this.#host = host
+    this.#leaveRooms = leaveRooms
+  }
+
+  /** The admitted connections by id; a connection leaves once its socket closed. */
+  get connections(): ReadonlyMap<string, Connection> {
+    return this.#connections
+  }
+
+  onConnect(cb: ConnectionCallback): void {
+    this.#onConnect.push(cb)
+  }
+
+  onDisconnect(cb: ConnectionCallback): void {
+    this.#onDisconnect.push(cb)
+  }
+
+  /** A completed handshake: refused while not running or at capacity, else a session starts. */
+  admit(socket: WebSocket, req: IncomingMessage): void {
+    const host = this.#host
+    // Listeners first, before anything can await.
+    const conn = new Connection({
+      id: host.dialect.newConnectionId(),
+      socket,
+      remoteAddress: host.access.clientAddress(req),
+      secure: host.access.isSecure(req),
+      maxBuffered: host.settings.max_buffered_bytes,
+      onSlow: (c) => this.closeSlow(c),
+    })
+    const onError = (err: Error) => host.log.debug({ err, connection: conn.id }, 'socket error')
+    socket.on('error', onError)
+    if (host.state !== 'running') {
+      conn.close(CloseCode.GOING_AWAY, CloseReason.SHUTTING_DOWN)
+      return
+    }
+    if (this.#connections.size >= host.settings.max_connections) {
+      host.stats.rejectedAtCapacity++
+      conn.close(CloseCode.TRY_AGAIN_LATER, CloseReason.AT_CAPACITY)
+      return
+    }
+    this.#connections.set(conn.id, conn)
+    host.stats.connectionsTotal++
+    const session = new Session(host, conn)
+    socket.on('close', () => {
+      session.end()
+      this.#cleanup(conn)
+    })
+    session.start(req.url)
+  }
+
+  /** The welcome's content for this connection. */
+  welcomeFor(conn: Connection): WelcomeInfo {
+    const host = this.#host
+    return {
+      connectionId: conn.id,
+      server: host.name,
+      message: host.spec.welcome,
+      authenticated: conn.identity !== null,
+      secure: conn.secure,
+      rateLimit: host.settings.message_rate_limit,
+    }
+  }
+
+  /** The connection got its welcome: auto-subscribe it and run the connect callbacks. */
+  admitted(conn: Connection): void {
+    for (const channel of this.#host.spec.autoSubscribe ?? []) this.#host.autoJoin(conn, channel)
+    this.#host.delivery.attach(conn, conn.identity?.userId ?? null)
+    for (const cb of this.#onConnect) {
+      try {
+        cb(conn)
+      } catch (err) {
+        this.#host.log.error({ err }, 'connect callback failed')
+      }
+    }
+  }
+
+  /** Joins a channel on the server's initiative; a refusal is logged, not sent. */
+  autoJoin(conn: Connection, channel: string): void {
+    try {
+      this.#host.checkRead(conn, channel)
+      this.#host.subscribe(conn, channel)
+    } catch (err) {
+      this.#host.log.debug({ err, connection: conn.id, channel }, 'auto-subscribe refused')
+    }
+  }
+
+  /** Attaches a verified identity and joins the channels the dialect gives it. */
+  identify(conn: Connection, identity: Identity): void {
+    conn.identity = identity
+    for (const channel of this.#host.dialect.identityChannels(identity)) this.#host.autoJoin(conn, channel)
+    // Its pending tracked events follow the identity (docs/protocol.md A.8).
+    this.#host.delivery.attach(conn, identity.userId)
+  }
+
+  /** Cuts a connection whose send buffer went over max_buffered_bytes (or whose replay did). */
+  closeSlow(conn: Connection): void {
+    if (conn.phase === 'closing') return
+    this.#host.stats.slowConsumerCloses++
+    this.#host.log.warn({ connection: conn.id, buffered: conn.socket.bufferedAmount, code: CloseCode.SLOW_CONSUMER }, 'slow consumer: connection cut')
+    // ws keeps frame order, so a 4008 close frame would wait behind the very backlog the client
+    // is not reading: cut the TCP connection now and free the backlog (docs/errors.md, 4008).
+    conn.cut()
+  }
+
+  /** Starts the dialect's keepalive over the admitted connections; returns its stop. */
+  startKeepalive(): () => void {
+    const host = this.#host
+    return host.dialect.startKeepalive(
+      {
+        connections: () => this.#connections.values(),
+        sendFramed: (conn, type, frame) => {
+          if (conn.sendFramed(frame)) host.stats.countOut(type)
+        },
+        onTimeout: (conn) => {
+          host.stats.heartbeatTimeouts++
+          host.log.info({ connection: conn.id }, 'heartbeat timeout')
+        },
+      },
+      host.settings,
+    )
+  }
+
+  #cleanup(conn: Connection): void {
+    if (!this.#connections.delete(conn.id)) return
+    this.#leaveRooms(conn)
+    this.#host.delivery.detach(conn)
+    for (const cb of this.#onDisconnect) {
+      try {
+        cb(conn)
+      } catch (err) {
+        this.#host.log.error({ err }, 'disconnect callback failed')
+      }
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import type { Delivery } from '../delivery/delivery.js'
+import type { Publication, ServerCodec } from '../protocol/messages.js'
+import type { Connection } from './connection.js'
+import { textFrame } from './frame.js'
+import type { HeldDeliveries } from './history-subscribe.js'
+import type { BroadcastObserver, ServerStats } from './stats.js'
+
+/** What the delivery to local rooms works with: the server's codec, rooms, counters and trackers. */
+export interface LocalDeliveryDeps {
+  readonly codec: ServerCodec
+  /** Subscribers still being replayed to (history-subscribe.ts). */
+  readonly held: HeldDeliveries<Connection>
+  /** At-least-once tracking of tracked events (docs/protocol.md A.8). */
+  readonly delivery: Delivery
+  readonly stats: ServerStats
+  /** A room's local members. */
+  members(room: string): ReadonlySet<Connection> | undefined
+  /** The metrics module's observer of every broadcast, if any. */
+  observer(): BroadcastObserver | null
+}
+
+/** Delivers a publication to this instance's subscribers: encoded once, the same bytes to each. */
+export class LocalDelivery {
+  readonly #deps: LocalDeliveryDeps
+
+  constructor(deps: LocalDeliveryDeps) {
+    this.#deps = deps
+  }
+
+  /** Sends `pub` to its room's members and to those of `alsoTo` (each connection once); returns how many got it. */
+  deliver(pub: Publication, alsoTo: readonly string[]): number {
+    const { codec, held: heldDeliveries, delivery, stats } = this.#deps
+    const members = this.#audience(pub, alsoTo)
+    if (members === undefined) return 0
+    const started = this.#deps.observer() === null ? 0 : performance.now()
+    // Framed once as a text frame (docs/protocol.md A.1); every subscriber gets the same bytes.
+    const frame = textFrame(codec.encodeEvent(pub))
+    // Subscribers still being replayed to get it after their replay (history-subscribe.ts).
+    const holding = heldDeliveries.holders(pub.channel)
+    let n = 0
+    // A tracked event (docs/protocol.md A.8) is tracked per recipient; the retries re-send these same bytes.
+    const tracked = delivery.isTracked(pub.event) ? delivery.frame(frame) : null
+    for (const conn of members) {
+      const held = holding?.get(conn)
+      if (held !== undefined) heldDeliveries.keep(held, pub, frame)
+      else {
+        if (conn.sendFramed(frame)) n++
+        // Tracked for a closing connection too: its identity may reconnect and get it then.
+        if (tracked !== null) delivery.track(conn, pub.id, pub.event, tracked)
+      }
+    }
+    stats.broadcasts++
+    stats.deliveries += n
+    stats.countOut('event', n)
+    this.#deps.observer()?.onBroadcast(pub.channel, n, (performance.now() - started) / 1000)
+    return n
+  }
+
+  /** The connections a publication goes to: its room's members, plus those of `alsoTo`, each once. */
+  #audience(pub: Publication, alsoTo: readonly string[]): ReadonlySet<Connection> | undefined {
+    const members = this.#deps.members(pub.channel)
+    if (alsoTo.length === 0) return members
+    const all = new Set(members)
+    for (const room of alsoTo) for (const conn of this.#deps.members(room) ?? []) all.add(conn)
+    return all.size === 0 ? undefined : all
+  }
+}

@@ -1,0 +1,86 @@
+import type { Broker } from '../broker/broker.js'
+import type { HistoryChannels } from '../broker/history-channels.js'
+import { BatchedHistoryReads } from '../broker/history-reads.js'
+import type { StreamPosition } from '../broker/position.js'
+import { AppError, ErrorCode } from '../protocol/codes.js'
+import type { JsonObject, ServerCodec } from '../protocol/messages.js'
+import type { Connection } from './connection.js'
+import { textFrame } from './frame.js'
+import { frameCache, HeldDeliveries, type HistoryHost, subscribeWithHistory } from './history-subscribe.js'
+import { RoomRegistry } from './room-registry.js'
+import type { ServerStats } from './stats.js'
+
+/** What the rooms and the subscribe request work with. */
+export interface SubscriptionsDeps {
+  readonly broker: Broker
+  /** Which channels keep history (settings.history). */
+  readonly history: HistoryChannels
+  readonly codec: ServerCodec
+  readonly stats: ServerStats
+  /** settings.max_subscriptions: rooms per connection. */
+  readonly maxSubscriptions: number
+  /** settings.max_buffered_bytes: also the bound of what is held for one subscriber during its replay. */
+  readonly maxBufferedBytes: number
+  /** The server's subscribe (a subclass may extend it): how a subscribe request joins its room. */
+  join(conn: Connection, channel: string): void
+  /** The subscriber could not take what was held for it during its replay: cut it as slow. */
+  overflow(conn: Connection): void
+}
+
+/**
+ * The rooms of this instance's connections and the subscribe request: the room registry (a
+ * room's first join and last leave (un)subscribe it on the broker), the per-connection limit,
+ * and on a history channel the recovery from `since`, live deliveries held meanwhile.
+ */
+export class Subscriptions {
+  readonly rooms: RoomRegistry<Connection>
+  /** Subscribers still being replayed to: live deliveries wait behind their replay. */
+  readonly held: HeldDeliveries<Connection>
+  readonly #deps: SubscriptionsDeps
+  readonly #historyHost: HistoryHost<Connection>
+
+  constructor(deps: SubscriptionsDeps) {
+    const { broker, codec, stats } = deps
+    this.#deps = deps
+    this.rooms = new RoomRegistry<Connection>({ onActive: (room) => broker.roomActive(room), onIdle: (room) => broker.roomIdle(room) })
+    this.held = new HeldDeliveries(deps.maxBufferedBytes)
+    this.#historyHost = {
+      held: this.held,
+      reads: new BatchedHistoryReads((channel, after, opts) => broker.history(channel, after, opts)),
+      join: (conn, channel) => deps.join(conn, channel),
+      whenSubscribed: (channel) => broker.whenSubscribed(channel),
+      frame: frameCache((pub) => textFrame(codec.encodeEvent(pub))),
+      send: (conn, frame) => {
+        const ok = conn.sendFramed(frame)
+        if (ok) stats.countOut('event')
+        return ok
+      },
+      overflow: (conn) => deps.overflow(conn),
+    }
+  }
+
+  /** Adds the connection to a room, enforcing max_subscriptions; idempotent. */
+  add(conn: Connection, channel: string): void {
+    if (conn.subscriptions.has(channel)) return
+    const max = this.#deps.maxSubscriptions
+    if (conn.subscriptions.size >= max) {
+      throw new AppError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `Subscription limit reached (${max} channels per connection)`)
+    }
+    this.rooms.join(channel, conn)
+  }
+
+  /**
+   * The subscribe request: joins the room; on a history channel also answers the stream
+   * position and recovers from `since` (docs/protocol.md A.8). Answers once the cluster
+   * delivers the room here.
+   */
+  subscribeTo(conn: Connection, channel: string, since: StreamPosition | null): JsonObject | Promise<JsonObject> {
+    const opts = this.#deps.history.optionsOf(channel)
+    if (opts !== null) return subscribeWithHistory(this.#historyHost, conn, channel, since, opts)
+    this.#deps.join(conn, channel)
+    // `since` on a channel without history: nothing to recover from, and the client must know.
+    const answer: JsonObject = since === null ? { status: 'subscribed', channel } : { status: 'subscribed', channel, recovered: false }
+    const ready = this.#deps.broker.whenSubscribed(channel)
+    return ready === null ? answer : ready.then(() => answer)
+  }
+}
