@@ -9,6 +9,8 @@ export { MemoryBroker } from './broker/memory-broker.js'
 export { RedisBroker, type RedisBrokerOptions } from './broker/redis-broker.js'
 export { createBroker } from './broker/create-broker.js'
 export { openRedis } from './broker/redis-connection.js'
+// The names before the broker was called a broker (0.1): kept so that imports keep working.
+export { createBridge, MemoryBridge, RedisBridge, type Bridge, type BridgeSink, type BridgeState, type BridgeStats, type RedisBridgeOptions } from './broker/deprecated-names.js'
 export { redisNames, type RedisNames } from './broker/redis-channels.js'
 export { envKey, loadSettings, parseSettings, SettingsSchema, SettingsError, type Settings, type SettingsCheck, type SettingsInput, type LoadOptions } from './config/settings.js'
 export { Delivery, type DeliveryPort } from './delivery/delivery.js'

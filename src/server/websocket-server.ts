@@ -148,6 +148,11 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
 
   // ── public API ─────────────────────────────────────────────────────────────────────────
 
+  /** @deprecated Renamed {@link WebSocketServer.broker}. */
+  get bridge(): Broker {
+    return this.broker
+  }
+
   get name(): string {
     return this.spec.name
   }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { SERVICES } from '../../services/index.js'
-import { MemoryBroker, parseSettings } from '../../src/index.js'
+import { createBridge, createBroker, MemoryBridge, MemoryBroker, parseSettings, RedisBridge, RedisBroker } from '../../src/index.js'
 import { TestClient } from '../helpers/client.js'
 import { startService, type Started } from '../helpers/server.js'
 
@@ -27,6 +27,9 @@ describe('the broker as a user sees it', () => {
     const legacy = new MemoryBroker()
     expect(SERVICES.workflow!.create(settings, { bridge: legacy }).broker).toBe(legacy)
     expect(SERVICES.workflow!.create(settings, { broker, bridge: legacy }).broker).toBe(broker)
+    // The names of 0.1 still import and work.
+    expect(SERVICES.workflow!.create(settings, { broker }).bridge).toBe(broker)
+    expect([MemoryBridge, RedisBridge, createBridge]).toEqual([MemoryBroker, RedisBroker, createBroker])
   })
 
   it('answers POST /send for a local connection, and 404 for one no instance holds', async () => {
