@@ -96,6 +96,7 @@ const COLUMNS = {
     ['RSS × ws-plain', ratio(R, n, s, 'ws-plain', (r) => r.rss.perConnectionKB)],
     ['kernel slab KB/conn (host-wide, ½ of both ends)', spread(pick(R, n, s, (r) => r.rss.kernelSlabKB), 2)],
     ['server CPU µs/conn', spread(pick(R, n, s, cpuPerConnection))],
+    ['CPU/conn × ws-plain', ratio(R, n, s, 'ws-plain', cpuPerConnection)],
     ['server CPU %', spread(pick(R, n, s, (r) => r.serverCpu))],
     ['loadgen CPU %', spread(pick(R, n, s, (r) => r.loadgenCpu))],
   ],

@@ -29,7 +29,7 @@ export interface Dialect {
   settingsProblems(settings: Settings, service: string): string[]
   /** Whether a new connection must authenticate with its first frame before the welcome. */
   authFirst(settings: Settings): boolean
-  /** Credentials carried by the upgrade request (flat: query agent_id, session_id, token), or null. */
+  /** Credentials carried by the upgrade request's query string (flat: agent_id, session_id, token), or null; only asked when there is a query. */
   upgradeCredentials(url: URL): JsonObject | null
   /** Verifies credentials (an auth request's data, or the upgrade's); throws AppError AUTH_FAILED. */
   verify(credentials: JsonObject, settings: Settings): Promise<Identity>

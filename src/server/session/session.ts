@@ -40,7 +40,10 @@ export class Session {
       return
     }
     this.#welcome()
-    const credentials = host.dialect.upgradeCredentials(new URL(upgradeUrl ?? '/', 'http://localhost'))
+    // Credentials come from the query string only: most upgrades have none, and parsing a URL
+    // is a noticeable part of what a connection costs in a reconnect storm.
+    if (upgradeUrl === undefined || !upgradeUrl.includes('?')) return
+    const credentials = host.dialect.upgradeCredentials(new URL(upgradeUrl, 'http://localhost'))
     if (credentials !== null) this.#authFromUpgrade(credentials)
   }
 
