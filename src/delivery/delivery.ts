@@ -23,6 +23,7 @@ export interface DeliveryPort {
  * instance whose connection of that identity closes later hands its events over at that time.
  */
 export class Delivery {
+  readonly #frames = new WeakMap<Buffer, TrackedFrame>()
   readonly tracker: DeliveryTracker
   readonly settings: DeliverySettings
   readonly #tracked: ReadonlySet<string>
@@ -88,9 +89,14 @@ export class Delivery {
     if (there !== undefined) this.#handOver(waiting, there)
   }
 
-  /** Wraps one broadcast's frame so its recipients share it. */
+  /**
+   * Wraps one broadcast's frame so its recipients share it: the live ones and those that get it
+   * from a replay or after one (the same bytes, counted once against max_pending_bytes).
+   */
   frame(bytes: Buffer): TrackedFrame {
-    return this.tracker.frame(bytes)
+    let frame = this.#frames.get(bytes)
+    if (frame === undefined) this.#frames.set(bytes, (frame = this.tracker.frame(bytes)))
+    return frame
   }
 
   /** Tracks the first copy of `id` just sent to `target`; false when a bound was reached. */

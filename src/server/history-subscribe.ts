@@ -5,7 +5,7 @@ import type { JsonObject, Publication } from '../protocol/messages.js'
 
 /** Live frames held for one subscriber while its replay is prepared. */
 interface Held {
-  readonly frames: { readonly position: StreamPosition | undefined; readonly frame: Buffer }[]
+  readonly frames: { readonly pub: Publication; readonly frame: Buffer }[]
   bytes: number
   overflow: boolean
 }
@@ -43,7 +43,7 @@ export class HeldDeliveries<C> {
       held.frames.length = 0
       return
     }
-    held.frames.push({ position: pub.position, frame })
+    held.frames.push({ pub, frame })
   }
 
   release(channel: string, conn: C): Held | undefined {
@@ -65,8 +65,8 @@ export interface HistoryHost<C> {
   whenSubscribed(channel: string): Promise<void> | null
   /** The publication framed for the wire, encoded once per publication. */
   frame(pub: Publication): Buffer
-  /** Queues a framed event; false when the connection is gone or slow. */
-  send(conn: C, frame: Buffer): boolean
+  /** Queues the framed `pub`; false when the connection is gone or slow. */
+  send(conn: C, frame: Buffer, pub: Publication): boolean
   /** The connection could not take what was held for it. */
   overflow(conn: C): void
 }
@@ -106,12 +106,13 @@ export async function subscribeWithHistory<C>(
 function goLive<C>(host: HistoryHost<C>, conn: C, channel: string, recovery: Recovery | null): void {
   const held = host.held.release(channel, conn)
   if (held?.overflow === true) return host.overflow(conn)
-  for (const pub of recovery?.replay ?? []) if (!host.send(conn, host.frame(pub))) return
+  for (const pub of recovery?.replay ?? []) if (!host.send(conn, host.frame(pub), pub)) return
   const top = recovery?.top
-  for (const { position, frame } of held?.frames ?? []) {
+  for (const { pub, frame } of held?.frames ?? []) {
     // At or below the top read: the replay had it, or the client said it has it.
+    const position = pub.position
     if (top !== undefined && position !== undefined && position.epoch === top.epoch && position.offset <= top.offset) continue
-    if (!host.send(conn, frame)) return
+    if (!host.send(conn, frame, pub)) return
   }
 }
 

@@ -9,6 +9,7 @@ import { textFrame } from './frame.js'
 import { frameCache, HeldDeliveries, type HistoryHost, subscribeWithHistory } from './history-subscribe.js'
 import { RoomRegistry } from './room-registry.js'
 import type { ServerStats } from './stats.js'
+import type { Delivery } from '../delivery/delivery.js'
 
 /** What the rooms and the subscribe request work with. */
 export interface SubscriptionsDeps {
@@ -17,6 +18,8 @@ export interface SubscriptionsDeps {
   readonly history: HistoryChannels
   readonly codec: ServerCodec
   readonly stats: ServerStats
+  /** At-least-once tracking: a tracked event sent by a replay is tracked like a live one. */
+  readonly delivery: Delivery
   /** settings.max_subscriptions: rooms per connection. */
   readonly maxSubscriptions: number
   /** settings.max_buffered_bytes: also the bound of what is held for one subscriber during its replay. */
@@ -40,7 +43,7 @@ export class Subscriptions {
   readonly #historyHost: HistoryHost<Connection>
 
   constructor(deps: SubscriptionsDeps) {
-    const { broker, codec, stats } = deps
+    const { broker, codec, stats, delivery } = deps
     this.#deps = deps
     this.rooms = new RoomRegistry<Connection>({ onActive: (room) => broker.roomActive(room), onIdle: (room) => broker.roomIdle(room) })
     this.held = new HeldDeliveries(deps.maxBufferedBytes)
@@ -50,9 +53,11 @@ export class Subscriptions {
       join: (conn, channel) => deps.join(conn, channel),
       whenSubscribed: (channel) => broker.whenSubscribed(channel),
       frame: frameCache((pub) => textFrame(codec.encodeEvent(pub))),
-      send: (conn, frame) => {
+      send: (conn, frame, pub) => {
         const ok = conn.sendFramed(frame)
         if (ok) stats.countOut('event')
+        // A tracked event replayed, or held during a replay, is tracked as a live one is (docs/protocol.md A.8).
+        if (delivery.isTracked(pub.event)) delivery.track(conn, pub.id, pub.event, delivery.frame(frame))
         return ok
       },
       overflow: (conn) => deps.overflow(conn),

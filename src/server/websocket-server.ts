@@ -76,17 +76,18 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     this.broker = options.broker ?? options.bridge ?? createBroker(settings.redis, this.log)
     this.#rules = new ChannelRules(spec, settings, () => this.dialect.newEventId())
     this.history = historyChannelsOf(spec, settings)
+    const delivery = (this.delivery = new Delivery(settings.delivery, Object.keys(spec.events), { log: this.log }))
     const subs = (this.#subs = new Subscriptions({
       broker: this.broker,
       history: this.history,
       codec: this.codec,
       stats: this.stats,
+      delivery,
       maxSubscriptions: settings.max_subscriptions,
       maxBufferedBytes: settings.max_buffered_bytes,
       join: (conn, channel) => this.subscribe(conn, channel),
       overflow: (conn) => this.#admission.closeSlow(conn),
     }))
-    const delivery = (this.delivery = new Delivery(settings.delivery, Object.keys(spec.events), { log: this.log }))
     this.#admission = new Admission(this, (conn) => subs.rooms.leaveAll(conn))
     this.#local = new LocalDelivery({
       codec: this.codec,

@@ -153,4 +153,29 @@ describe('at-least-once delivery, envelope dialect (docs/protocol.md A.8)', () =
     await c.alive()
     expect(await deliveryStats(node)).toMatchObject({ tracked_events: [], pending: 0, tracked: 0, unknown_acks: 1 })
   })
+
+  describe('on a history channel', () => {
+    const startWithHistory = () =>
+      startTracked({ history: [{ channel: 'tasks:*', size: 100, ttl: 60 }], delivery: { ack_timeout: 0.2 } }).then((n) => (node = n))
+
+    it('a tracked event a subscriber gets from its replay is tracked too: re-sent until acked, else failed', async () => {
+      await startWithHistory()
+      const first = await TestClient.connect(node.url)
+      clients.push(first)
+      const top = (await first.subscribe('tasks:t1')).data as { offset: number; epoch: string }
+      await first.close()
+      const acked = (await node.server.publish('tasks:t1', 'task.created', { n: 1 })).pub
+      const unacked = (await node.server.publish('tasks:t1', 'task.created', { n: 2 })).pub
+      const c = await TestClient.connect(node.url)
+      clients.push(c)
+      const since = { offset: top.offset, epoch: top.epoch }
+      expect((await c.request('subscribe', { channel: 'tasks:t1', since })).data).toMatchObject({ recovered: true })
+      expect((await c.next(isTask)).id).toBe(acked.id)
+      c.send(ack(acked.id))
+      // The second, never acked: its replayed copy and two re-sends, then it fails.
+      for (let i = 0; i < 3; i++) expect((await c.next(isTask)).id).toBe(unacked.id)
+      await node.logs.waitFor('tracked delivery failed')
+      expect(await deliveryStats(node)).toMatchObject({ tracked: 2, acked: 1, failed: 1, pending: 0 })
+    })
+  })
 })
