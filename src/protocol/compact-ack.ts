@@ -1,10 +1,10 @@
 import type { JsonShapeLimits } from './json-shape.js'
-import type { RawFrame } from './messages.js'
+import type { Inbound, RawFrame } from './messages.js'
 
-/** A compact ack form: the bytes before the first id, after the last, and the keys and depth it has. */
-export interface CompactForm {
-  readonly prefix: string
-  readonly suffix: string
+/** One compact ack form: the bytes before the first id and after the last, and the keys and depth it has. */
+interface CompactForm {
+  readonly prefix: Uint8Array
+  readonly suffix: Uint8Array
   readonly keys: number
   readonly depth: number
   /** Whether ids form a JSON array (`"a","b"` between prefix and suffix) rather than one id. */
@@ -25,14 +25,29 @@ const COMMA = 0x2c
  * takes the general path, which decodes it to the same ack. Browser-safe.
  */
 export class CompactAck {
-  readonly #forms: readonly { prefix: Uint8Array; suffix: Uint8Array; keys: number; depth: number; list: boolean }[]
+  readonly #forms: readonly CompactForm[]
 
-  constructor(forms: readonly CompactForm[]) {
-    this.#forms = forms.map((f) => ({ ...f, prefix: ascii(f.prefix), suffix: ascii(f.suffix) }))
+  /**
+   * `within`: the key of the object that holds `message_id`/`message_ids` (envelope: `data`),
+   * or null when the frame itself holds them (flat).
+   */
+  constructor(within: string | null) {
+    const open = within === null ? '{"type":"ack",' : `{"type":"ack","${within}":{`
+    const close = within === null ? '}' : '}}'
+    const nested = within === null ? 0 : 1
+    this.#forms = [
+      compactForm(`${open}"message_id":"`, `"${close}`, 2 + nested, 1 + nested, false),
+      compactForm(`${open}"message_ids":["`, `"]${close}`, 2 + nested, 2 + nested, true),
+    ]
   }
 
-  /** The acked ids of a compact ack frame, or null when the frame is anything else. */
-  read(raw: RawFrame, limits: JsonShapeLimits | undefined): string[] | null {
+  /** The ack a compact ack frame is, or null when the frame is anything else. */
+  decode(raw: RawFrame, limits: JsonShapeLimits | undefined): Inbound | null {
+    const ids = this.#read(raw, limits)
+    return ids === null ? null : { kind: 'ack', messageIds: ids, correlationId: null }
+  }
+
+  #read(raw: RawFrame, limits: JsonShapeLimits | undefined): string[] | null {
     if (typeof raw === 'string') return null
     for (const form of this.#forms) {
       if (!startsAndEnds(raw, form.prefix, form.suffix)) continue
@@ -77,6 +92,10 @@ function readIds(raw: Uint8Array, from: number, to: number, list: boolean): stri
   if (start === to) return null
   ids.push(latin1.decode(raw.subarray(start, to)))
   return ids
+}
+
+function compactForm(prefix: string, suffix: string, keys: number, depth: number, list: boolean): CompactForm {
+  return { prefix: ascii(prefix), suffix: ascii(suffix), keys, depth, list }
 }
 
 function ascii(text: string): Uint8Array {

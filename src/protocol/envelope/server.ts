@@ -37,15 +37,12 @@ function replyOf(msg: JsonObject): ReplyTo {
 
 /** The compact acks, one per tracked delivery or per batch: read without parsing (compact-ack.ts). */
 // Pure: a client bundle importing the protocol module leaves the server codec out.
-const COMPACT_ACK = /* @__PURE__ */ new CompactAck([
-  { prefix: '{"type":"ack","data":{"message_id":"', suffix: '"}}', keys: 3, depth: 2, list: false },
-  { prefix: '{"type":"ack","data":{"message_ids":["', suffix: '"]}}', keys: 3, depth: 3, list: true },
-])
+const COMPACT_ACK = /* @__PURE__ */ new CompactAck('data')
 
 /** Decodes one client frame of the envelope dialect. Never throws. */
 export function decodeEnvelope(raw: RawFrame, limits?: JsonShapeLimits): Inbound {
-  const acked = COMPACT_ACK.read(raw, limits)
-  if (acked !== null) return { kind: 'ack', messageIds: acked, correlationId: null }
+  const compact = COMPACT_ACK.decode(raw, limits)
+  if (compact !== null) return compact
   const parsed = parseFrame(raw, limits)
   if (!parsed.ok) return { kind: 'invalid', message: parsed.message }
   const msg = parsed.msg

@@ -30,15 +30,12 @@ function flatProblem(msg: JsonObject): string | null {
 
 /** The compact acks, one per tracked delivery or per batch: read without parsing (compact-ack.ts). */
 // Pure: a client bundle importing the protocol module leaves the server codec out.
-const COMPACT_ACK = /* @__PURE__ */ new CompactAck([
-  { prefix: '{"type":"ack","message_id":"', suffix: '"}', keys: 2, depth: 1, list: false },
-  { prefix: '{"type":"ack","message_ids":["', suffix: '"]}', keys: 2, depth: 2, list: true },
-])
+const COMPACT_ACK = /* @__PURE__ */ new CompactAck(null)
 
 /** Decodes one client frame of the flat dialect. Never throws. */
 export function decodeFlat(raw: RawFrame, limits?: JsonShapeLimits): Inbound {
-  const acked = COMPACT_ACK.read(raw, limits)
-  if (acked !== null) return { kind: 'ack', messageIds: acked, correlationId: null }
+  const compact = COMPACT_ACK.decode(raw, limits)
+  if (compact !== null) return compact
   const parsed = parseFrame(raw, limits)
   if (!parsed.ok) return { kind: 'invalid', message: parsed.message }
   const msg = parsed.msg
