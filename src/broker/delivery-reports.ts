@@ -1,6 +1,6 @@
-interface Waiting {
-  readonly timer: NodeJS.Timeout
-  readonly resolve: (total: number) => void
+import { WaitingAnswers } from './waiting-answers.js'
+
+interface Tally {
   expected: number | null
   got: number
   total: number
@@ -14,48 +14,35 @@ interface Waiting {
  * after `timeoutMs` with what came.
  */
 export class DeliveryReports {
-  readonly #waiting = new Map<string, Waiting>()
-  readonly #timeoutMs: number
+  readonly #answers: WaitingAnswers<Tally, number>
 
   constructor(timeoutMs: number) {
-    this.#timeoutMs = timeoutMs
+    this.#answers = new WaitingAnswers(timeoutMs, (t) => t.total)
   }
 
   /** Starts collecting the answers for `id`; the promise resolves with their sum. */
   open(id: string): Promise<number> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => this.#settle(id), this.#timeoutMs)
-      timer.unref()
-      this.#waiting.set(id, { timer, resolve, expected: null, got: 0, total: 0 })
-    })
+    return this.#answers.open(id, { expected: null, got: 0, total: 0 })
   }
 
   /** How many instances will answer (0 settles at once). */
   expect(id: string, instances: number): void {
-    const w = this.#waiting.get(id)
-    if (w === undefined) return
-    w.expected = instances
-    if (w.got >= instances) this.#settle(id)
+    const t = this.#answers.tally(id)
+    if (t === undefined) return
+    t.expected = instances
+    if (t.got >= instances) this.#answers.settle(id, t.total)
   }
 
   /** One instance's answer. */
   report(id: string, delivered: number): void {
-    const w = this.#waiting.get(id)
-    if (w === undefined) return
-    w.got++
-    w.total += delivered
-    if (w.expected !== null && w.got >= w.expected) this.#settle(id)
+    const t = this.#answers.tally(id)
+    if (t === undefined) return
+    t.got++
+    t.total += delivered
+    if (t.expected !== null && t.got >= t.expected) this.#answers.settle(id, t.total)
   }
 
   clear(): void {
-    for (const id of [...this.#waiting.keys()]) this.#settle(id)
-  }
-
-  #settle(id: string): void {
-    const w = this.#waiting.get(id)
-    if (w === undefined) return
-    this.#waiting.delete(id)
-    clearTimeout(w.timer)
-    w.resolve(w.total)
+    this.#answers.clear()
   }
 }

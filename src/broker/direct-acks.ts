@@ -1,8 +1,7 @@
 import type { DirectOutcome } from './broker.js'
+import { WaitingAnswers } from './waiting-answers.js'
 
-interface Waiting {
-  readonly resolve: (outcome: DirectOutcome) => void
-  readonly timer: NodeJS.Timeout
+interface Tally {
   readonly peers: number
   misses: number
 }
@@ -12,40 +11,27 @@ interface Waiting {
  * settles `remote`; a `not found` from every peer, or silence for `timeoutMs`, settles `unknown`.
  */
 export class DirectAcks {
-  readonly #waiting = new Map<string, Waiting>()
-  readonly #timeoutMs: number
+  readonly #answers: WaitingAnswers<Tally, DirectOutcome>
 
   constructor(timeoutMs: number) {
-    this.#timeoutMs = timeoutMs
+    this.#answers = new WaitingAnswers<Tally, DirectOutcome>(timeoutMs, () => 'unknown')
   }
 
   /** Waits for the answers to message `id`, sent to `peers` other instances. */
   expect(id: string, peers: number): Promise<DirectOutcome> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => this.#settle(id, 'unknown'), this.#timeoutMs)
-      timer.unref()
-      this.#waiting.set(id, { resolve, timer, peers, misses: 0 })
-    })
+    return this.#answers.open(id, { peers, misses: 0 })
   }
 
   /** One instance's answer to message `id`. */
   answer(id: string, found: boolean): void {
-    const w = this.#waiting.get(id)
-    if (w === undefined) return
-    if (found) return this.#settle(id, 'remote')
-    if (++w.misses >= w.peers) this.#settle(id, 'unknown')
+    const t = this.#answers.tally(id)
+    if (t === undefined) return
+    if (found) return this.#answers.settle(id, 'remote')
+    if (++t.misses >= t.peers) this.#answers.settle(id, 'unknown')
   }
 
   /** Settles everything still waiting as `unknown` (the broker is closing). */
   clear(): void {
-    for (const id of [...this.#waiting.keys()]) this.#settle(id, 'unknown')
-  }
-
-  #settle(id: string, outcome: DirectOutcome): void {
-    const w = this.#waiting.get(id)
-    if (w === undefined) return
-    this.#waiting.delete(id)
-    clearTimeout(w.timer)
-    w.resolve(outcome)
+    this.#answers.clear()
   }
 }
