@@ -1,25 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { type Frame, TestClient } from '../helpers/client.js'
+import type { Frame } from '../helpers/client.js'
+import { FlatClient } from '../helpers/flat.js'
 import { deliveryStats, startTracked, type TrackedNode } from '../helpers/tracked-service.js'
 
 const isTask = (f: Frame) => f.type === 'event' && f.event === 'task.created'
 
-/** A flat client (agent `agent` when given), with its `connected` frame consumed. */
-async function connect(node: TrackedNode, agent?: string): Promise<TestClient> {
-  const c = await TestClient.connect(agent === undefined ? node.url : `${node.url}?agent_id=${agent}`, { welcome: false })
-  await c.next((f) => f.type === 'connected')
-  return c
-}
-
-/** A round trip: once the pong is back, every earlier frame of this client has been handled. */
-async function settled(c: TestClient): Promise<void> {
-  c.send({ type: 'ping', timestamp: 1 })
-  await c.next((f) => f.type === 'pong')
-}
+/** A flat client (agent `agent` when given), past its `connected` frame. */
+const connect = (node: TrackedNode, agent?: string): Promise<FlatClient> => FlatClient.open(node.url, agent === undefined ? {} : { agent_id: agent })
 
 describe('at-least-once delivery, flat dialect (docs/protocol.md A.8, B)', () => {
   let node: TrackedNode
-  const clients: TestClient[] = []
+  const clients: FlatClient[] = []
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()))
     await node?.server.close()
@@ -35,7 +26,7 @@ describe('at-least-once delivery, flat dialect (docs/protocol.md A.8, B)', () =>
     expect(pub.id).toMatch(/^msg_/)
     const copies = [await c.next(isTask), await c.next(isTask), await c.next(isTask)]
     await node.logs.waitFor('tracked delivery failed')
-    await settled(c)
+    await c.pingFlat()
     expect(c.pending.filter(isTask)).toEqual([])
     expect(copies.map((f) => f.id)).toEqual([pub.id, pub.id, pub.id])
     expect(copies[0]).toMatchObject({ channel: 'global', event: 'task.created', data: { task_id: 't1' } })
@@ -48,13 +39,13 @@ describe('at-least-once delivery, flat dialect (docs/protocol.md A.8, B)', () =>
     clients.push(c)
     const first = (await node.server.publish('global', 'task.created', { n: 1 })).pub
     c.send({ type: 'ack', message_id: (await c.next(isTask)).id })
-    await settled(c)
+    await c.pingFlat()
     expect(await deliveryStats(node)).toMatchObject({ pending: 0, acked: 1 })
     // A later unacknowledged event gets all its copies: time enough for any retry of the first.
     await node.server.publish('global', 'task.created', { n: 2 })
     for (let i = 0; i < 3; i++) expect((await c.next(isTask)).data).toEqual({ n: 2 })
     await node.logs.waitFor('tracked delivery failed')
-    await settled(c)
+    await c.pingFlat()
     expect(c.raw.filter((r) => r.includes(first.id))).toHaveLength(1)
   })
 
@@ -68,7 +59,7 @@ describe('at-least-once delivery, flat dialect (docs/protocol.md A.8, B)', () =>
       ids.push(String((await c.next(isTask)).id))
     }
     c.ws.send(`{"type":"ack","message_ids":["${ids.join('","')}"]}`)
-    await settled(c)
+    await c.pingFlat()
     expect(await deliveryStats(node)).toMatchObject({ pending: 0, acked: 3, unknown_acks: 0 })
   })
 
@@ -83,7 +74,7 @@ describe('at-least-once delivery, flat dialect (docs/protocol.md A.8, B)', () =>
     const again = await fresh.next(isTask)
     expect(again).toMatchObject({ id: pub.id, channel: 'agents/agent-7', data: { task_id: 't9' } })
     fresh.send({ type: 'ack', message_id: again.id })
-    await settled(fresh)
+    await fresh.pingFlat()
     expect(await deliveryStats(node)).toMatchObject({ pending: 0, acked: 1, failed: 0 })
   })
 
@@ -96,7 +87,7 @@ describe('at-least-once delivery, flat dialect (docs/protocol.md A.8, B)', () =>
     b.send({ type: 'ack', message_id: pub.id }) // a's event, not b's
     b.send({ type: 'ack', message_id: 'msg_nope' })
     b.send({ type: 'ack', message_id: 42 })
-    await settled(b)
+    await b.pingFlat()
     expect(b.pending.filter((f) => f.code !== undefined)).toEqual([])
     expect(await deliveryStats(node)).toMatchObject({ pending: 1, unknown_acks: 3 })
   })

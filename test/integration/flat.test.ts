@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { SettingsInput } from '../../src/index.js'
-import { TestClient, type Frame } from '../helpers/client.js'
+import type { Frame } from '../helpers/client.js'
+import { FlatClient } from '../helpers/flat.js'
 import { startServer, type Started } from '../helpers/server.js'
 import { FlatTestServer } from '../fixtures/flat-service.js'
 
 let s: Started<FlatTestServer>
-const clients: TestClient[] = []
+const clients: FlatClient[] = []
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()))
   await s?.server.close()
@@ -16,24 +17,10 @@ async function start(settings: SettingsInput = {}): Promise<void> {
 }
 
 /** Connects a flat client and returns it with its `connected` frame. */
-async function connect(query = ''): Promise<{ c: TestClient; hello: Frame }> {
-  const c = await TestClient.connect(`${s.url}${query}`, { welcome: false })
+async function connect(query = ''): Promise<{ c: FlatClient; hello: Frame }> {
+  const c = await FlatClient.open(`${s.url}${query}`)
   clients.push(c)
-  const hello = await c.next((f) => f.type === 'connected')
-  return { c, hello }
-}
-
-/** Sends a frame with an id and waits for the ack echoing it. */
-async function acked(c: TestClient, frame: Record<string, unknown>): Promise<Frame> {
-  const id = `r-${Math.random().toString(36).slice(2)}`
-  c.send({ ...frame, id })
-  return c.next((f) => f.type === 'ack' && f.id === id)
-}
-
-/** A round trip: once the pong is back, every earlier frame of this client has been handled. */
-async function settled(c: TestClient): Promise<void> {
-  c.send({ type: 'ping', timestamp: 42 })
-  await c.next((f) => f.type === 'pong')
+  return { c, hello: c.connected as Frame }
 }
 
 describe('the flat dialect over real sockets (docs/protocol.md B)', () => {
@@ -59,47 +46,47 @@ describe('the flat dialect over real sockets (docs/protocol.md B)', () => {
     expect(await c.next((f) => f.id === 'sub-1')).toMatchObject({ type: 'ack', id: 'sub-1', success: true, timestamp: 1706000000000 })
     s.server.emit('topics/a', 'message.new', { content: 'one' })
     expect(await c.next((f) => f.type === 'event')).toMatchObject({ channel: 'topics/a', data: { content: 'one' } })
-    expect(await acked(c, { type: 'unsubscribe', channel: 'topics/a' })).toMatchObject({ success: true })
+    expect(await c.op({ type: 'unsubscribe', channel: 'topics/a' })).toMatchObject({ success: true })
     s.server.emit('topics/a', 'message.new', { content: 'two' })
     s.server.emit('global', 'message.new', { content: 'three' })
     expect(await c.next((f) => f.type === 'event')).toMatchObject({ channel: 'global', data: { content: 'three' } })
-    expect(await acked(c, { type: 'subscribe', channel: 'bad/channel/path' })).toMatchObject({ success: false, code: 'INVALID_CHANNEL', error: expect.any(String) })
-    expect(await acked(c, { type: 'subscribe' })).toMatchObject({ success: false, code: 'INVALID_CHANNEL' })
-    expect(await acked(c, { type: 'subscribe', channel: 'agents/someone' })).toMatchObject({ success: false, code: 'FORBIDDEN' })
+    expect(await c.op({ type: 'subscribe', channel: 'bad/channel/path' })).toMatchObject({ success: false, code: 'INVALID_CHANNEL', error: expect.any(String) })
+    expect(await c.op({ type: 'subscribe' })).toMatchObject({ success: false, code: 'INVALID_CHANNEL' })
+    expect(await c.op({ type: 'subscribe', channel: 'agents/someone' })).toMatchObject({ success: false, code: 'FORBIDDEN' })
   })
 
   it('publish: acked then delivered when allowed; success:false FORBIDDEN or INVALID_EVENT when refused', async () => {
     await start({ allow_client_publish: true })
     const { c: pub } = await connect()
     const { c: sub } = await connect()
-    expect(await acked(sub, { type: 'subscribe', channel: 'topics/t' })).toMatchObject({ success: true })
-    const ack = await acked(pub, { type: 'publish', channel: 'topics/t', event: 'message.new', data: { content: 'x' } })
+    expect(await sub.op({ type: 'subscribe', channel: 'topics/t' })).toMatchObject({ success: true })
+    const ack = await pub.op({ type: 'publish', channel: 'topics/t', event: 'message.new', data: { content: 'x' } })
     expect(ack).toMatchObject({ type: 'ack', success: true, message_id: expect.stringMatching(/^msg_/) })
     expect(await sub.next((f) => f.type === 'event' && f.channel === 'topics/t')).toMatchObject({ id: ack.message_id, event: 'message.new', data: { content: 'x' } })
-    expect(await acked(pub, { type: 'publish', channel: 'topics/t', event: 'nope', data: {} })).toMatchObject({ success: false, code: 'INVALID_EVENT' })
+    expect(await pub.op({ type: 'publish', channel: 'topics/t', event: 'nope', data: {} })).toMatchObject({ success: false, code: 'INVALID_EVENT' })
     await s.server.close()
     await start()
     const { c } = await connect()
-    expect(await acked(c, { type: 'publish', channel: 'topics/t', event: 'message.new', data: { content: 'x' } })).toMatchObject({ success: false, code: 'FORBIDDEN' })
+    expect(await c.op({ type: 'publish', channel: 'topics/t', event: 'message.new', data: { content: 'x' } })).toMatchObject({ success: false, code: 'FORBIDDEN' })
   })
 
   it('an auth frame identifies the agent and joins agents/{id} and sessions/{id}; bad credentials are refused, the socket stays open', async () => {
     await start()
     const { c } = await connect()
-    expect(await acked(c, { type: 'auth', agent_id: 'a1', session_id: 's1' })).toMatchObject({ success: true, agent_id: 'a1', session_id: 's1' })
+    expect(await c.op({ type: 'auth', agent_id: 'a1', session_id: 's1' })).toMatchObject({ success: true, agent_id: 'a1', session_id: 's1' })
     s.server.emit('agents/a1', 'message.new', { content: 'private' })
     expect(await c.next((f) => f.type === 'event')).toMatchObject({ channel: 'agents/a1' })
     s.server.emit('sessions/s1', 'task.created', { task_id: 't1' })
     expect(await c.next((f) => f.type === 'event')).toMatchObject({ channel: 'sessions/s1' })
     const { c: other } = await connect()
-    expect(await acked(other, { type: 'auth', session_id: 's1' })).toMatchObject({ success: false, code: 'AUTH_FAILED' })
-    expect(await acked(other, { type: 'subscribe', channel: 'agents/a1' })).toMatchObject({ success: false, code: 'FORBIDDEN' })
+    expect(await other.op({ type: 'auth', session_id: 's1' })).toMatchObject({ success: false, code: 'AUTH_FAILED' })
+    expect(await other.op({ type: 'subscribe', channel: 'agents/a1' })).toMatchObject({ success: false, code: 'FORBIDDEN' })
   })
 
   it('reads agent_id and session_id from the upgrade URL', async () => {
     await start()
     const { c } = await connect('?agent_id=a2&session_id=s2')
-    await settled(c)
+    await c.pingFlat()
     s.server.emit('agents/a2', 'message.new', { content: 'for a2' })
     expect(await c.next((f) => f.type === 'event')).toMatchObject({ channel: 'agents/a2' })
     expect(s.server.info()).toMatchObject({ clients: [{ user_id: 'a2' }] })
@@ -124,7 +111,7 @@ describe('the flat dialect over real sockets (docs/protocol.md B)', () => {
     expect(await c.next()).toMatchObject({ code: 'DECODE_ERROR', error: expect.stringContaining('launch') })
     c.send({ type: 'subscribe', id: 7 })
     expect(await c.next()).toMatchObject({ code: 'DECODE_ERROR', error: "Field 'id' must be a string" })
-    await settled(c)
+    await c.pingFlat()
   })
 
   it('pings every flat.ping_interval and closes a silent client 4000 "Heartbeat timeout"; a client that answers stays', async () => {

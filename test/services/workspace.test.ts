@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { WorkspaceServer } from '../../services/workspace/index.js'
 import { workspaceEvents, type WorkspaceEventName } from '../../services/workspace/events.js'
-import { type Frame, TestClient } from '../helpers/client.js'
+import type { Frame } from '../helpers/client.js'
+import { FlatClient } from '../helpers/flat.js'
 import { callErr, callOk, httpClient, type Observed, startObserved } from '../helpers/observed.js'
 
 const CHANNELS = ['files', 'diagnostics', 'ai-response', 'search', 'validation', 'git']
@@ -18,7 +19,7 @@ const CASES: { event: WorkspaceEventName; channel: string; data: Record<string, 
 ]
 
 let s: Observed & { server: WorkspaceServer }
-const clients: TestClient[] = []
+const clients: FlatClient[] = []
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()))
   await s?.server.close()
@@ -29,27 +30,19 @@ async function start(settings: Record<string, unknown> = {}): Promise<void> {
 }
 
 /** A flat client past its `connected` frame. */
-async function connect(): Promise<TestClient> {
-  const c = await TestClient.connect(s.url, { welcome: false })
+async function connect(): Promise<FlatClient> {
+  const c = await FlatClient.open(s.url)
   clients.push(c)
-  await c.next((f) => f.type === 'connected')
   return c
 }
 
-/** Sends a flat frame with an id and returns the ack echoing it. */
-async function acked(c: TestClient, frame: Record<string, unknown>): Promise<Frame> {
-  const id = `r-${Math.random().toString(36).slice(2)}`
-  c.send({ ...frame, id })
-  return c.next((f) => f.type === 'ack' && f.id === id)
-}
-
-async function subscribed(channels = CHANNELS): Promise<TestClient> {
+async function subscribed(channels = CHANNELS): Promise<FlatClient> {
   const c = await connect()
-  for (const channel of channels) expect(await acked(c, { type: 'subscribe', channel })).toMatchObject({ success: true })
+  for (const channel of channels) expect(await c.op({ type: 'subscribe', channel })).toMatchObject({ success: true })
   return c
 }
 
-const nextEvent = (c: TestClient, event: string) => c.next((f) => f.type === 'event' && f.event === event)
+const nextEvent = (c: FlatClient, event: string) => c.next((f) => f.type === 'event' && f.event === event)
 
 function postPublish(body: unknown): Promise<Response> {
   return fetch(`${s.http}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
@@ -83,7 +76,7 @@ describe('workspace service (flat dialect)', () => {
     try {
       for (const [i, kase] of CASES.entries()) {
         const data = kase.event === 'ai.chunk' ? { ...kase.data, id: `stream-${i}` } : kase.data
-        expect(await acked(c, { type: 'publish', channel: kase.channel, event: kase.event, data })).toMatchObject({ success: true })
+        expect(await c.op({ type: 'publish', channel: kase.channel, event: kase.event, data })).toMatchObject({ success: true })
         expect((await nextEvent(c, kase.event)).data).toEqual(data)
         const viaHttp = kase.event === 'ai.chunk' ? { ...data, id: `http-${i}` } : data
         expect((await postPublish({ channel: kase.channel, event: kase.event, data: viaHttp })).status).toBe(200)
@@ -114,7 +107,7 @@ describe('workspace service (flat dialect)', () => {
     const mcp = await httpClient(s.mcpUrl)
     try {
       for (const [channel, event, data, why] of bad) {
-        const ack = await acked(c, { type: 'publish', channel, event, data })
+        const ack = await c.op({ type: 'publish', channel, event, data })
         expect(ack, `${event} ${JSON.stringify(data)}`).toMatchObject({ success: false, code: 'INVALID_EVENT' })
         expect(String(ack.error)).toMatch(why)
         const res = await postPublish({ channel, event, data })
@@ -130,12 +123,12 @@ describe('workspace service (flat dialect)', () => {
   it('refuses a socket publish unless allow_client_publish; a refused chunk keeps no place in its stream', async () => {
     await start()
     const c = await connect()
-    expect(await acked(c, { type: 'publish', channel: 'search', event: 'search.progress', data: CASES[4]!.data })).toMatchObject({
+    expect(await c.op({ type: 'publish', channel: 'search', event: 'search.progress', data: CASES[4]!.data })).toMatchObject({
       success: false,
       code: 'FORBIDDEN',
     })
     const chunk = { id: 'e', chunk: 'x', index: 0, finished: false }
-    expect(await acked(c, { type: 'publish', channel: 'ai-response', event: 'ai.chunk', data: chunk })).toMatchObject({ code: 'FORBIDDEN' })
+    expect(await c.op({ type: 'publish', channel: 'ai-response', event: 'ai.chunk', data: chunk })).toMatchObject({ code: 'FORBIDDEN' })
     expect(s.server.broadcast.aiChunk('e', 'x', 0, false).data).toMatchObject({ index: 0 })
   })
 
@@ -147,7 +140,7 @@ describe('workspace service (flat dialect)', () => {
     // Two interleaved streams, one in process and one over the socket.
     for (const [i, w] of words.entries()) {
       s.server.broadcast.aiChunk('a', w, i, i === words.length - 1)
-      const ack = await acked(producer, { type: 'publish', channel: 'ai-response', event: 'ai.chunk', data: { id: 'b', chunk: w, index: i, finished: i === words.length - 1 } })
+      const ack = await producer.op({ type: 'publish', channel: 'ai-response', event: 'ai.chunk', data: { id: 'b', chunk: w, index: i, finished: i === words.length - 1 } })
       expect(ack).toMatchObject({ success: true })
     }
     const got: Record<string, Frame['data'][]> = { a: [], b: [] }
@@ -165,7 +158,7 @@ describe('workspace service (flat dialect)', () => {
       { id: 'a', chunk: 'x', index: 5, finished: false }, // a finished stream takes nothing more
     ]
     for (const data of refused) {
-      expect(await acked(producer, { type: 'publish', channel: 'ai-response', event: 'ai.chunk', data })).toMatchObject({ success: false, code: 'INVALID_EVENT' })
+      expect(await producer.op({ type: 'publish', channel: 'ai-response', event: 'ai.chunk', data })).toMatchObject({ success: false, code: 'INVALID_EVENT' })
     }
     expect(() => s.server.broadcast.aiChunk('d', 'x', 0, false)).not.toThrow()
     expect(() => s.server.broadcast.aiChunk('d', 'x', 2, false)).toThrow(/out of order, expected 1/)
