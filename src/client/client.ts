@@ -1,4 +1,5 @@
 import { envelopeClientCodec, flatClientCodec, type ClientCodec, type JsonObject, type ServerMessage, type StreamPosition } from '../protocol/index.js'
+import { readPosition } from '../protocol/json.js'
 import { backoffDelay } from './backoff.js'
 import { FATAL_CLOSE_CODES, RoomcastError } from './errors.js'
 import { PendingRequests } from './pending.js'
@@ -15,10 +16,6 @@ function matcher(patterns: readonly string[]): (event: string) => boolean {
   const exact = new Set(patterns.filter((p) => !p.endsWith('*')))
   const prefixes = patterns.filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1))
   return (event) => exact.has(event) || prefixes.some((p) => event.startsWith(p))
-}
-
-function readPosition(data: JsonObject): StreamPosition | null {
-  return typeof data.offset === 'number' && typeof data.epoch === 'string' ? { offset: data.offset, epoch: data.epoch } : null
 }
 
 /**
