@@ -46,8 +46,8 @@ export class ChannelRules {
    * INVALID_CHANNEL / INVALID_EVENT / FORBIDDEN.
    */
   publication(channel: unknown, event: unknown, data: unknown, from: Connection | null): Publication {
-    const valid = validatePublication(this.compiled, this.#spec.events, channel, event, data)
-    if (from !== null && !canWrite(this.#access(from), valid.channel, ownerOf(matchChannelOrThrow(this.compiled, valid.channel)))) {
+    const { owner, ...valid } = validatePublication(this.compiled, this.#spec.events, channel, event, data)
+    if (from !== null && !canWrite(this.#access(from), valid.channel, owner)) {
       throw new AppError(ErrorCode.FORBIDDEN, `Not authorized to publish to ${valid.channel}`)
     }
     return { id: this.#newEventId(), ...valid, timestamp: new Date().toISOString() }

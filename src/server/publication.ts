@@ -21,7 +21,8 @@ export function ownerOf(match: ChannelMatch): string | null {
 
 /**
  * The one validation every publish path shares (socket, HTTP, MCP, in-process): channel
- * pattern, declared event name, payload schema. Throws INVALID_CHANNEL / INVALID_EVENT.
+ * pattern, declared event name, payload schema. Throws INVALID_CHANNEL / INVALID_EVENT. Also
+ * says whose private channel it is (`owner`, null for a shared one), for the write check.
  */
 export function validatePublication(
   compiled: readonly CompiledChannel[],
@@ -29,8 +30,8 @@ export function validatePublication(
   channel: unknown,
   event: unknown,
   data: unknown,
-): { channel: string; event: string; data: JsonObject } {
-  const { channel: name } = matchChannelOrThrow(compiled, channel)
+): { channel: string; event: string; data: JsonObject; owner: string | null } {
+  const match = matchChannelOrThrow(compiled, channel)
   if (typeof event !== 'string' || event.length === 0) throw new AppError(ErrorCode.INVALID_EVENT, 'Missing event name')
   const schema = Object.hasOwn(events, event) ? events[event] : undefined
   if (schema === undefined) throw new AppError(ErrorCode.INVALID_EVENT, `Unknown event: ${event}`)
@@ -44,5 +45,5 @@ export function validatePublication(
   }
   const parsed = schema.safeParse(payload)
   if (!parsed.success) throw new AppError(ErrorCode.INVALID_EVENT, `${event}: ${describeIssue(parsed.error, 'field')}`)
-  return { channel: name, event, data: parsed.data }
+  return { channel: match.channel, event, data: parsed.data, owner: ownerOf(match) }
 }
