@@ -66,8 +66,10 @@ export function registerHttpRoutes(app: FastifyInstance, server: ServerView): vo
   })
   app.setNotFoundHandler((req, reply) => sendError(reply, ErrorCode.NOT_FOUND, `No route ${req.method} ${req.url}`))
 
-  app.get('/health', { config: { access: 'public' } }, async (_req, reply) => {
-    const body = healthView(snapshot(server))
+  app.get('/health', { config: { access: 'public' } }, async (req, reply) => {
+    // A caller that could read /stats sees each channel; anyone else, patterns (private channels name their owner).
+    const credentialed = server.access.check(req.raw, 'protected') === null
+    const body = healthView(snapshot(server), credentialed ? null : server.channelSpecs)
     return reply.code(body.status === 'healthy' ? 200 : 503).send(body)
   })
   app.get('/stats', async () => statsView(snapshot(server)))

@@ -1,4 +1,5 @@
 import type { BrokerStats } from '../broker/broker.js'
+import { type CompiledChannel, matchChannel } from '../protocol/channels.js'
 import type { JsonObject } from '../protocol/messages.js'
 import type { Lifecycle, ServerView } from './server-view.js'
 
@@ -157,8 +158,26 @@ export function statusView(s: StatusSnapshot): JsonObject {
   return { service: s.service, status: statusWord(s), connections: s.connections.current, channels: s.roomCount, uptime: s.uptime, bridge: s.broker.state }
 }
 
-/** GET /health (200 when healthy, else 503). */
-export function healthView(s: StatusSnapshot): JsonObject {
+/**
+ * Subscribers per channel pattern, each parameter written `*` (`agents/*`): what a caller without
+ * credentials may see. A parameter may name an agent, a user or a session, and the service's rules
+ * cannot tell which, so every parameterised channel is summed under its pattern; a room no pattern
+ * matches counts under `*`.
+ */
+export function channelsByPattern(channels: Record<string, number>, patterns: readonly CompiledChannel[]): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [channel, n] of Object.entries(channels)) {
+    const pattern = matchChannel(patterns, channel)?.spec.pattern.replace(/\{[^}]*\}/g, '*') ?? '*'
+    out[pattern] = (out[pattern] ?? 0) + n
+  }
+  return out
+}
+
+/**
+ * GET /health (200 when healthy, else 503). `byPattern` (the service's channels) when the caller
+ * showed no credentials: `channelStats` then names patterns, never a channel (docs/http.md).
+ */
+export function healthView(s: StatusSnapshot, byPattern: readonly CompiledChannel[] | null = null): JsonObject {
   return {
     status: statusWord(s),
     type: 'websocket',
@@ -167,7 +186,7 @@ export function healthView(s: StatusSnapshot): JsonObject {
     port: s.port,
     connectedClients: s.connections.current,
     activeChannels: s.roomCount,
-    channelStats: s.channels,
+    channelStats: byPattern === null ? s.channels : channelsByPattern(s.channels, byPattern),
     uptime: s.uptime,
     timestamp: new Date().toISOString(),
     bridge: { ...s.broker },
