@@ -3,7 +3,8 @@ import { str, uuid } from '../json.js'
 /**
  * One envelope frame (docs/protocol.md A.1): the nine keys, in order, compact, absent values as
  * null. Built by hand so a broadcast is serialised exactly once; `data` is JSON text already and
- * `extra` (e.g. the stream position) goes after the nine keys.
+ * `extra` (e.g. the stream position) goes after the nine keys. Every string is JSON-escaped: an id
+ * or a time from another instance is only known to be a string.
  */
 export function envelopeFrame(
   type: string,
@@ -18,9 +19,9 @@ export function envelopeFrame(
   extra = '',
 ): string {
   return (
-    `{"id":"${id}","correlation_id":${str(correlationId)}` +
+    `{"id":${str(id)},"correlation_id":${str(correlationId)}` +
     `,"type":"${type}","event":${str(event)},"data":${data}` +
-    `,"timestamp":"${timestamp}","room":${str(room)}` +
+    `,"timestamp":${str(timestamp)},"room":${str(room)}` +
     `,"error_code":${str(errorCode)}` +
     `,"error_message":${str(errorMessage)}${extra}}`
   )
