@@ -20,6 +20,7 @@ import type { Connection } from './connection.js'
 import { loadTls } from './http-transport.js'
 import { registerBuiltinRequests } from './builtin-requests.js'
 import { ServerLifecycle } from './lifecycle.js'
+import { logSerializers } from './log-redaction.js'
 import { LocalDelivery } from './local-delivery.js'
 import { RequestRegistry } from './request-registry.js'
 import { Subscriptions } from './subscriptions.js'
@@ -72,7 +73,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     this.access = new AccessPolicy(settings)
     this.dialect = spec.dialect ?? envelopeDialect
     this.codec = this.dialect.codec
-    this.log = (options.logger ?? pino({ level: settings.log_level })).child({ service: spec.name })
+    this.log = (options.logger ?? pino({ level: settings.log_level })).child({ service: spec.name }, { serializers: logSerializers })
     this.broker = options.broker ?? options.bridge ?? createBroker(settings.redis, this.log)
     this.#rules = new ChannelRules(spec, settings, () => this.dialect.newEventId())
     this.history = historyChannelsOf(spec, settings)
