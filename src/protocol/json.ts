@@ -4,7 +4,9 @@ import type { JsonObject, RawFrame, StreamPosition } from './messages.js'
 
 /** Small shared pieces of the codecs; browser-safe (global TextDecoder and crypto). */
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
+// ignoreBOM keeps a leading byte-order mark in the text, so JSON.parse refuses the frame as bytes
+// as it does as text (the decoder would otherwise drop it and admit what JSON.parse refuses).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 export function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
