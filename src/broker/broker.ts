@@ -1,4 +1,4 @@
-import type { DeliveryMessage } from '../delivery/delivery-messages.js'
+import type { DeliveryMessage } from './handover-messages.js'
 import type { DirectMessage, Publication } from '../protocol/messages.js'
 import type { HistoryOptions, HistoryPage } from './position.js'
 

@@ -1,6 +1,6 @@
 import { z } from 'zod'
-import { type DeliveryMessage, DeliveryMessageSchema } from '../delivery/delivery-messages.js'
-import type { DirectMessage, Publication } from '../protocol/messages.js'
+import { type DeliveryMessage, DeliveryMessageSchema } from './handover-messages.js'
+import type { DirectMessage, Publication, StreamPosition } from '../protocol/messages.js'
 
 /**
  * What instances say to each other over Redis: a tagged union, version 1, each message
@@ -46,7 +46,7 @@ export const ClusterMessageSchema = z.discriminatedUnion('type', [
   z.object({ v: z.literal(1), type: z.literal('delivery_report'), origin, id: z.string().min(1), delivered: z.number().int().min(0) }),
   z.object({ v: z.literal(1), type: z.literal('heartbeat'), origin, connections: z.number().int().min(0) }),
   z.object({ v: z.literal(1), type: z.literal('leave'), origin }),
-  // At-least-once handover between instances (src/delivery/delivery-messages.ts).
+  // At-least-once handover between instances (handover-messages.ts).
   z.object({ v: z.literal(1), type: z.literal('delivery'), origin, msg: DeliveryMessageSchema }),
 ])
 
@@ -67,6 +67,11 @@ export function deliveryReportMessage(origin: string, id: string, delivered: num
  */
 export function publicationMessageHead(origin: string, pub: Publication, report?: string): string {
   return publicationMessage(origin, pub, report).slice(0, -1)
+}
+
+/** The message a head stands for once its position is known (what the Redis script appends too). */
+export function completeWithPosition(head: string, position: StreamPosition): string {
+  return `${head},"offset":${position.offset},"epoch":"${position.epoch}"}`
 }
 
 /** The publication as stored and sent: the position travels beside it, not inside. */

@@ -1,16 +1,13 @@
 import type { Broker, BrokerSink, BrokerState, BrokerStats, DirectOutcome, PublishOutcome } from './broker.js'
 import type { DirectMessage, Publication } from '../protocol/messages.js'
+import type { HistoryStore } from './history-store.js'
 import { MemoryHistory } from './memory-history.js'
 import type { HistoryOptions, HistoryPage } from './position.js'
-
-/** How often expired history streams are swept. */
-const SWEEP_MS = 1000
 
 /** The default broker: one process, delivery straight back into the server; history in a ring per channel. */
 export class MemoryBroker implements Broker {
   readonly kind = 'memory'
-  readonly #history = new MemoryHistory()
-  #sweep: NodeJS.Timeout | null = null
+  readonly #history: HistoryStore = new MemoryHistory()
   #sink: BrokerSink | null = null
   #state: BrokerState = 'standalone'
   #published = 0
@@ -22,14 +19,15 @@ export class MemoryBroker implements Broker {
   async start(sink: BrokerSink): Promise<void> {
     this.#sink = sink
     this.#state = 'standalone'
-    this.#sweep = setInterval(() => this.#history.sweep(), SWEEP_MS)
-    this.#sweep.unref()
+    this.#history.open()
   }
 
   async publish(pub: Publication, history: HistoryOptions | null): Promise<PublishOutcome> {
     this.#published++
-    // Stored and delivered in the same turn: nothing can come between the two.
-    const stored = history === null ? pub : this.#history.append(pub, history)
+    // Stored and delivered in the same turn (the memory store answers at once): nothing can come between the two.
+    const appended = history === null ? null : this.#history.appendAndPublish(pub, history, null)
+    const position = appended === null ? null : 'position' in appended ? appended.position : (await appended).position
+    const stored = position === null ? pub : { ...pub, position }
     return { pub: stored, local: this.#sink?.deliver(stored) ?? 0, instances: 0, remote: 0 }
   }
 
@@ -67,8 +65,7 @@ export class MemoryBroker implements Broker {
 
   async close(): Promise<void> {
     this.#state = 'closed'
-    if (this.#sweep !== null) clearInterval(this.#sweep)
-    this.#history.clear()
+    this.#history.close()
     this.#sink = null
   }
 }

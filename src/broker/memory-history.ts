@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import type { Publication } from '../protocol/messages.js'
+import { completeWithPosition } from './cluster-messages.js'
+import type { Appended, HistoryStore, OutgoingPublication } from './history-store.js'
 import type { HistoryOptions, HistoryPage, PositionedPublication } from './position.js'
+
+/** How often expired streams are swept while the store is open. */
+const SWEEP_MS = 1000
 
 /** A new epoch: random, so a restarted process or a recreated stream never reuses one. */
 export function newEpoch(): string {
@@ -29,10 +34,12 @@ export interface MemoryHistoryOptions {
  * last publication; the stream itself (epoch, top offset) is forgotten `metaTtlMs` after its
  * last use, and recreated under a new epoch, so a client never mistakes new offsets for old ones.
  */
-export class MemoryHistory {
+export class MemoryHistory implements HistoryStore {
+  readonly kind = 'memory'
   readonly #streams = new Map<string, Stream>()
   readonly #now: () => number
   readonly #newEpoch: () => string
+  #sweep: NodeJS.Timeout | null = null
 
   constructor(opts: MemoryHistoryOptions = {}) {
     this.#now = opts.now ?? Date.now
@@ -42,6 +49,28 @@ export class MemoryHistory {
   /** Number of streams held (for stats and tests). */
   get size(): number {
     return this.#streams.size
+  }
+
+  /**
+   * Stored and sent in the same turn: nothing of this process can come between the two. Answers
+   * at once when there is nothing to send (one process), so the caller delivers in that turn too.
+   */
+  appendAndPublish(pub: Publication, opts: HistoryOptions, out: OutgoingPublication | null): Appended | Promise<Appended> {
+    const { position } = this.append(pub, opts)
+    if (out === null) return { position, receivers: 0 }
+    return out.send(completeWithPosition(out.head, position)).then((receivers) => ({ position, receivers }))
+  }
+
+  open(): void {
+    if (this.#sweep !== null) return
+    this.#sweep = setInterval(() => this.sweep(), SWEEP_MS)
+    this.#sweep.unref()
+  }
+
+  close(): void {
+    if (this.#sweep !== null) clearInterval(this.#sweep)
+    this.#sweep = null
+    this.#streams.clear()
   }
 
   /** Stores a publication as the next offset of its channel's stream. */
@@ -92,10 +121,6 @@ export class MemoryHistory {
       }
     }
     return dropped
-  }
-
-  clear(): void {
-    this.#streams.clear()
   }
 
   #stream(channel: string, opts: HistoryOptions, now: number): Stream {

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { pino, type Logger } from 'pino'
-import type { DeliveryMessage } from '../delivery/delivery-messages.js'
+import type { DeliveryMessage } from './handover-messages.js'
 import type { DirectMessage, Publication } from '../protocol/messages.js'
 import { randomUUID } from 'node:crypto'
 import type { Broker, BrokerInstance, BrokerSink, BrokerState, BrokerStats, DirectOutcome, PublishOptions, PublishOutcome } from './broker.js'
@@ -13,9 +13,10 @@ import {
   publicationMessageHead,
   withoutPosition,
 } from './cluster-messages.js'
-import { newEpoch } from './memory-history.js'
+import type { HistoryStore } from './history-store.js'
 import type { HistoryOptions, HistoryPage } from './position.js'
 import { RedisHistory } from './redis-history.js'
+import { roomChannel } from './cluster-channels.js'
 import { ClusterView } from './cluster-view.js'
 import { DeliveryReports } from './delivery-reports.js'
 import { DirectAcks } from './direct-acks.js'
@@ -64,7 +65,7 @@ export class RedisBroker extends EventEmitter implements Broker {
   readonly #inbound: ClusterInbound
   readonly #view: ClusterView
   readonly #acks: DirectAcks
-  readonly #history: RedisHistory
+  readonly #history: HistoryStore
   readonly #reports: DeliveryReports
   #sink: BrokerSink | null = null
   #self: BrokerInstance | null = null
@@ -109,9 +110,7 @@ export class RedisBroker extends EventEmitter implements Broker {
     this.#inbound = new ClusterInbound({ self, sink: () => this.#sink, names, send, beat, peers, view, acks, reports, log })
     this.#history = new RedisHistory({
       connection: () => link.pub,
-      keys: (channel) => this.#namesOrThrow().streamKeys(channel),
-      room: (channel) => this.#namesOrThrow().room(channel),
-      head: (pub, report) => publicationMessageHead(this.#self?.id ?? '', pub, report),
+      names,
       onMalformed: (raw) => this.#inbound.countMalformed(raw),
       timeoutMs: opts.historyTimeoutMs ?? 2000,
     })
@@ -150,8 +149,8 @@ export class RedisBroker extends EventEmitter implements Broker {
     return remote
   }
 
-  history(channel: string, after: number | null, opts: HistoryOptions): Promise<HistoryPage> {
-    return this.#history.read(channel, after, opts, newEpoch())
+  async history(channel: string, after: number | null, opts: HistoryOptions): Promise<HistoryPage> {
+    return this.#history.read(channel, after, opts)
   }
 
   /**
@@ -163,7 +162,8 @@ export class RedisBroker extends EventEmitter implements Broker {
   async #publishStored(pub: Publication, history: HistoryOptions, report: string | undefined, remote: Promise<number> | null): Promise<PublishOutcome> {
     let result
     try {
-      result = await this.#history.append(withoutPosition(pub), history, newEpoch(), report)
+      const out = { channel: roomChannel(pub.channel), head: publicationMessageHead(this.#self?.id ?? '', pub, report), send: () => Promise.resolve(0) }
+      result = await this.#history.appendAndPublish(withoutPosition(pub), history, out)
     } catch (err) {
       this.#refused++
       if (report !== undefined) this.#reports.expect(report, 0)
@@ -179,11 +179,6 @@ export class RedisBroker extends EventEmitter implements Broker {
   #others(channel: string, receivers: number): number {
     const self = this.#rooms.listens(channel) ? 1 : 0
     return Math.max(0, receivers - self)
-  }
-
-  #namesOrThrow(): RedisNames {
-    if (this.#names === null) throw new Error('broker not started')
-    return this.#names
   }
 
   sendDirect(msg: DirectMessage): DirectOutcome | Promise<DirectOutcome> {

@@ -1,9 +1,13 @@
+import { CONTROL_CHANNEL, DIRECT_CHANNEL, ROOM_CHANNEL_PREFIX, roomChannel } from './cluster-channels.js'
+
 /**
  * Every Redis channel and key name roomcast uses, built here and nowhere else, from one
  * prefix (`REDIS_PUBSUB_PREFIX`, default `roomcast:`) and the service name, so services and
  * deployments sharing one Redis never hear each other.
  */
 export interface RedisNames {
+  /** The Redis channel of a cluster channel (cluster-channels.ts). */
+  channel(name: string): string
   /** The channel carrying publications of one room. */
   room(channel: string): string
   /** A pattern matching every room channel of the service (for services that observe all events). */
@@ -26,11 +30,12 @@ export interface RedisNames {
 export function redisNames(prefix: string, service: string): RedisNames {
   const base = `${prefix}${service}:`
   return {
-    room: (channel) => `${base}room:${channel}`,
+    channel: (name) => `${base}${name}`,
+    room: (channel) => `${base}${roomChannel(channel)}`,
     // Glob metacharacters in the prefix or service name would widen the pattern: escape them.
-    allRooms: `${base.replace(/[*?[\]\\]/g, '\\$&')}room:*`,
-    direct: `${base}direct`,
-    cluster: `${base}cluster`,
+    allRooms: `${base.replace(/[*?[\]\\]/g, '\\$&')}${ROOM_CHANNEL_PREFIX}*`,
+    direct: `${base}${DIRECT_CHANNEL}`,
+    cluster: `${base}${CONTROL_CHANNEL}`,
     streamKeys: (channel) => ({ meta: `${base}meta:${channel}`, stream: `${base}stream:${channel}` }),
     restore: (agentId) => `${base}restore:${agentId}`,
     lock: (name) => `${base}lock:${name}`,

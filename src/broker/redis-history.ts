@@ -2,7 +2,10 @@ import type { Redis } from 'ioredis'
 import { z } from 'zod'
 import { AppError, ErrorCode } from '../protocol/codes.js'
 import type { Publication } from '../protocol/messages.js'
-import type { HistoryOptions, HistoryPage, PositionedPublication, StreamPosition } from './position.js'
+import type { Appended, HistoryStore, OutgoingPublication } from './history-store.js'
+import { newEpoch } from './memory-history.js'
+import type { HistoryOptions, HistoryPage, PositionedPublication } from './position.js'
+import type { RedisNames } from './redis-channels.js'
 import { APPEND_AND_PUBLISH, READ_STREAM } from './redis-scripts.js'
 
 /** The two keys of one channel's stream (see redis-scripts.ts). */
@@ -23,11 +26,6 @@ const AppendReplySchema = z.tuple([z.number().int().positive(), z.string().min(1
 const EntrySchema = z.tuple([z.string(), z.array(z.string())])
 const ReadReplySchema = z.tuple([z.number().int().min(0), z.string().min(1), z.array(EntrySchema)])
 
-/** What an append reports: the publication's place, and how many subscribed connections Redis handed it to. */
-export interface AppendResult {
-  readonly position: StreamPosition
-  readonly receivers: number
-}
 
 /**
  * Stores `pub` as the next offset of its stream and publishes `head` + position on `channel`,
@@ -42,7 +40,7 @@ export async function appendAndPublish(
   channel: string,
   head: string,
   freshEpoch: string,
-): Promise<AppendResult> {
+): Promise<Appended> {
   const reply = await redis.eval(
     APPEND_AND_PUBLISH,
     2,
@@ -94,15 +92,12 @@ function decodeEntry(raw: string | undefined): Publication | null {
   }
 }
 
-/** What the Redis history store needs from the broker that owns the connection. */
+/** What the Redis history store needs from the transport whose connection it shares. */
 export interface RedisHistoryDeps {
-  /** The publishing connection, or null before start. */
+  /** The publishing connection, or null before the transport is open. */
   readonly connection: () => Redis | null
-  readonly keys: (channel: string) => StreamKeys
-  /** The pub/sub channel of a room. */
-  readonly room: (channel: string) => string
-  /** The message published for `pub`, without its closing brace (cluster-messages.ts). */
-  readonly head: (pub: Publication, report?: string) => string
+  /** The service's names, or null before the transport is open. */
+  readonly names: () => RedisNames | null
   readonly onMalformed: (raw: string) => void
   /** Longest wait for Redis to answer before the store is called unavailable. */
   readonly timeoutMs: number
@@ -112,33 +107,43 @@ export interface RedisHistoryDeps {
  * History on Redis with the broker's errors: anything that keeps a script from answering (no
  * connection, Redis gone, no answer within `timeoutMs`) is BROKER_UNAVAILABLE. A script sent
  * just before a crash may still have run; its publisher is told it was refused, so a refused
- * publication can exist, but an accepted one always does.
+ * publication can exist, but an accepted one always does. Every publication is published by the
+ * script that stores it: its publisher, like every other instance, delivers it when Redis hands
+ * it back.
  */
-export class RedisHistory {
+export class RedisHistory implements HistoryStore {
+  readonly kind = 'redis'
   readonly #deps: RedisHistoryDeps
 
   constructor(deps: RedisHistoryDeps) {
     this.#deps = deps
   }
 
-  append(pub: Publication, opts: HistoryOptions, freshEpoch: string, report?: string): Promise<AppendResult> {
-    const d = this.#deps
-    return this.#guard((redis) => appendAndPublish(redis, d.keys(pub.channel), pub, opts, d.room(pub.channel), d.head(pub, report), freshEpoch))
+  appendAndPublish(pub: Publication, opts: HistoryOptions, out: OutgoingPublication | null): Promise<Appended> {
+    // The script always publishes: a store shared across instances has someone to tell.
+    if (out === null) return Promise.reject(new Error('the Redis history store publishes what it stores: give it the message'))
+    return this.#guard((redis, names) =>
+      appendAndPublish(redis, names.streamKeys(pub.channel), pub, opts, names.channel(out.channel), out.head, newEpoch()),
+    )
   }
 
-  read(channel: string, after: number | null, opts: HistoryOptions, freshEpoch: string): Promise<HistoryPage> {
-    return this.#guard((redis) => readStream(redis, this.#deps.keys(channel), after, opts, freshEpoch, this.#deps.onMalformed))
+  read(channel: string, after: number | null, opts: HistoryOptions): Promise<HistoryPage> {
+    return this.#guard((redis, names) => readStream(redis, names.streamKeys(channel), after, opts, newEpoch(), this.#deps.onMalformed))
   }
 
-  async #guard<T>(run: (redis: Redis) => Promise<T>): Promise<T> {
+  open(): void {}
+  close(): void {}
+
+  async #guard<T>(run: (redis: Redis, names: RedisNames) => Promise<T>): Promise<T> {
     const redis = this.#deps.connection()
-    if (redis === null || redis.status !== 'ready') throw unavailable('redis is not connected')
+    const names = this.#deps.names()
+    if (redis === null || names === null || redis.status !== 'ready') throw unavailable('redis is not connected')
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer from redis within ${this.#deps.timeoutMs} ms`)), this.#deps.timeoutMs)
     })
     try {
-      return await Promise.race([run(redis), timeout])
+      return await Promise.race([run(redis, names), timeout])
     } catch (err) {
       throw unavailable((err as Error).message, err)
     } finally {

@@ -15,13 +15,7 @@ export interface TrackedFrame {
 }
 
 /** A pending event as it travels to another instance (the recipient reconnected there). */
-export interface HandoverEntry {
-  readonly id: string
-  readonly event: string
-  /** The event's JSON text: the frame without its WebSocket header. */
-  readonly text: string
-  readonly attempts: number
-}
+export type { HandoverEntry } from '../broker/handover-messages.js'
 
 export interface DeliveryStats {
   /** Tracked events not yet acknowledged nor failed. */

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { HistoryChannels, patternsOverlap } from '../../src/broker/history-channels.js'
+import { roomChannel } from '../../src/broker/cluster-channels.js'
+import { carriedPublication, decodeClusterMessage, publicationMessageHead } from '../../src/broker/cluster-messages.js'
 import { MemoryHistory } from '../../src/broker/memory-history.js'
 import { decideRecovery, type HistoryOptions, sinceProblem } from '../../src/broker/position.js'
 import type { Publication } from '../../src/protocol/messages.js'
@@ -61,6 +63,24 @@ describe('memory history', () => {
     now = 5000
     expect(h.sweep()).toBe(99)
     expect(h.size).toBe(1)
+  })
+
+  it('as a history store: answers at once when there is nobody to send to, else sends the message completed with the position, in the same turn', async () => {
+    const h = new MemoryHistory()
+    const alone = h.appendAndPublish(pub(1), opts, null)
+    expect(alone).not.toBeInstanceOf(Promise)
+    const epoch = (alone as { position: { epoch: string } }).position.epoch
+    expect(alone).toEqual({ position: { offset: 1, epoch }, receivers: 0 })
+    const sent: string[] = []
+    const out = { channel: roomChannel('workflow:w1'), head: publicationMessageHead('i1', pub(2)), send: async (bytes: string) => sent.push(bytes) }
+    const appended = h.appendAndPublish(pub(2), opts, out)
+    // Sent before the caller gets control back: no other publication of this process can come between.
+    expect(sent).toHaveLength(1)
+    expect(await appended).toEqual({ position: { offset: 2, epoch }, receivers: 1 })
+    const msg = decodeClusterMessage(sent[0] as string)
+    expect(msg?.type === 'publication' ? carriedPublication(msg) : null).toEqual({ ...pub(2), position: { offset: 2, epoch } })
+    h.close()
+    expect(h.size).toBe(0)
   })
 })
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { DeliveryMessage } from '../../src/delivery/delivery-messages.js'
+import type { DeliveryMessage } from '../../src/broker/handover-messages.js'
 import { DeliverySettingsSchema } from '../../src/delivery/delivery-settings.js'
 import { Delivery } from '../../src/delivery/delivery.js'
 import { textFrame } from '../../src/server/frame.js'

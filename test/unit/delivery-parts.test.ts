@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { DeliveryMessageSchema, handoverMessages, MAX_HANDOVER_ENTRIES } from '../../src/delivery/delivery-messages.js'
+import { DeliveryMessageSchema, MAX_HANDOVER_ENTRIES } from '../../src/broker/handover-messages.js'
+import { handoverMessages } from '../../src/delivery/delivery-messages.js'
 import { DeliverySettingsSchema, eventMatcher } from '../../src/delivery/delivery-settings.js'
 import { frameText } from '../../src/delivery/frame-text.js'
 import { textFrame } from '../../src/server/frame.js'
