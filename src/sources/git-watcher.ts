@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import { relative } from 'node:path'
 import { type FSWatcher, watch } from 'chokidar'
 import { type Logger, pino } from 'pino'
@@ -40,9 +41,11 @@ export function describeMove(prev: GitState, next: GitState, reflog: ReflogEntry
 
 /**
  * Watches a repository's HEAD and branch refs and reports a branch switch or a new commit.
- * It reads the files git keeps (HEAD, refs, packed-refs, the HEAD reflog) and never runs git.
+ * It reads the files git keeps (HEAD, refs, packed-refs, the HEAD reflog) and never runs git;
+ * a repository or a reading that git-state.ts refuses publishes nothing, is logged once and
+ * emitted as `refused` (the reason names files, never their content).
  */
-export class GitWatcherSource implements ServerPlugin {
+export class GitWatcherSource extends EventEmitter implements ServerPlugin {
   readonly name = 'git-watcher'
   readonly #opts: GitWatcherOptions
   readonly #sink: GitSink
@@ -52,8 +55,11 @@ export class GitWatcherSource implements ServerPlugin {
   #watcher: FSWatcher | null = null
   #timer: NodeJS.Timeout | null = null
   #checking: Promise<void> = Promise.resolve()
+  /** The reason last logged, so a refusal that persists across many file events is logged once. */
+  #refusal: string | null = null
 
   constructor(opts: GitWatcherOptions, sink: GitSink) {
+    super()
     this.#opts = opts
     this.#sink = sink
     this.#log = (opts.logger ?? pino({ level: 'silent' })).child({ source: this.name })
@@ -65,14 +71,18 @@ export class GitWatcherSource implements ServerPlugin {
   }
 
   async setup(): Promise<void> {
-    this.#dirs = await findGitDirs(await resolveRoot(this.#opts.root))
-    if (this.#dirs === null) this.#log.info({ root: this.#opts.root }, 'no git repository at the root: git events off')
+    const found = await findGitDirs(await resolveRoot(this.#opts.root))
+    if (found.kind === 'found') this.#dirs = found.dirs
+    else if (found.kind === 'none') this.#log.info({ root: this.#opts.root }, 'no git repository at the root: git events off')
+    else this.#refuse(found.reason)
   }
 
   async start(): Promise<void> {
     const dirs = this.#dirs
     if (dirs === null) return
-    this.#state = await readGitState(dirs)
+    const first = await readGitState(dirs)
+    if (first.ok) this.#state = first.state
+    else this.#refuse(first.reason)
     const roots = [...new Set([dirs.gitDir, dirs.commonDir])]
     const watcher = watch(roots, {
       ignoreInitial: true,
@@ -108,9 +118,20 @@ export class GitWatcherSource implements ServerPlugin {
 
   async #check(): Promise<void> {
     if (this.#dirs === null || this.#watcher === null) return
-    const next = await readGitState(this.#dirs)
+    const reading = await readGitState(this.#dirs)
+    if (!reading.ok) return this.#refuse(reading.reason)
+    this.#refusal = null
+    const next = reading.state
     const move = describeMove(this.#state, next, await lastReflogEntry(this.#dirs))
     this.#state = next
     if (move !== null) this.#sink.gitEvent(move.type, move.message, { branch: next.branch, commit: next.commit })
+  }
+
+  /** Nothing is published and the last good state is kept, so a repaired HEAD reports only a real move. */
+  #refuse(reason: string): void {
+    if (this.#refusal === reason) return
+    this.#refusal = reason
+    this.#log.warn({ root: this.#opts.root, reason }, 'git state refused: nothing published')
+    this.emit('refused', reason)
   }
 }

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { once } from 'node:events'
 import { appendFile, mkdir, mkdtemp, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -112,6 +113,32 @@ describe('workspace sources on the service', () => {
     git('checkout', '-q', '-b', 'feature')
     const branch = await c.next((f) => f.channel === 'git', 10_000)
     expect(branch.data).toMatchObject({ type: 'branch', message: 'checkout: moving from main to feature', branch: 'feature' })
+  })
+
+  it('HEAD pointing outside the git directory (issue 18: ref: ../../outside-secret.txt) delivers nothing to a git subscriber', async () => {
+    git('init', '-q', '-b', 'main')
+    git('config', 'user.name', 'Roomcast Test')
+    git('config', 'user.email', 'test@roomcast.invalid')
+    git('commit', '-q', '--allow-empty', '-m', 'first')
+    await writeFile(join(base, 'outside-secret.txt'), 'the secret\n')
+    const server = await start()
+    const c = await subscriber('git')
+    const head = join(root, '.git', 'HEAD')
+    // Whichever comes first: the source's refusal, or (unfixed) the file published as a commit.
+    const outcome = Promise.race([
+      c.next((f) => f.channel === 'git' && JSON.stringify(f.data).includes('secret'), 10_000).then((f) => f.data),
+      once(server.git!, 'refused').then(() => 'refused'),
+    ])
+    await writeFile(`${head}.tmp`, 'ref: ../../outside-secret.txt\n')
+    await rename(`${head}.tmp`, head)
+    expect(await outcome).toBe('refused')
+    await writeFile(`${head}.tmp`, 'ref: refs/heads/main\n')
+    await rename(`${head}.tmp`, head)
+    git('commit', '-q', '--allow-empty', '-m', 'after repair')
+    // The first git frame the subscriber gets is the commit after the repair.
+    const next = await c.next((f) => f.channel === 'git', 10_000)
+    expect(next.data).toMatchObject({ type: 'commit', branch: 'main', commit: git('rev-parse', 'HEAD') })
+    expect(c.raw.filter((r) => r.includes('the secret'))).toEqual([])
   })
 
   it('a burst of 10,000 new files is coalesced and bounded, and another channel still gets through', async () => {
