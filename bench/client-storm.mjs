@@ -30,7 +30,7 @@ async function freePort() {
 
 const dir = mkdtempSync(join(tmpdir(), 'roomcast-storm-'))
 const settings = join(dir, 'workflow.yaml')
-writeFileSync(settings, `max_connections: ${N + 100}\nlog_level: warn\nmcp:\n  enabled: false\ndrain_timeout: 10\n`)
+writeFileSync(settings, `max_connections: ${N + 100}\nmax_connections_per_ip: ${N + 100}\nlog_level: warn\nmcp:\n  enabled: false\ndrain_timeout: 10\n`)
 const port = await freePort()
 
 async function startServer() {

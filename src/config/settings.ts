@@ -54,6 +54,8 @@ export const SettingsSchema = z
     /** WebSocket + HTTP port; 0 picks a free port. */
     port: z.number().int().min(0).max(65535).default(0),
     max_connections: z.number().int().positive().default(1000),
+    /** Connections held at once from one client address (the forwarded one with trust_proxy); more are answered 429 before the handshake. @default 100 */
+    max_connections_per_ip: z.number().int().positive().default(100),
     /** Frames per second per connection; the bucket holds 1.5× this. @default 100 */
     message_rate_limit: z.number().positive().default(100),
     /** Inbound bytes per second per connection; the bucket holds 1.5× this (a larger frame needs it full). @default 65536 */

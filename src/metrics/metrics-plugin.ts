@@ -82,6 +82,7 @@ export class MetricsPlugin implements ServerPlugin, BroadcastObserver {
     gauge('roomcast_connections', 'Connections open now.', () => server.connectionCount)
     counter('roomcast_connections_total', 'Connections admitted since start.', () => stats.connectionsTotal)
     counter('roomcast_connections_rejected_total', 'Connections closed with 1013 because max_connections was reached.', () => stats.rejectedAtCapacity)
+    counter('roomcast_connections_rejected_per_ip_total', 'Upgrades answered 429 before the handshake because their client address held max_connections_per_ip.', () => stats.rejectedPerIp)
     gauge('roomcast_rooms', 'Channels with at least one local subscriber.', () => server.roomCount)
     new Counter({
       name: 'roomcast_messages_in_total',

@@ -55,6 +55,7 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   SERVER_ERROR: 'SERVER_ERROR',
   BROKER_UNAVAILABLE: 'BROKER_UNAVAILABLE',
+  TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -73,6 +74,7 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, string>> = {
   NOT_FOUND: 'The target of the request (e.g. a connection id for a direct send) does not exist.',
   SERVER_ERROR: 'A handler failed unexpectedly; the error is logged, no stack trace is sent, the connection stays open.',
   BROKER_UNAVAILABLE: 'A publication to a history channel was refused because the broker could not store it (Redis unreachable); it was delivered to no one. Retry later.',
+  TOO_MANY_CONNECTIONS: 'The client address already holds max_connections_per_ip connections: the upgrade is answered HTTP 429 before the handshake.',
 }
 
 /** A local error with a stable wire code and an optional cause. */

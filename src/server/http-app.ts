@@ -42,9 +42,10 @@ export function createApp(server: ServerView, tls: TlsFiles | null, hooks: AppHo
       access: server.access,
       accepting: () => hooks.accepting(),
       admit: (socket, req) => hooks.admit(socket, req),
+      refusedPerAddress: () => void server.stats.rejectedPerIp++,
       debug: (fields, msg) => server.log.debug(fields, msg),
     },
-    { paths: WEBSOCKET_PATHS, maxPayload: server.settings.max_payload },
+    { paths: WEBSOCKET_PATHS, maxPayload: server.settings.max_payload, maxPerAddress: server.settings.max_connections_per_ip },
   ).attach(app.server)
   // A plain GET on a WebSocket path is a client that forgot to upgrade: say so (426), not 404.
   const upgradeRequired = (_req: unknown, reply: FastifyReply) =>

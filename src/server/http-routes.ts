@@ -30,6 +30,7 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   AUTH_FAILED: 401,
   NOT_FOUND: 404,
   BROKER_UNAVAILABLE: 503,
+  TOO_MANY_CONNECTIONS: 429,
 }
 
 function sendError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {

@@ -17,6 +17,8 @@ export class ServerStats {
   slowConsumerCloses = 0
   heartbeatTimeouts = 0
   rejectedAtCapacity = 0
+  /** Upgrades answered 429 because their client address held max_connections_per_ip. */
+  rejectedPerIp = 0
   readonly startedAt = Date.now()
 
   countIn(type: string): void {

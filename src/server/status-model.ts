@@ -57,7 +57,14 @@ export interface StatusSnapshot {
   readonly host: string
   readonly port: number
   readonly uptime: number
-  readonly connections: { readonly current: number; readonly total: number; readonly max: number; readonly rejectedAtCapacity: number }
+  readonly connections: {
+    readonly current: number
+    readonly total: number
+    readonly max: number
+    readonly rejectedAtCapacity: number
+    /** Upgrades answered 429 (max_connections_per_ip). */
+    readonly rejectedPerIp: number
+  }
   readonly messageRateLimit: number
   /** Room → local subscribers. */
   readonly channels: Record<string, number>
@@ -135,7 +142,13 @@ export function snapshot(server: ServerView): StatusSnapshot {
     host: server.settings.host,
     port: server.port,
     uptime: seconds(server.uptime),
-    connections: { current: server.connectionCount, total: server.stats.connectionsTotal, max: server.settings.max_connections, rejectedAtCapacity: server.stats.rejectedAtCapacity },
+    connections: {
+      current: server.connectionCount,
+      total: server.stats.connectionsTotal,
+      max: server.settings.max_connections,
+      rejectedAtCapacity: server.stats.rejectedAtCapacity,
+      rejectedPerIp: server.stats.rejectedPerIp,
+    },
     messageRateLimit: server.settings.message_rate_limit,
     channels: server.roomCounts(),
     roomCount: server.roomCount,
@@ -201,7 +214,7 @@ export function statsView(s: StatusSnapshot): JsonObject {
   return {
     service: s.service,
     instance_id: s.instanceId,
-    connections: { current: c.current, total: c.total, max: c.max, rejected_at_capacity: c.rejectedAtCapacity },
+    connections: { current: c.current, total: c.total, max: c.max, rejected_at_capacity: c.rejectedAtCapacity, rejected_per_ip: c.rejectedPerIp },
     channels: s.channels,
     ...s.traffic,
     pending_deliveries: s.delivery.pending,

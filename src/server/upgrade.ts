@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer as WsServer, type WebSocket } from 'ws'
 import type { AccessPolicy } from '../auth/access-policy.js'
 import { ErrorCode } from '../protocol/codes.js'
+import { AddressSlots } from './address-slots.js'
 
 /** What the upgrade handler needs from the server that owns it. */
 export interface UpgradeHost {
@@ -11,6 +12,8 @@ export interface UpgradeHost {
   accepting(): boolean
   /** A completed handshake: the WebSocket and the request that opened it. */
   admit(ws: WebSocket, req: IncomingMessage): void
+  /** An upgrade answered 429: its client address held max_connections_per_ip. */
+  refusedPerAddress(): void
   debug(fields: Record<string, unknown>, msg: string): void
 }
 
@@ -18,6 +21,8 @@ export interface UpgradeOptions {
   /** The paths that speak WebSocket (`/` and `/ws`); any other is answered 404. */
   readonly paths: readonly string[]
   readonly maxPayload: number
+  /** Connections one client address may hold at once (max_connections_per_ip). */
+  readonly maxPerAddress: number
 }
 
 /**
@@ -31,10 +36,14 @@ export class UpgradeHandler {
   readonly #wss: WsServer
   readonly #paths: ReadonlySet<string>
   readonly #host: UpgradeHost
+  readonly #slots: AddressSlots
+  readonly #maxPerAddress: number
 
   constructor(host: UpgradeHost, options: UpgradeOptions) {
     this.#host = host
     this.#paths = new Set(options.paths)
+    this.#maxPerAddress = options.maxPerAddress
+    this.#slots = new AddressSlots(options.maxPerAddress)
     this.#wss = new WsServer({ noServer: true, maxPayload: options.maxPayload, perMessageDeflate: false, clientTracking: false })
   }
 
@@ -55,6 +64,17 @@ export class UpgradeHandler {
     }
     if (!known) return answer(socket, 404, { error: `No route GET ${path}`, code: ErrorCode.NOT_FOUND })
     if (!this.#host.accepting()) return answer(socket, 503, { error: 'Server shutting down', code: ErrorCode.SERVER_ERROR })
+    if (socket.destroyed) return
+    // Counted before the handshake, so a client at its limit costs no WebSocket, session or welcome.
+    const address = this.#host.access.clientAddress(req)
+    if (!this.#slots.take(address)) {
+      this.#host.refusedPerAddress()
+      this.#host.debug({ address, held: this.#slots.held(address) }, 'upgrade refused: max_connections_per_ip')
+      const error = `Too many connections from ${address} (max_connections_per_ip ${this.#maxPerAddress})`
+      return answer(socket, 429, { error, code: ErrorCode.TOO_MANY_CONNECTIONS })
+    }
+    // The TCP socket's end frees the slot, however it ends: closed, cut, or refused by ws below.
+    socket.once('close', () => this.#slots.release(address))
     // ws completes the handshake at once (no verifyClient), or refuses it (a bad
     // Sec-WebSocket-Key, say) with 400 and destroys the socket; it handles socket errors meanwhile.
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#host.admit(ws, req))
