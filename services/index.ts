@@ -1,4 +1,4 @@
-import type { Dialect, LoadOptions, ServerOptions, Settings, SettingsCheck, WebSocketServer } from '../src/index.js'
+import type { ChannelSpec, Dialect, LoadOptions, ServerOptions, Settings, SettingsCheck, WebSocketServer } from '../src/index.js'
 import { tokenSecretProblems } from '../src/index.js'
 import { ContextServer } from './context/index.js'
 import { PatternsServer } from './patterns/index.js'
@@ -11,6 +11,8 @@ import { WorkspaceServer } from './workspace/index.js'
 export interface ServiceEntry {
   readonly name: string
   readonly defaultPort: number
+  /** The service's channels, for the settings checks that name them (public_channels) before it is created. */
+  readonly channels: readonly ChannelSpec[]
   /** The service's wire dialect, when not the envelope one: the CLI checks its settings rules with the file's. */
   readonly dialect?: Dialect
   /** The service's own settings rules (e.g. no development token secret in production). */
@@ -21,13 +23,14 @@ export interface ServiceEntry {
 }
 
 export const SERVICES: Readonly<Record<string, ServiceEntry>> = {
-  tests: { name: 'tests', defaultPort: TestsServer.defaultPort, create: (s, o) => new TestsServer(s, o) },
-  session: { name: 'session', defaultPort: SessionServer.defaultPort, create: (s, o) => new SessionServer(s, o) },
-  workflow: { name: 'workflow', defaultPort: WorkflowServer.defaultPort, create: (s, o) => new WorkflowServer(s, o) },
-  patterns: { name: 'patterns', defaultPort: PatternsServer.defaultPort, create: (s, o) => new PatternsServer(s, o) },
+  tests: { name: 'tests', defaultPort: TestsServer.defaultPort, channels: TestsServer.channels, create: (s, o) => new TestsServer(s, o) },
+  session: { name: 'session', defaultPort: SessionServer.defaultPort, channels: SessionServer.channels, create: (s, o) => new SessionServer(s, o) },
+  workflow: { name: 'workflow', defaultPort: WorkflowServer.defaultPort, channels: WorkflowServer.channels, create: (s, o) => new WorkflowServer(s, o) },
+  patterns: { name: 'patterns', defaultPort: PatternsServer.defaultPort, channels: PatternsServer.channels, create: (s, o) => new PatternsServer(s, o) },
   context: {
     name: 'context',
     defaultPort: ContextServer.defaultPort,
+    channels: ContextServer.channels,
     dialect: ContextServer.dialect,
     // The DCM context manager's own variables: WS_PORT and HOST.
     envAliases: { port: 'WS_PORT', host: 'HOST' },
@@ -37,6 +40,7 @@ export const SERVICES: Readonly<Record<string, ServiceEntry>> = {
   workspace: {
     name: 'workspace',
     defaultPort: WorkspaceServer.defaultPort,
+    channels: WorkspaceServer.channels,
     dialect: WorkspaceServer.dialect,
     create: (s, o) => new WorkspaceServer(s, o),
   },

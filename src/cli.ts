@@ -7,6 +7,7 @@ import { SERVICES, serviceNames } from '../services/index.js'
 import { loadSettings, SettingsError, type Settings, type SettingsInput } from './config/settings.js'
 import { envelopeDialect } from './dialects/envelope.js'
 import { tlsProblems } from './server/http-transport.js'
+import { publicChannelProblems } from './server/public-channels.js'
 import { describeHealth, probeHealth } from './mcp/health-probe.js'
 import { McpPlugin, mcpPortOf } from './mcp/mcp-plugin.js'
 import type { RemoteTarget } from './mcp/remote.js'
@@ -51,7 +52,12 @@ function settingsOf(name: string, explicit: string | undefined, overrides: Parti
     overrides,
     // The dialect's own rules (e.g. auth.required needs a secret) and the service's, listed with the file's
     // problems; when serving, the TLS files too (other commands need not read a key that may be the service user's alone).
-    checks: [(settings) => (entry?.dialect ?? envelopeDialect).settingsProblems(settings, name), ...(entry?.checks ?? []), ...(serving ? [tlsProblems] : [])],
+    checks: [
+      (settings) => (entry?.dialect ?? envelopeDialect).settingsProblems(settings, name),
+      (settings) => publicChannelProblems(name, entry?.channels ?? [], settings),
+      ...(entry?.checks ?? []),
+      ...(serving ? [tlsProblems] : []),
+    ],
     envAliases: entry?.envAliases,
   })
 }

@@ -1,6 +1,6 @@
 import { verifyFlatClaims } from '../../src/auth/flat-verifier.js'
 import { PostgresSource } from '../../src/sources/postgres-source.js'
-import { AppError, type Connection, ErrorCode, flatDialect, type Identity, type Publication, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
+import { AppError, type ChannelSpec, type Connection, ErrorCode, flatDialect, type Identity, type Publication, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
 import { createBroadcaster } from '../common/broadcaster.js'
 import { ContextCluster } from './context-cluster.js'
 import { type ContextEvents, contextEvents, contextRoutes } from './events.js'
@@ -12,6 +12,14 @@ const MIRRORED = /^(sessions|topics)\//
 /** The context service (the DCM context manager): tasks, agents, sessions, messages and live metrics, flat dialect. */
 export class ContextServer extends WebSocketServer<ContextEvents> {
   static readonly defaultPort = 3849
+
+  static readonly channels: readonly ChannelSpec[] = [
+    { pattern: 'global' },
+    { pattern: 'metrics' },
+    { pattern: 'agents/{id}', privateTo: 'id' },
+    { pattern: 'sessions/{id}' },
+    { pattern: 'topics/{topic}' },
+  ]
   /** The flat dialect with the HMAC token check (development: agent_id alone). */
   static readonly dialect = flatDialect({ verifier: verifyFlatClaims })
   /** Typed in-process publishing: `server.broadcast.taskCreated({ task_id, session_id })`. */
@@ -27,7 +35,7 @@ export class ContextServer extends WebSocketServer<ContextEvents> {
       {
         name: 'context',
         welcome: 'Connected to the DCM context manager',
-        channels: [{ pattern: 'global' }, { pattern: 'metrics' }, { pattern: 'agents/{id}', privateTo: 'id' }, { pattern: 'sessions/{id}' }, { pattern: 'topics/{topic}' }],
+        channels: ContextServer.channels,
         events: contextEvents,
         dialect: ContextServer.dialect,
         autoSubscribe: ['global'],

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { type Publication, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
+import { type ChannelSpec, type Publication, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
 import { createBroadcaster } from '../common/broadcaster.js'
 import { registerLookup } from '../common/lookup.js'
 import { type PatternsEvents, patternsEvents, patternsRoutes } from './events.js'
@@ -8,6 +8,8 @@ import { PatternsProjection } from './projection.js'
 /** The patterns service (replaces akosha): detected patterns, anomalies, insights, aggregations. */
 export class PatternsServer extends WebSocketServer<PatternsEvents> {
   static readonly defaultPort = 8692
+
+  static readonly channels: readonly ChannelSpec[] = [{ pattern: 'patterns:{category}' }, { pattern: 'anomalies' }, { pattern: 'insights' }, { pattern: 'metrics' }, { pattern: 'global' }]
   readonly projection = new PatternsProjection()
   /** Typed in-process publishing: `server.broadcast.patternDetected({ category, pattern })`. */
   readonly broadcast = createBroadcaster(this, patternsRoutes)
@@ -17,7 +19,7 @@ export class PatternsServer extends WebSocketServer<PatternsEvents> {
       {
         name: 'patterns',
         welcome: 'Connected to Akosha pattern detection',
-        channels: [{ pattern: 'patterns:{category}' }, { pattern: 'anomalies' }, { pattern: 'insights' }, { pattern: 'metrics' }, { pattern: 'global' }],
+        channels: PatternsServer.channels,
         events: patternsEvents,
       },
       settings,

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { type Publication, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
+import { type ChannelSpec, type Publication, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
 import { createBroadcaster } from '../common/broadcaster.js'
 import { type SessionEvents, sessionEvents, sessionRoutes } from './events.js'
 import { SessionProjection } from './projection.js'
@@ -10,6 +10,8 @@ const GetStatusParamsSchema = z.looseObject({ session_id: z.string().min(1).null
 /** The session service (replaces session-buddy): sessions, checkpoints, captured knowledge. */
 export class SessionServer extends WebSocketServer<SessionEvents> {
   static readonly defaultPort = 8688
+
+  static readonly channels: readonly ChannelSpec[] = [{ pattern: 'session:{id}' }, { pattern: 'knowledge:{id}' }, { pattern: 'checkpoint:{id}' }, { pattern: 'global' }]
   readonly projection = new SessionProjection()
   /** Typed in-process publishing: `server.broadcast.sessionCheckpoint({ session_id })`. */
   readonly broadcast = createBroadcaster(this, sessionRoutes)
@@ -19,7 +21,7 @@ export class SessionServer extends WebSocketServer<SessionEvents> {
       {
         name: 'session',
         welcome: 'Connected to Session-Buddy',
-        channels: [{ pattern: 'session:{id}' }, { pattern: 'knowledge:{id}' }, { pattern: 'checkpoint:{id}' }, { pattern: 'global' }],
+        channels: SessionServer.channels,
         events: sessionEvents,
       },
       settings,

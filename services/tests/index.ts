@@ -1,4 +1,4 @@
-import { type Publication, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
+import { type ChannelSpec, type Publication, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
 import { createBroadcaster } from '../common/broadcaster.js'
 import { registerLookup } from '../common/lookup.js'
 import { type TestsEvents, testsEvents, testsRoutes } from './events.js'
@@ -7,6 +7,8 @@ import { TestsProjection } from './projection.js'
 /** The tests service (replaces crackerjack): test runs, quality gates, coverage. */
 export class TestsServer extends WebSocketServer<TestsEvents> {
   static readonly defaultPort = 8686
+
+  static readonly channels: readonly ChannelSpec[] = [{ pattern: 'test:{run_id}' }, { pattern: 'quality:{project}' }, { pattern: 'coverage' }, { pattern: 'global' }]
   readonly projection = new TestsProjection()
   /** Typed in-process publishing: `server.broadcast.testFailed({ run_id, test, error })`. */
   readonly broadcast = createBroadcaster(this, testsRoutes)
@@ -16,7 +18,7 @@ export class TestsServer extends WebSocketServer<TestsEvents> {
       {
         name: 'tests',
         welcome: 'Connected to Crackerjack quality monitoring',
-        channels: [{ pattern: 'test:{run_id}' }, { pattern: 'quality:{project}' }, { pattern: 'coverage' }, { pattern: 'global' }],
+        channels: TestsServer.channels,
         events: testsEvents,
       },
       settings,

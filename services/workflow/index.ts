@@ -1,4 +1,4 @@
-import { type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
+import { type ChannelSpec, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
 import type { Publication } from '../../src/index.js'
 import { createBroadcaster } from '../common/broadcaster.js'
 import { registerLookup } from '../common/lookup.js'
@@ -8,6 +8,16 @@ import { WorkflowProjection } from './projection.js'
 /** The workflow service (replaces mahavishnu): workflows, pools, workers, goal teams, adapters. */
 export class WorkflowServer extends WebSocketServer<WorkflowEvents> {
   static readonly defaultPort = 8690
+  static readonly channels: readonly ChannelSpec[] = [
+    { pattern: 'workflow:{id}' },
+    { pattern: 'pool:{id}' },
+    { pattern: 'worker:{id}' },
+    { pattern: 'goal-teams' },
+    { pattern: 'goal-teams:{user}', privateTo: 'user' },
+    { pattern: 'adapters' },
+    { pattern: 'code' },
+    { pattern: 'global' },
+  ]
   readonly projection = new WorkflowProjection()
   /** Typed in-process publishing: `server.broadcast.workflowStarted({ workflow_id })`. */
   readonly broadcast = createBroadcaster(this, workflowRoutes)
@@ -17,16 +27,7 @@ export class WorkflowServer extends WebSocketServer<WorkflowEvents> {
       {
         name: 'workflow',
         welcome: 'Connected to Mahavishnu orchestration',
-        channels: [
-          { pattern: 'workflow:{id}' },
-          { pattern: 'pool:{id}' },
-          { pattern: 'worker:{id}' },
-          { pattern: 'goal-teams' },
-          { pattern: 'goal-teams:{user}', privateTo: 'user' },
-          { pattern: 'adapters' },
-          { pattern: 'code' },
-          { pattern: 'global' },
-        ],
+        channels: WorkflowServer.channels,
         events: workflowEvents,
       },
       settings,

@@ -1,5 +1,6 @@
 import {
   AppError,
+  type ChannelSpec,
   ErrorCode,
   FileWatcherSource,
   flatDialect,
@@ -22,6 +23,8 @@ const CHANNELS = [...new Set(Object.values(WORKSPACE_CHANNELS))]
  */
 export class WorkspaceServer extends WebSocketServer<WorkspaceEvents> {
   static readonly defaultPort = 3850
+
+  static readonly channels: readonly ChannelSpec[] = CHANNELS.map((pattern) => ({ pattern }))
   static readonly dialect = flatDialect()
   /** The seed's typed emitters: `server.broadcast.fileChanged('src/main.ts', 'change')`. */
   readonly broadcast = createWorkspaceBroadcaster(this)
@@ -35,7 +38,7 @@ export class WorkspaceServer extends WebSocketServer<WorkspaceEvents> {
       {
         name: 'workspace',
         welcome: 'Connected to the Cluso workspace server',
-        channels: CHANNELS.map((pattern) => ({ pattern })),
+        channels: WorkspaceServer.channels,
         events: workspaceEvents,
         dialect: WorkspaceServer.dialect,
       },

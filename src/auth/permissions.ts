@@ -14,32 +14,44 @@ export interface AccessContext {
   readonly service: string
   /** null for an anonymous connection. */
   readonly identity: Identity | null
-  /** Whether auth is required by this service (then every connection has an identity). */
-  readonly authRequired: boolean
+  /**
+   * The production lock (`environment: production` or `auth.required`): a connection without a
+   * verified identity may not publish over the socket and reads only public channels.
+   */
+  readonly locked: boolean
+  /**
+   * Whether an identity's permissions decide what it reads and writes (auth.required, with a
+   * dialect whose tokens carry permissions: the envelope JWT). Flat tokens name an agent only.
+   */
+  readonly permissionsEnforced: boolean
   readonly allowClientPublish: boolean
+  /** Whether `public_channels` names `channel`. */
+  isPublic(channel: string): boolean
 }
 
 /**
- * May this connection subscribe to `channel`? Permissions default to deny (docs/protocol.md A.6):
- * anonymous connections (auth off) read every non-private channel; private channels are
- * readable only by their owner or an admin.
+ * May this connection subscribe to `channel`? Permissions default to deny (docs/protocol.md A.6,
+ * docs/auth.md): private channels are readable only by their owner or an admin; an anonymous
+ * connection reads every other channel unless the service is locked, then only public ones.
  */
 export function canRead(ctx: AccessContext, channel: string, privateOwner: string | null): boolean {
   const id = ctx.identity
   if (privateOwner !== null) return id !== null && (id.userId === privateOwner || isAdmin(id, ctx.service))
-  if (id === null) return !ctx.authRequired
-  if (!ctx.authRequired) return true
+  if (ctx.isPublic(channel)) return true
+  if (id === null) return !ctx.locked
+  if (!ctx.permissionsEnforced) return true
   return isAdmin(id, ctx.service) || id.permissions.includes(`${channelPrefix(channel)}:read`)
 }
 
 /**
  * May this connection publish to `channel` over the socket? A private channel takes
  * publications only from its owner or an admin, whatever allow_client_publish says: it is not
- * a mailbox for others (docs/protocol.md A.6).
+ * a mailbox for others (docs/protocol.md A.6). A locked service takes none from an anonymous one.
  */
 export function canWrite(ctx: AccessContext, channel: string, privateOwner: string | null = null): boolean {
   const id = ctx.identity
   if (privateOwner !== null && (id === null || (id.userId !== privateOwner && !isAdmin(id, ctx.service)))) return false
-  if (id !== null && (isAdmin(id, ctx.service) || id.permissions.includes(`${channelPrefix(channel)}:write`))) return true
-  return ctx.allowClientPublish && !ctx.authRequired
+  if (id === null) return ctx.allowClientPublish && !ctx.locked
+  if (isAdmin(id, ctx.service) || id.permissions.includes(`${channelPrefix(channel)}:write`)) return true
+  return ctx.allowClientPublish && !ctx.permissionsEnforced
 }

@@ -88,8 +88,10 @@ export const SettingsSchema = z
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Log lines of `roomcast serve`: `auto` is readable on a terminal, JSON otherwise (env LOG_FORMAT). */
     log_format: z.enum(['auto', 'json', 'pretty']).default('auto'),
-    /** `production` (env NODE_ENV=production) makes flat-dialect services require a valid token. */
+    /** `production` (env NODE_ENV=production) locks the service: publishing and reading beyond public_channels need a verified identity. */
     environment: z.enum(['development', 'production']).default('development'),
+    /** Channel patterns a connection without a verified identity may read on a locked service (production or auth.required). @default [] */
+    public_channels: z.array(z.string().min(1).max(MAX_CHANNEL_LENGTH)).max(1000).default([]),
     auth: z
       .object({
         required: z.boolean().default(false),

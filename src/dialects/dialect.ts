@@ -27,6 +27,11 @@ export interface Dialect {
   newEventId(): string
   /** What is wrong with a service's settings for this dialect (checked at construction), or []. */
   settingsProblems(settings: Settings, service: string): string[]
+  /**
+   * Whether verified identities carry permissions (the envelope JWT's `permissions`), which
+   * `auth.required` then enforces; flat tokens only name an agent. @default true
+   */
+  readonly permissionsInTokens?: boolean
   /** Whether a new connection must authenticate with its first frame before the welcome. */
   authFirst(settings: Settings): boolean
   /** Credentials carried by the upgrade request's query string (flat: agent_id, session_id, token), or null; only asked when there is a query. */

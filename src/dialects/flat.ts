@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { Identity } from '../auth/identity.js'
+import { tokenRequired } from '../auth/token-policy.js'
 import type { Settings } from '../config/settings.js'
 import { AppError, ErrorCode } from '../protocol/codes.js'
 import { flatServerCodec } from '../protocol/flat/server.js'
@@ -27,11 +28,11 @@ export interface FlatIdentity {
 export type FlatVerifier = (credentials: FlatCredentials, settings: Settings) => FlatIdentity | Promise<FlatIdentity>
 
 /**
- * Development mode: trusts `agent_id` (and `session_id`) as given, without a token. Refuses when
- * the service says auth is required: production needs a real verifier.
+ * Development mode: trusts `agent_id` (and `session_id`) as given, without a token. Refuses in
+ * production (`environment: production` or `auth.required`): production needs a real verifier.
  */
 export const devFlatVerifier: FlatVerifier = (credentials, settings) => {
-  if (settings.auth.required) throw new AppError(ErrorCode.AUTH_FAILED, 'Token verification is not configured on this service')
+  if (tokenRequired(settings)) throw new AppError(ErrorCode.AUTH_FAILED, 'Token verification is not configured on this service')
   const { agent_id: agentId, session_id: sessionId } = credentials
   if (typeof agentId !== 'string' || agentId.length === 0) throw new AppError(ErrorCode.AUTH_FAILED, 'Missing or malformed agent_id')
   if (sessionId !== undefined && (typeof sessionId !== 'string' || sessionId.length === 0)) {
@@ -58,6 +59,8 @@ function toIdentity(flat: FlatIdentity): Identity {
 export interface FlatDialectOptions {
   /** How credentials are checked; default devFlatVerifier (agent_id alone, development only). */
   readonly verifier?: FlatVerifier
+  /** What is wrong with a service's settings for this verifier (e.g. tokenSecretProblems), checked at construction and by the CLI. */
+  readonly settingsProblems?: (settings: Settings) => string[]
 }
 
 /**
@@ -72,7 +75,8 @@ export function flatDialect(options: FlatDialectOptions = {}): Dialect {
     codec: flatServerCodec,
     newConnectionId: connectionId,
     newEventId: () => `msg_${randomUUID()}`,
-    settingsProblems: () => [],
+    settingsProblems: (settings) => options.settingsProblems?.(settings) ?? [],
+    permissionsInTokens: false,
     authFirst: () => false,
     upgradeCredentials(url: URL): JsonObject | null {
       const out: JsonObject = {}

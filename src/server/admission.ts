@@ -131,6 +131,10 @@ export class Admission {
   /** Attaches a verified identity and joins the channels the dialect gives it. */
   identify(conn: Connection, identity: Identity): void {
     conn.identity = identity
+    // A locked service refused the auto-subscribe channels to the anonymous connection it welcomed: now they may open.
+    if (conn.phase === 'open') {
+      for (const channel of this.#host.spec.autoSubscribe ?? []) if (!conn.subscriptions.has(channel)) this.#host.autoJoin(conn, channel)
+    }
     for (const channel of this.#host.dialect.identityChannels(identity)) this.#host.autoJoin(conn, channel)
     // Its pending tracked events follow the identity (docs/protocol.md A.8).
     this.#host.delivery.attach(conn, identity.userId)

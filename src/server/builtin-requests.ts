@@ -1,11 +1,8 @@
 import { z } from 'zod'
-import type { Identity } from '../auth/identity.js'
-import type { Dialect } from '../dialects/dialect.js'
 import type { StreamPosition } from '../broker/position.js'
 import type { JsonObject, Publication } from '../protocol/messages.js'
 import type { Connection } from './connection.js'
 import type { RequestRegistry } from './request-registry.js'
-import type { CredentialCheck } from './session/host.js'
 import { parseSince } from './history-subscribe.js'
 
 // Channel checks answer INVALID_CHANNEL (not INVALID_PARAMS), so the schema lets anything through.
@@ -17,25 +14,23 @@ const PublishParamsSchema = z.looseObject({
   data: z.unknown().optional(),
 })
 
-// Credentials differ by dialect (envelope: token; flat: agent_id, session_id, token): the dialect checks them.
-const AuthParamsSchema = z.looseObject({})
-
 /** What the built-in operations use of the server. */
 export interface BuiltinHost {
   readonly requests: RequestRegistry
-  readonly dialect: Dialect
-  readonly authenticator: CredentialCheck
   checkRead(conn: Connection, channel: unknown): void
   checkChannel(channel: unknown): void
   /** Joins the room; on a history channel answers the stream position and recovers from `since`. */
   subscribeTo(conn: Connection, channel: string, since: StreamPosition | null): JsonObject | Promise<JsonObject>
   unsubscribe(conn: Connection, channel: string): void
   publish(channel: unknown, event: unknown, data: unknown, from: Connection | null): Promise<{ pub: Publication }>
-  identify(conn: Connection, identity: Identity): void
   status(): JsonObject
 }
 
-/** The operations every service has (docs/protocol.md A.4): subscribe, unsubscribe, auth, publish, get_status. */
+/**
+ * The operations every service has (docs/protocol.md A.4): subscribe, unsubscribe, publish,
+ * get_status. The fifth, `auth`, is the session's own (session/session-auth.ts): what a failed
+ * one costs depends on the connection's auth state, not on one request.
+ */
 export function registerBuiltinRequests(server: BuiltinHost): void {
   server.requests
     .register('subscribe', ChannelParamsSchema, ({ channel, room, since }, { connection }) => {
@@ -53,11 +48,6 @@ export function registerBuiltinRequests(server: BuiltinHost): void {
       const { pub } = await server.publish(channel, event, data, connection)
       const position = pub.position === undefined ? {} : { offset: pub.position.offset, epoch: pub.position.epoch }
       return { status: 'published', id: pub.id, ...position }
-    })
-    .register('auth', AuthParamsSchema, async (credentials, { connection }) => {
-      const identity = await server.authenticator.verify(credentials)
-      server.identify(connection, identity)
-      return server.dialect.authAnswer(identity)
     })
     .register('get_status', z.looseObject({}), () => server.status())
 }

@@ -1,10 +1,12 @@
 import { type AccessContext, canRead, canWrite } from '../auth/permissions.js'
+import { tokenRequired } from '../auth/token-policy.js'
 import { HistoryChannels, patternsOverlap } from '../broker/history-channels.js'
 import { type Settings, SettingsError } from '../config/settings.js'
 import { type CompiledChannel, compileChannel } from '../protocol/channels.js'
 import { AppError, ErrorCode } from '../protocol/codes.js'
 import type { Publication } from '../protocol/messages.js'
 import type { Connection } from './connection.js'
+import { PublicChannels, publicChannelProblems } from './public-channels.js'
 import { matchChannelOrThrow, ownerOf, validatePublication } from './publication.js'
 import type { ServiceSpec } from './service-spec.js'
 
@@ -17,21 +19,32 @@ type ChannelsAndEvents = Pick<ServiceSpec, 'name' | 'channels' | 'events'>
 export class ChannelRules {
   readonly compiled: readonly CompiledChannel[]
   readonly #spec: ChannelsAndEvents
-  readonly #settings: Settings
   readonly #newEventId: () => string
+  /** The access context minus the connection's identity: the same for every connection. */
+  readonly #policy: Omit<AccessContext, 'identity'>
 
-  constructor(spec: ChannelsAndEvents, settings: Settings, newEventId: () => string) {
+  /** `permissionsInTokens`: whether the dialect's tokens carry permissions (envelope JWT), which auth.required then enforces. */
+  constructor(spec: ChannelsAndEvents, settings: Settings, newEventId: () => string, permissionsInTokens = true) {
     this.#spec = spec
-    this.#settings = settings
     this.#newEventId = newEventId
     this.compiled = spec.channels.map(compileChannel)
+    const problems = publicChannelProblems(spec.name, spec.channels, settings)
+    if (problems.length > 0) throw new SettingsError(`settings of ${spec.name}`, problems)
+    const open = new PublicChannels(settings.public_channels)
+    this.#policy = {
+      service: spec.name,
+      locked: tokenRequired(settings),
+      permissionsEnforced: settings.auth.required && permissionsInTokens,
+      allowClientPublish: settings.allow_client_publish,
+      isPublic: (channel) => open.has(channel),
+    }
   }
 
   /** May this connection read `channel`? Throws INVALID_CHANNEL / FORBIDDEN. */
   checkRead(conn: Connection, channel: unknown): void {
     const match = matchChannelOrThrow(this.compiled, channel)
     if (!canRead(this.#access(conn), match.channel, ownerOf(match))) {
-      throw new AppError(ErrorCode.FORBIDDEN, `Not authorized to subscribe to ${match.channel}`)
+      throw new AppError(ErrorCode.FORBIDDEN, `Not authorized to subscribe to ${match.channel}${this.#why(conn)}`)
     }
   }
 
@@ -48,7 +61,7 @@ export class ChannelRules {
   publication(channel: unknown, event: unknown, data: unknown, from: Connection | null): Publication {
     const { owner, ...valid } = validatePublication(this.compiled, this.#spec.events, channel, event, data)
     if (from !== null && !canWrite(this.#access(from), valid.channel, owner)) {
-      throw new AppError(ErrorCode.FORBIDDEN, `Not authorized to publish to ${valid.channel}`)
+      throw new AppError(ErrorCode.FORBIDDEN, `Not authorized to publish to ${valid.channel}${this.#why(from)}`)
     }
     return { id: this.#newEventId(), ...valid, timestamp: new Date().toISOString() }
   }
@@ -63,13 +76,13 @@ export class ChannelRules {
     }
   }
 
+  /** What an anonymous connection on a locked service is told besides the refusal. */
+  #why(conn: Connection): string {
+    return conn.identity === null && this.#policy.locked ? ': authenticate first (this service requires a verified identity)' : ''
+  }
+
   #access(conn: Connection): AccessContext {
-    return {
-      service: this.#spec.name,
-      identity: conn.identity,
-      authRequired: this.#settings.auth.required,
-      allowClientPublish: this.#settings.allow_client_publish,
-    }
+    return { ...this.#policy, identity: conn.identity }
   }
 }
 

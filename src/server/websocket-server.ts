@@ -75,7 +75,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     this.codec = this.dialect.codec
     this.log = (options.logger ?? pino({ level: settings.log_level })).child({ service: spec.name }, { serializers: logSerializers })
     this.broker = options.broker ?? options.bridge ?? createBroker(settings.redis, this.log)
-    this.#rules = new ChannelRules(spec, settings, () => this.dialect.newEventId())
+    this.#rules = new ChannelRules(spec, settings, () => this.dialect.newEventId(), this.dialect.permissionsInTokens ?? true)
     this.history = historyChannelsOf(spec, settings)
     const delivery = (this.delivery = new Delivery(settings.delivery, Object.keys(spec.events), { log: this.log }))
     const subs = (this.#subs = new Subscriptions({

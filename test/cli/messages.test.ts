@@ -55,6 +55,23 @@ describe('what the CLI says (built dist/, real processes)', { timeout: PROCESS_T
     ])
   })
 
+  it('public_channels naming a private channel (or none) is listed with the schema\'s problems, naming file and key, exit 1', async () => {
+    const file = settingsFile('public.yaml', 'public_channels: ["agents/{id}", "global", "agents/*", "nope/x"]\nmax_connections: -1\n')
+    const r = await runCli(['serve', 'context', '--settings', file])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toBe('')
+    expect(r.stderr.split('\n')).toEqual([
+      `Invalid settings (${file}):`,
+      '  - max_connections: Too small: expected number to be >0',
+      '  - public_channels.0: agents/{id} names the private channel agents/{id} of context (private to its {id}): a private channel cannot be public',
+      '  - public_channels.2: agents/* names the private channel agents/{id} of context (private to its {id}): a private channel cannot be public',
+      '  - public_channels.3: nope/x matches none of the channels of context (global, metrics, agents/{id}, sessions/{id}, topics/{topic})',
+      '',
+    ])
+    const workflow = settingsFile('public-workflow.yaml', 'public_channels: ["goal-teams:alice"]\n')
+    expect((await runCli(['serve', 'workflow', '--settings', workflow])).stderr).toMatch(/^ {2}- public_channels\.0: goal-teams:alice names the private channel goal-teams:\{user\} of workflow/m)
+  })
+
   it('a port in use: one line with the service, the port and how to pick another, nothing on stdout, exit 1', async () => {
     const p = start(['serve', 'tests', '--port', '0'])
     const port = await p.port('tests')

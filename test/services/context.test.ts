@@ -121,10 +121,11 @@ describe('context service: the flat dialect (docs/protocol.md B)', () => {
     expect(await c.closed).toEqual({ code: 4000, reason: 'Heartbeat timeout' })
   })
 
-  it('production requires a valid token: agent_id alone is refused, a token is accepted', async () => {
+  it('production requires a valid token: agent_id alone is refused (and the connection closed), a token is accepted', async () => {
     await start({ environment: 'production', auth: { token_secret: SECRET } })
-    const anon = await open({ agent_id: 'mallory' })
+    const anon = await open()
     expect(await anon.op({ type: 'auth', agent_id: 'mallory' })).toMatchObject({ success: false, code: 'AUTH_FAILED', error: 'A valid token is required' })
+    expect(await anon.closed).toEqual({ code: 1008, reason: 'Authentication failed' })
     const token = signHmacToken({ agentId: 'alice', sessionId: 's1' }, SECRET)
     const ok = await open({ token })
     s.server.publish('agents/alice', 'message.new', { content: 'hello' })

@@ -92,4 +92,13 @@ describe('settings (zod schema, YAML, environment)', () => {
     const { SERVICES } = await import('../../services/index.js')
     expect(() => SERVICES.workflow!.create(parseSettings({ auth: { required: true }, log_level: 'silent' }))).toThrow(/WORKFLOW_JWT_SECRET/)
   })
+
+  it('public_channels naming a private channel, or no channel of the service, is refused when the server is built', async () => {
+    const { SERVICES } = await import('../../services/index.js')
+    const build = (name: string, public_channels: string[]) => () => SERVICES[name]!.create(parseSettings({ public_channels, log_level: 'silent' }))
+    expect(problemsOf(build('context', ['agents/alice', 'topics/*']))).toEqual([expect.stringMatching(/^public_channels\.0: agents\/alice names the private channel agents\/\{id\}/)])
+    expect(problemsOf(build('workflow', ['goal-teams:{user}']))).toEqual([expect.stringMatching(/^public_channels\.0: goal-teams:\{user\} names the private channel/)])
+    expect(problemsOf(build('workflow', ['workflows:*']))).toEqual([expect.stringMatching(/^public_channels\.0: workflows:\* matches none of the channels of workflow/)])
+    expect(() => build('workflow', ['goal-teams', 'workflow:*', 'global'])().close()).not.toThrow()
+  })
 })

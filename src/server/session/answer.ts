@@ -21,12 +21,28 @@ function destinations(reply: ReplyTo): ReplyTo[] {
   return reply.requestId === undefined ? [reply] : [reply, { ...reply, correlationId: reply.requestId }]
 }
 
-/** Runs a request and answers it: a response, or an error frame for every kind of failure; never throws. */
+/** Runs a request of the registry and answers it: a response, or an error frame for every kind of failure; never throws. */
 export function runRequest(sink: AnswerSink, host: SessionHost, op: string | null, data: JsonObject, reply: ReplyTo): void {
+  answerWith(sink, host, op, reply, () => host.requests.run(op, data, { connection: sink.conn, correlationId: reply.correlationId }))
+}
+
+/**
+ * Runs `handler` and answers `op` with its result, or with an error frame for every kind of
+ * failure; then `failed` (if given) sees the failure, after its error frames. Never throws.
+ */
+export function answerWith(
+  sink: AnswerSink,
+  host: SessionHost,
+  op: string | null,
+  reply: ReplyTo,
+  handler: () => JsonObject | Promise<JsonObject>,
+  failed?: (err: unknown) => void,
+): void {
   const fail = (err: unknown) => {
     if (!(err instanceof AppError)) host.log.error({ err, op, connection: sink.conn.id }, 'request handler failed')
     const [code, message] = err instanceof AppError ? [err.code, err.message] : [ErrorCode.SERVER_ERROR, 'Internal server error']
     for (const to of destinations(reply)) sink.sendError(code, message, to)
+    failed?.(err)
   }
   const answer = (result: JsonObject) => {
     const frames: string[] = []
@@ -40,7 +56,7 @@ export function runRequest(sink: AnswerSink, host: SessionHost, op: string | nul
   }
   let result: JsonObject | Promise<JsonObject>
   try {
-    result = host.requests.run(op, data, { connection: sink.conn, correlationId: reply.correlationId })
+    result = handler()
   } catch (err) {
     return fail(err)
   }

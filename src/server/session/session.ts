@@ -1,11 +1,12 @@
 import type { Identity } from '../../auth/identity.js'
-import { AppError, ErrorCode } from '../../protocol/codes.js'
+import { ErrorCode } from '../../protocol/codes.js'
 import type { Inbound, RawFrame, ReplyTo } from '../../protocol/messages.js'
 import type { Connection } from '../connection.js'
 import { frameShapeLimits, InboundBudget } from '../inbound-budget.js'
 import { runRequest } from './answer.js'
 import { FirstFrameAuth } from './first-frame-auth.js'
 import type { SessionHost } from './host.js'
+import { SessionAuth } from './session-auth.js'
 
 /**
  * One connection's protocol: admit → auth → dispatch, with its rate budget and heartbeat
@@ -16,7 +17,9 @@ export class Session {
   readonly conn: Connection
   readonly #host: SessionHost
   readonly #budget: InboundBudget
-  #auth: FirstFrameAuth | null = null
+  readonly #auth: SessionAuth
+  /** The envelope's first-frame phase, while it lasts. */
+  #firstFrame: FirstFrameAuth | null = null
   /** Set while the socket is not read because the client spent its byte budget. */
   #resume: NodeJS.Timeout | null = null
 
@@ -24,6 +27,7 @@ export class Session {
     this.#host = host
     this.conn = conn
     this.#budget = new InboundBudget(host.settings, conn.connectedAt)
+    this.#auth = new SessionAuth(this, host)
   }
 
   /** Listens to the socket, then either waits for the auth frame or welcomes at once. */
@@ -35,8 +39,9 @@ export class Session {
       this.conn.pingSentAt = 0
     })
     const host = this.#host
+    this.#auth.start()
     if (host.dialect.authFirst(host.settings)) {
-      this.#auth = new FirstFrameAuth(this, host)
+      this.#firstFrame = new FirstFrameAuth(this, host, this.#auth)
       return
     }
     this.#welcome()
@@ -44,12 +49,12 @@ export class Session {
     // is a noticeable part of what a connection costs in a reconnect storm.
     if (upgradeUrl === undefined || !upgradeUrl.includes('?')) return
     const credentials = host.dialect.upgradeCredentials(new URL(upgradeUrl, 'http://localhost'))
-    if (credentials !== null) this.#authFromUpgrade(credentials)
+    if (credentials !== null) this.#auth.upgrade(credentials)
   }
 
   /** The connection closed: stop every timer of this session. */
   end(): void {
-    this.#auth?.cancel()
+    this.#auth.end()
     if (this.#resume !== null) clearTimeout(this.#resume)
   }
 
@@ -71,9 +76,9 @@ export class Session {
       return
     }
     const msg = host.dialect.codec.decode(raw, frameShapeLimits(host.settings))
-    if (this.#auth !== null) {
+    if (this.#firstFrame !== null) {
       stats.countIn(msg.kind === 'request' ? 'request' : msg.kind)
-      this.#auth.frame(msg)
+      this.#firstFrame.frame(msg)
       return
     }
     this.dispatch(msg)
@@ -102,6 +107,11 @@ export class Session {
         host.stats.countIn('ignored')
         return
       case 'request':
+        if (msg.op === 'auth') {
+          host.stats.countIn('auth')
+          this.#auth.request(msg.data, msg)
+          return
+        }
         host.stats.countIn(msg.op !== null && host.requests.has(msg.op) ? msg.op : 'unknown_request')
         runRequest(this, host, msg.op, msg.data, msg)
     }
@@ -118,11 +128,10 @@ export class Session {
     this.send('error', this.#host.dialect.codec.encodeError(code, message, reply))
   }
 
-  /** The auth phase succeeded: answer it, welcome, then run what the client pipelined behind it. */
+  /** The auth phase succeeded (the identity is attached): answer it, welcome, then run what the client pipelined behind it. */
   authenticated(identity: Identity, request: ReplyTo, queued: readonly Inbound[]): void {
     const host = this.#host
-    this.#auth = null
-    host.identify(this.conn, identity)
+    this.#firstFrame = null
     this.send('response', host.dialect.codec.encodeResponse('auth', host.dialect.authAnswer(identity), request))
     this.#welcome()
     for (const msg of queued) this.dispatch(msg)
@@ -142,20 +151,5 @@ export class Session {
     this.conn.phase = 'open'
     this.send('welcome', this.#host.dialect.codec.encodeWelcome(this.#host.welcomeFor(this.conn)))
     this.#host.admitted(this.conn)
-  }
-
-  /** Identity from the upgrade request (flat query parameters); a refusal is an error frame, the socket stays open. */
-  #authFromUpgrade(credentials: Record<string, unknown>): void {
-    const host = this.#host
-    host.authenticator.verify(credentials).then(
-      (identity) => {
-        if (this.conn.phase === 'open') host.identify(this.conn, identity)
-      },
-      (err: unknown) => {
-        if (err instanceof AppError) return this.sendError(err.code, err.message, null)
-        host.log.error({ err, connection: this.conn.id }, 'authentication error')
-        this.sendError(ErrorCode.SERVER_ERROR, 'Internal server error', null)
-      },
-    )
   }
 }
