@@ -334,7 +334,8 @@ export function loadSettings(opts: LoadOptions): Settings {
       if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc))) {
         throw new SettingsError(source, ['(root): expected a mapping of settings'])
       }
-      Object.assign(raw, (doc as Record<string, unknown> | null) ?? {})
+      // Defined, not assigned: assigning a `__proto__` key would set raw's prototype and let its keys in unchecked.
+      for (const [k, v] of Object.entries(doc ?? {})) Object.defineProperty(raw, k, { value: v, enumerable: true, writable: true, configurable: true })
     }
   }
 
