@@ -1,5 +1,4 @@
 import type { ChannelSpec, Dialect, LoadOptions, ServerOptions, Settings, SettingsCheck, WebSocketServer } from '../src/index.js'
-import { tokenSecretProblems } from '../src/index.js'
 import { ContextServer } from './context/index.js'
 import { PatternsServer } from './patterns/index.js'
 import { SessionServer } from './session/index.js'
@@ -15,7 +14,7 @@ export interface ServiceEntry {
   readonly channels: readonly ChannelSpec[]
   /** The service's wire dialect, when not the envelope one: the CLI checks its settings rules with the file's. */
   readonly dialect?: Dialect
-  /** The service's own settings rules (e.g. no development token secret in production). */
+  /** The service's own settings rules, besides its dialect's (e.g. no development token secret in production). */
   readonly checks?: readonly SettingsCheck[]
   /** Environment names the service also answers to for its port and host. */
   readonly envAliases?: LoadOptions['envAliases']
@@ -34,7 +33,6 @@ export const SERVICES: Readonly<Record<string, ServiceEntry>> = {
     dialect: ContextServer.dialect,
     // The DCM context manager's own variables: WS_PORT and HOST.
     envAliases: { port: 'WS_PORT', host: 'HOST' },
-    checks: [tokenSecretProblems],
     create: (s, o) => new ContextServer(s, o),
   },
   workspace: {

@@ -1,7 +1,7 @@
-import { verifyFlatClaims } from '../../src/auth/flat-verifier.js'
 import { PostgresSource } from '../../src/sources/postgres-source.js'
-import { AppError, type ChannelSpec, type Connection, ErrorCode, flatDialect, type Identity, type Publication, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
+import { AppError, type ChannelSpec, type Connection, ErrorCode, type Identity, type Publication, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
 import { createBroadcaster } from '../common/broadcaster.js'
+import { hmacFlatDialect } from '../common/flat-tokens.js'
 import { ContextCluster } from './context-cluster.js'
 import { type ContextEvents, contextEvents, contextRoutes } from './events.js'
 import { SubscriptionRestore } from './subscription-restore.js'
@@ -21,7 +21,7 @@ export class ContextServer extends WebSocketServer<ContextEvents> {
     { pattern: 'topics/{topic}' },
   ]
   /** The flat dialect with the HMAC token check (development: agent_id alone). */
-  static readonly dialect = flatDialect({ verifier: verifyFlatClaims })
+  static readonly dialect = hmacFlatDialect
   /** Typed in-process publishing: `server.broadcast.taskCreated({ task_id, session_id })`. */
   readonly broadcast = createBroadcaster(this, contextRoutes)
   readonly cluster: ContextCluster

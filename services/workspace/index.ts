@@ -3,13 +3,13 @@ import {
   type ChannelSpec,
   ErrorCode,
   FileWatcherSource,
-  flatDialect,
   GitWatcherSource,
   type Publication,
   type ServerOptions,
   type Settings,
   WebSocketServer,
 } from '../../src/index.js'
+import { hmacFlatDialect } from '../common/flat-tokens.js'
 import { createWorkspaceBroadcaster } from './broadcaster.js'
 import { ChunkOrder } from './chunk-order.js'
 import { WORKSPACE_CHANNELS, type WorkspaceEventName, type WorkspaceEvents, workspaceEvents } from './events.js'
@@ -25,7 +25,8 @@ export class WorkspaceServer extends WebSocketServer<WorkspaceEvents> {
   static readonly defaultPort = 3850
 
   static readonly channels: readonly ChannelSpec[] = CHANNELS.map((pattern) => ({ pattern }))
-  static readonly dialect = flatDialect()
+  /** The flat dialect with the HMAC token check, the context service's (development: agent_id alone). */
+  static readonly dialect = hmacFlatDialect
   /** The seed's typed emitters: `server.broadcast.fileChanged('src/main.ts', 'change')`. */
   readonly broadcast = createWorkspaceBroadcaster(this)
   /** The sources, when `workspace.root` is set. */

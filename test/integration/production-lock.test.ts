@@ -187,6 +187,43 @@ describe('production lock, envelope dialect (the workflow service)', () => {
   })
 })
 
+describe('production lock, the workspace service (HMAC tokens like the context service)', () => {
+  const start = (extra: SettingsInput = {}) => startService('workspace', { environment: 'production', ...extra, auth: { token_secret: HMAC_SECRET, ...extra.auth } })
+  const flat = async (query: Record<string, string> = {}) => keep(await FlatClient.open(s.url, query))
+  const token = (agentId: string) => signHmacToken({ agentId }, HMAC_SECRET)
+
+  it('a garbage token in the auth frame is refused and closed; a valid one reads; nothing reaches anyone from the refused', async () => {
+    s = await start()
+    const alice = await flat({ token: token('alice') })
+    expect(await alice.subscribeFlat('files')).toMatchObject({ success: true })
+    const mallory = await flat()
+    expect(await mallory.op({ type: 'auth', agent_id: 'alice', token: 'garbage' })).toMatchObject({ success: false, code: 'AUTH_FAILED', error: expect.stringMatching(/^Malformed token/) })
+    expect(await mallory.closed).toEqual({ code: 1008, reason: 'Authentication failed' })
+    const anon = await flat()
+    expect(await anon.publishFlat('files', 'file.changed', { file: 'x.ts', event: 'change' })).toMatchObject({ success: false, code: 'FORBIDDEN' })
+    expect(await anon.subscribeFlat('git')).toMatchObject({ success: false, code: 'FORBIDDEN' })
+    s.server.emit('files', 'file.changed', { file: 'marker.ts', event: 'change' })
+    expect((await alice.event('file.changed', 'files')).data).toMatchObject({ file: 'marker.ts' })
+  })
+
+  it('with auth.required a valid token is accepted and reads every channel (flat tokens carry no permissions)', async () => {
+    s = await start({ environment: 'development', auth: { required: true } })
+    const alice = await flat()
+    expect(await alice.op({ type: 'auth', token: token('alice') })).toMatchObject({ success: true, agent_id: 'alice' })
+    expect(await alice.subscribeFlat('git')).toMatchObject({ success: true })
+    const bob = await flat({ agent_id: 'bob' })
+    expect(await bob.next((f) => f.code !== undefined)).toMatchObject({ code: 'AUTH_FAILED', error: 'A valid token is required' })
+    expect(await bob.closed).toEqual({ code: 1008, reason: 'Authentication failed' })
+  })
+
+  it('refuses to be built in production with the development token secret, naming the key', async () => {
+    const { SERVICES } = await import('../../services/index.js')
+    const { parseSettings } = await import('../../src/index.js')
+    expect(() => SERVICES.workspace!.create(parseSettings({ environment: 'production', log_level: 'silent' }))).toThrow(/auth\.token_secret: the development default/)
+    expect(() => SERVICES.workspace!.create(parseSettings({ auth: { required: true, token_secret: '' }, log_level: 'silent' }))).toThrow(/auth\.token_secret: must not be empty/)
+  })
+})
+
 describe('development stays as it was', () => {
   it('anonymous flat clients publish and read; a bad token only gets its error frame; no deadline', async () => {
     s = await startService('context', { allow_client_publish: true, flat: { ping_interval: 0.2 }, auth: { token_secret: HMAC_SECRET, timeout: 0.1 } })

@@ -1,0 +1,9 @@
+import { verifyFlatClaims } from '../../src/auth/flat-verifier.js'
+import { flatDialect, tokenSecretProblems } from '../../src/index.js'
+
+/**
+ * The flat dialect of the context and workspace services: one HMAC token check for both
+ * (docs/auth.md "HMAC tokens"), and, when the service is built or its settings loaded, the
+ * development secret refused in production.
+ */
+export const hmacFlatDialect = flatDialect({ verifier: verifyFlatClaims, settingsProblems: tokenSecretProblems })
