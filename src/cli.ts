@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import type { Logger } from 'pino'
 import { SERVICES, serviceNames } from '../services/index.js'
 import { loadSettings, SettingsError, type Settings, type SettingsInput } from './config/settings.js'
@@ -19,7 +18,8 @@ import { describeStartError } from './cli/start-error.js'
 import { startedByNpm, StopSignals } from './cli/stop-signals.js'
 import { token } from './cli/token.js'
 import { createDashboard, dashboardPort, dashboardTarget } from './cli/dashboard.js'
-import { serviceArg, usage, UsageError, version } from './cli/usage.js'
+import { parseCommand } from './cli/options.js'
+import { commandNames, commandUsage, didYouMean, serviceArg, usage, UsageError, version } from './cli/usage.js'
 
 /** The package root: the nearest folder above this file with a package.json (works from src/ and dist/src/). */
 function packageRoot(): string {
@@ -116,11 +116,7 @@ async function startAll(loaded: readonly Loaded[], logger: Logger, servers: Clos
 }
 
 async function serve(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { port: { type: 'string' }, host: { type: 'string' }, settings: { type: 'string' }, root: { type: 'string' } },
-  })
+  const { values, positionals } = parseCommand('serve', args, { port: { type: 'string' }, host: { type: 'string' }, settings: { type: 'string' }, root: { type: 'string' } })
   const target = serviceArg('serve', positionals[0], [...serviceNames(), 'dashboard'], true)
   if (values.root !== undefined && target !== 'workspace' && target !== 'all') {
     throw new UsageError('--root applies to the workspace service: roomcast serve workspace --root DIR')
@@ -213,16 +209,12 @@ interface Target {
 
 /** The running service a client command talks to: settings file, then --port/--mcp-port/--host. */
 function targetOf(command: string, args: string[]): Target {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      port: { type: 'string' },
-      'mcp-port': { type: 'string' },
-      host: { type: 'string' },
-      settings: { type: 'string' },
-      timeout: { type: 'string' },
-    },
+  const { values, positionals } = parseCommand(command, args, {
+    port: { type: 'string' },
+    'mcp-port': { type: 'string' },
+    host: { type: 'string' },
+    settings: { type: 'string' },
+    timeout: { type: 'string' },
   })
   const name = serviceArg(command, positionals[0], serviceNames())
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout)
@@ -257,7 +249,29 @@ async function httpStatus(name: string, host: string, port: number): Promise<num
   return report.code
 }
 
+/** The command an alias stands for (`--version` → `version`). */
+const ALIASES: Readonly<Record<string, string>> = { '--version': 'version', '-v': 'version', '--help': 'help', '-h': 'help' }
+
+/** Whether the arguments ask for help (--help or -h before a `--`). */
+function wantsHelp(args: readonly string[]): boolean {
+  const end = args.indexOf('--')
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h')
+}
+
+/** `roomcast help [command]`: the usage of every command, or of one. */
+function help(command: string | undefined): number {
+  if (command === undefined) {
+    console.log(usage(serviceNames()))
+    return 0
+  }
+  const text = commandUsage(ALIASES[command] ?? command, serviceNames())
+  if (text === null) throw new UsageError(`Unknown command ${JSON.stringify(command)}${didYouMean(command, commandNames())}`)
+  console.log(text)
+  return 0
+}
+
 async function run(command: string | undefined, rest: string[]): Promise<number> {
+  if (command !== undefined && commandUsage(ALIASES[command] ?? command, []) !== null && wantsHelp(rest)) return help(command)
   switch (command) {
     case 'serve':
       return serve(rest)
@@ -273,13 +287,14 @@ async function run(command: string | undefined, rest: string[]): Promise<number>
       console.log(`roomcast ${version(ROOT)}`)
       return 0
     case undefined:
+      console.log(usage(serviceNames()))
+      return 2
     case 'help':
     case '--help':
     case '-h':
-      console.log(usage(serviceNames()))
-      return command === undefined ? 2 : 0
+      return help(rest[0])
     default:
-      throw new UsageError(`Unknown command ${JSON.stringify(command)}`)
+      throw new UsageError(`Unknown command ${JSON.stringify(command)}${didYouMean(command, commandNames())}`)
   }
 }
 
@@ -293,9 +308,9 @@ export async function main(argv: string[]): Promise<number> {
       console.error(err.message)
       return 1
     }
-    const parseError = (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true
-    if (err instanceof UsageError || parseError) {
-      console.error(`${(err as Error).message}\n\n${usage(serviceNames())}`)
+    if (err instanceof UsageError) {
+      const text = (err.command === undefined ? null : commandUsage(err.command, serviceNames())) ?? usage(serviceNames())
+      console.error(`${err.message}\n\n${text}`)
       return 2
     }
     throw err

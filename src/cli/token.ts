@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util'
 import { DEV_TOKEN_SECRET, signHmacToken } from '../auth/hmac-token.js'
 import { signToken } from '../auth/jwt.js'
 import { envKey, type Settings } from '../config/settings.js'
+import { parseCommand } from './options.js'
 import { serviceArg, UsageError } from './usage.js'
 
 /** What `roomcast token` needs from the CLI: the services and their settings as the server loads them. */
@@ -28,19 +28,15 @@ interface TokenOptions {
 }
 
 function parse(args: string[], ctx: TokenContext): TokenOptions {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      dialect: { type: 'string' },
-      user: { type: 'string' },
-      agent: { type: 'string' },
-      session: { type: 'string' },
-      permissions: { type: 'string' },
-      secret: { type: 'string' },
-      ttl: { type: 'string' },
-      settings: { type: 'string' },
-    },
+  const { values, positionals } = parseCommand('token', args, {
+    dialect: { type: 'string' },
+    user: { type: 'string' },
+    agent: { type: 'string' },
+    session: { type: 'string' },
+    permissions: { type: 'string' },
+    secret: { type: 'string' },
+    ttl: { type: 'string' },
+    settings: { type: 'string' },
   })
   const service = positionals[0] === undefined ? undefined : serviceArg('token', positionals[0], ctx.services)
   const dialect = values.dialect ?? (service === undefined ? 'envelope' : ctx.dialectOf(service))

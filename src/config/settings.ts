@@ -5,6 +5,7 @@ import { DEV_TOKEN_SECRET } from '../auth/hmac-token.js'
 import { patternsOverlap } from '../broker/history-channels.js'
 import { MAX_CHANNEL_LENGTH } from '../protocol/channels.js'
 import { DeliverySettingsSchema } from '../delivery/delivery-settings.js'
+import { describeIssues, yamlProblem } from './settings-problems.js'
 
 const seconds = (def: number) => z.number().positive().default(def)
 // Lowercase on purpose: an unquoted identifier is folded to lowercase by PostgreSQL, so a
@@ -245,7 +246,7 @@ function validate(raw: unknown, source: string, earlier: readonly string[] = [],
   const result = SettingsSchema.safeParse(raw ?? {})
   const problems = [
     ...earlier,
-    ...(result.success ? [] : result.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)),
+    ...(result.success ? [] : result.error.issues.flatMap((i) => describeIssues(i, raw ?? {}, SettingsSchema))),
     ...checkProblems(raw, result, checks),
   ]
   if (problems.length > 0 || !result.success) throw new SettingsError(source, problems)
@@ -329,7 +330,7 @@ export function loadSettings(opts: LoadOptions): Settings {
       try {
         doc = parseYaml(text)
       } catch (err) {
-        throw new SettingsError(source, [`YAML: ${(err as Error).message.split('\n')[0]}`])
+        throw new SettingsError(source, [yamlProblem(err, text)])
       }
       if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc))) {
         throw new SettingsError(source, ['(root): expected a mapping of settings'])

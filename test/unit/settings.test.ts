@@ -32,10 +32,10 @@ describe('settings (zod schema, YAML, environment)', () => {
     const problems = problemsOf(() => parseSettings({ colour: 'blue', port: -1, ping_interval: 0, auth: { requird: true }, redis: { url: 5 } }))
     expect(problems).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^\(root\): Unrecognized key: "colour"/),
+        expect.stringMatching(/^colour: unknown key/),
         expect.stringMatching(/^port: /),
         expect.stringMatching(/^ping_interval: /),
-        expect.stringMatching(/^auth: Unrecognized key: "requird"/),
+        expect.stringMatching(/^auth\.requird: unknown key; did you mean auth\.required\?/),
         expect.stringMatching(/^redis\.url: /),
       ]),
     )
