@@ -36,7 +36,8 @@ function keysAt(schema: Walkable, path: readonly PropertyKey[]): string[] | null
   let s: Walkable | undefined = unwrap(schema)
   for (const key of path) {
     const def: SchemaDef = s._zod.def
-    s = def.type === 'object' ? def.shape?.[String(key)] : def.type === 'array' ? def.element : undefined
+    const shape = def.type === 'object' ? def.shape : undefined
+    s = shape !== undefined ? (Object.hasOwn(shape, key) ? shape[String(key)] : undefined) : def.type === 'array' ? def.element : undefined
     if (s === undefined) return null
     s = unwrap(s)
   }
@@ -46,15 +47,22 @@ function keysAt(schema: Walkable, path: readonly PropertyKey[]): string[] | null
 
 function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
   let at = raw
-  for (const key of path) at = typeof at === 'object' && at !== null ? (at as Record<PropertyKey, unknown>)[key] : undefined
+  for (const key of path) at = typeof at === 'object' && at !== null && Object.hasOwn(at, key) ? (at as Record<PropertyKey, unknown>)[key] : undefined
   return at
 }
 
 const where = (path: readonly PropertyKey[]) => (path.length > 0 ? path.map(String).join('.') : '(root)')
 
-/** A value as the user wrote it: strings in single quotes, like YAML's. */
+/** A value as the user wrote it, strings in single quotes like YAML's, cut at 80 characters. */
 function shown(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : JSON.stringify(value)
+  let text: string
+  try {
+    text = typeof value === 'string' ? `'${value}'` : (JSON.stringify(value) ?? String(value))
+  } catch {
+    // A YAML alias can make a value that contains itself.
+    text = Array.isArray(value) ? 'a list' : 'a mapping'
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text
 }
 
 function unknownKey(path: readonly PropertyKey[], key: string, known: readonly string[] | null): string {
