@@ -1,3 +1,4 @@
+import { SignJWT } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
 import { signToken } from '../../src/index.js'
 import { TestClient } from '../helpers/client.js'
@@ -5,6 +6,13 @@ import { startService, type Started } from '../helpers/server.js'
 
 const SECRET = 'test-secret-0123456789abcdef'
 const auth = (token: unknown) => ({ type: 'request', event: 'auth', data: { token }, correlation_id: 'a1' })
+const inAnHour = () => Math.floor(Date.now() / 1000) + 3600
+const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
+/** An admin token signed with the service's own secret, but under `alg`, and with `exp` only when given. */
+const adminToken = (alg: string, exp?: number) => {
+  const jwt = new SignJWT({ user_id: 'mallory', permissions: ['admin'] }).setProtectedHeader({ alg, typ: 'JWT' }).setIssuedAt()
+  return (exp === undefined ? jwt : jwt.setExpirationTime(exp)).sign(new TextEncoder().encode(SECRET))
+}
 
 describe('authentication (docs/protocol.md A.6)', () => {
   let s: Started
@@ -28,6 +36,9 @@ describe('authentication (docs/protocol.md A.6)', () => {
     ['a token signed with another secret', async () => auth(await signToken({ userId: 'a' }, 'another-secret-0123456789')), 'AUTH_FAILED', 'Invalid or expired token', 'Authentication failed'],
     ['an expired token', async () => auth(await signToken({ userId: 'a' }, SECRET, -10)), 'AUTH_FAILED', 'Invalid or expired token', 'Authentication failed'],
     ['garbage', async () => auth('not.a.jwt'), 'AUTH_FAILED', 'Invalid or expired token', 'Authentication failed'],
+    ['a token without exp', async () => auth(await adminToken('HS256')), 'AUTH_FAILED', 'Invalid or expired token', 'Authentication failed'],
+    ['a token signed under HS512', async () => auth(await adminToken('HS512', inAnHour())), 'AUTH_FAILED', 'Invalid or expired token', 'Authentication failed'],
+    ['an unsigned token (alg none)', async () => auth(`${b64({ alg: 'none', typ: 'JWT' })}.${b64({ user_id: 'mallory', permissions: ['admin'], exp: inAnHour() })}.`), 'AUTH_FAILED', 'Invalid or expired token', 'Authentication failed'],
     ['a subscribe instead of auth', async () => ({ type: 'request', event: 'subscribe', data: { channel: 'global' }, correlation_id: 'a1' }), 'AUTH_REQUIRED', 'Authentication required', 'Authentication required'],
   ]
 
@@ -73,6 +84,18 @@ describe('authentication (docs/protocol.md A.6)', () => {
     await admin.next((f) => f.event === 'session.created')
     expect((await admin.subscribe('goal-teams:bob')).data?.status).toBe('subscribed')
     await Promise.all([c.close(), admin.close()])
+  })
+
+  it.each([true, false])('an authenticated non-owner may not subscribe to another user\'s private channel, even with its prefix\'s read permission (auth.required %s)', async (required) => {
+    s = await start({ required })
+    const bob = await TestClient.connect(s.url, { welcome: false })
+    bob.send(auth(await signToken({ userId: 'bob', permissions: ['goal-teams:read', 'workflow:read'] }, SECRET)))
+    await bob.next((f) => f.event === 'session.created')
+    expect(await bob.next((f) => f.correlation_id === 'a1')).toMatchObject({ type: 'response', data: { user_id: 'bob' } })
+    expect(await bob.subscribe('goal-teams:alice')).toMatchObject({ type: 'error', error_code: 'FORBIDDEN', error_message: 'Not authorized to subscribe to goal-teams:alice' })
+    expect((await bob.subscribe('goal-teams:bob')).data?.status).toBe('subscribed')
+    expect((await bob.subscribe('goal-teams')).data?.status).toBe('subscribed')
+    await bob.close()
   })
 
   it('a private channel takes socket publications only from its owner or an admin, even with allow_client_publish', async () => {
