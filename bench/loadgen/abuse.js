@@ -7,11 +7,14 @@ import { Tracker } from './tracker.js'
 
 /**
  * A request frame of about `bytes` bytes holding `keys` object keys, in small objects with keys
- * of their own: the shape JSON.parse is slowest on (a new hidden class per object).
+ * of their own: the shape JSON.parse is slowest on (a new hidden class per object). When the keys
+ * run out first, a string pads the frame to `bytes`: the largest frame the key limit allows.
  */
 export function heavyFrame(bytes, keys) {
   const head = '{"type":"request","event":"subscribe","data":{"d":['
   const tail = ']}}'
+  const padHead = '],"p":"'
+  const padTail = '"}}'
   const objects = []
   let size = head.length + tail.length
   let n = 0
@@ -23,7 +26,10 @@ export function heavyFrame(bytes, keys) {
     objects.push(obj)
     size += obj.length + 1
   }
-  return { frame: Buffer.from(head + objects.join(',') + tail), keys: n }
+  const body = head + objects.join(',')
+  const room = bytes - (body.length + padHead.length + padTail.length)
+  if (n < keys || room <= 0) return { frame: Buffer.from(body + tail), keys: n }
+  return { frame: Buffer.from(body + padHead + 'x'.repeat(room) + padTail), keys: n + 1 }
 }
 
 /** Pings the victim's server one at a time, `gapMs` apart, until `until()` says stop; returns the round trips. */
@@ -38,13 +44,19 @@ async function pingLoop(victim, tracker, gapMs, until) {
   return tracker.latency()
 }
 
-/** An attacker: one frame every `everyMs` while its socket keeps up; counts what the server answers. */
+/**
+ * An attacker: opens with one frame at once, then one every `everyMs` while its socket keeps up;
+ * counts what the server answers.
+ */
 function attack(client, frame, everyMs) {
   const stats = { sent: 0, sentBytes: 0, skipped: 0, answers: {} }
   client.ws.on('message', (buf) => {
     const code = /"error_code":"([A-Z_]+)"/.exec(buf.toString('latin1', 0, 300))?.[1] ?? 'other'
     stats.answers[code] = (stats.answers[code] ?? 0) + 1
   })
+  client.ws.send(frame, { binary: false })
+  stats.sent++
+  stats.sentBytes += frame.length
   const timer = setInterval(() => {
     // A server that stopped reading this socket pushes back through TCP: do not queue without bound here.
     if (client.ws.bufferedAmount > 2 * frame.length) {
@@ -60,8 +72,10 @@ function attack(client, frame, everyMs) {
 
 /**
  * The victim pings alone (quiet), then while `attackers` connections each send a frame of
- * `frameBytes`/`frameKeys` every `attackEveryMs` (attack). Reports both latency distributions
- * and what the attackers got through.
+ * `frameBytes`/`frameKeys` every `attackEveryMs` (attack). The attack is measured from its first
+ * byte: every attacker opens with a frame at once, when the victim's first attacked ping leaves,
+ * so the frames that arrive before any budget is spent count too. Reports both latency
+ * distributions and what the attackers got through.
  */
 export async function abuse(proto, cfg, mark) {
   if (proto.path !== '/ws') throw new Error('the abuse scenario speaks roomcast only (--servers roomcast-limits)')
@@ -74,12 +88,11 @@ export async function abuse(proto, cfg, mark) {
   const quietEnd = performance.now() + cfg.measureMs / 2
   const quiet = await pingLoop(victim, new Tracker(), cfg.pingGapMs, () => performance.now() > quietEnd)
 
-  const runs = attackers.map((a) => attack(a, frame, cfg.attackEveryMs))
-  await sleep(cfg.warmupMs)
   mark('abuse:start')
   const cpu = process.cpuUsage()
   const t0 = performance.now()
-  const before = runs.map((r) => ({ ...r.stats, answers: { ...r.stats.answers } }))
+  const runs = attackers.map((a) => attack(a, frame, cfg.attackEveryMs))
+  const before = runs.map(() => ({ sent: 0, sentBytes: 0, skipped: 0, answers: {} }))
   const attacked = await pingLoop(victim, new Tracker(), cfg.pingGapMs, () => performance.now() - t0 > cfg.measureMs)
   const wall = performance.now() - t0
   mark('abuse:end')

@@ -57,4 +57,13 @@ export class InboundBudget {
     }
     return null
   }
+
+  /**
+   * Milliseconds to stop reading after an admitted frame left the byte budget in debt (a frame
+   * larger than the bucket does): the frames behind it would only be read to be refused. Reading
+   * resumes once a small request (1 KiB) would pass again.
+   */
+  debtMs(): number {
+    return Math.ceil(this.#bytes.debt(1024) * 1000)
+  }
 }

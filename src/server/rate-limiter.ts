@@ -32,4 +32,9 @@ export class TokenBucket {
     }
     return (needed - this.#tokens) / this.rate
   }
+
+  /** Seconds until the bucket, in the debt the last `take` left, holds `margin` tokens again (0 when it left no debt). */
+  debt(margin: number): number {
+    return this.#tokens < 0 ? (Math.min(margin, this.burst) - this.#tokens) / this.rate : 0
+  }
 }

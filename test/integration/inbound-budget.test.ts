@@ -36,6 +36,18 @@ describe('inbound budget per connection: bytes per second, keys and elements per
     await Promise.all([victim.close(), attacker.close()])
   })
 
+  it('a frame that leaves the byte budget in debt stops the reading at once: the next frame waits in TCP and is then answered, not refused', async () => {
+    // The bucket holds 150,000 bytes: a 200,000-byte frame passes when it is full and leaves 50,000 of debt (0.5 s).
+    s = await startService('workflow', { byte_rate_limit: 100_000, max_payload: 200_000 })
+    const attacker = await TestClient.connect(s.url)
+    expect(await attacker.errorFor(padded(200_000))).toMatchObject({ correlation_id: 'big', error_code: 'INVALID_CHANNEL' })
+    // Before, the socket stayed readable: the next frame was read, refused unparsed, and only then was reading stopped.
+    await attacker.alive()
+    expect(attacker.pending).toEqual([])
+    expect(s.server.stats.rateLimited).toBe(0)
+    await attacker.close()
+  })
+
   it('a frame with more keys than max_frame_keys, or elements than max_frame_elements, is refused with DECODE_ERROR before parsing', async () => {
     s = await startService('workflow', { max_frame_keys: 100, max_frame_elements: 1000 })
     const c = await TestClient.connect(s.url)

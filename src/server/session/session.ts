@@ -75,6 +75,8 @@ export class Session {
       if (refusal.pauseMs > 0) this.#pauseReading(refusal.pauseMs)
       return
     }
+    const debtMs = this.#budget.debtMs()
+    if (debtMs > 0) this.#pauseReading(debtMs)
     const msg = host.dialect.codec.decode(raw, frameShapeLimits(host.settings))
     if (this.#firstFrame !== null) {
       stats.countIn(msg.kind === 'request' ? 'request' : msg.kind)
