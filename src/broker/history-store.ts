@@ -41,8 +41,8 @@ export interface HistoryStore {
    * next publication continues. Rejects with BROKER_UNAVAILABLE when the store is unreachable.
    */
   read(channel: string, after: number | null, opts: HistoryOptions): HistoryPage | Promise<HistoryPage>
-  /** Starts background work (expiry sweeps), if any. */
-  open(): void
+  /** Starts background work (expiry sweeps), if any; `malformed` counts stored entries that fail validation (and are skipped). */
+  open(malformed: (raw: string) => void): void
   /** Stops it and lets go of what is held in this process. */
   close(): void
 }

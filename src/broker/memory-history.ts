@@ -40,6 +40,7 @@ export class MemoryHistory implements HistoryStore {
   readonly #now: () => number
   readonly #newEpoch: () => string
   #sweep: NodeJS.Timeout | null = null
+  #users = 0
 
   constructor(opts: MemoryHistoryOptions = {}) {
     this.#now = opts.now ?? Date.now
@@ -61,16 +62,18 @@ export class MemoryHistory implements HistoryStore {
     return out.send(completeWithPosition(out.head, position)).then((receivers) => ({ position, receivers }))
   }
 
+  /** Starts the expiry sweep; a store shared by several brokers (one MemoryBus) sweeps until the last closes. */
   open(): void {
-    if (this.#sweep !== null) return
+    if (this.#users++ > 0) return
     this.#sweep = setInterval(() => this.sweep(), SWEEP_MS)
     this.#sweep.unref()
   }
 
   close(): void {
+    if (--this.#users > 0) return
+    this.#users = 0
     if (this.#sweep !== null) clearInterval(this.#sweep)
     this.#sweep = null
-    this.#streams.clear()
   }
 
   /** Stores a publication as the next offset of its channel's stream. */

@@ -98,7 +98,6 @@ export interface RedisHistoryDeps {
   readonly connection: () => Redis | null
   /** The service's names, or null before the transport is open. */
   readonly names: () => RedisNames | null
-  readonly onMalformed: (raw: string) => void
   /** Longest wait for Redis to answer before the store is called unavailable. */
   readonly timeoutMs: number
 }
@@ -114,6 +113,7 @@ export interface RedisHistoryDeps {
 export class RedisHistory implements HistoryStore {
   readonly kind = 'redis'
   readonly #deps: RedisHistoryDeps
+  #malformed: (raw: string) => void = () => {}
 
   constructor(deps: RedisHistoryDeps) {
     this.#deps = deps
@@ -128,10 +128,12 @@ export class RedisHistory implements HistoryStore {
   }
 
   read(channel: string, after: number | null, opts: HistoryOptions): Promise<HistoryPage> {
-    return this.#guard((redis, names) => readStream(redis, names.streamKeys(channel), after, opts, newEpoch(), this.#deps.onMalformed))
+    return this.#guard((redis, names) => readStream(redis, names.streamKeys(channel), after, opts, newEpoch(), this.#malformed))
   }
 
-  open(): void {}
+  open(malformed: (raw: string) => void): void {
+    this.#malformed = malformed
+  }
   close(): void {}
 
   async #guard<T>(run: (redis: Redis, names: RedisNames) => Promise<T>): Promise<T> {

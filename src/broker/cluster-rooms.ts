@@ -1,13 +1,11 @@
-import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import type { RedisNames } from './redis-channels.js'
+import { CONTROL_CHANNEL, DIRECT_CHANNEL, roomChannel } from './cluster-channels.js'
+import type { Transport } from './transport.js'
 
-/** What the room subscriptions need from the Redis broker that owns the subscriber connection. */
-export interface RoomSubscriptionsHost {
-  /** The subscriber connection (null before start). */
-  sub(): Redis | null
-  names(): RedisNames | null
-  /** The service observes every room (it keeps a projection): one pattern instead of room by room. */
+/** What the room subscriptions need from the cluster layer that owns the transport. */
+export interface ClusterRoomsHost {
+  readonly transport: Transport
+  /** The service observes every room (it keeps a projection): every room at once instead of room by room. */
   observeAll(): boolean
   closed(): boolean
   /** A resubscribe finished (whether or not it succeeded): refresh the state and announce ourselves. */
@@ -17,32 +15,32 @@ export interface RoomSubscriptionsHost {
 }
 
 /**
- * The Redis side of the rooms with local members: which room channels the subscriber connection
+ * The transport side of the rooms with local members: which room channels the receiving side
  * listens to, the subscribes in flight (a subscribe request answers once its room is live), and
- * the resubscribe of everything after a reconnect. A service that observes every room listens
- * to one pattern instead, and subscribes nothing per room.
+ * the resubscribe of everything after the receiving side reconnects. A service that observes
+ * every room subscribes every room at once instead, and nothing per room.
  */
-export class RoomSubscriptions {
-  readonly #host: RoomSubscriptionsHost
+export class ClusterRooms {
+  readonly #host: ClusterRoomsHost
   readonly #rooms = new Set<string>()
   readonly #pending = new Map<string, Promise<void>>()
   #ready = false
 
-  constructor(host: RoomSubscriptionsHost) {
+  constructor(host: ClusterRoomsHost) {
     this.#host = host
   }
 
-  /** Whether the subscriber connection has (re)subscribed since it last connected. */
+  /** Whether the receiving side has (re)subscribed since it last connected. */
   get ready(): boolean {
     return this.#ready
   }
 
-  /** The subscriber connection closed: its subscriptions are gone until the next resubscribe. */
+  /** The receiving side went away: its subscriptions are gone until the next resubscribe. */
   lost(): void {
     this.#ready = false
   }
 
-  /** Whether Redis hands this instance the publications of `channel` (its room, or every room). */
+  /** Whether the transport hands this instance the publications of `channel` (its room, or every room). */
   listens(channel: string): boolean {
     return this.#ready && (this.#host.observeAll() || this.#rooms.has(channel))
   }
@@ -56,10 +54,8 @@ export class RoomSubscriptions {
   idle(room: string): void {
     this.#rooms.delete(room)
     this.#pending.delete(room)
-    const sub = this.#host.sub()
-    const names = this.#host.names()
-    if (this.#host.observeAll() || !this.#ready || sub === null || names === null) return
-    sub.unsubscribe(names.room(room)).catch((err: Error) => this.#host.log.debug({ err: err.message, room }, 'unsubscribe failed'))
+    if (this.#host.observeAll() || !this.#ready) return
+    this.#host.transport.unsubscribe(roomChannel(room)).catch((err: Error) => this.#host.log.debug({ err: err.message, room }, 'unsubscribe failed'))
   }
 
   whenSubscribed(room: string): Promise<void> | null {
@@ -68,16 +64,13 @@ export class RoomSubscriptions {
 
   /** Subscribes one room's channel; the promise settles on confirmation, failure or timeout. */
   #subscribeRoom(room: string): Promise<void> {
-    const sub = this.#host.sub()
-    const names = this.#host.names()
-    if (sub === null || names === null) return Promise.resolve()
     const done = new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, this.#host.subscribeTimeoutMs)
       timer.unref()
-      sub.subscribe(names.room(room)).then(
+      this.#host.transport.subscribe([roomChannel(room)]).then(
         () => resolve(),
         (err: Error) => {
-          this.#host.log.debug({ err: err.message, room }, 'subscribe failed; retried when redis is back')
+          this.#host.log.debug({ err: err.message, room }, 'subscribe failed; retried when the cluster is back')
           resolve()
         },
       ).finally(() => clearTimeout(timer))
@@ -88,18 +81,17 @@ export class RoomSubscriptions {
     return done
   }
 
-  /** On every (re)connect of the subscriber: the cluster channels, then every room (or all rooms). */
+  /** On every (re)connect of the receiving side: the cluster channels, then every room (or all rooms). */
   async resubscribe(): Promise<void> {
-    const sub = this.#host.sub()
-    const names = this.#host.names()
-    if (sub === null || names === null || this.#host.closed()) return
+    const transport = this.#host.transport
+    if (this.#host.closed()) return
     const snapshot = new Set(this.#rooms)
     try {
       if (this.#host.observeAll()) {
-        await sub.subscribe(names.cluster, names.direct)
-        await sub.psubscribe(names.allRooms)
+        await transport.subscribe([CONTROL_CHANNEL, DIRECT_CHANNEL])
+        await transport.subscribeEveryRoom()
       } else {
-        await sub.subscribe(names.cluster, names.direct, ...[...snapshot].map((r) => names.room(r)))
+        await transport.subscribe([CONTROL_CHANNEL, DIRECT_CHANNEL, ...[...snapshot].map(roomChannel)])
       }
       this.#ready = true
       // Rooms that became active, or idle, while the resubscribe was in flight.

@@ -4,15 +4,14 @@ import { carriedPublication, type ClusterMessage, decodeClusterMessage, delivery
 import type { ClusterView } from './cluster-view.js'
 import type { DeliveryReports } from './delivery-reports.js'
 import type { DirectAcks } from './direct-acks.js'
-import type { RedisNames } from './redis-channels.js'
+import { DIRECT_CHANNEL } from './cluster-channels.js'
 
-/** What the inbound side needs from the Redis broker: who we are, where to deliver, how to answer. */
+/** What the inbound side needs from the cluster layer: who we are, where to deliver, how to answer. */
 export interface ClusterInboundHost {
   self(): BrokerInstance | null
   sink(): BrokerSink | null
-  names(): RedisNames | null
-  /** Best-effort PUBLISH on the publisher connection. */
-  send(channel: string, text: string): Promise<number>
+  /** Best-effort send on a cluster channel. */
+  send(channel: string, text: string): void
   /** Announce this instance to the cluster now. */
   beat(): void
   /** The cluster view changed (a heartbeat or a leave was heard). */
@@ -24,7 +23,7 @@ export interface ClusterInboundHost {
 }
 
 /**
- * Every message the subscriber connection receives: decoded and validated (a malformed one is
+ * Every message the transport receives: decoded and validated (a malformed one is
  * counted and dropped, never thrown), our own echo dropped, then handed to the sink (publications,
  * direct messages, tracked-delivery messages) or to the cluster bookkeeping (heartbeats, leaves,
  * acks, delivery reports).
@@ -51,7 +50,8 @@ export class ClusterInbound {
   message(raw: string): void {
     const msg = decodeClusterMessage(raw)
     if (msg === null) return this.countMalformed(raw)
-    // Our own echo was delivered locally when it was published, unless it is a stored one (RedisBroker#publishStored).
+    // Our own echo was delivered locally when it was published, unless it is a stored one: the
+    // history store sent it, and it is delivered here when it comes back (ClusterBroker#publishStored).
     if (msg.origin === this.#host.self()?.id && !(msg.type === 'publication' && msg.offset !== undefined)) return
     try {
       this.#handle(msg)
@@ -63,23 +63,20 @@ export class ClusterInbound {
   countMalformed(sample: string): void {
     this.#malformed++
     if (this.#malformed === 1 || this.#malformed % 1000 === 0) {
-      this.#host.log.warn({ malformed: this.#malformed, sample: sample.slice(0, 200) }, 'dropped a malformed message from redis')
+      this.#host.log.warn({ malformed: this.#malformed, sample: sample.slice(0, 200) }, 'dropped a malformed message from the cluster')
     }
   }
 
   #handle(msg: ClusterMessage): void {
     const host = this.#host
     const self = host.self()
-    const names = host.names()
     switch (msg.type) {
       case 'publication': {
         const own = msg.origin === self?.id
         if (!own && self?.accepts?.(msg.pub) === false) return this.countMalformed(JSON.stringify(msg.pub))
         if (!own) this.#received++
         const delivered = host.sink()?.deliver(carriedPublication(msg)) ?? 0
-        if (!own && msg.report !== undefined && names !== null && self !== null) {
-          void host.send(names.direct, deliveryReportMessage(self.id, msg.report, delivered))
-        }
+        if (!own && msg.report !== undefined && self !== null) host.send(DIRECT_CHANNEL, deliveryReportMessage(self.id, msg.report, delivered))
         return
       }
       case 'delivery_report':
@@ -87,7 +84,7 @@ export class ClusterInbound {
         return
       case 'direct': {
         const found = host.sink()?.deliverDirect(msg.msg) === true
-        if (names !== null && self !== null) void host.send(names.direct, directAckMessage(self.id, msg.msg.id, found))
+        if (self !== null) host.send(DIRECT_CHANNEL, directAckMessage(self.id, msg.msg.id, found))
         return
       }
       case 'direct_ack':
