@@ -28,7 +28,7 @@ describe('supervisord running the repo config', () => {
   beforeAll(async () => {
     // The programs run the built CLI: an old build would test old code, a missing one only shows as FATAL.
     expect(staleBuild()).toBeNull()
-    for (const name of NAMES) ports[name] = await freePort()
+    for (const name of [...NAMES, 'dashboard']) ports[name] = await freePort()
     sv = new Supervisor(ports)
     for (const name of NAMES) {
       const why = () => sv!.explain(name)
@@ -40,7 +40,7 @@ describe('supervisord running the repo config', () => {
 
   afterAll(async () => {
     // Children restarted during the test have new pids: collect them too before shutting down.
-    for (const name of NAMES) {
+    for (const name of [...NAMES, 'dashboard']) {
       const pid = await sv?.pid(name).catch(() => undefined)
       if (pid !== undefined) pids.push(pid)
     }
@@ -62,6 +62,16 @@ describe('supervisord running the repo config', () => {
     })
     // Six CLI processes start at once beside six services: 16.7 s measured on a loaded host, 30 s was hit.
   }, 60_000)
+
+  it('runs the dashboard, which shows every service where supervisord\'s environment put it', async () => {
+    const listed = await pollUntil(`dashboard on ${ports.dashboard}`, async () => {
+      const res = await fetch(`http://127.0.0.1:${ports.dashboard}/api/services`, { signal: AbortSignal.timeout(2000) })
+      return res.ok ? ((await res.json()) as { services: { name: string; http: string }[] }) : undefined
+    }, { timeoutMs: 30_000, why: () => sv!.explain('dashboard'), hopeless: () => sv!.ended })
+    expect(listed.services.map((s) => s.name).sort()).toEqual([...NAMES].sort())
+    for (const s of listed.services) expect(s.http).toBe(`http://127.0.0.1:${ports[s.name]}`)
+    expect((await fetch(`http://127.0.0.1:${ports.dashboard}/dashboard`)).status).toBe(200)
+  }, 40_000)
 
   it('restarts a worker killed with SIGKILL, which then serves again', async () => {
     const port = ports.workflow!
