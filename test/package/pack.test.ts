@@ -10,8 +10,8 @@ import { ROOT } from '../helpers/supervisor.js'
  * The package as a user gets it: `npm pack` (its prepack builds dist/ when stale; the global
  * setup has just built it), `npm install` of the tarball into an empty project, then the CLI
  * and the three entry points from there. The whole file took 35–41 s on the shared 2-core host
- * at a load average of ~2–4 and 47 s at ~16 (install from the npm cache, the registry only for what
- * it lacks).
+ * in earlier runs (load not recorded) and 47 s at a load average of ~16 (install from the npm
+ * cache, the registry only for what it lacks).
  */
 const TIMEOUT = 300_000
 const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
