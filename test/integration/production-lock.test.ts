@@ -85,6 +85,10 @@ describe('production lock, flat dialect (the context service)', () => {
     const byFrame = await flat()
     expect(await byFrame.op({ type: 'auth', agent_id: 'alice', token: forged })).toMatchObject({ success: false, code: 'AUTH_FAILED', error: 'Invalid token signature' })
     expect(await byFrame.closed).toEqual({ code: 1008, reason: 'Authentication failed' })
+    // A refused second identity leaves the first in place, and the connection open.
+    expect(await alice.op({ type: 'auth', token: signHmacToken({ agentId: 'bob' }, HMAC_SECRET) })).toMatchObject({ success: false, code: 'AUTH_FAILED', error: 'Already authenticated as alice' })
+    expect(await alice.op({ type: 'auth', token: forged })).toMatchObject({ success: false, code: 'AUTH_FAILED' })
+    await alice.pingFlat()
     const garbage = await flat({ token: 'garbage' })
     expect(await garbage.next((f) => f.code !== undefined)).toMatchObject({ code: 'AUTH_FAILED', error: expect.stringMatching(/^Malformed token/) })
     expect(await garbage.closed).toEqual({ code: 1008, reason: 'Authentication failed' })
