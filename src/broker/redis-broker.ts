@@ -13,7 +13,7 @@ export interface RedisBrokerOptions extends RedisTransportOptions, ClusterTiming
  */
 export class RedisBroker extends ClusterBroker {
   constructor(opts: RedisBrokerOptions) {
-    const transport = new RedisTransport(opts)
+    const transport = new RedisTransport({ ...opts, logger: opts.logger?.child({ bridge: 'redis' }) })
     const history = new RedisHistory({ connection: () => transport.connection, names: () => transport.names, timeoutMs: opts.historyTimeoutMs ?? 2000 })
     super({ ...opts, transport, history })
   }
