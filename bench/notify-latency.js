@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// NOTIFY → subscriber latency of the context service's PostgreSQL source: a producer runs
-// `SELECT pg_notify(...)` at a fixed rate, subscribers of the channel time each event from the
-// moment the producer sent it. Needs a built dist/ (npm run build) and PostgreSQL (default
+// Outbox → subscriber latency of the context service's PostgreSQL source: a producer runs
+// `SELECT roomcast_emit(...)` (docs/postgres.md: a row in the outbox, its id notified) at a fixed
+// rate, subscribers of the channel time each event from the moment the producer sent it. Needs a built dist/ (npm run build) and PostgreSQL (default
 // postgres://postgres@127.0.0.1:5432/postgres, or PG_ADMIN_URL); it creates and drops its own database.
 //
 //   node bench/notify-latency.js [--rate 1000] [--seconds 10] [--warmup 2] [--subscribers 10]
@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -93,10 +93,10 @@ async function produce(client, rate, seconds, measure) {
     const due = Math.floor(((now() - start) / 1000) * rate)
     const batch = []
     for (; sent < due; sent++) {
-      batch.push(JSON.stringify({ channel: 'topics/bench', event: 'system.info', data: { message: 'bench', sent: now(), seq: sent, measure } }))
+      batch.push(JSON.stringify({ message: 'bench', sent: now(), seq: sent, measure }))
     }
     // One statement per tick: the tick's notifications leave at its commit, as a trigger's would.
-    if (batch.length > 0) await client.query("SELECT pg_notify('roomcast_events', p) FROM unnest($1::text[]) AS p", [batch])
+    if (batch.length > 0) await client.query("SELECT roomcast_emit('topics/bench', 'system.info', d::jsonb) FROM unnest($1::text[]) AS d", [batch])
     await new Promise((r) => setTimeout(r, 10))
   }
   return { sent, seconds: (now() - start) / 1000 }
@@ -111,11 +111,14 @@ let service
 const sockets = []
 const producer = new pg.Client({ connectionString: dbUrl })
 try {
+  // The outbox, roomcast_emit and the tasks trigger, exactly as docs/postgres.md ships them.
+  const doc = readFileSync(join(ROOT, 'docs/postgres.md'), 'utf8')
+  await producer.connect()
+  await producer.query([...doc.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]).join('\n'))
   service = await startService(dbUrl)
   await waitListening(service.port)
   const latencies = []
   for (let i = 0; i < SUBS; i++) sockets.push(await subscriber(service.port, latencies))
-  await producer.connect()
   await produce(producer, RATE, WARMUP, false)
   const run = await produce(producer, RATE, SECONDS, true)
   const expected = run.sent * SUBS

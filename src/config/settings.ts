@@ -147,12 +147,17 @@ export const SettingsSchema = z
           .default(null),
         /** The NOTIFY channel listened on. */
         channel: z.string().regex(PG_IDENTIFIER, 'expected a PostgreSQL identifier (letters, digits, _)').default('roomcast_events'),
-        /** Tables a notification may name in `ref` (resolved by `id`, payload in `data`); anything else is refused. */
-        ref_tables: z.array(z.string().regex(PG_TABLE, 'expected a table name: identifier or schema.identifier')).max(100).default([]),
+        /** Table the events are read from (`id`, `channel`, `event`, `data`); a notification only names one of its rows. */
+        outbox: z.string().regex(PG_TABLE, 'expected a table name: identifier or schema.identifier').default('roomcast_outbox'),
+        /** Removed: a notification no longer carries an event or names a table (docs/postgres.md). */
+        ref_tables: z
+          .unknown()
+          .refine((v) => v === undefined, 'removed: a NOTIFY payload is not trusted; events come from the postgres.outbox table (docs/postgres.md)')
+          .optional(),
         /** First and longest wait before reconnecting after the LISTEN connection is lost (doubling in between). */
         reconnect_min: seconds(0.5),
         reconnect_max: seconds(30),
-        /** Notifications waiting behind a by-reference lookup; more are dropped and counted. */
+        /** Notifications waiting for their outbox row to be read; more are dropped and counted. */
         max_queue: z.number().int().positive().default(10_000),
       })
       .strict()

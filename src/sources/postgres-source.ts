@@ -6,7 +6,8 @@ import { AppError } from '../protocol/codes.js'
 import type { JsonObject } from '../protocol/messages.js'
 import type { ServerPlugin } from '../server/plugin.js'
 import type { ServerView } from '../server/server-view.js'
-import { type NotifyPayload, parseNotification, quoteTable } from './notify-payload.js'
+import { DeliveredIds } from './delivered-ids.js'
+import { parseNotification, parseOutboxRow, quoteTable } from './notify-payload.js'
 
 /** Where the source delivers: this instance's own subscribers only (never re-broadcast over Redis). */
 export interface LocalPublisher {
@@ -17,7 +18,7 @@ export interface LocalPublisher {
 export type SourceState = 'off' | 'connecting' | 'listening' | 'reconnecting' | 'stopped'
 
 /** Why a notification was not delivered; each has its own counter. */
-export type Rejection = 'not_json' | 'bad_shape' | 'refused' | 'ref_not_allowed' | 'ref_missing' | 'ref_failed' | 'queue_full'
+export type Rejection = 'not_id' | 'missing' | 'replayed' | 'bad_row' | 'refused' | 'read_failed' | 'queue_full'
 
 export interface PostgresSourceStatus {
   readonly state: SourceState
@@ -35,11 +36,19 @@ export interface PostgresSourceStatus {
 
 type PostgresSettings = Settings['postgres']
 
+/** Outbox rows read with one query. */
+const READ_BATCH = 500
+/** Outbox ids remembered as delivered (DeliveredIds). */
+const DELIVERED_MEMORY = 65_536
+
 /**
- * PostgreSQL LISTEN/NOTIFY as an event source (docs/protocol.md B), a server plugin: a
- * dedicated client LISTENs on `postgres.channel`; each notification is validated and delivered
- * like a publish to this instance's clients. A lost connection is retried with capped
- * exponential backoff and LISTEN re-issued. Emits `state` on every state change.
+ * PostgreSQL as an event source (docs/postgres.md), a server plugin: a dedicated client LISTENs
+ * on `postgres.channel`, where a notification only names a row of the outbox table
+ * (`postgres.outbox`); the source reads that row and delivers it like a publish to this
+ * instance's clients, once. Any role may NOTIFY, so nothing of a notification's text is
+ * delivered; only what the producers' functions wrote to the outbox is. A lost connection is
+ * retried with capped exponential backoff and LISTEN re-issued. Emits `state` on every state
+ * change, `delivered` and `rejected` per notification.
  */
 export class PostgresSource extends EventEmitter implements ServerPlugin {
   readonly name = 'postgres'
@@ -53,7 +62,8 @@ export class PostgresSource extends EventEmitter implements ServerPlugin {
   #retry: NodeJS.Timeout | null = null
   #backendPid: number | null = null
   #lastError: string | null = null
-  readonly #queue: NotifyPayload[] = []
+  readonly #queue: bigint[] = []
+  readonly #delivered = new DeliveredIds(DELIVERED_MEMORY)
   #draining = false
   #counts = { received: 0, delivered: 0, reconnects: 0 }
   readonly #rejected = new Map<Rejection, number>()
@@ -93,6 +103,7 @@ export class PostgresSource extends EventEmitter implements ServerPlugin {
     return {
       state: this.#state,
       channel: this.#settings.channel,
+      outbox: this.#settings.outbox,
       ...this.#counts,
       invalid: [...this.#rejected.values()].reduce((a, b) => a + b, 0),
       rejected,
@@ -120,16 +131,37 @@ export class PostgresSource extends EventEmitter implements ServerPlugin {
     })
     try {
       await client.connect()
+      const outboxProblem = await this.#startAfterNewest(client)
       await client.query(`LISTEN "${this.#settings.channel}"`)
       const pid = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
       if (this.#client !== client) return
       this.#backendPid = pid.rows[0]?.pid ?? null
       this.#attempt = 0
-      this.#lastError = null
+      this.#lastError = outboxProblem
       this.#setState('listening')
       this.#log?.info({ channel: this.#settings.channel, pid: this.#backendPid }, 'listening for notifications')
     } catch (err) {
       this.#lost(client, err)
+    }
+  }
+
+  /**
+   * Rows already in the outbox were written before this connection listened: never delivered
+   * through it. Read before LISTEN, so a row committed in between is not taken for an old one.
+   * An outbox the service cannot read (missing, no SELECT) is reported, not retried: the source
+   * listens, and reads succeed once the SQL of docs/postgres.md has run.
+   */
+  async #startAfterNewest(client: pg.Client): Promise<string | null> {
+    try {
+      const newest = await client.query<{ id: string }>(`SELECT coalesce(max(id), 0)::text AS id FROM ${quoteTable(this.#settings.outbox)}`)
+      this.#delivered.startAfter(BigInt(newest.rows[0]?.id ?? '0'))
+      return null
+    } catch (err) {
+      // SQLSTATE class 42: a missing table or a missing privilege. Anything else is the connection's problem.
+      if (!String((err as { code?: unknown }).code).startsWith('42')) throw err
+      const problem = `outbox ${this.#settings.outbox}: ${(err as Error).message}`
+      this.#log?.warn({ outbox: this.#settings.outbox, problem }, 'cannot read the outbox table: no event is delivered until it can (docs/postgres.md)')
+      return problem
     }
   }
 
@@ -163,42 +195,46 @@ export class PostgresSource extends EventEmitter implements ServerPlugin {
   #onNotification(text: string): void {
     this.#counts.received++
     const parsed = parseNotification(text)
-    if (!parsed.ok) {
-      this.#reject(parsed.reason === 'payload is not JSON' ? 'not_json' : 'bad_shape', { problem: parsed.reason, payload: text.slice(0, 200) })
-      return
-    }
-    // Inline events go out at once unless a by-reference lookup is in flight: they wait behind it, in order.
-    if (!this.#draining && parsed.value.kind === 'inline') return this.#deliver(parsed.value.channel, parsed.value.event, parsed.value.data)
-    if (this.#queue.length >= this.#settings.max_queue) return this.#reject('queue_full', { event: parsed.value.event })
-    this.#queue.push(parsed.value)
-    if (!this.#draining) void this.#drain()
+    if (!parsed.ok) return this.#reject('not_id', { problem: parsed.reason, payload: text.slice(0, 100) })
+    if (this.#queue.length >= this.#settings.max_queue) return this.#reject('queue_full', { id: parsed.id.toString() })
+    this.#queue.push(parsed.id)
+    if (this.#draining) return
+    this.#draining = true
+    // After the current read from the socket: the notifications of one commit go in one query.
+    queueMicrotask(() => void this.#drain())
   }
 
+  /** Reads the named rows in batches, one query each, and delivers them in the order they were notified. */
   async #drain(): Promise<void> {
-    this.#draining = true
     try {
-      for (let next = this.#queue.shift(); next !== undefined; next = this.#queue.shift()) {
-        if (next.kind === 'inline') this.#deliver(next.channel, next.event, next.data)
-        else await this.#resolve(next)
-      }
+      while (this.#queue.length > 0) await this.#readBatch(this.#queue.splice(0, READ_BATCH))
     } finally {
       this.#draining = false
     }
   }
 
-  /** One parameterised SELECT on an allow-listed table; the table name is never taken from a client unchecked. */
-  async #resolve(ref: Extract<NotifyPayload, { kind: 'ref' }>): Promise<void> {
-    if (!this.#settings.ref_tables.includes(ref.table)) return this.#reject('ref_not_allowed', { table: ref.table.slice(0, 130) })
+  async #readBatch(ids: bigint[]): Promise<void> {
     const client = this.#client
-    if (client === null) return this.#reject('ref_failed', { table: ref.table, id: ref.id, problem: 'not connected' })
-    let rows: { data: unknown }[]
+    if (client === null) return ids.forEach((id) => this.#reject('read_failed', { id: id.toString(), problem: 'not connected' }))
+    let rows: unknown[]
     try {
-      rows = (await client.query<{ data: unknown }>(`SELECT data FROM ${quoteTable(ref.table)} WHERE id = $1`, [ref.id])).rows
+      const sql = `SELECT id::text AS id, channel, event, data FROM ${quoteTable(this.#settings.outbox)} WHERE id = ANY($1::bigint[])`
+      rows = (await client.query(sql, [ids.map(String)])).rows
     } catch (err) {
-      return this.#reject('ref_failed', { table: ref.table, id: ref.id, problem: (err as Error).message })
+      return ids.forEach((id) => this.#reject('read_failed', { id: id.toString(), problem: (err as Error).message }))
     }
-    if (rows.length === 0) return this.#reject('ref_missing', { table: ref.table, id: ref.id })
-    this.#deliver(ref.channel, ref.event, rows[0]?.data)
+    const byId = new Map(rows.map((row) => [(row as { id?: unknown }).id, row]))
+    for (const id of ids) {
+      const row = byId.get(id.toString())
+      // Forged, rolled back or deleted: nothing to deliver. Not remembered, so a forged id cannot block its genuine row.
+      if (row === undefined) this.#reject('missing', { id: id.toString() })
+      else if (!this.#delivered.admit(id)) this.#reject('replayed', { id: id.toString() })
+      else {
+        const event = parseOutboxRow(row)
+        if (event === null) this.#reject('bad_row', { id: id.toString() })
+        else this.#deliver(event.channel, event.event, event.data)
+      }
+    }
   }
 
   #deliver(channel: string, event: string, data: unknown): void {

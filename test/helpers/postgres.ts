@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import pg from 'pg'
 
 /** The machine's PostgreSQL (trust auth for postgres on 127.0.0.1); `.ci/run` starts it. */
@@ -47,6 +48,12 @@ export class TestDatabase {
     await this.#client.end().catch(() => {})
     await withAdmin((admin) => admin.query(`DROP DATABASE IF EXISTS ${this.name} WITH (FORCE)`))
   }
+}
+
+/** The SQL blocks of docs/postgres.md, run as is by the tests: the outbox, roomcast_emit and the tasks trigger. */
+export function docsSql(): string {
+  const doc = readFileSync(new URL('../../docs/postgres.md', import.meta.url), 'utf8')
+  return [...doc.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!).join('\n')
 }
 
 async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
