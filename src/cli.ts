@@ -69,6 +69,14 @@ function intOption(value: string | undefined, name: string): number | undefined 
   return n
 }
 
+/** `--workers N|auto`: the settings schema checks the range, with the file's problems. */
+function workersOption(value: string | undefined): number | 'auto' | undefined {
+  if (value === undefined || value === 'auto') return value
+  const n = Number(value)
+  if (value.trim() === '' || Number.isNaN(n)) throw new SettingsError('command line', [`--workers: expected a number of workers or auto, got ${JSON.stringify(value)}`])
+  return n
+}
+
 interface Loaded {
   readonly name: string
   readonly settings: Settings
@@ -116,18 +124,26 @@ async function startAll(loaded: readonly Loaded[], logger: Logger, servers: Clos
 }
 
 async function serve(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommand('serve', args, { port: { type: 'string' }, host: { type: 'string' }, settings: { type: 'string' }, root: { type: 'string' } })
+  const { values, positionals } = parseCommand('serve', args, {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    workers: { type: 'string' },
+    settings: { type: 'string' },
+    root: { type: 'string' },
+  })
   const target = serviceArg('serve', positionals[0], [...serviceNames(), 'dashboard'], true)
   if (values.root !== undefined && target !== 'workspace' && target !== 'all') {
     throw new UsageError('--root applies to the workspace service: roomcast serve workspace --root DIR')
   }
-  if (target === 'all' && (values.port !== undefined || values.settings !== undefined)) {
-    throw new UsageError('--port and --settings apply to one service; use ROOMCAST_<SERVICE>_PORT with "serve all"')
+  if (target === 'all' && (values.port !== undefined || values.settings !== undefined || values.workers !== undefined)) {
+    throw new UsageError('--port, --workers and --settings apply to one service; use ROOMCAST_<SERVICE>_PORT with "serve all"')
   }
   const overrides: Partial<SettingsInput> = {}
   const port = intOption(values.port, 'port')
   if (port !== undefined) overrides.port = port
   if (values.host !== undefined) overrides.host = values.host
+  const workers = workersOption(values.workers)
+  if (workers !== undefined) overrides.workers = workers
   if (target === 'dashboard') return serveDashboard(intOption(values.port, 'port'), values.host)
   const root = values.root === undefined ? null : resolve(values.root)
   const overridesOf = (name: string) => (name === 'workspace' && root !== null ? { ...overrides, workspace: { root } } : overrides)

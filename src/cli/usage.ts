@@ -34,13 +34,14 @@ const CLIENT_OPTIONS = [
 const COMMANDS: Readonly<Record<string, CommandHelp>> = {
   serve: {
     synopsis: [
-      'roomcast serve <service|all> [--port N] [--host H] [--settings FILE] [--root DIR (workspace: the directory it watches)]',
+      'roomcast serve <service|all> [--port N] [--host H] [--workers N|auto] [--settings FILE] [--root DIR (workspace: the directory it watches)]',
       'roomcast serve dashboard [--port N] [--host H]   (also started by serve all, port 3848)',
     ],
     about: 'Runs a service (or all of them, with the dashboard) until TERM or INT, then drains its clients.',
     options: [
       ['--port N', 'the ws and HTTP port (default: from the settings; 0 picks a free one); not with all'],
       ['--host H', 'the address to listen on (default 127.0.0.1)'],
+      ['--workers N|auto', 'processes serving the port (default: from the settings, 1); not with all'],
       [SETTINGS[0], `${SETTINGS[1]}; not with all`],
       ['--root DIR', 'workspace only: the directory its file and git sources watch'],
     ],

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { DEV_TOKEN_SECRET } from '../auth/hmac-token.js'
@@ -46,6 +47,27 @@ const HistorySchema = z
     })
   })
 
+/** Most workers a service may ask for: 4 × the cores (more only adds switching between them). */
+export function maxWorkers(): number {
+  return 4 * availableParallelism()
+}
+
+/** `workers`: a whole number from 1 to 4 × the cores, or `auto` (one per core). */
+const WorkersSchema = z
+  .union([z.literal('auto'), z.number()], { error: 'expected a whole number of workers (1, 2, …) or auto' })
+  .default(1)
+  .superRefine((w, ctx) => {
+    if (w === 'auto') return
+    if (!Number.isInteger(w)) ctx.addIssue({ code: 'custom', message: 'expected a whole number of workers (1, 2, …) or auto' })
+    else if (w < 1) ctx.addIssue({ code: 'custom', message: 'expected at least 1 worker (1 is one process), or auto' })
+    else if (w > maxWorkers()) ctx.addIssue({ code: 'custom', message: `expected at most 4 × the cores (${maxWorkers()} here), or auto` })
+  })
+
+/** The number of worker processes `workers` asks for (`auto`: one per core). */
+export function workerCount(settings: Pick<Settings, 'workers'>): number {
+  return settings.workers === 'auto' ? availableParallelism() : settings.workers
+}
+
 /** Settings of one service, validated once at boot. Times are in seconds. */
 export const SettingsSchema = z
   .object({
@@ -54,6 +76,8 @@ export const SettingsSchema = z
     host: z.string().min(1).default('127.0.0.1'),
     /** WebSocket + HTTP port; 0 picks a free port. */
     port: z.number().int().min(0).max(65535).default(0),
+    /** Processes serving the port (docs/scaling.md): 1 is one process; N or `auto` (one per core) is a primary and N workers. @default 1 */
+    workers: WorkersSchema,
     max_connections: z.number().int().positive().default(1000),
     /** Connections held at once from one client address (the forwarded one with trust_proxy); more are answered 429 before the handshake. @default 100 */
     max_connections_per_ip: z.number().int().positive().default(100),
@@ -310,9 +334,26 @@ export interface LoadOptions {
   readonly envAliases?: { readonly port?: string; readonly host?: string }
 }
 
+/** `ROOMCAST_<SERVICE>_WORKERS` or `ROOMCAST_WORKERS`: `auto` or a number (the schema checks its range). */
+function envWorkers(env: NodeJS.ProcessEnv, key: string, problems: string[]): number | 'auto' | undefined {
+  for (const name of [`ROOMCAST_${key}_WORKERS`, 'ROOMCAST_WORKERS']) {
+    const v = env[name]
+    if (v === undefined || v === '') continue
+    if (v === 'auto') return 'auto'
+    const n = Number(v)
+    if (/^\s*$/.test(v) || Number.isNaN(n)) {
+      problems.push(`${name}: expected a number of workers or auto, got ${JSON.stringify(v)}`)
+      return undefined
+    }
+    return n
+  }
+  return undefined
+}
+
 /**
  * Reads a service's settings: defaults ← YAML file ← environment ← overrides.
  * Environment: `ROOMCAST_<SERVICE>_PORT`, `ROOMCAST_<SERVICE>_HOST` (or `ROOMCAST_HOST`),
+ * `ROOMCAST_<SERVICE>_WORKERS` (or `ROOMCAST_WORKERS`),
  * `<SERVICE>_JWT_SECRET`, `WS_AUTH_SECRET`, `NODE_ENV`, `LOG_FORMAT`, `DATABASE_URL`, `REDIS_URL` | `REDIS_ADDR` + `REDIS_PASSWORD` + `REDIS_DB`,
  * `REDIS_PUBSUB_PREFIX`.
  */
@@ -352,6 +393,8 @@ export function loadSettings(opts: LoadOptions): Settings {
   if (port !== undefined) raw.port = port
   const host = env[`ROOMCAST_${key}_HOST`] || env.ROOMCAST_HOST || (aliases.host === undefined ? undefined : env[aliases.host])
   if (host) raw.host = host
+  const workers = envWorkers(env, key, problems)
+  if (workers !== undefined) raw.workers = workers
   const secret = env[`${key}_JWT_SECRET`]
   const redisUrl = redisUrlFromEnv(env, problems)
   const redisPrefix = env.REDIS_PUBSUB_PREFIX

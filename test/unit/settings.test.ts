@@ -1,8 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { loadSettings, parseSettings, SettingsError } from '../../src/index.js'
+import { maxWorkers, workerCount } from '../../src/config/settings.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'roomcast-settings-'))
 const yaml = (text: string) => {
@@ -69,6 +70,29 @@ describe('settings (zod schema, YAML, environment)', () => {
     expect(loadSettings({ ...base, env: { REDIS_ADDR: 'r:6380', REDIS_PASSWORD: 'p@ss', REDIS_DB: '3' } }).redis.url).toBe('redis://:p%40ss@r:6380/3')
     expect(loadSettings({ ...base, env: { REDIS_PUBSUB_PREFIX: 'x:' } }).redis).toEqual({ url: null, prefix: 'x:' })
     expect(loadSettings({ ...base, env: { TESTS_JWT_SECRET: 's'.repeat(16) } }).auth.secret).toBe('s'.repeat(16))
+  })
+
+  it('workers: 1 by default, N or auto from the file, ROOMCAST_<SERVICE>_WORKERS or ROOMCAST_WORKERS; 0, negative, fractions and more than 4 × the cores refused naming the file and key', () => {
+    expect(parseSettings({}).workers).toBe(1)
+    expect(workerCount(parseSettings({}))).toBe(1)
+    expect(workerCount(parseSettings({ workers: 'auto' }))).toBe(availableParallelism())
+    const file = yaml('workers: 2\n')
+    expect(loadSettings({ service: 'workflow', file, env: {} }).workers).toBe(2)
+    expect(loadSettings({ service: 'workflow', file, env: { ROOMCAST_WORKERS: '3' } }).workers).toBe(3)
+    expect(loadSettings({ service: 'workflow', file, env: { ROOMCAST_WORKERS: '3', ROOMCAST_WORKFLOW_WORKERS: 'auto' } }).workers).toBe('auto')
+    for (const bad of ['0', '-1', '1.5', String(maxWorkers() + 1), '"two"']) {
+      let error: unknown
+      try {
+        loadSettings({ service: 'workflow', file: yaml(`workers: ${bad}\n`), env: {} })
+      } catch (err) {
+        error = err
+      }
+      expect(error, bad).toBeInstanceOf(SettingsError)
+      expect((error as SettingsError).message, bad).toMatch(/^Invalid settings \(.*\.yaml\)/)
+      expect((error as SettingsError).problems, bad).toEqual([expect.stringMatching(/^workers: .*(auto|whole|integer|at most)/)])
+    }
+    expect(problemsOf(() => loadSettings({ service: 'workflow', env: { ROOMCAST_WORKFLOW_WORKERS: 'many' } }))).toEqual(['ROOMCAST_WORKFLOW_WORKERS: expected a number of workers or auto, got "many"'])
+    expect(problemsOf(() => loadSettings({ service: 'workflow', env: { ROOMCAST_WORKERS: '0' } }))).toEqual([expect.stringMatching(/^workers: /)])
   })
 
   it('environment and file problems are listed together, naming both sources', () => {
