@@ -36,6 +36,19 @@ export default tseslint.config(
     },
   },
   {
+    // The broker is below the server and the delivery tracker: they use it, it never calls back
+    // up (the handover messages are its own; the server reaches it through BrokerSink).
+    files: ['src/broker/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['**/services/**', '**/services'], message: 'src/ must not import services/ (only src/cli.ts knows the service list).' },
+          { group: ['**/delivery/**', '**/server/**', '**/sources/**', '**/mcp/**', '**/metrics/**', '**/dashboard/**', '**/cli/**', '**/cli.js'], message: 'src/broker is below the server and the delivery tracker: it never imports them (docs/architecture.md, "The broker family").' },
+        ],
+      }],
+    },
+  },
+  {
     // The protocol module and the client run in browsers too: no Node built-ins, no Buffer, and
     // nothing from the server side of the package (src/protocol stays a leaf).
     files: ['src/protocol/**/*.ts', 'src/client/**/*.ts'],
