@@ -287,7 +287,7 @@ function help(command: string | undefined): number {
 }
 
 async function run(command: string | undefined, rest: string[]): Promise<number> {
-  if (command !== undefined && commandUsage(ALIASES[command] ?? command, []) !== null && wantsHelp(rest)) return help(command)
+  if (command !== undefined && commandNames().includes(ALIASES[command] ?? command) && wantsHelp(rest)) return help(command)
   switch (command) {
     case 'serve':
       return serve(rest)
