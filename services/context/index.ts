@@ -73,10 +73,8 @@ export class ContextServer extends WebSocketServer<ContextEvents> {
     return super.publish(channel, event, data, from)
   }
 
+  // One agent per connection: a second auth as another agent is refused by the session (SessionAuth).
   override identify(conn: Connection, identity: Identity): void {
-    // A second identity would keep the first one's private channel: one agent per connection.
-    const current = conn.identity?.userId
-    if (current !== undefined && current !== identity.userId) throw new AppError(ErrorCode.AUTH_FAILED, `Already authenticated as ${current}`)
     super.identify(conn, identity)
     this.restore.identified(conn)
   }

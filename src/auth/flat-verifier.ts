@@ -14,6 +14,8 @@ export interface FlatClaimInput {
 export interface VerifiedAgent {
   readonly agent_id: string
   readonly session_id?: string
+  /** The token's expiry (seconds since the epoch); absent without a token. */
+  readonly exp?: number
 }
 
 const MAX_ID = 200
@@ -50,7 +52,7 @@ export function verifyFlatClaims(input: FlatClaimInput, settings: Settings): Ver
 function fromToken(input: FlatClaimInput, settings: Settings): VerifiedAgent {
   const result = verifyHmacToken(input.token, settings.auth.token_secret)
   if (!result.ok) throw fail(TOKEN_FAILURE_MESSAGES[result.reason])
-  const { agentId, sessionId } = result.claims
+  const { agentId, sessionId, exp } = result.claims
   const agentProblem = idProblem(agentId, 'agent_id')
   if (agentProblem !== null) throw fail(`Token ${agentProblem}`)
   if (input.agent_id !== undefined && input.agent_id !== null && input.agent_id !== agentId) throw fail('agent_id does not match the token')
@@ -58,9 +60,9 @@ function fromToken(input: FlatClaimInput, settings: Settings): VerifiedAgent {
   if (sessionId !== null && input.session_id !== undefined && input.session_id !== null && input.session_id !== sessionId) {
     throw fail('session_id does not match the token')
   }
-  if (session === null) return { agent_id: agentId }
+  if (session === null) return { agent_id: agentId, exp }
   // A session named beside a token that names none is the client's claim: checked like one.
   const sessionProblem = idProblem(session, 'session_id')
   if (sessionProblem !== null) throw fail(sessionProblem)
-  return { agent_id: agentId, session_id: session as string }
+  return { agent_id: agentId, session_id: session as string, exp }
 }

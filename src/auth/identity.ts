@@ -5,4 +5,6 @@ export interface Identity {
   readonly permissions: readonly string[]
   /** Flat dialect: the session the agent works in, when it named one. */
   readonly sessionId?: string
+  /** When the credential expires (ms since the epoch): its `exp`; absent for one without (development's bare agent_id). */
+  readonly expiresAt?: number
 }

@@ -7,6 +7,7 @@ export type { Identity } from './identity.js'
 const ClaimsSchema = z.object({
   user_id: z.string().min(1),
   permissions: z.array(z.string()).default([]),
+  exp: z.number(),
 })
 
 /** Thrown for a token that is well-formed input but not acceptable (bad signature, expired, wrong claims). */
@@ -31,10 +32,10 @@ export async function verifyToken(token: string, secret: string): Promise<Identi
   }
   const claims = ClaimsSchema.safeParse(payload)
   if (!claims.success) throw new InvalidTokenError('Invalid or expired token', { cause: claims.error })
-  return { userId: claims.data.user_id, permissions: claims.data.permissions }
+  return { userId: claims.data.user_id, permissions: claims.data.permissions, expiresAt: claims.data.exp * 1000 }
 }
 
-/** Signs an HS256 token for `roomcast token` and tests. */
+/** Signs an HS256 token for `roomcast token` and tests; `ttlSeconds` may be fractional (exp is whole seconds, rounded down). */
 export async function signToken(
   claims: { userId: string; permissions?: readonly string[] },
   secret: string,

@@ -1,7 +1,7 @@
 import { envelopeClientCodec, flatClientCodec, type ClientCodec, type JsonObject, type ServerMessage, type StreamPosition } from '../protocol/index.js'
 import { readPosition } from '../protocol/json.js'
 import { backoffDelay } from './backoff.js'
-import { FATAL_CLOSE_CODES, RoomcastError } from './errors.js'
+import { FATAL_CLOSE_CODES, RoomcastError, TOKEN_EXPIRED_CLOSE } from './errors.js'
 import { PendingRequests } from './pending.js'
 import { RecentIds } from './recent-ids.js'
 import { defaultSocketFactory, OPEN, type SocketFactory, type SocketLike } from './socket.js'
@@ -50,6 +50,8 @@ export class RoomcastClient<E extends EventMap = EventMap> {
   /** Ids to acknowledge, sent in one frame once the frames at hand are handled (#flushAcks). */
   #acksDue = new Set<string>()
   #ackTimer: ReturnType<typeof setTimeout> | null = null
+  /** Set while a refresh (getToken, then the auth request) is under way on the current socket. */
+  #refreshing = false
 
   constructor(opts: ClientOptions) {
     this.#opts = opts
@@ -164,16 +166,60 @@ export class RoomcastClient<E extends EventMap = EventMap> {
   async #dial(): Promise<void> {
     this.#factory ??= await defaultSocketFactory()
     if (this.#state === 'closed') return
+    // Before the socket opens: a slow token source must not eat into the server's auth.timeout.
+    const credentials = await this.#credentials().catch((err: unknown) => tokenError(err))
+    if (this.#isClosed()) return
+    if (credentials instanceof RoomcastError) {
+      this.#emitError(credentials)
+      return this.#retry(backoffDelay(this.#attempt++, this.#opts.backoff))
+    }
     const socket = this.#factory(this.#opts.url)
     this.#socket = socket
     socket.onmessage = (ev) => this.#onFrame(ev.data)
     socket.onerror = () => {} // onclose follows and decides
     socket.onclose = (ev) => this.#onClose(socket, ev.code, ev.reason)
-    socket.onopen = () => void this.#handshake(socket)
+    socket.onopen = () => void this.#handshake(socket, credentials)
+  }
+
+  /** What the auth request carries: the `auth` option, with getToken's token when there is one; null for none. */
+  async #credentials(): Promise<JsonObject | null> {
+    const { auth, getToken } = this.#opts
+    if (getToken === undefined) return auth ?? null
+    const token = await getToken()
+    if (typeof token !== 'string' || token.length === 0) throw new Error('getToken() returned no token')
+    return { ...auth, token }
+  }
+
+  /**
+   * The server warned that the token expires (docs/protocol.md A.6, B): a fresh one from
+   * getToken, sent as an auth request on the same connection; subscriptions stay. A failure is
+   * reported: the server closes the connection 4001 at the expiry and the client reconnects.
+   */
+  async #refresh(): Promise<void> {
+    const socket = this.#socket
+    if (this.#opts.getToken === undefined || this.#refreshing || socket === null) return
+    this.#refreshing = true
+    try {
+      let credentials: JsonObject | null
+      try {
+        credentials = await this.#credentials()
+      } catch (err) {
+        throw tokenError(err)
+      }
+      if (socket !== this.#socket || credentials === null) return
+      const id = this.#id()
+      this.#send(this.#codec.encodeAuth(credentials, id))
+      await this.#pending.wait(id, 'auth refresh', this.#timeout())
+    } catch (err) {
+      const e = err instanceof RoomcastError ? err : new RoomcastError('CLOSED', String(err))
+      if (e.code !== 'CLOSED' && socket === this.#socket) this.#emitError(e)
+    } finally {
+      this.#refreshing = false
+    }
   }
 
   /** After the socket opens: auth (first frame, when configured), the welcome, then re-subscribes. */
-  async #handshake(socket: SocketLike): Promise<void> {
+  async #handshake(socket: SocketLike, credentials: JsonObject | null): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined
     const welcome = new Promise<string>((resolve, reject) => {
       this.#onWelcome = resolve
@@ -182,9 +228,9 @@ export class RoomcastClient<E extends EventMap = EventMap> {
     welcome.catch(() => {}) // when auth fails first, nobody awaits the welcome any more
     try {
       let auth: Promise<JsonObject> | null = null
-      if (this.#opts.auth !== undefined) {
+      if (credentials !== null) {
         const id = this.#id()
-        this.#send(this.#codec.encodeAuth(this.#opts.auth, id))
+        this.#send(this.#codec.encodeAuth(credentials, id))
         auth = this.#pending.wait(id, 'auth', this.#timeout())
       }
       // Both awaited together: an auth refusal (envelope: before any welcome) must not go unhandled.
@@ -225,8 +271,13 @@ export class RoomcastClient<E extends EventMap = EventMap> {
     this.#pending.rejectAll('CLOSED', `connection closed (${code}${reason ? ` ${reason}` : ''})`)
     if (this.#state === 'closed') return
     if (FATAL_CLOSE_CODES.has(code)) return this.#giveUp(new RoomcastError('AUTH_FAILED', `Server refused the connection: ${code} ${reason}`))
+    // An expired token is no fault of the network: back at once, with a fresh token, no backoff counted.
+    this.#retry(code === TOKEN_EXPIRED_CLOSE ? 0 : backoffDelay(this.#attempt++, this.#opts.backoff))
+  }
+
+  /** Dials again after `delay` ms, reconnecting. */
+  #retry(delay: number): void {
     this.#setState('reconnecting')
-    const delay = backoffDelay(this.#attempt++, this.#opts.backoff)
     this.#timer = setTimeout(() => {
       this.#timer = null
       void this.#dial()
@@ -261,6 +312,8 @@ export class RoomcastClient<E extends EventMap = EventMap> {
         return this.#send(this.#codec.encodePong())
       case 'pong':
         return
+      case 'tokenExpiring':
+        return void this.#refresh()
       case 'invalid':
         return this.#emitError(new RoomcastError('DECODE_ERROR', msg.message))
     }
@@ -380,6 +433,11 @@ export class RoomcastClient<E extends EventMap = EventMap> {
     this.#openWaiters.clear()
   }
 
+  /** Whether close() was called (a check after an await, where the compiler's narrowing no longer holds). */
+  #isClosed(): boolean {
+    return this.#state === 'closed'
+  }
+
   #setState(state: ClientState): void {
     if (this.#state === state) return
     this.#state = state
@@ -405,6 +463,10 @@ export class RoomcastClient<E extends EventMap = EventMap> {
       }, 0)
     }
   }
+}
+
+function tokenError(err: unknown): RoomcastError {
+  return new RoomcastError('TOKEN_ERROR', `getToken failed: ${err instanceof Error ? err.message : String(err)}`)
 }
 
 function subscribedOf(channel: string, resubscribe: boolean, data: JsonObject): Subscribed {

@@ -15,6 +15,13 @@ export interface ClientOptions {
   readonly dialect: 'envelope' | 'flat'
   /** Sent as an `auth` request on every connect: envelope `{token}`, flat `{agent_id, session_id?, token?}`. */
   readonly auth?: JsonObject
+  /**
+   * Supplies the token instead of a static `auth.token`: called on every connect (the auth
+   * request then carries it, beside the flat `auth`'s agent_id/session_id) and when the server
+   * warns that the token expires (the client then refreshes on the same connection). A failure
+   * is reported through onError and retried with backoff (docs/client.md "Expiring tokens").
+   */
+  readonly getToken?: () => string | Promise<string>
   /** Ms to wait for an answer (request, subscribe, publish, the welcome). @default 10000 */
   readonly requestTimeout?: number
   readonly backoff?: BackoffOptions

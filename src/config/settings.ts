@@ -123,6 +123,8 @@ export const SettingsSchema = z
         /** HS256 secret; env `<SERVICE>_JWT_SECRET` overrides. */
         secret: z.string().min(16).nullable().default(null),
         timeout: seconds(10),
+        /** Seconds before a token's exp that an open connection is warned (at most half the lifetime left at auth). @default 30 */
+        expiry_warning: seconds(30),
         /** HMAC-SHA256 secret of flat-dialect tokens (env WS_AUTH_SECRET); refused in production while it is the default. */
         token_secret: z.string().default(DEV_TOKEN_SECRET),
       })

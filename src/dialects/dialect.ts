@@ -40,6 +40,8 @@ export interface Dialect {
   verify(credentials: JsonObject, settings: Settings): Promise<Identity>
   /** The data of the answer to a successful auth request. */
   authAnswer(identity: Identity): JsonObject
+  /** The data of the answer to a successful refresh (an auth request of a connection that has an identity, docs/protocol.md A.6, B). */
+  refreshAnswer(identity: Identity): JsonObject
   /** Channels a connection joins once it has this identity (flat: `agents/{id}`, `sessions/{id}`). */
   identityChannels(identity: Identity): readonly string[]
   /** Starts the dialect's keepalive over the server's connections; returns a stop function. */

@@ -35,6 +35,11 @@ export const envelopeDialect: Dialect = {
     }
   },
   authAnswer: (identity) => ({ status: 'authenticated', user_id: identity.userId }),
+  refreshAnswer: (identity) => ({
+    status: 'refreshed',
+    user_id: identity.userId,
+    expires_at: identity.expiresAt === undefined ? null : new Date(identity.expiresAt).toISOString(),
+  }),
   identityChannels: () => [],
   startKeepalive: (hooks, settings) => startWsPingKeepalive(hooks, { interval: settings.ping_interval, timeout: settings.ping_timeout }),
 }

@@ -19,6 +19,8 @@ export interface FlatCredentials {
 export interface FlatIdentity {
   readonly agent_id: string
   readonly session_id?: string
+  /** The token's expiry (seconds since the epoch), when the credential has one: the connection is warned, then closed 4001 at it. */
+  readonly exp?: number
 }
 
 /**
@@ -51,9 +53,17 @@ function connectionId(): string {
 }
 
 function toIdentity(flat: FlatIdentity): Identity {
-  return flat.session_id === undefined
-    ? { userId: flat.agent_id, permissions: [] }
-    : { userId: flat.agent_id, permissions: [], sessionId: flat.session_id }
+  return {
+    userId: flat.agent_id,
+    permissions: [],
+    ...(flat.session_id === undefined ? {} : { sessionId: flat.session_id }),
+    ...(flat.exp === undefined ? {} : { expiresAt: flat.exp * 1000 }),
+  }
+}
+
+/** The agent (and session) an answer names. */
+function agentFields(identity: Identity): JsonObject {
+  return identity.sessionId === undefined ? { agent_id: identity.userId } : { agent_id: identity.userId, session_id: identity.sessionId }
 }
 
 export interface FlatDialectOptions {
@@ -87,7 +97,8 @@ export function flatDialect(options: FlatDialectOptions = {}): Dialect {
       return Object.keys(out).length > 0 ? out : null
     },
     verify: async (credentials, settings) => toIdentity(await verifier(credentials, settings)),
-    authAnswer: (identity) => (identity.sessionId === undefined ? { agent_id: identity.userId } : { agent_id: identity.userId, session_id: identity.sessionId }),
+    authAnswer: agentFields,
+    refreshAnswer: (identity) => ({ ...agentFields(identity), expires_at: identity.expiresAt ?? null }),
     identityChannels: (identity) => [`agents/${identity.userId}`, ...(identity.sessionId === undefined ? [] : [`sessions/${identity.sessionId}`])],
     startKeepalive: (hooks, settings) =>
       startAppPingKeepalive(hooks, { interval: settings.flat.ping_interval, timeout: settings.flat.heartbeat_timeout, ping: flatServerCodec.encodePing }),

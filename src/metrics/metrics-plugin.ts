@@ -110,6 +110,7 @@ export class MetricsPlugin implements ServerPlugin, BroadcastObserver {
     counter('roomcast_rate_limited_total', 'Frames dropped by the per-connection rate limit.', () => stats.rateLimited)
     counter('roomcast_slow_consumer_closes_total', 'Connections cut as slow consumers (4008) because their outbound buffer was full.', () => stats.slowConsumerCloses)
     counter('roomcast_heartbeat_timeouts_total', 'Connections terminated for not answering a ping in time.', () => stats.heartbeatTimeouts)
+    counter('roomcast_token_expired_closes_total', 'Connections closed 4001 because their token expired unrefreshed.', () => stats.tokenExpiredCloses)
     gauge('roomcast_uptime_seconds', 'Seconds since the server started.', () => server.uptime)
   }
 

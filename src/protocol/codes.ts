@@ -12,6 +12,7 @@ export const CloseCode = {
   INTERNAL_ERROR: 1011,
   TRY_AGAIN_LATER: 1013,
   HEARTBEAT_TIMEOUT: 4000,
+  TOKEN_EXPIRED: 4001,
   SLOW_CONSUMER: 4008,
 } as const
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode]
@@ -25,6 +26,7 @@ export const CLOSE_CODES: Readonly<Record<CloseCode, string>> = {
   1011: 'Internal error, e.g. an unexpected failure during authentication.',
   1013: 'Server at maximum capacity: retry later.',
   4000: 'Heartbeat timeout: the client of an app-level keepalive dialect (flat) stayed silent too long; reconnect.',
+  4001: 'Token expired: the token the connection authenticated with reached its exp without a refresh; reconnect with a fresh token.',
   4008: 'Slow consumer: the backlog stayed over max_buffered_bytes (1 s) or reached twice it; cut at the TCP level (client sees 1006), logged with 4008.',
 }
 
@@ -37,6 +39,7 @@ export const CloseReason = {
   AUTH_TIMEOUT: 'Authentication timeout',
   AUTH_ERROR: 'Authentication error',
   HEARTBEAT_TIMEOUT: 'Heartbeat timeout',
+  TOKEN_EXPIRED: 'Token expired',
   SLOW_CONSUMER: 'Slow consumer',
 } as const
 

@@ -86,6 +86,8 @@ export interface ServerCodec {
   encodePong(reply: ReplyTo): string
   /** An application-level ping, for dialects whose keepalive is in frames. */
   encodePing(): string
+  /** The warning that the connection's token expires at `expiresAt` (ms since the epoch), `expiresIn` seconds from now (docs/protocol.md A.6, B). */
+  encodeTokenExpiring(expiresAt: number, expiresIn: number): string
 }
 
 /** A server frame decoded on the client side. */
@@ -104,6 +106,8 @@ export type ServerMessage =
   | { readonly kind: 'error'; readonly code: string; readonly message: string; readonly correlationId: string | null }
   | { readonly kind: 'pong'; readonly correlationId: string | null }
   | { readonly kind: 'ping' }
+  /** The connection's token expires at `expiresAt` (ms since the epoch): refresh it before then. */
+  | { readonly kind: 'tokenExpiring'; readonly expiresAt: number }
   | { readonly kind: 'invalid'; readonly message: string }
 
 /** The client's half of a dialect's codec (the TypeScript client imports only this side). */

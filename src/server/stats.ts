@@ -16,6 +16,8 @@ export class ServerStats {
   rateLimited = 0
   slowConsumerCloses = 0
   heartbeatTimeouts = 0
+  /** Connections closed 4001 because their token expired unrefreshed. */
+  tokenExpiredCloses = 0
   rejectedAtCapacity = 0
   /** Upgrades answered 429 because their client address held max_connections_per_ip. */
   rejectedPerIp = 0

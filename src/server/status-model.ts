@@ -45,6 +45,7 @@ export interface TrafficFigures {
   readonly rate_limited: number
   readonly slow_consumer_closes: number
   readonly heartbeat_timeouts: number
+  readonly token_expired_closes: number
 }
 
 /** Everything the views show, read at one moment. */
@@ -89,6 +90,7 @@ function traffic(server: ServerView): TrafficFigures {
     rate_limited: s.rateLimited,
     slow_consumer_closes: s.slowConsumerCloses,
     heartbeat_timeouts: s.heartbeatTimeouts,
+    token_expired_closes: s.tokenExpiredCloses,
   }
 }
 

@@ -47,7 +47,7 @@ describe('context service: bad input gets a clear error and the connection stays
     ['publish an ill-typed field', { type: 'publish', channel: 'global', event: 'agent.heartbeat', data: { agent_id: 9 } }, 'INVALID_EVENT', /agent_id/],
     ['publish to another agent', { type: 'publish', channel: 'agents/other', event: 'message.new', data: { content: 'x' } }, 'FORBIDDEN', /agents\/other/],
     ['auth with a number agent_id', { type: 'auth', agent_id: 5 }, 'AUTH_FAILED', /agent_id/],
-    ['auth as another agent', { type: 'auth', agent_id: 'someone-else' }, 'AUTH_FAILED', /Already authenticated as tester/],
+    ['auth as another agent', { type: 'auth', agent_id: 'someone-else' }, 'AUTH_FAILED', /Token identity does not match the connection/],
     ['auth with a garbled token', { type: 'auth', token: '%%%' }, 'AUTH_FAILED', /Malformed token/],
     ['auth with a number token', { type: 'auth', token: 12 }, 'AUTH_FAILED', /Malformed token/],
     ['auth with a forged token', { type: 'auth', token: signHmacToken({ agentId: 'tester' }, 'not-the-secret') }, 'AUTH_FAILED', /Invalid token signature/],

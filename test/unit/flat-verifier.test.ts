@@ -32,11 +32,14 @@ describe('flat identity: HMAC token or, in development, agent_id alone', () => {
     expect(refusal(() => verifyFlatClaims({ agent_id: 'a', session_id: '' }, dev))).toBe('Missing or malformed session_id')
   })
 
-  it('a valid token identifies the agent and its session, in production too', () => {
-    const token = signHmacToken({ agentId: 'a1', sessionId: 's1' }, SECRET)
-    expect(verifyFlatClaims({ token }, prod)).toEqual({ agent_id: 'a1', session_id: 's1' })
-    expect(verifyFlatClaims({ token, agent_id: 'a1', session_id: 's1' }, prod)).toEqual({ agent_id: 'a1', session_id: 's1' })
-    expect(verifyFlatClaims({ token: signHmacToken({ agentId: 'a1' }, SECRET), session_id: 's9' }, prod)).toEqual({ agent_id: 'a1', session_id: 's9' })
+  it('a valid token identifies the agent and its session, with the token\'s exp, in production too', () => {
+    const now = Date.now()
+    const exp = Math.floor(now / 1000) + 600
+    const token = signHmacToken({ agentId: 'a1', sessionId: 's1' }, SECRET, 600, now)
+    expect(verifyFlatClaims({ token }, prod)).toEqual({ agent_id: 'a1', session_id: 's1', exp })
+    expect(verifyFlatClaims({ token, agent_id: 'a1', session_id: 's1' }, prod)).toEqual({ agent_id: 'a1', session_id: 's1', exp })
+    expect(verifyFlatClaims({ token: signHmacToken({ agentId: 'a1' }, SECRET, 600, now), session_id: 's9' }, prod)).toEqual({ agent_id: 'a1', session_id: 's9', exp })
+    expect(verifyFlatClaims({ token: signHmacToken({ agentId: 'a1' }, SECRET, 600, now) }, prod)).toEqual({ agent_id: 'a1', exp })
   })
 
   it('forged, expired, garbled and mismatched tokens are refused with the reason', () => {

@@ -1,4 +1,5 @@
 import { isObject, parseFrame, readPosition, str, uuid } from '../json.js'
+import { TOKEN_EXPIRING_EVENT } from './frame.js'
 import type { ClientCodec, JsonObject, RawFrame, ServerMessage, StreamPosition } from '../messages.js'
 
 /**
@@ -26,6 +27,10 @@ export function decodeEnvelopeServerFrame(raw: RawFrame): ServerMessage {
         return { kind: 'welcome', connectionId: data.connection_id, data }
       }
       if (typeof msg.event !== 'string') return { kind: 'invalid', message: 'Event frame without an event name' }
+      if (msg.event === TOKEN_EXPIRING_EVENT && msg.room === null && typeof data.expires_at === 'string') {
+        const expiresAt = Date.parse(data.expires_at)
+        if (!Number.isNaN(expiresAt)) return { kind: 'tokenExpiring', expiresAt }
+      }
       return { kind: 'event', id: text(msg.id), channel: text(msg.room), event: msg.event, data, timestamp: text(msg.timestamp), position: readPosition(msg) }
     case 'response':
       return { kind: 'response', op: text(msg.event), data, correlationId }

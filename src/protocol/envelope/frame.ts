@@ -29,3 +29,6 @@ export function envelopeFrame(
 
 /** The nine `type` values of the envelope. */
 export const ENVELOPE_TYPES: ReadonlySet<string> = new Set(['request', 'response', 'event', 'error', 'subscribe', 'unsubscribe', 'ping', 'pong', 'ack'])
+
+/** The event that warns a connection its token is about to expire (docs/protocol.md A.6); `room` is null. */
+export const TOKEN_EXPIRING_EVENT = 'token.expiring'

@@ -2,7 +2,7 @@ import type { JsonShapeLimits } from '../json-shape.js'
 import { CompactAck } from '../compact-ack.js'
 import { ackIds, isObject, parseFrame, positionKeys, unknownType } from '../json.js'
 import type { DirectMessage, Inbound, JsonObject, Publication, RawFrame, ReplyTo, ServerCodec, WelcomeInfo } from '../messages.js'
-import { ENVELOPE_TYPES, envelopeFrame } from './frame.js'
+import { ENVELOPE_TYPES, envelopeFrame, TOKEN_EXPIRING_EVENT } from './frame.js'
 
 /** A key that, when present, must be a string (docs/protocol.md A.1: null is not accepted). */
 function badOptionalString(obj: JsonObject, key: string): boolean {
@@ -90,6 +90,9 @@ export const envelopeServerCodec: ServerCodec = {
   },
   encodePing(): string {
     return envelopeFrame('ping', null, null, '{}')
+  },
+  encodeTokenExpiring(expiresAt: number, expiresIn: number): string {
+    return envelopeFrame('event', null, TOKEN_EXPIRING_EVENT, JSON.stringify({ expires_at: new Date(expiresAt).toISOString(), expires_in: expiresIn }))
   },
   encodeWelcome(info: WelcomeInfo): string {
     const data = {

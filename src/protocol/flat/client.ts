@@ -30,6 +30,9 @@ export function decodeFlatServerFrame(raw: RawFrame): ServerMessage {
       return { kind: 'pong', correlationId: null }
     case 'ping':
       return { kind: 'ping' }
+    case 'token_expiring':
+      if (typeof msg.expires_at !== 'number') return { kind: 'invalid', message: 'token_expiring without a numeric expires_at' }
+      return { kind: 'tokenExpiring', expiresAt: msg.expires_at }
     default:
       return { kind: 'invalid', message: `Unexpected frame type ${JSON.stringify(msg.type ?? null)}` }
   }

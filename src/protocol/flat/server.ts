@@ -93,5 +93,6 @@ export const flatServerCodec: ServerCodec = {
   },
   encodePong: (reply) => JSON.stringify({ type: 'pong', timestamp: echoed(reply) }),
   encodePing: () => `{"type":"ping","timestamp":${Date.now()}}`,
+  encodeTokenExpiring: (expiresAt, expiresIn) => JSON.stringify({ type: 'token_expiring', expires_at: expiresAt, expires_in: expiresIn, timestamp: Date.now() }),
   encodeWelcome: (info: WelcomeInfo) => JSON.stringify({ type: 'connected', client_id: info.connectionId, timestamp: Date.now() }),
 }

@@ -4,6 +4,18 @@ import { AppError, CloseCode, CloseReason, ErrorCode } from '../../protocol/code
 import type { JsonObject, ReplyTo } from '../../protocol/messages.js'
 import { type AnswerSink, answerWith } from './answer.js'
 import type { SessionHost } from './host.js'
+import { TokenExpiry } from './token-expiry.js'
+
+/** A verified identity, and whether it renewed the connection's (a refresh) rather than gave it one. */
+interface Verified {
+  readonly identity: Identity
+  readonly refreshed: boolean
+}
+
+/** Whether `next` names the connection's identity: the same user (agent), and the same session where the connection has one. */
+function sameIdentity(current: Identity, next: Identity): boolean {
+  return next.userId === current.userId && (current.sessionId === undefined || next.sessionId === current.sessionId)
+}
 
 /**
  * The authentication of one connection, in one place (docs/auth.md "Production"): the deadline
@@ -16,12 +28,18 @@ import type { SessionHost } from './host.js'
  * channels: what public_channels invites), and a failed attempt that leaves it without an
  * identity closes it 1008 `Authentication failed` after the error frame. In development an
  * anonymous connection stays, and a failed attempt only gets its error frame.
+ *
+ * A token with an `exp` (docs/auth.md "Refresh") arms one timer: a warning frame before the
+ * expiry, close 4001 `Token expired` at it. An auth of a connection that has an identity is a
+ * refresh: the same identity only, and it moves the expiry; a refused one changes nothing.
  */
 export class SessionAuth {
   readonly #sink: AnswerSink
   readonly #host: SessionHost
   readonly locked: boolean
   #deadline: NodeJS.Timeout | null = null
+  /** Created with the first identity that has an expiry: anonymous connections carry no timer. */
+  #expiry: TokenExpiry | null = null
 
   constructor(sink: AnswerSink, host: SessionHost) {
     this.#sink = sink
@@ -35,31 +53,54 @@ export class SessionAuth {
     this.#deadline = setTimeout(() => this.#expired(), this.#host.settings.auth.timeout * 1000)
   }
 
-  /** The connection closed: stop the deadline. */
+  /** The connection closed: stop its timers. */
   end(): void {
-    if (this.#deadline !== null) clearTimeout(this.#deadline)
-    this.#deadline = null
+    this.#endDeadline()
+    this.#expiry?.clear()
   }
 
   /** Verifies credentials and gives the connection that identity; rejects with the refusal (AppError) or an unexpected failure. */
   async identify(credentials: JsonObject): Promise<Identity> {
-    const identity = await this.#host.authenticator.verify(credentials)
+    return (await this.#verify(credentials)).identity
+  }
+
+  /**
+   * Verifies credentials; a connection without an identity gets this one, one with an identity
+   * keeps it and takes the new expiry (a refresh) — or, for another identity, nothing changes.
+   */
+  async #verify(credentials: JsonObject): Promise<Verified> {
+    const verified = await this.#host.authenticator.verify(credentials)
     const conn = this.#sink.conn
-    // Verified too late (the deadline or the client closed it): nothing to attach to.
-    if (conn.phase === 'closing') return identity
-    this.#host.identify(conn, identity)
-    this.end()
-    return identity
+    // Verified too late (the deadline, the expiry or the client closed it): nothing to attach to.
+    if (conn.phase === 'closing') return { identity: verified, refreshed: false }
+    const current = conn.identity
+    if (current === null) {
+      this.#host.identify(conn, verified)
+      this.#endDeadline()
+      this.#armExpiry(verified)
+      return { identity: verified, refreshed: false }
+    }
+    if (!sameIdentity(current, verified)) throw new AppError(ErrorCode.AUTH_FAILED, 'Token identity does not match the connection')
+    // The identity (permissions included) stays the one the connection authenticated with: only its lifetime moves.
+    const { expiresAt: _old, ...kept } = current
+    const renewed: Identity = verified.expiresAt === undefined ? kept : { ...kept, expiresAt: verified.expiresAt }
+    conn.identity = renewed
+    this.#armExpiry(renewed)
+    return { identity: renewed, refreshed: true }
   }
 
   /** An auth request of an admitted connection (envelope: any time; flat: the auth frame): answered, then the refusal policy. */
   request(credentials: JsonObject, reply: ReplyTo): void {
+    const dialect = this.#host.dialect
     answerWith(
       this.#sink,
       this.#host,
       'auth',
       reply,
-      async () => this.#host.dialect.authAnswer(await this.identify(credentials)),
+      async () => {
+        const { identity, refreshed } = await this.#verify(credentials)
+        return refreshed ? dialect.refreshAnswer(identity) : dialect.authAnswer(identity)
+      },
       (err) => this.failed(err),
     )
   }
@@ -84,9 +125,34 @@ export class SessionAuth {
   failed(err: unknown): void {
     const conn = this.#sink.conn
     if (!this.locked || conn.identity !== null) return
-    this.end()
+    this.#endDeadline()
     if (err instanceof AppError) conn.close(CloseCode.POLICY_VIOLATION, CloseReason.AUTH_FAILED)
     else conn.close(CloseCode.INTERNAL_ERROR, CloseReason.AUTH_ERROR)
+  }
+
+  #endDeadline(): void {
+    if (this.#deadline !== null) clearTimeout(this.#deadline)
+    this.#deadline = null
+  }
+
+  /** One timer for an identity with an expiry; none (or none any more) for one without. */
+  #armExpiry(identity: Identity): void {
+    if (identity.expiresAt === undefined) return this.#expiry?.clear()
+    this.#expiry ??= new TokenExpiry({ warn: (at) => this.#warn(at), expired: () => this.#tokenExpired() }, this.#host.settings.auth.expiry_warning)
+    this.#expiry.arm(identity.expiresAt)
+  }
+
+  #warn(expiresAt: number): void {
+    const expiresIn = Math.max(0, Math.round(expiresAt - Date.now())) / 1000
+    this.#sink.send('token_expiring', this.#host.dialect.codec.encodeTokenExpiring(expiresAt, expiresIn))
+  }
+
+  #tokenExpired(): void {
+    const conn = this.#sink.conn
+    if (conn.phase === 'closing') return
+    this.#host.stats.tokenExpiredCloses++
+    this.#host.log.info({ connection: conn.id, user: conn.identity?.userId, code: CloseCode.TOKEN_EXPIRED }, 'token expired: connection closed')
+    conn.close(CloseCode.TOKEN_EXPIRED, CloseReason.TOKEN_EXPIRED)
   }
 
   #expired(): void {
