@@ -35,7 +35,7 @@ export async function verifyToken(token: string, secret: string): Promise<Identi
   return { userId: claims.data.user_id, permissions: claims.data.permissions, expiresAt: claims.data.exp * 1000 }
 }
 
-/** Signs an HS256 token for `roomcast token` and tests; `ttlSeconds` may be fractional (exp is whole seconds, rounded down). */
+/** Signs an HS256 token for `roomcast token` and tests. */
 export async function signToken(
   claims: { userId: string; permissions?: readonly string[] },
   secret: string,
