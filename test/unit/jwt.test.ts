@@ -8,8 +8,11 @@ const inAnHour = () => Math.floor(Date.now() / 1000) + 3600
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
 
 describe('verifyToken: the guards of src/auth/jwt.ts (docs/auth.md)', () => {
-  it('accepts an HS256 token with user_id and exp', async () => {
-    expect(await verifyToken(await signToken({ userId: 'alice', permissions: ['workflow:read'] }, SECRET), SECRET)).toEqual({ userId: 'alice', permissions: ['workflow:read'] })
+  it('accepts an HS256 token with user_id and exp; the identity expires with it', async () => {
+    const exp = inAnHour()
+    const token = await new SignJWT({ user_id: 'alice', permissions: ['workflow:read'] }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt().setExpirationTime(exp).sign(key)
+    expect(await verifyToken(token, SECRET)).toEqual({ userId: 'alice', permissions: ['workflow:read'], expiresAt: exp * 1000 })
+    expect(await verifyToken(await signToken({ userId: 'alice' }, SECRET), SECRET)).toMatchObject({ userId: 'alice', permissions: [] })
   })
 
   it('refuses a token without exp, even well signed with HS256', async () => {
