@@ -86,7 +86,7 @@ describe('production lock, flat dialect (the context service)', () => {
     expect(await byFrame.op({ type: 'auth', agent_id: 'alice', token: forged })).toMatchObject({ success: false, code: 'AUTH_FAILED', error: 'Invalid token signature' })
     expect(await byFrame.closed).toEqual({ code: 1008, reason: 'Authentication failed' })
     // A refused second identity leaves the first in place, and the connection open.
-    expect(await alice.op({ type: 'auth', token: signHmacToken({ agentId: 'bob' }, HMAC_SECRET) })).toMatchObject({ success: false, code: 'AUTH_FAILED', error: 'Already authenticated as alice' })
+    expect(await alice.op({ type: 'auth', token: signHmacToken({ agentId: 'bob' }, HMAC_SECRET) })).toMatchObject({ success: false, code: 'AUTH_FAILED', error: 'Token identity does not match the connection' })
     expect(await alice.op({ type: 'auth', token: forged })).toMatchObject({ success: false, code: 'AUTH_FAILED' })
     await alice.pingFlat()
     const garbage = await flat({ token: 'garbage' })
