@@ -65,7 +65,8 @@ export function decideRecovery(since: StreamPosition, page: HistoryPage): Recove
   const { top } = page
   const fail: Recovery = { recovered: false, replay: [], top }
   if (since.epoch !== top.epoch || since.offset > top.offset) return fail
-  const replay = page.publications.filter((p) => p.position.offset > since.offset)
+  // Above `since` and not above the top told to the client: what comes after the top arrives live.
+  const replay = page.publications.filter((p) => p.position.offset > since.offset && p.position.offset <= top.offset)
   if (since.offset === top.offset) return { recovered: true, replay: [], top }
   // Every offset from since + 1 to the top, none missing (trimmed, expired or unreadable).
   const contiguous = replay.every((p, i) => p.position.offset === since.offset + 1 + i)

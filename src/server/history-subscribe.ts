@@ -5,37 +5,67 @@ import type { JsonObject, Publication } from '../protocol/messages.js'
 
 /** Live frames held for one subscriber while its replay is prepared. */
 interface Held {
+  readonly kind: 'held'
   readonly frames: { readonly pub: Publication; readonly frame: Buffer }[]
   bytes: number
   overflow: boolean
 }
 
 /**
- * Subscribers of history channels between their subscribe and the end of their replay. A
- * publication delivered meanwhile is held for them (its frame, encoded once for everyone) and
- * released after the replay, minus what the replay already sent: no gap, no duplicate. What is
- * held is bounded by `maxBytes` per subscriber; past it the subscriber is treated as slow.
+ * After its replay: the highest position the subscriber was sent. A publication read by the
+ * replay may still be on its way here live (Redis hands publications out on another connection
+ * than the one that answered the read), so one at or below it is a duplicate.
+ */
+interface Sent {
+  readonly kind: 'sent'
+  readonly upTo: StreamPosition
+}
+
+/** Where a subscriber of a history channel stands with respect to its replay. */
+export type Gate = Held | Sent
+
+/**
+ * Subscribers of history channels from their subscribe until their stream continues past their
+ * replay. A publication delivered during the replay is held for them (its frame, encoded once
+ * for everyone) and released after it, minus what the replay already sent; one delivered after
+ * it is dropped while at or below what was sent: no gap, no duplicate. What is held is bounded
+ * by `maxBytes` per subscriber; past it the subscriber is treated as slow.
  */
 export class HeldDeliveries<C> {
-  readonly #byChannel = new Map<string, Map<C, Held>>()
+  readonly #byChannel = new Map<string, Map<C, Gate>>()
   readonly #maxBytes: number
 
   constructor(maxBytes: number) {
     this.#maxBytes = maxBytes
   }
 
+  /** Holds `conn`'s deliveries of `channel` until release (a subscribe already holding shares its frames). */
   hold(channel: string, conn: C): void {
-    let held = this.#byChannel.get(channel)
-    if (held === undefined) this.#byChannel.set(channel, (held = new Map()))
-    if (!held.has(conn)) held.set(conn, { frames: [], bytes: 0, overflow: false })
+    let gates = this.#byChannel.get(channel)
+    if (gates === undefined) this.#byChannel.set(channel, (gates = new Map()))
+    if (gates.get(conn)?.kind !== 'held') gates.set(conn, { kind: 'held', frames: [], bytes: 0, overflow: false })
   }
 
-  /** The subscribers of `channel` whose deliveries are held now; undefined (the common case) when none. */
-  holders(channel: string): Map<C, Held> | undefined {
+  /** The subscribers of `channel` with a gate now; undefined (the common case) when none. */
+  holders(channel: string): Map<C, Gate> | undefined {
     return this.#byChannel.get(channel)
   }
 
-  keep(held: Held, pub: Publication, frame: Buffer): void {
+  /** Whether `pub` goes out to `conn` now; false when it is held for after the replay, or the replay sent it. */
+  pass(conn: C, gate: Gate, pub: Publication, frame: Buffer): boolean {
+    if (gate.kind === 'held') {
+      this.#keep(gate, pub, frame)
+      return false
+    }
+    const position = pub.position
+    if (position === undefined) return true
+    if (position.epoch === gate.upTo.epoch && position.offset <= gate.upTo.offset) return false
+    // A channel's publications arrive in stream order: none at or below the gate can follow this one.
+    this.forget(pub.channel, conn)
+    return true
+  }
+
+  #keep(held: Held, pub: Publication, frame: Buffer): void {
     if (held.overflow) return
     held.bytes += frame.length
     if (held.bytes > this.#maxBytes) {
@@ -46,12 +76,25 @@ export class HeldDeliveries<C> {
     held.frames.push({ pub, frame })
   }
 
+  /** Ends the hold: what was held, or undefined when nothing holds (the subscriber left meanwhile). */
   release(channel: string, conn: C): Held | undefined {
-    const byConn = this.#byChannel.get(channel)
-    const held = byConn?.get(conn)
-    byConn?.delete(conn)
-    if (byConn?.size === 0) this.#byChannel.delete(channel)
-    return held
+    const gate = this.#byChannel.get(channel)?.get(conn)
+    if (gate?.kind !== 'held') return undefined
+    this.forget(channel, conn)
+    return gate
+  }
+
+  /** After the replay: drop live deliveries of `channel` to `conn` at or below `upTo`. */
+  sentUpTo(channel: string, conn: C, upTo: StreamPosition): void {
+    let gates = this.#byChannel.get(channel)
+    if (gates === undefined) this.#byChannel.set(channel, (gates = new Map()))
+    gates.set(conn, { kind: 'sent', upTo })
+  }
+
+  /** Drops `conn`'s gate on `channel` (it left the room, or its stream went past the gate). */
+  forget(channel: string, conn: C): void {
+    const gates = this.#byChannel.get(channel)
+    if (gates?.delete(conn) === true && gates.size === 0) this.#byChannel.delete(channel)
   }
 }
 
@@ -74,7 +117,8 @@ export interface HistoryHost<C> {
 /**
  * Subscribes to a history channel (docs/protocol.md A.8): hold live publications, read the
  * stream, answer with the position (and whether `since` recovered), then — after the answer
- * has gone out — replay, release what was held above the replay's top, and go live.
+ * has gone out — replay, release what was held above the replay's top, and go live, dropping
+ * what the replay sent if it still arrives live.
  */
 export async function subscribeWithHistory<C>(
   host: HistoryHost<C>,
@@ -107,13 +151,16 @@ function goLive<C>(host: HistoryHost<C>, conn: C, channel: string, recovery: Rec
   const held = host.held.release(channel, conn)
   if (held?.overflow === true) return host.overflow(conn)
   for (const pub of recovery?.replay ?? []) if (!host.send(conn, host.frame(pub), pub)) return
-  const top = recovery?.top
+  // The highest position sent: the top read (the replay ends there, or the client said it has it).
+  let sent = recovery?.top
   for (const { pub, frame } of held?.frames ?? []) {
-    // At or below the top read: the replay had it, or the client said it has it.
     const position = pub.position
-    if (top !== undefined && position !== undefined && position.epoch === top.epoch && position.offset <= top.offset) continue
+    if (sent !== undefined && position !== undefined && position.epoch === sent.epoch && position.offset <= sent.offset) continue
     if (!host.send(conn, frame, pub)) return
+    if (position !== undefined) sent = position
   }
+  // Still in the room (it held until now): what the read saw may yet arrive live; it is not sent twice.
+  if (held !== undefined && sent !== undefined) host.held.sentUpTo(channel, conn, sent)
 }
 
 /** Frames of replayed publications, cached on the (shared) page objects: a storm encodes each once. */

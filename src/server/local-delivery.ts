@@ -35,19 +35,17 @@ export class LocalDelivery {
     const started = this.#deps.observer() === null ? 0 : performance.now()
     // Framed once as a text frame (docs/protocol.md A.1); every subscriber gets the same bytes.
     const frame = textFrame(codec.encodeEvent(pub))
-    // Subscribers still being replayed to get it after their replay (history-subscribe.ts).
+    // Subscribers still being replayed to get it after their replay, just replayed ones not twice (history-subscribe.ts).
     const holding = heldDeliveries.holders(pub.channel)
     let n = 0
     // A tracked event (docs/protocol.md A.8) is tracked per recipient; the retries re-send these same bytes.
     const tracked = delivery.isTracked(pub.event) ? delivery.frame(frame) : null
     for (const conn of members) {
-      const held = holding?.get(conn)
-      if (held !== undefined) heldDeliveries.keep(held, pub, frame)
-      else {
-        if (conn.sendFramed(frame)) n++
-        // Tracked for a closing connection too: its identity may reconnect and get it then.
-        if (tracked !== null) delivery.track(conn, pub.id, pub.event, tracked)
-      }
+      const gate = holding?.get(conn)
+      if (gate !== undefined && !heldDeliveries.pass(conn, gate, pub, frame)) continue
+      if (conn.sendFramed(frame)) n++
+      // Tracked for a closing connection too: its identity may reconnect and get it then.
+      if (tracked !== null) delivery.track(conn, pub.id, pub.event, tracked)
     }
     stats.broadcasts++
     stats.deliveries += n

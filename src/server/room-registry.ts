@@ -12,10 +12,12 @@ export class RoomRegistry<M extends RoomMember> {
   readonly #rooms = new Map<string, Set<M>>()
   readonly #onActive: (room: string) => void
   readonly #onIdle: (room: string) => void
+  readonly #onLeave: (room: string, member: M) => void
 
-  constructor(hooks: { onActive: (room: string) => void; onIdle: (room: string) => void }) {
+  constructor(hooks: { onActive: (room: string) => void; onIdle: (room: string) => void; onLeave?: (room: string, member: M) => void }) {
     this.#onActive = hooks.onActive
     this.#onIdle = hooks.onIdle
+    this.#onLeave = hooks.onLeave ?? (() => {})
   }
 
   /** Adds a member; returns false when it was already in the room. */
@@ -38,6 +40,7 @@ export class RoomRegistry<M extends RoomMember> {
     const set = this.#rooms.get(room)
     if (set === undefined || !set.delete(member)) return false
     member.subscriptions.delete(room)
+    this.#onLeave(room, member)
     if (set.size === 0) {
       this.#rooms.delete(room)
       this.#onIdle(room)

@@ -45,8 +45,13 @@ export class Subscriptions {
   constructor(deps: SubscriptionsDeps) {
     const { broker, codec, stats, delivery } = deps
     this.#deps = deps
-    this.rooms = new RoomRegistry<Connection>({ onActive: (room) => broker.roomActive(room), onIdle: (room) => broker.roomIdle(room) })
-    this.held = new HeldDeliveries(deps.maxBufferedBytes)
+    const held = (this.held = new HeldDeliveries(deps.maxBufferedBytes))
+    this.rooms = new RoomRegistry<Connection>({
+      onActive: (room) => broker.roomActive(room),
+      onIdle: (room) => broker.roomIdle(room),
+      // A subscriber that leaves during (or just after) its replay: nothing more is held or gated for it.
+      onLeave: (room, conn) => held.forget(room, conn),
+    })
     this.#historyHost = {
       held: this.held,
       reads: new BatchedHistoryReads((channel, after, opts) => broker.history(channel, after, opts)),
