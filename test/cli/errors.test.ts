@@ -35,7 +35,7 @@ describe('CLI and settings errors a person can act on (built dist/, real process
   })
 
   it.concurrent.each([
-    ['serve', ['--port', '--host', '--settings', '--root']],
+    ['serve', ['--port', '--host', '--workers', '--settings', '--root']],
     ['status', ['--port', '--mcp-port', '--host', '--settings', '--timeout']],
     ['mcp', ['--port', '--mcp-port', '--host', '--settings', '--timeout']],
     ['token', ['--user', '--permissions', '--ttl', '--settings', '--secret', '--dialect', '--agent', '--session']],
