@@ -1,0 +1,145 @@
+import { ROOM_CHANNEL_PREFIX } from './cluster-channels.js'
+import { ipcEnvelope, ipcPayload, type IpcRequest, IpcRequestSchema } from './ipc-messages.js'
+import { MemoryHistory } from './memory-history.js'
+import type { Publication } from '../protocol/messages.js'
+
+/** A worker as the primary sees it: a node:cluster Worker (or a forked child in tests). */
+export interface IpcPeer {
+  readonly isConnected?: () => boolean
+  send(message: unknown, sendHandle?: undefined, options?: undefined, callback?: (err: Error | null) => void): boolean
+  on(event: 'message', listener: (message: unknown) => void): unknown
+  off(event: 'message', listener: (message: unknown) => void): unknown
+}
+
+/** What the primary answers to a `call` request (e.g. the metrics of every worker). */
+export type IpcCallHandler = (arg: unknown, from: IpcPeer) => unknown
+
+interface Member {
+  readonly channels: Set<string>
+  everyRoom: boolean
+  readonly listener: (message: unknown) => void
+}
+
+/**
+ * The primary's side of the ipc transport: relays each publish only to the workers that subscribe
+ * its channel (a publication is encoded once per worker by the cluster layer there, and never
+ * reaches a worker without subscribers), and holds the service's one history store, so a
+ * channel's offsets come from one sequence whichever worker publishes. Appending and relaying
+ * happen in one turn of the primary, in the order the requests arrived: every worker sees a
+ * channel's publications in offset order.
+ */
+export class IpcHub {
+  readonly #members = new Map<IpcPeer, Member>()
+  readonly #history = new MemoryHistory()
+  readonly #calls = new Map<string, IpcCallHandler>()
+  #malformed = 0
+
+  constructor() {
+    this.#history.open()
+  }
+
+  /** Requests that failed validation (dropped). */
+  get malformed(): number {
+    return this.#malformed
+  }
+
+  /** Workers attached now. */
+  get workers(): number {
+    return this.#members.size
+  }
+
+  /** Answers `call` requests named `name` with `handler`. */
+  handle(name: string, handler: IpcCallHandler): void {
+    this.#calls.set(name, handler)
+  }
+
+  attach(peer: IpcPeer): void {
+    const listener = (raw: unknown) => this.#receive(peer, raw)
+    this.#members.set(peer, { channels: new Set(), everyRoom: false, listener })
+    peer.on('message', listener)
+  }
+
+  /** Forgets a worker (it exited): its subscriptions go with it. */
+  detach(peer: IpcPeer): void {
+    const m = this.#members.get(peer)
+    if (m === undefined) return
+    peer.off('message', m.listener)
+    this.#members.delete(peer)
+  }
+
+  close(): void {
+    for (const peer of [...this.#members.keys()]) this.detach(peer)
+    this.#history.close()
+  }
+
+  /** Sends `bytes` to every worker subscribed to `channel`; returns how many. */
+  relay(channel: string, bytes: string): number {
+    const room = channel.startsWith(ROOM_CHANNEL_PREFIX)
+    let receivers = 0
+    const msg = ipcEnvelope({ v: 1, op: 'message', bytes })
+    for (const [peer, m] of this.#members) {
+      if (!(m.channels.has(channel) || (room && m.everyRoom))) continue
+      if (peer.isConnected?.() === false) continue
+      receivers++
+      peer.send(msg, undefined, undefined, () => {})
+    }
+    return receivers
+  }
+
+  #receive(peer: IpcPeer, raw: unknown): void {
+    const payload = ipcPayload(raw)
+    if (payload === undefined) return
+    const parsed = IpcRequestSchema.safeParse(payload)
+    if (!parsed.success) {
+      this.#malformed++
+      return
+    }
+    const req = parsed.data
+    let value: unknown
+    try {
+      value = this.#serve(peer, req)
+    } catch (err) {
+      return this.#answer(peer, req.id, Promise.reject(err as Error))
+    }
+    this.#answer(peer, req.id, value)
+  }
+
+  #serve(peer: IpcPeer, req: IpcRequest): unknown {
+    const m = this.#members.get(peer)
+    if (m === undefined) throw new Error('worker not attached')
+    switch (req.op) {
+      case 'publish':
+        return this.relay(req.channel, req.bytes)
+      case 'subscribe':
+        for (const c of req.channels) m.channels.add(c)
+        return true
+      case 'subscribe_rooms':
+        m.everyRoom = true
+        return true
+      case 'unsubscribe':
+        m.channels.delete(req.channel)
+        return true
+      case 'append': {
+        const out = { channel: req.channel, head: req.head, send: async (bytes: string) => this.relay(req.channel, bytes) }
+        return this.#history.appendAndPublish(req.pub as Publication, req.opts, out)
+      }
+      case 'read':
+        return this.#history.read(req.channel, req.after, req.opts)
+      case 'call': {
+        const handler = this.#calls.get(req.name)
+        if (handler === undefined) throw new Error(`no handler for ${req.name}`)
+        return handler(req.arg, peer)
+      }
+    }
+  }
+
+  #answer(peer: IpcPeer, id: number, value: unknown): void {
+    const send = (msg: Parameters<typeof ipcEnvelope>[0]) => {
+      if (peer.isConnected?.() !== false) peer.send(ipcEnvelope(msg), undefined, undefined, () => {})
+    }
+    Promise.resolve(value).then(
+      (v) => send({ v: 1, op: 'done', id, value: v }),
+      (err: unknown) => send({ v: 1, op: 'failed', id, error: err instanceof Error ? err.message : String(err) }),
+    )
+  }
+}

@@ -1,0 +1,49 @@
+import { z } from 'zod'
+
+/**
+ * What a worker and its primary say over the node:cluster IPC channel (ipc-transport.ts,
+ * ipc-hub.ts): a versioned tagged union under one key, so node's own messages and others pass
+ * by. Requests carry an id; the primary answers each with `done` (a number, a stream position
+ * or page) or `failed`. Whatever crosses is `safeParse`d; what fails is dropped and counted.
+ */
+export const IPC_KEY = 'roomcast_ipc'
+
+const id = z.number().int().nonnegative()
+const channel = z.string().min(1)
+const HistoryOptionsSchema = z.object({ size: z.number().int().positive(), ttlMs: z.number().positive(), metaTtlMs: z.number().positive() })
+const PublicationSchema = z.looseObject({ id: z.string(), channel: z.string().min(1), event: z.string(), data: z.record(z.string(), z.unknown()), timestamp: z.string() })
+
+/** Worker → primary. */
+export const IpcRequestSchema = z.discriminatedUnion('op', [
+  z.object({ v: z.literal(1), op: z.literal('publish'), id, channel, bytes: z.string() }),
+  z.object({ v: z.literal(1), op: z.literal('subscribe'), id, channels: z.array(channel) }),
+  z.object({ v: z.literal(1), op: z.literal('subscribe_rooms'), id }),
+  z.object({ v: z.literal(1), op: z.literal('unsubscribe'), id, channel }),
+  // A history publication: stored in the primary's one sequence and relayed in the same step.
+  z.object({ v: z.literal(1), op: z.literal('append'), id, pub: PublicationSchema, opts: HistoryOptionsSchema, channel, head: z.string() }),
+  z.object({ v: z.literal(1), op: z.literal('read'), id, channel, after: z.number().int().nonnegative().nullable(), opts: HistoryOptionsSchema }),
+  // Anything the primary serves besides the cluster (the runner's own requests, e.g. /metrics).
+  z.object({ v: z.literal(1), op: z.literal('call'), id, name: z.string().min(1), arg: z.unknown() }),
+])
+
+/** Primary → worker. */
+export const IpcAnswerSchema = z.discriminatedUnion('op', [
+  z.object({ v: z.literal(1), op: z.literal('message'), bytes: z.string() }),
+  z.object({ v: z.literal(1), op: z.literal('done'), id, value: z.unknown() }),
+  z.object({ v: z.literal(1), op: z.literal('failed'), id, error: z.string() }),
+])
+
+export type IpcRequest = z.output<typeof IpcRequestSchema>
+export type IpcAnswer = z.output<typeof IpcAnswerSchema>
+/** A request without the envelope fields the link adds. */
+export type IpcAsk = IpcRequest extends infer R ? (R extends IpcRequest ? Omit<R, 'v' | 'id'> : never) : never
+
+/** Wraps a message for the IPC channel. */
+export function ipcEnvelope(msg: IpcRequest | IpcAnswer): Record<string, unknown> {
+  return { [IPC_KEY]: msg }
+}
+
+/** The roomcast message inside `raw`, or undefined when `raw` is not one of ours (node's, another library's). */
+export function ipcPayload(raw: unknown): unknown {
+  return typeof raw === 'object' && raw !== null && Object.hasOwn(raw, IPC_KEY) ? (raw as Record<string, unknown>)[IPC_KEY] : undefined
+}

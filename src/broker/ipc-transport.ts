@@ -1,0 +1,67 @@
+import type { IpcLink } from './ipc-link.js'
+import type { Transport, TransportEvents } from './transport.js'
+
+/**
+ * The workers of one service on one host (node:cluster), meeting through their primary: a
+ * publish goes up the worker's IPC channel and the primary (ipc-hub.ts) relays it only to the
+ * workers that subscribe the channel, the sender included when it does (it then hears its own
+ * echo, which the cluster layer drops). One primary serves one service, so channel names need
+ * no service prefix.
+ */
+export class IpcTransport implements Transport {
+  readonly kind = 'ipc'
+  readonly standalone = false
+  readonly address = 'primary (node:cluster IPC)'
+  readonly #link: IpcLink
+  #open = false
+  #lastError: string | null = null
+
+  constructor(link: IpcLink) {
+    this.#link = link
+  }
+
+  get ready(): boolean {
+    return this.#open && this.#link.connected
+  }
+
+  get lastError(): string | null {
+    return this.#lastError
+  }
+
+  async open(_service: string, _name: string, events: TransportEvents): Promise<boolean> {
+    this.#link.onMessage((bytes) => {
+      if (this.#open) events.message(bytes)
+    })
+    this.#link.onLost(() => {
+      this.#lastError = 'the primary is gone (IPC channel closed)'
+      events.lost('send')
+      events.lost('receive')
+    })
+    if (!this.#link.connected) return false
+    this.#open = true
+    events.sendReady()
+    events.receiveReady()
+    return true
+  }
+
+  async publish(channel: string, bytes: string): Promise<number> {
+    return Number(await this.#link.ask({ op: 'publish', channel, bytes }))
+  }
+
+  async subscribe(channels: readonly string[]): Promise<void> {
+    await this.#link.ask({ op: 'subscribe', channels: [...channels] })
+  }
+
+  async subscribeEveryRoom(): Promise<void> {
+    await this.#link.ask({ op: 'subscribe_rooms' })
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    await this.#link.ask({ op: 'unsubscribe', channel })
+  }
+
+  async close(last: { readonly channel: string; readonly bytes: string } | null): Promise<void> {
+    if (last !== null && this.ready) await this.publish(last.channel, last.bytes).catch(() => {})
+    this.#open = false
+  }
+}

@@ -1,0 +1,95 @@
+import { type ChildProcess, fork } from 'node:child_process'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { IpcHub } from '../../src/broker/ipc-hub.js'
+import { ROOT } from '../helpers/supervisor.js'
+
+const WORKER = join(ROOT, 'test/fixtures/ipc-worker.mjs')
+const HISTORY = { size: 1000, ttlMs: 60_000, metaTtlMs: 120_000 }
+
+/** A forked worker and what it told the test, in order. */
+class Child {
+  readonly proc: ChildProcess
+  readonly said: Record<string, unknown>[] = []
+  constructor(hub: IpcHub, id: string) {
+    this.proc = fork(WORKER, [id], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    this.proc.on('message', (m: { test?: Record<string, unknown> }) => {
+      if (m.test !== undefined) this.said.push(m.test)
+      this.proc.emit('test')
+    })
+    hub.attach(this.proc)
+  }
+  /** Resolves with the first thing said (after `from`) that has `key`. */
+  async heard(key: string, count = 1): Promise<Record<string, unknown>[]> {
+    const found = () => this.said.filter((m) => key in m)
+    while (found().length < count) {
+      if (this.proc.exitCode !== null) throw new Error(`worker exited (${this.proc.exitCode})`)
+      await once(this.proc, 'test')
+    }
+    return found()
+  }
+  ask(test: Record<string, unknown>): void {
+    this.proc.send({ test })
+  }
+  delivered(channel: string): { id: string; position?: { offset: number } }[] {
+    return this.said.flatMap((m) => ('delivered' in m ? [m.delivered as { id: string; channel: string; position?: { offset: number } }] : [])).filter((p) => p.channel === channel)
+  }
+}
+
+const pub = (channel: string, id: string) => ({ id, channel, event: 'e', data: { id }, timestamp: new Date(0).toISOString() })
+
+describe('ipc transport: workers meeting through their primary (two child processes)', () => {
+  let hub: IpcHub
+  const children: Child[] = []
+  afterEach(async () => {
+    for (const c of children.splice(0)) {
+      c.proc.kill('SIGKILL')
+      if (c.proc.exitCode === null && c.proc.signalCode === null) await once(c.proc, 'exit')
+    }
+    hub.close()
+  })
+
+  async function start(n: number): Promise<Child[]> {
+    hub = new IpcHub()
+    const started = Array.from({ length: n }, (_, i) => new Child(hub, `w${i}`))
+    children.push(...started)
+    await Promise.all(started.map((c) => c.heard('ready')))
+    return started
+  }
+
+  it('a publication reaches every subscribing worker once, and only the workers that subscribe', async () => {
+    const [a, b, c] = (await start(3)) as [Child, Child, Child]
+    a.ask({ subscribe: 'room:x' })
+    b.ask({ subscribe: 'room:x' })
+    await Promise.all([a.heard('subscribed'), b.heard('subscribed')])
+    c.ask({ publish: [pub('room:x', 'p1')] })
+    await c.heard('published')
+    await Promise.all([a, b].map(async (w) => {
+      while (w.delivered('room:x').length < 1) await once(w.proc, 'test')
+    }))
+    // c delivered its own publication locally at once (its sink counts it), and nothing came back to it.
+    for (const w of [a, b, c]) expect(w.delivered('room:x').map((p) => p.id)).toEqual(['p1'])
+    for (const w of [a, b, c]) w.ask({ stats: true })
+    const [sa, sb, sc] = await Promise.all([a, b, c].map(async (w) => (await w.heard('stats'))[0]!.stats as { relayed: number; instances: number }))
+    expect([sa!.relayed, sb!.relayed, sc!.relayed]).toEqual([1, 1, 0])
+    expect(hub.malformed).toBe(0)
+  })
+
+  it('history offsets come from one sequence: a storm from two workers is numbered 1..N without a gap, in order on every worker', async () => {
+    const [a, b] = (await start(2)) as [Child, Child]
+    a.ask({ subscribe: 'room:h' })
+    b.ask({ subscribe: 'room:h' })
+    await Promise.all([a.heard('subscribed'), b.heard('subscribed')])
+    const each = 100
+    a.ask({ publish: Array.from({ length: each }, (_, i) => pub('room:h', `a${i}`)), history: HISTORY })
+    b.ask({ publish: Array.from({ length: each }, (_, i) => pub('room:h', `b${i}`)), history: HISTORY })
+    const [pa, pb] = await Promise.all([a.heard('published'), b.heard('published')])
+    const offsets = [...(pa![0]!.published as number[]), ...(pb![0]!.published as number[])].sort((x, y) => x - y)
+    expect(offsets).toEqual(Array.from({ length: 2 * each }, (_, i) => i + 1))
+    for (const w of [a, b]) {
+      while (w.delivered('room:h').length < 2 * each) await once(w.proc, 'test')
+      expect(w.delivered('room:h').map((p) => p.position?.offset)).toEqual(offsets)
+    }
+  })
+})
