@@ -7,6 +7,8 @@
 export const CloseCode = {
   NORMAL: 1000,
   GOING_AWAY: 1001,
+  PROTOCOL_ERROR: 1002,
+  INVALID_PAYLOAD: 1007,
   POLICY_VIOLATION: 1008,
   MESSAGE_TOO_BIG: 1009,
   INTERNAL_ERROR: 1011,
@@ -21,6 +23,8 @@ export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode]
 export const CLOSE_CODES: Readonly<Record<CloseCode, string>> = {
   1000: 'Normal close.',
   1001: 'Server shutting down: graceful drain, reconnect elsewhere.',
+  1002: 'Protocol error: a frame that breaks RFC 6455 (e.g. unmasked, or an unknown opcode); sent by the WebSocket layer.',
+  1007: 'Invalid payload: a text frame that is not UTF-8; sent by the WebSocket layer.',
   1008: 'Policy violation: authentication required, failed or timed out (a locked service: production or auth.required, both dialects).',
   1009: 'Message too big: a frame over max_payload (default 1 MiB).',
   1011: 'Internal error, e.g. an unexpected failure during authentication.',
