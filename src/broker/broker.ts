@@ -21,7 +21,10 @@ export interface BrokerSink {
 export interface PublishOutcome {
   /** The publication as delivered: with its stream position on a history channel. */
   readonly pub: Publication
-  /** Local subscribers it was delivered (or, on Redis history channels, is being delivered) to. */
+  /**
+   * Local subscribers it was delivered to (or, on a history channel of a cluster, is being
+   * delivered to: it comes back through the transport).
+   */
   readonly local: number
   /** Other instances the cluster handed it to (0 standalone or when the cluster is away). */
   readonly instances: number

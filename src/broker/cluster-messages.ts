@@ -3,8 +3,8 @@ import { type DeliveryMessage, DeliveryMessageSchema } from './handover-messages
 import type { DirectMessage, Publication, StreamPosition } from '../protocol/messages.js'
 
 /**
- * What instances say to each other over Redis: a tagged union, version 1, each message
- * carrying the id of the instance that sent it. Whatever comes off Redis is parsed with
+ * What instances say to each other over the transport: a tagged union, version 1, each message
+ * carrying the id of the instance that sent it. Whatever comes off the transport is parsed with
  * `safeParse`; a message that fails is counted and dropped, never thrown.
  */
 const origin = z.string().min(1)
@@ -28,7 +28,8 @@ const DirectMessageSchema = z.object({
 
 export const ClusterMessageSchema = z.discriminatedUnion('type', [
   // offset and epoch: the stream position of a history channel's publication, added by the
-  // Redis script that stored it (see redis-scripts.ts); both or neither.
+  // history store that stored it (completeWithPosition; on Redis the script, redis-scripts.ts);
+  // both or neither.
   z.object({
     v: z.literal(1),
     type: z.literal('publication'),
@@ -62,7 +63,7 @@ export function deliveryReportMessage(origin: string, id: string, delivered: num
 }
 
 /**
- * A publication message without its closing brace, for the Redis script that stores it to
+ * A publication message without its closing brace, for the history store that stores it to
  * complete with `,"offset":N,"epoch":"E"}` once it knows the position.
  */
 export function publicationMessageHead(origin: string, pub: Publication, report?: string): string {
@@ -105,7 +106,7 @@ export function leaveMessage(origin: string): string {
   return JSON.stringify({ v: 1, type: 'leave', origin })
 }
 
-/** Parses one message off Redis; null when it is not JSON or not a valid cluster message. */
+/** Parses one message off the transport; null when it is not JSON or not a valid cluster message. */
 export function decodeClusterMessage(raw: string): ClusterMessage | null {
   let value: unknown
   try {

@@ -10,8 +10,8 @@ interface Tally {
  * Publications whose publisher wants to know how many subscribers they reached on the other
  * instances (POST /publish, the MCP publish tools): each instance that received one answers
  * with its local count. Opened before the publication is sent (an answer may beat the count of
- * instances Redis reports); settles when every instance Redis handed it to has answered, or
- * after `timeoutMs` with what came.
+ * instances the transport reports); settles when every instance the transport handed it to has
+ * answered, or after `timeoutMs` with what came.
  */
 export class DeliveryReports {
   readonly #answers: WaitingAnswers<Tally, number>

@@ -9,7 +9,7 @@ import { z } from 'zod'
  * Everything is parsed with safeParse by the broker; a bad message is counted, never thrown.
  */
 export const MAX_HANDOVER_ENTRIES = 100
-/** A handover chunk stays under this many bytes of event text (Redis carries it in one message). */
+/** A handover chunk stays under this many bytes of event text (the transport carries it in one message). */
 export const MAX_HANDOVER_BYTES = 1024 * 1024
 
 const RecipientSchema = z.string().min(1).max(256)
