@@ -32,6 +32,21 @@ export function heavyFrame(bytes, keys) {
   return { frame: Buffer.from(body + padHead + 'x'.repeat(room) + padTail), keys: n + 1 }
 }
 
+/**
+ * `payload` as a client frame on the wire (text, final, masked with a fixed non-zero mask), built
+ * once: an attacker masks nothing per send, so the load generator's own CPU (it also runs the
+ * victim) is not what delays the victim, while the server still unmasks every byte.
+ */
+export function maskedFrame(payload) {
+  const n = payload.length
+  const len = n < 126 ? [n] : n < 65536 ? [126, n >> 8, n & 0xff] : [127, 0, 0, 0, 0, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]
+  const mask = [0x37, 0xfa, 0x21, 0x3d]
+  const head = Buffer.from([0x81, 0x80 | len[0], ...len.slice(1), ...mask])
+  const body = Buffer.from(payload)
+  for (let i = 0; i < body.length; i++) body[i] ^= mask[i & 3]
+  return Buffer.concat([head, body])
+}
+
 /** Pings the victim's server one at a time, `gapMs` apart, until `until()` says stop; returns the round trips. */
 async function pingLoop(victim, tracker, gapMs, until) {
   while (!until()) {
@@ -48,24 +63,27 @@ async function pingLoop(victim, tracker, gapMs, until) {
  * An attacker: opens with one frame at once, then one every `everyMs` while its socket keeps up;
  * counts what the server answers.
  */
-function attack(client, frame, everyMs) {
+function attack(client, frame, wire, everyMs) {
   const stats = { sent: 0, sentBytes: 0, skipped: 0, answers: {} }
   client.ws.on('message', (buf) => {
     const code = /"error_code":"([A-Z_]+)"/.exec(buf.toString('latin1', 0, 300))?.[1] ?? 'other'
     stats.answers[code] = (stats.answers[code] ?? 0) + 1
   })
-  client.ws.send(frame, { binary: false })
-  stats.sent++
-  stats.sentBytes += frame.length
+  // The frame goes straight onto the TCP socket, already masked (ws would mask every copy again).
+  const socket = client.ws._socket
+  const send = () => {
+    socket.write(wire)
+    stats.sent++
+    stats.sentBytes += frame.length
+  }
+  send()
   const timer = setInterval(() => {
     // A server that stopped reading this socket pushes back through TCP: do not queue without bound here.
-    if (client.ws.bufferedAmount > 2 * frame.length) {
+    if (socket.writableLength > 2 * wire.length) {
       stats.skipped++
       return
     }
-    client.ws.send(frame, { binary: false })
-    stats.sent++
-    stats.sentBytes += frame.length
+    send()
   }, everyMs)
   return { stats, stop: () => clearInterval(timer) }
 }
@@ -84,6 +102,7 @@ export async function abuse(proto, cfg, mark) {
   const attackers = []
   for (let i = 0; i < cfg.attackers; i++) attackers.push(await new Client(proto, i + 1).open(url))
   const { frame, keys } = heavyFrame(cfg.frameBytes, cfg.frameKeys)
+  const wire = maskedFrame(frame)
 
   const quietEnd = performance.now() + cfg.measureMs / 2
   const quiet = await pingLoop(victim, new Tracker(), cfg.pingGapMs, () => performance.now() > quietEnd)
@@ -91,7 +110,7 @@ export async function abuse(proto, cfg, mark) {
   mark('abuse:start')
   const cpu = process.cpuUsage()
   const t0 = performance.now()
-  const runs = attackers.map((a) => attack(a, frame, cfg.attackEveryMs))
+  const runs = attackers.map((a) => attack(a, frame, wire, cfg.attackEveryMs))
   const before = runs.map(() => ({ sent: 0, sentBytes: 0, skipped: 0, answers: {} }))
   const attacked = await pingLoop(victim, new Tracker(), cfg.pingGapMs, () => performance.now() - t0 > cfg.measureMs)
   const wall = performance.now() - t0

@@ -1,4 +1,5 @@
 import { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 
 /**
@@ -16,4 +17,25 @@ import type { WebSocket } from 'ws'
 export function tcpSocketOf(ws: WebSocket): Socket | undefined {
   const socket: unknown = Reflect.get(ws, '_socket')
   return socket instanceof Socket ? socket : undefined
+}
+
+/** ws's reading of a socket: the `data` listener it attached in the handshake. */
+export type DataListener = (this: Duplex, chunk: Buffer) => void
+
+/**
+ * ws reads a WebSocket's TCP socket through the one `data` listener it attaches in the handshake
+ * (before the upgrade callback runs), and stops reading with removeListener('data', that
+ * listener) once a close frame or a protocol error arrives. The inbound gate (inbound-turns.ts)
+ * takes that listener's place: `replacement` is attached marked as its wrapper (the `listener`
+ * property, as `once` marks its own), so ws's removeListener removes the replacement. Returns
+ * ws's listener, for the replacement to call, or null (nothing replaced) when there is not
+ * exactly one.
+ */
+export function takeDataListener(socket: Duplex, replacement: (chunk: Buffer) => void): DataListener | null {
+  const listeners = socket.listeners('data') as DataListener[]
+  if (listeners.length !== 1) return null
+  const original = listeners[0] as DataListener
+  socket.removeListener('data', original)
+  socket.on('data', Object.assign(replacement, { listener: original }))
+  return original
 }

@@ -4,6 +4,7 @@ import { WebSocketServer as WsServer, type WebSocket } from 'ws'
 import type { AccessPolicy } from '../auth/access-policy.js'
 import { ErrorCode } from '../protocol/codes.js'
 import { AddressSlots } from './address-slots.js'
+import { InboundTurns } from './inbound-turns.js'
 
 /** What the upgrade handler needs from the server that owns it. */
 export interface UpgradeHost {
@@ -38,6 +39,7 @@ export class UpgradeHandler {
   readonly #host: UpgradeHost
   readonly #slots: AddressSlots
   readonly #maxPerAddress: number
+  readonly #turns = new InboundTurns()
 
   constructor(host: UpgradeHost, options: UpgradeOptions) {
     this.#host = host
@@ -77,7 +79,10 @@ export class UpgradeHandler {
     socket.once('close', () => this.#slots.release(address))
     // ws completes the handshake at once (no verifyClient), or refuses it (a bad
     // Sec-WebSocket-Key, say) with 400 and destroys the socket; it handles socket errors meanwhile.
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#host.admit(ws, req))
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      this.#turns.guard(socket, ws)
+      this.#host.admit(ws, req)
+    })
   }
 }
 

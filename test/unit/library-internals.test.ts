@@ -1,8 +1,10 @@
 import { once } from 'node:events'
+import { createServer } from 'node:http'
 import { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket, { WebSocketServer } from 'ws'
-import { tcpSocketOf } from '../../src/server/library-internals.js'
+import { takeDataListener, tcpSocketOf } from '../../src/server/library-internals.js'
 import { textFrame } from '../../src/server/frame.js'
 
 /**
@@ -44,5 +46,39 @@ describe('ws internals', () => {
       { text: 'two', binary: false },
       { text: 'three', binary: false },
     ])
+  })
+
+  it('ws reads the socket through one data listener, attached before the upgrade callback, and removes it when a close frame arrives', async () => {
+    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false })
+    const http = createServer()
+    closers.push(() => new Promise((r) => http.close(r)))
+    const seen: number[] = []
+    const accepted = new Promise<{ ws: WebSocket; socket: Duplex; replacement: (chunk: Buffer) => void }>((resolve) => {
+      http.on('upgrade', (req, socket, head) =>
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          let original: ((this: Duplex, chunk: Buffer) => void) | null = null
+          const replacement = (chunk: Buffer) => {
+            seen.push(chunk.length)
+            original?.call(socket, chunk)
+          }
+          original = takeDataListener(socket, replacement)
+          expect(original).not.toBeNull()
+          resolve({ ws, socket, replacement })
+        }),
+      )
+    })
+    http.listen(0, '127.0.0.1')
+    await once(http, 'listening')
+    const client = new WebSocket(`ws://127.0.0.1:${(http.address() as { port: number }).port}`)
+    const { ws, socket, replacement } = await accepted
+    await once(client, 'open')
+    const got = once(ws, 'message')
+    client.send('through the replacement')
+    expect(String((await got)[0])).toBe('through the replacement')
+    expect(seen.length).toBeGreaterThan(0)
+    expect(socket.rawListeners('data')).toEqual([replacement])
+    client.close()
+    await once(ws, 'close')
+    expect(socket.rawListeners('data')).toEqual([])
   })
 })
