@@ -1,9 +1,13 @@
+import cluster from 'node:cluster'
 import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import { SERVICES, serviceNames } from '../services/index.js'
-import { loadSettings, SettingsError, type Settings, type SettingsInput } from './config/settings.js'
+import { loadSettings, SettingsError, type Settings, type SettingsInput, workerCount } from './config/settings.js'
+import type { Broker } from './broker/broker.js'
+import { runPrimary } from './cli/primary.js'
+import { WorkerRole } from './cli/worker-role.js'
 import { envelopeDialect } from './dialects/envelope.js'
 import { tlsProblems } from './server/http-transport.js'
 import { publicChannelProblems } from './server/public-channels.js'
@@ -104,10 +108,11 @@ function loadAll(
 }
 
 /** Starts the services one by one until all listen, one fails (its one-line reason is returned) or a stop is asked for. */
-async function startAll(loaded: readonly Loaded[], logger: Logger, servers: Closable[], stop: StopSignals): Promise<string | null> {
+async function startAll(loaded: readonly Loaded[], logger: Logger, servers: Closable[], stop: StopSignals, worker: WorkerRole | null = null): Promise<string | null> {
   for (const { name, settings } of loaded) {
     if (stop.stopping) break
-    const server = (SERVICES[name] as (typeof SERVICES)[string]).create(settings, { logger })
+    const broker: Broker | undefined = worker?.broker(settings, logger)
+    const server = (SERVICES[name] as (typeof SERVICES)[string]).create(settings, { logger, ...(broker !== undefined ? { broker } : {}) })
     server.use(new MetricsPlugin())
     if (settings.mcp.enabled) server.use(new McpPlugin())
     servers.push(server)
@@ -153,11 +158,30 @@ async function serve(args: string[]): Promise<number> {
     return 1
   }
 
-  const logger = cliLogger(loaded[0]?.settings ?? { log_level: 'info', log_format: 'auto' })
+  const many = loaded.find((l) => workerCount(l.settings) > 1)
+  if (target === 'all' && many !== undefined) {
+    console.error(`roomcast: ${many.name} asks for ${workerCount(many.settings)} workers: workers need one program per service (roomcast serve ${many.name})`)
+    return 1
+  }
+  const base = cliLogger(loaded[0]?.settings ?? { log_level: 'info', log_format: 'auto' })
+  const logger = many !== undefined && cluster.isWorker ? base.child({ worker: cluster.worker?.id }) : base
   // Before anything listens: a signal during the start is a graceful stop too.
   const stop = new StopSignals(logger, { watchParent: startedByNpm() })
+  if (many !== undefined && cluster.isPrimary) {
+    return runPrimary({ service: many.name, workers: workerCount(many.settings), drainSeconds: many.settings.drain_timeout, logger, stop })
+  }
+  const worker = many !== undefined ? new WorkerRole(stop) : null
+  try {
+    return await serveHere(loaded, target, logger, stop, worker)
+  } finally {
+    worker?.done()
+  }
+}
+
+/** Runs the services in this process (one process, or one worker) until a stop is asked for. */
+async function serveHere(loaded: readonly Loaded[], target: string, logger: Logger, stop: StopSignals, worker: WorkerRole | null): Promise<number> {
   const servers: Closable[] = []
-  let failure = await startAll(loaded, logger, servers, stop)
+  let failure = await startAll(loaded, logger, servers, stop, worker)
   if (failure === null && target === 'all' && !stop.stopping) failure = await startDashboard(loaded, logger, servers)
   if (failure !== null) {
     // The one line says it all: the servers' own shutdown lines would only bury it.
@@ -166,6 +190,7 @@ async function serve(args: string[]): Promise<number> {
     console.error(failure)
     return 1
   }
+  worker?.ready()
   await stop.requested
   await Promise.allSettled(servers.map((s) => s.close()))
   return 0

@@ -37,6 +37,11 @@ export class StopSignals {
     return this.#reason !== null
   }
 
+  /** Asks for a stop from within (a worker told by its primary, or orphaned); a later signal then exits at once. */
+  request(reason: string): void {
+    this.#request(reason)
+  }
+
   #request(reason: string): void {
     if (this.#reason !== null) {
       if (reason.startsWith('SIG')) {

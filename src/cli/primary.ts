@@ -1,0 +1,108 @@
+import cluster, { type Worker } from 'node:cluster'
+import type { Logger } from 'pino'
+import { IpcHub } from '../broker/ipc-hub.js'
+import type { StopSignals } from './stop-signals.js'
+
+/** What a worker tells its primary, beside the cluster layer's requests (ipc-messages.ts). */
+export const WORKER_READY = { roomcast_worker: 'ready' } as const
+/** What the primary tells a worker to drain and exit. */
+export const WORKER_STOP = { roomcast_worker: 'stop' } as const
+
+export function isWorkerMessage(raw: unknown, what: typeof WORKER_READY | typeof WORKER_STOP): boolean {
+  return typeof raw === 'object' && raw !== null && (raw as Record<string, unknown>).roomcast_worker === what.roomcast_worker
+}
+
+export interface PrimaryOptions {
+  readonly service: string
+  readonly workers: number
+  /** Seconds a worker may take to drain (the service's drain_timeout); the primary waits a little more. */
+  readonly drainSeconds: number
+  readonly logger: Logger
+  readonly stop: StopSignals
+}
+
+/** Longest wait before restarting a worker that keeps dying. */
+const MAX_BACKOFF_MS = 10_000
+/** A worker that lived this long resets the backoff. */
+const STABLE_MS = 30_000
+
+/**
+ * `roomcast serve <service>` with `workers: N > 1`: this process owns the port (node:cluster,
+ * round-robin accept; Node 20 has no reusePort) and runs N workers, each a whole instance of the
+ * service; it relays their cluster messages and keeps their history (IpcHub). Every worker must
+ * start: one that exits before listening ends the primary non-zero. A worker that dies later is
+ * restarted with backoff. A stop drains every worker (clients get 1001) and exits 0. Workers exit
+ * when the primary's IPC channel closes, so a killed primary leaves no orphans.
+ */
+export async function runPrimary(opts: PrimaryOptions): Promise<number> {
+  const { logger: log, service } = opts
+  cluster.schedulingPolicy = cluster.SCHED_RR
+  const hub = new IpcHub()
+  const started = new Map<Worker, number>()
+  let failures = 0
+  let stopping = false
+  let failed: string | null = null
+  const exits: Promise<void>[] = []
+
+  const fork = (): Promise<void> => {
+    const worker = cluster.fork()
+    hub.attach(worker)
+    const ready = new Promise<void>((resolve, reject) => {
+      worker.on('message', (raw: unknown) => {
+        if (!isWorkerMessage(raw, WORKER_READY)) return
+        started.set(worker, Date.now())
+        resolve()
+      })
+      worker.once('exit', (code, signal) => reject(new Error(`worker ${worker.id} exited (${signal ?? code}) before listening`)))
+    })
+    const exit = new Promise<void>((resolve) => {
+      worker.once('exit', (code, signal) => {
+        hub.detach(worker)
+        const since = started.get(worker)
+        started.delete(worker)
+        resolve()
+        if (stopping || since === undefined) return
+        failures = Date.now() - since > STABLE_MS ? 0 : failures + 1
+        const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** failures)
+        log.warn({ worker: worker.id, code, signal, restart_in_ms: delay }, 'worker died: restarting it')
+        setTimeout(() => {
+          if (!stopping) fork().catch((err: unknown) => log.error({ err }, 'restarted worker failed to start'))
+        }, delay)
+      })
+    })
+    exits.push(exit)
+    return ready
+  }
+
+  log.info({ service, workers: opts.workers }, 'starting workers')
+  const readies = Array.from({ length: opts.workers }, () => fork())
+  const allReady = Promise.all(readies).then(
+    () => {},
+    (err: unknown) => {
+      // A worker ended by the same stop (a signal to the whole process group) did not fail.
+      if (!opts.stop.stopping) failed = (err as Error).message
+    },
+  )
+  await Promise.race([allReady, opts.stop.requested])
+  if (failed === null && !opts.stop.stopping) log.info({ service, workers: opts.workers }, 'every worker listening')
+  else if (failed !== null) log.error({ service, reason: failed }, 'a worker could not start: stopping every worker')
+  if (failed === null) await opts.stop.requested
+  stopping = true
+  await stopWorkers(opts.drainSeconds, exits)
+  hub.close()
+  if (failed !== null) {
+    console.error(`roomcast: cannot start ${service}: ${failed}; not serving with fewer workers`)
+    return 1
+  }
+  return 0
+}
+
+/** Asks every worker to drain; kills those still running after the drain bound and a margin. */
+async function stopWorkers(drainSeconds: number, exits: readonly Promise<void>[]): Promise<void> {
+  for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected() === true) w.send(WORKER_STOP, undefined, undefined, () => {})
+  const timer = setTimeout(() => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL')
+  }, drainSeconds * 1000 + 5000)
+  await Promise.all(exits)
+  clearTimeout(timer)
+}
