@@ -170,11 +170,14 @@ async function serve(args: string[]): Promise<number> {
   if (many !== undefined && cluster.isPrimary) {
     return runPrimary({ service: many.name, workers: workerCount(many.settings), drainSeconds: many.settings.drain_timeout, logger, stop })
   }
-  const worker = many !== undefined ? new WorkerRole(stop) : null
+  if (many === undefined) return serveHere(loaded, target, logger, stop, null)
+  const worker = new WorkerRole(stop)
+  let code = 1
   try {
-    return await serveHere(loaded, target, logger, stop, worker)
+    code = await serveHere(loaded, target, logger, stop, worker)
+    return code
   } finally {
-    worker?.done()
+    worker.done(code)
   }
 }
 

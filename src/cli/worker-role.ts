@@ -1,3 +1,4 @@
+import cluster from 'node:cluster'
 import type { Logger } from 'pino'
 import type { Broker } from '../broker/broker.js'
 import { createBroker } from '../broker/create-broker.js'
@@ -19,7 +20,8 @@ export class WorkerRole {
     process.on('message', (raw: unknown) => {
       if (isWorkerMessage(raw, WORKER_STOP)) stop.request('asked by the primary')
     })
-    // The primary is gone (killed): no orphan keeps serving.
+    // The primary is gone (killed): no orphan keeps serving. (node's cluster code exits the worker on
+    // this event too, unless the worker itself disconnected: see done().)
     process.on('disconnect', () => stop.request('the primary is gone'))
   }
 
@@ -33,8 +35,12 @@ export class WorkerRole {
     process.send?.(WORKER_READY)
   }
 
-  /** Lets go of the primary's channel, so that the process can exit. */
-  done(): void {
-    if (process.connected) process.disconnect()
+  /**
+   * Lets go of the primary's channel with `code` as the exit code: through the cluster worker, so
+   * node's own handler does not read the disconnect as an orphaned worker and exit 0 at once.
+   */
+  done(code: number): void {
+    process.exitCode = code
+    if (process.connected) cluster.worker?.disconnect()
   }
 }

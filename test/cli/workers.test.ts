@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { cliProcesses, type CliProcess, PROCESS_TEST_TIMEOUT, runCli, settingsWriter } from '../helpers/cli.js'
 import { type Frame, TestClient } from '../helpers/client.js'
@@ -13,6 +15,8 @@ const ENV = { LOG_FORMAT: 'json' }
 async function started(p: CliProcess): Promise<string> {
   const port = await p.port('tests')
   await p.waitFor(/"msg":"every worker listening"/)
+  // A worker's own log line may come after its ready message reached the primary.
+  await p.waitFor(/"worker":\d+[^\n]*"msg":"listening"[\s\S]*"worker":\d+[^\n]*"msg":"listening"/)
   return `127.0.0.1:${port}`
 }
 
@@ -92,6 +96,33 @@ describe('roomcast serve with workers: 2 (one port, a primary and two workers)',
     for (const c of clients) expect((await c.closed).code).toBe(1001)
     expect(code).toBe(0)
     expect(p.logs().filter((l) => l.msg === 'drained')).toHaveLength(2)
+  }, PROCESS_TEST_TIMEOUT)
+
+  it('a primary that is killed takes its workers with it (no orphans)', async () => {
+    const p = start(['serve', 'tests', '--settings', FILE], ENV)
+    await started(p)
+    const pids = workerPids(p)
+    expect(pids).toHaveLength(2)
+    p.proc.kill('SIGKILL')
+    // The workers share the primary's stdout: the pipe closes (and `exited` settles) once they are gone too.
+    await p.exited
+    // Gone, or a zombie waiting for whoever adopted it (this container's init may not reap).
+    const state = (pid: number) => (existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] : 'gone')
+    for (const pid of pids) expect(['gone', 'Z']).toContain(state(pid))
+  }, PROCESS_TEST_TIMEOUT)
+
+  it('a worker that cannot bind ends the primary non-zero instead of serving with fewer workers', async () => {
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (taken.address() as AddressInfo).port
+      const r = await runCli(['serve', 'tests', '--settings', FILE, '--port', String(port)], ENV)
+      expect(r.code).toBe(1)
+      expect(r.stderr).toMatch(new RegExp(`cannot start tests: port ${port} on 127\\.0\\.0\\.1 is already in use`))
+      expect(r.stderr).toMatch(/cannot start tests: worker \d+ exited \(1\) before listening; not serving with fewer workers/)
+    } finally {
+      taken.close()
+    }
   }, PROCESS_TEST_TIMEOUT)
 
   it('bad workers values are refused at boot naming the source and key; serve all refuses a service with workers', async () => {
