@@ -17,7 +17,7 @@ export interface AnswerSink {
  * the request id, while other clients match on correlation_id, and one frame cannot carry both.
  * The dialect's decoder sets `requestId` only in that case.
  */
-function destinations(reply: ReplyTo): ReplyTo[] {
+export function destinations(reply: ReplyTo): ReplyTo[] {
   return reply.requestId === undefined ? [reply] : [reply, { ...reply, correlationId: reply.requestId }]
 }
 

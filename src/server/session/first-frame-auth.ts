@@ -2,6 +2,7 @@ import type { Identity } from '../../auth/identity.js'
 import { AppError, CloseCode, CloseReason, ErrorCode } from '../../protocol/codes.js'
 import type { Inbound, ReplyTo } from '../../protocol/messages.js'
 import type { Connection } from '../connection.js'
+import { destinations } from './answer.js'
 import type { SessionHost } from './host.js'
 import type { SessionAuth } from './session-auth.js'
 
@@ -45,7 +46,8 @@ export class FirstFrameAuth {
       return
     }
     if (msg.kind !== 'request' || msg.op !== 'auth') {
-      owner.sendError(ErrorCode.AUTH_REQUIRED, 'Authentication required', msg.kind === 'request' ? msg : null)
+      if (msg.kind !== 'request') owner.sendError(ErrorCode.AUTH_REQUIRED, 'Authentication required', null)
+      else for (const to of destinations(msg)) owner.sendError(ErrorCode.AUTH_REQUIRED, 'Authentication required', to)
       owner.conn.close(CloseCode.POLICY_VIOLATION, CloseReason.AUTH_REQUIRED)
       return
     }
@@ -62,7 +64,7 @@ export class FirstFrameAuth {
   #failed(err: unknown, msg: ReplyTo): void {
     const owner = this.#owner
     if (owner.conn.phase !== 'auth') return
-    if (err instanceof AppError) owner.sendError(err.code, err.message, msg)
+    if (err instanceof AppError) for (const to of destinations(msg)) owner.sendError(err.code, err.message, to)
     else this.#host.log.error({ err, connection: owner.conn.id }, 'authentication error')
     this.#auth.failed(err)
   }

@@ -3,7 +3,7 @@ import { ErrorCode } from '../../protocol/codes.js'
 import type { Inbound, RawFrame, ReplyTo } from '../../protocol/messages.js'
 import type { Connection } from '../connection.js'
 import { frameShapeLimits, InboundBudget } from '../inbound-budget.js'
-import { runRequest } from './answer.js'
+import { destinations, runRequest } from './answer.js'
 import { FirstFrameAuth } from './first-frame-auth.js'
 import type { SessionHost } from './host.js'
 import { SessionAuth } from './session-auth.js'
@@ -134,7 +134,8 @@ export class Session {
   authenticated(identity: Identity, request: ReplyTo, queued: readonly Inbound[]): void {
     const host = this.#host
     this.#firstFrame = null
-    this.send('response', host.dialect.codec.encodeResponse('auth', host.dialect.authAnswer(identity), request))
+    const answer = host.dialect.authAnswer(identity)
+    for (const to of destinations(request)) this.send('response', host.dialect.codec.encodeResponse('auth', answer, to))
     this.#welcome()
     for (const msg of queued) this.dispatch(msg)
   }
