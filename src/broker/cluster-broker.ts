@@ -162,23 +162,41 @@ export class ClusterBroker extends EventEmitter implements Broker {
    * publications of the same channel (a store's answer and a transport message may travel on
    * different connections, so delivering on the answer could put offset 5 before offset 4).
    */
-  async #publishStored(pub: Publication, history: HistoryOptions, report: string | undefined, remote: Promise<number> | null): Promise<PublishOutcome> {
+  #publishStored(pub: Publication, history: HistoryOptions, report: string | undefined, remote: Promise<number> | null): PublishOutcome | Promise<PublishOutcome> {
     const out = this.#outgoing(pub, report)
-    let appended: Appended
+    let appending: Appended | Promise<Appended>
     try {
-      const appending = this.#store.appendAndPublish(withoutPosition(pub), history, out)
-      // A store in this process answers at once: deliver in this same turn, as it was stored.
-      appended = appending instanceof Promise ? await appending : appending
+      appending = this.#store.appendAndPublish(out === null ? pub : withoutPosition(pub), history, out)
     } catch (err) {
-      this.#refused++
-      if (report !== undefined) this.#reports.expect(report, 0)
-      throw err
+      throw this.#refuse(err, report)
     }
-    const stored: Publication = { ...pub, position: appended.position }
-    if (out === null) return { pub: stored, local: this.#sink?.deliver(stored) ?? 0, instances: 0, remote: 0 }
-    const instances = this.#others(pub.channel, appended.receivers)
-    const local = this.#sink?.subscriberCount(pub.channel) ?? 0
-    return { pub: stored, local, instances, remote: await this.#remote(report, remote, instances) }
+    // Nobody to send to, and the store answered at once: deliver in this same turn, as it was
+    // stored (and without an await, which would cost a publish turns of the microtask queue).
+    if (out === null && !(appending instanceof Promise)) return this.#deliverStored(pub, appending)
+    return Promise.resolve(appending).then(
+      async (appended) => {
+        if (out === null) return this.#deliverStored(pub, appended)
+        const instances = this.#others(pub.channel, appended.receivers)
+        const local = this.#sink?.subscriberCount(pub.channel) ?? 0
+        return { pub: { ...pub, position: appended.position }, local, instances, remote: await this.#remote(report, remote, instances) }
+      },
+      (err: unknown) => {
+        throw this.#refuse(err, report)
+      },
+    )
+  }
+
+  /** A stored publication delivered here at once (standalone: it is not sent, so it never comes back). */
+  #deliverStored(pub: Publication, appended: Appended): PublishOutcome {
+    const stored: Publication = appended.stored ?? { ...pub, position: appended.position }
+    return { pub: stored, local: this.#sink?.deliver(stored) ?? 0, instances: 0, remote: 0 }
+  }
+
+  /** A history publication the store refused: counted, and nobody waits for reports about it. */
+  #refuse(err: unknown, report: string | undefined): unknown {
+    this.#refused++
+    if (report !== undefined) this.#reports.expect(report, 0)
+    return err
   }
 
   /** What a history publication is sent as; null standalone, where there is nobody to send to. */

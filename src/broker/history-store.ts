@@ -1,5 +1,5 @@
 import type { Publication } from '../protocol/messages.js'
-import type { HistoryOptions, HistoryPage, StreamPosition } from './position.js'
+import type { HistoryOptions, HistoryPage, PositionedPublication, StreamPosition } from './position.js'
 
 /**
  * A history publication on its way out: the cluster channel it goes on, the cluster message
@@ -18,6 +18,8 @@ export interface Appended {
   readonly position: StreamPosition
   /** Subscribers of the cluster channel the message reached, this instance included when it listens (0 when nothing was sent). */
   readonly receivers: number
+  /** The publication as stored, when the store made it in this process: delivered as it is, not copied again. */
+  readonly stored?: PositionedPublication
 }
 
 /**

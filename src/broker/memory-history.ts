@@ -57,8 +57,9 @@ export class MemoryHistory implements HistoryStore {
    * at once when there is nothing to send (one process), so the caller delivers in that turn too.
    */
   appendAndPublish(pub: Publication, opts: HistoryOptions, out: OutgoingPublication | null): Appended | Promise<Appended> {
-    const { position } = this.append(pub, opts)
-    if (out === null) return { position, receivers: 0 }
+    const stored = this.append(pub, opts)
+    const { position } = stored
+    if (out === null) return { position, receivers: 0, stored }
     return out.send(completeWithPosition(out.head, position)).then((receivers) => ({ position, receivers }))
   }
 

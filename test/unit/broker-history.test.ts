@@ -70,7 +70,7 @@ describe('memory history', () => {
     const alone = h.appendAndPublish(pub(1), opts, null)
     expect(alone).not.toBeInstanceOf(Promise)
     const epoch = (alone as { position: { epoch: string } }).position.epoch
-    expect(alone).toEqual({ position: { offset: 1, epoch }, receivers: 0 })
+    expect(alone).toEqual({ position: { offset: 1, epoch }, receivers: 0, stored: { ...pub(1), position: { offset: 1, epoch } } })
     const sent: string[] = []
     const out = { channel: roomChannel('workflow:w1'), head: publicationMessageHead('i1', pub(2)), send: async (bytes: string) => sent.push(bytes) }
     const appended = h.appendAndPublish(pub(2), opts, out)
