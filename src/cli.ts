@@ -113,7 +113,7 @@ async function startAll(loaded: readonly Loaded[], logger: Logger, servers: Clos
     if (stop.stopping) break
     const broker: Broker | undefined = worker?.broker(settings, logger)
     const server = (SERVICES[name] as (typeof SERVICES)[string]).create(settings, { logger, ...(broker !== undefined ? { broker } : {}) })
-    server.use(new MetricsPlugin())
+    server.use(worker?.metrics() ?? new MetricsPlugin())
     if (settings.mcp.enabled) server.use(new McpPlugin())
     servers.push(server)
     try {

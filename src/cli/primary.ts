@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster'
 import type { Logger } from 'pino'
+import { AggregatorRegistry } from 'prom-client'
 import { IpcHub } from '../broker/ipc-hub.js'
 import type { StopSignals } from './stop-signals.js'
 
@@ -38,6 +39,9 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   const { logger: log, service } = opts
   cluster.schedulingPolicy = cluster.SCHED_RR
   const hub = new IpcHub()
+  // GET /metrics on any worker: every worker's registry, summed (prom-client asks them over IPC).
+  const metrics = new AggregatorRegistry()
+  hub.handle('metrics', () => metrics.clusterMetrics())
   const started = new Map<Worker, number>()
   let failures = 0
   let stopping = false

@@ -1,10 +1,12 @@
 import cluster from 'node:cluster'
 import type { Logger } from 'pino'
+import { AggregatorRegistry } from 'prom-client'
 import type { Broker } from '../broker/broker.js'
 import { createBroker } from '../broker/create-broker.js'
 import { IpcBroker } from '../broker/ipc-broker.js'
 import { IpcLink } from '../broker/ipc-link.js'
 import type { Settings } from '../config/settings.js'
+import { MetricsPlugin } from '../metrics/metrics-plugin.js'
 import { isWorkerMessage, WORKER_READY, WORKER_STOP } from './primary.js'
 import type { StopSignals } from './stop-signals.js'
 
@@ -28,6 +30,18 @@ export class WorkerRole {
   /** The broker of a worker: Redis when the settings name one, else the primary's ipc relay. */
   broker(settings: Settings, logger: Logger): Broker {
     return settings.redis.url === null ? new IpcBroker({ link: this.#link, logger }) : createBroker(settings.redis, logger)
+  }
+
+  /**
+   * The metrics of a worker: its own registry is what the primary's aggregator collects
+   * (prom-client's cluster messages), and its `/metrics` answers with every worker's summed.
+   */
+  metrics(): MetricsPlugin {
+    const plugin = new MetricsPlugin({ cluster: async () => String(await this.#link.ask({ op: 'call', name: 'metrics', arg: null })) })
+    // Constructing one installs prom-client's worker listener; the registries are this worker's.
+    new AggregatorRegistry()
+    AggregatorRegistry.setRegistries([plugin.registry])
+    return plugin
   }
 
   /** Tells the primary this worker listens. */

@@ -29,7 +29,11 @@ export class MetricsPlugin implements ServerPlugin, BroadcastObserver {
   readonly #fanout: Histogram
   readonly #duration: Histogram
 
-  constructor() {
+  readonly #cluster: (() => Promise<string>) | null
+
+  /** `cluster`: the text of every worker's metrics summed (a worker of `workers: N`); default this registry's. */
+  constructor(opts: { readonly cluster?: () => Promise<string> } = {}) {
+    this.#cluster = opts.cluster ?? null
     this.#fanout = new Histogram({
       name: 'roomcast_broadcast_fanout',
       help: 'Local subscribers a broadcast was sent to.',
@@ -56,7 +60,7 @@ export class MetricsPlugin implements ServerPlugin, BroadcastObserver {
     this.#registerDelivery(server)
     server.broadcastObserver = this
     app.get('/metrics', async (_req, reply) => {
-      const text = await this.registry.metrics()
+      const text = this.#cluster === null ? await this.registry.metrics() : await this.#cluster()
       return reply.header('content-type', this.registry.contentType).send(text)
     })
   }

@@ -98,6 +98,18 @@ describe('roomcast serve with workers: 2 (one port, a primary and two workers)',
     expect(p.logs().filter((l) => l.msg === 'drained')).toHaveLength(2)
   }, PROCESS_TEST_TIMEOUT)
 
+  it('/metrics on any worker counts the sum of every worker', async () => {
+    const p = start(['serve', 'tests', '--settings', FILE], ENV)
+    const host = await started(p)
+    await Promise.all(Array.from({ length: 5 }, () => TestClient.connect(`ws://${host}/ws`)))
+    // Two scrapes: round-robin hands them to both workers, and each answers for the whole service.
+    for (let i = 0; i < 2; i++) {
+      const text = await (await fetch(`http://${host}/metrics`)).text()
+      expect(text).toMatch(/^roomcast_connections\{service="tests"\} 5$/m)
+      expect(text).toMatch(/^roomcast_connections_total\{service="tests"\} 5$/m)
+    }
+  }, PROCESS_TEST_TIMEOUT)
+
   it('a primary that is killed takes its workers with it (no orphans)', async () => {
     const p = start(['serve', 'tests', '--settings', FILE], ENV)
     await started(p)
