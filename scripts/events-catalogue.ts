@@ -91,7 +91,8 @@ export function renderService(name: string, defaultPort: number, server: WebSock
     const owner = c.privateTo === undefined ? '–' : `yes: readable only by the identity \`{${c.privateTo}}\` names, and admins`
     lines.push(`| \`${c.pattern}\` | ${owner} |`)
   }
-  const ops = server.requests.operations().sort()
+  // The session answers `auth` itself (it owns the connection's identity), outside the registry.
+  const ops = [...server.requests.operations(), ...(dialect === 'envelope' ? ['auth'] : [])].sort()
   lines.push('', `Requests: ${ops.map((o) => `\`${o}\``).join(', ')}.`, '')
   lines.push('| event | tracked | payload |', '| --- | --- | --- |')
   for (const [event, schema] of Object.entries(spec.events).sort(([a], [b]) => a.localeCompare(b))) {
