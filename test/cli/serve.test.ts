@@ -137,7 +137,7 @@ describe('roomcast CLI (built dist/, real processes)', { timeout: PROCESS_TEST_T
     ['an unknown service', ['serve', 'nope'], 2, /Unknown service "nope"\. Services: tests, session, workflow, patterns/],
     ['serve without a service', ['serve'], 2, /roomcast serve: missing the service name/],
     ['a bad --port', ['serve', 'workflow', '--port', 'abc'], 1, /--port: expected a port number, got "abc"/],
-    ['--port with serve all', ['serve', 'all', '--port', '9000'], 2, /--port and --settings apply to one service/],
+    ['--port with serve all', ['serve', 'all', '--port', '9000'], 2, /--port, --workers and --settings apply to one service/],
     ['an unknown option', ['serve', 'workflow', '--colour', 'blue'], 2, /roomcast serve: unknown option --colour\n/],
     ['status of an unknown service', ['status', 'nope'], 2, /Unknown service "nope"/],
   ]
