@@ -1,4 +1,4 @@
-import type { ChannelSpec, Dialect, LoadOptions, ServerOptions, Settings, SettingsCheck, WebSocketServer } from '../src/index.js'
+import type { ChannelSpec, Dialect, LoadOptions, ServerOptions, Settings, SettingsCheck, SettingsInput, WebSocketServer } from '../src/index.js'
 import { ContextServer } from './context/index.js'
 import { PatternsServer } from './patterns/index.js'
 import { SessionServer } from './session/index.js'
@@ -16,6 +16,11 @@ export interface ServiceEntry {
   readonly dialect?: Dialect
   /** The service's own settings rules, besides its dialect's (e.g. no development token secret in production). */
   readonly checks?: readonly SettingsCheck[]
+  /**
+   * The service's own settings defaults, under any settings file (docs/configuration.md): what makes
+   * it the service it is holds unless the file changes it explicitly.
+   */
+  readonly defaults?: Partial<SettingsInput>
   /** Environment names the service also answers to for its port and host. */
   readonly envAliases?: LoadOptions['envAliases']
   create(settings: Settings, options?: ServerOptions): WebSocketServer
@@ -31,6 +36,7 @@ export const SERVICES: Readonly<Record<string, ServiceEntry>> = {
     defaultPort: ContextServer.defaultPort,
     channels: ContextServer.channels,
     dialect: ContextServer.dialect,
+    defaults: ContextServer.defaults,
     // The DCM context manager's own variables: WS_PORT and HOST.
     envAliases: { port: 'WS_PORT', host: 'HOST' },
     create: (s, o) => new ContextServer(s, o),

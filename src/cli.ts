@@ -52,7 +52,7 @@ function settingsOf(name: string, explicit: string | undefined, overrides: Parti
     service: name,
     file: settingsFile(name, explicit),
     fileRequired: explicit !== undefined,
-    defaults: { port: entry?.defaultPort ?? 0 },
+    defaults: { ...entry?.defaults, port: entry?.defaultPort ?? 0 },
     overrides,
     // The dialect's own rules (e.g. auth.required needs a secret) and the service's, listed with the file's
     // problems; when serving, the TLS files too (other commands need not read a key that may be the service user's alone).

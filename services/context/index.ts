@@ -1,5 +1,16 @@
 import { PostgresSource } from '../../src/sources/postgres-source.js'
-import { AppError, type ChannelSpec, type Connection, ErrorCode, type Identity, type Publication, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
+import {
+  AppError,
+  type ChannelSpec,
+  type Connection,
+  ErrorCode,
+  type Identity,
+  type Publication,
+  type ServerOptions,
+  type Settings,
+  type SettingsInput,
+  WebSocketServer,
+} from '../../src/index.js'
 import { createBroadcaster } from '../common/broadcaster.js'
 import { hmacFlatDialect } from '../common/flat-tokens.js'
 import { ContextCluster } from './context-cluster.js'
@@ -20,6 +31,14 @@ export class ContextServer extends WebSocketServer<ContextEvents> {
     { pattern: 'sessions/{id}' },
     { pattern: 'topics/{topic}' },
   ]
+  /** Events agents must not miss: delivered at least once (docs/protocol.md A.8). */
+  static readonly trackedEvents: readonly string[] = ['task.*', 'subtask.*', 'message.*']
+  /**
+   * The service's own settings defaults, under any settings file (`roomcast serve`): agents publish
+   * over the socket, and task, subtask and message events are tracked. A file changes them only by
+   * naming them (`delivery.tracked: []` turns tracking off).
+   */
+  static readonly defaults = { allow_client_publish: true, delivery: { tracked: [...ContextServer.trackedEvents] } } satisfies Partial<SettingsInput>
   /** The flat dialect with the HMAC token check (development: agent_id alone). */
   static readonly dialect = hmacFlatDialect
   /** Typed in-process publishing: `server.broadcast.taskCreated({ task_id, session_id })`. */
@@ -55,6 +74,9 @@ export class ContextServer extends WebSocketServer<ContextEvents> {
     this.postgres = settings.postgres.url === null ? null : new PostgresSource(settings.postgres)
     if (this.postgres !== null) this.use(this.postgres)
     this.onDisconnect((conn) => this.restore.closed(conn))
+    if (settings.delivery.tracked.length === 0) {
+      this.log.warn({ own: ContextServer.trackedEvents }, 'delivery.tracked is []: no event is tracked; task, subtask and message events are sent once, never re-sent')
+    }
   }
 
   protected override onPublication(pub: Publication): void {

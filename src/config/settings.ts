@@ -321,7 +321,11 @@ function redisUrlFromEnv(env: NodeJS.ProcessEnv, problems: string[]): string | u
 export interface LoadOptions {
   /** Service name, used for `ROOMCAST_<SERVICE>_PORT` and `<SERVICE>_JWT_SECRET`. */
   readonly service: string
-  /** Service defaults beneath the file (e.g. its well-known port). */
+  /**
+   * The service's own defaults beneath the file (its well-known port, what makes it the service it
+   * is): a section the file names keeps the keys the file leaves out (`delivery.ack_timeout` alone
+   * keeps the service's `delivery.tracked`); only a key the file writes changes one.
+   */
   readonly defaults?: Partial<SettingsInput>
   /** YAML file; a missing file means all defaults, unless `fileRequired`. */
   readonly file?: string
@@ -352,8 +356,18 @@ function envWorkers(env: NodeJS.ProcessEnv, key: string, problems: string[]): nu
   return undefined
 }
 
+const isSection = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** A file's value over the service's default of the same key: a section keeps the default keys the file leaves out. */
+function underFile(fallback: unknown, value: unknown): unknown {
+  if (!isSection(fallback) || !isSection(value)) return value
+  const merged: Record<string, unknown> = { ...fallback }
+  for (const [k, v] of Object.entries(value)) Object.defineProperty(merged, k, { value: v, enumerable: true, writable: true, configurable: true })
+  return merged
+}
+
 /**
- * Reads a service's settings: defaults ← YAML file ← environment ← overrides.
+ * Reads a service's settings: built-in defaults ← the service's own ← YAML file ← environment ← overrides.
  * Environment: `ROOMCAST_<SERVICE>_PORT`, `ROOMCAST_<SERVICE>_HOST` (or `ROOMCAST_HOST`),
  * `ROOMCAST_<SERVICE>_WORKERS` (or `ROOMCAST_WORKERS`),
  * `<SERVICE>_JWT_SECRET`, `WS_AUTH_SECRET`, `NODE_ENV`, `LOG_FORMAT`, `DATABASE_URL`, `REDIS_URL` | `REDIS_ADDR` + `REDIS_PASSWORD` + `REDIS_DB`,
@@ -384,7 +398,7 @@ export function loadSettings(opts: LoadOptions): Settings {
         throw new SettingsError(source, ['(root): expected a mapping of settings'])
       }
       // Defined, not assigned: assigning a `__proto__` key would set raw's prototype and let its keys in unchecked.
-      for (const [k, v] of Object.entries(doc ?? {})) Object.defineProperty(raw, k, { value: v, enumerable: true, writable: true, configurable: true })
+      for (const [k, v] of Object.entries(doc ?? {})) Object.defineProperty(raw, k, { value: underFile(raw[k], v), enumerable: true, writable: true, configurable: true })
     }
   }
 

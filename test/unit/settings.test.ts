@@ -54,6 +54,18 @@ describe('settings (zod schema, YAML, environment)', () => {
     expect(problemsOf(() => loadSettings({ service: 'workflow', file: yaml('- a\n- b\n'), env: {} }))).toEqual(['(root): expected a mapping of settings'])
   })
 
+  it("a service's own defaults lie under the file section by section: a key the file leaves out keeps the service's value", () => {
+    const defaults = { port: 3849, allow_client_publish: true, delivery: { tracked: ['task.*'] } }
+    const load = (text: string) => loadSettings({ service: 'context', defaults, file: yaml(text), env: {} })
+    expect(load('delivery:\n  ack_timeout: 2\n')).toMatchObject({ port: 3849, allow_client_publish: true, delivery: { tracked: ['task.*'], ack_timeout: 2 } })
+    expect(load('allow_client_publish: false\ndelivery:\n  tracked: []\n')).toMatchObject({ allow_client_publish: false, delivery: { tracked: [] } })
+    expect(loadSettings({ service: 'context', defaults, file: join(dir, 'absent.yaml'), env: {} }).delivery.tracked).toEqual(['task.*'])
+    // A section that is not a mapping is the file's value, reported as such.
+    expect(problemsOf(() => load('delivery: 5\n'))).toEqual([expect.stringMatching(/^delivery: /)])
+    // A `__proto__` key in a section stays a key (refused as unknown), never the section's prototype.
+    expect(problemsOf(() => load('delivery:\n  __proto__:\n    tracked: [x]\n'))).toEqual([expect.stringMatching(/^delivery: unknown key '__proto__'|^delivery\.__proto__/)])
+  })
+
   it('file ← environment ← overrides, for port and host', () => {
     const file = yaml('port: 9001\nhost: 0.0.0.0\n')
     expect(loadSettings({ service: 'workflow', file, env: {} })).toMatchObject({ port: 9001, host: '0.0.0.0' })
