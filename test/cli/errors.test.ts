@@ -58,7 +58,7 @@ describe('CLI and settings errors a person can act on (built dist/, real process
     expect(r.stderr.split('\n')).toEqual([
       `Invalid settings (${file}):`,
       '  - auth.requird: unknown key; did you mean auth.required?',
-      '  - auth.colour: unknown key; auth takes required, secret, timeout, token_secret',
+      '  - auth.colour: unknown key; auth takes required, secret, timeout, expiry_warning, token_secret',
       '  - max_conections: unknown key; did you mean max_connections?',
       '',
     ])
