@@ -36,6 +36,18 @@ export default tseslint.config(
     },
   },
   {
+    // A service declares what differs in its spec's hooks (src/server/service-hooks.ts): no class
+    // in services/ overrides a member of the core (with noImplicitOverride, every override says so).
+    files: ['services/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': ['error',
+        { selector: 'MethodDefinition[override=true]', message: 'Services do not override core methods: declare a hook in the spec (src/server/service-hooks.ts).' },
+        { selector: 'PropertyDefinition[override=true]', message: 'Services do not override core members: declare a hook in the spec (src/server/service-hooks.ts).' },
+        { selector: 'TSParameterProperty[override=true]', message: 'Services do not override core members.' },
+      ],
+    },
+  },
+  {
     // The broker is below the server and the delivery tracker: they use it, it never calls back
     // up (the handover messages are its own; the server reaches it through BrokerSink).
     files: ['src/broker/**/*.ts'],

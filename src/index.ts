@@ -1,5 +1,6 @@
 // The public API of the roomcast core: named exports only.
 export { WebSocketServer, type ServiceSpec, type ServerOptions, type EventSchemas } from './server/websocket-server.js'
+export type { ServiceHooks } from './server/service-hooks.js'
 export { Connection } from './server/connection.js'
 export { RequestRegistry, type RequestContext, type RequestHandler } from './server/request-registry.js'
 export { ServerStats, type BroadcastObserver } from './server/stats.js'
@@ -13,8 +14,6 @@ export { MemoryBus } from './broker/memory-transport.js'
 export { RedisBroker, type RedisBrokerOptions } from './broker/redis-broker.js'
 export { createBroker } from './broker/create-broker.js'
 export { openRedis } from './broker/redis-connection.js'
-// The names before the broker was called a broker (0.1): kept so that imports keep working.
-export { createBridge, MemoryBridge, RedisBridge, type Bridge, type BridgeSink, type BridgeState, type BridgeStats, type RedisBridgeOptions } from './broker/deprecated-names.js'
 export { redisNames, type RedisNames } from './broker/redis-channels.js'
 export { envKey, loadSettings, parseSettings, SettingsSchema, SettingsError, type Settings, type SettingsCheck, type SettingsInput, type LoadOptions } from './config/settings.js'
 export { Delivery, type DeliveryPort } from './delivery/delivery.js'

@@ -1,16 +1,5 @@
 import { PostgresSource } from '../../src/sources/postgres-source.js'
-import {
-  AppError,
-  type ChannelSpec,
-  type Connection,
-  ErrorCode,
-  type Identity,
-  type Publication,
-  type ServerOptions,
-  type Settings,
-  type SettingsInput,
-  WebSocketServer,
-} from '../../src/index.js'
+import { type ChannelSpec, type Publication, type ServerOptions, type ServiceHooks, type Settings, type SettingsInput, WebSocketServer } from '../../src/index.js'
 import { createBroadcaster } from '../common/broadcaster.js'
 import { hmacFlatDialect } from '../common/flat-tokens.js'
 import { ContextCluster } from './context-cluster.js'
@@ -19,6 +8,29 @@ import { SubscriptionRestore } from './subscription-restore.js'
 
 /** Channels whose publications also reach `global` subscribers (the seed's "global: all events"). */
 const MIRRORED = /^(sessions|topics)\//
+
+/** The context service's parts its hooks reach: set once the server is built, before any hook can run (hooks run on traffic, after listen). */
+interface ContextParts {
+  cluster?: ContextCluster
+  restore?: SubscriptionRestore
+}
+
+/**
+ * What the context service adds to the core: the metrics count every event, `global` mirrors
+ * sessions and topics, and an agent's subscriptions follow it to its next connection. The
+ * private `agents/{id}` channels need nothing here: the core's one private-channel rule covers them.
+ */
+function contextHooks(parts: ContextParts): ServiceHooks {
+  return {
+    onPublication: (pub: Publication) => parts.cluster?.metrics.count(pub.event),
+    alsoDeliverTo: (pub: Publication) => (MIRRORED.test(pub.channel) ? ['global'] : []),
+    // One agent per connection: a second auth as another agent is refused by the session (SessionAuth).
+    onIdentify: (conn) => parts.restore?.identified(conn),
+    onSubscribe: (conn, channel) => parts.restore?.changed(conn, channel, true),
+    onUnsubscribe: (conn, channel) => parts.restore?.changed(conn, channel, false),
+    onDisconnect: (conn) => parts.restore?.closed(conn),
+  }
+}
 
 /** The context service (the DCM context manager): tasks, agents, sessions, messages and live metrics, flat dialect. */
 export class ContextServer extends WebSocketServer<ContextEvents> {
@@ -50,6 +62,7 @@ export class ContextServer extends WebSocketServer<ContextEvents> {
   readonly restore: SubscriptionRestore
 
   constructor(settings: Settings, options?: ServerOptions) {
+    const parts: ContextParts = {}
     super(
       {
         name: 'context',
@@ -58,6 +71,7 @@ export class ContextServer extends WebSocketServer<ContextEvents> {
         events: contextEvents,
         dialect: ContextServer.dialect,
         autoSubscribe: ['global'],
+        hooks: contextHooks(parts),
       },
       settings,
       options,
@@ -73,42 +87,11 @@ export class ContextServer extends WebSocketServer<ContextEvents> {
     this.use(this.cluster)
     this.postgres = settings.postgres.url === null ? null : new PostgresSource(settings.postgres)
     if (this.postgres !== null) this.use(this.postgres)
-    this.onDisconnect((conn) => this.restore.closed(conn))
+    parts.cluster = this.cluster
+    parts.restore = this.restore
     if (settings.delivery.tracked.length === 0) {
       this.log.warn({ own: ContextServer.trackedEvents }, 'delivery.tracked is []: no event is tracked; task, subtask and message events are sent once, never re-sent')
     }
-  }
-
-  protected override onPublication(pub: Publication): void {
-    this.cluster.metrics.count(pub.event)
-  }
-
-  protected override alsoDeliverTo(pub: Publication): readonly string[] {
-    return MIRRORED.test(pub.channel) ? ['global'] : []
-  }
-
-  /** A client may publish to `agents/{id}` only as that agent: a private channel is not a mailbox for others. */
-  override async publish(channel: unknown, event: unknown, data: unknown, from: Connection | null = null) {
-    if (from !== null && typeof channel === 'string' && channel.startsWith('agents/') && channel !== `agents/${from.identity?.userId ?? ''}`) {
-      throw new AppError(ErrorCode.FORBIDDEN, `Not authorized to publish to ${channel}: private to another agent`)
-    }
-    return super.publish(channel, event, data, from)
-  }
-
-  // One agent per connection: a second auth as another agent is refused by the session (SessionAuth).
-  override identify(conn: Connection, identity: Identity): void {
-    super.identify(conn, identity)
-    this.restore.identified(conn)
-  }
-
-  override subscribe(conn: Connection, channel: string): void {
-    super.subscribe(conn, channel)
-    this.restore.changed(conn, channel, true)
-  }
-
-  override unsubscribe(conn: Connection, channel: string): void {
-    super.unsubscribe(conn, channel)
-    this.restore.changed(conn, channel, false)
   }
 
   /** This instance's share of the metric.update snapshot. */

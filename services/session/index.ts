@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { type ChannelSpec, type Publication, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
+import { type ChannelSpec, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
 import { createBroadcaster } from '../common/broadcaster.js'
 import { type SessionEvents, sessionEvents, sessionRoutes } from './events.js'
 import { SessionProjection } from './projection.js'
@@ -12,29 +12,28 @@ export class SessionServer extends WebSocketServer<SessionEvents> {
   static readonly defaultPort = 8688
 
   static readonly channels: readonly ChannelSpec[] = [{ pattern: 'session:{id}' }, { pattern: 'knowledge:{id}' }, { pattern: 'checkpoint:{id}' }, { pattern: 'global' }]
-  readonly projection = new SessionProjection()
+  readonly projection: SessionProjection
   /** Typed in-process publishing: `server.broadcast.sessionCheckpoint({ session_id })`. */
   readonly broadcast = createBroadcaster(this, sessionRoutes)
 
   constructor(settings: Settings, options?: ServerOptions) {
+    const projection = new SessionProjection()
     super(
       {
         name: 'session',
         welcome: 'Connected to Session-Buddy',
         channels: SessionServer.channels,
         events: sessionEvents,
+        hooks: { onPublication: (pub) => projection.apply(pub) },
       },
       settings,
       options,
     )
+    this.projection = projection
     // With session_id: that session (or not_found); without (or null): the service's own status, as elsewhere.
     this.requests.register('get_status', GetStatusParamsSchema, ({ session_id }) => {
       if (session_id === undefined || session_id === null) return this.status()
       return this.projection.sessionStatus(session_id) ?? { session_id, status: 'not_found' }
     })
-  }
-
-  protected override onPublication(pub: Publication): void {
-    this.projection.apply(pub)
   }
 }

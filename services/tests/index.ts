@@ -1,4 +1,4 @@
-import { type ChannelSpec, type Publication, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
+import { type ChannelSpec, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
 import { createBroadcaster } from '../common/broadcaster.js'
 import { registerLookup } from '../common/lookup.js'
 import { type TestsEvents, testsEvents, testsRoutes } from './events.js'
@@ -9,26 +9,25 @@ export class TestsServer extends WebSocketServer<TestsEvents> {
   static readonly defaultPort = 8686
 
   static readonly channels: readonly ChannelSpec[] = [{ pattern: 'test:{run_id}' }, { pattern: 'quality:{project}' }, { pattern: 'coverage' }, { pattern: 'global' }]
-  readonly projection = new TestsProjection()
+  readonly projection: TestsProjection
   /** Typed in-process publishing: `server.broadcast.testFailed({ run_id, test, error })`. */
   readonly broadcast = createBroadcaster(this, testsRoutes)
 
   constructor(settings: Settings, options?: ServerOptions) {
+    const projection = new TestsProjection()
     super(
       {
         name: 'tests',
         welcome: 'Connected to Crackerjack quality monitoring',
         channels: TestsServer.channels,
         events: testsEvents,
+        hooks: { onPublication: (pub) => projection.apply(pub) },
       },
       settings,
       options,
     )
+    this.projection = projection
     registerLookup(this.requests, 'get_test_status', 'run_id', (id) => this.projection.runStatus(id))
     registerLookup(this.requests, 'get_quality_gate', 'project', (project) => this.projection.gateStatus(project))
-  }
-
-  protected override onPublication(pub: Publication): void {
-    this.projection.apply(pub)
   }
 }

@@ -1,5 +1,4 @@
 import { type ChannelSpec, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
-import type { Publication } from '../../src/index.js'
 import { createBroadcaster } from '../common/broadcaster.js'
 import { registerLookup } from '../common/lookup.js'
 import { type WorkflowEvents, workflowEvents, workflowRoutes } from './events.js'
@@ -18,26 +17,25 @@ export class WorkflowServer extends WebSocketServer<WorkflowEvents> {
     { pattern: 'code' },
     { pattern: 'global' },
   ]
-  readonly projection = new WorkflowProjection()
+  readonly projection: WorkflowProjection
   /** Typed in-process publishing: `server.broadcast.workflowStarted({ workflow_id })`. */
   readonly broadcast = createBroadcaster(this, workflowRoutes)
 
   constructor(settings: Settings, options?: ServerOptions) {
+    const projection = new WorkflowProjection()
     super(
       {
         name: 'workflow',
         welcome: 'Connected to Mahavishnu orchestration',
         channels: WorkflowServer.channels,
         events: workflowEvents,
+        hooks: { onPublication: (pub) => projection.apply(pub) },
       },
       settings,
       options,
     )
+    this.projection = projection
     registerLookup(this.requests, 'get_workflow_status', 'workflow_id', (id) => this.projection.workflowStatus(id))
     registerLookup(this.requests, 'get_pool_status', 'pool_id', (id) => this.projection.poolStatus(id))
-  }
-
-  protected override onPublication(pub: Publication): void {
-    this.projection.apply(pub)
   }
 }

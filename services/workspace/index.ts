@@ -32,9 +32,9 @@ export class WorkspaceServer extends WebSocketServer<WorkspaceEvents> {
   /** The sources, when `workspace.root` is set. */
   readonly files: FileWatcherSource | null = null
   readonly git: GitWatcherSource | null = null
-  readonly #chunks: ChunkOrder
 
   constructor(settings: Settings, options?: ServerOptions) {
+    const chunks = new ChunkOrder(settings.workspace.max_ai_streams)
     super(
       {
         name: 'workspace',
@@ -42,12 +42,12 @@ export class WorkspaceServer extends WebSocketServer<WorkspaceEvents> {
         channels: WorkspaceServer.channels,
         events: workspaceEvents,
         dialect: WorkspaceServer.dialect,
+        hooks: { admitPublication: (pub) => admitWorkspace(pub, chunks) },
       },
       settings,
       options,
     )
     const ws = settings.workspace
-    this.#chunks = new ChunkOrder(ws.max_ai_streams)
     if (ws.root === null) return
     const debounceMs = ws.debounce * 1000
     this.files = new FileWatcherSource(
@@ -60,14 +60,14 @@ export class WorkspaceServer extends WebSocketServer<WorkspaceEvents> {
     this.git = new GitWatcherSource({ root: ws.root, debounceMs, logger: this.log }, { gitEvent: (type, message, d) => this.broadcast.gitEvent(type, message, d) })
     this.use(this.files).use(this.git)
   }
+}
 
-  /**
-   * Every publication offered here (socket, HTTP, MCP, in process) must go to its event's own
-   * channel, and the chunks of one AI response stream must come in index order.
-   */
-  protected override admitPublication(pub: Publication): () => void {
-    const home = WORKSPACE_CHANNELS[pub.event as WorkspaceEventName]
-    if (pub.channel !== home) throw new AppError(ErrorCode.INVALID_EVENT, `${pub.event} is published on ${home}, not ${pub.channel}`)
-    return pub.event === 'ai.chunk' ? this.#chunks.take(workspaceEvents['ai.chunk'].parse(pub.data)) : () => {}
-  }
+/**
+ * Every publication offered here (socket, HTTP, MCP, in process) must go to its event's own
+ * channel, and the chunks of one AI response stream must come in index order.
+ */
+function admitWorkspace(pub: Publication, chunks: ChunkOrder): () => void {
+  const home = WORKSPACE_CHANNELS[pub.event as WorkspaceEventName]
+  if (pub.channel !== home) throw new AppError(ErrorCode.INVALID_EVENT, `${pub.event} is published on ${home}, not ${pub.channel}`)
+  return pub.event === 'ai.chunk' ? chunks.take(workspaceEvents['ai.chunk'].parse(pub.data)) : () => {}
 }

@@ -71,7 +71,7 @@ export interface BrokerInstance {
   /** This instance's current connection count (announced to the cluster). */
   readonly connections: () => number
   /**
-   * The service keeps state from every publication (it overrides `onPublication`), so the
+   * The service keeps state from every publication (its spec has an `onPublication` hook), so the
    * broker must hand it every room's publications, not only those of rooms with local members.
    */
   readonly observeAll?: boolean

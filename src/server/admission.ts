@@ -8,25 +8,29 @@ import type { WelcomeInfo } from '../protocol/messages.js'
 import { Connection } from './connection.js'
 import type { Lifecycle } from './server-view.js'
 import type { ServiceSpec } from './service-spec.js'
+import type { CoreHooks } from './service-hooks.js'
 import type { SessionHost } from './session/host.js'
 import { Session } from './session/session.js'
 
 export type ConnectionCallback = (conn: Connection) => void
 
-/**
- * What admission needs from the server: its state, spec and policies, and the room calls a
- * subclass may override (`checkRead`, `subscribe`, `autoJoin`), so they are called on the server.
- * The server is also each connection's SessionHost.
- */
+/** What admission needs from the server: its state, spec and policies; the server is also each connection's SessionHost. */
 export interface AdmissionHost extends SessionHost {
   readonly name: string
   readonly spec: Pick<ServiceSpec, 'welcome' | 'autoSubscribe'>
   readonly state: Lifecycle
   readonly access: AccessPolicy
   readonly delivery: Delivery
-  checkRead(conn: Connection, channel: unknown): void
-  subscribe(conn: Connection, channel: string): void
-  autoJoin(conn: Connection, channel: string): void
+}
+
+/** The rooms and hooks admission works with, from the modules that own them (never back through the server). */
+export interface AdmissionRooms {
+  /** Throws INVALID_CHANNEL / FORBIDDEN unless the connection may read the channel. */
+  checkRead(conn: Connection, channel: string): void
+  /** Joins the room, enforcing max_subscriptions. */
+  join(conn: Connection, channel: string): void
+  leaveAll(conn: Connection): void
+  readonly hooks: Pick<CoreHooks, 'onIdentify' | 'onDisconnect'>
 }
 
 /**
@@ -36,23 +40,18 @@ export interface AdmissionHost extends SessionHost {
  */
 export class Admission {
   readonly #host: AdmissionHost
-  readonly #leaveRooms: (conn: Connection) => void
+  readonly #rooms: AdmissionRooms
   readonly #connections = new Map<string, Connection>()
-  readonly #onConnect: ConnectionCallback[] = []
   readonly #onDisconnect: ConnectionCallback[] = []
 
-  constructor(host: AdmissionHost, leaveRooms: (conn: Connection) => void) {
+  constructor(host: AdmissionHost, rooms: AdmissionRooms) {
     this.#host = host
-    this.#leaveRooms = leaveRooms
+    this.#rooms = rooms
   }
 
   /** The admitted connections by id; a connection leaves once its socket closed. */
   get connections(): ReadonlyMap<string, Connection> {
     return this.#connections
-  }
-
-  onConnect(cb: ConnectionCallback): void {
-    this.#onConnect.push(cb)
   }
 
   onDisconnect(cb: ConnectionCallback): void {
@@ -105,24 +104,17 @@ export class Admission {
     }
   }
 
-  /** The connection got its welcome: auto-subscribe it and run the connect callbacks. */
+  /** The connection got its welcome: auto-subscribe it and attach its tracked deliveries. */
   admitted(conn: Connection): void {
-    for (const channel of this.#host.spec.autoSubscribe ?? []) this.#host.autoJoin(conn, channel)
+    for (const channel of this.#host.spec.autoSubscribe ?? []) this.autoJoin(conn, channel)
     this.#host.delivery.attach(conn, conn.identity?.userId ?? null)
-    for (const cb of this.#onConnect) {
-      try {
-        cb(conn)
-      } catch (err) {
-        this.#host.log.error({ err }, 'connect callback failed')
-      }
-    }
   }
 
   /** Joins a channel on the server's initiative; a refusal is logged, not sent. */
   autoJoin(conn: Connection, channel: string): void {
     try {
-      this.#host.checkRead(conn, channel)
-      this.#host.subscribe(conn, channel)
+      this.#rooms.checkRead(conn, channel)
+      this.#rooms.join(conn, channel)
     } catch (err) {
       this.#host.log.debug({ err, connection: conn.id, channel }, 'auto-subscribe refused')
     }
@@ -133,11 +125,12 @@ export class Admission {
     conn.identity = identity
     // A locked service refused the auto-subscribe channels to the anonymous connection it welcomed: now they may open.
     if (conn.phase === 'open') {
-      for (const channel of this.#host.spec.autoSubscribe ?? []) if (!conn.subscriptions.has(channel)) this.#host.autoJoin(conn, channel)
+      for (const channel of this.#host.spec.autoSubscribe ?? []) if (!conn.subscriptions.has(channel)) this.autoJoin(conn, channel)
     }
-    for (const channel of this.#host.dialect.identityChannels(identity)) this.#host.autoJoin(conn, channel)
+    for (const channel of this.#host.dialect.identityChannels(identity)) this.autoJoin(conn, channel)
     // Its pending tracked events follow the identity (docs/protocol.md A.8).
     this.#host.delivery.attach(conn, identity.userId)
+    this.#rooms.hooks.onIdentify(conn)
   }
 
   /** Cuts a connection whose send buffer went over max_buffered_bytes (or whose replay did). */
@@ -170,8 +163,9 @@ export class Admission {
 
   #cleanup(conn: Connection): void {
     if (!this.#connections.delete(conn.id)) return
-    this.#leaveRooms(conn)
+    this.#rooms.leaveAll(conn)
     this.#host.delivery.detach(conn)
+    this.#rooms.hooks.onDisconnect(conn)
     for (const cb of this.#onDisconnect) {
       try {
         cb(conn)

@@ -14,7 +14,7 @@ const PublishParamsSchema = z.looseObject({
   data: z.unknown().optional(),
 })
 
-/** What the built-in operations use of the server. */
+/** What the built-in operations use: the server's rules, rooms, publish and status. */
 export interface BuiltinHost {
   readonly requests: RequestRegistry
   checkRead(conn: Connection, channel: unknown): void

@@ -4,6 +4,7 @@ import type { Broker } from '../broker/broker.js'
 import type { Dialect } from '../dialects/dialect.js'
 import type { ChannelSpec } from '../protocol/channels.js'
 import type { JsonObject } from '../protocol/messages.js'
+import type { ServiceHooks } from './service-hooks.js'
 
 /** Event name → zod schema of its payload (extra fields pass through). */
 export type EventSchemas = Readonly<Record<string, z.ZodType<JsonObject>>>
@@ -20,12 +21,12 @@ export interface ServiceSpec<E extends EventSchemas = EventSchemas> {
   readonly dialect?: Dialect
   /** Channels every connection joins once admitted (flat context service: `global`). */
   readonly autoSubscribe?: readonly string[]
+  /** What this service does differently, called by the core at fixed points (service-hooks.ts); none by default. */
+  readonly hooks?: ServiceHooks
 }
 
 export interface ServerOptions {
   /** Cluster broker; default from settings.redis: a RedisBroker when `redis.url` is set, else a MemoryBroker. */
   readonly broker?: Broker
-  /** @deprecated Use `broker`; still accepted (ignored when `broker` is given). */
-  readonly bridge?: Broker
   readonly logger?: Logger
 }

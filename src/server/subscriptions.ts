@@ -8,6 +8,7 @@ import type { Connection } from './connection.js'
 import { textFrame } from './frame.js'
 import { frameCache, HeldDeliveries, type HistoryHost, subscribeWithHistory } from './history-subscribe.js'
 import { RoomRegistry } from './room-registry.js'
+import type { CoreHooks } from './service-hooks.js'
 import type { ServerStats } from './stats.js'
 import type { Delivery } from '../delivery/delivery.js'
 
@@ -24,8 +25,8 @@ export interface SubscriptionsDeps {
   readonly maxSubscriptions: number
   /** settings.max_buffered_bytes: also the bound of what is held for one subscriber during its replay. */
   readonly maxBufferedBytes: number
-  /** The server's subscribe (a subclass may extend it): how a subscribe request joins its room. */
-  join(conn: Connection, channel: string): void
+  /** The service's hooks told of each join and unsubscribe. */
+  readonly hooks: Pick<CoreHooks, 'onSubscribe' | 'onUnsubscribe'>
   /** The subscriber could not take what was held for it during its replay: cut it as slow. */
   overflow(conn: Connection): void
 }
@@ -55,7 +56,7 @@ export class Subscriptions {
     this.#historyHost = {
       held: this.held,
       reads: new BatchedHistoryReads((channel, after, opts) => broker.history(channel, after, opts)),
-      join: (conn, channel) => deps.join(conn, channel),
+      join: (conn, channel) => this.add(conn, channel),
       whenSubscribed: (channel) => broker.whenSubscribed(channel),
       frame: frameCache((pub) => textFrame(codec.encodeEvent(pub))),
       send: (conn, frame, pub) => {
@@ -77,6 +78,14 @@ export class Subscriptions {
       throw new AppError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `Subscription limit reached (${max} channels per connection)`)
     }
     this.rooms.join(channel, conn)
+    this.#deps.hooks.onSubscribe(conn, channel)
+  }
+
+  /** The unsubscribe request: leaves the room; idempotent. */
+  remove(conn: Connection, channel: string): void {
+    if (!conn.subscriptions.has(channel)) return
+    this.rooms.leave(channel, conn)
+    this.#deps.hooks.onUnsubscribe(conn, channel)
   }
 
   /**
@@ -87,7 +96,7 @@ export class Subscriptions {
   subscribeTo(conn: Connection, channel: string, since: StreamPosition | null): JsonObject | Promise<JsonObject> {
     const opts = this.#deps.history.optionsOf(channel)
     if (opts !== null) return subscribeWithHistory(this.#historyHost, conn, channel, since, opts)
-    this.#deps.join(conn, channel)
+    this.add(conn, channel)
     // `since` on a channel without history: nothing to recover from, and the client must know.
     const answer: JsonObject = since === null ? { status: 'subscribed', channel } : { status: 'subscribed', channel, recovered: false }
     const ready = this.#deps.broker.whenSubscribed(channel)

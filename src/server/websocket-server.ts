@@ -6,7 +6,6 @@ import type { Identity } from '../auth/identity.js'
 import type { Broker, BrokerSink, DirectOutcome, PublishOptions } from '../broker/broker.js'
 import { createBroker } from '../broker/create-broker.js'
 import type { HistoryChannels } from '../broker/history-channels.js'
-import type { StreamPosition } from '../broker/position.js'
 import { type Settings, SettingsError } from '../config/settings.js'
 import type { DeliveryMessage } from '../broker/handover-messages.js'
 import { Delivery } from '../delivery/delivery.js'
@@ -28,6 +27,7 @@ import { type BroadcastObserver, ServerStats } from './stats.js'
 import { healthView, infoView, snapshot, statsView, StatusRegistry, statusView } from './status-model.js'
 import type { ServerPlugin } from './plugin.js'
 import type { Lifecycle, Published, ServerView } from './server-view.js'
+import { type CoreHooks, coreHooks } from './service-hooks.js'
 import type { EventSchemas, ServerOptions, ServiceSpec } from './service-spec.js'
 import type { CredentialCheck, SessionHost } from './session/host.js'
 
@@ -35,8 +35,9 @@ export type { Published } from './server-view.js'
 export type { EventSchemas, ServerOptions, ServiceSpec } from './service-spec.js'
 
 /**
- * The base WebSocket pub/sub server. A service subclasses it, declares channels, events and
- * requests; the base owns admission, dispatch, rooms, limits, HTTP and shutdown.
+ * The base WebSocket pub/sub server. A service declares its channels, events and hooks in its
+ * spec (and its requests in `requests`); the base owns admission, dispatch, rooms, limits, HTTP,
+ * the publish API and shutdown. Services never override its methods (lint checks services/).
  */
 export class WebSocketServer<E extends EventSchemas = EventSchemas> implements BrokerSink, ServerView, SessionHost {
   readonly spec: ServiceSpec<E>
@@ -66,6 +67,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   readonly #admission: Admission
   readonly #local: LocalDelivery
   readonly #life: ServerLifecycle
+  readonly #hooks: CoreHooks
 
   constructor(spec: ServiceSpec<E>, settings: Settings, options: ServerOptions = {}) {
     this.spec = spec
@@ -74,10 +76,11 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     this.dialect = spec.dialect ?? envelopeDialect
     this.codec = this.dialect.codec
     this.log = (options.logger ?? pino({ level: settings.log_level })).child({ service: spec.name }, { serializers: logSerializers })
-    this.broker = options.broker ?? options.bridge ?? createBroker(settings.redis, this.log)
+    this.broker = options.broker ?? createBroker(settings.redis, this.log)
     this.#rules = new ChannelRules(spec, settings, () => this.dialect.newEventId(), this.dialect.permissionsInTokens ?? true)
     this.history = historyChannelsOf(spec, settings)
     const delivery = (this.delivery = new Delivery(settings.delivery, Object.keys(spec.events), { log: this.log }))
+    const hooks = (this.#hooks = coreHooks(spec.hooks, this.log))
     const subs = (this.#subs = new Subscriptions({
       broker: this.broker,
       history: this.history,
@@ -86,10 +89,15 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       delivery,
       maxSubscriptions: settings.max_subscriptions,
       maxBufferedBytes: settings.max_buffered_bytes,
-      join: (conn, channel) => this.subscribe(conn, channel),
+      hooks,
       overflow: (conn) => this.#admission.closeSlow(conn),
     }))
-    this.#admission = new Admission(this, (conn) => subs.rooms.leaveAll(conn))
+    this.#admission = new Admission(this, {
+      checkRead: (conn, channel) => this.#rules.checkRead(conn, channel),
+      join: (conn, channel) => subs.add(conn, channel),
+      leaveAll: (conn) => subs.rooms.leaveAll(conn),
+      hooks,
+    })
     this.#local = new LocalDelivery({
       codec: this.codec,
       held: subs.held,
@@ -104,40 +112,22 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       admission: this.#admission,
       tls: loadTls(settings, `settings of ${spec.name}`),
       // A service keeping a projection must see every publication, not only its local rooms'.
-      observeAll: () => this.onPublication !== WebSocketServer.prototype.onPublication,
+      observeAll: () => hooks.observesAll,
       accepts: (pub) => this.#rules.accepts(pub),
     })
     this.authenticator = { verify: (credentials) => this.dialect.verify(credentials, this.settings) }
-    registerBuiltinRequests(this)
+    registerBuiltinRequests({
+      requests: this.requests,
+      checkRead: (conn, channel) => this.#rules.checkRead(conn, channel),
+      checkChannel: (channel) => this.#rules.checkChannel(channel),
+      subscribeTo: (conn, channel, since) => subs.subscribeTo(conn, channel, since),
+      unsubscribe: (conn, channel) => subs.remove(conn, channel),
+      publish: (channel, event, data, from) => this.publish(channel, event, data, from),
+      status: () => this.status(),
+    })
   }
 
-  // ── hooks for subclasses ────────────────────────────────────────────────────────────────
-
-  /** Called for every publication this instance delivers (local or from the broker): keep projections here. */
-  protected onPublication(_pub: Publication): void {}
-
-  /**
-   * Rooms whose members also receive a publication, besides its own channel (the context
-   * service: `global` sees `sessions/{id}` and `topics/{t}`). Each connection gets it once.
-   */
-  protected alsoDeliverTo(_pub: Publication): readonly string[] {
-    return []
-  }
-
-  /**
-   * Called for every publication offered here (socket, HTTP, MCP, emit) once it passed the
-   * channel, event, schema and permission checks, before the broker takes it: throw an AppError
-   * to refuse it (a service rule such as an ordering). The function it returns, if any, runs when
-   * the broker refuses the publication after all, so the rule can take it back.
-   */
-  protected admitPublication(_pub: Publication): (() => void) | void {}
-
-  /** Registers a callback run after a connection is admitted (after auth, when required). */
-  onConnect(cb: ConnectionCallback): void {
-    this.#admission.onConnect(cb)
-  }
-
-  /** Registers a callback run after a connection closed and left its rooms. */
+  /** Registers an observer run after a connection closed and left its rooms (a service uses its onDisconnect hook). */
   onDisconnect(cb: ConnectionCallback): void {
     this.#admission.onDisconnect(cb)
   }
@@ -149,11 +139,6 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   }
 
   // ── public API ─────────────────────────────────────────────────────────────────────────
-
-  /** @deprecated Renamed {@link WebSocketServer.broker}. */
-  get bridge(): Broker {
-    return this.broker
-  }
 
   get name(): string {
     return this.spec.name
@@ -193,16 +178,6 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     return this.#subs.rooms.size
   }
 
-  /** May this connection read `channel`? Throws INVALID_CHANNEL / FORBIDDEN. */
-  checkRead(conn: Connection, channel: unknown): void {
-    this.#rules.checkRead(conn, channel)
-  }
-
-  /** Throws INVALID_CHANNEL unless `channel` is one of this service's channels. */
-  checkChannel(channel: unknown): void {
-    this.#rules.checkChannel(channel)
-  }
-
   /** The service's own status (get_status). */
   status(): JsonObject {
     return statusView(snapshot(this))
@@ -223,24 +198,6 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     return infoView(this)
   }
 
-  /** Adds the connection to a room, enforcing max_subscriptions; idempotent. */
-  subscribe(conn: Connection, channel: string): void {
-    this.#subs.add(conn, channel)
-  }
-
-  /**
-   * The subscribe request: joins the room; on a history channel also answers the stream
-   * position and recovers from `since` (docs/protocol.md A.8). Answers once the cluster
-   * delivers the room here.
-   */
-  subscribeTo(conn: Connection, channel: string, since: StreamPosition | null): JsonObject | Promise<JsonObject> {
-    return this.#subs.subscribeTo(conn, channel, since)
-  }
-
-  unsubscribe(conn: Connection, channel: string): void {
-    this.#subs.rooms.leave(channel, conn)
-  }
-
   /**
    * Validates and publishes an event to every subscriber on every instance. `from` is the
    * publishing connection (permission-checked) or null for trusted server-side callers.
@@ -249,7 +206,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
    */
   async publish(channel: unknown, event: unknown, data: unknown, from: Connection | null = null, opts: PublishOptions = {}): Promise<Published> {
     const pub = this.#rules.publication(channel, event, data, from)
-    const takeBack = this.admitPublication(pub)
+    const takeBack = this.#hooks.admitPublication(pub)
     try {
       return await this.#send(pub, opts)
     } catch (err) {
@@ -264,7 +221,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
    */
   emit<K extends keyof E & string>(channel: string, event: K, data: z.input<E[K]>): Publication {
     const pub = this.#rules.publication(channel, event, data, null)
-    const takeBack = this.admitPublication(pub)
+    const takeBack = this.#hooks.admitPublication(pub)
     this.#send(pub).catch((err: unknown) => {
       takeBack?.()
       this.log.warn({ err, channel, event }, 'publication refused')
@@ -298,12 +255,8 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
 
   /** Delivers a publication to local subscribers: encoded once, the same bytes to each. */
   deliver(pub: Publication): number {
-    try {
-      this.onPublication(pub)
-    } catch (err) {
-      this.log.error({ err, event: pub.event }, 'projection failed')
-    }
-    return this.#local.deliver(pub, this.alsoDeliverTo(pub))
+    this.#hooks.onPublication(pub)
+    return this.#local.deliver(pub, this.#hooks.alsoDeliverTo(pub))
   }
 
   subscriberCount(channel: string): number {

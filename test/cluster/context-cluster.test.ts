@@ -49,6 +49,23 @@ describe('context over Redis: two instances', () => {
     expect((await second.event('task.updated', 'topics/ops')).data).toEqual({ task_id: 'x', status: 'running' })
   })
 
+  it('POST /publish counts the subscribers the other instance delivered to, like every service', async () => {
+    nodes = await startCluster<ContextServer>('context', redis.url, 2)
+    await clusterFormed(nodes.map((n) => n.server))
+    const [a, b] = nodes as [Started<ContextServer>, Started<ContextServer>]
+    const remote = [await open(b.port, { agent_id: 'r1' }), await open(b.port, { agent_id: 'r2' })]
+    for (const c of remote) expect(await c.subscribeFlat('topics/ops')).toMatchObject({ success: true })
+    const res = await fetch(`${a.http}/publish`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ channel: 'topics/ops', event: 'task.updated', data: { task_id: 'x', status: 'running' } }),
+    })
+    expect(res.status).toBe(200)
+    // Each remote subscriber once (it also holds `global`, which mirrors topics/), reported by b.
+    expect(await res.json()).toMatchObject({ delivered: 2, instances: 2 })
+    for (const c of remote) expect((await c.event('task.updated', 'topics/ops')).data).toEqual({ task_id: 'x', status: 'running' })
+  })
+
   it('one metric.update publisher per cluster, cluster-wide figures; another instance takes over when it is killed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roomcast-ctx-'))
     writeFileSync(join(dir, 'context.yaml'), 'port: 0\nmcp:\n  enabled: false\ncontext:\n  metrics_interval: 0.2\n')

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { SERVICES } from '../../services/index.js'
-import { createBridge, createBroker, MemoryBridge, MemoryBroker, parseSettings, RedisBridge, RedisBroker } from '../../src/index.js'
+import { MemoryBroker } from '../../src/broker/memory-broker.js'
+import { parseSettings } from '../../src/config/settings.js'
 import { TestClient } from '../helpers/client.js'
 import { startService, type Started } from '../helpers/server.js'
 
@@ -20,16 +21,12 @@ describe('the broker as a user sees it', () => {
     expect(stats.bridge).toMatchObject({ ...expectedBroker, malformed: 0, dropped: 0 })
   })
 
-  it('is the one ServerOptions.broker names, or the deprecated ServerOptions.bridge', () => {
+  it('is the one ServerOptions.broker names (the 0.1 `bridge` option and aliases are gone)', () => {
     const settings = parseSettings({ log_level: 'silent' })
     const broker = new MemoryBroker()
-    expect(SERVICES.workflow!.create(settings, { broker }).broker).toBe(broker)
-    const legacy = new MemoryBroker()
-    expect(SERVICES.workflow!.create(settings, { bridge: legacy }).broker).toBe(legacy)
-    expect(SERVICES.workflow!.create(settings, { broker, bridge: legacy }).broker).toBe(broker)
-    // The names of 0.1 still import and work.
-    expect(SERVICES.workflow!.create(settings, { broker }).bridge).toBe(broker)
-    expect([MemoryBridge, RedisBridge, createBridge]).toEqual([MemoryBroker, RedisBroker, createBroker])
+    const server = SERVICES.workflow!.create(settings, { broker })
+    expect(server.broker).toBe(broker)
+    expect('bridge' in server).toBe(false)
   })
 
   it('answers POST /send for a local connection, and 404 for one no instance holds', async () => {

@@ -1,0 +1,65 @@
+import type { Logger } from 'pino'
+import type { Publication } from '../protocol/messages.js'
+import type { Connection } from './connection.js'
+
+/**
+ * What a service does differently from the core, as one closed list the core's modules call at
+ * fixed points (fastify's hooks, not overrides). Every hook is optional; docs/architecture.md
+ * has the table of when each is called and which services use it.
+ */
+export interface ServiceHooks {
+  /**
+   * Every publication this instance delivers (local or from the broker): keep projections here.
+   * Declaring it makes the instance hear every room of the cluster, not only its local ones.
+   */
+  readonly onPublication?: (pub: Publication) => void
+  /** Rooms whose members also receive a publication besides its own channel; each connection gets it once. */
+  readonly alsoDeliverTo?: (pub: Publication) => readonly string[]
+  /**
+   * A publication offered here (socket, HTTP, MCP, emit) passed the channel, event, schema and
+   * permission checks, before the broker takes it: throw an AppError to refuse it. The function
+   * it returns, if any, runs when the broker refuses the publication after all.
+   */
+  readonly admitPublication?: (pub: Publication) => (() => void) | void
+  /** A connection got a verified identity; the dialect's identity channels are joined already. */
+  readonly onIdentify?: (conn: Connection) => void
+  /** A connection joined a room it did not hold (subscribe request, auto-subscribe, identity channel). */
+  readonly onSubscribe?: (conn: Connection, channel: string) => void
+  /** A connection left a room by an unsubscribe request (a close leaves every room without it). */
+  readonly onUnsubscribe?: (conn: Connection, channel: string) => void
+  /** A connection closed and left its rooms. */
+  readonly onDisconnect?: (conn: Connection) => void
+}
+
+/** The hooks as the core calls them: every one present (a no-op when the service has none); a side-effect hook that throws is logged, never the caller's failure. */
+export interface CoreHooks extends Required<Omit<ServiceHooks, 'onPublication'>> {
+  /** Whether the service keeps state from every publication (then its instance hears every room). */
+  readonly observesAll: boolean
+  readonly onPublication: (pub: Publication) => void
+}
+
+const none = (): readonly string[] => []
+const nothing = (): void => {}
+
+export function coreHooks(hooks: ServiceHooks = {}, log: Logger): CoreHooks {
+  const logged =
+    <A extends unknown[]>(name: string, fn: ((...args: A) => void) | undefined) =>
+    (...args: A): void => {
+      if (fn === undefined) return
+      try {
+        fn(...args)
+      } catch (err) {
+        log.error({ err, hook: name }, 'service hook failed')
+      }
+    }
+  return {
+    observesAll: hooks.onPublication !== undefined,
+    onPublication: logged('onPublication', hooks.onPublication),
+    alsoDeliverTo: hooks.alsoDeliverTo ?? none,
+    admitPublication: hooks.admitPublication ?? nothing,
+    onIdentify: logged('onIdentify', hooks.onIdentify),
+    onSubscribe: logged('onSubscribe', hooks.onSubscribe),
+    onUnsubscribe: logged('onUnsubscribe', hooks.onUnsubscribe),
+    onDisconnect: logged('onDisconnect', hooks.onDisconnect),
+  }
+}
