@@ -49,7 +49,7 @@ describe('what the CLI says (built dist/, real processes)', { timeout: PROCESS_T
     expect(r.stderr.split('\n')).toEqual([
       `Invalid settings (${file}):`,
       '  - max_connections: Too small: expected number to be >0',
-      '  - auth.colour: unknown key; auth takes required, secret, timeout, token_secret',
+      '  - auth.colour: unknown key; auth takes required, secret, timeout, expiry_warning, token_secret',
       '  - auth.secret: required when auth.required is true (or set WORKFLOW_JWT_SECRET)',
       '',
     ])
