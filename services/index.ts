@@ -1,5 +1,9 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { parse as parseYaml } from 'yaml'
 import type { ChannelSpec, Dialect, LoadOptions, ServerOptions, Settings, SettingsCheck, SettingsInput, WebSocketServer } from '../src/index.js'
 import { ContextServer } from './context/index.js'
+import { createDeclared, declarationOf, declaredChannels, declaredDialect } from './declared/index.js'
 import { PatternsServer } from './patterns/index.js'
 import { SessionServer } from './session/index.js'
 import { TestsServer } from './tests/index.js'
@@ -50,6 +54,58 @@ export const SERVICES: Readonly<Record<string, ServiceEntry>> = {
   },
 }
 
+/** The built-in services' names. */
 export function serviceNames(): string[] {
   return Object.keys(SERVICES)
+}
+
+/** Whether a settings file's text declares a service (a top-level `service:` key), read without trusting the rest. */
+function declares(text: string): { readonly declared: boolean; readonly doc: unknown } {
+  try {
+    const doc: unknown = parseYaml(text)
+    return { declared: typeof doc === 'object' && doc !== null && Object.hasOwn(doc, 'service'), doc }
+  } catch {
+    // Broken YAML: the settings load reports it, with the line; it is a declared service if it says so.
+    return { declared: /^service:/m.test(text), doc: null }
+  }
+}
+
+/**
+ * The services declared in the settings files of `dir` (`<name>.yaml` with a `service:` block), by
+ * file name; a built-in's own file is never one (the settings check refuses its `service:` key).
+ */
+export function declaredServices(dir: string): Record<string, ServiceEntry> {
+  let files: string[]
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()
+  } catch {
+    return {}
+  }
+  const found: Record<string, ServiceEntry> = {}
+  for (const file of files) {
+    const name = basename(file, '.yaml')
+    if (Object.hasOwn(SERVICES, name)) continue
+    let text: string
+    try {
+      text = readFileSync(join(dir, file), 'utf8')
+    } catch {
+      continue
+    }
+    const { declared, doc } = declares(text)
+    if (!declared) continue
+    const decl = declarationOf(doc)
+    found[name] = {
+      name,
+      defaultPort: 0,
+      channels: decl === null ? [] : declaredChannels(decl),
+      dialect: declaredDialect(decl ?? { dialect: 'envelope' }),
+      create: (settings, options) => createDeclared(settings, options),
+    }
+  }
+  return found
+}
+
+/** Every service `roomcast` knows: the built-in ones, then those declared in `dir`'s settings files. */
+export function allServices(dir: string): Readonly<Record<string, ServiceEntry>> {
+  return { ...SERVICES, ...declaredServices(dir) }
 }

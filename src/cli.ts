@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
-import { SERVICES, serviceNames } from '../services/index.js'
+import { allServices, SERVICES, type ServiceEntry } from '../services/index.js'
 import { loadSettings, SettingsError, type Settings, type SettingsInput, workerCount } from './config/settings.js'
 import type { Broker } from './broker/broker.js'
 import { runPrimary } from './cli/primary.js'
@@ -34,20 +34,47 @@ function packageRoot(): string {
 
 const ROOT = packageRoot()
 
+function settingsDir(): string {
+  return process.env.ROOMCAST_SETTINGS_DIR ?? join(ROOT, 'settings')
+}
+
 function settingsFile(service: string, explicit: string | undefined): string {
   if (explicit !== undefined) return resolve(explicit)
-  const dir = process.env.ROOMCAST_SETTINGS_DIR ?? join(ROOT, 'settings')
-  return join(dir, `${service}.yaml`)
+  return join(settingsDir(), `${service}.yaml`)
+}
+
+let known: Readonly<Record<string, ServiceEntry>> | undefined
+
+/** The built-in services and those declared in the settings folder's files, read once. */
+function services(): Readonly<Record<string, ServiceEntry>> {
+  known ??= allServices(settingsDir())
+  return known
+}
+
+function serviceNames(): string[] {
+  return Object.keys(services())
+}
+
+/** A declared service's `service` block belongs to a file of its own name, and no built-in is redeclared. */
+function declarationProblems(name: string, settings: Settings): string[] {
+  const decl = settings.service
+  if (Object.hasOwn(SERVICES, name)) {
+    return decl === null ? [] : [`service: ${name} is a built-in service (its channels and events are code); declare a new service in a file of its own name`]
+  }
+  if (decl === null) return []
+  if (Object.hasOwn(SERVICES, decl.name)) return [`service.name: ${decl.name} shadows the built-in service ${decl.name}; choose another name`]
+  if (decl.name !== name) return [`service.name: expected ${JSON.stringify(name)}, the settings file's name, got ${JSON.stringify(decl.name)}`]
+  return []
 }
 
 /** The wire dialect a service speaks. */
 function dialectOf(name: string): string {
-  return (SERVICES[name]?.dialect ?? envelopeDialect).name
+  return (services()[name]?.dialect ?? envelopeDialect).name
 }
 
 /** A service's settings as `roomcast serve` reads them: its file (an explicit one must exist), the environment, `overrides`. */
 function settingsOf(name: string, explicit: string | undefined, overrides: Partial<SettingsInput> = {}, serving = false): Settings {
-  const entry = SERVICES[name]
+  const entry = services()[name]
   return loadSettings({
     service: name,
     file: settingsFile(name, explicit),
@@ -59,6 +86,7 @@ function settingsOf(name: string, explicit: string | undefined, overrides: Parti
     checks: [
       (settings) => (entry?.dialect ?? envelopeDialect).settingsProblems(settings, name),
       (settings) => publicChannelProblems(name, entry?.channels ?? [], settings),
+      (settings) => declarationProblems(name, settings),
       ...(entry?.checks ?? []),
       ...(serving ? [tlsProblems] : []),
     ],
@@ -104,7 +132,22 @@ function loadAll(
       problems.push(err.message)
     }
   }
+  if (all) problems.push(...portClashes(loaded, explicit))
   return problems.length > 0 ? problems.join('\n') : loaded
+}
+
+/** `serve all`: two services asking for the same port (0 picks a free one, never a clash), each named with its file. */
+function portClashes(loaded: readonly Loaded[], explicit: string | undefined): string[] {
+  const first = new Map<string, string>()
+  const problems: string[] = []
+  for (const { name, settings } of loaded) {
+    if (settings.port === 0) continue
+    const at = String(settings.port)
+    const other = first.get(at)
+    if (other === undefined) first.set(at, name)
+    else problems.push(`Invalid settings (${settingsFile(name, explicit)}):\n  - port: ${settings.port} is also the port of ${other} (${settingsFile(other, explicit)}); serve all runs both`)
+  }
+  return problems
 }
 
 /** Starts the services one by one until all listen, one fails (its one-line reason is returned) or a stop is asked for. */
@@ -112,7 +155,7 @@ async function startAll(loaded: readonly Loaded[], logger: Logger, servers: Clos
   for (const { name, settings } of loaded) {
     if (stop.stopping) break
     const broker: Broker | undefined = worker?.broker(settings, logger)
-    const server = (SERVICES[name] as (typeof SERVICES)[string]).create(settings, { logger, ...(broker !== undefined ? { broker } : {}) })
+    const server = (services()[name] as ServiceEntry).create(settings, { logger, ...(broker !== undefined ? { broker } : {}) })
     server.use(worker?.metrics() ?? new MetricsPlugin())
     if (settings.mcp.enabled) server.use(new McpPlugin())
     servers.push(server)

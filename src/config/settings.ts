@@ -6,6 +6,7 @@ import { DEV_TOKEN_SECRET } from '../auth/hmac-token.js'
 import { patternsOverlap } from '../broker/history-channels.js'
 import { MAX_CHANNEL_LENGTH } from '../protocol/channels.js'
 import { DeliverySettingsSchema } from '../delivery/delivery-settings.js'
+import { DeclaredServiceSchema } from './service-declaration.js'
 import { describeIssues, yamlProblem } from './settings-problems.js'
 
 const seconds = (def: number) => z.number().positive().default(def)
@@ -216,6 +217,8 @@ export const SettingsSchema = z
       })
       .strict()
       .prefault({}),
+    /** A service declared in this file alone, not in code (docs/configuration.md "Declaring a service"). @default null */
+    service: DeclaredServiceSchema.nullable().default(null),
   })
   .strict()
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { TestClient } from '../helpers/client.js'
-import { serviceNames } from '../../services/index.js'
+import { allServices } from '../../services/index.js'
 import { cliProcesses, PROCESS_TEST_TIMEOUT, runCli, settingsWriter } from '../helpers/cli.js'
 import { ROOT } from '../helpers/supervisor.js'
 
@@ -21,6 +21,8 @@ describe('what the CLI says (built dist/, real processes)', { timeout: PROCESS_T
     expect(r.stdout).toBe(`roomcast ${version}\n`)
   })
 
+  // The built-in services, then those declared in the shipped settings files (dhruva, excalidraw).
+  const serviceNames = () => Object.keys(allServices(join(ROOT, 'settings')))
   it.concurrent.each([
     ['serve', [...serviceNames(), 'dashboard', 'all'].join(', ')],
     ['status', serviceNames().join(', ')],

@@ -60,8 +60,8 @@ describe('roomcast CLI (built dist/, real processes)', { timeout: PROCESS_TEST_T
     expect(p.stdout).toContain('second signal: exiting at once')
   })
 
-  it('serve all starts every service on its own port; status exits 0 for a healthy one, 1 for a stopped one', async () => {
-    const names = ['tests', 'session', 'workflow', 'patterns', 'context', 'workspace']
+  it('serve all starts every service on its own port, those declared in settings/*.yaml too; status exits 0 for a healthy one, 1 for a stopped one', async () => {
+    const names = ['tests', 'session', 'workflow', 'patterns', 'context', 'workspace', 'dhruva', 'excalidraw']
     const env: NodeJS.ProcessEnv = {}
     const ports: Record<string, number> = {}
     for (const n of names) env[`ROOMCAST_${n.toUpperCase()}_PORT`] = String((ports[n] = await freePort()))
@@ -70,6 +70,8 @@ describe('roomcast CLI (built dist/, real processes)', { timeout: PROCESS_TEST_T
     const ok = await runCli(['status', 'workflow', '--port', String(ports.workflow)])
     expect(ok.code).toBe(0)
     expect(ok.stdout).toMatch(/^workflow: healthy on 127\.0\.0\.1:\d+ \(0 connections, 0 channels\)/)
+    const declared = await runCli(['status', 'dhruva', '--port', String(ports.dhruva)])
+    expect(declared.stdout).toMatch(/^dhruva: healthy on 127\.0\.0\.1:\d+/)
     expect(await p.signal('SIGTERM')).toBe(0)
     const down = await runCli(['status', 'workflow', '--port', String(ports.workflow)])
     expect(down.code).toBe(1)

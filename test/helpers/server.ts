@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { pino } from 'pino'
 import { inject } from 'vitest'
+import { parse as parseYaml } from 'yaml'
+import { createDeclared } from '../../services/declared/index.js'
 import { SERVICES } from '../../services/index.js'
 import { type Broker, parseSettings, type ServerOptions, type Settings, type SettingsInput, type WebSocketServer } from '../../src/index.js'
 
@@ -59,4 +61,9 @@ export async function publishUntilSlowClose(
     await after(i++)
   }
   return i
+}
+
+/** Starts a service declared in YAML alone (a settings document with a `service:` block). */
+export async function startDeclared(yaml: string, settings: SettingsInput = {}): Promise<Started> {
+  return startServer((s, o) => createDeclared(s, o), { ...(parseYaml(yaml) as SettingsInput), ...settings })
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestClient } from '../helpers/client.js'
 import { freePort, pollUntil, run, staleBuild, Supervisor } from '../helpers/supervisor.js'
 
-const NAMES = ['session', 'workflow', 'patterns', 'tests', 'context', 'workspace'] as const
+const NAMES = ['session', 'workflow', 'patterns', 'tests', 'context', 'workspace', 'dhruva', 'excalidraw'] as const
 
 interface Health {
   status: string
