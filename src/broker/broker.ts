@@ -58,6 +58,17 @@ export interface BrokerStats {
   readonly refused: number
   /** Cluster-wide connection total, when the broker knows it; otherwise null. */
   readonly clusterConnections: number | null
+  /** The Redis Cluster as this instance sees it (only on a Redis Cluster broker). */
+  readonly cluster?: BrokerTopology
+}
+
+/** A Redis Cluster's shape: `ok` while every slot has a master, `fail` while some has none, else the connection's status. */
+export interface BrokerTopology {
+  readonly state: string
+  readonly masters: number
+  readonly replicas: number
+  /** Slots (of 16384) with a known master. */
+  readonly slotsServed: number
 }
 
 /** Where a direct message went: a local connection, one on another instance, or none known. */

@@ -249,6 +249,7 @@ export class ClusterBroker extends EventEmitter implements Broker {
       dropped: this.#dropped,
       refused: this.#refused,
       clusterConnections: this.#transport.standalone ? null : this.#view.connections(own),
+      ...(this.#transport.topology !== undefined ? { cluster: this.#transport.topology() } : {}),
     }
   }
 

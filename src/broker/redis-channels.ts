@@ -43,3 +43,52 @@ export function redisNames(prefix: string, service: string): RedisNames {
     figuresIndex: `${base}figures`,
   }
 }
+
+/** How many sharded channels carry a service's rooms on a Redis Cluster. */
+export const ROOM_BUCKETS = 256
+
+/** A room's bucket: FNV-1a of its name, so every instance picks the same one. */
+export function roomBucket(channel: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < channel.length; i++) h = Math.imul(h ^ channel.charCodeAt(i), 0x01000193)
+  return (h >>> 0) % ROOM_BUCKETS
+}
+
+/** The names on a Redis Cluster, with the sharded channels of every room bucket. */
+export interface RedisClusterNames extends RedisNames {
+  /** Every bucket's channel: what an instance observing every room subscribes. */
+  readonly everyRoom: readonly string[]
+}
+
+/**
+ * The names on a Redis Cluster, from the same prefix. Sharded pub/sub has no patterns, and a
+ * service that observes every room (a projection) must hear them all: so rooms travel on
+ * ROOM_BUCKETS sharded channels, `{prefix service:N}:room`, spread over the slots, and an
+ * instance subscribes the buckets of its rooms (or all of them). A history channel's meta and
+ * stream share their bucket's hash tag, so the append-and-SPUBLISH script touches one slot.
+ * Instance traffic (heartbeats, direct sends, locks, figures) shares the fixed tag
+ * `{prefix service:}`: one shard carries it, not every one.
+ */
+export function redisClusterNames(prefix: string, service: string): RedisClusterNames {
+  const base = `${prefix}${service}:`
+  const fixed = (name: string) => `{${base}}${name}`
+  const bucket = (n: number) => `{${base}${n}}`
+  const room = (channel: string) => `${bucket(roomBucket(channel))}:room`
+  return {
+    channel: (name) => (name.startsWith(ROOM_CHANNEL_PREFIX) ? room(name.slice(ROOM_CHANNEL_PREFIX.length)) : fixed(name)),
+    room,
+    // Sharded pub/sub has no patterns: everyRoom lists the bucket channels instead.
+    allRooms: '',
+    everyRoom: Array.from({ length: ROOM_BUCKETS }, (_, n) => `${bucket(n)}:room`),
+    direct: fixed(DIRECT_CHANNEL),
+    cluster: fixed(CONTROL_CHANNEL),
+    streamKeys: (channel) => {
+      const tag = bucket(roomBucket(channel))
+      return { meta: `${tag}:meta:${channel}`, stream: `${tag}:stream:${channel}` }
+    },
+    restore: (agentId) => fixed(`restore:${agentId}`),
+    lock: (name) => fixed(`lock:${name}`),
+    figures: (instanceId) => fixed(`figures:${instanceId}`),
+    figuresIndex: fixed('figures'),
+  }
+}

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { z } from 'zod'
 import { AppError, ErrorCode } from '../protocol/codes.js'
 import type { Publication } from '../protocol/messages.js'
@@ -9,6 +9,9 @@ import type { RedisNames } from './redis-channels.js'
 import { APPEND_AND_PUBLISH, READ_STREAM } from './redis-scripts.js'
 
 /** The two keys of one channel's stream (see redis-scripts.ts). */
+/** A connection that runs the scripts: one Redis, or a Redis Cluster (the keys of a script then share one slot). */
+export type ScriptRunner = Redis | Cluster
+
 export interface StreamKeys {
   readonly meta: string
   readonly stream: string
@@ -33,13 +36,14 @@ const ReadReplySchema = z.tuple([z.number().int().min(0), z.string().min(1), z.a
  * later publication of this instance overtake an earlier one.
  */
 export async function appendAndPublish(
-  redis: Redis,
+  redis: ScriptRunner,
   keys: StreamKeys,
   pub: Publication,
   opts: HistoryOptions,
   channel: string,
   head: string,
   freshEpoch: string,
+  publishCommand: 'publish' | 'spublish' = 'publish',
 ): Promise<Appended> {
   const reply = await redis.eval(
     APPEND_AND_PUBLISH,
@@ -53,6 +57,7 @@ export async function appendAndPublish(
     freshEpoch,
     channel,
     head,
+    publishCommand,
   )
   const [offset, epoch, receivers] = AppendReplySchema.parse(reply)
   return { position: { offset, epoch }, receivers }
@@ -60,7 +65,7 @@ export async function appendAndPublish(
 
 /** Reads the stream's top and (when `after` is not null) its publications above `after`. */
 export async function readStream(
-  redis: Redis,
+  redis: ScriptRunner,
   keys: StreamKeys,
   after: number | null,
   opts: HistoryOptions,
@@ -95,11 +100,13 @@ function decodeEntry(raw: string | undefined): Publication | null {
 /** What the Redis history store needs from the transport whose connection it shares. */
 export interface RedisHistoryDeps {
   /** The publishing connection, or null before the transport is open. */
-  readonly connection: () => Redis | null
+  readonly connection: () => ScriptRunner | null
   /** The service's names, or null before the transport is open. */
   readonly names: () => RedisNames | null
   /** Longest wait for Redis to answer before the store is called unavailable. */
   readonly timeoutMs: number
+  /** How the script publishes: `spublish` on a Redis Cluster (sharded pub/sub). @default 'publish' */
+  readonly publishCommand?: 'publish' | 'spublish'
 }
 
 /**
@@ -123,7 +130,7 @@ export class RedisHistory implements HistoryStore {
     // The script always publishes: a store shared across instances has someone to tell.
     if (out === null) return Promise.reject(new Error('the Redis history store publishes what it stores: give it the message'))
     return this.#guard((redis, names) =>
-      appendAndPublish(redis, names.streamKeys(pub.channel), pub, opts, names.channel(out.channel), out.head, newEpoch()),
+      appendAndPublish(redis, names.streamKeys(pub.channel), pub, opts, names.channel(out.channel), out.head, newEpoch(), this.#deps.publishCommand),
     )
   }
 
@@ -136,7 +143,7 @@ export class RedisHistory implements HistoryStore {
   }
   close(): void {}
 
-  async #guard<T>(run: (redis: Redis, names: RedisNames) => Promise<T>): Promise<T> {
+  async #guard<T>(run: (redis: ScriptRunner, names: RedisNames) => Promise<T>): Promise<T> {
     const redis = this.#deps.connection()
     const names = this.#deps.names()
     if (redis === null || names === null || redis.status !== 'ready') throw unavailable('redis is not connected')

@@ -16,7 +16,8 @@
 
 /**
  * KEYS: meta, stream. ARGV: entry JSON, size, ttl ms, meta ttl ms, fresh epoch, pub/sub
- * channel, message head. The message sent is the head followed by `,"offset":N,"epoch":"E"}`
+ * channel, message head, publish command (`publish`, or `spublish` on a Redis Cluster, where the
+ * channel shares the keys' hash tag). The message sent is the head followed by `,"offset":N,"epoch":"E"}`
  * (the head is a JSON object without its closing brace). Returns {offset, epoch, receivers}.
  */
 export const APPEND_AND_PUBLISH = `
@@ -30,7 +31,7 @@ local offset = redis.call('hincrby', KEYS[1], 's', 1)
 redis.call('pexpire', KEYS[1], ARGV[4])
 redis.call('xadd', KEYS[2], 'MAXLEN', ARGV[2], offset .. '-0', 'd', ARGV[1])
 redis.call('pexpire', KEYS[2], ARGV[3])
-local receivers = redis.call('publish', ARGV[6], ARGV[7] .. ',"offset":' .. offset .. ',"epoch":"' .. epoch .. '"}')
+local receivers = redis.call(ARGV[8] == 'spublish' and 'spublish' or 'publish', ARGV[6], ARGV[7] .. ',"offset":' .. offset .. ',"epoch":"' .. epoch .. '"}')
 return {offset, epoch, receivers}
 `
 

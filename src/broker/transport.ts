@@ -1,3 +1,5 @@
+import type { BrokerTopology } from './broker.js'
+
 /**
  * What a transport tells the cluster layer. A transport may have one connection or two (Redis:
  * one publishing, one subscribed); `send` is the side that publishes, `receive` the side that
@@ -36,7 +38,8 @@ export interface Transport {
   /**
    * Connects as `name` (for the other side's client list) to the channels of `service`. Resolves
    * true once every connection is up, false at the first refused attempt; it goes on retrying
-   * in the background and reports through `events`. Never rejects.
+   * in the background and reports through `events`. Rejects only when the configuration
+   * itself is wrong (a node list that is no cluster): a boot error, not an outage.
    */
   open(service: string, name: string, events: TransportEvents): Promise<boolean>
   /**
@@ -50,6 +53,8 @@ export interface Transport {
   /** Subscribes every room channel of the service at once (a pattern where the transport has them). */
   subscribeEveryRoom(): Promise<void>
   unsubscribe(channel: string): Promise<void>
+  /** The cluster's shape, for transports over a cluster of servers (Redis Cluster). */
+  topology?(): BrokerTopology
   /** Sends `last` when it can (the leave message), then disconnects for good. */
   close(last: { readonly channel: string; readonly bytes: string } | null): Promise<void>
 }

@@ -12,6 +12,17 @@ import { describeIssues, yamlProblem } from './settings-problems.js'
 const seconds = (def: number) => z.number().positive().default(def)
 // Lowercase on purpose: an unquoted identifier is folded to lowercase by PostgreSQL, so a
 // channel or table written here means the same thing in the SQL a user writes by hand.
+/** `host:port` (a bracketed IPv6 host too). */
+const HOST_PORT = /^(\[[^\]]+\]|[^\s:/,[\]]+):\d{1,5}$/
+
+/** The nodes of a `redis+cluster://h1:p1,h2:p2` URL; null when it is not one. */
+function clusterUrlNodes(url: string): string[] | null {
+  const m = /^redis\+cluster:\/\/([^/?#]+)\/?$/.exec(url)
+  if (m === null) return null
+  const nodes = (m[1] ?? '').split(',')
+  return nodes.every((n) => HOST_PORT.test(n)) ? nodes : null
+}
+
 const PG_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/
 const PG_TABLE = /^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$/
 
@@ -153,16 +164,29 @@ export const SettingsSchema = z
     history: HistorySchema,
     redis: z
       .object({
-        /** `redis://[:password@]host:port/db`; null = embedded in-memory broker. */
+        /**
+         * `redis://[:password@]host:port/db`; null = embedded in-memory broker. A
+         * `redis+cluster://h1:p1,h2:p2` URL is read as `cluster: [h1:p1, h2:p2]`.
+         */
         url: z
           .string()
-          .refine((u) => URL.canParse(u) && /^rediss?:$/.test(new URL(u).protocol), 'expected redis://[:password@]host:port/db')
+          .refine(
+            (u) => clusterUrlNodes(u) !== null || (URL.canParse(u) && /^rediss?:$/.test(new URL(u).protocol)),
+            'expected redis://[:password@]host:port/db or redis+cluster://host:port,host:port',
+          )
           .nullable()
           .default(null),
+        /** Start nodes of a Redis Cluster, `host:port` each (env REDIS_CLUSTER_NODES, comma-separated); null = not a cluster. */
+        cluster: z.array(z.string().regex(HOST_PORT, 'expected host:port')).min(1).nullable().default(null),
         /** Prefix of every Redis channel name (env REDIS_PUBSUB_PREFIX). */
         prefix: z.string().default('roomcast:'),
       })
       .strict()
+      .refine((r) => r.cluster === null || r.url === null, { message: 'set redis.url or redis.cluster, not both', path: ['cluster'] })
+      .transform((r) => {
+        const nodes = r.url === null ? null : clusterUrlNodes(r.url)
+        return nodes === null ? r : { ...r, url: null, cluster: nodes }
+      })
       .prefault({}),
     postgres: z
       .object({
@@ -374,7 +398,7 @@ function underFile(fallback: unknown, value: unknown): unknown {
  * Environment: `ROOMCAST_<SERVICE>_PORT`, `ROOMCAST_<SERVICE>_HOST` (or `ROOMCAST_HOST`),
  * `ROOMCAST_<SERVICE>_WORKERS` (or `ROOMCAST_WORKERS`),
  * `<SERVICE>_JWT_SECRET`, `WS_AUTH_SECRET`, `NODE_ENV`, `LOG_FORMAT`, `DATABASE_URL`, `REDIS_URL` | `REDIS_ADDR` + `REDIS_PASSWORD` + `REDIS_DB`,
- * `REDIS_PUBSUB_PREFIX`.
+ * `REDIS_PUBSUB_PREFIX`, `REDIS_CLUSTER_NODES`.
  */
 export function loadSettings(opts: LoadOptions): Settings {
   const env = opts.env ?? process.env
@@ -417,6 +441,7 @@ export function loadSettings(opts: LoadOptions): Settings {
   const secret = env[`${key}_JWT_SECRET`]
   const redisUrl = redisUrlFromEnv(env, problems)
   const redisPrefix = env.REDIS_PUBSUB_PREFIX
+  const redisCluster = env.REDIS_CLUSTER_NODES ? env.REDIS_CLUSTER_NODES.split(',').map((n) => n.trim()) : undefined
   const obj = (v: unknown): Record<string, unknown> =>
     typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {}
   if (secret) raw.auth = { ...obj(raw.auth), secret }
@@ -425,10 +450,11 @@ export function loadSettings(opts: LoadOptions): Settings {
   if (env.WS_AUTH_SECRET !== undefined) raw.auth = { ...obj(raw.auth), token_secret: env.WS_AUTH_SECRET }
   if (env.NODE_ENV === 'production' || env.NODE_ENV === 'development') raw.environment = env.NODE_ENV
   if (env.LOG_FORMAT) raw.log_format = env.LOG_FORMAT
-  if (redisUrl !== undefined || redisPrefix !== undefined) {
+  if (redisUrl !== undefined || redisPrefix !== undefined || redisCluster !== undefined) {
     raw.redis = {
       ...obj(raw.redis),
       ...(redisUrl !== undefined ? { url: redisUrl } : {}),
+      ...(redisCluster !== undefined ? { cluster: redisCluster } : {}),
       ...(redisPrefix !== undefined ? { prefix: redisPrefix } : {}),
     }
   }

@@ -245,5 +245,5 @@ export function infoView(server: ServerView): JsonObject {
 
 /** The broker as the MCP tools summarise it (their `bridge` field). */
 export function brokerSummary(s: StatusSnapshot) {
-  return { state: s.broker.state, kind: s.broker.kind, instances: s.broker.instances }
+  return { state: s.broker.state, kind: s.broker.kind, instances: s.broker.instances, ...(s.broker.cluster !== undefined ? { cluster: s.broker.cluster } : {}) }
 }

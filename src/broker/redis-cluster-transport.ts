@@ -1,0 +1,170 @@
+import { Cluster } from 'ioredis'
+import type { Logger } from 'pino'
+import { type BrokerTopology } from './broker.js'
+import { type ClusterNode, checkCluster } from './redis-cluster-check.js'
+import { type RedisClusterNames, redisClusterNames } from './redis-channels.js'
+import { type RedisTimings, redisOptions } from './redis-connection.js'
+import type { Transport, TransportEvents } from './transport.js'
+
+export interface RedisClusterTransportOptions extends RedisTimings {
+  /** Start nodes; any reachable master or replica of the cluster will do. */
+  readonly nodes: readonly ClusterNode[]
+  /** The settings key the nodes came from, named in boot errors. @default 'redis.cluster' */
+  readonly source?: string
+  /** Prefix of every Redis name. @default 'roomcast:' */
+  readonly prefix?: string
+  /** How often the slot map is re-read, so subscriptions follow a slot that moved without traffic. @default 2000 ms */
+  readonly slotsRefreshMs?: number
+  readonly logger?: Logger
+}
+
+const SLOTS = 16384
+
+/**
+ * Redis Cluster sharded pub/sub: rooms go out with SPUBLISH on their bucket's channel and are
+ * heard with SSUBSCRIBE, so a room's traffic loads only the shard owning its bucket's slot;
+ * instance traffic shares one fixed hash tag (redis-channels.ts). Several rooms share a bucket:
+ * a bucket is subscribed with its first room and dropped with its last. One ioredis `Cluster` publishes and runs the history scripts;
+ * its sharded subscriber group holds one connection per master and moves a channel's
+ * subscription when its slot changes hands (MOVED, a failover, a slot migration, or the
+ * periodic slot refresh). ioredis speaks RESP2 here (its default): every reply the
+ * broker reads is an array or a number, the same in both.
+ */
+export class RedisClusterTransport implements Transport {
+  readonly kind = 'redis-cluster'
+  readonly standalone = false
+  readonly #opts: RedisClusterTransportOptions
+  #cluster: Cluster | null = null
+  #names: RedisClusterNames | null = null
+  /** Rooms per subscribed bucket channel: a bucket is dropped with its last room. */
+  #rooms = new Map<string, number>()
+  #lastError: string | null = null
+
+  constructor(opts: RedisClusterTransportOptions) {
+    this.#opts = opts
+  }
+
+  get ready(): boolean {
+    return this.#cluster?.status === 'ready'
+  }
+
+  get address(): string {
+    return this.#opts.nodes.map((n) => `${n.host}:${n.port}`).join(',')
+  }
+
+  get lastError(): string | null {
+    return this.#lastError
+  }
+
+  /** The cluster connection the history store shares (null before open). */
+  get connection(): Cluster | null {
+    return this.#cluster
+  }
+
+  get names(): RedisClusterNames | null {
+    return this.#names
+  }
+
+  /** The cluster as ioredis last read it: masters, replicas, slots served, and `ok` when every slot has a master. */
+  topology(): BrokerTopology {
+    const cluster = this.#cluster
+    if (cluster === null) return { state: 'closed', masters: 0, replicas: 0, slotsServed: 0 }
+    const slots = (cluster as unknown as { slots: (string[] | undefined)[] }).slots
+    let served = 0
+    for (let s = 0; s < SLOTS; s++) if ((slots[s]?.length ?? 0) > 0) served++
+    const up = cluster.status === 'ready' && served === SLOTS
+    return { state: up ? 'ok' : cluster.status === 'ready' ? 'fail' : cluster.status, masters: cluster.nodes('master').length, replicas: cluster.nodes('slave').length, slotsServed: served }
+  }
+
+  async open(service: string, name: string, events: TransportEvents): Promise<boolean> {
+    const timings = this.#opts
+    // A node list that is no cluster, or a cluster with slots unserved, is refused here (it throws).
+    await checkCluster(this.#opts.nodes, this.#opts.source ?? 'redis.cluster', timings.connectTimeoutMs ?? 2000)
+    this.#names = redisClusterNames(this.#opts.prefix ?? 'roomcast:', service)
+    const { retryStrategy, lazyConnect: _lazy, ...nodeOptions } = redisOptions(name, timings)
+    const cluster = (this.#cluster = new Cluster(
+      this.#opts.nodes.map((n) => ({ host: n.host, port: n.port })),
+      {
+        lazyConnect: true,
+        shardedSubscribers: true,
+        enableOfflineQueue: false,
+        enableAutoPipelining: true,
+        slotsRefreshInterval: this.#opts.slotsRefreshMs ?? 2000,
+        clusterRetryStrategy: (times: number) => retryStrategy?.(times) ?? 1000,
+        redisOptions: nodeOptions,
+      },
+    ))
+    cluster.on('error', (err: Error) => {
+      this.#lastError = err.message
+      this.#opts.logger?.debug({ err: err.message }, 'redis cluster error')
+    })
+    cluster.on('node error', (err: Error, node: string) => {
+      this.#lastError = `${node}: ${err.message}`
+    })
+    cluster.on('close', () => {
+      events.lost('send')
+      events.lost('receive')
+    })
+    cluster.on('ready', () => {
+      // The cluster layer subscribes everything again: count its rooms afresh.
+      this.#rooms.clear()
+      events.sendReady()
+      events.receiveReady()
+    })
+    cluster.on('smessage', (_channel: string, raw: string) => events.message(raw))
+    return cluster.connect().then(
+      () => true,
+      () => false,
+    )
+  }
+
+  publish(channel: string, bytes: string): Promise<number> {
+    if (this.#cluster === null || this.#names === null) return Promise.reject(new Error('redis cluster transport not open'))
+    return this.#cluster.spublish(this.#names.channel(channel), bytes) as Promise<number>
+  }
+
+  subscribe(channels: readonly string[]): Promise<void> {
+    const names = this.#names
+    if (names === null) return Promise.reject(new Error('redis cluster transport not open'))
+    return this.#subscribeNames(channels.map((c) => names.channel(c)))
+  }
+
+  subscribeEveryRoom(): Promise<void> {
+    if (this.#names === null) return Promise.reject(new Error('redis cluster transport not open'))
+    return this.#subscribeNames(this.#names.everyRoom)
+  }
+
+  async #subscribeNames(names: readonly string[]): Promise<void> {
+    const cluster = this.#cluster
+    if (cluster === null) throw new Error('redis cluster transport not open')
+    const fresh: string[] = []
+    for (const name of names) {
+      const count = this.#rooms.get(name) ?? 0
+      this.#rooms.set(name, count + 1)
+      if (count === 0) fresh.push(name)
+    }
+    // ioredis takes one slot per SSUBSCRIBE.
+    await Promise.all(fresh.map((name) => cluster.ssubscribe(name)))
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    const cluster = this.#cluster
+    if (cluster === null || this.#names === null) throw new Error('redis cluster transport not open')
+    const name = this.#names.channel(channel)
+    const count = this.#rooms.get(name) ?? 0
+    if (count > 1) {
+      this.#rooms.set(name, count - 1)
+      return
+    }
+    this.#rooms.delete(name)
+    await cluster.sunsubscribe(name)
+  }
+
+  async close(last: { readonly channel: string; readonly bytes: string } | null): Promise<void> {
+    const cluster = this.#cluster
+    if (cluster === null) return
+    if (cluster.status === 'ready' && last !== null) await this.publish(last.channel, last.bytes).catch(() => {})
+    await cluster.quit().catch(() => {})
+    cluster.disconnect()
+  }
+}

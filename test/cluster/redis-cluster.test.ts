@@ -1,0 +1,240 @@
+import { randomUUID } from 'node:crypto'
+import { createServer } from 'node:net'
+import { once } from 'node:events'
+import { Redis } from 'ioredis'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { type ClusterBroker, parseSettings, type SettingsInput, type WebSocketServer } from '../../src/index.js'
+import { roomBucket } from '../../src/broker/redis-channels.js'
+import { type Frame, TestClient } from '../helpers/client.js'
+import { until } from '../helpers/cluster.js'
+import { TestRedis } from '../helpers/redis.js'
+import { cli as redisCli, TestRedisCluster } from '../helpers/redis-cluster.js'
+import { type Started, startService } from '../helpers/server.js'
+
+const HISTORY: SettingsInput = { allow_client_publish: true, message_rate_limit: 100_000, byte_rate_limit: 100_000_000, history: [{ channel: 'workflow:*', size: 10_000, ttl: 300 }] }
+const isStarted = (f: Frame) => f.type === 'event' && f.event === 'workflow.started'
+
+let cluster: TestRedisCluster
+beforeAll(async () => {
+  cluster = await TestRedisCluster.start()
+}, 90_000)
+afterAll(async () => {
+  await cluster?.stop()
+})
+
+const brokerOf = (s: WebSocketServer) => s.broker as ClusterBroker
+
+async function startInstances(n: number, settings: SettingsInput = HISTORY): Promise<Started[]> {
+  const prefix = `rc-${randomUUID().slice(0, 8)}:`
+  const out: Started[] = []
+  for (let i = 0; i < n; i++) out.push(await startService('workflow', { ...settings, redis: { cluster: cluster.addresses.slice(0, 3), prefix } }))
+  const brokers = out.map((s) => brokerOf(s.server))
+  await Promise.all(brokers.map((b) => until(b, 'peers', () => b.stats().instances === n, 15_000, `${n} instances`)))
+  return out
+}
+
+async function postPublish(http: string, channel: string, n: number): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${http}/publish`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ channel, event: 'workflow.started', data: { workflow_id: 'w1', n } }),
+  })
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+}
+
+/** The hash slot of a key (CLUSTER KEYSLOT on a live node). */
+async function slotOf(key: string): Promise<number> {
+  const r = new Redis({ host: '127.0.0.1', port: cluster.nodes[0]!.port, lazyConnect: true })
+  await r.connect()
+  try {
+    return Number(await r.call('cluster', 'keyslot', key))
+  } finally {
+    r.disconnect()
+  }
+}
+
+describe('Redis Cluster broker (3 masters + 3 replicas)', () => {
+  let nodes: Started[] = []
+  const clients: TestClient[] = []
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()))
+    await Promise.all(nodes.map((n) => n.server.close()))
+    nodes = []
+  })
+  const connect = async (node: Started) => {
+    const c = await TestClient.connect(node.url)
+    clients.push(c)
+    return c
+  }
+
+  it('fans out across two instances with SPUBLISH, numbers one stream, recovers with since; /health shows the cluster', async () => {
+    nodes = await startInstances(2)
+    const [a, b] = nodes as [Started, Started]
+    const watcher = await connect(b)
+    await watcher.subscribe('pool:p1')
+    const epoch = (await watcher.subscribe('workflow:w1')).data!.epoch as string
+    const pool = await fetch(`${a.http}/publish`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ channel: 'pool:p1', event: 'pool.status_changed', data: { pool_id: 'p1', status: 'busy' } }),
+    })
+    expect(await pool.json()).toMatchObject({ instances: 2 })
+    expect(await watcher.next((f) => f.type === 'event' && f.event === 'pool.status_changed')).toMatchObject({ room: 'pool:p1' })
+    for (let n = 1; n <= 10; n++) expect((await postPublish(n % 2 === 0 ? a.http : b.http, 'workflow:w1', n)).status).toBe(200)
+    const seen: number[] = []
+    for (let i = 0; i < 10; i++) seen.push((await watcher.next(isStarted)).offset as number)
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    const late = await connect(a)
+    expect((await late.request('subscribe', { channel: 'workflow:w1', since: { offset: 4, epoch } })).data).toMatchObject({ recovered: true, offset: 10, epoch })
+    for (let o = 5; o <= 10; o++) expect((await late.next(isStarted)).offset).toBe(o)
+
+    const health = (await (await fetch(`${a.http}/health`)).json()) as Record<string, unknown>
+    const stats = (await (await fetch(`${a.http}/stats`)).json()) as { broker: Record<string, unknown> }
+    expect(stats.broker).toMatchObject({ kind: 'redis-cluster', state: 'connected', cluster: { state: 'ok', masters: 3, slotsServed: 16384 } })
+    expect(JSON.stringify(health)).toContain('redis-cluster')
+  })
+
+  it('a slot migrated during a publish stream on a history channel: every accepted event is recovered', async () => {
+    nodes = await startInstances(2)
+    const [a, b] = nodes as [Started, Started]
+    const channel = 'workflow:w1'
+    const slot = await slotOf(`{${a.server.settings.redis.prefix}workflow:${roomBucket(channel)}}:room`)
+    const source = await cluster.masterOf(slot)
+    const targetMaster = await otherMaster(source)
+    const sub = await connect(b)
+    const epoch = (await sub.subscribe(channel)).data!.epoch as string
+    const accepted = new Map<number, number>()
+    let refused = 0
+    let n = 0
+    let streaming = true
+    const stream = (async () => {
+      while (streaming) {
+        const { status, body } = await postPublish(a.http, channel, ++n)
+        if (status === 200) accepted.set(body.offset as number, n)
+        else if (status === 503) refused++
+        else throw new Error(`unexpected ${status}`)
+      }
+    })()
+    while (accepted.size < 50) await new Promise((r) => setTimeout(r, 10))
+    await migrateSlot(slot, source, targetMaster)
+    const movedAt = accepted.size
+    while (accepted.size < movedAt + 50) await new Promise((r) => setTimeout(r, 10))
+    streaming = false
+    await stream
+    expect(await cluster.masterOf(slot)).toBe(targetMaster)
+    const fresh = await connect(a)
+    const answer = await fresh.request('subscribe', { channel, since: { offset: 0, epoch } })
+    expect(answer.data).toMatchObject({ recovered: true, epoch })
+    const top = answer.data!.offset as number
+    const recovered = new Set<number>()
+    for (let i = 0; i < top; i++) recovered.add((await fresh.next(isStarted)).offset as number)
+    for (const offset of accepted.keys()) expect(recovered.has(offset)).toBe(true)
+    expect(refused).toBe(0)
+  }, 60_000)
+
+  it('a master SIGKILLed under a publish stream: every publish answered 200 or 503, nothing lost silently', async () => {
+    nodes = await startInstances(2)
+    const [a, b] = nodes as [Started, Started]
+    const channel = 'workflow:w2'
+    const prefix = a.server.settings.redis.prefix
+    const slot = await slotOf(`{${prefix}workflow:${roomBucket(channel)}}:room`)
+    const victim = await cluster.masterOf(slot)
+    const sub = await connect(b)
+    const epoch = (await sub.subscribe(channel)).data!.epoch as string
+    const accepted = new Map<number, number>()
+    const statuses = new Set<number>()
+    let n = 0
+    let streaming = true
+    const stream = (async () => {
+      while (streaming) {
+        const { status, body } = await postPublish(a.http, channel, ++n)
+        statuses.add(status)
+        if (status === 200) accepted.set(body.offset as number, n)
+        else await new Promise((r) => setTimeout(r, 20))
+      }
+    })()
+    while (accepted.size < 50) await new Promise((r) => setTimeout(r, 10))
+    await cluster.kill(victim)
+    await cluster.settled()
+    const promotedAt = accepted.size
+    await expect.poll(() => accepted.size, { timeout: 30_000 }).toBeGreaterThan(promotedAt + 50)
+    streaming = false
+    await stream
+    expect([...statuses].every((s) => s === 200 || s === 503)).toBe(true)
+    const fresh = await connect(a)
+    const answer = await fresh.request('subscribe', { channel, since: { offset: 0, epoch } })
+    if (answer.data!.recovered === true) {
+      const top = answer.data!.offset as number
+      const got = new Map<number, unknown>()
+      for (let i = 0; i < top; i++) {
+        const f = await fresh.next(isStarted)
+        got.set(f.offset as number, (f.data as { n: number }).n)
+      }
+      // Every accepted publication is there, at the offset it was given.
+      for (const [offset, m] of accepted) expect(got.get(offset)).toBe(m)
+    } else {
+      expect(answer.data!.epoch).not.toBe(epoch)
+    }
+  }, 90_000)
+
+  async function otherMaster(port: number): Promise<number> {
+    for (const s of [0, 5461, 10923]) {
+      const m = await cluster.masterOf(s)
+      if (m !== port) return m
+    }
+    throw new Error('one master only')
+  }
+
+  async function migrateSlot(slot: number, from: number, to: number): Promise<void> {
+    const cli = (port: number, ...args: (string | number)[]) => redisCli(port, ...args.map(String))
+    const fromId = await cluster.idOf(from)
+    const toId = await cluster.idOf(to)
+    await cli(to, 'cluster', 'setslot', slot, 'importing', fromId)
+    await cli(from, 'cluster', 'setslot', slot, 'migrating', toId)
+    for (;;) {
+      const keys = (await cli(from, 'cluster', 'getkeysinslot', slot, 100)).split('\n').filter((k) => k !== '')
+      if (keys.length === 0) break
+      await cli(from, 'migrate', '127.0.0.1', to, '', 0, 5000, 'keys', ...keys)
+    }
+    for (const port of [to, from]) await cli(port, 'cluster', 'setslot', slot, 'node', toId)
+    for (const node of cluster.nodes) if (node.proc.exitCode === null) await cli(node.port, 'cluster', 'setslot', slot, 'node', toId).catch(() => '')
+  }
+})
+
+describe('Redis Cluster settings at boot', () => {
+  it('a plain Redis or a closed port as cluster nodes: refused naming the key, within a bounded time', async () => {
+    const plain = await TestRedis.start()
+    const closed = createServer()
+    closed.listen(0, '127.0.0.1')
+    await once(closed, 'listening')
+    const closedPort = (closed.address() as { port: number }).port
+    closed.close()
+    try {
+      for (const nodes of [[`127.0.0.1:${plain.port}`], [`127.0.0.1:${closedPort}`]]) {
+        const started = Date.now()
+        await expect(startService('workflow', { redis: { cluster: nodes } })).rejects.toThrow(/redis\.cluster.*no Redis Cluster/s)
+        expect(Date.now() - started).toBeLessThan(15_000)
+      }
+    } finally {
+      await plain.kill()
+    }
+  })
+
+  it('a cluster with slots unassigned is refused naming the slots', async () => {
+    // A lone cluster node of its own: all 16384 slots unassigned, then 0-99 given to it.
+    const lone = await TestRedisCluster.startLone()
+    try {
+      await expect(startService('workflow', { redis: { cluster: lone.addresses } })).rejects.toThrow(/slots no master serves: 0-16383/)
+      await lone.assign(0, 99)
+      await expect(startService('workflow', { redis: { cluster: lone.addresses } })).rejects.toThrow(/slots no master serves: 100-16383/)
+    } finally {
+      await lone.stop()
+    }
+  })
+
+  it('a redis+cluster:// url becomes redis.cluster; both keys, or a node that is not host:port, refused', () => {
+    expect(parseSettings({ redis: { url: 'redis+cluster://a:1,b:2' } }).redis).toMatchObject({ url: null, cluster: ['a:1', 'b:2'] })
+    expect(() => parseSettings({ redis: { url: 'redis://a:1', cluster: ['b:2'] } })).toThrow(/not both/)
+    expect(() => parseSettings({ redis: { cluster: ['nope'] } })).toThrow(/host:port/)
+  })
+})
