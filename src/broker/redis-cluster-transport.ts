@@ -69,11 +69,20 @@ export class RedisClusterTransport implements Transport {
   topology(): BrokerTopology {
     const cluster = this.#cluster
     if (cluster === null) return { state: 'closed', masters: 0, replicas: 0, slotsServed: 0 }
+    // ioredis's slot map: per slot, the master's `host:port` then its replicas'.
     const slots = (cluster as unknown as { slots: (string[] | undefined)[] }).slots
+    const masters = new Set<string>()
+    const replicas = new Set<string>()
     let served = 0
-    for (let s = 0; s < SLOTS; s++) if ((slots[s]?.length ?? 0) > 0) served++
-    const up = cluster.status === 'ready' && served === SLOTS
-    return { state: up ? 'ok' : cluster.status === 'ready' ? 'fail' : cluster.status, masters: cluster.nodes('master').length, replicas: cluster.nodes('slave').length, slotsServed: served }
+    for (let s = 0; s < SLOTS; s++) {
+      const [master, ...copies] = slots[s] ?? []
+      if (master === undefined) continue
+      served++
+      masters.add(master)
+      for (const r of copies) replicas.add(r)
+    }
+    const state = cluster.status !== 'ready' ? cluster.status : served === SLOTS ? 'ok' : 'fail'
+    return { state, masters: masters.size, replicas: replicas.size, slotsServed: served }
   }
 
   async open(service: string, name: string, events: TransportEvents): Promise<boolean> {

@@ -12,7 +12,28 @@
  * A meta that is missing (never created, expired, Redis restarted or flushed) gets the fresh
  * epoch the caller passes, and any stream left without it is deleted first: its offsets belong
  * to a past the new epoch does not claim.
+ *
+ * The meta also keeps `r`, the replication id of the server that wrote it. Replication is
+ * asynchronous: a replica promoted after its master died may lack publications the master
+ * acknowledged, and would hand out their offsets again under the same epoch. A promoted
+ * replica's previous replication id (`master_replid2`) is its old master's: a meta written
+ * there is dropped, so the stream starts a new epoch (subscribers get `recovered: false`). A
+ * meta written by any other server (a slot migrated with MIGRATE, which moves keys whole; a
+ * restart from the append-only file) is kept and adopted.
  */
+
+/** Runs first in both scripts: drops a meta (and its stream) that a promoted replica inherited. */
+const INHERITED = `
+local repl = redis.call('info', 'replication')
+local replid = string.match(repl, 'master_replid:(%w+)')
+local replid2 = string.match(repl, 'master_replid2:(%w+)')
+local writer = redis.call('hget', KEYS[1], 'r')
+if writer and writer ~= replid and writer == replid2 then
+  redis.call('del', KEYS[1], KEYS[2])
+elseif writer ~= replid and redis.call('exists', KEYS[1]) == 1 then
+  redis.call('hset', KEYS[1], 'r', replid)
+end
+`
 
 /**
  * KEYS: meta, stream. ARGV: entry JSON, size, ttl ms, meta ttl ms, fresh epoch, pub/sub
@@ -20,12 +41,12 @@
  * channel shares the keys' hash tag). The message sent is the head followed by `,"offset":N,"epoch":"E"}`
  * (the head is a JSON object without its closing brace). Returns {offset, epoch, receivers}.
  */
-export const APPEND_AND_PUBLISH = `
+export const APPEND_AND_PUBLISH = `${INHERITED}
 local epoch = redis.call('hget', KEYS[1], 'e')
 if not epoch then
   epoch = ARGV[5]
   redis.call('del', KEYS[2])
-  redis.call('hset', KEYS[1], 'e', epoch)
+  redis.call('hset', KEYS[1], 'e', epoch, 'r', replid)
 end
 local offset = redis.call('hincrby', KEYS[1], 's', 1)
 redis.call('pexpire', KEYS[1], ARGV[4])
@@ -41,14 +62,14 @@ return {offset, epoch, receivers}
  * `[id, ['d', json]]` in offset order. Creates the meta when missing, so the position a
  * subscriber is told is the one the next publication continues.
  */
-export const READ_STREAM = `
+export const READ_STREAM = `${INHERITED}
 local meta = redis.call('hmget', KEYS[1], 'e', 's')
 local epoch, top = meta[1], meta[2]
 if not epoch then
   epoch = ARGV[4]
   top = 0
   redis.call('del', KEYS[2])
-  redis.call('hset', KEYS[1], 'e', epoch, 's', 0)
+  redis.call('hset', KEYS[1], 'e', epoch, 's', 0, 'r', replid)
 end
 redis.call('pexpire', KEYS[1], ARGV[3])
 local entries = {}

@@ -88,10 +88,12 @@ describe('Redis Cluster broker (3 masters + 3 replicas)', () => {
     expect((await late.request('subscribe', { channel: 'workflow:w1', since: { offset: 4, epoch } })).data).toMatchObject({ recovered: true, offset: 10, epoch })
     for (let o = 5; o <= 10; o++) expect((await late.next(isStarted)).offset).toBe(o)
 
-    const health = (await (await fetch(`${a.http}/health`)).json()) as Record<string, unknown>
-    const stats = (await (await fetch(`${a.http}/stats`)).json()) as { broker: Record<string, unknown> }
-    expect(stats.broker).toMatchObject({ kind: 'redis-cluster', state: 'connected', cluster: { state: 'ok', masters: 3, slotsServed: 16384 } })
-    expect(JSON.stringify(health)).toContain('redis-cluster')
+    const view = { kind: 'redis-cluster', state: 'connected', cluster: { state: 'ok', masters: 3, replicas: 3, slotsServed: 16384 } }
+    // The slot map, replicas included, is re-read every 2 s.
+    for (const path of ['/health', '/stats']) {
+      const bridge = async () => ((await (await fetch(`${a.http}${path}`)).json()) as { bridge: Record<string, unknown> }).bridge
+      await expect.poll(bridge, { timeout: 15_000 }).toMatchObject(view)
+    }
   })
 
   it('a slot migrated during a publish stream on a history channel: every accepted event is recovered', async () => {
@@ -142,6 +144,7 @@ describe('Redis Cluster broker (3 masters + 3 replicas)', () => {
     const sub = await connect(b)
     const epoch = (await sub.subscribe(channel)).data!.epoch as string
     const accepted = new Map<number, number>()
+    const acceptedIn = new Map<string, number>()
     const statuses = new Set<number>()
     let n = 0
     let streaming = true
@@ -150,31 +153,38 @@ describe('Redis Cluster broker (3 masters + 3 replicas)', () => {
         const { status, body } = await postPublish(a.http, channel, ++n)
         statuses.add(status)
         if (status === 200) accepted.set(body.offset as number, n)
+        if (status === 200) acceptedIn.set(`${body.epoch}/${body.offset}`, n)
         else await new Promise((r) => setTimeout(r, 20))
       }
     })()
     while (accepted.size < 50) await new Promise((r) => setTimeout(r, 10))
     await cluster.kill(victim)
+    await cluster.promotedFrom(victim, slot)
     await cluster.settled()
     const promotedAt = accepted.size
     await expect.poll(() => accepted.size, { timeout: 30_000 }).toBeGreaterThan(promotedAt + 50)
     streaming = false
     await stream
     expect([...statuses].every((s) => s === 200 || s === 503)).toBe(true)
+    // The promoted replica may lack writes its master acknowledged (replication is asynchronous):
+    // the stream's past is not vouched for, so a subscriber resuming from before is told so.
     const fresh = await connect(a)
     const answer = await fresh.request('subscribe', { channel, since: { offset: 0, epoch } })
-    if (answer.data!.recovered === true) {
-      const top = answer.data!.offset as number
-      const got = new Map<number, unknown>()
-      for (let i = 0; i < top; i++) {
-        const f = await fresh.next(isStarted)
-        got.set(f.offset as number, (f.data as { n: number }).n)
-      }
-      // Every accepted publication is there, at the offset it was given.
-      for (const [offset, m] of accepted) expect(got.get(offset)).toBe(m)
-    } else {
-      expect(answer.data!.epoch).not.toBe(epoch)
+    expect(answer.data).toMatchObject({ recovered: false })
+    const after = answer.data!.epoch as string
+    expect(after).not.toBe(epoch)
+    // What was accepted since is kept in the new epoch, each at the offset it was given.
+    const since = await connect(b)
+    const again = await since.request('subscribe', { channel, since: { offset: 0, epoch: after } })
+    expect(again.data).toMatchObject({ recovered: true, epoch: after })
+    const top = again.data!.offset as number
+    const got = new Map<number, number>()
+    for (let i = 0; i < top; i++) {
+      const f = await since.next(isStarted)
+      got.set(f.offset as number, (f.data as { n: number }).n)
     }
+    for (const [key, m] of acceptedIn) if (key.startsWith(`${after}/`)) expect(got.get(Number(key.split('/')[1]))).toBe(m)
+    expect([...acceptedIn.keys()].filter((k) => k.startsWith(`${after}/`)).length).toBeGreaterThan(0)
   }, 90_000)
 
   async function otherMaster(port: number): Promise<number> {

@@ -66,12 +66,19 @@ export class TestRedisCluster {
     return this.nodes.map((n) => `127.0.0.1:${n.port}`)
   }
 
-  /** Waits until every live node reports `cluster_state:ok` and agrees on the same masters for all slots. */
+  /**
+   * Waits until every live node reports `cluster_state:ok` and every replica's link to its master
+   * is up (a replica still in its first sync cannot be promoted).
+   */
   async settled(): Promise<void> {
     await pollUntil(
-      'cluster_state:ok on every node',
+      'cluster_state:ok and every replica in sync',
       async () => {
-        for (const n of this.#live()) if (!(await cli(n.port, 'cluster', 'info')).includes('cluster_state:ok')) return undefined
+        for (const n of this.#live()) {
+          if (!(await cli(n.port, 'cluster', 'info')).includes('cluster_state:ok')) return undefined
+          const repl = await cli(n.port, 'info', 'replication')
+          if (repl.includes('role:slave') && !repl.includes('master_link_status:up')) return undefined
+        }
         return true
       },
       { timeoutMs: SAFETY_MS, everyMs: 100 },
@@ -92,6 +99,14 @@ export class TestRedisCluster {
     } finally {
       redis.disconnect()
     }
+  }
+
+  /** Waits until a replica has taken over `slot` from the master on `port` (after killing it). */
+  async promotedFrom(port: number, slot: number): Promise<number> {
+    return pollUntil(`a new master for slot ${slot}`, async () => {
+      const m = await this.masterOf(slot)
+      return m === port ? undefined : m
+    }, { timeoutMs: SAFETY_MS, everyMs: 100 })
   }
 
   /** The node id of the server on `port`. */

@@ -76,11 +76,14 @@ describe('settings (zod schema, YAML, environment)', () => {
     expect(loadSettings({ service: 'session', file, env }).port).toBe(9001)
   })
 
-  it('Redis from REDIS_URL, or REDIS_ADDR + REDIS_PASSWORD + REDIS_DB; REDIS_PUBSUB_PREFIX; the JWT secret', () => {
+  it('Redis from REDIS_URL, or REDIS_ADDR + REDIS_PASSWORD + REDIS_DB; REDIS_PUBSUB_PREFIX; REDIS_CLUSTER_NODES or a redis+cluster:// URL; the JWT secret', () => {
     const base = { service: 'tests' }
     expect(loadSettings({ ...base, env: { REDIS_URL: 'redis://r:6379/2' } }).redis.url).toBe('redis://r:6379/2')
     expect(loadSettings({ ...base, env: { REDIS_ADDR: 'r:6380', REDIS_PASSWORD: 'p@ss', REDIS_DB: '3' } }).redis.url).toBe('redis://:p%40ss@r:6380/3')
-    expect(loadSettings({ ...base, env: { REDIS_PUBSUB_PREFIX: 'x:' } }).redis).toEqual({ url: null, prefix: 'x:' })
+    expect(loadSettings({ ...base, env: { REDIS_PUBSUB_PREFIX: 'x:' } }).redis).toEqual({ url: null, cluster: null, prefix: 'x:' })
+    expect(loadSettings({ ...base, env: { REDIS_CLUSTER_NODES: 'a:7000, b:7001' } }).redis).toMatchObject({ url: null, cluster: ['a:7000', 'b:7001'] })
+    expect(loadSettings({ ...base, env: { REDIS_URL: 'redis+cluster://a:7000,b:7001' } }).redis).toMatchObject({ url: null, cluster: ['a:7000', 'b:7001'] })
+    expect(() => loadSettings({ ...base, env: { REDIS_CLUSTER_NODES: 'a' } })).toThrow(/redis\.cluster.*host:port/s)
     expect(loadSettings({ ...base, env: { TESTS_JWT_SECRET: 's'.repeat(16) } }).auth.secret).toBe('s'.repeat(16))
   })
 
