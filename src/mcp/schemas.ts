@@ -64,7 +64,7 @@ const CountsSchema = z.record(z.string(), z.number())
 export const MetricsOutputSchema = z.object({
   service: z.string(),
   uptime: z.number(),
-  connections: z.object({ current: z.number().int(), total: z.number().int(), rejected_at_capacity: z.number().int() }),
+  connections: z.object({ current: z.number().int(), total: z.number().int(), rejected_at_capacity: z.number().int(), rejected_per_ip: z.number().int().optional() }),
   rooms: z.number().int(),
   messages: z.object({ in: z.number().int(), out: z.number().int(), in_by_type: CountsSchema, out_by_type: CountsSchema }),
   broadcasts: z.number().int(),
@@ -73,6 +73,7 @@ export const MetricsOutputSchema = z.object({
   rate_limited: z.number().int(),
   slow_consumer_closes: z.number().int(),
   heartbeat_timeouts: z.number().int(),
+  token_expired_closes: z.number().int().describe('Connections closed 4001 because their token expired unrefreshed'),
   bridge: z.object({
     state: z.string(),
     kind: z.string(),
