@@ -8,7 +8,7 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    // No import cycle anywhere (type-only imports included): each folder has one role and
+    // No import cycle of value imports (scripts/check-cycles.js, run by `npm run lint`, also sees type-only ones): each folder has one role and
     // imports flow one way (docs/architecture.md).
     files: ['src/**/*.ts', 'services/**/*.ts'],
     plugins: { 'import-x': importX },

@@ -6,7 +6,7 @@ import type { Delivery } from '../delivery/delivery.js'
 import type { CompiledChannel } from '../protocol/channels.js'
 import type { JsonObject, Publication } from '../protocol/messages.js'
 import type { Connection } from './connection.js'
-import type { StatusRegistry } from './status-model.js'
+import type { StatusRegistry } from './status-registry.js'
 import type { BroadcastObserver, ServerStats } from './stats.js'
 
 /** What a publish reached (docs/protocol.md A.5, A.8). */

@@ -2,6 +2,7 @@ import type { BrokerStats } from '../broker/broker.js'
 import { type CompiledChannel, matchChannel } from '../protocol/channels.js'
 import type { JsonObject } from '../protocol/messages.js'
 import type { Lifecycle, ServerView } from './server-view.js'
+export { type StatusContributor, StatusRegistry } from './status-registry.js'
 
 /**
  * The one status model of a server (docs/protocol.md E): a snapshot read at once, and the
@@ -10,29 +11,6 @@ import type { Lifecycle, ServerView } from './server-view.js'
  * broker, a plugin) registers a contributor; its figures appear under its name, and it may make
  * the service unhealthy.
  */
-
-/** A part of a server that reports its own status. */
-export interface StatusContributor {
-  /** Key of its figures in /health and /stats, e.g. `postgres`, `delivery`. */
-  readonly name: string
-  status(): JsonObject
-  /** Whether the part lets the service count as healthy; absent means it always does. */
-  healthy?(): boolean
-}
-
-/** The contributors of one server, in registration order. */
-export class StatusRegistry {
-  readonly #parts = new Map<string, StatusContributor>()
-
-  /** Adds (or replaces, by name) a contributor. */
-  register(part: StatusContributor): void {
-    this.#parts.set(part.name, part)
-  }
-
-  parts(): IterableIterator<StatusContributor> {
-    return this.#parts.values()
-  }
-}
 
 /** Seconds, rounded to the millisecond: the one way every view states a duration. */
 export const seconds = (s: number): number => Math.round(s * 1000) / 1000
