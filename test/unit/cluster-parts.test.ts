@@ -87,7 +87,7 @@ describe('redis settings', () => {
   const load = (env: NodeJS.ProcessEnv, redis?: object) => loadSettings({ service: 'workflow', env, ...(redis ? { overrides: { redis } } : {}) }).redis
 
   it('come from REDIS_URL, or REDIS_ADDR with REDIS_PASSWORD and REDIS_DB, and REDIS_PUBSUB_PREFIX', () => {
-    expect(load({})).toEqual({ url: null, prefix: 'roomcast:' })
+    expect(load({})).toEqual({ url: null, cluster: null, prefix: 'roomcast:' })
     expect(load({ REDIS_URL: 'redis://h:1/2' }).url).toBe('redis://h:1/2')
     expect(load({ REDIS_ADDR: 'h:6380', REDIS_PASSWORD: 'p@ss', REDIS_DB: '3', REDIS_PUBSUB_PREFIX: 'x:' })).toEqual({ url: 'redis://:p%40ss@h:6380/3', prefix: 'x:' })
   })
