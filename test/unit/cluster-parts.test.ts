@@ -89,7 +89,7 @@ describe('redis settings', () => {
   it('come from REDIS_URL, or REDIS_ADDR with REDIS_PASSWORD and REDIS_DB, and REDIS_PUBSUB_PREFIX', () => {
     expect(load({})).toEqual({ url: null, cluster: null, prefix: 'roomcast:' })
     expect(load({ REDIS_URL: 'redis://h:1/2' }).url).toBe('redis://h:1/2')
-    expect(load({ REDIS_ADDR: 'h:6380', REDIS_PASSWORD: 'p@ss', REDIS_DB: '3', REDIS_PUBSUB_PREFIX: 'x:' })).toEqual({ url: 'redis://:p%40ss@h:6380/3', prefix: 'x:' })
+    expect(load({ REDIS_ADDR: 'h:6380', REDIS_PASSWORD: 'p@ss', REDIS_DB: '3', REDIS_PUBSUB_PREFIX: 'x:' })).toEqual({ url: 'redis://:p%40ss@h:6380/3', cluster: null, prefix: 'x:' })
   })
 
   it('reject what ioredis could not connect to, naming the variable or key', () => {
