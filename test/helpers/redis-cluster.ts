@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
+import { untilReady } from './redis.js'
 import { freePort, pollUntil } from './supervisor.js'
 
 const run = promisify(execFile)
@@ -140,21 +141,7 @@ export class TestRedisCluster {
     args.push('--cluster-config-file', join(this.#dir, `nodes-${i}.conf`), '--cluster-node-timeout', '1000', '--dir', this.#dir)
     args.push('--save', '', '--appendonly', 'no', '--cluster-allow-replica-migration', 'no')
     const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    await new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer) => {
-        out += chunk.toString()
-        if (out.includes('Ready to accept connections')) {
-          proc.stdout?.off('data', onData)
-          resolve()
-        }
-      }
-      proc.stdout?.on('data', onData)
-      proc.once('error', reject)
-      proc.once('exit', (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${out}`)))
-    })
-    proc.stdout?.resume()
-    proc.stderr?.resume()
+    await untilReady(proc)
     return { port, proc }
   }
 }

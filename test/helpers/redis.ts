@@ -38,21 +38,7 @@ export class TestRedis {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     this.#proc = proc
-    let out = ''
-    await new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer) => {
-        out += chunk.toString()
-        if (out.includes('Ready to accept connections')) {
-          proc.stdout?.off('data', onData)
-          resolve()
-        }
-      }
-      proc.stdout?.on('data', onData)
-      proc.once('error', reject)
-      proc.once('exit', (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${out}`)))
-    })
-    proc.stdout?.resume()
-    proc.stderr?.resume()
+    await untilReady(proc)
   }
 
   /** Kills redis-server (SIGKILL, like a crash) and waits for it to be gone. */
@@ -65,4 +51,23 @@ export class TestRedis {
     proc.kill('SIGKILL')
     await exited
   }
+}
+
+/** Resolves once a spawned redis-server says it accepts connections; rejects if it exits first. */
+export async function untilReady(proc: ChildProcess): Promise<void> {
+  let out = ''
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString()
+      if (out.includes('Ready to accept connections')) {
+        proc.stdout?.off('data', onData)
+        resolve()
+      }
+    }
+    proc.stdout?.on('data', onData)
+    proc.once('error', reject)
+    proc.once('exit', (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${out}`)))
+  })
+  proc.stdout?.resume()
+  proc.stderr?.resume()
 }
