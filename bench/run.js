@@ -7,11 +7,15 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { report } from './lib/report.js'
 import { runOne } from './lib/runner.js'
-import { hasTaskset, ROOT, SERVERS } from './lib/servers.js'
+import { hasTaskset, isRoomcast, ROOT, SERVERS, serverDef } from './lib/servers.js'
 
 const USAGE = `Usage: npm run bench -- [options]
   --scenario LIST   fanout,storm,channels,rtt,reconnect,abuse (default: all but reconnect and abuse)
-  --servers LIST    ${Object.keys(SERVERS).join(',')} (default: roomcast,ws-coalesced,ws-plain,socketio)
+  --servers LIST    ${Object.keys(SERVERS).join(',')} (default: roomcast,ws-coalesced,ws-plain,socketio);
+                    a roomcast kind with -wN (roomcast-w2) is that kind served by N workers
+  --workers LIST    serve every roomcast kind of --servers with each of these worker counts,
+                    side by side (e.g. 1,2: roomcast and roomcast-w2; default 1). Every process
+                    of a service (primary and workers) is pinned to the server core and counted
   --repeat N        runs of every scenario per server, interleaved (default 3)
   --subs LIST       fan-out subscriber counts (default 1000,5000)
   --storm LIST      connect-storm sizes (default 5000,19000)
@@ -35,6 +39,7 @@ const { values } = parseArgs({
   options: {
     scenario: { type: 'string', default: 'fanout,storm,channels,rtt' },
     servers: { type: 'string', default: 'roomcast,ws-coalesced,ws-plain,socketio' },
+    workers: { type: 'string', default: '1' },
     repeat: { type: 'string', default: '3' },
     subs: { type: 'string', default: '1000,5000' },
     storm: { type: 'string', default: '5000,19000' },
@@ -74,8 +79,11 @@ if (!existsSync(join(ROOT, 'dist', 'src', 'cli.js'))) {
 
 const list = (s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0)
 const nums = (s) => list(s).map(Number)
-const servers = list(values.servers)
-for (const s of servers) if (!(s in SERVERS)) throw new Error(`unknown server ${s}`)
+const workerCounts = nums(values.workers)
+if (workerCounts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--workers takes positive whole numbers, not ${values.workers}`)
+// Each roomcast kind once per worker count (N = 1 is the kind itself), next to each other.
+const servers = [...new Set(list(values.servers).flatMap((s) => (isRoomcast(s) ? workerCounts.map((n) => (n === 1 ? s : `${s}-w${n}`)) : [s])))]
+for (const s of servers) if (serverDef(s) === undefined) throw new Error(`unknown server ${s}`)
 const repeat = Number(values.repeat)
 const pin = !values['no-pin'] && hasTaskset && availableParallelism() >= 2
 const cores = pin ? { server: 0, loadgen: 1 } : { server: null, loadgen: null }

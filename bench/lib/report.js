@@ -1,5 +1,6 @@
 // Formats a run's results as markdown tables: medians over the repeats with their spread,
 // and ratios paired per repeat (server ÷ reference measured in the same round).
+import { isRoomcast, oneWorkerOf } from './servers.js'
 
 const median = (xs) => {
   const a = [...xs].sort((x, y) => x - y)
@@ -40,6 +41,20 @@ function ratio(results, name, server, ref, get) {
   return `${fmt(median(rs), 2)}× (${fmt(Math.min(...rs), 2)}–${fmt(Math.max(...rs), 2)})`
 }
 
+/** A `-wN` kind against the same kind with one worker (paired per round); '1' for that kind itself. */
+function vsOneWorker(results, name, server, get) {
+  const ref = oneWorkerOf(server) ?? (isRoomcast(server) ? server : null)
+  return ref === null ? '–' : ratio(results, name, server, ref, get)
+}
+
+/** Connections each worker held, and the busiest ÷ the least busy (median over the rounds). */
+function perWorker(results, name, server) {
+  const rounds = results.filter((r) => r.name === name && r.server === server && Array.isArray(r.result.perWorker)).map((r) => r.result.perWorker)
+  if (rounds.length === 0) return ['–', '–']
+  const skew = rounds.map((w) => Math.max(...w) / Math.max(1, Math.min(...w)))
+  return [rounds.map((w) => w.join(' / ')).join('; '), spread(skew, 3)]
+}
+
 const total = (results, name, server, get) => {
   const xs = pick(results, name, server, get).filter((x) => typeof x === 'number')
   return xs.length === 0 ? '–' : String(xs.reduce((a, b) => a + b, 0))
@@ -59,6 +74,21 @@ const cpuPerDelivery = (r) => (r.window.serverCpu > 0 && r.window.deliveriesPerS
 
 const cpuPerConnection = (r) => (r.serverCpu > 0 && r.connectionsPerSec > 0 ? (r.serverCpu / 100 / r.connectionsPerSec) * 1e6 : null)
 
+/** CPU µs per publication of one process (`cpu`: % of a core) in a fan-out's closed loop. */
+const perPublication = (r, cpu) => (typeof cpu === 'number' && r.window.deliveriesPerSec > 0 && r.subscribers > 0 ? (cpu / 100 / (r.window.deliveriesPerSec / r.subscribers)) * 1e6 : null)
+
+/** Columns for runs with `--workers` (the -wN kinds): each against its one-worker self, and the primary's part. */
+const workerColumns = (R, n, s) => [
+  ['CPU/delivery × 1 worker', vsOneWorker(R, n, s, cpuPerDelivery)],
+  ['primary CPU %', spread(pick(R, n, s, (r) => r.window.primaryCpu))],
+]
+
+/** Columns for runs with a bench-started redis-server. */
+const redisColumns = (R, n, s) => [
+  ['Redis CPU µs/publication', spread(pick(R, n, s, (r) => perPublication(r, r.window.redisCpu)), 1)],
+  ['Redis clients', spread(pick(R, n, s, (r) => r.redisClients))],
+]
+
 /** The columns every delivery scenario (fanout, channels) ends with: loss, order and CPU. */
 const deliveryTail = (R, n, s) => [
   ['lost', total(R, n, s, (r) => r.lost)],
@@ -70,7 +100,7 @@ const deliveryTail = (R, n, s) => [
 ]
 
 const COLUMNS = {
-  fanout: (R, n, s) => [
+  fanout: (R, n, s, show) => [
     ['server', s + failures(R, n, s)],
     ['deliveries/s', spread(pick(R, n, s, (r) => r.window.deliveriesPerSec))],
     ['× ws-coalesced', ratio(R, n, s, 'ws-coalesced', (r) => r.window.deliveriesPerSec)],
@@ -79,15 +109,18 @@ const COLUMNS = {
     ['p50 / p99 / max ms at fixed rate', `${spread(pick(R, n, s, (r) => r.rate.latencyMs.p50), 2)} / ${spread(pick(R, n, s, (r) => r.rate.latencyMs.p99), 2)} / ${spread(pick(R, n, s, (r) => r.rate.latencyMs.max), 1)}`],
     ['p99 × ws-coalesced', ratio(R, n, s, 'ws-coalesced', (r) => r.rate.latencyMs.p99)],
     ...deliveryTail(R, n, s),
+    ...(show.workers ? [['× 1 worker', vsOneWorker(R, n, s, (r) => r.window.deliveriesPerSec)], ...workerColumns(R, n, s), ['primary CPU µs/publication', spread(pick(R, n, s, (r) => perPublication(r, r.window.primaryCpu)), 1)]] : []),
+    ...(show.redis ? redisColumns(R, n, s) : []),
   ],
-  channels: (R, n, s) => [
+  channels: (R, n, s, show) => [
     ['server', s + failures(R, n, s)],
     ['deliveries/s', spread(pick(R, n, s, (r) => r.window.deliveriesPerSec))],
     ['× ws-coalesced', ratio(R, n, s, 'ws-coalesced', (r) => r.window.deliveriesPerSec)],
     ['p50 / p99 ms', `${spread(pick(R, n, s, (r) => r.window.latencyMs.p50), 2)} / ${spread(pick(R, n, s, (r) => r.window.latencyMs.p99), 2)}`],
     ...deliveryTail(R, n, s),
+    ...(show.workers ? workerColumns(R, n, s) : []),
   ],
-  storm: (R, n, s) => [
+  storm: (R, n, s, show) => [
     ['server', s + failures(R, n, s)],
     ['connections/s', spread(pick(R, n, s, (r) => r.connectionsPerSec))],
     ['× ws-plain', ratio(R, n, s, 'ws-plain', (r) => r.connectionsPerSec)],
@@ -99,6 +132,14 @@ const COLUMNS = {
     ['CPU/conn × ws-plain', ratio(R, n, s, 'ws-plain', cpuPerConnection)],
     ['server CPU %', spread(pick(R, n, s, (r) => r.serverCpu))],
     ['loadgen CPU %', spread(pick(R, n, s, (r) => r.loadgenCpu))],
+    ...(show.workers
+      ? [
+          ['CPU/conn × 1 worker', vsOneWorker(R, n, s, cpuPerConnection)],
+          ['primary CPU %', spread(pick(R, n, s, (r) => r.primaryCpu))],
+          ['connections per worker (each round)', perWorker(R, n, s)[0]],
+          ['busiest ÷ least busy worker', perWorker(R, n, s)[1]],
+        ]
+      : []),
   ],
   reconnect: (R, n, s) => [
     ['server', s + failures(R, n, s)],
@@ -139,7 +180,10 @@ const COLUMNS = {
 export function report(plan, servers, results, meta) {
   const parts = [`bench ${meta.date}, node ${meta.node}, ${meta.cpus} cpus, ${meta.pinned ? 'pinned' : 'not pinned'}, ${meta.elapsedSeconds} s, load average ${meta.loadavg.min.toFixed(2)}–${meta.loadavg.max.toFixed(2)}, args: ${meta.argv.join(' ') || '(defaults)'}`]
   for (const p of plan) {
-    const rows = servers.map((s) => COLUMNS[p.scenario](results, p.name, s))
+    const mine = results.filter((r) => r.name === p.name && r.result.failed === undefined)
+    // Extra columns only where they say something: runs with -wN kinds, runs with a redis-server.
+    const show = { workers: servers.some((s) => oneWorkerOf(s) !== null), redis: mine.some((r) => typeof r.result.redisClients === 'number') }
+    const rows = servers.map((s) => COLUMNS[p.scenario](results, p.name, s, show))
     const head = rows[0].map(([h]) => h)
     parts.push(`\n### ${p.name}\n\n${table(head, rows.map((r) => r.map(([, v]) => v)))}`)
   }

@@ -5,9 +5,28 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { cpuSeconds, hasTaskset, ROOT, rssBytes, slabBytes, startServer } from './servers.js'
+import { cpuSeconds, hasTaskset, processTree, redisClients, ROOT, rssBytes, slabBytes, socketCount, startServer } from './servers.js'
 
 const sum = (xs) => xs.reduce((a, b) => a + (b ?? 0), 0)
+
+/**
+ * CPU seconds of the server so far, summed over every process it runs (a service's primary and
+ * its workers, a bench-started redis-server), and apart: the primary's own and Redis's.
+ */
+function serverCpu(server) {
+  const roomcast = server.allPids.filter((pid) => pid !== server.redisPid)
+  return {
+    total: sum(processTree(server.allPids).map(cpuSeconds)),
+    primary: server.workers > 1 ? sum(roomcast.map(cpuSeconds)) : null,
+    redis: server.redisPid === null ? null : cpuSeconds(server.redisPid),
+  }
+}
+
+/** The workers' pids of a service started with `--workers N` (the primary's children), else []. */
+const workerPids = (server) => (server.workers > 1 ? processTree(server.pids).filter((pid) => !server.pids.includes(pid)) : [])
+
+/** CPU seconds over a window → % of one core. */
+const percent = (a, b, seconds) => (a === null || b === null ? null : Math.round(((b - a) / seconds) * 1000) / 10)
 
 function startLoadgen(cpu) {
   const argv = [process.execPath, join(ROOT, 'bench', 'loadgen', 'main.js')]
@@ -20,7 +39,9 @@ export async function runOne(kind, scenario, cfg, cores, nodeFlags = []) {
   const server = await startServer(kind, { cpu: cores.server, nodeFlags })
   try {
     await sleep(300)
-    const rssBase = sum(server.allPids.map(rssBytes))
+    const rssBase = sum(processTree(server.allPids).map(rssBytes))
+    const workers = workerPids(server)
+    const socketsBase = workers.map(socketCount)
     const slabBase = slabBytes()
     const lg = startLoadgen(cores.loadgen)
     const windows = {}
@@ -29,16 +50,19 @@ export async function runOne(kind, scenario, cfg, cores, nodeFlags = []) {
       lg.on('message', (msg) => {
         if (msg.type === 'mark') {
           const [label, edge] = msg.name.split(':')
-          marks[`${label}:${edge}`] = { t: performance.now(), cpu: sum(server.allPids.map(cpuSeconds)) }
+          marks[`${label}:${edge}`] = { t: performance.now(), cpu: serverCpu(server) }
           if (edge === 'end') {
             const a = marks[`${label}:start`]
             const b = marks[`${label}:end`]
-            windows[label] = { serverCpu: Math.round(((b.cpu - a.cpu) / ((b.t - a.t) / 1000)) * 1000) / 10 }
+            const seconds = (b.t - a.t) / 1000
+            windows[label] = { serverCpu: percent(a.cpu.total, b.cpu.total, seconds), primaryCpu: percent(a.cpu.primary, b.cpu.primary, seconds), redisCpu: percent(a.cpu.redis, b.cpu.redis, seconds) }
           }
         } else if (msg.type === 'holding') {
           // Let the server settle, then read its RSS with every connection held open.
           sleep(1000).then(() => {
-            const rssHeld = sum(server.allPids.map(rssBytes))
+            const rssHeld = sum(processTree(server.allPids).map(rssBytes))
+            // Each worker's share of the held connections: its open sockets beyond those it had at the start.
+            if (workers.length > 0) windows.perWorker = workers.map((pid, i) => (socketCount(pid) ?? 0) - (socketsBase[i] ?? 0))
             // Kernel slab growth covers both ends of every loopback connection: halve it.
             const slab = slabBytes()
             const kernelKB = slab !== null && slabBase !== null && msg.connected > 0 ? Math.round(((slab - slabBase) / 2 / msg.connected / 1024) * 100) / 100 : null
@@ -54,10 +78,13 @@ export async function runOne(kind, scenario, cfg, cores, nodeFlags = []) {
       lg.once('exit', (code) => reject(new Error(`load generator exited with ${code} without a result`)))
       lg.send({ scenario, protocol: server.protocol, cfg: { ...cfg, ...(server.payloadBytes === undefined ? {} : { payloadBytes: server.payloadBytes }), urls: server.urls } })
     })
-    const rssEnd = sum(server.allPids.map(rssBytes))
+    const rssEnd = sum(processTree(server.allPids).map(rssBytes))
     for (const [label, w] of Object.entries(windows)) if (result[label] !== undefined) Object.assign(result[label], w)
     if (windows.rss !== undefined) result.rss = windows.rss
-    if (windows.storm !== undefined) result.serverCpu = windows.storm.serverCpu
+    if (windows.perWorker !== undefined) result.perWorker = windows.perWorker
+    result.workers = server.workers
+    if (server.redisPort !== null) result.redisClients = redisClients(server.redisPort)
+    if (windows.storm !== undefined) Object.assign(result, { serverCpu: windows.storm.serverCpu, primaryCpu: windows.storm.primaryCpu })
     if (windows.rtt !== undefined) result.serverCpu = windows.rtt.serverCpu
     if (windows.reconnect !== undefined) result.serverCpu = windows.reconnect.serverCpu
     if (windows.abuse !== undefined) result.serverCpu = windows.abuse.serverCpu

@@ -1,7 +1,8 @@
 // The servers a benchmark run compares, each started as its own process pinned to the
 // server core. A kind lists its processes; the load generator gets their WebSocket URLs.
 import { spawn, spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { get } from 'node:http'
 import { connect, createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -28,6 +29,8 @@ export const SERVERS = {
   'roomcast-history': { protocol: 'roomcast', instances: 1, argv: (port) => [node, ...ROOMCAST_HISTORY, '--port', String(port)] },
   // History on Redis: one instance, the broker's Lua script on every publication.
   'roomcast-history-redis': { protocol: 'roomcast', instances: 1, redis: true, argv: (port) => [node, ...ROOMCAST_HISTORY, '--port', String(port)] },
+  // One instance over a bench-started redis-server: the broker's PUBLISH on every publication.
+  'roomcast-redis': { protocol: 'roomcast', instances: 1, redis: true, argv: (port) => [node, ...ROOMCAST, '--port', String(port)] },
   'roomcast-tracked': { protocol: 'roomcast-ack', instances: 1, argv: (port) => [node, ...ROOMCAST_TRACKED, '--port', String(port)] },
   // The same tracked service, its clients acking what one read delivers in one frame (`message_ids`).
   'roomcast-tracked-batched': { protocol: 'roomcast-ack-batch', instances: 1, argv: (port) => [node, ...ROOMCAST_TRACKED, '--port', String(port)] },
@@ -44,6 +47,27 @@ export const SERVERS = {
   // the first, subscribers split across both. Needs the Redis broker.
   'roomcast-redis2': { protocol: 'roomcast', instances: 2, redis: true, argv: (port) => [node, ...ROOMCAST, '--port', String(port)] },
 }
+
+/** `<roomcast kind>-w<N>`: that kind served by N workers (`--workers N`), e.g. roomcast-w2. */
+const WORKERS_SUFFIX = /^(roomcast[a-z-]*)-w(\d+)$/
+
+/** The definition of a server kind, the `-wN` variants of the roomcast kinds included; undefined if unknown. */
+export function serverDef(kind) {
+  if (SERVERS[kind] !== undefined) return SERVERS[kind]
+  const m = WORKERS_SUFFIX.exec(kind)
+  const base = m === null ? undefined : SERVERS[m[1]]
+  if (base === undefined || base.instances !== 1 || base.protocol.startsWith('roomcast') === false) return undefined
+  const workers = Number(m[2])
+  return { ...base, base: m[1], workers, argv: (port) => [...base.argv(port), '--workers', String(workers)] }
+}
+
+/** The kind a `-wN` variant is measured against (its one-worker self), or null. */
+export function oneWorkerOf(kind) {
+  return serverDef(kind)?.base ?? null
+}
+
+/** Whether a kind is roomcast (so that `--workers` applies to it). */
+export const isRoomcast = (kind) => SERVERS[kind]?.protocol.startsWith('roomcast') === true && SERVERS[kind].instances === 1
 
 export const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0
 
@@ -91,10 +115,11 @@ function start(argv, cpu, env, label) {
 
 /** Starts a server kind; resolves with its URLs, pids and a stop function. */
 export async function startServer(kind, { cpu = 0, nodeFlags = [] } = {}) {
-  const def = SERVERS[kind]
+  const def = serverDef(kind)
   if (def === undefined) throw new Error(`unknown server kind ${kind}; known: ${Object.keys(SERVERS).join(', ')}`)
   const children = []
   const env = {}
+  let redisPort = null
   try {
     if (def.redis) {
       const port = await freePort()
@@ -102,6 +127,7 @@ export async function startServer(kind, { cpu = 0, nodeFlags = [] } = {}) {
       children.push(redis)
       await waitPort(port, redis)
       env.REDIS_URL = `redis://127.0.0.1:${port}`
+      redisPort = port
     }
     const urls = []
     const pids = []
@@ -111,14 +137,103 @@ export async function startServer(kind, { cpu = 0, nodeFlags = [] } = {}) {
       const child = start([exe, ...nodeFlags, ...rest], cpu, env, kind)
       children.push(child)
       await waitPort(port, child)
+      if (def.workers > 1) await everyWorkerListening(port, def.workers, child)
       urls.push(`ws://127.0.0.1:${port}`)
       pids.push(child.pid)
     }
-    return { kind, protocol: def.protocol, payloadBytes: def.payloadBytes, urls, pids, allPids: children.map((c) => c.pid), stop: () => stopAll(children) }
+    const redis = children.find((c) => c.label === 'redis')
+    return { kind, protocol: def.protocol, payloadBytes: def.payloadBytes, workers: def.workers ?? 1, urls, pids, allPids: children.map((c) => c.pid), redisPid: redis?.pid ?? null, redisPort, stop: () => stopAll(children) }
   } catch (err) {
     await stopAll(children)
     throw err
   }
+}
+
+/** GET a JSON document on a connection of its own (node:cluster hands each to the next worker). */
+function getJson(port, path) {
+  return new Promise((resolve, reject) => {
+    const req = get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (d) => (body += d))
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body))
+        } catch (err) {
+          reject(err)
+        }
+      })
+    })
+    req.on('error', reject)
+    req.setTimeout(10000, () => req.destroy(new Error('timeout')))
+  })
+}
+
+/**
+ * The port answers as soon as the first worker listens: waits until `n` different workers
+ * (instance ids in /health) have answered, so that every worker takes its share from the start.
+ */
+async function everyWorkerListening(port, n, child, timeoutMs = 30000) {
+  const seen = new Set()
+  const end = Date.now() + timeoutMs
+  while (seen.size < n) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${child.stderrTail()}`)
+    if (Date.now() > end) throw new Error(`${seen.size} of ${n} workers answered /health after ${timeoutMs} ms`)
+    try {
+      seen.add((await getJson(port, '/health')).instance_id)
+    } catch {
+      await sleep(50)
+    }
+  }
+}
+
+/** The child processes of `pid` (Linux /proc, every thread's children), or none. */
+function childrenOf(pid) {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((t) =>
+      readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8')
+        .split(' ')
+        .filter((x) => x.length > 0)
+        .map(Number),
+    )
+  } catch {
+    return []
+  }
+}
+
+/** `pids` and every process below them: a service's primary and its workers. */
+export function processTree(pids) {
+  const out = []
+  const visit = (pid) => {
+    out.push(pid)
+    for (const c of childrenOf(pid)) visit(c)
+  }
+  for (const pid of pids) visit(pid)
+  return out
+}
+
+/** Open sockets of a process (Linux /proc/<pid>/fd), or null. */
+export function socketCount(pid) {
+  try {
+    let n = 0
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n++
+      } catch {
+        // closed meanwhile
+      }
+    }
+    return n
+  } catch {
+    return null
+  }
+}
+
+/** Clients connected to a bench-started redis-server (the asking redis-cli not counted), or null. */
+export function redisClients(port) {
+  const out = spawnSync('redis-cli', ['-p', String(port), 'info', 'clients'], { encoding: 'utf8' })
+  const m = /connected_clients:(\d+)/.exec(out.stdout ?? '')
+  return m === null ? null : Number(m[1]) - 1
 }
 
 async function stopAll(children) {
