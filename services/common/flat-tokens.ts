@@ -1,5 +1,6 @@
 import { verifyFlatClaims } from '../../src/auth/flat-verifier.js'
-import { flatDialect, tokenSecretProblems } from '../../src/index.js'
+import { flatDialect } from '../../src/index.js'
+import { tokenSecretProblems } from '../../src/auth/token-policy.js'
 
 /**
  * The flat dialect of the context and workspace services: one HMAC token check for both

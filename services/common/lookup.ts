@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import type { JsonObject, RequestRegistry } from '../../src/index.js'
+import type { JsonObject } from '../../src/index.js'
+import type { RequestRegistry } from '../../src/server/request-registry.js'
 
 /**
  * Registers a status request keyed by one id parameter (e.g. `get_pool_status {pool_id}`):

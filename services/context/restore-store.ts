@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import { z } from 'zod'
-import { BoundedMap } from '../../src/index.js'
+import { BoundedMap } from '../../src/util/bounded-map.js'
 
 /**
  * Where an agent's subscriptions wait for its next connection (docs/protocol.md B: "restores

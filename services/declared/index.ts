@@ -1,18 +1,6 @@
 import { z } from 'zod'
-import {
-  type ChannelSpec,
-  type DeclaredService,
-  DeclaredServiceSchema,
-  type EventSchemas,
-  envelopeDialect,
-  type JsonObject,
-  type ServerOptions,
-  type ServiceSpec,
-  type Settings,
-  SettingsError,
-  WebSocketServer,
-  compileJsonSchema,
-} from '../../src/index.js'
+import { type ChannelSpec, type EventSchemas, envelopeDialect, type JsonObject, type ServerOptions, type ServiceSpec, type Settings, SettingsError, WebSocketServer } from '../../src/index.js'
+import { type DeclaredService, DeclaredServiceSchema, compileJsonSchema } from '../../src/config/service-declaration.js'
 import { hmacFlatDialect } from '../common/flat-tokens.js'
 import { registerLookup } from '../common/lookup.js'
 import { LatestByKey } from './latest-by-key.js'

@@ -1,5 +1,5 @@
 import type { JsonObject, Publication } from '../../src/index.js'
-import { BoundedMap } from '../../src/index.js'
+import { BoundedMap } from '../../src/util/bounded-map.js'
 
 /** One lookup request of a declared service: the latest event per key, bounded, least recently updated evicted first. */
 export class LatestByKey {

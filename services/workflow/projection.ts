@@ -1,5 +1,5 @@
 import type { JsonObject, Publication } from '../../src/index.js'
-import { BoundedMap } from '../../src/index.js'
+import { BoundedMap } from '../../src/util/bounded-map.js'
 
 interface WorkflowState {
   status: string

@@ -1,4 +1,5 @@
-import { AppError, BoundedMap, ErrorCode } from '../../src/index.js'
+import { AppError, ErrorCode } from '../../src/index.js'
+import { BoundedMap } from '../../src/util/bounded-map.js'
 
 /** A chunk of an AI response stream, as `ai.chunk` carries it. */
 export interface Chunk {

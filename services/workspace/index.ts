@@ -1,14 +1,6 @@
-import {
-  AppError,
-  type ChannelSpec,
-  ErrorCode,
-  FileWatcherSource,
-  GitWatcherSource,
-  type Publication,
-  type ServerOptions,
-  type Settings,
-  WebSocketServer,
-} from '../../src/index.js'
+import { AppError, type ChannelSpec, ErrorCode, type Publication, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
+import { FileWatcherSource } from '../../src/sources/file-watcher.js'
+import { GitWatcherSource } from '../../src/sources/git-watcher.js'
 import { hmacFlatDialect } from '../common/flat-tokens.js'
 import { createWorkspaceBroadcaster } from './broadcaster.js'
 import { ChunkOrder } from './chunk-order.js'

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { verifyHmacToken } from '../../src/index.js'
+import { verifyHmacToken } from '../../src/auth/hmac-token.js'
 import { CliProcess, runCli } from '../helpers/cli.js'
 import { FlatClient } from '../helpers/flat.js'
 

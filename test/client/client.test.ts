@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { backoffDelay, RoomcastClient, RoomcastError, type ClientState } from '../../src/client/index.js'
-import { signToken } from '../../src/index.js'
+import { signToken } from '../../src/auth/jwt.js'
 import { startServer, startService, type Started } from '../helpers/server.js'
 import { FlatTestServer } from '../fixtures/flat-service.js'
 import { connected, FakeServer } from './fake-server.js'

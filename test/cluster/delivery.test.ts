@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { signToken } from '../../src/index.js'
+import { signToken } from '../../src/auth/jwt.js'
 import { type Frame, TestClient } from '../helpers/client.js'
 import { brokerState } from '../helpers/cluster.js'
 import { TestRedis } from '../helpers/redis.js'

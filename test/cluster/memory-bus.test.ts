@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { MemoryHistory } from '../../src/broker/memory-history.js'
-import { MemoryBroker, MemoryBus, type SettingsInput } from '../../src/index.js'
+import { MemoryBroker, type SettingsInput } from '../../src/index.js'
+import { MemoryBus } from '../../src/broker/memory-transport.js'
 import { type Frame, TestClient } from '../helpers/client.js'
 import { until } from '../helpers/cluster.js'
 import { startService, type Started } from '../helpers/server.js'

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import type { EventEmitter } from 'node:events'
 import { pino } from 'pino'
 import { z } from 'zod'
-import { parseSettings, RedisBroker, type RedisBrokerOptions, type SettingsInput, WebSocketServer } from '../../src/index.js'
+import { parseSettings, RedisBroker, type SettingsInput, WebSocketServer } from '../../src/index.js'
+import { type RedisBrokerOptions } from '../../src/broker/redis-broker.js'
 import { startService, type Started } from './server.js'
 
 /**

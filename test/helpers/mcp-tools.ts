@@ -1,6 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { expect } from 'vitest'
-import { TOOL_NAMES } from '../../src/index.js'
+import { TOOL_NAMES } from '../../src/mcp/schemas.js'
 import { TestClient } from './client.js'
 import { callErr, callOk } from './observed.js'
 

@@ -1,4 +1,5 @@
-import type { ChangeSink, FileChange, GitSink } from '../../src/index.js'
+import type { ChangeSink, FileChange } from '../../src/sources/change-batcher.js'
+import type { GitSink } from '../../src/sources/git-watcher.js'
 
 export type Recorded =
   | { kind: 'file'; file: string; event: FileChange }

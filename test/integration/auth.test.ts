@@ -1,6 +1,6 @@
 import { SignJWT } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
-import { signToken } from '../../src/index.js'
+import { signToken } from '../../src/auth/jwt.js'
 import { TestClient } from '../helpers/client.js'
 import { startService, type Started } from '../helpers/server.js'
 

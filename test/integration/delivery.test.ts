@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { signToken } from '../../src/index.js'
+import { signToken } from '../../src/auth/jwt.js'
 import { type Frame, TestClient } from '../helpers/client.js'
 import { deliveryStats, startTracked, type TrackedNode } from '../helpers/tracked-service.js'
 

@@ -1,7 +1,8 @@
 import { register as globalRegistry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TestClient } from '../helpers/client.js'
-import { MemoryBroker, type BrokerState } from '../../src/index.js'
+import { MemoryBroker } from '../../src/index.js'
+import { type BrokerState } from '../../src/broker/broker.js'
 import { callOk, httpClient, type Observed, startObserved } from '../helpers/observed.js'
 import { publishUntilSlowClose } from '../helpers/server.js'
 

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { signHmacToken, signToken, type SettingsInput, type WebSocketServer } from '../../src/index.js'
+import { signHmacToken, type SettingsInput, type WebSocketServer } from '../../src/index.js'
+import { signToken } from '../../src/auth/jwt.js'
 import { TestClient } from '../helpers/client.js'
 import { FlatClient } from '../helpers/flat.js'
 import { startService, type Started } from '../helpers/server.js'

@@ -1,6 +1,9 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { envelopeClientCodec, envelopeServerCodec, flatClientCodec, flatServerCodec, type JsonObject, type RawFrame } from '../../src/index.js'
+import { type JsonObject } from '../../src/index.js'
+import { envelopeClientCodec, envelopeServerCodec } from '../../src/protocol/envelope/index.js'
+import { flatClientCodec, flatServerCodec } from '../../src/protocol/flat/index.js'
+import { type RawFrame } from '../../src/protocol/messages.js'
 import { anyString, isoTime, jsonObject, position, RUNS } from './arbitraries.js'
 
 /**

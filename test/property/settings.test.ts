@@ -4,7 +4,9 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import { stringify as toYaml } from 'yaml'
-import { envelopeDialect, loadSettings, parseSettings, type Settings, type SettingsCheck, SettingsError, SettingsSchema, tokenSecretProblems } from '../../src/index.js'
+import { envelopeDialect, loadSettings, parseSettings, type Settings, SettingsError } from '../../src/index.js'
+import { tokenSecretProblems } from '../../src/auth/token-policy.js'
+import { type SettingsCheck, SettingsSchema } from '../../src/config/settings.js'
 import { RUNS } from './arbitraries.js'
 
 /**

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { WorkflowServer } from '../../services/workflow/index.js'
-import { signToken } from '../../src/index.js'
+import { signToken } from '../../src/auth/jwt.js'
 import { TestClient } from '../helpers/client.js'
 import { broadcastEach, type EventCase, expectEveryEventCovered, publishEach, publishError } from '../helpers/events.js'
 import { startService, type Started } from '../helpers/server.js'

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { GitWatcherSource } from '../../src/index.js'
+import { GitWatcherSource } from '../../src/sources/git-watcher.js'
 import { RecordingSink } from '../helpers/recording-sink.js'
 
 // Issue 18, finding 2: whatever sits in .git, the git source publishes git's own data or nothing.

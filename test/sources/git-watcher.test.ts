@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { GitWatcherSource } from '../../src/index.js'
+import { GitWatcherSource } from '../../src/sources/git-watcher.js'
 import { RecordingSink } from '../helpers/recording-sink.js'
 
 describe('git watcher source', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { ChangeBatcher, type ChangeSink, compileIgnore } from '../../src/index.js'
+import { ChangeBatcher, type ChangeSink } from '../../src/sources/change-batcher.js'
+import { compileIgnore } from '../../src/sources/ignore.js'
 import { RecordingSink } from '../helpers/recording-sink.js'
 
 describe('change batcher', () => {

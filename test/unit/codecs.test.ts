@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { build } from 'esbuild'
-import { envelopeClientCodec, envelopeServerCodec, flatClientCodec, flatServerCodec, type ClientCodec, type ServerCodec } from '../../src/index.js'
+import { envelopeClientCodec, envelopeServerCodec } from '../../src/protocol/envelope/index.js'
+import { flatClientCodec, flatServerCodec } from '../../src/protocol/flat/index.js'
+import { type ClientCodec, type ServerCodec } from '../../src/protocol/messages.js'
 
 const pub = { id: 'e1', channel: 'workflow:w1', event: 'workflow.started', data: { workflow_id: 'w1' }, timestamp: '2026-11-22T03:22:09.703Z' }
 const dialects: [string, ClientCodec, ServerCodec][] = [

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { CLOSE_CODES, CloseCode, CloseReason, ERROR_CODES, ErrorCode } from '../../src/index.js'
+import { CloseCode, ErrorCode } from '../../src/index.js'
+import { CLOSE_CODES, CloseReason, ERROR_CODES } from '../../src/protocol/codes.js'
 
 const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
 const rows = (section: string) => {

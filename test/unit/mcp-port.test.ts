@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { mcpPortOf, parseSettings } from '../../src/index.js'
+import { parseSettings } from '../../src/index.js'
+import { mcpPortOf } from '../../src/mcp/mcp-plugin.js'
 import { TOOL_HANDLERS } from '../../src/mcp/tools.js'
 import { WorkflowServer } from '../../services/workflow/index.js'
 

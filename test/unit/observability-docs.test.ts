@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
 import Fastify from 'fastify'
 import { describe, expect, it } from 'vitest'
-import { MetricsPlugin, parseSettings, TOOL_NAMES } from '../../src/index.js'
+import { MetricsPlugin, parseSettings } from '../../src/index.js'
+import { TOOL_NAMES } from '../../src/mcp/schemas.js'
 import { WorkflowServer } from '../../services/workflow/index.js'
 
 const read = (name: string) => readFileSync(new URL(`../../docs/${name}`, import.meta.url), 'utf8')
