@@ -31,6 +31,8 @@ export class RoomcastClient<E extends EventMap = EventMap> {
   readonly #acks: (event: string) => boolean
   /** Channels the caller wants, with the last stream position seen (history channels). */
   readonly #subs = new Map<string, { position: StreamPosition | null; repairing?: boolean }>()
+  /** Observer patterns the caller wants (docs/protocol.md A.9), observed again after a reconnect. */
+  readonly #observing = new Set<string>()
   /** Subscribe requests in flight: their answers are handled as they arrive (#answered). */
   readonly #subscribing = new Map<string, { channel: string; resubscribe: boolean }>()
   readonly #handlers = new Map<string, Set<Listener<[JsonObject, EventMeta]>>>()
@@ -101,6 +103,26 @@ export class RoomcastClient<E extends EventMap = EventMap> {
     const id = this.#id()
     this.#send(this.#codec.encodeUnsubscribe(channel, id))
     await this.#pending.wait(id, `unsubscribe ${channel}`, this.#timeout())
+  }
+
+  /**
+   * Observes every channel matching `pattern` (`*`, `workflow:*`), read-only and never tracked;
+   * for operators only (docs/protocol.md A.9). Kept across reconnects.
+   */
+  async observe(pattern: string): Promise<JsonObject> {
+    await this.#whenOpen()
+    this.#observing.add(pattern)
+    try {
+      return await this.request('observe', { pattern })
+    } catch (err) {
+      this.#observing.delete(pattern)
+      throw err
+    }
+  }
+
+  async unobserve(pattern: string): Promise<void> {
+    this.#observing.delete(pattern)
+    if (this.#state === 'open') await this.request('unobserve', { pattern })
   }
 
   /** Publishes an event; resolves with the server's answer (e.g. its id, and offset on history channels). */
@@ -256,6 +278,12 @@ export class RoomcastClient<E extends EventMap = EventMap> {
       for (const channel of this.#subs.keys()) {
         this.#subscribeNow(channel, true).catch((err: RoomcastError) => {
           this.#subs.delete(channel)
+          this.#emitError(err)
+        })
+      }
+      for (const pattern of this.#observing) {
+        this.request('observe', { pattern }).catch((err: RoomcastError) => {
+          this.#observing.delete(pattern)
           this.#emitError(err)
         })
       }

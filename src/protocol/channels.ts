@@ -73,3 +73,19 @@ export function channelProblem(value: unknown): string | null {
   if (/[\s\u0000-\u001f\u007f]/u.test(value)) return 'Channel must not contain whitespace or control characters'
   return null
 }
+
+/**
+ * An observer's channel pattern (docs/protocol.md A.9): a channel name where `*` stands for any
+ * run of characters, separators included — `*` is every channel, `workflow:*` every channel that
+ * starts with `workflow:`. Returns the matcher, or throws an Error naming the problem.
+ */
+export function compileObserverPattern(pattern: unknown): (channel: string) => boolean {
+  if (pattern === undefined || pattern === null) throw new Error("Missing field 'pattern'")
+  if (typeof pattern !== 'string') throw new Error("Field 'pattern' must be a string")
+  const problem = channelProblem(pattern)
+  if (problem !== null) throw new Error(`Invalid field 'pattern': ${problem.replace(/^Channel/, 'pattern')}`)
+  if (pattern === '*') return () => true
+  if (!pattern.includes('*')) return (channel) => channel === pattern
+  const regex = new RegExp(`^${pattern.split('*').map(escape).join('.*')}$`, 'su')
+  return (channel) => regex.test(channel)
+}

@@ -67,6 +67,7 @@ export class Admission {
       socket,
       remoteAddress: host.access.clientAddress(req),
       secure: host.access.isSecure(req),
+      operator: host.access.check(req, 'protected') === null,
       maxBuffered: host.settings.max_buffered_bytes,
       onSlow: (c) => this.closeSlow(c),
     })

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { StreamPosition } from '../broker/position.js'
+import { AppError, ErrorCode } from '../protocol/codes.js'
 import type { JsonObject, Publication } from '../protocol/messages.js'
 import type { Connection } from './connection.js'
 import type { RequestRegistry } from './request-registry.js'
@@ -7,6 +8,9 @@ import { parseSince } from './history-subscribe.js'
 
 // Channel checks answer INVALID_CHANNEL (not INVALID_PARAMS), so the schema lets anything through.
 const ChannelParamsSchema = z.looseObject({ channel: z.unknown().optional(), room: z.unknown().optional(), since: z.unknown().optional() })
+
+// The pattern is checked by the observer registry, which names the problem.
+const ObserveParamsSchema = z.looseObject({ pattern: z.unknown().optional() })
 
 const PublishParamsSchema = z.looseObject({
   channel: z.unknown().optional(),
@@ -22,13 +26,23 @@ export interface BuiltinHost {
   /** Joins the room; on a history channel answers the stream position and recovers from `since`. */
   subscribeTo(conn: Connection, channel: string, since: StreamPosition | null): JsonObject | Promise<JsonObject>
   unsubscribe(conn: Connection, channel: string): void
+  /** Adds an observer pattern (docs/protocol.md A.9); returns it. */
+  observe(conn: Connection, pattern: unknown): string
+  unobserve(conn: Connection, pattern: string): void
   publish(channel: unknown, event: unknown, data: unknown, from: Connection | null): Promise<{ pub: Publication }>
   status(): JsonObject
 }
 
+/** Only an operator connection (loopback or the API key, per the access policy) observes. */
+function checkOperator(conn: Connection): void {
+  if (!conn.operator) {
+    throw new AppError(ErrorCode.FORBIDDEN, 'Observing is for operators: connect from loopback, or with the API key (Authorization: Bearer <key>)')
+  }
+}
+
 /**
  * The operations every service has (docs/protocol.md A.4): subscribe, unsubscribe, publish,
- * get_status. The fifth, `auth`, is the session's own (session/session-auth.ts): what a failed
+ * get_status, and for operators observe and unobserve (A.9). The fifth, `auth`, is the session's own (session/session-auth.ts): what a failed
  * one costs depends on the connection's auth state, not on one request.
  */
 export function registerBuiltinRequests(server: BuiltinHost): void {
@@ -50,4 +64,13 @@ export function registerBuiltinRequests(server: BuiltinHost): void {
       return { status: 'published', id: pub.id, ...position }
     })
     .register('get_status', z.looseObject({}), () => server.status())
+    .register('observe', ObserveParamsSchema, ({ pattern }, { connection }) => {
+      checkOperator(connection)
+      return { status: 'observing', pattern: server.observe(connection, pattern) }
+    })
+    .register('unobserve', ObserveParamsSchema, ({ pattern }, { connection }) => {
+      if (typeof pattern !== 'string') throw new AppError(ErrorCode.INVALID_PARAMS, "Field 'pattern' must be a string")
+      server.unobserve(connection, pattern)
+      return { status: 'unobserved', pattern }
+    })
 }

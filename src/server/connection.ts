@@ -18,6 +18,8 @@ export class Connection {
   readonly remoteAddress: string
   readonly connectedAt: number
   readonly secure: boolean
+  /** Whether the upgrade passed the access policy's protected-route check (loopback or API key): may observe (docs/protocol.md A.9). */
+  readonly operator: boolean
   readonly subscriptions = new Set<string>()
   identity: Identity | null = null
   /** `auth`: waiting for the first frame to authenticate; `open`: normal; `closing`: close sent. */
@@ -36,6 +38,7 @@ export class Connection {
     socket: WebSocket
     remoteAddress: string
     secure: boolean
+    operator?: boolean
     maxBuffered: number
     onSlow: (conn: Connection) => void
   }) {
@@ -43,6 +46,7 @@ export class Connection {
     this.socket = opts.socket
     this.remoteAddress = opts.remoteAddress
     this.secure = opts.secure
+    this.operator = opts.operator ?? false
     this.connectedAt = Date.now()
     this.lastSeen = this.connectedAt
     this.#maxBuffered = opts.maxBuffered

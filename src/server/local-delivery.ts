@@ -3,6 +3,7 @@ import type { Publication, ServerCodec } from '../protocol/messages.js'
 import type { Connection } from './connection.js'
 import { textFrame } from './frame.js'
 import type { HeldDeliveries } from './history-subscribe.js'
+import type { Observers } from './observers.js'
 import type { BroadcastObserver, ServerStats } from './stats.js'
 
 /** What the delivery to local rooms works with: the server's codec, rooms, counters and trackers. */
@@ -15,6 +16,8 @@ export interface LocalDeliveryDeps {
   readonly stats: ServerStats
   /** A room's local members. */
   members(room: string): ReadonlySet<Connection> | undefined
+  /** Operator connections watching channels by pattern (docs/protocol.md A.9). */
+  readonly observers: Observers<Connection>
   /** The metrics module's observer of every broadcast, if any. */
   observer(): BroadcastObserver | null
 }
@@ -29,9 +32,12 @@ export class LocalDelivery {
 
   /** Sends `pub` to its room's members and to those of `alsoTo` (each connection once); returns how many got it. */
   deliver(pub: Publication, alsoTo: readonly string[]): number {
-    const { codec, held: heldDeliveries, delivery, stats } = this.#deps
+    const { codec, held: heldDeliveries, delivery, stats, observers } = this.#deps
     const members = this.#audience(pub, alsoTo)
-    if (members === undefined) return 0
+    if (members === undefined) {
+      if (observers.size > 0) this.#observe(pub, textFrame(codec.encodeEvent(pub)), undefined)
+      return 0
+    }
     const started = this.#deps.observer() === null ? 0 : performance.now()
     // Framed once as a text frame (docs/protocol.md A.1); every subscriber gets the same bytes.
     const frame = textFrame(codec.encodeEvent(pub))
@@ -51,7 +57,22 @@ export class LocalDelivery {
     stats.deliveries += n
     stats.countOut('event', n)
     this.#deps.observer()?.onBroadcast(pub.channel, n, (performance.now() - started) / 1000)
+    if (observers.size > 0) this.#observe(pub, frame, members)
     return n
+  }
+
+  /**
+   * The same bytes to the observers of the channel that did not get them as subscribers: never
+   * tracked (an observer owes no ack), not counted in `deliveries`, under the same slow-consumer
+   * bound as any send (docs/protocol.md A.9).
+   */
+  #observe(pub: Publication, frame: Buffer, members: ReadonlySet<Connection> | undefined): void {
+    let n = 0
+    for (const conn of this.#deps.observers.matching(pub.channel)) {
+      if (members?.has(conn) === true) continue
+      if (conn.sendFramed(frame)) n++
+    }
+    if (n > 0) this.#deps.stats.countOut('event', n)
   }
 
   /** The connections a publication goes to: its room's members, plus those of `alsoTo`, each once. */

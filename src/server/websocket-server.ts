@@ -21,6 +21,7 @@ import { registerBuiltinRequests } from './builtin-requests.js'
 import { ServerLifecycle } from './lifecycle.js'
 import { logSerializers } from './log-redaction.js'
 import { LocalDelivery } from './local-delivery.js'
+import { Observers } from './observers.js'
 import { RequestRegistry } from './request-registry.js'
 import { Subscriptions } from './subscriptions.js'
 import { type BroadcastObserver, ServerStats } from './stats.js'
@@ -92,10 +93,14 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       hooks,
       overflow: (conn) => this.#admission.closeSlow(conn),
     }))
+    const observers = new Observers<Connection>(settings.max_subscriptions)
     this.#admission = new Admission(this, {
       checkRead: (conn, channel) => this.#rules.checkRead(conn, channel),
       join: (conn, channel) => subs.add(conn, channel),
-      leaveAll: (conn) => subs.rooms.leaveAll(conn),
+      leaveAll: (conn) => {
+        subs.rooms.leaveAll(conn)
+        observers.forget(conn)
+      },
       hooks,
     })
     this.#local = new LocalDelivery({
@@ -104,6 +109,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       delivery,
       stats: this.stats,
       members: (room) => subs.rooms.members(room),
+      observers,
       observer: () => this.broadcastObserver,
     })
     const problems = this.dialect.settingsProblems(settings, spec.name)
@@ -122,6 +128,8 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       checkChannel: (channel) => this.#rules.checkChannel(channel),
       subscribeTo: (conn, channel, since) => subs.subscribeTo(conn, channel, since),
       unsubscribe: (conn, channel) => subs.remove(conn, channel),
+      observe: (conn, pattern) => observers.add(conn, pattern),
+      unobserve: (conn, pattern) => observers.remove(conn, pattern),
       publish: (channel, event, data, from) => this.publish(channel, event, data, from),
       status: () => this.status(),
     })

@@ -4,7 +4,7 @@ import { ackIds, parseFrame, positionKeys, unknownType } from '../json.js'
 import type { DirectMessage, Inbound, JsonObject, Publication, RawFrame, ReplyTo, ServerCodec, WelcomeInfo } from '../messages.js'
 
 /** Client frame types of the flat dialect (docs/protocol.md B). */
-const FLAT_TYPES: ReadonlySet<string> = new Set(['subscribe', 'unsubscribe', 'publish', 'auth', 'ping', 'pong', 'ack'])
+const FLAT_TYPES: ReadonlySet<string> = new Set(['subscribe', 'unsubscribe', 'observe', 'unobserve', 'publish', 'auth', 'ping', 'pong', 'ack'])
 
 /** The client's timestamp to echo, when it sent one. */
 function echoed(reply: ReplyTo): number {
@@ -46,6 +46,9 @@ export function decodeFlat(raw: RawFrame, limits?: JsonShapeLimits): Inbound {
     case 'subscribe':
     case 'unsubscribe':
       return { kind: 'request', op: msg.type, data: defined({ channel: msg.channel, since: msg.since }), ...reply }
+    case 'observe':
+    case 'unobserve':
+      return { kind: 'request', op: msg.type, data: defined({ pattern: msg.pattern }), ...reply }
     case 'publish':
       return { kind: 'request', op: 'publish', data: defined({ channel: msg.channel, event: msg.event, data: msg.data }), ...reply }
     case 'auth':
