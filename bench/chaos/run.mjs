@@ -1,0 +1,388 @@
+#!/usr/bin/env node
+// The chaos run (issue 24): three instances of the context service and three of the workflow
+// service (workers: 2 each) on one redis-server (AOF, fsync always) with the PostgreSQL source,
+// a few hundred clients of four kinds, publishers over the socket, HTTP, MCP and PostgreSQL, and
+// faults on a seeded random schedule. Every publication and every receipt is recorded
+// (JSONL under --out); bench/chaos/check.mjs then reports per guarantee.
+//
+//   npm run build && npm run chaos -- --minutes 10 [--seed 7] [--clients 300] [--rate 20]
+//                                     [--faults all|none] [--sample 60] [--out DIR]
+// --faults none --minutes 60 is the soak: heap and RSS of every process sampled every --sample s.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { loadavg } from 'node:os'
+import { FaultProxy } from './proxy.mjs'
+import { Recorder, seeded } from './record.mjs'
+import { Instance, Redis, createOutboxDatabase, terminateListeners } from './cluster.mjs'
+import { FlatAgent, RawEnvelope, RecoveringClient } from './clients.mjs'
+import { McpPublisher, OutboxPublisher, httpPublish } from './publishers.mjs'
+import { checkRun } from './check.mjs'
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '10' },
+    seed: { type: 'string', default: String(Date.now() % 100000) },
+    clients: { type: 'string', default: '300' },
+    rate: { type: 'string', default: '20' },
+    faults: { type: 'string', default: 'all' }, // all, none, or a comma list of kinds (see FAULT_MIX)
+    sample: { type: 'string', default: '60' },
+    out: { type: 'string' },
+    cluster: { type: 'boolean', default: false },
+  },
+})
+if (values.cluster) {
+  console.error('--cluster (Redis Cluster) is not wired into the chaos run yet: run without it.')
+  process.exit(2)
+}
+const MINUTES = Number(values.minutes)
+const SEED = Number(values.seed)
+const CLIENTS = Number(values.clients)
+const RATE = Number(values.rate)
+const FAULTS = values.faults !== 'none'
+const OUT = values.out ?? join('/tmp', `roomcast-chaos-${new Date().toISOString().replace(/[:.]/g, '-')}`)
+mkdirSync(OUT, { recursive: true })
+const rec = new Recorder(OUT)
+const trafficRandom = seeded(SEED + 1) // traffic mix apart from the fault schedule
+const uptime = () => loadavg().map((x) => x.toFixed(2)).join(' ')
+const say = (msg) => console.log(`[${new Date().toISOString().slice(11, 19)} +${Math.round(rec.now() / 1000)}s load ${uptime()}] ${msg}`)
+
+writeFileSync(join(OUT, 'run.json'), JSON.stringify({ argv: process.argv.slice(2), minutes: MINUTES, seed: SEED, clients: CLIENTS, rate: RATE, faults: values.faults, started: new Date().toISOString(), load: uptime() }, null, 1))
+say(`chaos run: ${MINUTES} min, seed ${SEED}, ${CLIENTS} clients, ${RATE} publications/s, faults ${values.faults}; history in ${OUT}`)
+
+// --- the cluster ---
+const redis = new Redis(OUT, rec)
+await redis.start()
+const db = await createOutboxDatabase()
+const WORKFLOW = (redisUrl) => `host: 127.0.0.1
+workers: 2
+max_connections: 20000
+max_connections_per_ip: 20000
+message_rate_limit: 100000
+byte_rate_limit: 1000000000
+allow_client_publish: true
+log_level: warn
+ping_interval: 5
+ping_timeout: 5
+max_buffered_bytes: 32768
+drain_timeout: 2
+mcp:
+  enabled: true
+  port: {mcp_port}
+redis:
+  url: ${redisUrl}
+history:
+  - channel: "workflow:*"
+    size: 100000
+    ttl: 7200
+`
+const CONTEXT = (redisUrl, pgUrl) => `host: 127.0.0.1
+max_connections: 20000
+max_connections_per_ip: 20000
+message_rate_limit: 100000
+log_level: warn
+drain_timeout: 2
+flat:
+  ping_interval: 5
+  heartbeat_timeout: 15
+mcp:
+  enabled: true
+  port: {mcp_port}
+redis:
+  url: ${redisUrl}
+postgres:
+  url: ${pgUrl}
+`
+const env = { REDIS_URL: '', REDIS_ADDR: '', DATABASE_URL: '', NODE_ENV: 'development' }
+const instances = []
+for (let i = 0; i < 3; i++) instances.push(new Instance({ name: `workflow-${i}`, service: 'workflow', dir: OUT, settings: WORKFLOW(redis.url), env, rec }))
+for (let i = 0; i < 3; i++) instances.push(new Instance({ name: `context-${i}`, service: 'context', dir: OUT, settings: CONTEXT(redis.url, db.url), env, rec }))
+await Promise.all(instances.map((x) => x.start()))
+const proxies = new Map()
+for (const inst of instances) {
+  const p = new FaultProxy({ port: inst.port })
+  await p.listen()
+  proxies.set(inst, p)
+}
+const wf = instances.filter((x) => x.service === 'workflow')
+const ctx = instances.filter((x) => x.service === 'context')
+const urlsOf = (list) => list.map((x) => `ws://127.0.0.1:${proxies.get(x).port}`)
+say(`instances up: ${instances.map((x) => `${x.name}:${x.port}→proxy ${proxies.get(x).port}`).join(', ')}; redis ${redis.port}; database ${db.name}`)
+
+// --- the clients ---
+const nSlow = Math.max(2, Math.round(CLIENTS * 0.02))
+const nAgents = Math.round(CLIENTS * 0.4)
+const nRec = Math.round(CLIENTS * 0.4)
+const nRaw = Math.max(0, CLIENTS - nSlow - nAgents - nRec)
+const W = Math.max(4, Math.round(nRec / 5)) // history channels: ~5 recovering subscribers each
+const P = Math.max(2, Math.round(nRaw / 5)) // best-effort pool channels
+const G = 5 // agent topics
+const wfChannels = Array.from({ length: W }, (_, i) => `workflow:w${i}`)
+const poolChannels = Array.from({ length: P }, (_, i) => `pool:p${i}`)
+const agents = Array.from({ length: nAgents }, (_, i) => new FlatAgent({ index: i, urls: urlsOf(ctx), rec, random: trafficRandom, topics: G }))
+const recs = Array.from({ length: nRec }, (_, i) => new RecoveringClient({ index: i, urls: urlsOf(wf), rec, random: trafficRandom, channels: [wfChannels[i % W]] }))
+const raws = Array.from({ length: nRaw }, (_, i) => new RawEnvelope({ name: `raw-${i}`, urls: urlsOf(wf), rec, random: trafficRandom, channels: [poolChannels[i % P]] }))
+const slows = Array.from({ length: nSlow }, (_, i) => new RawEnvelope({ name: `slow-${i}`, urls: urlsOf(wf), rec, random: trafficRandom, channels: wfChannels, slow: true }))
+const pubClients = Array.from({ length: 3 }, (_, i) => new RecoveringClient({ index: 1000 + i, urls: urlsOf(wf), rec, random: trafficRandom, channels: [] }))
+for (const a of agents) a.start()
+for (const r of [...raws, ...slows]) r.start()
+for (let i = 0; i < recs.length; i += 20) await Promise.all(recs.slice(i, i + 20).map((c) => c.start()))
+await Promise.all(pubClients.map((c) => c.start()))
+rec.log('clients', { agents: nAgents, recovering: nRec, raw: nRaw, slow: nSlow, history_channels: W, pool_channels: P })
+say(`clients: ${nAgents} flat agents, ${nRec} recovering (roomcast/client) on ${W} history channels, ${nRaw} raw envelope on ${P} pool channels, ${nSlow} slow consumers, 3 socket publishers`)
+
+// --- publishers ---
+const mcp = new Map(instances.map((x) => [x, new McpPublisher(x.mcpPort)]))
+const outbox = new OutboxPublisher(db.url)
+let uidSeq = 0
+let inFlight = 0
+const pick = (arr) => arr[Math.floor(trafficRandom() * arr.length)]
+const MIX = [
+  // [weight, kind]
+  [14, 'wf-socket'], [14, 'wf-http'], [6, 'wf-mcp'],
+  [8, 'pool-http'], [6, 'pool-socket'],
+  [10, 'agent-http'], [6, 'agent-mcp'], [10, 'agent-pg'],
+  [3, 'topic-socket'], [2, 'topic-pg'],
+]
+const totalWeight = MIX.reduce((s, [w]) => s + w, 0)
+
+async function publishOne() {
+  let r = trafficRandom() * totalWeight
+  const kind = MIX.find(([w]) => (r -= w) < 0)[1]
+  const u = `${kind[0]}${kind.split('-')[1][0]}${uidSeq++}`
+  let svc, ch, ev, data, via, inst, go
+  if (kind.startsWith('wf-') || kind.startsWith('pool-')) {
+    svc = 'workflow'
+    const history = kind.startsWith('wf-')
+    ch = history ? pick(wfChannels) : pick(poolChannels)
+    ev = history ? 'workflow.started' : 'pool.status_changed'
+    data = history ? { workflow_id: ch.slice(9), uid: u } : { pool_id: ch.slice(5), status: 'ok', uid: u }
+    via = kind.split('-')[1]
+    inst = pick(wf)
+    if (via === 'socket') {
+      const c = pick(pubClients)
+      inst = null
+      go = () => c.publish(ch, ev, data)
+    } else if (via === 'http') go = () => httpPublish(inst.port, ch, ev, data)
+    else go = () => mcp.get(inst).publish(ch, ev, data)
+  } else {
+    svc = 'context'
+    ev = 'message.new'
+    via = kind.split('-')[1]
+    const target = kind.startsWith('agent-') ? `agents/agent-${Math.floor(trafficRandom() * nAgents)}` : `topics/g${Math.floor(trafficRandom() * G)}`
+    ch = target
+    data = { content: 'chaos', uid: u }
+    inst = pick(ctx)
+    if (via === 'socket') {
+      const a = pick(agents)
+      inst = null
+      data.from = a.name
+      go = () => a.publish(ch, ev, data)
+    } else if (via === 'http') go = () => httpPublish(inst.port, ch, ev, data)
+    else if (via === 'mcp') go = () => mcp.get(inst).publish(ch, ev, data)
+    else {
+      inst = null
+      go = () => outbox.publish(ch, ev, data)
+    }
+  }
+  const t0 = rec.now()
+  inFlight++
+  const a = await go()
+  inFlight--
+  rec.pub({ u, via, svc, ch, ev, inst: inst?.name ?? null, t0, ...a })
+}
+
+let publishing = true
+const publisher = (async () => {
+  const start = Date.now()
+  let sent = 0
+  while (publishing) {
+    const due = Math.floor(((Date.now() - start) / 1000) * RATE)
+    for (; sent < due && inFlight < 500; sent++) publishOne().catch((e) => rec.log('harness.error', { msg: String(e.stack).slice(0, 500) }))
+    if (sent < due) sent = due // never catch up in a burst after a stall of ours
+    await sleep(50)
+  }
+})()
+
+// --- faults ---
+const faultRandom = seeded(SEED + 2)
+let faulting = FAULTS
+const running = new Set()
+function track(p) {
+  running.add(p)
+  p.catch((e) => rec.log('harness.error', { msg: String(e.stack).slice(0, 500) })).finally(() => running.delete(p))
+}
+const FAULT_MIX = [
+  [3, 'kill'], [2, 'kill-worker'], [3, 'stop'],
+  [2, 'redis-restart'], [2, 'redis-stop'], [2, 'pg-terminate'],
+  [2, 'proxy-cut'], [2, 'proxy-stall'], [2, 'proxy-slow'], [2, 'proxy-half-open'],
+]
+if (FAULTS && values.faults !== 'all') {
+  const kinds = values.faults.split(',')
+  const unknown = kinds.filter((k) => !FAULT_MIX.some(([, x]) => x === k))
+  if (unknown.length > 0) throw new Error(`unknown fault kinds ${unknown.join(', ')}; known: ${FAULT_MIX.map(([, x]) => x).join(', ')}`)
+  FAULT_MIX.splice(0, FAULT_MIX.length, ...FAULT_MIX.filter(([, x]) => kinds.includes(x)))
+}
+const faultWeight = FAULT_MIX.reduce((s, [w]) => s + w, 0)
+const down = new Set() // instances or 'redis' under a kill/stop now: one fault at a time each
+async function fault() {
+  let r = faultRandom() * faultWeight
+  const kind = FAULT_MIX.find(([w]) => (r -= w) < 0)[1]
+  const inst = instances[Math.floor(faultRandom() * instances.length)]
+  const dur = Math.round(faultRandom.between(2000, 10000))
+  const note = (o) => {
+    rec.log('fault', { kind, ...o })
+    say(`fault ${kind} ${JSON.stringify(o)}`)
+  }
+  switch (kind) {
+    case 'kill':
+      if (down.has(inst)) return
+      down.add(inst)
+      note({ target: inst.name, restart_after_ms: dur })
+      await inst.kill()
+      await sleep(dur)
+      await inst.start()
+      rec.log('fault.end', { kind, target: inst.name })
+      down.delete(inst)
+      return
+    case 'kill-worker': {
+      const w = wf[Math.floor(faultRandom() * wf.length)]
+      if (down.has(w)) return
+      note({ target: w.name, pid: w.killWorker(faultRandom) })
+      return
+    }
+    case 'stop':
+      if (down.has(inst)) return
+      down.add(inst)
+      note({ target: inst.name, ms: dur })
+      inst.signalGroup('SIGSTOP')
+      await sleep(dur)
+      inst.signalGroup('SIGCONT')
+      rec.log('fault.end', { kind, target: inst.name })
+      down.delete(inst)
+      return
+    case 'redis-restart':
+      if (down.has('redis')) return
+      down.add('redis')
+      note({ target: 'redis', restart_after_ms: dur })
+      await redis.kill()
+      await sleep(dur)
+      await redis.start()
+      rec.log('fault.end', { kind, target: 'redis' })
+      down.delete('redis')
+      return
+    case 'redis-stop':
+      if (down.has('redis')) return
+      down.add('redis')
+      note({ target: 'redis', ms: dur })
+      redis.signal('SIGSTOP')
+      await sleep(dur)
+      redis.signal('SIGCONT')
+      rec.log('fault.end', { kind, target: 'redis' })
+      down.delete('redis')
+      return
+    case 'pg-terminate':
+      note({ target: 'postgres', terminated: await terminateListeners(db.url, outbox.pid === null ? [] : [outbox.pid]) })
+      return
+    case 'proxy-cut':
+      note({ target: inst.name, connections: proxies.get(inst).cut() })
+      return
+    case 'proxy-stall':
+      note({ target: inst.name, ms: dur })
+      await proxies.get(inst).stall(dur)
+      rec.log('fault.end', { kind, target: inst.name })
+      return
+    case 'proxy-slow':
+      note({ target: inst.name, ms: dur, bytes_per_s: 2048 })
+      await proxies.get(inst).slow(2048, dur)
+      rec.log('fault.end', { kind, target: inst.name })
+      return
+    case 'proxy-half-open': {
+      const dir = faultRandom() < 0.5 ? 'down' : 'up'
+      note({ target: inst.name, dir, connections: proxies.get(inst).halfOpen(dir, 0.3, faultRandom) })
+      return
+    }
+  }
+}
+const faulter = (async () => {
+  await sleep(20000) // a calm start: every client subscribed
+  while (faulting) {
+    track(fault())
+    await sleep(faultRandom.between(8000, 25000))
+  }
+})()
+
+// --- memory samples (the soak's figures) ---
+async function sample(label) {
+  for (const inst of instances) {
+    if (!inst.alive || down.has(inst)) continue
+    rec.log('mem', { inst: inst.name, label, procs: await inst.memory() })
+  }
+}
+let sampling = true
+const sampler = (async () => {
+  while (sampling) {
+    await sample('periodic')
+    const next = Date.now() + Number(values.sample) * 1000
+    while (sampling && Date.now() < next) await sleep(500)
+  }
+})()
+const progress = setInterval(() => say(`running: ${uidSeq} publications, ${agents.filter((a) => a.up).length}/${nAgents} agents up, ${recs.filter((c) => c.state === 'open').length}/${nRec} recovering open`), 60000)
+
+// --- the end ---
+await sleep(MINUTES * 60000)
+faulting = false
+await faulter
+say('faults stopped; waiting for the ones in progress')
+await Promise.all([...running])
+for (const inst of instances) {
+  inst.signalGroup('SIGCONT')
+  if (!inst.alive) await inst.start()
+}
+redis.signal('SIGCONT')
+await sleep(10000)
+publishing = false
+await publisher
+while (inFlight > 0) await sleep(100)
+say(`publishing stopped after ${uidSeq} publications; waiting for clients to catch up`)
+// Recovering clients: until each is open again (their replays then bring what they missed).
+const settle = Date.now() + 90000
+while (Date.now() < settle && recs.some((c) => c.state !== 'open')) await sleep(500)
+await sleep(25000) // tracked retries (3 × 5 s) and replays finish
+clearInterval(progress)
+sampling = false
+await sampler
+await sample('final')
+
+// Leaks: what the servers hold against the clients still open, then after every client closed.
+async function census(label) {
+  const out = {}
+  for (const inst of instances) {
+    const workers = await inst.statsByWorker()
+    out[inst.name] = [...workers.values()].map((s) => ({ connections: s.connections.current, rooms: Object.keys(s.channels).length, pending: s.pending_deliveries, failed: s.failed_deliveries }))
+  }
+  rec.log('census', { label, instances: out })
+  return out
+}
+const openClients = {
+  context: agents.filter((a) => a.up).length,
+  workflow: recs.filter((c) => c.state === 'open').length + [...raws, ...slows].filter((r) => r.up).length + pubClients.filter((c) => c.state === 'open').length,
+}
+rec.log('open.clients', openClients)
+await census('before-close')
+for (const c of [...agents, ...recs, ...raws, ...slows, ...pubClients]) c.close()
+for (const m of mcp.values()) m.close()
+outbox.close()
+await sleep(5000)
+await census('after-close')
+for (const w of recs) rec.log('wire', { c: w.name, ...w.wire })
+
+for (const p of proxies.values()) await p.close()
+await Promise.all(instances.map((x) => x.stop()))
+await redis.kill()
+await db.drop()
+await rec.close()
+say('run finished; checking')
+const report = await checkRun(OUT)
+process.exit(report.ok ? 0 : 1)
