@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { z } from 'zod'
 
 /** What one instance contributes to the cluster's metric.update snapshot. */
@@ -67,14 +67,14 @@ export interface RedisFiguresKeys {
 }
 
 export class RedisFigures implements FiguresExchange {
-  readonly #redis: Redis
+  readonly #redis: Redis | Cluster
   readonly #keys: RedisFiguresKeys
   readonly #owner: string
   readonly #ttlMs: number
   malformed = 0
 
   /** `ttlSeconds`: how long the lock and the figures outlive an instance that stopped reporting. */
-  constructor(redis: Redis, keys: RedisFiguresKeys, owner: string, ttlSeconds: number) {
+  constructor(redis: Redis | Cluster, keys: RedisFiguresKeys, owner: string, ttlSeconds: number) {
     this.#redis = redis
     this.#keys = keys
     this.#owner = owner

@@ -1,8 +1,9 @@
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { type ServerPlugin, type Settings } from '../../src/index.js'
-import { redisNames } from '../../src/broker/redis-channels.js'
-import { openRedis } from '../../src/broker/redis-connection.js'
+import { redisClusterNames, redisNames } from '../../src/broker/redis-channels.js'
+import { parseNode } from '../../src/broker/redis-cluster-check.js'
+import { openRedis, openRedisCluster } from '../../src/broker/redis-connection.js'
 import { type FiguresExchange, MemoryFigures, RedisFigures } from './cluster-figures.js'
 import { type MetricsInputs, MetricsPublisher } from './metrics-publisher.js'
 import { MemoryRestoreStore, RedisRestoreStore, type RestoreStore } from './restore-store.js'
@@ -12,28 +13,33 @@ const LOCK_INTERVALS = 3
 
 /**
  * The context service's state shared between its instances: the agents' kept subscriptions and
- * the metrics publisher. On Redis when `redis.url` is set (one connection of its own, beside
- * the broker's), in memory otherwise. A plugin, so the server starts and stops it.
+ * the metrics publisher. On Redis when `redis.url` is set, on the Redis Cluster when
+ * `redis.cluster` is (one connection of its own, beside the broker's; every key shares the
+ * service's fixed hash tag, so the figures' MULTI and MGET touch one slot), in memory otherwise.
+ * A plugin, so the server starts and stops it.
  */
 export class ContextCluster implements ServerPlugin {
   readonly name = 'context'
   readonly restore: RestoreStore
   readonly metrics: MetricsPublisher
-  readonly #redis: Redis | null
+  readonly #redis: Redis | Cluster | null
   readonly #log: Logger
 
   constructor(settings: Settings, service: string, instanceId: string, inputs: MetricsInputs, log: Logger) {
     this.#log = log
     const ctx = settings.context
-    const url = settings.redis.url
-    this.#redis = url === null ? null : openRedis(url, `roomcast:${service}:state`)
+    const { url, cluster, prefix } = settings.redis
+    const name = `roomcast:${service}:state`
+    // The settings checked every node; parseNode cannot answer null here.
+    if (cluster !== null) this.#redis = openRedisCluster(cluster.flatMap((n) => parseNode(n) ?? []), name)
+    else this.#redis = url === null ? null : openRedis(url, name)
     this.#redis?.on('error', (err: Error) => this.#log.debug({ err }, 'context state: Redis error'))
     let figures: FiguresExchange
     if (this.#redis === null) {
       this.restore = new MemoryRestoreStore({ ttlSeconds: ctx.restore_ttl, maxAgents: ctx.restore_max_agents, maxChannels: settings.max_subscriptions })
       figures = new MemoryFigures()
     } else {
-      const names = redisNames(settings.redis.prefix, service)
+      const names = cluster !== null ? redisClusterNames(prefix, service) : redisNames(prefix, service)
       this.restore = new RedisRestoreStore(this.#redis, names.restore, { ttlSeconds: ctx.restore_ttl, maxChannels: settings.max_subscriptions })
       const keys = { lock: names.lock('metrics'), index: names.figuresIndex, figures: names.figures }
       figures = new RedisFigures(this.#redis, keys, instanceId, ctx.metrics_interval * LOCK_INTERVALS)

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { z } from 'zod'
 import { BoundedMap } from '../../src/util/bounded-map.js'
 
@@ -50,14 +50,14 @@ export class MemoryRestoreStore implements RestoreStore {
 /** Every instance sharing Redis: one key per agent with the ttl as its expiry, so Redis bounds it. */
 export class RedisRestoreStore implements RestoreStore {
   readonly kind = 'redis'
-  readonly #redis: Redis
+  readonly #redis: Redis | Cluster
   readonly #key: (agentId: string) => string
   readonly #ttlMs: number
   readonly #maxChannels: number
   /** Entries that were not valid JSON of the expected shape (someone else wrote the key). */
   malformed = 0
 
-  constructor(redis: Redis, key: (agentId: string) => string, options: { ttlSeconds: number; maxChannels: number }) {
+  constructor(redis: Redis | Cluster, key: (agentId: string) => string, options: { ttlSeconds: number; maxChannels: number }) {
     this.#redis = redis
     this.#key = key
     this.#ttlMs = Math.round(options.ttlSeconds * 1000)

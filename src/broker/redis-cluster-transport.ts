@@ -1,9 +1,9 @@
-import { Cluster } from 'ioredis'
+import type { Cluster } from 'ioredis'
 import type { Logger } from 'pino'
 import { type BrokerTopology } from './broker.js'
 import { type ClusterNode, checkCluster } from './redis-cluster-check.js'
 import { type RedisClusterNames, redisClusterNames } from './redis-channels.js'
-import { type RedisTimings, redisOptions } from './redis-connection.js'
+import { openRedisCluster, type RedisTimings } from './redis-connection.js'
 import type { Transport, TransportEvents } from './transport.js'
 
 export interface RedisClusterTransportOptions extends RedisTimings {
@@ -90,19 +90,10 @@ export class RedisClusterTransport implements Transport {
     // A node list that is no cluster, or a cluster with slots unserved, is refused here (it throws).
     await checkCluster(this.#opts.nodes, this.#opts.source ?? 'redis.cluster', timings.connectTimeoutMs ?? 2000)
     this.#names = redisClusterNames(this.#opts.prefix ?? 'roomcast:', service)
-    const { retryStrategy, lazyConnect: _lazy, ...nodeOptions } = redisOptions(name, timings)
-    const cluster = (this.#cluster = new Cluster(
-      this.#opts.nodes.map((n) => ({ host: n.host, port: n.port })),
-      {
-        lazyConnect: true,
-        shardedSubscribers: true,
-        enableOfflineQueue: false,
-        enableAutoPipelining: true,
-        slotsRefreshInterval: this.#opts.slotsRefreshMs ?? 2000,
-        clusterRetryStrategy: (times: number) => retryStrategy?.(times) ?? 1000,
-        redisOptions: nodeOptions,
-      },
-    ))
+    const cluster = (this.#cluster = openRedisCluster(this.#opts.nodes, name, timings, {
+      shardedSubscribers: true,
+      slotsRefreshInterval: this.#opts.slotsRefreshMs ?? 2000,
+    }))
     cluster.on('error', (err: Error) => {
       this.#lastError = err.message
       this.#opts.logger?.debug({ err: err.message }, 'redis cluster error')

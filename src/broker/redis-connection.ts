@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis'
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 
 /** How the broker reconnects and how long it waits; every bound has a default. */
 export interface RedisTimings {
@@ -45,4 +45,29 @@ export function redactUrl(url: string): string {
   } catch {
     return '(unparsable url)'
   }
+}
+
+/**
+ * One ioredis `Cluster` over `nodes` (any reachable nodes; the rest are discovered), with the
+ * broker's node options: no offline queue, auto-pipelining, reconnects backing off to
+ * `retryMaxMs`. `extra` adds cluster options (the transport's sharded subscribers).
+ */
+export function openRedisCluster(
+  nodes: readonly { readonly host: string; readonly port: number }[],
+  name: string,
+  timings: RedisTimings = {},
+  extra: ClusterOptions = {},
+): Cluster {
+  const { retryStrategy, lazyConnect: _lazy, ...nodeOptions } = redisOptions(name, timings)
+  return new Cluster(
+    nodes.map((n) => ({ host: n.host, port: n.port })),
+    {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      clusterRetryStrategy: (times: number) => retryStrategy?.(times) ?? 1000,
+      redisOptions: nodeOptions,
+      ...extra,
+    },
+  )
 }

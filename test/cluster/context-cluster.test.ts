@@ -1,20 +1,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import type { ContextServer } from '../../services/context/index.js'
 import type { Frame } from '../helpers/client.js'
 import { CliProcess } from '../helpers/cli.js'
 import { clusterFormed, startCluster } from '../helpers/cluster.js'
 import { FlatClient } from '../helpers/flat.js'
-import { TestRedis } from '../helpers/redis.js'
+import { BACKENDS, useBackend } from '../helpers/redis-backends.js'
 import type { Started } from '../helpers/server.js'
-
-let redis: TestRedis
-beforeAll(async () => {
-  redis = await TestRedis.start()
-})
-afterAll(async () => redis?.kill())
 
 const clients: FlatClient[] = []
 const procs: CliProcess[] = []
@@ -32,9 +26,10 @@ async function open(port: number, query: Record<string, string> = {}): Promise<F
   return c
 }
 
-describe('context over Redis: two instances', () => {
+describe.each(BACKENDS)('context over %s: two instances', (kind) => {
+  const backend = useBackend(kind)
   it('an agent’s subscriptions made on one instance are restored on the other', async () => {
-    nodes = await startCluster<ContextServer>('context', redis.url, 2, { allow_client_publish: true })
+    nodes = await startCluster<ContextServer>('context', backend, 2, { allow_client_publish: true })
     await clusterFormed(nodes.map((n) => n.server))
     const [a, b] = nodes as [Started<ContextServer>, Started<ContextServer>]
     const first = await open(a.port, { agent_id: 'roamer' })
@@ -50,7 +45,7 @@ describe('context over Redis: two instances', () => {
   })
 
   it('POST /publish counts the subscribers the other instance delivered to, like every service', async () => {
-    nodes = await startCluster<ContextServer>('context', redis.url, 2)
+    nodes = await startCluster<ContextServer>('context', backend, 2)
     await clusterFormed(nodes.map((n) => n.server))
     const [a, b] = nodes as [Started<ContextServer>, Started<ContextServer>]
     const remote = [await open(b.port, { agent_id: 'r1' }), await open(b.port, { agent_id: 'r2' })]
@@ -69,7 +64,7 @@ describe('context over Redis: two instances', () => {
   it('one metric.update publisher per cluster, cluster-wide figures; another instance takes over when it is killed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roomcast-ctx-'))
     writeFileSync(join(dir, 'context.yaml'), 'port: 0\nmcp:\n  enabled: false\ncontext:\n  metrics_interval: 0.2\n')
-    const env = { ROOMCAST_SETTINGS_DIR: dir, REDIS_URL: redis.url, REDIS_PUBSUB_PREFIX: `m-${process.pid}-${Date.now()}:` }
+    const env = { ROOMCAST_SETTINGS_DIR: dir, ...backend.env(), REDIS_PUBSUB_PREFIX: `m-${process.pid}-${Date.now()}:` }
     const procA = new CliProcess(['serve', 'context'], env)
     const procB = new CliProcess(['serve', 'context'], env)
     procs.push(procA, procB)

@@ -1,19 +1,13 @@
 import { randomUUID } from 'node:crypto'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { signToken } from '../../src/auth/jwt.js'
 import { type Frame, TestClient } from '../helpers/client.js'
 import { brokerState } from '../helpers/cluster.js'
-import { TestRedis } from '../helpers/redis.js'
+import { BACKENDS, useBackend } from '../helpers/redis-backends.js'
 import { deliveryStats, startTracked, type TrackedNode } from '../helpers/tracked-service.js'
 
 const SECRET = 'delivery-test-secret-0123456789'
 const isTask = (f: Frame) => f.type === 'event' && f.event === 'task.created'
-
-let redis: TestRedis
-beforeAll(async () => {
-  redis = await TestRedis.start()
-})
-afterAll(async () => redis?.kill())
 
 async function login(node: TrackedNode, user: string, subscribe: boolean): Promise<TestClient> {
   const c = await TestClient.connect(node.url)
@@ -22,7 +16,8 @@ async function login(node: TrackedNode, user: string, subscribe: boolean): Promi
   return c
 }
 
-describe('at-least-once delivery across two instances on one Redis', () => {
+describe.each(BACKENDS)('at-least-once delivery across two instances on %s', (kind) => {
+  const backend = useBackend(kind)
   let nodes: TrackedNode[] = []
   const clients: TestClient[] = []
   afterEach(async () => {
@@ -34,7 +29,7 @@ describe('at-least-once delivery across two instances on one Redis', () => {
   async function twoNodes(dialect: 'envelope' | 'flat' = 'envelope'): Promise<[TrackedNode, TrackedNode]> {
     const prefix = `delivery-${randomUUID().slice(0, 8)}:`
     const settings = { auth: { secret: SECRET }, delivery: { ack_timeout: 2 } }
-    const redisAt = { url: redis.url, prefix }
+    const redisAt = backend.settings(prefix)
     nodes = [await startTracked(settings, redisAt, dialect), await startTracked(settings, redisAt, dialect)]
     await Promise.all(nodes.map((n) => brokerState(n.server, 'connected')))
     return nodes as [TrackedNode, TrackedNode]

@@ -4,13 +4,8 @@ import type { WebSocketServer } from '../../src/index.js'
 import { type Frame, TestClient } from '../helpers/client.js'
 import { clusterFormed, redisBrokerOf, startCluster, startPlain, until } from '../helpers/cluster.js'
 import { TestRedis } from '../helpers/redis.js'
+import { BACKENDS, useBackend } from '../helpers/redis-backends.js'
 import type { Started } from '../helpers/server.js'
-
-let redis: TestRedis
-beforeAll(async () => {
-  redis = await TestRedis.start()
-})
-afterAll(async () => redis?.kill())
 
 const isStage = (f: Frame) => f.type === 'event' && f.event === 'workflow.stage_completed'
 const stageName = (f: Frame) => String(f.data?.stage_name)
@@ -22,7 +17,8 @@ async function collect(c: TestClient, count: number): Promise<Frame[]> {
   return got
 }
 
-describe('three instances of workflow on one Redis', () => {
+describe.each(BACKENDS)('three instances of workflow on %s', (kind) => {
+  const backend = useBackend(kind)
   let nodes: Started[] = []
   const clients: TestClient[] = []
   afterEach(async () => {
@@ -32,7 +28,7 @@ describe('three instances of workflow on one Redis', () => {
   })
 
   it('delivers a publish on any instance to every subscriber on every instance exactly once, in order per publisher', async () => {
-    nodes = await startCluster('workflow', redis.url, 3, { allow_client_publish: true })
+    nodes = await startCluster('workflow', backend, 3, { allow_client_publish: true })
     await clusterFormed(nodes.map((n) => n.server))
     // Two subscribers per instance; the first of each also publishes.
     const subs = await Promise.all(nodes.flatMap((n) => [TestClient.connect(n.url), TestClient.connect(n.url)]))
@@ -72,7 +68,7 @@ describe('three instances of workflow on one Redis', () => {
   })
 
   it('answers status requests on every instance from events published on any of them', async () => {
-    nodes = await startCluster('workflow', redis.url, 3, { allow_client_publish: true })
+    nodes = await startCluster('workflow', backend, 3, { allow_client_publish: true })
     await clusterFormed(nodes.map((n) => n.server))
     const [a, b, c] = await Promise.all(nodes.map((n) => TestClient.connect(n.url)))
     clients.push(a!, b!, c!)
@@ -90,14 +86,14 @@ describe('three instances of workflow on one Redis', () => {
   })
 
   it('shows live instances and cluster-wide connections in /stats, and forgets an instance that leaves', async () => {
-    nodes = await startCluster('workflow', redis.url, 3)
+    nodes = await startCluster('workflow', backend, 3)
     await clusterFormed(nodes.map((n) => n.server))
     clients.push(await TestClient.connect(nodes[0]!.url), await TestClient.connect(nodes[1]!.url))
     // Connection counts travel with heartbeats: wait for one carrying them.
     const broker = redisBrokerOf(nodes[2]!.server)
     await until(broker, 'peers', () => broker.stats().clusterConnections === 2)
     const stats = (await (await fetch(`${nodes[2]!.http}/stats`)).json()) as { bridge: Record<string, unknown> }
-    expect(stats.bridge).toMatchObject({ kind: 'redis', state: 'connected', instances: 3, clusterConnections: 2, malformed: 0 })
+    expect(stats.bridge).toMatchObject({ kind, state: 'connected', instances: 3, clusterConnections: 2, malformed: 0 })
     const leaving = nodes.pop()!
     await leaving.server.close()
     await clusterFormed(nodes.map((n) => n.server), 2)
@@ -106,7 +102,7 @@ describe('three instances of workflow on one Redis', () => {
   })
   it('sends POST /send to a connection on whichever instance holds it, and answers 404 when none does', async () => {
     // A direct timeout longer than the test: a 404 can only come from every peer saying "not here".
-    nodes = await startCluster('workflow', redis.url, 3, {}, { directTimeoutMs: 600_000 })
+    nodes = await startCluster('workflow', backend, 3, {}, { directTimeoutMs: 600_000 })
     await clusterFormed(nodes.map((n) => n.server))
     const b = await TestClient.connect(nodes[1]!.url)
     clients.push(b)
@@ -132,6 +128,11 @@ describe('three instances of workflow on one Redis', () => {
 })
 
 describe('a service without a projection', () => {
+  let redis: TestRedis
+  beforeAll(async () => {
+    redis = await TestRedis.start()
+  })
+  afterAll(async () => redis?.kill())
   const servers: (WebSocketServer & { url: string })[] = []
   afterEach(async () => {
     await Promise.all(servers.splice(0).map((s) => s.close()))

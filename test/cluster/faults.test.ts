@@ -1,5 +1,4 @@
 import { Writable } from 'node:stream'
-import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SERVICES } from '../../services/index.js'
@@ -7,6 +6,7 @@ import { parseSettings, RedisBroker, type WebSocketServer } from '../../src/inde
 import { type Frame, TestClient } from '../helpers/client.js'
 import { brokerState, clusterFormed, startCluster, startPlain } from '../helpers/cluster.js'
 import { TestRedis } from '../helpers/redis.js'
+import { BACKENDS, useBackend } from '../helpers/redis-backends.js'
 import { freePort } from '../helpers/supervisor.js'
 import type { Started } from '../helpers/server.js'
 
@@ -17,19 +17,16 @@ async function getJson(url: string): Promise<{ status: number; body: Record<stri
   return { status: res.status, body: (await res.json()) as never }
 }
 
-describe('Redis faults', () => {
+describe('Redis faults on one Redis', () => {
   let redis: TestRedis | null = null
-  let nodes: Started[] = []
   const clients: TestClient[] = []
   const servers: WebSocketServer[] = []
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()))
-    await Promise.all([...nodes.map((n) => n.server), ...servers.splice(0)].map((s) => s.close()))
-    nodes = []
+    await Promise.all(servers.splice(0).map((s) => s.close()))
     await redis?.kill()
     redis = null
   })
-
   it('starts standalone when Redis is unreachable, says so in its log and /health, and joins when Redis comes', async () => {
     const port = await freePort()
     const lines: string[] = []
@@ -61,10 +58,21 @@ describe('Redis faults', () => {
     expect((await getJson(`http://127.0.0.1:${server.port}/stats`)).body.bridge).toMatchObject({ state: 'connected' })
     expect(lines.join('')).toMatch(/redis is back/)
   })
+})
 
+describe.each(BACKENDS)('Redis faults on %s', (kind) => {
+  const backend = useBackend(kind)
+  let nodes: Started[] = []
+  const clients: TestClient[] = []
+  const servers: WebSocketServer[] = []
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()))
+    await Promise.all([...nodes.map((n) => n.server), ...servers.splice(0)].map((s) => s.close()))
+    nodes = []
+    await backend.revive()
+  })
   it('keeps local delivery going when Redis dies mid-stream and resumes cross-instance delivery when it is back', async () => {
-    redis = await TestRedis.start()
-    nodes = await startCluster('workflow', redis.url, 3, { allow_client_publish: true, message_rate_limit: 10_000, byte_rate_limit: 10_000_000 })
+    nodes = await startCluster('workflow', backend, 3, { allow_client_publish: true, message_rate_limit: 10_000, byte_rate_limit: 10_000_000 })
     const servers3 = nodes.map((n) => n.server)
     await clusterFormed(servers3)
     const [a, b, c] = await Promise.all(nodes.map((n) => TestClient.connect(n.url)))
@@ -81,7 +89,7 @@ describe('Redis faults', () => {
     })()
     for (let i = 0; i < 50; i++) expect(await nextStage(b!)).toBe(`s${i}`)
     const killedAt = Date.now()
-    await redis.kill()
+    await backend.kill()
     await Promise.all(servers3.map((s) => brokerState(s, 'degraded')))
     const degradedMs = Date.now() - killedAt
     await streaming
@@ -98,7 +106,7 @@ describe('Redis faults', () => {
     expect(Number(health.body.bridge.dropped)).toBeGreaterThan(0)
 
     const restartedAt = Date.now()
-    await redis.restart()
+    await backend.restart()
     await Promise.all(servers3.map((s) => brokerState(s, 'connected')))
     const resumedMs = Date.now() - restartedAt
 
@@ -117,32 +125,26 @@ describe('Redis faults', () => {
     await publish(c!, 'after-c')
     for (const x of [a!, b!, c!]) expect(await nextStage(x)).toBe('after-c')
     for (const x of [a!, b!, c!]) expect(x.pending.filter(isStage)).toEqual([])
-    console.info(`redis killed → all 3 instances degraded in ${degradedMs} ms; restarted → all connected in ${resumedMs} ms`)
+    console.info(`${kind} killed → all 3 instances degraded in ${degradedMs} ms; restarted → all connected in ${resumedMs} ms`)
   })
 
   it('counts and drops malformed or invalid messages off Redis, and goes on delivering', async () => {
-    redis = await TestRedis.start()
-    nodes = await startCluster('workflow', redis.url, 2, { allow_client_publish: true })
+    nodes = await startCluster('workflow', backend, 2, { allow_client_publish: true })
     await clusterFormed(nodes.map((n) => n.server))
     const [a, b] = await Promise.all(nodes.map((n) => TestClient.connect(n.url)))
     clients.push(a!, b!)
     await a!.subscribe('workflow:w1')
     const { prefix } = nodes[0]!.server.settings.redis
-    const raw = new Redis(redis.url)
-    try {
-      const channel = `${prefix}workflow:room:workflow:w1`
-      await raw.publish(channel, 'not json')
-      await raw.publish(channel, JSON.stringify({ v: 1, type: 'publication', origin: 'x', pub: { id: 'e1', channel: 'workflow:w1' } }))
-      await raw.publish(channel, JSON.stringify({ v: 2, type: 'shutdown', origin: 'x' }))
-      // Well-formed cluster messages carrying what this service would refuse from a client.
-      const pub = (channel: string, event: string, data: object) =>
-        JSON.stringify({ v: 1, type: 'publication', origin: 'x', pub: { id: `e-${event}`, channel, event, data, timestamp: 'now' } })
-      await raw.publish(channel, pub('workflow:w1', 'workflow.exploded', { workflow_id: 'w1' }))
-      await raw.publish(channel, pub('workflow:w1', 'workflow.failed', { workflow_id: 'wX' }))
-      await raw.publish(channel, pub('nowhere', 'workflow.started', { workflow_id: 'wY' }))
-    } finally {
-      raw.disconnect()
-    }
+    const raw = (bytes: string) => backend.rawPublish(prefix, 'workflow', 'workflow:w1', bytes)
+    await raw('not json')
+    await raw(JSON.stringify({ v: 1, type: 'publication', origin: 'x', pub: { id: 'e1', channel: 'workflow:w1' } }))
+    await raw(JSON.stringify({ v: 2, type: 'shutdown', origin: 'x' }))
+    // Well-formed cluster messages carrying what this service would refuse from a client.
+    const pub = (channel: string, event: string, data: object) =>
+      JSON.stringify({ v: 1, type: 'publication', origin: 'x', pub: { id: `e-${event}`, channel, event, data, timestamp: 'now' } })
+    await raw(pub('workflow:w1', 'workflow.exploded', { workflow_id: 'w1' }))
+    await raw(pub('workflow:w1', 'workflow.failed', { workflow_id: 'wX' }))
+    await raw(pub('nowhere', 'workflow.started', { workflow_id: 'wY' }))
     // Published after the garbage, so it reaches a's instance after it.
     await b!.request('publish', { channel: 'workflow:w1', event: 'workflow.started', data: { workflow_id: 'w1' } })
     expect((await a!.next((f) => f.event === 'workflow.started')).data).toEqual({ workflow_id: 'w1' })
@@ -153,18 +155,17 @@ describe('Redis faults', () => {
     for (const id of ['wX', 'wY']) expect((await a!.request('get_workflow_status', { workflow_id: id })).data).toEqual({ workflow_id: id, status: 'not_found' })
   })
   it('subscribes rooms joined while Redis was down once it is back', async () => {
-    redis = await TestRedis.start()
     const prefix = `rejoin-${Date.now()}:`
-    const [a, b] = [await startPlain(redis.url, prefix), await startPlain(redis.url, prefix)]
+    const [a, b] = [await startPlain(backend, prefix), await startPlain(backend, prefix)]
     servers.push(a, b)
     await clusterFormed([a, b])
     const ca = await TestClient.connect(a.url)
     const cb = await TestClient.connect(b.url)
     clients.push(ca, cb)
-    await redis.kill()
+    await backend.kill()
     await Promise.all([a, b].map((s) => brokerState(s, 'degraded')))
     expect((await ca.subscribe('room:late')).data?.status).toBe('subscribed')
-    await redis.restart()
+    await backend.restart()
     await Promise.all([a, b].map((s) => brokerState(s, 'connected')))
     await cb.request('publish', { channel: 'room:late', event: 'note', data: { n: 1 } })
     expect((await ca.next((f) => f.event === 'note')).data).toEqual({ n: 1 })

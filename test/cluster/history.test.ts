@@ -1,10 +1,12 @@
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
-import { RedisBroker, type SettingsInput, type WebSocketServer } from '../../src/index.js'
+import { randomUUID } from 'node:crypto'
+import type { SettingsInput, WebSocketServer } from '../../src/index.js'
 import { type Frame, TestClient } from '../helpers/client.js'
 import { brokerState, clusterFormed, startCluster } from '../helpers/cluster.js'
 import { callErr, httpClient, startObserved } from '../helpers/observed.js'
 import { TestRedis } from '../helpers/redis.js'
+import { BACKENDS, useBackend } from '../helpers/redis-backends.js'
 import type { Started } from '../helpers/server.js'
 
 const HISTORY: SettingsInput = { allow_client_publish: true, message_rate_limit: 100_000, byte_rate_limit: 100_000_000, history: [{ channel: 'workflow:*', size: 10_000, ttl: 300 }] }
@@ -27,28 +29,28 @@ async function postPublish(http: string, channel: string, n: number): Promise<{ 
   return { status: res.status, body: (await res.json()) as Record<string, unknown> }
 }
 
-describe('history across instances over Redis', () => {
-  let redis: TestRedis | null = null
+describe.each(BACKENDS)('history across instances on %s', (kind) => {
+  const backend = useBackend(kind)
   let nodes: Started[] = []
   const others: WebSocketServer[] = []
   const clients: TestClient[] = []
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()))
-    await Promise.all([...nodes.map((n) => n.server), ...others.splice(0)].map((s) => s.close()))
-    nodes = []
-    await redis?.kill()
-    redis = null
-  })
   const connect = async (node: Started) => {
     const c = await TestClient.connect(node.url)
     clients.push(c)
     return c
   }
   const publish = (node: Started, n: number) => node.server.publish('workflow:w1', 'workflow.started', { workflow_id: 'w1', n })
-
+  const closeAll = async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()))
+    await Promise.all([...nodes.map((n) => n.server), ...others.splice(0)].map((s) => s.close()))
+    nodes = []
+  }
+  afterEach(async () => {
+    await closeAll()
+    await backend.revive()
+  })
   it('numbers one stream across instances, recovers on either, and survives a storm from both during the replays', async () => {
-    redis = await TestRedis.start()
-    nodes = await startCluster('workflow', redis.url, 2, HISTORY)
+    nodes = await startCluster('workflow', backend, 2, HISTORY)
     const [a, b] = nodes as [Started, Started]
     await clusterFormed([a.server, b.server])
     const watcher = await connect(a)
@@ -82,41 +84,14 @@ describe('history across instances over Redis', () => {
     for (const r of [...racers, watcher]) expect(r.pending.filter(isStarted)).toEqual([])
   })
 
-  it('changes the epoch after FLUSHALL and after a restart without persistence: recovered false', async () => {
-    redis = await TestRedis.start()
-    nodes = await startCluster('workflow', redis.url, 2, HISTORY)
-    const [a, b] = nodes as [Started, Started]
-    const c = await connect(b)
-    const before = (await c.subscribe('workflow:w1')).data!.epoch as string
-    for (let n = 1; n <= 3; n++) await publish(a, n)
-    await offsets(c, 3)
-    const raw = new Redis(redis.url)
-    await raw.flushall()
-    raw.disconnect()
-    const flushed = await c.request('subscribe', { channel: 'workflow:w1', since: { offset: 3, epoch: before } })
-    expect(flushed.data).toMatchObject({ recovered: false, offset: 0 })
-    const afterFlush = flushed.data!.epoch as string
-    expect(afterFlush).not.toBe(before)
-    expect((await publish(a, 4)).pub.position).toEqual({ offset: 1, epoch: afterFlush })
-    expect((await c.next(isStarted)).epoch).toBe(afterFlush)
-
-    await redis.kill()
-    await redis.restart()
-    await Promise.all([a, b].map((n) => brokerState(n.server, 'connected', 10_000)))
-    const restarted = await c.request('subscribe', { channel: 'workflow:w1', since: { offset: 1, epoch: afterFlush } })
-    expect(restarted.data).toMatchObject({ recovered: false, offset: 0 })
-    expect(restarted.data!.epoch).not.toBe(afterFlush)
-  })
-
   it('refuses a history publication Redis cannot store on every path; other channels stay best effort', async () => {
-    redis = await TestRedis.start()
-    const url = redis.url
-    const node = await startObserved('workflow', { ...HISTORY, redis: { url, prefix: 'refuse:' } }, { broker: new RedisBroker({ url, prefix: 'refuse:', historyTimeoutMs: 500 }) })
+    const prefix = `refuse-${randomUUID().slice(0, 8)}:`
+    const node = await startObserved('workflow', { ...HISTORY, redis: backend.settings(prefix) }, { broker: backend.broker(prefix, { historyTimeoutMs: 500 }) })
     others.push(node.server)
     const c = await TestClient.connect(node.url)
     clients.push(c)
     await c.subscribe('workflow:w1')
-    await redis.kill()
+    await backend.kill()
     await brokerState(node.server, 'degraded')
 
     const http = await postPublish(node.http, 'workflow:w1', 1)
@@ -148,8 +123,7 @@ describe('history across instances over Redis', () => {
   })
 
   it('POST /publish says how many instances and subscribers it reached, wherever they are', async () => {
-    redis = await TestRedis.start()
-    nodes = await startCluster('workflow', redis.url, 3, HISTORY)
+    nodes = await startCluster('workflow', backend, 3, HISTORY)
     await clusterFormed(nodes.map((n) => n.server))
     const remote = [await connect(nodes[1]!), await connect(nodes[2]!), await connect(nodes[2]!)]
     for (const c of remote) {
@@ -167,6 +141,54 @@ describe('history across instances over Redis', () => {
     const history = await postPublish(nodes[0]!.http, 'workflow:w1', 1)
     expect(history.body).toMatchObject({ delivered: 3, instances: 3, offset: 1 })
     for (const c of remote) expect((await c.next(isStarted)).offset).toBe(1)
+  })
+})
+
+describe('history across instances over one Redis', () => {
+  let redis: TestRedis | null = null
+  let nodes: Started[] = []
+  const others: WebSocketServer[] = []
+  const clients: TestClient[] = []
+  const connect = async (node: Started) => {
+    const c = await TestClient.connect(node.url)
+    clients.push(c)
+    return c
+  }
+  const publish = (node: Started, n: number) => node.server.publish('workflow:w1', 'workflow.started', { workflow_id: 'w1', n })
+  const closeAll = async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()))
+    await Promise.all([...nodes.map((n) => n.server), ...others.splice(0)].map((s) => s.close()))
+    nodes = []
+  }
+  afterEach(async () => {
+    await closeAll()
+    await redis?.kill()
+    redis = null
+  })
+  it('changes the epoch after FLUSHALL and after a restart without persistence: recovered false', async () => {
+    redis = await TestRedis.start()
+    nodes = await startCluster('workflow', redis.url, 2, HISTORY)
+    const [a, b] = nodes as [Started, Started]
+    const c = await connect(b)
+    const before = (await c.subscribe('workflow:w1')).data!.epoch as string
+    for (let n = 1; n <= 3; n++) await publish(a, n)
+    await offsets(c, 3)
+    const raw = new Redis(redis.url)
+    await raw.flushall()
+    raw.disconnect()
+    const flushed = await c.request('subscribe', { channel: 'workflow:w1', since: { offset: 3, epoch: before } })
+    expect(flushed.data).toMatchObject({ recovered: false, offset: 0 })
+    const afterFlush = flushed.data!.epoch as string
+    expect(afterFlush).not.toBe(before)
+    expect((await publish(a, 4)).pub.position).toEqual({ offset: 1, epoch: afterFlush })
+    expect((await c.next(isStarted)).epoch).toBe(afterFlush)
+
+    await redis.kill()
+    await redis.restart()
+    await Promise.all([a, b].map((n) => brokerState(n.server, 'connected', 10_000)))
+    const restarted = await c.request('subscribe', { channel: 'workflow:w1', since: { offset: 1, epoch: afterFlush } })
+    expect(restarted.data).toMatchObject({ recovered: false, offset: 0 })
+    expect(restarted.data!.epoch).not.toBe(afterFlush)
   })
 
   it('Redis killed for 2 s under a publish stream: every accepted event is recovered, every refused one was told', async () => {

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto'
 import type { EventEmitter } from 'node:events'
 import { pino } from 'pino'
 import { z } from 'zod'
-import { parseSettings, RedisBroker, type SettingsInput, WebSocketServer } from '../../src/index.js'
-import { type RedisBrokerOptions } from '../../src/broker/redis-broker.js'
+import { type ClusterBroker, parseSettings, RedisBroker, type SettingsInput, WebSocketServer } from '../../src/index.js'
+import type { BrokerTimings, RedisBackend } from './redis-backends.js'
 import { startService, type Started } from './server.js'
 
 /**
@@ -33,10 +33,18 @@ export function until(emitter: EventEmitter, event: string, check: () => boolean
   })
 }
 
-export function redisBrokerOf(server: WebSocketServer): RedisBroker {
-  if (server.broker.kind !== 'redis') throw new Error(`expected a redis broker, got ${server.broker.kind}`)
-  return server.broker as RedisBroker
+/** The broker of an instance on Redis or on a Redis Cluster. */
+export function redisBrokerOf(server: WebSocketServer): ClusterBroker {
+  if (server.broker.kind !== 'redis' && server.broker.kind !== 'redis-cluster') throw new Error(`expected a redis broker, got ${server.broker.kind}`)
+  return server.broker as ClusterBroker
 }
+
+/** One redis-server's URL, or a backend (redis-backends.ts): where instances meet. */
+export type RedisAt = string | RedisBackend
+
+const redisSettings = (at: RedisAt, prefix: string) => (typeof at === 'string' ? { url: at, prefix } : at.settings(prefix))
+const brokerFor = (at: RedisAt, prefix: string, timings: BrokerTimings) =>
+  typeof at === 'string' ? new RedisBroker({ ...timings, url: at, prefix }) : at.broker(prefix, timings)
 
 /** Waits until the instance's broker is in `state`. */
 export function brokerState(server: WebSocketServer, state: string, timeoutMs = SAFETY_MS): Promise<void> {
@@ -55,29 +63,29 @@ export async function clusterFormed(servers: readonly WebSocketServer[], n = ser
 }
 
 /**
- * Starts `n` instances of one service on one Redis, sharing a fresh prefix. `timings` (e.g. a
- * directTimeoutMs longer than the test) build each instance's RedisBroker by hand.
+ * Starts `n` instances of one service on one Redis (or a Redis Cluster), sharing a fresh prefix.
+ * `timings` (e.g. a directTimeoutMs longer than the test) build each instance's broker by hand.
  */
 export async function startCluster<S extends WebSocketServer = WebSocketServer>(
   service: string,
-  redisUrl: string,
+  redis: RedisAt,
   n: number,
   settings: SettingsInput = {},
-  timings?: Omit<RedisBrokerOptions, 'url' | 'prefix'>,
+  timings?: BrokerTimings,
 ): Promise<Started<S>[]> {
   const prefix = `cluster-${randomUUID().slice(0, 8)}:`
   const nodes: Started<S>[] = []
   for (let i = 0; i < n; i++) {
-    const broker = timings === undefined ? {} : { broker: new RedisBroker({ ...timings, url: redisUrl, prefix }) }
-    nodes.push(await startService<S>(service, { ...settings, redis: { url: redisUrl, prefix } }, broker))
+    const broker = timings === undefined ? {} : { broker: brokerFor(redis, prefix, timings) }
+    nodes.push(await startService<S>(service, { ...settings, redis: redisSettings(redis, prefix) }, broker))
   }
   return nodes
 }
 
 /** A service without a projection: its broker subscribes room by room. Channels `room:{id}`, event `note`. */
-export async function startPlain(redisUrl: string, prefix: string): Promise<WebSocketServer & { url: string }> {
+export async function startPlain(redis: RedisAt, prefix: string): Promise<WebSocketServer & { url: string }> {
   const spec = { name: 'plain', welcome: 'hello', channels: [{ pattern: 'room:{id}' }], events: { note: z.looseObject({}) } }
-  const settings = parseSettings({ port: 0, log_level: 'silent', allow_client_publish: true, redis: { url: redisUrl, prefix } })
+  const settings = parseSettings({ port: 0, log_level: 'silent', allow_client_publish: true, redis: redisSettings(redis, prefix) })
   const server = new WebSocketServer(spec, settings, { logger: pino({ level: 'silent' }) })
   await server.listen()
   return Object.assign(server, { url: `ws://127.0.0.1:${server.port}/ws` })

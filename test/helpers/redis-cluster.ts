@@ -16,7 +16,9 @@ const SAFETY_MS = 60_000
 /** One redis-server of the test cluster. */
 export interface ClusterProcess {
   readonly port: number
-  readonly proc: ChildProcess
+  proc: ChildProcess
+  /** The redis-server arguments, to start it again on the same port with the same cluster config. */
+  readonly args: readonly string[]
 }
 
 /** redis-cli against one node; resolves with its output. */
@@ -124,6 +126,18 @@ export class TestRedisCluster {
     await exited
   }
 
+  /**
+   * Starts the node on `port` again (after `kill`), same port and cluster config file, empty (no
+   * persistence): it rejoins the cluster in its role.
+   */
+  async restart(port: number): Promise<void> {
+    const node = this.nodes.find((n) => n.port === port)
+    if (node === undefined) throw new Error(`no node on ${port}`)
+    if (node.proc.exitCode === null && node.proc.signalCode === null) throw new Error(`node ${port} is running`)
+    node.proc = spawn('redis-server', node.args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    await untilReady(node.proc)
+  }
+
   /** Stops every node and removes the directory. */
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => this.kill(n.port)))
@@ -142,6 +156,6 @@ export class TestRedisCluster {
     args.push('--save', '', '--appendonly', 'no', '--cluster-allow-replica-migration', 'no')
     const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
     await untilReady(proc)
-    return { port, proc }
+    return { port, proc, args }
   }
 }

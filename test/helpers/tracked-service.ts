@@ -58,11 +58,11 @@ export interface TrackedNode {
  */
 export async function startTracked(
   settings: SettingsInput = {},
-  redis?: { url: string; prefix: string },
+  redis?: { url: string; prefix: string } | { cluster: string[]; prefix: string },
   dialect: 'envelope' | 'flat' = 'envelope',
 ): Promise<TrackedNode> {
-  const redisUrl = redis?.url ?? inject('redisUrl') ?? null
-  const clustered = redisUrl === null ? {} : { redis: { url: redisUrl, prefix: redis?.prefix ?? `test-${randomUUID()}:` } }
+  const redisUrl = inject('redisUrl') ?? null
+  const clustered = redis !== undefined ? { redis } : redisUrl === null ? {} : { redis: { url: redisUrl, prefix: `test-${randomUUID()}:` } }
   const parsed = parseSettings({
     port: 0,
     log_level: 'warn',
