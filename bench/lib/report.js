@@ -72,6 +72,9 @@ function table(head, rows) {
 /** Server CPU time per delivery in the closed loop (µs): contention on a shared host steals wall time, not CPU time. */
 const cpuPerDelivery = (r) => (r.window.serverCpu > 0 && r.window.deliveriesPerSec > 0 ? (r.window.serverCpu / 100 / r.window.deliveriesPerSec) * 1e6 : null)
 
+/** The same at the fixed offered load: one publication per event-loop turn whatever the server, so no batching differences. */
+const cpuPerDeliveryAtRate = (r) => (r.rate?.serverCpu > 0 && r.rate.deliveriesPerSec > 0 ? (r.rate.serverCpu / 100 / r.rate.deliveriesPerSec) * 1e6 : null)
+
 const cpuPerConnection = (r) => (r.serverCpu > 0 && r.connectionsPerSec > 0 ? (r.serverCpu / 100 / r.connectionsPerSec) * 1e6 : null)
 
 /** CPU µs per publication of one process (`cpu`: % of a core) in a fan-out's closed loop. */
@@ -109,7 +112,15 @@ const COLUMNS = {
     ['p50 / p99 / max ms at fixed rate', `${spread(pick(R, n, s, (r) => r.rate.latencyMs.p50), 2)} / ${spread(pick(R, n, s, (r) => r.rate.latencyMs.p99), 2)} / ${spread(pick(R, n, s, (r) => r.rate.latencyMs.max), 1)}`],
     ['p99 × ws-coalesced', ratio(R, n, s, 'ws-coalesced', (r) => r.rate.latencyMs.p99)],
     ...deliveryTail(R, n, s),
-    ...(show.workers ? [['× 1 worker', vsOneWorker(R, n, s, (r) => r.window.deliveriesPerSec)], ...workerColumns(R, n, s), ['primary CPU µs/publication', spread(pick(R, n, s, (r) => perPublication(r, r.window.primaryCpu)), 1)]] : []),
+    ...(show.workers
+      ? [
+          ['× 1 worker', vsOneWorker(R, n, s, (r) => r.window.deliveriesPerSec)],
+          ...workerColumns(R, n, s),
+          ['primary CPU µs/publication', spread(pick(R, n, s, (r) => perPublication(r, r.window.primaryCpu)), 1)],
+          ['server CPU µs/delivery at fixed rate', spread(pick(R, n, s, cpuPerDeliveryAtRate), 2)],
+          ['at fixed rate × 1 worker', vsOneWorker(R, n, s, cpuPerDeliveryAtRate)],
+        ]
+      : []),
     ...(show.redis ? redisColumns(R, n, s) : []),
   ],
   channels: (R, n, s, show) => [

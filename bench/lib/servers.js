@@ -83,7 +83,7 @@ export async function freePort() {
   return port
 }
 
-async function waitPort(port, child, timeoutMs = 15000) {
+async function waitPort(port, child, timeoutMs = 60000) {
   const end = Date.now() + timeoutMs
   while (Date.now() < end) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode} before listening on ${port}`)
@@ -173,7 +173,7 @@ function getJson(port, path) {
  * The port answers as soon as the first worker listens: waits until `n` different workers
  * (instance ids in /health) have answered, so that every worker takes its share from the start.
  */
-async function everyWorkerListening(port, n, child, timeoutMs = 30000) {
+async function everyWorkerListening(port, n, child, timeoutMs = 60000) {
   const seen = new Set()
   const end = Date.now() + timeoutMs
   while (seen.size < n) {

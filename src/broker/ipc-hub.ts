@@ -72,8 +72,13 @@ export class IpcHub {
     this.#history.close()
   }
 
-  /** Sends `bytes` to every worker subscribed to `channel`; returns how many. */
-  relay(channel: string, bytes: string): number {
+  /**
+   * Sends `bytes` to every worker subscribed to `channel` but `echoless`; returns how many
+   * subscribe, `echoless` included. A plain publish skips its sender: the cluster layer would drop
+   * its own echo after decoding it (a stored publication is different: its sender delivers it when
+   * it comes back, so `append` sends to every subscriber).
+   */
+  relay(channel: string, bytes: string, echoless: IpcPeer | null = null): number {
     const room = channel.startsWith(ROOM_CHANNEL_PREFIX)
     let receivers = 0
     const msg = ipcEnvelope({ v: 1, op: 'message', bytes })
@@ -81,7 +86,7 @@ export class IpcHub {
       if (!(m.channels.has(channel) || (room && m.everyRoom))) continue
       if (peer.isConnected?.() === false) continue
       receivers++
-      peer.send(msg, undefined, undefined, () => {})
+      if (peer !== echoless) peer.send(msg, undefined, undefined, () => {})
     }
     return receivers
   }
@@ -109,7 +114,7 @@ export class IpcHub {
     if (m === undefined) throw new Error('worker not attached')
     switch (req.op) {
       case 'publish':
-        return this.relay(req.channel, req.bytes)
+        return this.relay(req.channel, req.bytes, peer)
       case 'subscribe':
         for (const c of req.channels) m.channels.add(c)
         return true

@@ -4,9 +4,10 @@ import type { Transport, TransportEvents } from './transport.js'
 /**
  * The workers of one service on one host (node:cluster), meeting through their primary: a
  * publish goes up the worker's IPC channel and the primary (ipc-hub.ts) relays it only to the
- * workers that subscribe the channel, the sender included when it does (it then hears its own
- * echo, which the cluster layer drops). One primary serves one service, so channel names need
- * no service prefix.
+ * workers that subscribe the channel. The sender is counted among the receivers when it subscribes
+ * but does not hear its own plain publish back (the cluster layer would only drop the echo); a
+ * stored publication does come back to it, as over Redis. One primary serves one service, so
+ * channel names need no service prefix.
  */
 export class IpcTransport implements Transport {
   readonly kind = 'ipc'

@@ -76,6 +76,27 @@ describe('ipc transport: workers meeting through their primary (two child proces
     expect(hub.malformed).toBe(0)
   })
 
+  it('a publishing worker that subscribes too is not sent its own publication back, yet counts as a receiver', async () => {
+    const [a, b] = (await start(2)) as [Child, Child]
+    a.ask({ subscribe: 'room:y' })
+    b.ask({ subscribe: 'room:y' })
+    await Promise.all([a.heard('subscribed'), b.heard('subscribed')])
+    a.ask({ publish: [pub('room:y', 'p1')] })
+    const [published] = await a.heard('published')
+    // The other instances reached: b (the receivers counted a too, and the cluster layer took it off).
+    expect(published!.instances).toEqual([1])
+    while (b.delivered('room:y').length < 1) await once(b.proc, 'test')
+    // b's publication after a's: when it reaches a, nothing of a's own came before it on the channel.
+    b.ask({ publish: [pub('room:y', 'p2')] })
+    await b.heard('published')
+    while (a.delivered('room:y').length < 2) await once(a.proc, 'test')
+    for (const w of [a, b]) expect(w.delivered('room:y').map((p) => p.id)).toEqual(['p1', 'p2'])
+    for (const w of [a, b]) w.ask({ stats: true })
+    const [sa, sb] = await Promise.all([a, b].map(async (w) => (await w.heard('stats'))[0]!.stats as { relayed: number }))
+    expect([sa!.relayed, sb!.relayed]).toEqual([1, 1])
+    expect(hub.malformed).toBe(0)
+  })
+
   it('history offsets come from one sequence: a storm from two workers is numbered 1..N without a gap, in order on every worker', async () => {
     const [a, b] = (await start(2)) as [Child, Child]
     a.ask({ subscribe: 'room:h' })
