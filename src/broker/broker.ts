@@ -1,5 +1,6 @@
 import type { DeliveryMessage } from './handover-messages.js'
 import type { DirectMessage, Publication } from '../protocol/messages.js'
+import type { PendingStore, StoredEntry } from './pending-store.js'
 import type { HistoryOptions, HistoryPage } from './position.js'
 
 /**
@@ -38,6 +39,12 @@ export interface PublishOptions {
    * answers (bounded): for operator-facing publishes (HTTP, MCP), not the socket's hot path.
    */
   readonly countRemote?: boolean
+  /**
+   * A tracked event on a private channel: recorded as pending for the channel's owner in the
+   * same step as the publish where the broker can (docs/protocol.md A.8), so it waits for the
+   * owner even when no instance holds a connection of it now. Not for history channels.
+   */
+  readonly record?: { readonly recipient: string; readonly entry: StoredEntry }
 }
 
 /** `standalone`: no cluster configured; `connected`: cluster reachable; `degraded`: configured but unreachable. */
@@ -94,6 +101,8 @@ export interface BrokerInstance {
 export interface Broker {
   readonly kind: string
   readonly state: BrokerState
+  /** The durable record of pending tracked deliveries (pending-store.ts): `memory` keeps none. */
+  readonly pending: PendingStore
   /** Connects; must not throw when the cluster is unreachable (degrade instead). */
   start(sink: BrokerSink, instance: BrokerInstance): Promise<void>
   /**

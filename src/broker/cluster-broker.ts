@@ -21,6 +21,7 @@ import { DeliveryReports } from './delivery-reports.js'
 import { DirectAcks } from './direct-acks.js'
 import type { DeliveryMessage } from './handover-messages.js'
 import type { Appended, HistoryStore, OutgoingPublication } from './history-store.js'
+import { memoryPendingStore, type PendingStore } from './pending-store.js'
 import type { HistoryOptions, HistoryPage } from './position.js'
 import type { Transport } from './transport.js'
 
@@ -41,6 +42,8 @@ export interface ClusterTimings {
 export interface ClusterBrokerOptions extends ClusterTimings {
   readonly transport: Transport
   readonly history: HistoryStore
+  /** The durable record of pending tracked deliveries; none (memory) by default. */
+  readonly pending?: PendingStore
   readonly logger?: Logger
 }
 
@@ -58,6 +61,7 @@ export interface ClusterBrokerOptions extends ClusterTimings {
  */
 export class ClusterBroker extends EventEmitter implements Broker {
   readonly kind: string
+  readonly pending: PendingStore
   readonly #opts: ClusterBrokerOptions
   readonly #transport: Transport
   readonly #store: HistoryStore
@@ -79,6 +83,7 @@ export class ClusterBroker extends EventEmitter implements Broker {
     this.#opts = opts
     const transport = (this.#transport = opts.transport)
     this.#store = opts.history
+    this.pending = opts.pending ?? memoryPendingStore
     this.kind = transport.kind
     const log = (opts.logger ?? pino({ level: 'silent' })).child({ bridge: transport.kind })
     const view = (this.#view = new ClusterView(opts.expiryMs ?? 6000))
@@ -139,9 +144,21 @@ export class ClusterBroker extends EventEmitter implements Broker {
     if (history !== null) return this.#publishStored(pub, history, report, remote)
     const local = this.#sink?.deliver(pub) ?? 0
     if (this.#transport.standalone || this.#self === null) return { pub, local, instances: 0, remote: 0 }
-    const receivers = await this.#send(roomChannel(pub.channel), publicationMessage(this.#self.id, pub, report))
+    const receivers = await this.#sendPublication(pub, report, opts)
     const instances = this.#others(pub.channel, receivers)
     return { pub, local, instances, remote: await this.#remote(report, remote, instances) }
+  }
+
+  /** A publication's message to the other instances; recorded for its private channel's owner in the same step when asked. */
+  #sendPublication(pub: Publication, report: string | undefined, opts: PublishOptions): Promise<number> {
+    const message = publicationMessage((this.#self as BrokerInstance).id, pub, report)
+    const record = opts.record
+    const publish = this.pending.publishRecorded
+    if (record === undefined || publish === undefined || !this.#transport.ready) return this.#send(roomChannel(pub.channel), message)
+    return publish.call(this.pending, record.recipient, record.entry, roomChannel(pub.channel), message).catch(() => {
+      this.#dropped++
+      return 0
+    })
   }
 
   /** The subscribers other instances reported, once `instances` of them answered (or the wait ran out). */
@@ -256,6 +273,7 @@ export class ClusterBroker extends EventEmitter implements Broker {
   async close(): Promise<void> {
     if (!this.#link.shut()) return
     if (this.#heartbeat !== null) clearInterval(this.#heartbeat)
+    this.pending.close()
     this.#acks.clear()
     this.#reports.clear()
     const self = this.#self
@@ -282,5 +300,6 @@ export class ClusterBroker extends EventEmitter implements Broker {
   #beat(): void {
     if (this.#self === null || this.#link.state !== 'connected') return
     void this.#send(CONTROL_CHANNEL, heartbeatMessage(this.#self.id, this.#self.connections()))
+    this.pending.renew()
   }
 }

@@ -1,5 +1,6 @@
 import { ClusterBroker, type ClusterTimings } from './cluster-broker.js'
 import { RedisHistory } from './redis-history.js'
+import { RedisPending } from './redis-pending.js'
 import { RedisTransport, type RedisTransportOptions } from './redis-transport.js'
 
 export interface RedisBrokerOptions extends RedisTransportOptions, ClusterTimings {
@@ -15,6 +16,13 @@ export class RedisBroker extends ClusterBroker {
   constructor(opts: RedisBrokerOptions) {
     const transport = new RedisTransport({ ...opts, logger: opts.logger?.child({ bridge: 'redis' }) })
     const history = new RedisHistory({ connection: () => transport.connection, names: () => transport.names, timeoutMs: opts.historyTimeoutMs ?? 2000 })
-    super({ ...opts, transport, history })
+    const pending = new RedisPending({
+      connection: () => transport.connection,
+      names: () => transport.names,
+      leaseMs: opts.expiryMs ?? 6000,
+      sharded: false, publishCommand: 'publish',
+      logger: opts.logger,
+    })
+    super({ ...opts, transport, history, pending })
   }
 }

@@ -25,6 +25,10 @@ export interface RedisNames {
   /** One instance's figures for cluster-wide views, and the sorted set indexing them by time. */
   figures(instanceId: string): string
   readonly figuresIndex: string
+  /** The pending tracked deliveries of one identity (its events, its owner instance), in one slot (pending-scripts.ts). */
+  pending(identity: string): { readonly entries: string; readonly owner: string }
+  /** One instance's lease: present while the instance is alive (renewed by its heartbeat). */
+  lease(instanceId: string): string
 }
 
 export function redisNames(prefix: string, service: string): RedisNames {
@@ -41,6 +45,8 @@ export function redisNames(prefix: string, service: string): RedisNames {
     lock: (name) => `${base}lock:${name}`,
     figures: (instanceId) => `${base}figures:${instanceId}`,
     figuresIndex: `${base}figures`,
+    pending: (identity) => ({ entries: `${base}pending:${identity}`, owner: `${base}pending-owner:${identity}` }),
+    lease: (instanceId) => `${base}lease:${instanceId}`,
   }
 }
 
@@ -66,8 +72,10 @@ export interface RedisClusterNames extends RedisNames {
  * ROOM_BUCKETS sharded channels, `{prefix service:N}:room`, spread over the slots, and an
  * instance subscribes the buckets of its rooms (or all of them). A history channel's meta and
  * stream share their bucket's hash tag, so the append-and-SPUBLISH script touches one slot.
- * Instance traffic (heartbeats, direct sends, locks, figures) shares the fixed tag
- * `{prefix service:}`: one shard carries it, not every one.
+ * Instance traffic (heartbeats, direct sends, locks, figures, leases) shares the fixed tag
+ * `{prefix service:}`: one shard carries it, not every one. An identity's pending deliveries
+ * (its events and its owner) share the tag `{prefix service:pending:identity}`, so the scripts
+ * that touch both run on one shard.
  */
 export function redisClusterNames(prefix: string, service: string): RedisClusterNames {
   const base = `${prefix}${service}:`
@@ -90,5 +98,10 @@ export function redisClusterNames(prefix: string, service: string): RedisCluster
     lock: (name) => fixed(`lock:${name}`),
     figures: (instanceId) => fixed(`figures:${instanceId}`),
     figuresIndex: fixed('figures'),
+    pending: (identity) => {
+      const tag = `{${base}pending:${identity}}`
+      return { entries: `${tag}:e`, owner: `${tag}:o` }
+    },
+    lease: (instanceId) => fixed(`lease:${instanceId}`),
   }
 }

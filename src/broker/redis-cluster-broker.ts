@@ -1,6 +1,7 @@
 import { ClusterBroker, type ClusterTimings } from './cluster-broker.js'
 import { RedisClusterTransport, type RedisClusterTransportOptions } from './redis-cluster-transport.js'
 import { RedisHistory } from './redis-history.js'
+import { RedisPending } from './redis-pending.js'
 
 export interface RedisClusterBrokerOptions extends RedisClusterTransportOptions, ClusterTimings {
   /** How long a history publish or read waits for the cluster before it is refused (BROKER_UNAVAILABLE). @default 2000 ms */
@@ -21,6 +22,13 @@ export class RedisClusterBroker extends ClusterBroker {
       timeoutMs: opts.historyTimeoutMs ?? 2000,
       publishCommand: 'spublish',
     })
-    super({ ...opts, transport, history })
+    const pending = new RedisPending({
+      connection: () => transport.connection,
+      names: () => transport.names,
+      leaseMs: opts.expiryMs ?? 6000,
+      sharded: true, publishCommand: 'spublish',
+      logger: opts.logger,
+    })
+    super({ ...opts, transport, history, pending })
   }
 }

@@ -25,6 +25,11 @@ export const DeliverySettingsSchema = z
     max_pending: z.number().int().positive().default(100_000),
     /** Bytes of distinct frames the pending events may hold (a frame shared by many recipients counts once). @default 64 MiB */
     max_pending_bytes: z.number().int().positive().default(64 * 1024 * 1024),
+    /**
+     * Where pending events are also recorded so they outlive this instance: `auto` in Redis when
+     * the service runs on Redis (docs/protocol.md A.8), `off` in this process's memory only. @default auto
+     */
+    durable: z.enum(['auto', 'off']).default('auto'),
   })
   .strict()
   .prefault({})

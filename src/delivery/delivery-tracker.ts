@@ -1,8 +1,9 @@
+import { entryOrder } from '../broker/pending-store.js'
 import { textFrame } from '../server/frame.js'
 import { type Clock, systemClock } from './clock.js'
 import { DeliveryLog } from './delivery-log.js'
 import { frameText } from './frame-text.js'
-import type { DeliveryStats, DeliveryTarget, HandoverEntry, TrackedFrame, TrackerOptions } from './delivery-types.js'
+import type { DeliveryStats, DeliveryTarget, HandoverEntry, TrackedFrame, TrackerOptions, TrackerRecord } from './delivery-types.js'
 import { RetryQueue } from './retry-queue.js'
 
 export type { DeliveryStats, DeliveryTarget, HandoverEntry, TrackedFrame, TrackerOptions }
@@ -27,6 +28,8 @@ interface Entry {
   attempts: number
   due: number
   done: boolean
+  /** Its place among its recipient's events in the durable record (entryOrder()). */
+  readonly order: number
 }
 
 /**
@@ -41,6 +44,7 @@ export class DeliveryTracker {
   readonly #clock: Clock
   readonly #log: DeliveryLog
   readonly #queue: RetryQueue<Entry>
+  #record: TrackerRecord | null
   readonly #recipients = new Map<string, Recipient>()
   readonly #byTarget = new Map<string, Recipient>()
   #pending = 0
@@ -58,6 +62,7 @@ export class DeliveryTracker {
     this.#opts = opts
     this.#clock = opts.clock ?? systemClock
     this.#log = new DeliveryLog(opts.log)
+    this.#record = opts.record ?? null
     this.#queue = new RetryQueue(this.#clock, (entry, due) => this.#onDue(entry, due))
   }
 
@@ -132,8 +137,24 @@ export class DeliveryTracker {
     if (rec.entries.has(id)) return true
     if (!this.#admits(rec, frame, id, event)) return false
     this.#tracked++
-    this.#add(rec, id, event, frame, target, 1)
+    const entry = this.#add(rec, id, event, frame, target, 1)
+    if (rec.identity !== null) this.#record?.put(rec.identity, id, event, frame, 1, entry.order)
     return true
+  }
+
+  /** Reports identities' pending events to `record` from now on (the durable copy, once the broker is known). */
+  recordTo(record: TrackerRecord | null): void {
+    this.#record = record
+  }
+
+  /** The identity of an open connection here (null: anonymous or unknown). */
+  identityOf(target: DeliveryTarget): string | null {
+    return this.#byTarget.get(target.id)?.identity ?? null
+  }
+
+  /** Whether `identity` has an open connection here. */
+  connectedHere(identity: string): boolean {
+    return (this.#recipients.get(keyOf(identity, null))?.targets.length ?? 0) > 0
   }
 
   /** An ack from `target`: true when it settled one of its recipient's pending events; anything else is counted. */
@@ -145,6 +166,7 @@ export class DeliveryTracker {
     }
     this.#acked++
     this.#settle(entry)
+    this.#forget(entry)
     return true
   }
 
@@ -245,7 +267,11 @@ export class DeliveryTracker {
     this.#forgetIfIdle(from)
     this.attach(target, identity)
     const to = this.#byTarget.get(target.id) as Recipient
-    for (const e of moved) if (!to.entries.has(e.id)) this.#add(to, e.id, e.event, e.frame, target, e.attempts)
+    for (const e of moved) {
+      if (to.entries.has(e.id)) continue
+      this.#add(to, e.id, e.event, e.frame, target, e.attempts)
+      this.#record?.put(identity, e.id, e.event, e.frame, e.attempts, e.order)
+    }
   }
 
   #admits(rec: Recipient, frame: TrackedFrame, id: string, event: string): boolean {
@@ -258,12 +284,14 @@ export class DeliveryTracker {
     return false
   }
 
-  #add(rec: Recipient, id: string, event: string, frame: TrackedFrame, target: DeliveryTarget | null, attempts: number): void {
+  #add(rec: Recipient, id: string, event: string, frame: TrackedFrame, target: DeliveryTarget | null, attempts: number): Entry {
     if (frame.refs++ === 0) this.#pendingBytes += frame.bytes.length
-    const entry: Entry = { id, event, frame, recipient: rec, target, attempts, due: 0, done: false }
+    const order = this.#record === null ? 0 : entryOrder()
+    const entry: Entry = { id, event, frame, recipient: rec, target, attempts, due: 0, done: false, order }
     entry.due = this.#queue.push(entry, this.#clock.now() + this.#opts.ackTimeoutMs)
     rec.entries.set(id, entry)
     this.#pending++
+    return entry
   }
 
   #onDue(entry: Entry, due: number): void {
@@ -271,6 +299,8 @@ export class DeliveryTracker {
     if (entry.done || entry.due !== due) return
     if (entry.attempts >= this.#opts.maxAttempts) return this.#fail(entry, 'not acknowledged')
     entry.attempts++
+    const identity = entry.recipient.identity
+    if (identity !== null) this.#record?.put(identity, entry.id, entry.event, entry.frame, entry.attempts, entry.order)
     if (entry.target !== null) {
       this.#resent++
       entry.target.sendFramed(entry.frame.bytes)
@@ -292,8 +322,15 @@ export class DeliveryTracker {
   #fail(entry: Entry, reason: string): void {
     this.#failed++
     this.#settle(entry)
+    this.#forget(entry)
     const { event, id, attempts } = entry
     this.#log.failed(Math.floor(this.#clock.now() / 1000), { event, id, recipient: labelOf(entry.recipient), attempts, reason })
+  }
+
+  /** An identity's event is settled for good (acked or failed): its durable copy goes too. */
+  #forget(entry: Entry): void {
+    const identity = entry.recipient.identity
+    if (identity !== null) this.#record?.remove(identity, entry.id)
   }
 
   #forgetIfIdle(rec: Recipient): void {

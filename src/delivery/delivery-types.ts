@@ -12,6 +12,18 @@ export interface DeliveryTarget {
 export interface TrackedFrame {
   readonly bytes: Buffer
   refs: number
+  /** The frame's text, once a durable record needed it (computed once for all recipients). */
+  text?: string
+}
+
+/**
+ * Where the tracker reports what changes for an identity's pending events, for a durable copy
+ * (the broker's PendingStore): an event tracked or re-sent (with the sends spent), settled
+ * (acked or failed). Events that move to another instance by handover are not settled here.
+ */
+export interface TrackerRecord {
+  put(identity: string, id: string, event: string, frame: TrackedFrame, attempts: number, order: number): void
+  remove(identity: string, id: string): void
 }
 
 /** A pending event as it travels to another instance (the recipient reconnected there). */
@@ -43,4 +55,6 @@ export interface TrackerOptions {
   readonly maxPendingBytes: number
   readonly clock?: Clock
   readonly log?: Logger
+  /** The durable copy of identities' pending events, if any. */
+  readonly record?: TrackerRecord
 }

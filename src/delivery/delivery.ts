@@ -1,7 +1,9 @@
 import type { Logger } from 'pino'
 import { BoundedMap } from '../util/bounded-map.js'
-import type { Clock } from './clock.js'
+import { type Clock, systemClock } from './clock.js'
 import type { DeliveryMessage } from '../broker/handover-messages.js'
+import { entryOrder, memoryPendingStore, type PendingStore, type StoredEntry } from '../broker/pending-store.js'
+import { frameText } from './frame-text.js'
 import { handoverMessages } from './delivery-messages.js'
 import { type DeliverySettings, eventMatcher } from './delivery-settings.js'
 import { DeliveryTracker } from './delivery-tracker.js'
@@ -9,6 +11,11 @@ import type { DeliveryStats, DeliveryTarget, TrackedFrame } from './delivery-typ
 
 /** Identities whose latest connection was announced by another instance, remembered at most. */
 const MAX_REMOTE_IDENTITIES = 10_000
+
+/** A record is kept this long beyond the time its events take to fail (`max_attempts × ack_timeout`). */
+const KEEP_MARGIN_MS = 60_000
+/** Looked at again this long after another instance's lease would have run out. */
+const LEASE_MARGIN_MS = 100
 
 /** How delivery messages reach the other instances of the service (the broker adds version and origin). */
 export interface DeliveryPort {
@@ -32,10 +39,15 @@ export class Delivery {
   readonly #elsewhere = new BoundedMap<string, string>(MAX_REMOTE_IDENTITIES)
   #port: DeliveryPort | null = null
   #self = ''
+  #store: PendingStore = memoryPendingStore
+  readonly #clock: Clock
+  readonly #log: Logger | undefined
 
   /** `events` are the service's declared event names; the tracked ones are those matching `settings.tracked`. */
   constructor(settings: DeliverySettings, events: readonly string[], opts: { log?: Logger; clock?: Clock } = {}) {
     this.settings = settings
+    this.#clock = opts.clock ?? systemClock
+    this.#log = opts.log
     const matches = eventMatcher(settings.tracked)
     this.#tracked = new Set(events.filter(matches))
     for (const pattern of settings.tracked) {
@@ -66,10 +78,37 @@ export class Delivery {
     return this.#tracked.has(event)
   }
 
-  /** Joins the cluster: `port` reaches the other instances; `self` is this instance's id. */
-  join(self: string, port: DeliveryPort): void {
+  /**
+   * Joins the cluster: `port` reaches the other instances; `self` is this instance's id;
+   * `store` keeps the durable record of pending events (unless `delivery.durable` is off).
+   */
+  join(self: string, port: DeliveryPort, store: PendingStore = memoryPendingStore): void {
     this.#self = self
     this.#port = port
+    if (!this.enabled || !store.durable || this.settings.durable === 'off') return
+    this.#store = store
+    store.open(self, {
+      keepMs: Math.round(this.settings.max_attempts * this.settings.ack_timeout * 1000) + KEEP_MARGIN_MS,
+      maxPerIdentity: this.settings.max_pending_per_connection,
+    })
+    this.tracker.recordTo({
+      put: (identity, id, event, frame, attempts, order) => store.put(identity, { id, event, text: (frame.text ??= frameText(frame.bytes)), attempts, order }),
+      remove: (identity, id) => store.remove(identity, id),
+    })
+  }
+
+  /** Where pending events are recorded: `redis` (they outlive this instance) or `memory`. */
+  get durable(): 'memory' | 'redis' {
+    return this.#store.kind
+  }
+
+  /**
+   * What to record with the publish of `event` to a private channel of `owner` (a non-history
+   * channel): the entry, when the event is tracked and the record is durable; else undefined.
+   */
+  recordFor(owner: string | null, id: string, event: string, text: () => string): { recipient: string; entry: StoredEntry } | undefined {
+    if (owner === null || !this.#store.durable || !this.#tracked.has(event)) return undefined
+    return { recipient: owner, entry: { id, event, text: text(), attempts: 1, order: entryOrder() } }
   }
 
   /** A connection is open (or just identified itself): it receives its identity's waiting events, and the cluster hears of it. */
@@ -79,12 +118,15 @@ export class Delivery {
     if (identity === null) return
     this.#elsewhere.delete(identity)
     if (this.#port?.connected === true) this.#port.send({ kind: 'claim', recipient: identity })
+    if (this.#store.durable) void this.#adoptRecord(identity)
   }
 
   /** A connection closed; its identity's events go to the instance it reconnected to, if one said so. */
   detach(target: DeliveryTarget): void {
     if (!this.enabled) return
+    const identity = this.tracker.identityOf(target)
     const waiting = this.tracker.detach(target)
+    if (identity !== null && !this.tracker.connectedHere(identity)) this.#store.release(identity)
     if (waiting === null) return
     const there = this.#elsewhere.get(waiting)
     if (there !== undefined) this.#handOver(waiting, there)
@@ -127,6 +169,32 @@ export class Delivery {
 
   close(): void {
     this.tracker.close()
+    this.tracker.recordTo(null)
+    this.#store = memoryPendingStore
+  }
+
+  /**
+   * `identity` connected here: take over its durable record when no live instance owns it
+   * (its owner died, or it has none) and send what it holds; while another instance holds a
+   * live lease on it, look again when the lease would run out, as long as it is connected here.
+   */
+  async #adoptRecord(identity: string): Promise<void> {
+    const store = this.#store
+    let adoption
+    try {
+      adoption = await store.adopt(identity)
+    } catch (err) {
+      this.#log?.warn({ err, recipient: identity }, 'pending deliveries of the identity could not be read')
+      return
+    }
+    if (adoption === null || store !== this.#store) return
+    if ('wait' in adoption) {
+      this.#clock.schedule(() => {
+        if (this.tracker.connectedHere(identity)) void this.#adoptRecord(identity)
+      }, adoption.wait + LEASE_MARGIN_MS)
+      return
+    }
+    if (adoption.entries.length > 0) this.tracker.adopt(identity, adoption.entries)
   }
 
   #handOver(identity: string, to: string): void {

@@ -2,7 +2,7 @@ import { type AccessContext, canRead, canWrite } from '../auth/permissions.js'
 import { tokenRequired } from '../auth/token-policy.js'
 import { HistoryChannels, patternsOverlap } from '../broker/history-channels.js'
 import { type Settings, SettingsError } from '../config/settings.js'
-import { type CompiledChannel, compileChannel } from '../protocol/channels.js'
+import { type CompiledChannel, compileChannel, matchChannel } from '../protocol/channels.js'
 import { AppError, ErrorCode } from '../protocol/codes.js'
 import type { Publication } from '../protocol/messages.js'
 import type { Connection } from './connection.js'
@@ -64,6 +64,12 @@ export class ChannelRules {
       throw new AppError(ErrorCode.FORBIDDEN, `Not authorized to publish to ${valid.channel}${this.#why(from)}`)
     }
     return { id: this.#newEventId(), ...valid, timestamp: new Date().toISOString() }
+  }
+
+  /** Whose private channel `channel` is (null: a shared channel, or none of the service's). */
+  ownerOf(channel: string): string | null {
+    const match = matchChannel(this.compiled, channel)
+    return match === null ? null : ownerOf(match)
   }
 
   /** A publication from another instance passes the same checks as one published here. */

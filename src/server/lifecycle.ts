@@ -82,7 +82,7 @@ export class ServerLifecycle {
       get connected() {
         return broker.state === 'connected'
       },
-    })
+    }, broker.pending)
     const { host, port } = server.settings
     await app.listen({ host, port })
     const addr = app.server.address()

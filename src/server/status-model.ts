@@ -84,6 +84,8 @@ export interface DeliveryFigures {
   readonly unknown_acks: number
   readonly handed_over: number
   readonly adopted: number
+  /** Where pending events are recorded besides this process: `redis` (they outlive it) or `memory` (they do not). */
+  readonly durable: 'memory' | 'redis'
 }
 
 function delivery(server: ServerView): DeliveryFigures {
@@ -100,6 +102,7 @@ function delivery(server: ServerView): DeliveryFigures {
     unknown_acks: d.unknownAcks,
     handed_over: d.handedOver,
     adopted: d.adopted,
+    durable: server.delivery.durable,
   }
 }
 

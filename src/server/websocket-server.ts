@@ -238,8 +238,15 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   }
 
   async #send(pub: Publication, opts: PublishOptions = {}): Promise<Published> {
-    const outcome = await this.broker.publish(pub, this.history.optionsOf(pub.channel), opts)
+    const history = this.history.optionsOf(pub.channel)
+    // A tracked event to a private channel waits for its owner in the durable record, published or not (A.8).
+    const record = history === null && this.delivery.isTracked(pub.event) ? this.#record(pub) : undefined
+    const outcome = await this.broker.publish(pub, history, record === undefined ? opts : { ...opts, record })
     return { pub: outcome.pub, delivered: outcome.local + outcome.remote, instances: outcome.instances + 1 }
+  }
+
+  #record(pub: Publication): PublishOptions['record'] {
+    return this.delivery.recordFor(this.#rules.ownerOf(pub.channel), pub.id, pub.event, () => this.codec.encodeEvent(pub))
   }
 
   /**

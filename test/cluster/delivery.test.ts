@@ -87,4 +87,56 @@ describe.each(BACKENDS)('at-least-once delivery across two instances on %s', (ki
     await fresh.next((f) => f.type === 'pong')
     expect(await deliveryStats(b)).toMatchObject({ pending: 0, adopted: 1, acked: 1 })
   })
+
+  it('keeps pending events in Redis: an instance that stops hands them to the next one the user connects to, same ids, attempts go on', async () => {
+    const [a, b] = await twoNodes()
+    const old = await login(a, 'alice', true)
+    const first = (await a.server.publish('tasks:t1', 'task.created', { n: 1 })).pub
+    const second = (await a.server.publish('tasks:t1', 'task.created', { n: 2 })).pub
+    expect((await old.next(isTask)).id).toBe(first.id)
+    expect((await old.next(isTask)).id).toBe(second.id)
+    old.send({ type: 'ack', data: { message_id: first.id } })
+    await old.alive()
+    // a stops: its memory is gone, its record in Redis is not.
+    await a.server.close()
+    nodes = [b]
+    const fresh = await login(b, 'alice', false)
+    clients.push(fresh)
+    const again = await fresh.next(isTask)
+    expect([again.id, again.data]).toEqual([second.id, { n: 2 }])
+    fresh.send({ type: 'ack', data: { message_id: second.id } })
+    await fresh.alive()
+    expect(fresh.pending.filter(isTask)).toEqual([])
+    expect(await deliveryStats(b)).toMatchObject({ pending: 0, adopted: 1, acked: 1, failed: 0, durable: 'redis' })
+  })
+
+  it('flat dialect: a tracked event to an agent connected nowhere waits in Redis and reaches it on its next connection', async () => {
+    const [a, b] = await twoNodes('flat')
+    const { pub } = await a.server.publish('agents/agent-9', 'task.created', { task_id: 't9' })
+    const c = await TestClient.connect(`${b.url}?agent_id=agent-9`, { welcome: false })
+    clients.push(c)
+    expect(await c.next(isTask)).toMatchObject({ id: pub.id, channel: 'agents/agent-9', data: { task_id: 't9' } })
+    c.send({ type: 'ack', message_id: pub.id })
+    c.send({ type: 'ping' })
+    await c.next((f) => f.type === 'pong')
+    expect(await deliveryStats(b)).toMatchObject({ pending: 0, adopted: 1, acked: 1 })
+  })
+
+  it('delivery.durable: off keeps pending events in memory only', async () => {
+    const prefix = `delivery-${randomUUID().slice(0, 8)}:`
+    const settings = { auth: { secret: SECRET }, delivery: { ack_timeout: 2, durable: 'off' as const } }
+    nodes = [await startTracked(settings, { url: redis.url, prefix }), await startTracked(settings, { url: redis.url, prefix })]
+    const [a, b] = nodes as [TrackedNode, TrackedNode]
+    await Promise.all(nodes.map((n) => brokerState(n.server, 'connected')))
+    const old = await login(a, 'alice', true)
+    const { pub } = await a.server.publish('tasks:t1', 'task.created', { n: 1 })
+    expect((await old.next(isTask)).id).toBe(pub.id)
+    await a.server.close()
+    nodes = [b]
+    const fresh = await login(b, 'alice', false)
+    clients.push(fresh)
+    await fresh.alive()
+    expect(fresh.pending.filter(isTask)).toEqual([])
+    expect(await deliveryStats(b)).toMatchObject({ adopted: 0, durable: 'memory' })
+  })
 })

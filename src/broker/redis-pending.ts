@@ -1,0 +1,194 @@
+import type { Logger } from 'pino'
+import type { Adoption, PendingStore, PendingTiming, StoredEntry } from './pending-store.js'
+import { PENDING_ADOPT, PENDING_PUBLISH, PENDING_RELEASE, PENDING_WRITE } from './pending-scripts.js'
+import type { RedisNames } from './redis-channels.js'
+import type { ScriptRunner } from './redis-history.js'
+
+/** Operations per write script: bounds the time Redis spends in one call. */
+const MAX_BATCH = 500
+
+export interface RedisPendingDeps {
+  /** The publishing connection (shared with the transport and the history store), or null before it is open. */
+  readonly connection: () => ScriptRunner | null
+  readonly names: () => RedisNames | null
+  /** How long an instance's lease lasts without a renewal: the cluster's instance expiry. */
+  readonly leaseMs: number
+  /** A Redis Cluster: a script touches one identity's keys only, and a recorded publish is two commands. */
+  readonly sharded: boolean
+  /** How the publish of a recorded event goes out: `spublish` on a Redis Cluster. */
+  readonly publishCommand: 'publish' | 'spublish'
+  readonly logger?: Logger
+}
+
+interface Op {
+  readonly key: string
+  readonly field: string
+  /** '' removes the field. */
+  readonly value: string
+}
+
+/**
+ * The durable record of pending tracked deliveries on Redis (pending-store.ts, pending-scripts.ts).
+ * Writes and removals are queued and sent once per turn of the event loop, in one script (on a
+ * Redis Cluster one script per identity); a lost write (Redis away) is counted, the event stays
+ * tracked in memory. Adoption reads the owner, checks its lease, and takes the record over in
+ * one script that fails when another instance took it meanwhile.
+ */
+export class RedisPending implements PendingStore {
+  readonly kind = 'redis'
+  readonly durable = true
+  readonly #deps: RedisPendingDeps
+  #self = ''
+  #timing: PendingTiming = { keepMs: 60_000, maxPerIdentity: 1000 }
+  #ops: Op[] = []
+  #flushing: NodeJS.Immediate | null = null
+  /** Writes that could not reach Redis. */
+  lostWrites = 0
+
+  constructor(deps: RedisPendingDeps) {
+    this.#deps = deps
+  }
+
+  open(self: string, timing: PendingTiming): void {
+    this.#self = self
+    this.#timing = timing
+    this.renew()
+  }
+
+  put(identity: string, entry: StoredEntry): void {
+    const names = this.#deps.names()
+    if (names === null) return
+    this.#queue({ key: names.pending(identity).entries, field: entry.id, value: encodeEntry(entry) })
+  }
+
+  remove(identity: string, id: string): void {
+    const names = this.#deps.names()
+    if (names === null) return
+    this.#queue({ key: names.pending(identity).entries, field: id, value: '' })
+  }
+
+  async adopt(identity: string): Promise<Adoption> {
+    const redis = this.#ready()
+    const names = this.#deps.names()
+    if (redis === null || names === null || this.#self === '') return null
+    const keys = names.pending(identity)
+    const owner = (await redis.get(keys.owner)) ?? ''
+    if (owner !== '' && owner !== this.#self) {
+      const left = await redis.pttl(names.lease(owner))
+      if (left > 0) return { wait: left }
+    }
+    const reply = (await redis.eval(PENDING_ADOPT, 2, keys.owner, keys.entries, this.#self, owner, this.#timing.keepMs)) as string[] | null
+    // Another instance took it between the read and the script: look again soon.
+    if (reply === null) return { wait: 100 }
+    const entries: StoredEntry[] = []
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      const entry = decodeEntry(reply[i] as string, reply[i + 1] as string)
+      if (entry !== null) entries.push(entry)
+    }
+    // A hash keeps no order: the events go out in the order they were first tracked.
+    return { entries: entries.sort((x, y) => x.order - y.order) }
+  }
+
+  release(identity: string): void {
+    const redis = this.#ready()
+    const names = this.#deps.names()
+    if (redis === null || names === null) return
+    redis.eval(PENDING_RELEASE, 1, names.pending(identity).owner, this.#self).catch(() => this.lostWrites++)
+  }
+
+  renew(): void {
+    const redis = this.#ready()
+    const names = this.#deps.names()
+    if (redis === null || names === null || this.#self === '') return
+    redis.set(names.lease(this.#self), '1', 'PX', this.#deps.leaseMs).catch(() => this.lostWrites++)
+  }
+
+  async publishRecorded(identity: string, entry: StoredEntry, channel: string, bytes: string): Promise<number> {
+    const redis = this.#ready()
+    const names = this.#deps.names()
+    if (redis === null || names === null) throw new Error('redis is not connected')
+    const key = names.pending(identity).entries
+    const value = encodeEntry(entry)
+    const { keepMs, maxPerIdentity } = this.#timing
+    if (!this.#deps.sharded) {
+      const reply = await redis.eval(PENDING_PUBLISH, 1, key, entry.id, value, keepMs, maxPerIdentity, names.channel(channel), bytes, 'publish')
+      return Number(reply)
+    }
+    // On a Redis Cluster the record and the room's channel live in different slots: two steps, the record first.
+    this.#queue({ key, field: entry.id, value })
+    this.#flush()
+    return (await redis.spublish(names.channel(channel), bytes)) as number
+  }
+
+  close(): void {
+    this.#flush()
+    const redis = this.#ready()
+    const names = this.#deps.names()
+    // Gone at once: the next instance an identity connects to adopts without waiting for the lease to run out.
+    if (redis !== null && names !== null && this.#self !== '') redis.del(names.lease(this.#self)).catch(() => {})
+  }
+
+  #ready(): ScriptRunner | null {
+    const redis = this.#deps.connection()
+    return redis !== null && redis.status === 'ready' ? redis : null
+  }
+
+  #queue(op: Op): void {
+    this.#ops.push(op)
+    this.#flushing ??= setImmediate(() => this.#flush())
+  }
+
+  #flush(): void {
+    if (this.#flushing !== null) clearImmediate(this.#flushing)
+    this.#flushing = null
+    const ops = this.#ops
+    if (ops.length === 0) return
+    this.#ops = []
+    const redis = this.#ready()
+    if (redis === null) {
+      this.lostWrites += ops.length
+      return
+    }
+    for (const batch of this.#deps.sharded ? byKey(ops) : chunks(ops, MAX_BATCH)) {
+      const args: (string | number)[] = [this.#timing.keepMs]
+      for (const op of batch) args.push(op.field, op.value)
+      redis.eval(PENDING_WRITE, batch.length, ...batch.map((op) => op.key), ...args).catch((err: unknown) => {
+        this.lostWrites += batch.length
+        this.#deps.logger?.debug({ err: (err as Error).message }, 'pending deliveries not recorded')
+      })
+    }
+  }
+}
+
+/** `<order> <attempts>\n<event>\n<text>`: no JSON escaping of the frame's text (event names hold no newline). */
+function encodeEntry(entry: StoredEntry): string {
+  return `${entry.order} ${entry.attempts}\n${entry.event}\n${entry.text}`
+}
+
+function decodeEntry(id: string, value: string): StoredEntry | null {
+  const a = value.indexOf('\n')
+  const b = a < 0 ? -1 : value.indexOf('\n', a + 1)
+  if (b < 0) return null
+  const [order, attempts] = value.slice(0, a).split(' ').map(Number)
+  const event = value.slice(a + 1, b)
+  const text = value.slice(b + 1)
+  if (!Number.isSafeInteger(order) || !Number.isInteger(attempts) || (attempts as number) < 1 || event === '' || text.length < 2) return null
+  return { id, event, text, attempts: attempts as number, order: order as number }
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
+/** One batch per key, in order: a script on a Redis Cluster touches one slot. */
+function byKey(ops: readonly Op[]): Op[][] {
+  const groups = new Map<string, Op[]>()
+  for (const op of ops) {
+    const group = groups.get(op.key)
+    if (group === undefined) groups.set(op.key, [op])
+    else group.push(op)
+  }
+  return [...groups.values()]
+}
