@@ -26,9 +26,9 @@ describe.each(BACKENDS)('at-least-once delivery across two instances on %s', (ki
     nodes = []
   })
 
-  async function twoNodes(dialect: 'envelope' | 'flat' = 'envelope'): Promise<[TrackedNode, TrackedNode]> {
+  async function twoNodes(dialect: 'envelope' | 'flat' = 'envelope', durable: 'auto' | 'off' = 'auto'): Promise<[TrackedNode, TrackedNode]> {
     const prefix = `delivery-${randomUUID().slice(0, 8)}:`
-    const settings = { auth: { secret: SECRET }, delivery: { ack_timeout: 2 } }
+    const settings = { auth: { secret: SECRET }, delivery: { ack_timeout: 2, durable } }
     const redisAt = backend.settings(prefix)
     nodes = [await startTracked(settings, redisAt, dialect), await startTracked(settings, redisAt, dialect)]
     await Promise.all(nodes.map((n) => brokerState(n.server, 'connected')))
@@ -123,11 +123,7 @@ describe.each(BACKENDS)('at-least-once delivery across two instances on %s', (ki
   })
 
   it('delivery.durable: off keeps pending events in memory only', async () => {
-    const prefix = `delivery-${randomUUID().slice(0, 8)}:`
-    const settings = { auth: { secret: SECRET }, delivery: { ack_timeout: 2, durable: 'off' as const } }
-    nodes = [await startTracked(settings, { url: redis.url, prefix }), await startTracked(settings, { url: redis.url, prefix })]
-    const [a, b] = nodes as [TrackedNode, TrackedNode]
-    await Promise.all(nodes.map((n) => brokerState(n.server, 'connected')))
+    const [a, b] = await twoNodes('envelope', 'off')
     const old = await login(a, 'alice', true)
     const { pub } = await a.server.publish('tasks:t1', 'task.created', { n: 1 })
     expect((await old.next(isTask)).id).toBe(pub.id)
