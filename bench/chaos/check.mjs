@@ -104,7 +104,17 @@ export async function checkRun(dir) {
     if (!notRecovered.has(key)) notRecovered.set(key, [])
     notRecovered.get(key).push(r.t)
   }
-  const accepted = pubs.filter((p) => p.svc === 'workflow' && p.ch.startsWith('workflow:') && p.ok === true)
+  // Owed on a history channel: every accepted publication, and every one whose outcome was
+  // unknown to its publisher (a timeout, a lost connection) that some client received with an
+  // offset: it is in the stream, so every recovering client must get it too.
+  const storedAt = new Map()
+  for (const [c, list] of rx) {
+    if (!c.startsWith('rec-')) continue
+    for (const r of list) if (r.off !== null && !storedAt.has(r.u)) storedAt.set(r.u, { off: r.off, ep: r.ep })
+  }
+  const accepted = pubs
+    .filter((p) => p.svc === 'workflow' && p.ch.startsWith('workflow:') && (p.ok === true || storedAt.has(p.u)))
+    .map((p) => (p.ok === true && p.off !== undefined && p.off !== null ? p : { ...p, ...storedAt.get(p.u) }))
   const h = { clients: 0, owed: 0, received: 0, lost: 0, lost_after_recovered_false: 0, out_of_order: 0, duplicates: 0, refused_but_delivered: 0, refused_after_timeout_delivered: 0, unknown_outcome_delivered: 0, recovered_false_answers: 0, lost_samples: [] }
   for (const s of starts) {
     if (s.pos === null) continue
@@ -140,9 +150,11 @@ export async function checkRun(dir) {
     if (!c.startsWith('rec-')) continue
     for (const r of list) {
       const p = byUid.get(r.u)
-      // A refusal after a timeout is an unknown outcome: the script may still run once Redis resumes.
-      if (p?.ok === false && /no answer from redis within/.test(p.msg ?? '')) h.refused_after_timeout_delivered++
-      else if (p?.ok === false) h.refused_but_delivered++
+      // Refused before anything reached Redis ("redis is not connected"): never stored. Any other
+      // BROKER_UNAVAILABLE (no answer within the timeout, connection lost mid-script) is an
+      // unknown outcome: the script may have run, or may still run once a stalled Redis resumes.
+      if (p?.ok === false && /redis is not connected/.test(p.msg ?? '')) h.refused_but_delivered++
+      else if (p?.ok === false) h.refused_after_timeout_delivered++
       if (p?.ok === null) h.unknown_outcome_delivered++
     }
   }
@@ -246,10 +258,20 @@ export async function checkRun(dir) {
   const mem = log.filter((r) => r.k === 'mem')
   const soak = { samples: mem.length, growth_after_10_min: {}, census: log.filter((r) => r.k === 'census'), open_clients: log.find((r) => r.k === 'open.clients') ?? null }
   for (const inst of [...new Set(mem.map((r) => r.inst))]) {
-    const series = mem.filter((r) => r.inst === inst && r.procs.length > 0).map((r) => ({ t: r.t, heap: r.procs.reduce((s, p) => s + p.heap_used, 0), rss: r.procs.reduce((s, p) => s + p.rss, 0), n: r.procs.length }))
-    const base = series.find((s) => s.t >= 10 * 60000)
-    const last = series.at(-1)
-    if (base === undefined || last === undefined || base === last) continue
+    // Under load (publishing), summed over the instance's processes; heap_used moves with every
+    // GC, so each end is the median of three samples: minutes 10–12, and the last three.
+    const series = mem
+      .filter((r) => r.inst === inst && r.label === 'periodic' && r.procs.length > 0)
+      .map((r) => ({ t: r.t, heap: r.procs.reduce((s, p) => s + p.heap_used, 0), rss: r.procs.reduce((s, p) => s + p.rss, 0), n: r.procs.length }))
+    const median = (list) => {
+      if (list.length === 0) return undefined
+      const pick = (k) => [...list].map((x) => x[k]).sort((x, y) => x - y)[Math.floor(list.length / 2)]
+      return { heap: pick('heap'), rss: pick('rss') }
+    }
+    const firstAfter10 = series.findIndex((x) => x.t >= 10 * 60000)
+    if (firstAfter10 < 0 || series.length - firstAfter10 < 6) continue
+    const base = median(series.slice(firstAfter10, firstAfter10 + 3))
+    const last = median(series.slice(-3))
     soak.growth_after_10_min[inst] = {
       heap_mb: [base.heap, last.heap].map((x) => +(x / 2 ** 20).toFixed(1)),
       heap_pct: +((100 * (last.heap - base.heap)) / base.heap).toFixed(1),
@@ -267,7 +289,7 @@ export async function checkRun(dir) {
     'history: lost (accepted, never received)': h.lost,
     'history: out of order': h.out_of_order,
     'history: twice under one offset': h.duplicates,
-    'history: refused yet delivered': h.refused_but_delivered,
+    'history: refused before reaching Redis, yet delivered': h.refused_but_delivered,
     'tracked: lost outside any fault window (accepted, recipient connected)': t.lost,
     'answers: refusal without a documented code': a.refused_undocumented_code,
     'crashes: unexpected exits': c.unexpected_exits.length,
@@ -287,8 +309,8 @@ export async function checkRun(dir) {
     ['  lost after recovered:false (reported to the client)', h.lost_after_recovered_false],
     ['  out of order (goal 0)', h.out_of_order],
     ['  twice under one offset (goal 0)', h.duplicates],
-    ['  refused, yet delivered (goal 0)', h.refused_but_delivered],
-    ['  refused after no answer within the timeout, yet delivered (unknown outcome)', h.refused_after_timeout_delivered],
+    ['  refused before reaching Redis, yet delivered (goal 0)', h.refused_but_delivered],
+    ['  refused after a timeout or a lost connection, yet delivered (unknown outcome, receipts)', h.refused_after_timeout_delivered],
     ['tracked events', `${t.publications} accepted, ${t.pairs_owed} owed (recipient connected), ${t.delivered} delivered`],
     ['  lost outside any fault window (goal 0)', t.lost],
     ['  lost in a fault window (by fault)', `${t.lost_in_fault_window} ${JSON.stringify(t.lost_by_fault)}`],

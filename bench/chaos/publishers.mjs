@@ -90,7 +90,14 @@ export class OutboxPublisher {
     return c
   }
 
-  async publish(channel, event, data) {
+  /** One statement at a time on the connection, in order (pg would queue them anyway). */
+  publish(channel, event, data) {
+    const run = (this.queue ?? Promise.resolve()).then(() => this.#publish(channel, event, data))
+    this.queue = run
+    return run
+  }
+
+  async #publish(channel, event, data) {
     try {
       const c = await this.#conn()
       const r = await c.query('SELECT roomcast_emit($1, $2, $3::jsonb) AS id', [channel, event, JSON.stringify(data)])

@@ -65,6 +65,10 @@ export class PostgresSource extends EventEmitter implements ServerPlugin {
   readonly #queue: bigint[] = []
   readonly #delivered = new DeliveredIds(DELIVERED_MEMORY)
   #draining = false
+  /** Whether a connection has listened with the outbox readable: a later one catches up instead of starting after the newest row. */
+  #listened = false
+  /** Rows the last catch-up queued: a notification may name them too, and either copy is then dropped silently. */
+  #caughtUp = new Set<bigint>()
   #counts = { received: 0, delivered: 0, reconnects: 0 }
   readonly #rejected = new Map<Rejection, number>()
 
@@ -131,10 +135,15 @@ export class PostgresSource extends EventEmitter implements ServerPlugin {
     })
     try {
       await client.connect()
-      const outboxProblem = await this.#startAfterNewest(client)
+      const catchUp = this.#listened
+      const outboxProblem = catchUp ? null : await this.#startAfterNewest(client)
       await client.query(`LISTEN "${this.#settings.channel}"`)
       const pid = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
       if (this.#client !== client) return
+      // After LISTEN: a row committed from now on is notified, one committed before is read here.
+      if (catchUp) await this.#catchUp(client)
+      if (this.#client !== client) return
+      this.#listened ||= outboxProblem === null
       this.#backendPid = pid.rows[0]?.pid ?? null
       this.#attempt = 0
       this.#lastError = outboxProblem
@@ -163,6 +172,30 @@ export class PostgresSource extends EventEmitter implements ServerPlugin {
       this.#log?.warn({ outbox: this.#settings.outbox, problem }, 'cannot read the outbox table: no event is delivered until it can (docs/postgres.md)')
       return problem
     }
+  }
+
+  /**
+   * After a lost connection: the rows written while the source was not listening (above the
+   * newest row it had seen, at most `max_queue`) are read and delivered as if notified, so a
+   * database restart, failover or pg_terminate_backend loses no event this instance had not
+   * yet delivered. A row that commits out of id order with an id at or below that newest row
+   * is still missed (docs/postgres.md).
+   */
+  async #catchUp(client: pg.Client): Promise<void> {
+    const after = this.#delivered.highest
+    let ids: bigint[]
+    try {
+      const sql = `SELECT id::text AS id FROM ${quoteTable(this.#settings.outbox)} WHERE id > $1 ORDER BY id LIMIT $2`
+      ids = (await client.query<{ id: string }>(sql, [after.toString(), this.#settings.max_queue])).rows.map((row) => BigInt(row.id))
+    } catch (err) {
+      // An outbox that became unreadable is reported, as at the first connect; anything else is the connection's problem.
+      if (!String((err as { code?: unknown }).code).startsWith('42')) throw err
+      this.#log?.warn({ outbox: this.#settings.outbox, problem: (err as Error).message }, 'cannot read the outbox table: rows written while the connection was lost are not delivered')
+      return
+    }
+    this.#caughtUp = new Set(ids)
+    if (ids.length > 0) this.#log?.info({ after: after.toString(), rows: ids.length }, 'reading the rows written while the connection was lost')
+    this.#enqueue(ids)
   }
 
   /** The LISTEN connection failed or ended: drop it and retry after a capped, doubling wait. */
@@ -197,7 +230,12 @@ export class PostgresSource extends EventEmitter implements ServerPlugin {
     const parsed = parseNotification(text)
     if (!parsed.ok) return this.#reject('not_id', { problem: parsed.reason, payload: text.slice(0, 100) })
     if (this.#queue.length >= this.#settings.max_queue) return this.#reject('queue_full', { id: parsed.id.toString() })
-    this.#queue.push(parsed.id)
+    this.#enqueue([parsed.id])
+  }
+
+  #enqueue(ids: bigint[]): void {
+    if (ids.length === 0) return
+    this.#queue.push(...ids)
     if (this.#draining) return
     this.#draining = true
     // After the current read from the socket: the notifications of one commit go in one query.
@@ -228,7 +266,10 @@ export class PostgresSource extends EventEmitter implements ServerPlugin {
       const row = byId.get(id.toString())
       // Forged, rolled back or deleted: nothing to deliver. Not remembered, so a forged id cannot block its genuine row.
       if (row === undefined) this.#reject('missing', { id: id.toString() })
-      else if (!this.#delivered.admit(id)) this.#reject('replayed', { id: id.toString() })
+      else if (!this.#delivered.admit(id)) {
+        // The catch-up and a notification both named this row: the second copy is no replay.
+        if (!this.#caughtUp.delete(id)) this.#reject('replayed', { id: id.toString() })
+      }
       else {
         const event = parseOutboxRow(row)
         if (event === null) this.#reject('bad_row', { id: id.toString() })

@@ -129,6 +129,22 @@ describe('PostgreSQL LISTEN/NOTIFY source', () => {
     expect((await c.next(isEvent('agent.heartbeat'))).data).toEqual({ agent_id: 'after-kill' })
   })
 
+  it('rows written while the connection was lost are delivered once it listens again, each once', async () => {
+    const node = await start({ reconnect_min: 2, reconnect_max: 2 })
+    const c = await subscriber(node, 'global')
+    const states: string[] = []
+    node.source.on('state', (s: string) => states.push(s))
+    expect(await db.terminate(node.source.status().backend_pid!)).toBe(true)
+    await until(node.source, 'state', () => states.includes('reconnecting'), 10_000, 'the source to notice')
+    // Committed while nothing listens: its notification is lost, its row is not.
+    await emit('global', 'agent.heartbeat', { agent_id: 'while-away' })
+    expect((await c.next(isEvent('agent.heartbeat'), 10_000)).data).toEqual({ agent_id: 'while-away' })
+    await emit('global', 'agent.heartbeat', { agent_id: 'after' })
+    expect((await c.next(isEvent('agent.heartbeat'))).data).toEqual({ agent_id: 'after' })
+    expect(c.pending.filter(isEvent('agent.heartbeat'))).toEqual([])
+    expect(node.source.status()).toMatchObject({ state: 'listening', reconnects: 1, delivered: 2, invalid: 0 })
+  })
+
   it('an event over NOTIFY\'s 8,000 bytes goes through the outbox whole; events arrive in the order they were notified', async () => {
     const node = await start()
     const c = await subscriber(node, 'topics/deploys')
