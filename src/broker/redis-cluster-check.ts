@@ -40,6 +40,47 @@ export function unassignedSlots(reply: unknown): string[] {
   return ranges
 }
 
+/** The cluster as one node sees it in its CLUSTER NODES reply. */
+export interface NodesView {
+  /** Masters that serve slots and are not marked failed. */
+  readonly masters: number
+  /** Replicas not marked failed. */
+  readonly replicas: number
+  /** Slots whose master is not marked failed. */
+  readonly slotsServed: number
+}
+
+/**
+ * Reads a CLUSTER NODES reply (`<id> <addr> <flags> <master> <ping> <pong> <epoch> <link> <slot>…`
+ * per line). A node whose flags say `fail` (the cluster agreed it is down, not a lone `fail?`
+ * suspicion) serves nothing; slots being migrated (`[…]`) count with their owner.
+ */
+export function nodesView(reply: string): NodesView {
+  let masters = 0
+  let replicas = 0
+  let served = 0
+  for (const line of reply.split('\n')) {
+    const fields = line.trim().split(' ')
+    if (fields.length < 8) continue
+    const flags = (fields[2] ?? '').split(',')
+    if (flags.includes('fail') || flags.includes('noaddr') || flags.includes('handshake')) continue
+    if (flags.includes('slave')) {
+      replicas++
+      continue
+    }
+    let slots = 0
+    for (const range of fields.slice(8)) {
+      if (range.startsWith('[')) continue
+      const [from, to] = range.split('-').map(Number)
+      if (from === undefined || !Number.isInteger(from)) continue
+      slots += (to !== undefined && Number.isInteger(to) ? to : from) - from + 1
+    }
+    if (slots > 0) masters++
+    served += slots
+  }
+  return { masters, replicas, slotsServed: Math.min(served, SLOTS) }
+}
+
 /** What one node answered: its CLUSTER SLOTS reply, or why it could not. */
 async function ask(node: ClusterNode, timeoutMs: number): Promise<{ slots: unknown } | { problem: string }> {
   const redis = new Redis({

@@ -1,7 +1,7 @@
 import type { Cluster } from 'ioredis'
 import type { Logger } from 'pino'
 import { type BrokerTopology } from './broker.js'
-import { type ClusterNode, checkCluster } from './redis-cluster-check.js'
+import { type ClusterNode, checkCluster, type NodesView, nodesView } from './redis-cluster-check.js'
 import { type RedisClusterNames, redisClusterNames } from './redis-channels.js'
 import { openRedisCluster, type RedisTimings } from './redis-connection.js'
 import type { Transport, TransportEvents } from './transport.js'
@@ -39,6 +39,10 @@ export class RedisClusterTransport implements Transport {
   /** Rooms per subscribed bucket channel: a bucket is dropped with its last room. */
   #rooms = new Map<string, number>()
   #lastError: string | null = null
+  /** What a master last answered to CLUSTER NODES (failed nodes left out), re-read every slotsRefreshMs. */
+  #view: NodesView | null = null
+  #viewTimer: NodeJS.Timeout | null = null
+  #viewing = false
 
   constructor(opts: RedisClusterTransportOptions) {
     this.#opts = opts
@@ -65,11 +69,22 @@ export class RedisClusterTransport implements Transport {
     return this.#names
   }
 
-  /** The cluster as ioredis last read it: masters, replicas, slots served, and `ok` when every slot has a master. */
+  /**
+   * The cluster as a master last described it (CLUSTER NODES, every slotsRefreshMs): masters and
+   * replicas not marked failed, the slots their masters serve, `ok` when every slot has a live
+   * master and `fail` when some has none (a master lost with its replicas); else the connection's
+   * status. Before the first answer, ioredis's slot map.
+   */
   topology(): BrokerTopology {
     const cluster = this.#cluster
     if (cluster === null) return { state: 'closed', masters: 0, replicas: 0, slotsServed: 0 }
-    // ioredis's slot map: per slot, the master's `host:port` then its replicas'.
+    const view = this.#view ?? this.#slotMap(cluster)
+    const state = cluster.status !== 'ready' ? cluster.status : view.slotsServed === SLOTS ? 'ok' : 'fail'
+    return { state, ...view }
+  }
+
+  /** ioredis's slot map: per slot, the master's `host:port` then its replicas'. */
+  #slotMap(cluster: Cluster): NodesView {
     const slots = (cluster as unknown as { slots: (string[] | undefined)[] }).slots
     const masters = new Set<string>()
     const replicas = new Set<string>()
@@ -81,8 +96,28 @@ export class RedisClusterTransport implements Transport {
       masters.add(master)
       for (const r of copies) replicas.add(r)
     }
-    const state = cluster.status !== 'ready' ? cluster.status : served === SLOTS ? 'ok' : 'fail'
-    return { state, masters: masters.size, replicas: replicas.size, slotsServed: served }
+    return { masters: masters.size, replicas: replicas.size, slotsServed: served }
+  }
+
+  /** Asks the masters in turn for CLUSTER NODES; the first answer is the view. Logs when slots lose or regain their master. */
+  async #readView(cluster: Cluster): Promise<void> {
+    if (this.#viewing || cluster.status !== 'ready') return
+    this.#viewing = true
+    try {
+      for (const node of cluster.nodes('master')) {
+        // A node that hangs (not one that refuses) must not stall the view: bounded like a connect.
+        const reply = await within(node.call('cluster', 'nodes'), this.#opts.connectTimeoutMs ?? 2000).catch(() => null)
+        if (typeof reply !== 'string') continue
+        const before = this.#view?.slotsServed ?? SLOTS
+        this.#view = nodesView(reply)
+        const after = this.#view.slotsServed
+        if (before === SLOTS && after < SLOTS) this.#opts.logger?.warn({ slotsServed: after }, 'redis cluster: some slots have no master; history on them is refused until one is back')
+        if (before < SLOTS && after === SLOTS) this.#opts.logger?.info('redis cluster: every slot has a master again')
+        return
+      }
+    } finally {
+      this.#viewing = false
+    }
   }
 
   async open(service: string, name: string, events: TransportEvents): Promise<boolean> {
@@ -112,6 +147,9 @@ export class RedisClusterTransport implements Transport {
       events.receiveReady()
     })
     cluster.on('smessage', (_channel: string, raw: string) => events.message(raw))
+    this.#viewTimer = setInterval(() => void this.#readView(cluster), this.#opts.slotsRefreshMs ?? 2000)
+    this.#viewTimer.unref()
+    cluster.once('ready', () => void this.#readView(cluster))
     return cluster.connect().then(
       () => true,
       () => false,
@@ -163,8 +201,18 @@ export class RedisClusterTransport implements Transport {
   async close(last: { readonly channel: string; readonly bytes: string } | null): Promise<void> {
     const cluster = this.#cluster
     if (cluster === null) return
+    if (this.#viewTimer !== null) clearInterval(this.#viewTimer)
     if (cluster.status === 'ready' && last !== null) await this.publish(last.channel, last.bytes).catch(() => {})
     await cluster.quit().catch(() => {})
     cluster.disconnect()
   }
+}
+
+/** `promise`, or a rejection after `ms`. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type ClusterBroker, parseSettings, type SettingsInput, type WebSocketServer } from '../../src/index.js'
 import { roomBucket } from '../../src/broker/redis-channels.js'
+import { nodesView } from '../../src/broker/redis-cluster-check.js'
 import { type Frame, TestClient } from '../helpers/client.js'
 import { until } from '../helpers/cluster.js'
 import { TestRedis } from '../helpers/redis.js'
@@ -187,6 +188,62 @@ describe('Redis Cluster broker (3 masters + 3 replicas)', () => {
     expect([...acceptedIn.keys()].filter((k) => k.startsWith(`${after}/`)).length).toBeGreaterThan(0)
   }, 90_000)
 
+  it('a slot left without a master at runtime: its history publishes refused (503), best-effort channels on other masters flow', async () => {
+    nodes = await startInstances(2)
+    const [a, b] = nodes as [Started, Started]
+    const prefix = a.server.settings.redis.prefix
+    const bucketSlot = (channel: string) => slotOf(`{${prefix}workflow:${roomBucket(channel)}}:room`)
+    // A master that still has a live replica (an earlier test may have killed one), and both go.
+    let master = 0
+    let replica: number | null = null
+    for (const s of [0, 5461, 10923]) {
+      master = await cluster.masterOf(s)
+      replica = await cluster.replicaOf(master)
+      if (replica !== null) break
+    }
+    if (replica === null) throw new Error('no master with a live replica')
+    // A history channel on that master, a best-effort channel on another one.
+    const find = async (name: (i: number) => string, onDead: boolean) => {
+      for (let i = 0; ; i++) {
+        const port = await cluster.masterOf(await bucketSlot(name(i)))
+        if ((port === master) === onDead) return name(i)
+      }
+    }
+    const lost = await find((i) => `workflow:lost${i}`, true)
+    const pool = await find((i) => `pool:alive${i}`, false)
+    const watcher = await connect(b)
+    await watcher.subscribe(pool)
+    expect((await postPublish(a.http, lost, 1)).status).toBe(200)
+    try {
+      await cluster.kill(replica)
+      await cluster.kill(master)
+      // Until the cluster marks the master failed, ioredis may still be reconnecting to it: poll.
+      await expect.poll(async () => (await postPublish(a.http, lost, 2)).body.code, { timeout: 30_000 }).toBe('BROKER_UNAVAILABLE')
+      const refused = await postPublish(a.http, lost, 3)
+      expect(refused).toMatchObject({ status: 503, body: { code: 'BROKER_UNAVAILABLE' } })
+      let n = 0
+      const publishPool = () =>
+        fetch(`${a.http}/publish`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ channel: pool, event: 'pool.status_changed', data: { pool_id: 'p', status: `s${++n}` } }),
+        })
+      expect((await publishPool()).status).toBe(200)
+      expect((await watcher.next((f) => f.type === 'event' && f.event === 'pool.status_changed')).data).toMatchObject({ status: 's1' })
+      // The cluster view says so: slots without a master, one master and its replica fewer.
+      const view = async () => ((await (await fetch(`${a.http}/health`)).json()) as { bridge: { cluster: Record<string, unknown> } }).bridge.cluster
+      await expect.poll(view, { timeout: 30_000 }).toMatchObject({ state: 'fail', masters: 2 })
+      expect((await view()).slotsServed).toBeLessThan(16384)
+    } finally {
+      await cluster.restart(master)
+      await cluster.restart(replica)
+      await cluster.settled()
+    }
+    await expect.poll(async () => (await postPublish(a.http, lost, 4)).status, { timeout: 30_000 }).toBe(200)
+    const view = async () => ((await (await fetch(`${b.http}/health`)).json()) as { bridge: { cluster: Record<string, unknown> } }).bridge.cluster
+    await expect.poll(view, { timeout: 30_000 }).toMatchObject({ state: 'ok', slotsServed: 16384 })
+  }, 90_000)
+
   async function otherMaster(port: number): Promise<number> {
     for (const s of [0, 5461, 10923]) {
       const m = await cluster.masterOf(s)
@@ -240,6 +297,19 @@ describe('Redis Cluster settings at boot', () => {
     } finally {
       await lone.stop()
     }
+  })
+
+  it('the cluster view leaves out failed nodes: their slots count as unserved', () => {
+    const reply = [
+      'a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460',
+      'a2 127.0.0.1:7001@17001 master,fail - 0 0 2 disconnected 5461-10922',
+      'a3 127.0.0.1:7002@17002 master - 0 0 3 connected 10923-16382 16383 [16383->-a1]',
+      'r1 127.0.0.1:7003@17003 slave a1 0 0 1 connected',
+      'r2 127.0.0.1:7004@17004 slave,fail a2 0 0 2 disconnected',
+      'r3 127.0.0.1:7005@17005 slave,fail? a3 0 0 3 connected',
+      '',
+    ].join('\n')
+    expect(nodesView(reply)).toEqual({ masters: 2, replicas: 2, slotsServed: 16384 - 5462 })
   })
 
   it('a redis+cluster:// url becomes redis.cluster; both keys, or a node that is not host:port, refused', () => {

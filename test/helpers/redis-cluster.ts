@@ -112,6 +112,16 @@ export class TestRedisCluster {
     }, { timeoutMs: SAFETY_MS, everyMs: 100 })
   }
 
+  /** The port of a live replica of the master on `port`, or null when it has none. */
+  async replicaOf(port: number): Promise<number | null> {
+    const repl = await cli(port, 'info', 'replication')
+    for (const m of repl.matchAll(/^slave\d+:.*port=(\d+)/gm)) {
+      const replica = Number(m[1])
+      if (this.#live().some((n) => n.port === replica)) return replica
+    }
+    return null
+  }
+
   /** The node id of the server on `port`. */
   async idOf(port: number): Promise<string> {
     return (await cli(port, 'cluster', 'myid')).trim()
