@@ -59,6 +59,7 @@ function dashboard(): void {
                 fig('redis', s.redis, 'redis'),
                 fig('instances', s.instances, 'instances'),
                 fig('postgres', s.postgres ?? 'off', 'postgres'),
+                ...(s.workers === undefined ? [] : [fig('per worker', s.workers.map((w) => w.connections ?? '?').join(' + '), 'workers')]),
               ])
             : el('p', { class: 'error' }, [s.error ?? 'not answering']),
           sparkline(rates),

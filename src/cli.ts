@@ -155,7 +155,8 @@ async function startAll(loaded: readonly Loaded[], logger: Logger, servers: Clos
   for (const { name, settings } of loaded) {
     if (stop.stopping) break
     const broker: Broker | undefined = worker?.broker(settings, logger)
-    const server = (services()[name] as ServiceEntry).create(settings, { logger, ...(broker !== undefined ? { broker } : {}) })
+    const group = worker?.group()
+    const server = (services()[name] as ServiceEntry).create(settings, { logger, ...(broker !== undefined ? { broker } : {}), ...(group !== undefined ? { workers: group } : {}) })
     server.use(worker?.metrics() ?? new MetricsPlugin())
     if (settings.mcp.enabled) server.use(new McpPlugin())
     servers.push(server)

@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis'
 import { z } from 'zod'
+import type { SharedState } from '../../src/server/worker-group.js'
 
 /** What one instance contributes to the cluster's metric.update snapshot. */
 export const InstanceFiguresSchema = z
@@ -18,8 +19,9 @@ export type InstanceFigures = z.output<typeof InstanceFiguresSchema>
 
 /**
  * How instances of the service agree on one snapshot publisher and share their figures: in
- * memory (one instance, always the publisher) or over Redis (a lock with expiry, and one key
- * per instance expiring on its own, so a dead instance drops out of the figures and the lock).
+ * memory (one instance, always the publisher), over Redis (a lock with expiry, and one key per
+ * instance expiring on its own, so a dead instance drops out of the figures and the lock), or,
+ * for workers without Redis, the same in their primary's shared state.
  */
 export interface FiguresExchange {
   /** Shares this instance's figures; says whether this instance is the publisher now. */
@@ -123,5 +125,38 @@ function safeJson(raw: string): unknown {
     return JSON.parse(raw)
   } catch {
     return null
+  }
+}
+
+/** The workers of one service without Redis: the lock and the figures in the primary, with the same expiries as on Redis. */
+export class SharedFigures implements FiguresExchange {
+  readonly #state: SharedState
+  readonly #owner: string
+  readonly #ttlMs: number
+  malformed = 0
+
+  constructor(state: SharedState, owner: string, ttlSeconds: number) {
+    this.#state = state
+    this.#owner = owner
+    this.#ttlMs = Math.max(1, Math.round(ttlSeconds * 1000))
+  }
+
+  async report(figures: InstanceFigures): Promise<boolean> {
+    const [, held] = await Promise.all([this.#state.put(`figures:${this.#owner}`, figures, this.#ttlMs), this.#state.hold('lock:metrics', this.#owner, this.#ttlMs)])
+    return held
+  }
+
+  async collect(): Promise<InstanceFigures[]> {
+    const out: InstanceFigures[] = []
+    for (const raw of await this.#state.values('figures:')) {
+      const parsed = InstanceFiguresSchema.safeParse(raw)
+      if (parsed.success) out.push(parsed.data)
+      else this.malformed++
+    }
+    return out.slice(0, MAX_INSTANCES)
+  }
+
+  async leave(): Promise<void> {
+    await Promise.all([this.#state.release('lock:metrics', this.#owner), this.#state.del(`figures:${this.#owner}`)])
   }
 }

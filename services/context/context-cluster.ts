@@ -4,9 +4,10 @@ import { type ServerPlugin, type Settings } from '../../src/index.js'
 import { redisClusterNames, redisNames } from '../../src/broker/redis-channels.js'
 import { parseNode } from '../../src/broker/redis-cluster-check.js'
 import { openRedis, openRedisCluster } from '../../src/broker/redis-connection.js'
-import { type FiguresExchange, MemoryFigures, RedisFigures } from './cluster-figures.js'
+import type { SharedState } from '../../src/server/worker-group.js'
+import { type FiguresExchange, MemoryFigures, RedisFigures, SharedFigures } from './cluster-figures.js'
 import { type MetricsInputs, MetricsPublisher } from './metrics-publisher.js'
-import { MemoryRestoreStore, RedisRestoreStore, type RestoreStore } from './restore-store.js'
+import { MemoryRestoreStore, RedisRestoreStore, type RestoreStore, SharedRestoreStore } from './restore-store.js'
 
 /** A publisher's lock and figures outlive it by this many intervals: then another instance takes over. */
 const LOCK_INTERVALS = 3
@@ -15,7 +16,8 @@ const LOCK_INTERVALS = 3
  * The context service's state shared between its instances: the agents' kept subscriptions and
  * the metrics publisher. On Redis when `redis.url` is set, on the Redis Cluster when
  * `redis.cluster` is (one connection of its own, beside the broker's; every key shares the
- * service's fixed hash tag, so the figures' MULTI and MGET touch one slot), in memory otherwise.
+ * service's fixed hash tag, so the figures' MULTI and MGET touch one slot); else, for workers
+ * (`workers: N`), in their primary; else in memory.
  * A plugin, so the server starts and stops it.
  */
 export class ContextCluster implements ServerPlugin {
@@ -25,7 +27,7 @@ export class ContextCluster implements ServerPlugin {
   readonly #redis: Redis | Cluster | null
   readonly #log: Logger
 
-  constructor(settings: Settings, service: string, instanceId: string, inputs: MetricsInputs, log: Logger) {
+  constructor(settings: Settings, service: string, instanceId: string, inputs: MetricsInputs, log: Logger, shared: SharedState | null = null) {
     this.#log = log
     const ctx = settings.context
     const { url, cluster, prefix } = settings.redis
@@ -35,7 +37,10 @@ export class ContextCluster implements ServerPlugin {
     else this.#redis = url === null ? null : openRedis(url, name)
     this.#redis?.on('error', (err: Error) => this.#log.debug({ err }, 'context state: Redis error'))
     let figures: FiguresExchange
-    if (this.#redis === null) {
+    if (this.#redis === null && shared !== null) {
+      this.restore = new SharedRestoreStore(shared, { ttlSeconds: ctx.restore_ttl, maxChannels: settings.max_subscriptions })
+      figures = new SharedFigures(shared, instanceId, ctx.metrics_interval * LOCK_INTERVALS)
+    } else if (this.#redis === null) {
       this.restore = new MemoryRestoreStore({ ttlSeconds: ctx.restore_ttl, maxAgents: ctx.restore_max_agents, maxChannels: settings.max_subscriptions })
       figures = new MemoryFigures()
     } else {

@@ -82,7 +82,7 @@ export class ContextServer extends WebSocketServer<ContextEvents> {
         this.publish('metrics', 'metric.update', snapshot).catch((err: unknown) => this.log.warn({ err }, 'metric.update refused'))
       },
     }
-    this.cluster = new ContextCluster(settings, this.name, this.instanceId, inputs, this.log.child({ part: 'context-state' }))
+    this.cluster = new ContextCluster(settings, this.name, this.instanceId, inputs, this.log.child({ part: 'context-state' }), this.workers?.state ?? null)
     this.restore = new SubscriptionRestore(this.cluster.restore, this, this.log)
     this.use(this.cluster)
     this.postgres = settings.postgres.url === null ? null : new PostgresSource(settings.postgres)

@@ -1,13 +1,14 @@
 import type { Cluster, Redis } from 'ioredis'
 import { z } from 'zod'
 import { BoundedMap } from '../../src/util/bounded-map.js'
+import type { SharedState } from '../../src/server/worker-group.js'
 
 /**
  * Where an agent's subscriptions wait for its next connection (docs/protocol.md B: "restores
  * the agent's subscriptions from its previous connection, on any instance"), for `restore_ttl`.
  */
 export interface RestoreStore {
-  readonly kind: 'memory' | 'redis'
+  readonly kind: 'memory' | 'redis' | 'primary'
   /** Remembers the agent's channels (replacing what was kept) for `ttlSeconds`. */
   save(agentId: string, channels: readonly string[]): Promise<void>
   /** The channels kept for the agent, or [] when none (never kept, expired, unreadable). */
@@ -79,6 +80,36 @@ export class RedisRestoreStore implements RestoreStore {
       doc = null
     }
     const kept = KeptSchema.safeParse(doc)
+    if (!kept.success) {
+      this.malformed++
+      return []
+    }
+    return kept.data.channels
+  }
+}
+
+/** The workers of one service without Redis: one entry per agent in the primary, expiring with the ttl. */
+export class SharedRestoreStore implements RestoreStore {
+  readonly kind = 'primary'
+  readonly #state: SharedState
+  readonly #ttlMs: number
+  readonly #maxChannels: number
+  malformed = 0
+
+  constructor(state: SharedState, options: { ttlSeconds: number; maxChannels: number }) {
+    this.#state = state
+    this.#ttlMs = Math.round(options.ttlSeconds * 1000)
+    this.#maxChannels = options.maxChannels
+  }
+
+  async save(agentId: string, channels: readonly string[]): Promise<void> {
+    await this.#state.put(`restore:${agentId}`, { v: 1, channels: channels.slice(0, this.#maxChannels) }, this.#ttlMs)
+  }
+
+  async load(agentId: string): Promise<string[]> {
+    const raw = await this.#state.get(`restore:${agentId}`)
+    if (raw === null) return []
+    const kept = KeptSchema.safeParse(raw)
     if (!kept.success) {
       this.malformed++
       return []

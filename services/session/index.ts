@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { type ChannelSpec, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
+import { serviceStatus } from '../../src/server/service-status.js'
 import { createBroadcaster } from '../common/broadcaster.js'
 import { type SessionEvents, sessionEvents, sessionRoutes } from './events.js'
 import { SessionProjection } from './projection.js'
@@ -32,7 +33,7 @@ export class SessionServer extends WebSocketServer<SessionEvents> {
     this.projection = projection
     // With session_id: that session (or not_found); without (or null): the service's own status, as elsewhere.
     this.requests.register('get_status', GetStatusParamsSchema, ({ session_id }) => {
-      if (session_id === undefined || session_id === null) return this.status()
+      if (session_id === undefined || session_id === null) return serviceStatus(this)
       return this.projection.sessionStatus(session_id) ?? { session_id, status: 'not_found' }
     })
   }

@@ -18,6 +18,8 @@ interface Member {
   readonly channels: Set<string>
   everyRoom: boolean
   readonly listener: (message: unknown) => void
+  /** The primary's asks this worker has not answered yet, by id. */
+  readonly asks: Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>
 }
 
 /**
@@ -33,6 +35,7 @@ export class IpcHub {
   readonly #history = new MemoryHistory()
   readonly #calls = new Map<string, IpcCallHandler>()
   #malformed = 0
+  #nextAsk = 0
 
   constructor() {
     this.#history.open()
@@ -55,16 +58,44 @@ export class IpcHub {
 
   attach(peer: IpcPeer): void {
     const listener = (raw: unknown) => this.#receive(peer, raw)
-    this.#members.set(peer, { channels: new Set(), everyRoom: false, listener })
+    this.#members.set(peer, { channels: new Set(), everyRoom: false, listener, asks: new Map() })
     peer.on('message', listener)
   }
 
-  /** Forgets a worker (it exited): its subscriptions go with it. */
+  /** Forgets a worker (it exited): its subscriptions go with it, and what it was asked fails. */
   detach(peer: IpcPeer): void {
     const m = this.#members.get(peer)
     if (m === undefined) return
     peer.off('message', m.listener)
     this.#members.delete(peer)
+    for (const a of m.asks.values()) a.reject(new Error('the worker is gone'))
+    m.asks.clear()
+  }
+
+  /**
+   * Asks one worker `name` (the worker answers through IpcLink.answer); rejects with the
+   * worker's error, when it is gone, or when it did not answer within `timeoutMs`.
+   */
+  ask(peer: IpcPeer, name: string, arg: unknown, timeoutMs: number): Promise<unknown> {
+    const m = this.#members.get(peer)
+    if (m === undefined || peer.isConnected?.() === false) return Promise.reject(new Error('the worker is not attached'))
+    const id = this.#nextAsk++
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        m.asks.delete(id)
+        reject(new Error(`no answer within ${timeoutMs / 1000} s`))
+      }, timeoutMs)
+      const settle = <T>(fn: (v: T) => void) => (v: T) => {
+        clearTimeout(timer)
+        fn(v)
+      }
+      m.asks.set(id, { resolve: settle(resolve), reject: settle(reject) })
+      peer.send(ipcEnvelope({ v: 1, op: 'ask', id, name, arg }), undefined, undefined, (err) => {
+        if (err === null || !m.asks.has(id)) return
+        m.asks.get(id)?.reject(err)
+        m.asks.delete(id)
+      })
+    })
   }
 
   close(): void {
@@ -100,6 +131,7 @@ export class IpcHub {
       return
     }
     const req = parsed.data
+    if (req.op === 'reply' || req.op === 'reply_failed') return this.#replied(peer, req)
     let value: unknown
     try {
       value = this.#serve(peer, req)
@@ -109,7 +141,16 @@ export class IpcHub {
     this.#answer(peer, req.id, value)
   }
 
-  #serve(peer: IpcPeer, req: IpcRequest): unknown {
+  #replied(peer: IpcPeer, req: Extract<IpcRequest, { op: 'reply' | 'reply_failed' }>): void {
+    const asks = this.#members.get(peer)?.asks
+    const pending = asks?.get(req.id)
+    if (pending === undefined) return // answered too late: the ask has timed out
+    asks?.delete(req.id)
+    if (req.op === 'reply') pending.resolve(req.value)
+    else pending.reject(new Error(req.error))
+  }
+
+  #serve(peer: IpcPeer, req: Exclude<IpcRequest, { op: 'reply' | 'reply_failed' }>): unknown {
     const m = this.#members.get(peer)
     if (m === undefined) throw new Error('worker not attached')
     switch (req.op) {

@@ -12,7 +12,8 @@ export interface IpcPort {
 /**
  * A worker's requests to its primary and the primary's answers, by id, over one IPC channel
  * shared by the ipc transport, the ipc history store and the runner. Relayed cluster messages
- * go to `onMessage`. When the channel closes (the primary is gone) every pending request is
+ * go to `onMessage`; what the primary asks of this worker is answered by the handler `answer`
+ * registered under its name. When the channel closes (the primary is gone) every pending request is
  * rejected and `onLost` is told.
  */
 export class IpcLink {
@@ -20,6 +21,7 @@ export class IpcLink {
   readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
   readonly #messageListeners: ((bytes: string) => void)[] = []
   readonly #lostListeners: (() => void)[] = []
+  readonly #answers = new Map<string, (arg: unknown) => unknown>()
   #next = 0
   malformed = 0
 
@@ -43,6 +45,11 @@ export class IpcLink {
 
   onLost(listener: () => void): void {
     this.#lostListeners.push(listener)
+  }
+
+  /** Answers the primary's asks named `name` with what `handler` returns (or resolves to). */
+  answer(name: string, handler: (arg: unknown) => unknown): void {
+    this.#answers.set(name, handler)
   }
 
   /** Sends a request; resolves with the primary's answer, rejects with its error or when the channel is closed. */
@@ -70,11 +77,26 @@ export class IpcLink {
     this.#answer(parsed.data)
   }
 
+  #reply(id: number, name: string, arg: unknown): void {
+    const send = (msg: Parameters<typeof ipcEnvelope>[0]) => {
+      if (this.#port.connected) this.#port.send?.(ipcEnvelope(msg), undefined, undefined, () => {})
+    }
+    const handler = this.#answers.get(name)
+    new Promise((resolve) => {
+      if (handler === undefined) throw new Error(`this worker does not answer ${name}`)
+      resolve(handler(arg))
+    }).then(
+      (value) => send({ v: 1, op: 'reply', id, value }),
+      (err: unknown) => send({ v: 1, op: 'reply_failed', id, error: err instanceof Error ? err.message : String(err) }),
+    )
+  }
+
   #answer(msg: IpcAnswer): void {
     if (msg.op === 'message') {
       for (const l of this.#messageListeners) l(msg.bytes)
       return
     }
+    if (msg.op === 'ask') return this.#reply(msg.id, msg.name, msg.arg)
     const pending = this.#pending.get(msg.id)
     if (pending === undefined) return
     this.#pending.delete(msg.id)

@@ -4,7 +4,9 @@ import { z } from 'zod'
  * What a worker and its primary say over the node:cluster IPC channel (ipc-transport.ts,
  * ipc-hub.ts): a versioned tagged union under one key, so node's own messages and others pass
  * by. Requests carry an id; the primary answers each with `done` (a number, a stream position
- * or page) or `failed`. Whatever crosses is `safeParse`d; what fails is dropped and counted.
+ * or page) or `failed`. The primary may ask a worker too (`ask`: its status, its clients), and
+ * the worker answers with `reply` or `reply_failed` under the primary's id. Whatever crosses is
+ * `safeParse`d; what fails is dropped and counted.
  */
 export const IPC_KEY = 'roomcast_ipc'
 
@@ -24,6 +26,9 @@ export const IpcRequestSchema = z.discriminatedUnion('op', [
   z.object({ v: z.literal(1), op: z.literal('read'), id, channel, after: z.number().int().nonnegative().nullable(), opts: HistoryOptionsSchema }),
   // Anything the primary serves besides the cluster (the runner's own requests, e.g. /metrics).
   z.object({ v: z.literal(1), op: z.literal('call'), id, name: z.string().min(1), arg: z.unknown() }),
+  // A worker's answer to the primary's `ask` of the same id.
+  z.object({ v: z.literal(1), op: z.literal('reply'), id, value: z.unknown() }),
+  z.object({ v: z.literal(1), op: z.literal('reply_failed'), id, error: z.string() }),
 ])
 
 /** Primary → worker. */
@@ -31,12 +36,15 @@ export const IpcAnswerSchema = z.discriminatedUnion('op', [
   z.object({ v: z.literal(1), op: z.literal('message'), bytes: z.string() }),
   z.object({ v: z.literal(1), op: z.literal('done'), id, value: z.unknown() }),
   z.object({ v: z.literal(1), op: z.literal('failed'), id, error: z.string() }),
+  // The primary asks this worker something the worker answers (its status snapshot, its clients).
+  z.object({ v: z.literal(1), op: z.literal('ask'), id, name: z.string().min(1), arg: z.unknown() }),
 ])
 
 export type IpcRequest = z.output<typeof IpcRequestSchema>
 export type IpcAnswer = z.output<typeof IpcAnswerSchema>
-/** A request without the envelope fields the link adds. */
-export type IpcAsk = IpcRequest extends infer R ? (R extends IpcRequest ? Omit<R, 'v' | 'id'> : never) : never
+/** A worker's own request (not a reply), without the envelope fields the link adds. */
+type OwnRequest = Exclude<IpcRequest, { op: 'reply' | 'reply_failed' }>
+export type IpcAsk = OwnRequest extends infer R ? (R extends OwnRequest ? Omit<R, 'v' | 'id'> : never) : never
 
 /** Wraps a message for the IPC channel. */
 export function ipcEnvelope(msg: IpcRequest | IpcAnswer): Record<string, unknown> {

@@ -1,7 +1,10 @@
 import cluster, { type Worker } from 'node:cluster'
 import type { Logger } from 'pino'
 import { AggregatorRegistry } from 'prom-client'
+import { z } from 'zod'
 import { IpcHub } from '../broker/ipc-hub.js'
+import type { Gathered, WorkerAnswer } from '../server/worker-group.js'
+import { PrimaryState } from './shared-state.js'
 import type { StopSignals } from './stop-signals.js'
 
 /** What a worker tells its primary, beside the cluster layer's requests (ipc-messages.ts). */
@@ -26,6 +29,10 @@ export interface PrimaryOptions {
 const MAX_BACKOFF_MS = 10_000
 /** A worker that lived this long resets the backoff. */
 const STABLE_MS = 30_000
+/** How long the primary waits for each worker's answer to a gather (a status view waits this long at most). */
+const GATHER_TIMEOUT_MS = 5_000
+
+const GatherSchema = z.object({ name: z.string().min(1).max(64) })
 
 /**
  * `roomcast serve <service>` with `workers: N > 1`: this process owns the port (node:cluster,
@@ -43,6 +50,23 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   const metrics = new AggregatorRegistry()
   hub.handle('metrics', () => metrics.clusterMetrics())
   const started = new Map<Worker, number>()
+  // /health, /stats, /ws/info and the MCP tools on any worker: every listening worker's answer.
+  hub.handle('gather', async (arg): Promise<Gathered> => {
+    const { name } = GatherSchema.parse(arg)
+    const ask = async (w: Worker): Promise<WorkerAnswer> => {
+      const who = { id: w.id, pid: w.process.pid ?? 0 }
+      try {
+        return { ...who, value: await hub.ask(w, name, null, GATHER_TIMEOUT_MS) }
+      } catch (err) {
+        return { ...who, error: (err as Error).message }
+      }
+    }
+    const workers = await Promise.all([...started.keys()].sort((a, b) => a.id - b.id).map(ask))
+    return { pid: process.pid, uptime: process.uptime(), workers }
+  })
+  // Without Redis, what instances would share there (the context service's lock, figures, kept subscriptions).
+  const state = new PrimaryState()
+  hub.handle('state', (arg) => state.apply(arg))
   let failures = 0
   let stopping = false
   let failed: string | null = null

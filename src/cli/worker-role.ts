@@ -7,7 +7,9 @@ import { IpcBroker } from '../broker/ipc-broker.js'
 import { IpcLink } from '../broker/ipc-link.js'
 import type { Settings } from '../config/settings.js'
 import { MetricsPlugin } from '../metrics/metrics-plugin.js'
+import type { Gathered, WorkerGroup } from '../server/worker-group.js'
 import { isWorkerMessage, WORKER_READY, WORKER_STOP } from './primary.js'
+import { sharedStateOver } from './shared-state.js'
 import type { StopSignals } from './stop-signals.js'
 
 /**
@@ -42,6 +44,20 @@ export class WorkerRole {
     new AggregatorRegistry()
     AggregatorRegistry.setRegistries([plugin.registry])
     return plugin
+  }
+
+  /**
+   * The other workers as the server sees them (ServerOptions.workers): its status views gather
+   * every worker's answer through the primary, and its services share the primary's state.
+   */
+  group(): WorkerGroup {
+    const link = this.#link
+    return {
+      self: { id: cluster.worker?.id ?? 0, pid: process.pid },
+      gather: async (name) => (await link.ask({ op: 'call', name: 'gather', arg: { name } })) as Gathered,
+      answer: (name, handler) => link.answer(name, handler),
+      state: sharedStateOver((op) => link.ask({ op: 'call', name: 'state', arg: op })),
+    }
   }
 
   /** Tells the primary this worker listens. */

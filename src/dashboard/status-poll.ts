@@ -22,6 +22,8 @@ export interface ServiceStatus {
   readonly redis?: string
   readonly instances?: number
   readonly postgres?: string | null
+  /** With `workers: N > 1`: each worker's connections (undefined when it did not answer). */
+  readonly workers?: readonly { readonly id: number; readonly pid: number; readonly connections?: number }[]
 }
 
 type Json = Record<string, unknown>
@@ -53,6 +55,7 @@ export async function pollService(t: ServiceTarget, timeoutMs = 1500): Promise<S
       redis: typeof broker.state === 'string' ? broker.state : undefined,
       instances: num(broker.instances),
       postgres: typeof pg.state === 'string' ? pg.state : null,
+      ...(Array.isArray(health.workers) ? { workers: health.workers.map(obj).map((w) => ({ id: num(w.id) ?? 0, pid: num(w.pid) ?? 0, connections: num(w.connections) })) } : {}),
     }
   } catch (err) {
     return { name: t.name, up: false, error: (err as Error).message }

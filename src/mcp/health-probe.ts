@@ -72,7 +72,7 @@ export function describeHealth(service: string, host: string, port: number, prob
       if (probe.httpStatus < 200 || probe.httpStatus >= 300 || probe.status !== 'healthy') {
         return { code: 1, line: `${service}: unhealthy on ${host}:${port}: status ${probe.status} (HTTP ${probe.httpStatus})` }
       }
-      const cluster = clusterNote(doc.bridge as BrokerSummary | undefined) + sourcesNote(doc.sources)
+      const cluster = clusterNote(doc.bridge as BrokerSummary | undefined) + workersNote(doc.workers) + sourcesNote(doc.sources)
       return { code: 0, line: `${service}: healthy on ${host}:${port} (${String(doc.connectedClients)} connections, ${String(doc.activeChannels)} channels${cluster})` }
     }
   }
@@ -88,6 +88,13 @@ export interface BrokerSummary {
 /** `; redis connected, 2 instances` for a clustered service; empty for the in-memory broker. */
 export function clusterNote(broker: BrokerSummary | undefined): string {
   return broker === undefined || broker.kind === 'memory' ? '' : `; ${broker.kind} ${broker.state}, ${broker.instances} instances`
+}
+
+/** `; 2 workers (3 + 2 connections)` for a service running workers (each worker's connections); empty otherwise. */
+export function workersNote(workers: unknown): string {
+  if (!Array.isArray(workers) || workers.length === 0) return ''
+  const each = workers.map((w: { connections?: unknown }) => (typeof w?.connections === 'number' ? String(w.connections) : 'unreachable'))
+  return `; ${workers.length} workers (${each.join(' + ')} connections)`
 }
 
 /** `; postgres listening` for each event source a service reports; empty when it has none. */

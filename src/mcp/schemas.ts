@@ -14,6 +14,25 @@ export const BrokerSummarySchema = z.object({
   instances: z.number().int(),
 })
 
+/** Each worker's own figures, with `workers: N > 1` (absent with one process). */
+export const WorkersSchema = z
+  .array(
+    z.looseObject({
+      id: z.number().int(),
+      pid: z.number().int(),
+      status: z.string(),
+      instance_id: z.string().optional(),
+      uptime: z.number().optional(),
+      connections: z.number().int().optional(),
+      rooms: z.number().int().optional(),
+      deliveries: z.number().int().optional(),
+      pending_deliveries: z.number().int().optional(),
+      error: z.string().optional(),
+    }),
+  )
+  .optional()
+  .describe('With workers: each worker (id, pid, status, uptime, connections, rooms, deliveries, …); the other figures are the whole service')
+
 export const StatusOutputSchema = z.object({
   service: z.string(),
   instance_id: z.string(),
@@ -25,6 +44,7 @@ export const StatusOutputSchema = z.object({
   rooms: z.number().int(),
   uptime: z.number(),
   bridge: BrokerSummarySchema,
+  workers: WorkersSchema,
 })
 
 export const HealthOutputSchema = z.object({
@@ -40,6 +60,7 @@ export const HealthOutputSchema = z.object({
   bridge: BrokerSummarySchema,
   /** Event sources and their state, e.g. `{postgres: "listening"}`; absent from older servers. */
   sources: z.record(z.string(), z.string()).default({}),
+  workers: WorkersSchema,
 })
 
 const RoomSchema = z.object({ room: z.string(), subscribers: z.number().int() })
@@ -97,6 +118,7 @@ export const MetricsOutputSchema = z.object({
     adopted: z.number().int(),
     durable: z.enum(['memory', 'redis']),
   }),
+  workers: WorkersSchema,
 })
 
 export const ListClientsInputSchema = z.object({
@@ -111,6 +133,7 @@ export const ListClientsOutputSchema = z.object({
       remote_address: z.string(),
       authenticated: z.boolean(),
       user_id: z.string().nullable(),
+      worker: z.number().int().optional().describe('The worker holding the connection (with workers)'),
     }),
   ),
   count: z.number().int().describe('Clients listed'),
@@ -133,7 +156,7 @@ export const PublishInputSchema = z.object({
 export const TOOL_SPECS = {
   websocket_status: {
     readOnly: true,
-    description: 'Lifecycle state, address, connections, rooms, uptime and bridge of this service instance.',
+    description: 'Lifecycle state, address, connections, rooms, uptime and bridge of this service instance (all its workers, with a per-worker breakdown).',
     input: EmptyInputSchema,
     output: StatusOutputSchema,
   },
@@ -145,7 +168,7 @@ export const TOOL_SPECS = {
   },
   websocket_list_rooms: {
     readOnly: true,
-    description: 'Rooms (channels) with at least one subscriber on this instance, with subscriber counts.',
+    description: 'Rooms (channels) with at least one subscriber on this instance (any of its workers), with subscriber counts.',
     input: EmptyInputSchema,
     output: ListRoomsOutputSchema,
   },

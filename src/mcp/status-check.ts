@@ -1,6 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { callRemoteTool, connectRemote, describeFailure, errorText, isTimeout, mcpUrl, type RemoteTarget } from './remote.js'
-import { clusterNote, explainUnreachable, probeHealth, sourcesNote } from './health-probe.js'
+import { clusterNote, explainUnreachable, probeHealth, sourcesNote, workersNote } from './health-probe.js'
 import { HealthOutputSchema } from './schemas.js'
 
 /** The service's ws address, asked for GET /health only to explain an unreachable MCP endpoint. */
@@ -52,7 +52,7 @@ export async function checkStatus(service: string, target: RemoteTarget, ws: WsA
     if (!parsed.success) return { code: 1, line: `${service}: not a roomcast service at ${url}: unexpected health check answer` }
     const h = parsed.data
     if (h.service !== service) return { code: 1, line: `${service}: ${url} is the MCP endpoint of ${h.service}, not ${service}` }
-    const detail = `${h.connections} connections, ${h.rooms} channels${clusterNote(h.bridge)}${sourcesNote(h.sources)}`
+    const detail = `${h.connections} connections, ${h.rooms} channels${clusterNote(h.bridge)}${workersNote(h.workers)}${sourcesNote(h.sources)}`
     if (h.status === 'healthy') return { code: 0, line: `${service}: healthy on ${h.host}:${h.port} (${detail})` }
     return { code: 1, line: `${service}: ${h.status} on ${h.host}:${h.port}: not accepting connections (${detail})` }
   } catch (err) {

@@ -1,5 +1,6 @@
 import type { Published, ServerView } from '../server/server-view.js'
-import { brokerSummary, snapshot } from '../server/status-model.js'
+import { serviceClients, serviceSnapshot } from '../server/service-status.js'
+import { brokerSummary, type StatusSnapshot, workersView } from '../server/status-model.js'
 import type { ToolInput, ToolName, ToolOutput } from './schemas.js'
 
 /** What the tools read besides the server itself. */
@@ -17,21 +18,22 @@ function published({ pub, delivered, instances }: Published) {
   return { id: pub.id, channel: pub.channel, event: pub.event, delivered, instances, ...position }
 }
 
-function rooms(server: ServerView): { name: string; subscribers: number }[] {
-  return Object.entries(server.roomCounts())
+function rooms(s: StatusSnapshot): { name: string; subscribers: number }[] {
+  return Object.entries(s.channels)
     .map(([name, subscribers]) => ({ name, subscribers }))
     .sort((a, b) => a.name.localeCompare(b.name))
 }
 
 /**
  * The tools run against the live server: every status answer is a view of its status model
- * (server/status-model.ts), read at call time. Publishing goes through server.publish, the path
+ * (server/status-model.ts), read at call time, for the whole service (every worker's, merged,
+ * with a per-worker breakdown, when it runs workers). Publishing goes through server.publish, the path
  * POST /publish uses, so the same channel, event and payload checks apply; a failed check throws
  * an AppError.
  */
 export const TOOL_HANDLERS: Handlers = {
-  websocket_status: ({ server, mcpPort }) => {
-    const s = snapshot(server)
+  websocket_status: async ({ server, mcpPort }) => {
+    const s = await serviceSnapshot(server)
     return {
       service: s.service,
       instance_id: s.instanceId,
@@ -43,11 +45,12 @@ export const TOOL_HANDLERS: Handlers = {
       rooms: s.roomCount,
       uptime: s.uptime,
       bridge: brokerSummary(s),
+      ...workersView(s),
     }
   },
 
-  websocket_health_check: ({ server }) => {
-    const s = snapshot(server)
+  websocket_health_check: async ({ server }) => {
+    const s = await serviceSnapshot(server)
     return {
       status: s.healthy ? 'healthy' : 'stopped',
       service: s.service,
@@ -60,18 +63,19 @@ export const TOOL_HANDLERS: Handlers = {
       sources: s.sources,
       uptime: s.uptime,
       bridge: brokerSummary(s),
+      ...workersView(s),
     }
   },
 
-  websocket_list_rooms: ({ server }) => {
-    const list = rooms(server).map((r) => ({ room: r.name, subscribers: r.subscribers }))
+  websocket_list_rooms: async ({ server }) => {
+    const list = rooms(await serviceSnapshot(server)).map((r) => ({ room: r.name, subscribers: r.subscribers }))
     return { rooms: list, count: list.length }
   },
 
   websocket_broadcast_test_event: async ({ server }, input) => published(await server.publish(input.room, input.event_type, { ...input.data, test: true }, null, { countRemote: true })),
 
-  websocket_get_metrics: ({ server }) => {
-    const s = snapshot(server)
+  websocket_get_metrics: async ({ server }) => {
+    const s = await serviceSnapshot(server)
     const b = s.broker
     return {
       service: s.service,
@@ -81,27 +85,26 @@ export const TOOL_HANDLERS: Handlers = {
       ...s.traffic,
       bridge: { state: b.state, kind: b.kind, instances: b.instances, published: b.published, received: b.received, malformed: b.malformed },
       delivery: s.delivery,
+      ...workersView(s),
     }
   },
 
-  list_ws_clients: ({ server }, input) => {
-    const clients = []
-    for (const c of server.connections()) {
-      if (clients.length >= input.limit) break
-      clients.push({
-        id: c.id,
-        connected_since: new Date(c.connectedAt).toISOString(),
-        subscriptions: [...c.subscriptions],
-        remote_address: c.remoteAddress,
-        authenticated: c.identity !== null,
-        user_id: c.identity?.userId ?? null,
-      })
-    }
-    return { clients, count: clients.length, total: server.connectionCount }
+  list_ws_clients: async ({ server }, input) => {
+    const all = await serviceClients(server)
+    const clients = all.clients.slice(0, input.limit).map((c) => ({
+      id: c.id,
+      connected_since: c.connected_at,
+      subscriptions: c.subscriptions,
+      remote_address: c.remote_address,
+      authenticated: c.authenticated,
+      user_id: c.user_id,
+      ...(c.worker !== undefined ? { worker: c.worker } : {}),
+    }))
+    return { clients, count: clients.length, total: all.clients.length }
   },
 
-  list_ws_channels: ({ server }) => {
-    const channels = rooms(server).map((r) => ({ channel: r.name, subscribers: r.subscribers }))
+  list_ws_channels: async ({ server }) => {
+    const channels = rooms(await serviceSnapshot(server)).map((r) => ({ channel: r.name, subscribers: r.subscribers }))
     return { channels, count: channels.length, patterns: server.channelSpecs.map((c) => c.spec.pattern) }
   },
 

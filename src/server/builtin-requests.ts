@@ -30,7 +30,8 @@ export interface BuiltinHost {
   observe(conn: Connection, pattern: unknown): string
   unobserve(conn: Connection, pattern: string): void
   publish(channel: unknown, event: unknown, data: unknown, from: Connection | null): Promise<{ pub: Publication }>
-  status(): JsonObject
+  /** The whole service's status (every worker's, with workers). */
+  status(): JsonObject | Promise<JsonObject>
 }
 
 /** Only an operator connection (loopback or the API key, per the access policy) observes. */

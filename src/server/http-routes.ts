@@ -6,7 +6,8 @@ import { MAX_DATA_DEPTH, valueTooDeep } from '../protocol/json-depth.js'
 import type { JsonObject } from '../protocol/messages.js'
 import { describeIssue } from './request-registry.js'
 import type { ServerView } from './server-view.js'
-import { healthView, infoView, snapshot, statsView } from './status-model.js'
+import { serviceClients, serviceSnapshot } from './service-status.js'
+import { healthView, infoView, statsView } from './status-model.js'
 
 const PublishBodySchema = z.object({
   channel: z.string(),
@@ -70,11 +71,11 @@ export function registerHttpRoutes(app: FastifyInstance, server: ServerView): vo
   app.get('/health', { config: { access: 'public' } }, async (req, reply) => {
     // A caller that could read /stats sees each channel; anyone else, patterns (private channels name their owner).
     const credentialed = server.access.check(req.raw, 'protected') === null
-    const body = healthView(snapshot(server), credentialed ? null : server.channelSpecs)
+    const body = healthView(await serviceSnapshot(server), credentialed ? null : server.channelSpecs)
     return reply.code(body.status === 'healthy' ? 200 : 503).send(body)
   })
-  app.get('/stats', async () => statsView(snapshot(server)))
-  app.get('/ws/info', async () => infoView(server))
+  app.get('/stats', async () => statsView(await serviceSnapshot(server)))
+  app.get('/ws/info', async () => infoView(await serviceClients(server)))
 
   const parseBody = <S extends z.ZodObject>(schema: S, body: unknown): z.output<S> => {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {

@@ -8,6 +8,7 @@ import type { JsonObject, Publication } from '../protocol/messages.js'
 import type { Connection } from './connection.js'
 import type { StatusRegistry } from './status-registry.js'
 import type { BroadcastObserver, ServerStats } from './stats.js'
+import type { WorkerGroup } from './worker-group.js'
 
 /** What a publish reached (docs/protocol.md A.5, A.8). */
 export interface Published {
@@ -50,6 +51,8 @@ export interface ServerView {
   connections(): IterableIterator<Connection>
   /** Room name → local subscriber count. */
   roomCounts(): Record<string, number>
+  /** The other workers when this server is one of several (`workers: N`), else null: the service is this server. */
+  readonly workers: WorkerGroup | null
   /** The parts that report status of their own (sources, plugins, delivery); register into it. */
   readonly statusRegistry: StatusRegistry
   /**

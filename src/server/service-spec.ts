@@ -5,6 +5,7 @@ import type { Dialect } from '../dialects/dialect.js'
 import type { ChannelSpec } from '../protocol/channels.js'
 import type { JsonObject } from '../protocol/messages.js'
 import type { ServiceHooks } from './service-hooks.js'
+import type { WorkerGroup } from './worker-group.js'
 
 /** Event name → zod schema of its payload (extra fields pass through). */
 export type EventSchemas = Readonly<Record<string, z.ZodType<JsonObject>>>
@@ -29,4 +30,6 @@ export interface ServerOptions {
   /** Cluster broker; default from settings.redis: a RedisBroker when `redis.url` is set, else a MemoryBroker. */
   readonly broker?: Broker
   readonly logger?: Logger
+  /** The other workers, when this server is one worker of several (`workers: N`): its status views answer for all. */
+  readonly workers?: WorkerGroup
 }

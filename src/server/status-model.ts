@@ -56,6 +56,16 @@ export interface StatusSnapshot {
   readonly parts: Record<string, JsonObject>
   /** Event sources and their connection state: the contributors reporting a `state`, e.g. `postgres: listening`. */
   readonly sources: Record<string, string>
+  /** With `workers: N > 1`: the figures above are the whole service's, and these each worker's (status-merge.ts). */
+  readonly workers?: readonly WorkerStatus[]
+}
+
+/** One worker's own snapshot, or why it gave none (it did not answer in time). */
+export interface WorkerStatus {
+  readonly id: number
+  readonly pid: number
+  readonly snapshot: StatusSnapshot | null
+  readonly error?: string
 }
 
 function traffic(server: ServerView): TrafficFigures {
@@ -149,9 +159,55 @@ export function statusWord(s: StatusSnapshot): string {
   return s.state === 'running' ? 'unhealthy' : s.state
 }
 
+/** One worker in the breakdown: its own figures, or why it gave none. */
+export type WorkerRow =
+  | { id: number; pid: number; status: 'unreachable'; error: string }
+  | {
+      id: number
+      pid: number
+      instance_id: string
+      status: string
+      uptime: number
+      connections: number
+      connections_total: number
+      rooms: number
+      messages_in: number
+      messages_out: number
+      broadcasts: number
+      deliveries: number
+      pending_deliveries: number
+      failed_deliveries: number
+    }
+
+/** The per-worker breakdown of a service with workers: each worker's own figures (absent with one process). */
+export function workersView(s: StatusSnapshot): { workers?: WorkerRow[] } {
+  if (s.workers === undefined) return {}
+  return {
+    workers: s.workers.map(({ id, pid, snapshot: w, error }) => {
+      if (w === null) return { id, pid, status: 'unreachable', error: error ?? 'no answer' }
+      return {
+        id,
+        pid,
+        instance_id: w.instanceId,
+        status: statusWord(w),
+        uptime: w.uptime,
+        connections: w.connections.current,
+        connections_total: w.connections.total,
+        rooms: w.roomCount,
+        messages_in: w.traffic.messages.in,
+        messages_out: w.traffic.messages.out,
+        broadcasts: w.traffic.broadcasts,
+        deliveries: w.traffic.deliveries,
+        pending_deliveries: w.delivery.pending,
+        failed_deliveries: w.delivery.failed,
+      }
+    }),
+  }
+}
+
 /** The service's own status (the get_status request). */
 export function statusView(s: StatusSnapshot): JsonObject {
-  return { service: s.service, status: statusWord(s), connections: s.connections.current, channels: s.roomCount, uptime: s.uptime, bridge: s.broker.state }
+  return { service: s.service, status: statusWord(s), connections: s.connections.current, channels: s.roomCount, uptime: s.uptime, bridge: s.broker.state, ...workersView(s) }
 }
 
 /**
@@ -188,6 +244,7 @@ export function healthView(s: StatusSnapshot, byPattern: readonly CompiledChanne
     bridge: { ...s.broker },
     ...s.parts,
     sources: s.sources,
+    ...workersView(s),
   }
 }
 
@@ -206,11 +263,33 @@ export function statsView(s: StatusSnapshot): JsonObject {
     uptime: s.uptime,
     bridge: { ...s.broker },
     ...s.parts,
+    ...workersView(s),
   }
 }
 
-/** GET /ws/info: every client with its subscriptions, and the channels. */
-export function infoView(server: ServerView): JsonObject {
+/** One connected client, as /ws/info and list_ws_clients show it. */
+export interface ClientRow {
+  readonly id: string
+  readonly connected_at: string
+  readonly remote_address: string
+  readonly subscriptions: string[]
+  readonly user_id: string | null
+  readonly authenticated: boolean
+  /** The worker holding the connection (with `workers: N > 1`). */
+  readonly worker?: number
+}
+
+/** The clients of a server (or, merged, of every worker), oldest first, and the channels' subscriber counts. */
+export interface ClientsSnapshot {
+  readonly service: string
+  readonly clients: readonly ClientRow[]
+  readonly channels: Record<string, number>
+  /** With workers: each worker's client count, or why it gave none. */
+  readonly workers?: readonly { id: number; pid: number; clients: number | null; error?: string }[]
+}
+
+/** This server's own clients. */
+export function clientsSnapshot(server: ServerView): ClientsSnapshot {
   return {
     service: server.name,
     clients: [...server.connections()].map((c) => ({
@@ -219,8 +298,19 @@ export function infoView(server: ServerView): JsonObject {
       remote_address: c.remoteAddress,
       subscriptions: [...c.subscriptions],
       user_id: c.identity?.userId ?? null,
+      authenticated: c.identity !== null,
     })),
     channels: server.roomCounts(),
+  }
+}
+
+/** GET /ws/info: every client with its subscriptions (and its worker), and the channels. */
+export function infoView(c: ClientsSnapshot): JsonObject {
+  return {
+    service: c.service,
+    clients: c.clients.map(({ authenticated: _, ...row }) => row),
+    channels: c.channels,
+    ...(c.workers === undefined ? {} : { workers: c.workers.map((w) => ({ ...w })) }),
   }
 }
 

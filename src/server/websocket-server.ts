@@ -25,12 +25,14 @@ import { Observers } from './observers.js'
 import { RequestRegistry } from './request-registry.js'
 import { Subscriptions } from './subscriptions.js'
 import { type BroadcastObserver, ServerStats } from './stats.js'
-import { healthView, infoView, snapshot, statsView, StatusRegistry, statusView } from './status-model.js'
+import { answerForWorker, serviceStatus } from './service-status.js'
+import { clientsSnapshot, healthView, infoView, snapshot, statsView, StatusRegistry, statusView } from './status-model.js'
 import type { ServerPlugin } from './plugin.js'
 import type { Lifecycle, Published, ServerView } from './server-view.js'
 import { type CoreHooks, coreHooks } from './service-hooks.js'
 import type { EventSchemas, ServerOptions, ServiceSpec } from './service-spec.js'
 import type { CredentialCheck, SessionHost } from './session/host.js'
+import type { WorkerGroup } from './worker-group.js'
 
 export type { Published } from './server-view.js'
 export type { EventSchemas, ServerOptions, ServiceSpec } from './service-spec.js'
@@ -63,6 +65,8 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   broadcastObserver: BroadcastObserver | null = null
   /** Checks credentials with the dialect; a seam tests may replace. */
   readonly authenticator: CredentialCheck
+  /** The other workers when this server is one of several (`workers: N`); null when it is the whole service. */
+  readonly workers: WorkerGroup | null
   readonly #rules: ChannelRules
   readonly #subs: Subscriptions
   readonly #admission: Admission
@@ -78,6 +82,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     this.codec = this.dialect.codec
     this.log = (options.logger ?? pino({ level: settings.log_level })).child({ service: spec.name }, { serializers: logSerializers })
     this.broker = options.broker ?? createBroker(settings.redis, this.log)
+    this.workers = options.workers ?? null
     this.#rules = new ChannelRules(spec, settings, () => this.dialect.newEventId(), this.dialect.permissionsInTokens ?? true)
     this.history = historyChannelsOf(spec, settings)
     const delivery = (this.delivery = new Delivery(settings.delivery, Object.keys(spec.events), { log: this.log }))
@@ -131,8 +136,9 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       observe: (conn, pattern) => observers.add(conn, pattern),
       unobserve: (conn, pattern) => observers.remove(conn, pattern),
       publish: (channel, event, data, from) => this.publish(channel, event, data, from),
-      status: () => this.status(),
+      status: () => serviceStatus(this),
     })
+    answerForWorker(this)
   }
 
   /** Registers an observer run after a connection closed and left its rooms (a service uses its onDisconnect hook). */
@@ -186,7 +192,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     return this.#subs.rooms.size
   }
 
-  /** The service's own status (get_status). */
+  /** The service's own status (get_status), as this process sees it (with workers, get_status answers for all). */
   status(): JsonObject {
     return statusView(snapshot(this))
   }
@@ -203,7 +209,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
 
   /** GET /ws/info: clients and channels. */
   info(): JsonObject {
-    return infoView(this)
+    return infoView(clientsSnapshot(this))
   }
 
   /**
