@@ -185,7 +185,7 @@ export async function checkRun(dir) {
         const near = faultsNear(p.t0, p.t)
         if (near.length === 0) t.lost++
         else t.lost_in_fault_window++
-        const key = near.length === 0 ? 'none' : near.join('+')
+        const key = `${p.via}: ${near.length === 0 ? 'none' : near.join('+')}`
         t.lost_by_fault[key] = (t.lost_by_fault[key] ?? 0) + 1
         if (t.lost_samples.length < 20) t.lost_samples.push({ recipient: c, uid: p.u, via: p.via, ch: p.ch, t0: p.t0, t: p.t, faults_near: near })
       }
@@ -260,8 +260,11 @@ export async function checkRun(dir) {
   for (const inst of [...new Set(mem.map((r) => r.inst))]) {
     // Under load (publishing), summed over the instance's processes; heap_used moves with every
     // GC, so each end is the median of three samples: minutes 10–12, and the last three.
-    const series = mem
-      .filter((r) => r.inst === inst && r.label === 'periodic' && r.procs.length > 0)
+    // A sample that missed a process's report (none within 10 s on a loaded host) is left out.
+    const all = mem.filter((r) => r.inst === inst && r.label === 'periodic')
+    const procs = Math.max(...all.map((r) => r.procs.length))
+    const series = all
+      .filter((r) => r.procs.length === procs)
       .map((r) => ({ t: r.t, heap: r.procs.reduce((s, p) => s + p.heap_used, 0), rss: r.procs.reduce((s, p) => s + p.rss, 0), n: r.procs.length }))
     const median = (list) => {
       if (list.length === 0) return undefined
@@ -273,6 +276,7 @@ export async function checkRun(dir) {
     const base = median(series.slice(firstAfter10, firstAfter10 + 3))
     const last = median(series.slice(-3))
     soak.growth_after_10_min[inst] = {
+      samples: series.length,
       heap_mb: [base.heap, last.heap].map((x) => +(x / 2 ** 20).toFixed(1)),
       heap_pct: +((100 * (last.heap - base.heap)) / base.heap).toFixed(1),
       rss_mb: [base.rss, last.rss].map((x) => +(x / 2 ** 20).toFixed(1)),
@@ -313,7 +317,7 @@ export async function checkRun(dir) {
     ['  refused after a timeout or a lost connection, yet delivered (unknown outcome, receipts)', h.refused_after_timeout_delivered],
     ['tracked events', `${t.publications} accepted, ${t.pairs_owed} owed (recipient connected), ${t.delivered} delivered`],
     ['  lost outside any fault window (goal 0)', t.lost],
-    ['  lost in a fault window (by fault)', `${t.lost_in_fault_window} ${JSON.stringify(t.lost_by_fault)}`],
+    ['  lost in a fault window (by path: faults)', `${t.lost_in_fault_window} ${JSON.stringify(t.lost_by_fault)}`],
     ['  duplicates (allowed)', t.duplicate_receipts],
     ['  not owed: recipient offline at publish', `${t.not_owed_recipient_offline} (delivered anyway: ${t.not_owed_delivered_anyway})`],
     ['best effort', `${b.owed} owed, ${b.received} received, ${b.lost} lost ${JSON.stringify(b.lost_by_fault)}`],

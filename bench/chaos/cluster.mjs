@@ -2,14 +2,16 @@
 // PostgreSQL database with the outbox of docs/postgres.md, and the service instances, each in its
 // own process group so that a signal reaches a primary and its workers together.
 /* global fetch, AbortSignal */
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createWriteStream, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { promisify } from 'node:util'
 import pg from 'pg'
 import { ROOT, freePort, rssBytes } from '../lib/servers.js'
 
+const run = promisify(execFile)
 const PG_ADMIN = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
 async function waitTcp(port, isAlive, ms = 30000) {
@@ -27,17 +29,19 @@ async function waitTcp(port, isAlive, ms = 30000) {
   throw new Error(`nothing answered on ${port} after ${ms} ms`)
 }
 
-export class Redis {
-  constructor(dir, rec) {
-    this.dir = join(dir, 'redis')
+/** One redis-server node: AOF fsynced on every write, in its own directory; restartable on its port. */
+class RedisNode {
+  constructor(dir, rec, extra = []) {
+    this.dir = dir
     mkdirSync(this.dir, { recursive: true })
     this.rec = rec
+    this.extra = extra
     this.proc = null
   }
 
   async start() {
     this.port ??= await freePort()
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir]
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir, ...this.extra]
     this.proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
     const proc = this.proc
     await new Promise((resolve, reject) => {
@@ -51,10 +55,6 @@ export class Redis {
     this.rec.log('redis.start', { port: this.port, pid: proc.pid })
   }
 
-  get url() {
-    return `redis://127.0.0.1:${this.port}`
-  }
-
   signal(sig) {
     this.proc?.kill(sig)
   }
@@ -63,9 +63,68 @@ export class Redis {
     const p = this.proc
     if (p === null || p.exitCode !== null) return
     const gone = new Promise((r) => p.once('exit', r))
+    p.kill('SIGCONT')
     p.kill('SIGKILL')
     await gone
     this.proc = null
+  }
+}
+
+/** The run's Redis: one server. `nodes` is what faults pick from; `settings` the YAML block of the services. */
+export class Redis {
+  constructor(dir, rec) {
+    this.nodes = [new RedisNode(join(dir, 'redis'), rec)]
+  }
+
+  async start() {
+    await this.nodes[0].start()
+  }
+
+  get description() {
+    return `redis ${this.nodes[0].port}`
+  }
+
+  settings() {
+    return `redis:\n  url: redis://127.0.0.1:${this.nodes[0].port}\n`
+  }
+
+  async stop() {
+    await Promise.all(this.nodes.map((n) => n.kill()))
+  }
+}
+
+/**
+ * A Redis Cluster: three masters and a replica each (cluster-node-timeout 1000 ms, so a killed
+ * or stopped master fails over in about a second), built with `redis-cli --cluster create`.
+ */
+export class RedisCluster {
+  constructor(dir, rec) {
+    this.rec = rec
+    this.nodes = Array.from({ length: 6 }, (_, i) => new RedisNode(join(dir, `redis-${i}`), rec, ['--cluster-enabled', 'yes', '--cluster-node-timeout', '1000', '--cluster-config-file', 'nodes.conf']))
+  }
+
+  async start() {
+    await Promise.all(this.nodes.map((n) => n.start()))
+    await run('redis-cli', ['--cluster', 'create', ...this.nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'])
+    const end = Date.now() + 60000
+    for (const n of this.nodes) {
+      while (!(await run('redis-cli', ['-p', String(n.port), 'cluster', 'info'])).stdout.includes('cluster_state:ok')) {
+        if (Date.now() > end) throw new Error('the Redis Cluster never reached cluster_state:ok')
+        await sleep(200)
+      }
+    }
+  }
+
+  get description() {
+    return `redis cluster ${this.nodes.map((n) => n.port).join(',')}`
+  }
+
+  settings() {
+    return `redis:\n  cluster: [${this.nodes.map((n) => `"127.0.0.1:${n.port}"`).join(', ')}]\n`
+  }
+
+  async stop() {
+    await Promise.all(this.nodes.map((n) => n.kill()))
   }
 }
 

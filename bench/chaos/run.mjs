@@ -6,7 +6,8 @@
 // (JSONL under --out); bench/chaos/check.mjs then reports per guarantee.
 //
 //   npm run build && npm run chaos -- --minutes 10 [--seed 7] [--clients 300] [--rate 20]
-//                                     [--faults all|none] [--sample 60] [--out DIR]
+//                                     [--faults all|none|kind,…] [--sample 60] [--out DIR] [--cluster]
+// --cluster: a Redis Cluster of three masters with a replica each instead of one redis-server.
 // --faults none --minutes 60 is the soak: heap and RSS of every process sampled every --sample s.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -15,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { loadavg } from 'node:os'
 import { FaultProxy } from './proxy.mjs'
 import { Recorder, seeded } from './record.mjs'
-import { Instance, Redis, createOutboxDatabase, terminateListeners } from './cluster.mjs'
+import { Instance, Redis, RedisCluster, createOutboxDatabase, terminateListeners } from './cluster.mjs'
 import { FlatAgent, RawEnvelope, RecoveringClient } from './clients.mjs'
 import { McpPublisher, OutboxPublisher, httpPublish } from './publishers.mjs'
 import { checkRun } from './check.mjs'
@@ -32,10 +33,6 @@ const { values } = parseArgs({
     cluster: { type: 'boolean', default: false },
   },
 })
-if (values.cluster) {
-  console.error('--cluster (Redis Cluster) is not wired into the chaos run yet: run without it.')
-  process.exit(2)
-}
 const MINUTES = Number(values.minutes)
 const SEED = Number(values.seed)
 const CLIENTS = Number(values.clients)
@@ -48,14 +45,14 @@ const trafficRandom = seeded(SEED + 1) // traffic mix apart from the fault sched
 const uptime = () => loadavg().map((x) => x.toFixed(2)).join(' ')
 const say = (msg) => console.log(`[${new Date().toISOString().slice(11, 19)} +${Math.round(rec.now() / 1000)}s load ${uptime()}] ${msg}`)
 
-writeFileSync(join(OUT, 'run.json'), JSON.stringify({ argv: process.argv.slice(2), minutes: MINUTES, seed: SEED, clients: CLIENTS, rate: RATE, faults: values.faults, started: new Date().toISOString(), load: uptime() }, null, 1))
-say(`chaos run: ${MINUTES} min, seed ${SEED}, ${CLIENTS} clients, ${RATE} publications/s, faults ${values.faults}; history in ${OUT}`)
+writeFileSync(join(OUT, 'run.json'), JSON.stringify({ argv: process.argv.slice(2), minutes: MINUTES, seed: SEED, clients: CLIENTS, rate: RATE, faults: values.faults, redis: values.cluster ? 'cluster' : 'one server', started: new Date().toISOString(), load: uptime() }, null, 1))
+say(`chaos run: ${MINUTES} min, seed ${SEED}, ${CLIENTS} clients, ${RATE} publications/s, faults ${values.faults}, ${values.cluster ? 'Redis Cluster' : 'one Redis'}; history in ${OUT}`)
 
 // --- the cluster ---
-const redis = new Redis(OUT, rec)
+const redis = values.cluster ? new RedisCluster(OUT, rec) : new Redis(OUT, rec)
 await redis.start()
 const db = await createOutboxDatabase()
-const WORKFLOW = (redisUrl) => `host: 127.0.0.1
+const WORKFLOW = (redisSettings) => `host: 127.0.0.1
 workers: 2
 max_connections: 20000
 max_connections_per_ip: 20000
@@ -70,14 +67,12 @@ drain_timeout: 2
 mcp:
   enabled: true
   port: {mcp_port}
-redis:
-  url: ${redisUrl}
-history:
+${redisSettings}history:
   - channel: "workflow:*"
     size: 100000
     ttl: 7200
 `
-const CONTEXT = (redisUrl, pgUrl) => `host: 127.0.0.1
+const CONTEXT = (redisSettings, pgUrl) => `host: 127.0.0.1
 max_connections: 20000
 max_connections_per_ip: 20000
 message_rate_limit: 100000
@@ -89,15 +84,13 @@ flat:
 mcp:
   enabled: true
   port: {mcp_port}
-redis:
-  url: ${redisUrl}
-postgres:
+${redisSettings}postgres:
   url: ${pgUrl}
 `
 const env = { REDIS_URL: '', REDIS_ADDR: '', DATABASE_URL: '', NODE_ENV: 'development' }
 const instances = []
-for (let i = 0; i < 3; i++) instances.push(new Instance({ name: `workflow-${i}`, service: 'workflow', dir: OUT, settings: WORKFLOW(redis.url), env, rec }))
-for (let i = 0; i < 3; i++) instances.push(new Instance({ name: `context-${i}`, service: 'context', dir: OUT, settings: CONTEXT(redis.url, db.url), env, rec }))
+for (let i = 0; i < 3; i++) instances.push(new Instance({ name: `workflow-${i}`, service: 'workflow', dir: OUT, settings: WORKFLOW(redis.settings()), env, rec }))
+for (let i = 0; i < 3; i++) instances.push(new Instance({ name: `context-${i}`, service: 'context', dir: OUT, settings: CONTEXT(redis.settings(), db.url), env, rec }))
 await Promise.all(instances.map((x) => x.start()))
 const proxies = new Map()
 for (const inst of instances) {
@@ -108,7 +101,7 @@ for (const inst of instances) {
 const wf = instances.filter((x) => x.service === 'workflow')
 const ctx = instances.filter((x) => x.service === 'context')
 const urlsOf = (list) => list.map((x) => `ws://127.0.0.1:${proxies.get(x).port}`)
-say(`instances up: ${instances.map((x) => `${x.name}:${x.port}→proxy ${proxies.get(x).port}`).join(', ')}; redis ${redis.port}; database ${db.name}`)
+say(`instances up: ${instances.map((x) => `${x.name}:${x.port}→proxy ${proxies.get(x).port}`).join(', ')}; ${redis.description}; database ${db.name}`)
 
 // --- the clients ---
 const nSlow = Math.max(2, Math.round(CLIENTS * 0.02))
@@ -262,26 +255,31 @@ async function fault() {
       rec.log('fault.end', { kind, target: inst.name })
       down.delete(inst)
       return
-    case 'redis-restart':
+    case 'redis-restart': {
+      // One Redis node (of the cluster's six with --cluster): SIGKILL, started again from its AOF.
       if (down.has('redis')) return
+      const node = redis.nodes.length === 1 ? redis.nodes[0] : redis.nodes[Math.floor(faultRandom() * redis.nodes.length)]
       down.add('redis')
-      note({ target: 'redis', restart_after_ms: dur })
-      await redis.kill()
+      note({ target: `redis:${node.port}`, restart_after_ms: dur })
+      await node.kill()
       await sleep(dur)
-      await redis.start()
-      rec.log('fault.end', { kind, target: 'redis' })
+      await node.start()
+      rec.log('fault.end', { kind, target: `redis:${node.port}` })
       down.delete('redis')
       return
-    case 'redis-stop':
+    }
+    case 'redis-stop': {
       if (down.has('redis')) return
+      const node = redis.nodes.length === 1 ? redis.nodes[0] : redis.nodes[Math.floor(faultRandom() * redis.nodes.length)]
       down.add('redis')
-      note({ target: 'redis', ms: dur })
-      redis.signal('SIGSTOP')
+      note({ target: `redis:${node.port}`, ms: dur })
+      node.signal('SIGSTOP')
       await sleep(dur)
-      redis.signal('SIGCONT')
-      rec.log('fault.end', { kind, target: 'redis' })
+      node.signal('SIGCONT')
+      rec.log('fault.end', { kind, target: `redis:${node.port}` })
       down.delete('redis')
       return
+    }
     case 'pg-terminate':
       note({ target: 'postgres', terminated: await terminateListeners(db.url, outbox.pid === null ? [] : [outbox.pid]) })
       return
@@ -340,7 +338,7 @@ for (const inst of instances) {
   inst.signalGroup('SIGCONT')
   if (!inst.alive) await inst.start()
 }
-redis.signal('SIGCONT')
+for (const n of redis.nodes) n.signal('SIGCONT')
 await sleep(10000)
 publishing = false
 await publisher
@@ -380,7 +378,7 @@ for (const w of recs) rec.log('wire', { c: w.name, ...w.wire })
 
 for (const p of proxies.values()) await p.close()
 await Promise.all(instances.map((x) => x.stop()))
-await redis.kill()
+await redis.stop()
 await db.drop()
 await rec.close()
 say('run finished; checking')
