@@ -29,9 +29,10 @@ export class WorkerRole {
     process.on('disconnect', () => stop.request('the primary is gone'))
   }
 
-  /** The broker of a worker: Redis when the settings name one, else the primary's ipc relay. */
+  /** The broker of a worker: Redis (one server or a Redis Cluster) when the settings name one, else the primary's ipc relay. */
   broker(settings: Settings, logger: Logger): Broker {
-    return settings.redis.url === null ? new IpcBroker({ link: this.#link, logger }) : createBroker(settings.redis, logger)
+    const redis = settings.redis.url !== null || settings.redis.cluster !== null
+    return redis ? createBroker(settings.redis, logger) : new IpcBroker({ link: this.#link, logger })
   }
 
   /**
