@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { AccessPolicy } from '../auth/access-policy.js'
-import { collectStatus, type ServiceTarget } from './status-poll.js'
+import { channelDetail, collectStatus, type ServiceTarget } from './status-poll.js'
 
 /** The dashboard's own port (docs/protocol.md G). */
 export const DASHBOARD_PORT = 3848
@@ -53,6 +53,15 @@ export class DashboardServer {
     app.get('/assets/app.css', (_req, reply) => reply.type('text/css').send(assets.css))
     app.get('/api/services', () => ({ services: this.#opts.services }))
     app.get('/api/status', async () => ({ services: await collectStatus(this.#opts.services), timestamp: Date.now() }))
+    // One channel of one service: its presence and recent history, read from the service (read-only).
+    app.get('/api/channel', async (req, reply) => {
+      const q = req.query as { service?: string; channel?: string }
+      const target = this.#opts.services.find((t) => t.name === q.service)
+      if (target === undefined || typeof q.channel !== 'string' || q.channel === '') {
+        return reply.code(400).send({ error: 'Query needs service (one of the dashboard\'s services) and channel', code: 'INVALID_PARAMS' })
+      }
+      return channelDetail(target, q.channel)
+    })
     await app.listen({ host: this.#opts.host, port: this.#opts.port })
     const addr = app.server.address()
     const port = typeof addr === 'object' && addr !== null ? addr.port : this.#opts.port
