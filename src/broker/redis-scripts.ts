@@ -13,25 +13,47 @@
  * epoch the caller passes, and any stream left without it is deleted first: its offsets belong
  * to a past the new epoch does not claim.
  *
- * The meta also keeps `r`, the replication id of the server that wrote it. Replication is
- * asynchronous: a replica promoted after its master died may lack publications the master
- * acknowledged, and would hand out their offsets again under the same epoch. A promoted
- * replica's previous replication id (`master_replid2`) is its old master's: a meta written
- * there is dropped, so the stream starts a new epoch (subscribers get `recovered: false`). A
- * meta written by any other server (a slot migrated with MIGRATE, which moves keys whole; a
- * restart from the append-only file) is kept and adopted.
+ * The meta also keeps `r`, the replication id of the server that wrote it, and `c`, when (the
+ * server's clock, ms) that was last checked. Replication is asynchronous: a replica promoted
+ * after its master died may lack publications the master acknowledged, and would hand out
+ * their offsets again under the same epoch. A promoted replica's previous replication id
+ * (`master_replid2`) is its old master's: a meta written there is dropped, so the stream starts
+ * a new epoch (subscribers get `recovered: false`). A meta written by any other server (a slot
+ * migrated with MIGRATE, which moves keys whole; a restart from the append-only file) is kept and
+ * adopted.
+ *
+ * Reading the replication ids (`INFO replication`) costs more than the rest of a script, so a
+ * meta is checked at most every CHECK_MS: a promotion needs the cluster to time its master
+ * out first (`cluster-node-timeout`, seconds in production), so the first script on a promoted
+ * replica finds its inherited check older than that and runs it. This assumes the servers'
+ * clocks agree within the node timeout, and that no `CLUSTER FAILOVER TAKEOVER` is forced within
+ * CHECK_MS of a write to a master that is still alive (a planned `CLUSTER FAILOVER` loses nothing).
  */
 
-/** Runs first in both scripts: drops a meta (and its stream) that a promoted replica inherited. */
+/** How often (ms) a meta's writer is checked against the server's replication ids. */
+export const CHECK_MS = 250
+
+/**
+ * Runs first in both scripts: reads the meta's epoch, top, writer and last check, and when the
+ * check is due (or the meta is new) reads the server's replication ids: a meta a promoted
+ * replica inherited is dropped with its stream; one written elsewhere is adopted.
+ */
 const INHERITED = `
-local repl = redis.call('info', 'replication')
-local replid = string.match(repl, 'master_replid:(%w+)')
-local replid2 = string.match(repl, 'master_replid2:(%w+)')
-local writer = redis.call('hget', KEYS[1], 'r')
-if writer and writer ~= replid and writer == replid2 then
-  redis.call('del', KEYS[1], KEYS[2])
-elseif writer ~= replid and redis.call('exists', KEYS[1]) == 1 then
-  redis.call('hset', KEYS[1], 'r', replid)
+local meta = redis.call('hmget', KEYS[1], 'e', 's', 'r', 'c')
+local t = redis.call('time')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local replid = nil
+if not meta[1] or math.abs(now - (tonumber(meta[4]) or 0)) >= ${CHECK_MS} then
+  local repl = redis.call('info', 'replication')
+  replid = string.match(repl, 'master_replid:(%w+)')
+  local replid2 = string.match(repl, 'master_replid2:(%w+)')
+  local writer = meta[3]
+  if meta[1] and writer and writer ~= replid and writer == replid2 then
+    redis.call('del', KEYS[1], KEYS[2])
+    meta = {false, false, false, false}
+  elseif meta[1] then
+    redis.call('hset', KEYS[1], 'r', replid, 'c', now)
+  end
 end
 `
 
@@ -42,11 +64,11 @@ end
  * (the head is a JSON object without its closing brace). Returns {offset, epoch, receivers}.
  */
 export const APPEND_AND_PUBLISH = `${INHERITED}
-local epoch = redis.call('hget', KEYS[1], 'e')
+local epoch = meta[1]
 if not epoch then
   epoch = ARGV[5]
   redis.call('del', KEYS[2])
-  redis.call('hset', KEYS[1], 'e', epoch, 'r', replid)
+  redis.call('hset', KEYS[1], 'e', epoch, 'r', replid, 'c', now)
 end
 local offset = redis.call('hincrby', KEYS[1], 's', 1)
 redis.call('pexpire', KEYS[1], ARGV[4])
@@ -63,13 +85,12 @@ return {offset, epoch, receivers}
  * subscriber is told is the one the next publication continues.
  */
 export const READ_STREAM = `${INHERITED}
-local meta = redis.call('hmget', KEYS[1], 'e', 's')
 local epoch, top = meta[1], meta[2]
 if not epoch then
   epoch = ARGV[4]
   top = 0
   redis.call('del', KEYS[2])
-  redis.call('hset', KEYS[1], 'e', epoch, 's', 0, 'r', replid)
+  redis.call('hset', KEYS[1], 'e', epoch, 's', 0, 'r', replid, 'c', now)
 end
 redis.call('pexpire', KEYS[1], ARGV[3])
 local entries = {}

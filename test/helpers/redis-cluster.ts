@@ -112,6 +112,13 @@ export class TestRedisCluster {
     }, { timeoutMs: SAFETY_MS, everyMs: 100 })
   }
 
+  /** The hash slot of `key` (CLUSTER KEYSLOT on a live node). */
+  async slotOf(key: string): Promise<number> {
+    const live = this.#live()[0]
+    if (live === undefined) throw new Error('no live node')
+    return Number((await cli(live.port, 'cluster', 'keyslot', key)).trim())
+  }
+
   /** The port of a live replica of the master on `port`, or null when it has none. */
   async replicaOf(port: number): Promise<number | null> {
     const repl = await cli(port, 'info', 'replication')
