@@ -77,6 +77,8 @@ export class RedisPending implements PendingStore {
       const left = await redis.pttl(names.lease(owner))
       if (left > 0) return { wait: left }
     }
+    // Removals queued so far go first: an event acknowledged before this point is not adopted.
+    this.#flush()
     const reply = (await redis.eval(PENDING_ADOPT, 2, keys.owner, keys.entries, this.#self, owner, this.#timing.keepMs)) as string[] | null
     // Another instance took it between the read and the script: look again soon.
     if (reply === null) return { wait: 100 }

@@ -152,6 +152,11 @@ export class DeliveryTracker {
     return this.#byTarget.get(target.id)?.identity ?? null
   }
 
+  /** Whether event `id` is pending for `target`'s recipient and was last sent to `target` (it has it already). */
+  sentTo(target: DeliveryTarget, id: string): boolean {
+    return this.#byTarget.get(target.id)?.entries.get(id)?.target === target
+  }
+
   /** Whether `identity` has an open connection here. */
   connectedHere(identity: string): boolean {
     return (this.#recipients.get(keyOf(identity, null))?.targets.length ?? 0) > 0

@@ -40,6 +40,8 @@ export class Delivery {
   #port: DeliveryPort | null = null
   #self = ''
   #store: PendingStore = memoryPendingStore
+  /** Identities whose record is being adopted → the events settled meanwhile (the record may still hold them). */
+  readonly #adopting = new Map<string, Set<string>>()
   readonly #clock: Clock
   readonly #log: Logger | undefined
 
@@ -93,7 +95,10 @@ export class Delivery {
     })
     this.tracker.recordTo({
       put: (identity, id, event, frame, attempts, order) => store.put(identity, { id, event, text: (frame.text ??= frameText(frame.bytes)), attempts, order }),
-      remove: (identity, id) => store.remove(identity, id),
+      remove: (identity, id) => {
+        this.#adopting.get(identity)?.add(id)
+        store.remove(identity, id)
+      },
     })
   }
 
@@ -142,6 +147,14 @@ export class Delivery {
     return frame
   }
 
+  /**
+   * Whether `target` already got event `id` and it is still pending: an event adopted from the
+   * durable record can arrive live too, and is then not sent again.
+   */
+  sentTo(target: DeliveryTarget, id: string): boolean {
+    return this.#store.durable && this.tracker.sentTo(target, id)
+  }
+
   /** Tracks the first copy of `id` just sent to `target`; false when a bound was reached. */
   track(target: DeliveryTarget, id: string, event: string, frame: TrackedFrame): boolean {
     return this.tracker.track(target, id, event, frame)
@@ -180,12 +193,17 @@ export class Delivery {
    */
   async #adoptRecord(identity: string): Promise<void> {
     const store = this.#store
+    if (this.#adopting.has(identity)) return
+    const settled = new Set<string>()
+    this.#adopting.set(identity, settled)
     let adoption
     try {
       adoption = await store.adopt(identity)
     } catch (err) {
       this.#log?.warn({ err, recipient: identity }, 'pending deliveries of the identity could not be read')
       return
+    } finally {
+      this.#adopting.delete(identity)
     }
     if (adoption === null || store !== this.#store) return
     if ('wait' in adoption) {
@@ -194,7 +212,8 @@ export class Delivery {
       }, adoption.wait + LEASE_MARGIN_MS)
       return
     }
-    if (adoption.entries.length > 0) this.tracker.adopt(identity, adoption.entries)
+    const entries = adoption.entries.filter((e) => !settled.has(e.id))
+    if (entries.length > 0) this.tracker.adopt(identity, entries)
   }
 
   #handOver(identity: string, to: string): void {

@@ -49,6 +49,8 @@ export class LocalDelivery {
     for (const conn of members) {
       const gate = holding?.get(conn)
       if (gate !== undefined && !heldDeliveries.pass(conn, gate, pub, frame)) continue
+      // Already sent to it, adopted from the durable record before it arrived live.
+      if (tracked !== null && delivery.sentTo(conn, pub.id)) continue
       if (conn.sendFramed(frame)) n++
       // Tracked for a closing connection too: its identity may reconnect and get it then.
       if (tracked !== null) delivery.track(conn, pub.id, pub.event, tracked)
