@@ -11,17 +11,14 @@ import { WorkerRole } from './cli/worker-role.js'
 import { envelopeDialect } from './dialects/envelope.js'
 import { tlsProblems } from './server/http-transport.js'
 import { publicChannelProblems } from './server/public-channels.js'
-import { describeHealth, probeHealth } from './mcp/health-probe.js'
-import { McpPlugin, mcpPortOf } from './mcp/mcp-plugin.js'
+import { McpPlugin } from './mcp/mcp-plugin.js'
+import { mcpPortOf } from './mcp/mcp-port.js'
 import type { RemoteTarget } from './mcp/remote.js'
-import { checkStatus } from './mcp/status-check.js'
-import { runStdioProxy } from './mcp/stdio-proxy.js'
 import { MetricsPlugin } from './metrics/metrics-plugin.js'
 import { cliLogger } from './cli/logger.js'
 import { describeStartError } from './cli/start-error.js'
 import { startedByNpm, StopSignals } from './cli/stop-signals.js'
 import { token } from './cli/token.js'
-import { createDashboard, dashboardPort, dashboardTarget } from './cli/dashboard.js'
 import { parseCommand } from './cli/options.js'
 import { commandNames, commandUsage, didYouMean, serviceArg, usage, UsageError, version } from './cli/usage.js'
 
@@ -249,14 +246,16 @@ interface Closable {
   close(): Promise<void>
 }
 
-function dashboardTargets(loaded: readonly Loaded[]) {
+async function dashboardTargets(loaded: readonly Loaded[]) {
+  const { dashboardTarget } = await import('./cli/dashboard.js')
   return loaded.map(({ name, settings }) => dashboardTarget(name, dialectOf(name), settings))
 }
 
 /** `serve all` also starts the dashboard (docs/dashboard.md) on 127.0.0.1:3848 (ROOMCAST_DASHBOARD_PORT). */
 async function startDashboard(loaded: readonly Loaded[], logger: Logger, servers: Closable[]): Promise<string | null> {
+  const { createDashboard, dashboardPort } = await import('./cli/dashboard.js')
   const port = dashboardPort(undefined)
-  const dashboard = createDashboard(ROOT, dashboardTargets(loaded), logger, port, '127.0.0.1')
+  const dashboard = createDashboard(ROOT, await dashboardTargets(loaded), logger, port, '127.0.0.1')
   servers.push(dashboard)
   try {
     await dashboard.listen()
@@ -271,8 +270,9 @@ async function serveDashboard(portFlag: number | undefined, host: string | undef
   const loaded: Loaded[] = serviceNames().map((name) => ({ name, settings: settingsOf(name, undefined) }))
   const logger = cliLogger(loaded[0]?.settings ?? { log_level: 'info', log_format: 'auto' })
   const stop = new StopSignals(logger, { watchParent: startedByNpm() })
+  const { createDashboard, dashboardPort } = await import('./cli/dashboard.js')
   const port = dashboardPort(portFlag)
-  const dashboard = createDashboard(ROOT, dashboardTargets(loaded), logger, port, host ?? '127.0.0.1')
+  const dashboard = createDashboard(ROOT, await dashboardTargets(loaded), logger, port, host ?? '127.0.0.1')
   try {
     await dashboard.listen()
   } catch (err) {
@@ -320,6 +320,7 @@ async function status(args: string[]): Promise<number> {
     console.log(`${target.name}: MCP is disabled in its settings (mcp.enabled: false); asking GET /health instead`)
     return httpStatus(target.name, target.host, target.port)
   }
+  const { checkStatus } = await import('./mcp/status-check.js')
   const report = await checkStatus(target.name, target.mcp, { host: target.host, port: target.port }, target.timeoutMs)
   console.log(report.line)
   return report.code
@@ -327,11 +328,13 @@ async function status(args: string[]): Promise<number> {
 
 async function mcp(args: string[]): Promise<number> {
   const target = targetOf('mcp', args)
+  const { runStdioProxy } = await import('./mcp/stdio-proxy.js')
   await runStdioProxy(target.name, target.mcp, target.timeoutMs)
   return 0
 }
 
 async function httpStatus(name: string, host: string, port: number): Promise<number> {
+  const { describeHealth, probeHealth } = await import('./mcp/health-probe.js')
   const report = describeHealth(name, host, port, await probeHealth(host, port, 5000))
   console.log(report.line)
   return report.code

@@ -1,4 +1,4 @@
-import { jwtVerify, SignJWT, errors as joseErrors } from 'jose'
+import type * as Jose from 'jose'
 import { z } from 'zod'
 import type { Identity } from './identity.js'
 
@@ -19,8 +19,13 @@ export class InvalidTokenError extends Error {
   }
 }
 
+/** jose, loaded with the first token (about 10 MiB of RSS a flat service or an anonymous-only one never needs). */
+let jose: Promise<typeof Jose> | null = null
+const loadJose = (): Promise<typeof Jose> => (jose ??= import('jose'))
+
 /** Verifies an HS256 JWT with claims user_id, permissions, exp, iat (docs/protocol.md A.6). */
 export async function verifyToken(token: string, secret: string): Promise<Identity> {
+  const { jwtVerify, errors: joseErrors } = await loadJose()
   let payload: unknown
   try {
     ;({ payload } = await jwtVerify(token, new TextEncoder().encode(secret), {
@@ -43,6 +48,7 @@ export async function signToken(
   secret: string,
   ttlSeconds = 3600,
 ): Promise<string> {
+  const { SignJWT } = await loadJose()
   return new SignJWT({ user_id: claims.userId, permissions: [...(claims.permissions ?? [])] })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setIssuedAt()

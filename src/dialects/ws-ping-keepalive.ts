@@ -27,7 +27,7 @@ export function startWsPingKeepalive(hooks: KeepaliveHooks, opts: WsPingOptions)
         }
       } else if (now - conn.lastSeen >= interval) {
         conn.pingSentAt = now
-        conn.socket.ping()
+        conn.ping()
       }
     }
   }, tick)

@@ -1,23 +1,15 @@
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
-import type { Settings } from '../config/settings.js'
+import type * as StreamableHttp from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import type { ServerPlugin } from '../server/plugin.js'
 import { requestTimeouts } from '../server/http-transport.js'
 import type { ServerView } from '../server/server-view.js'
-import { buildMcpServer, toolError, toolResult } from './mcp-server.js'
+import type * as McpTools from './mcp-server.js'
 import type { ToolName } from './schemas.js'
 import { TOOL_HANDLERS, type ToolContext } from './tools.js'
+import { MCP_SERVER_VERSION, mcpPortOf } from './mcp-port.js'
 
-export const MCP_SERVER_VERSION = '0.1.0'
-
-/** The MCP HTTP port of a service: `mcp.port`, else ws port − 10 (0, a free port, when the ws port is 0). */
-export function mcpPortOf(settings: Pick<Settings, 'port' | 'mcp'>): number {
-  if (settings.mcp.port !== null) return settings.mcp.port
-  if (settings.port === 0) return 0
-  if (settings.port < 10) throw new Error(`Cannot derive the MCP port from ws port ${settings.port}: set mcp.port`)
-  return settings.port - 10
-}
+export { MCP_SERVER_VERSION, mcpPortOf } from './mcp-port.js'
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body))
@@ -36,6 +28,8 @@ export class McpPlugin implements ServerPlugin {
   #server: ServerView | null = null
   #http: Server | null = null
   #port = 0
+  /** The MCP SDK's parts, loaded by start(): importing roomcast, or a service without MCP, never loads the SDK. */
+  #sdk: Sdk | null = null
 
   /** The bound MCP port (0 before start). */
   get port(): number {
@@ -49,6 +43,7 @@ export class McpPlugin implements ServerPlugin {
   async start(): Promise<void> {
     const server = this.#server
     if (server === null) throw new Error('McpPlugin started before setup')
+    this.#sdk ??= await loadSdk()
     const timeouts = requestTimeouts(server.settings)
     const http = createServer(timeouts, (req, res) => this.#handle(server, req, res))
     // Bounded like everything else: MCP callers are operators and agents, not the WebSocket crowd.
@@ -96,6 +91,7 @@ export class McpPlugin implements ServerPlugin {
   }
 
   #serve(server: ServerView, req: IncomingMessage, res: ServerResponse, body: unknown): void {
+    const { buildMcpServer, toolError, toolResult, StreamableHTTPServerTransport } = this.#sdk as Sdk
     const ctx: ToolContext = { server, mcpPort: () => this.#port }
     const mcp = buildMcpServer(server.name, MCP_SERVER_VERSION, async (name: ToolName, args) => {
       server.log.debug({ tool: name }, 'MCP tool call')
@@ -119,6 +115,14 @@ export class McpPlugin implements ServerPlugin {
         if (!res.headersSent) sendJson(res, 500, rpcError(-32603, 'Internal server error'))
       })
   }
+}
+
+type Sdk = typeof McpTools & Pick<typeof StreamableHttp, 'StreamableHTTPServerTransport'>
+
+/** The MCP SDK (about 25 MiB of RSS, docs/performance.md) and the tools built on it. */
+async function loadSdk(): Promise<Sdk> {
+  const [tools, { StreamableHTTPServerTransport }] = await Promise.all([import('./mcp-server.js'), import('@modelcontextprotocol/sdk/server/streamableHttp.js')])
+  return { ...tools, StreamableHTTPServerTransport }
 }
 
 /** Reads a JSON body of at most `limit` bytes. */

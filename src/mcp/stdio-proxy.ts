@@ -2,7 +2,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import type { ToolName } from './schemas.js'
-import { MCP_SERVER_VERSION } from './mcp-plugin.js'
+import { MCP_SERVER_VERSION } from './mcp-port.js'
 import { buildMcpServer } from './mcp-server.js'
 import { callRemoteTool, connectRemote, describeFailure, mcpUrl, type RemoteTarget } from './remote.js'
 

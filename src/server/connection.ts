@@ -2,10 +2,13 @@ import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 import type { Identity } from '../auth/identity.js'
 import type { CloseCode } from '../protocol/codes.js'
+import { textFrame } from './frame.js'
 import { tcpSocketOf } from './library-internals.js'
 import { corkForTurn, flushNow } from './write-coalescer.js'
 
 const OPEN = 1
+/** A ping frame with no payload (RFC 6455 §5.5.2: FIN, opcode 9, unmasked, length 0). */
+const PING_FRAME = Buffer.from([0x89, 0x00])
 /** How long the outbound backlog may stay over max_buffered_bytes before the client counts as slow. */
 const SLOW_GRACE_MS = 1000
 /** A backlog this many times max_buffered_bytes is slow at once: the hard bound on memory per client. */
@@ -62,8 +65,11 @@ export class Connection {
   send(data: Buffer | string): boolean {
     const ws = this.socket
     if (ws.readyState !== OPEN || this.phase === 'closing') return false
-    if (!this.#admits(data.length)) return false
     const raw = this.#tcp()
+    // A text frame framed here is one buffer and one write; ws.send would copy the string, then
+    // write header and payload as two (a welcome, a response: most of what one connection costs).
+    if (typeof data === 'string' && raw !== undefined) return this.sendFramed(textFrame(data))
+    if (!this.#admits(data.length)) return false
     if (raw !== undefined) corkForTurn(raw)
     // A broadcast arrives as a Buffer (encoded once for every subscriber): still a JSON text frame.
     ws.send(data, { binary: false })
@@ -105,6 +111,17 @@ export class Connection {
     corkForTurn(raw)
     raw.write(frame)
     return true
+  }
+
+  /**
+   * Sends a WebSocket ping (empty payload): the same two bytes, framed once, for every
+   * connection, written straight to the TCP socket (ws.ping would frame and copy them each time).
+   */
+  ping(): void {
+    if (this.socket.readyState !== OPEN) return
+    const raw = this.#tcp()
+    if (raw === undefined) this.socket.ping()
+    else raw.write(PING_FRAME)
   }
 
   /** The TCP socket under the WebSocket, or undefined once it is gone. */

@@ -1,10 +1,12 @@
 import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http'
+import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer as WsServer, type WebSocket } from 'ws'
 import type { AccessPolicy } from '../auth/access-policy.js'
 import { ErrorCode } from '../protocol/codes.js'
 import { AddressSlots } from './address-slots.js'
 import { InboundTurns } from './inbound-turns.js'
+import { corkForTurn } from './write-coalescer.js'
 
 /** What the upgrade handler needs from the server that owns it. */
 export interface UpgradeHost {
@@ -77,6 +79,9 @@ export class UpgradeHandler {
     }
     // The TCP socket's end frees the slot, however it ends: closed, cut, or refused by ws below.
     socket.once('close', () => this.#slots.release(address))
+    // The 101 answer and the first frame (the welcome) leave in one write: corked until the end
+    // of the turn, like every frame (write-coalescer.ts). A refusal's end() flushes the cork.
+    if (socket instanceof Socket) corkForTurn(socket)
     // ws completes the handshake at once (no verifyClient), or refuses it (a bad
     // Sec-WebSocket-Key, say) with 400 and destroys the socket; it handles socket errors meanwhile.
     this.#wss.handleUpgrade(req, socket, head, (ws) => {

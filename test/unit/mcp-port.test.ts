@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { parseSettings } from '../../src/index.js'
-import { mcpPortOf } from '../../src/mcp/mcp-plugin.js'
+import { mcpPortOf } from '../../src/mcp/mcp-port.js'
 import { TOOL_HANDLERS } from '../../src/mcp/tools.js'
 import { WorkflowServer } from '../../services/workflow/index.js'
 
