@@ -39,6 +39,9 @@ export const SERVERS = {
   'roomcast-acking': { protocol: 'roomcast-ack', instances: 1, argv: (port) => [node, ...ROOMCAST, '--port', String(port)] },
   'ws-coalesced': { protocol: 'ws', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--coalesce', '--port', String(port)] },
   'ws-plain': { protocol: 'ws', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--port', String(port)] },
+  // The plain reference greeting every connection with a welcome frame (its clients wait for it, as
+  // roomcast's wait for the welcome event): a connection's cost with the first server frame included.
+  'ws-welcome': { protocol: 'ws-welcome', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--welcome', '--port', String(port)] },
   // Diagnostic: the coalescing reference with payloads padded so its frames are as large as
   // roomcast's nine-key envelope (~320 bytes): same bytes on the wire, lean code.
   'ws-coalesced-320': { protocol: 'ws', instances: 1, payloadBytes: 305, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--coalesce', '--port', String(port)] },

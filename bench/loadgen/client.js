@@ -68,6 +68,9 @@ export const PROTOCOLS = {
   },
 }
 
+// The plain reference with --welcome: the handshake completes with its welcome frame.
+PROTOCOLS['ws-welcome'] = { ...PROTOCOLS.ws, readyOnOpen: false }
+
 const ID_PREFIX = Buffer.from('{"id":"')
 
 /** The envelope's `id` (the first key of every roomcast frame), read from the bytes. */

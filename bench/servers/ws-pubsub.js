@@ -6,6 +6,9 @@
 // leave in one write per socket. Wire format (JSON text frames):
 //   {"op":"sub","ch":C} → {"op":"ok","ch":C}    {"op":"pub","ch":C,"d":{…}} → {"ch":C,"d":{…}} to every subscriber
 //   {"op":"req","id":N} → {"op":"res","id":N}
+// With --welcome every connection is greeted first, as roomcast greets with its welcome event:
+//   {"type":"welcome","id":UUID,"connection_id":UUID,"timestamp":ISO,"server":"ws-pubsub"}
+import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
 import { parseArgs } from 'node:util'
 import { WebSocketServer } from 'ws'
@@ -15,9 +18,11 @@ const { values } = parseArgs({
     port: { type: 'string', default: '0' },
     host: { type: 'string', default: '127.0.0.1' },
     coalesce: { type: 'boolean', default: false },
+    welcome: { type: 'boolean', default: false },
   },
 })
 const coalesce = values.coalesce === true
+const welcome = values.welcome === true
 const channels = new Map()
 const kCorked = Symbol('corked')
 const corked = []
@@ -54,6 +59,7 @@ const wss = new WebSocketServer({ server: http, perMessageDeflate: false, client
 wss.on('connection', (ws) => {
   const subs = new Set()
   ws.on('error', () => {})
+  if (welcome) ws.send(JSON.stringify({ type: 'welcome', id: randomUUID(), connection_id: randomUUID(), timestamp: new Date().toISOString(), server: 'ws-pubsub' }))
   ws.on('message', (raw) => {
     let m
     try {
