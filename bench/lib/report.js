@@ -77,8 +77,11 @@ const cpuPerDeliveryAtRate = (r) => (r.rate?.serverCpu > 0 && r.rate.deliveriesP
 
 const cpuPerConnection = (r) => (r.serverCpu > 0 && r.connectionsPerSec > 0 ? (r.serverCpu / 100 / r.connectionsPerSec) * 1e6 : null)
 
-/** CPU µs per publication of one process (`cpu`: % of a core) in a fan-out's closed loop. */
-const perPublication = (r, cpu) => (typeof cpu === 'number' && r.window.deliveriesPerSec > 0 && r.subscribers > 0 ? (cpu / 100 / (r.window.deliveriesPerSec / r.subscribers)) * 1e6 : null)
+/** Publications per second in the closed loop (older results: deliveries ÷ subscribers, right for a fan-out). */
+const publishesPerSec = (r) => r.window.publishesPerSec ?? (r.subscribers > 0 ? r.window.deliveriesPerSec / r.subscribers : 0)
+
+/** CPU µs per publication of one process (`cpu`: % of a core) in the closed loop. */
+const perPublication = (r, cpu) => (typeof cpu === 'number' && publishesPerSec(r) > 0 ? (cpu / 100 / publishesPerSec(r)) * 1e6 : null)
 
 /** Columns for runs with `--workers` (the -wN kinds): each against its one-worker self, and the primary's part. */
 const workerColumns = (R, n, s) => [
@@ -89,6 +92,7 @@ const workerColumns = (R, n, s) => [
 /** Columns for runs with a bench-started redis-server. */
 const redisColumns = (R, n, s) => [
   ['Redis CPU µs/publication', spread(pick(R, n, s, (r) => perPublication(r, r.window.redisCpu)), 1)],
+  ['Redis µs per PUBLISH (its commandstats)', spread(pick(R, n, s, (r) => r.redisPublishUsec), 2)],
   ['Redis clients', spread(pick(R, n, s, (r) => r.redisClients))],
 ]
 
@@ -129,7 +133,7 @@ const COLUMNS = {
     ['× ws-coalesced', ratio(R, n, s, 'ws-coalesced', (r) => r.window.deliveriesPerSec)],
     ['p50 / p99 ms', `${spread(pick(R, n, s, (r) => r.window.latencyMs.p50), 2)} / ${spread(pick(R, n, s, (r) => r.window.latencyMs.p99), 2)}`],
     ...deliveryTail(R, n, s),
-    ...(show.workers ? workerColumns(R, n, s) : []),
+    ...(show.workers ? [...workerColumns(R, n, s), ['primary CPU µs/publication', spread(pick(R, n, s, (r) => perPublication(r, r.window.primaryCpu)), 1)]] : []),
   ],
   storm: (R, n, s, show) => [
     ['server', s + failures(R, n, s)],

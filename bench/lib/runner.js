@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { cpuSeconds, hasTaskset, processTree, redisClients, ROOT, rssBytes, slabBytes, socketCount, startServer } from './servers.js'
+import { cpuSeconds, hasTaskset, processTree, redisInfo, ROOT, rssBytes, slabBytes, socketCount, startServer } from './servers.js'
 
 const sum = (xs) => xs.reduce((a, b) => a + (b ?? 0), 0)
 
@@ -83,7 +83,10 @@ export async function runOne(kind, scenario, cfg, cores, nodeFlags = []) {
     if (windows.rss !== undefined) result.rss = windows.rss
     if (windows.perWorker !== undefined) result.perWorker = windows.perWorker
     result.workers = server.workers
-    if (server.redisPort !== null) result.redisClients = redisClients(server.redisPort)
+    if (server.redisPort !== null) {
+      const info = redisInfo(server.redisPort)
+      Object.assign(result, { redisClients: info.clients, redisPublishUsec: info.publishUsecPerCall })
+    }
     if (windows.storm !== undefined) Object.assign(result, { serverCpu: windows.storm.serverCpu, primaryCpu: windows.storm.primaryCpu })
     if (windows.rtt !== undefined) result.serverCpu = windows.rtt.serverCpu
     if (windows.reconnect !== undefined) result.serverCpu = windows.reconnect.serverCpu

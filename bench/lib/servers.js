@@ -232,11 +232,16 @@ export function socketCount(pid) {
   }
 }
 
-/** Clients connected to a bench-started redis-server (the asking redis-cli not counted), or null. */
-export function redisClients(port) {
-  const out = spawnSync('redis-cli', ['-p', String(port), 'info', 'clients'], { encoding: 'utf8' })
-  const m = /connected_clients:(\d+)/.exec(out.stdout ?? '')
-  return m === null ? null : Number(m[1]) - 1
+/**
+ * What a bench-started redis-server says of the run: its connected clients (the asking redis-cli
+ * not counted) and its own time per PUBLISH (µs, fan-out to the subscribing connections
+ * included: `INFO commandstats`), or nulls.
+ */
+export function redisInfo(port) {
+  const out = spawnSync('redis-cli', ['-p', String(port), 'info', 'all'], { encoding: 'utf8' }).stdout ?? ''
+  const clients = /connected_clients:(\d+)/.exec(out)
+  const publish = /cmdstat_publish:calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/.exec(out)
+  return { clients: clients === null ? null : Number(clients[1]) - 1, publishCalls: publish === null ? null : Number(publish[1]), publishUsecPerCall: publish === null ? null : Number(publish[3]) }
 }
 
 async function stopAll(children) {

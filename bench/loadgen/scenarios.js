@@ -69,6 +69,7 @@ async function drive(tracker, publisher, pick, cfg, mark, label) {
   tracker.resetWindow()
   tracker.measuring = true
   mark(`${label}:start`)
+  const seq0 = tracker.seq
   const cpu = process.cpuUsage()
   const t0 = performance.now()
   // Watch for a stall (a lost delivery stops a closed loop).
@@ -85,6 +86,7 @@ async function drive(tracker, publisher, pick, cfg, mark, label) {
   const wall = performance.now() - t0
   tracker.measuring = false
   mark(`${label}:end`)
+  const published = tracker.seq - seq0
   const loadgenCpu = cpuPercent(cpu, wall)
   running = false
   if (timer !== null) clearInterval(timer)
@@ -93,6 +95,7 @@ async function drive(tracker, publisher, pick, cfg, mark, label) {
   await drain(tracker)
   return {
     deliveriesPerSec: Math.round((delivered / wall) * 1000),
+    publishesPerSec: Math.round((published / wall) * 1000),
     latencyMs: lat,
     loadgenCpu,
     stalled,
