@@ -26,7 +26,10 @@ function matcher(patterns: readonly string[]): (event: string) => boolean {
 export class RoomcastClient<E extends EventMap = EventMap> {
   readonly #opts: ClientOptions
   readonly #codec: ClientCodec
-  readonly #pending = new PendingRequests()
+  /** A request that timed out on a connection silent since it was sent: the connection is dead (see #silentSince). */
+  readonly #pending = new PendingRequests((sentAt) => this.#silentSince(sentAt))
+  /** When the current connection last brought a frame. */
+  #lastFrameAt = 0
   readonly #seen: RecentIds
   readonly #acks: (event: string) => boolean
   /** Channels the caller wants, with the last stream position seen (history channels). */
@@ -303,6 +306,19 @@ export class RoomcastClient<E extends EventMap = EventMap> {
     this.#retry(code === TOKEN_EXPIRED_CLOSE ? 0 : backoffDelay(this.#attempt++, this.#opts.backoff))
   }
 
+  /**
+   * A request got no answer, and nothing at all has arrived since it was sent: the path from the
+   * server is dead while the socket still looks open (a half-open connection: the server hears
+   * this client, so its keepalive never fires). Drop the connection and reconnect, as after any
+   * loss; a server that is only slow keeps sending something (events, answers) and is left alone.
+   */
+  #silentSince(sentAt: number): void {
+    const socket = this.#socket
+    if (socket === null || this.#state !== 'open' || this.#lastFrameAt >= sentAt) return
+    this.#onClose(socket, 1006, 'no frame from the server since a request that timed out')
+    socket.close()
+  }
+
   /** Dials again after `delay` ms, reconnecting. */
   #retry(delay: number): void {
     this.#setState('reconnecting')
@@ -321,6 +337,7 @@ export class RoomcastClient<E extends EventMap = EventMap> {
   // ── frames ───────────────────────────────────────────────────────────────────────────
 
   #onFrame(raw: unknown): void {
+    this.#lastFrameAt = Date.now()
     const msg: ServerMessage = this.#codec.decode(typeof raw === 'string' ? raw : new Uint8Array(raw as ArrayBuffer))
     switch (msg.kind) {
       case 'welcome':

@@ -11,6 +11,12 @@ interface Waiter {
 /** Requests in flight, keyed by the id the answer will carry; each settles once, by answer, timeout or loss. */
 export class PendingRequests {
   readonly #waiting = new Map<string, Waiter>()
+  readonly #onTimeout: (sentAt: number) => void
+
+  /** `onTimeout` hears of every request that timed out, with the time it was sent. */
+  constructor(onTimeout: (sentAt: number) => void = () => {}) {
+    this.#onTimeout = onTimeout
+  }
 
   get size(): number {
     return this.#waiting.size
@@ -18,10 +24,12 @@ export class PendingRequests {
 
   /** Waits for the answer to request `id`; rejects with TIMEOUT after `timeoutMs`. */
   wait(id: string, what: string, timeoutMs: number): Promise<JsonObject> {
+    const sentAt = Date.now()
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiting.delete(id)
         reject(new RoomcastError('TIMEOUT', `${what}: no answer within ${timeoutMs} ms`))
+        this.#onTimeout(sentAt)
       }, timeoutMs)
       this.#waiting.set(id, { resolve, reject, timer, what })
     })
