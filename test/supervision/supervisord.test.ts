@@ -33,10 +33,12 @@ describe('supervisord running the repo config', () => {
     for (const name of NAMES) {
       const why = () => sv!.explain(name)
       const hopeless = () => sv!.ended
-      await pollUntil(`${name} healthy on ${ports[name]}`, healthy(ports[name]!), { timeoutMs: 45_000, why, hopeless })
+      // Nine services start at once: one alone took 9 s to answer /health at load 25 (11:46), and the
+      // nine together outran 45 s in a fresh-clone run at that load.
+      await pollUntil(`${name} healthy on ${ports[name]}`, healthy(ports[name]!), { timeoutMs: 150_000, why, hopeless })
       pids.push(await pollUntil(`pid of ${name}`, () => sv!.pid(name), { why }))
     }
-  }, 60_000)
+  }, 200_000)
 
   afterAll(async () => {
     // Children restarted during the test have new pids: collect them too before shutting down.
@@ -55,13 +57,15 @@ describe('supervisord running the repo config', () => {
     }
     const status = await pollUntil('supervisorctl status: every program RUNNING', allRunning, { timeoutMs: 10_000, why: () => sv!.explain() })
     for (const name of NAMES) expect(status).toMatch(new RegExp(`^${name}\\s+RUNNING`, 'm'))
-    const results = await Promise.all(NAMES.map((name) => run('node', ['bin/roomcast.js', 'status', name, '--port', String(ports[name])])))
+    const results = await Promise.all(NAMES.map((name) => run('node', ['bin/roomcast.js', 'status', name, '--port', String(ports[name]), '--timeout', '150'], 180_000)))
     results.forEach((r, i) => {
       expect(r.code, r.stdout + r.stderr).toBe(0)
       expect(r.stdout).toContain(`${NAMES[i]}: healthy on 127.0.0.1:${ports[NAMES[i]!]}`)
     })
-    // Six CLI processes start at once beside six services: 16.7 s measured on a loaded host, 30 s was hit.
-  }, 60_000)
+    // Six CLI processes start at once beside six services: 16.7 s measured on a loaded host, 30 s was hit;
+    // at load 25 (11:36, 11:50) the eight took 30–48 s, past run()'s default kill: 180 s here, and status
+    // waits 150 s for its answer instead of its default 5 s.
+  }, 240_000)
 
   it('runs the dashboard, which shows every service where supervisord\'s environment put it', async () => {
     const listed = await pollUntil(`dashboard on ${ports.dashboard}`, async () => {
