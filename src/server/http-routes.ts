@@ -4,6 +4,7 @@ import type { RouteAccess } from '../auth/access-policy.js'
 import { AppError, ErrorCode } from '../protocol/codes.js'
 import { MAX_DATA_DEPTH, valueTooDeep } from '../protocol/json-depth.js'
 import type { JsonObject } from '../protocol/messages.js'
+import { historyLimit, recentHistory } from './channel-history.js'
 import { describeIssue } from './request-registry.js'
 import type { ServerView } from './server-view.js'
 import { serviceClients, serviceSnapshot } from './service-status.js'
@@ -109,6 +110,22 @@ export function registerHttpRoutes(app: FastifyInstance, server: ServerView): vo
       const { pub, delivered, instances } = await server.publish(body.channel, body.event, body.data, null, { countRemote: true })
       const position = pub.position === undefined ? {} : { offset: pub.position.offset, epoch: pub.position.epoch }
       return { id: pub.id, delivered, instances, ...position }
+    }),
+  )
+
+  // A channel's documents; its name may hold `/` (topics/deploys): written as is or encoded.
+  app.get('/channels/*', async (req, reply) =>
+    answer(reply, async () => {
+      const rest = (req.params as { '*': string })['*']
+      const m = /^(.+)\/history$/.exec(rest)
+      if (m === null) throw new AppError(ErrorCode.NOT_FOUND, `No route GET ${req.url} (GET /channels/{channel}/history)`)
+      let channel: string
+      try {
+        channel = decodeURIComponent(m[1] ?? '')
+      } catch {
+        throw new AppError(ErrorCode.INVALID_CHANNEL, `Malformed channel in ${req.url}`)
+      }
+      return recentHistory(server, channel, historyLimit((req.query as { limit?: unknown }).limit))
     }),
   )
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { AccessPolicy } from '../auth/access-policy.js'
 import type { Broker, DirectOutcome, PublishOptions } from '../broker/broker.js'
+import type { HistoryChannels } from '../broker/history-channels.js'
 import type { Settings } from '../config/settings.js'
 import type { Delivery } from '../delivery/delivery.js'
 import type { CompiledChannel } from '../protocol/channels.js'
@@ -46,6 +47,8 @@ export interface ServerView {
   readonly connectionCount: number
   readonly roomCount: number
   readonly channelSpecs: readonly CompiledChannel[]
+  /** Which channels keep history (settings.history). */
+  readonly history: HistoryChannels
   /** Seconds since the server object was created. */
   readonly uptime: number
   connections(): IterableIterator<Connection>

@@ -15,6 +15,9 @@ let dashboard: DashboardServer
 let base: string
 let browser: Browser
 
+/** workflow:* keeps history, so that a channel's panel shows its recent events. */
+const WORKFLOW = { history: [{ channel: 'workflow:*', size: 50, ttl: 300 }] }
+
 const target = (name: string, dialect: string, s: Started): ServiceTarget => ({ name, dialect, http: s.http, ws: s.url })
 
 async function publish(service: string, channel: string, event: string, data: Record<string, unknown>): Promise<void> {
@@ -46,7 +49,7 @@ async function deliveryOf(service: string): Promise<{ pending: number; failed: n
 }
 
 beforeAll(async () => {
-  services.set('workflow', await startService('workflow'))
+  services.set('workflow', await startService('workflow', WORKFLOW))
   // No metric.update every 5 s among the events the /live test counts (a busy run outlasts one interval).
   services.set('context', await startService('context', { context: { metrics_interval: 3600 } }))
   const targets = [target('workflow', 'envelope', services.get('workflow') as Started), target('context', 'flat', services.get('context') as Started)]
@@ -130,6 +133,7 @@ describe('the dashboard in headless Chromium (docs/dashboard.md)', () => {
     await card('workflow').locator('tr[data-channel="workflow:w1"]').click()
     const detail = page.locator('aside.detail')
     await detail.locator('h2', { hasText: 'workflow · workflow:w1' }).waitFor()
+    await detail.locator('ol.events li', { hasText: 'workflow.started' }).first().waitFor()
     await page.screenshot({ path: shot('dashboard.png'), fullPage: true })
     await page.locator('aside.detail button[name=close]').click()
     await subscriber.close()
@@ -138,7 +142,7 @@ describe('the dashboard in headless Chromium (docs/dashboard.md)', () => {
     await workflow.server.close()
     await card('workflow').and(page.locator('.down')).waitFor({ timeout: 20_000 })
     expect(await card('workflow').locator('.error').innerText()).toBe(`unreachable at 127.0.0.1:${workflow.port}: connection refused`)
-    services.set('workflow', await startService('workflow', { port: workflow.port }))
+    services.set('workflow', await startService('workflow', { ...WORKFLOW, port: workflow.port }))
     await card('workflow').and(page.locator('.up')).waitFor({ timeout: 20_000 })
     await page.close()
   })
