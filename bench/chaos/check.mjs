@@ -275,10 +275,16 @@ export async function checkRun(dir) {
     if (firstAfter10 < 0 || series.length - firstAfter10 < 6) continue
     const base = median(series.slice(firstAfter10, firstAfter10 + 3))
     const last = median(series.slice(-3))
+    // heap_used swings with every GC: its floor (the lowest sample) over minutes 10–20 against the last ten samples.
+    const floor = (list) => Math.min(...list.map((x) => x.heap))
+    const early = series.filter((x) => x.t >= 10 * 60000 && x.t < 20 * 60000)
+    const heapFloor = early.length > 0 && series.length >= firstAfter10 + 10 ? [floor(early), floor(series.slice(-10))] : null
     soak.growth_after_10_min[inst] = {
       samples: series.length,
       heap_mb: [base.heap, last.heap].map((x) => +(x / 2 ** 20).toFixed(1)),
       heap_pct: +((100 * (last.heap - base.heap)) / base.heap).toFixed(1),
+      heap_floor_mb: heapFloor?.map((x) => +(x / 2 ** 20).toFixed(1)) ?? null,
+      heap_floor_pct: heapFloor === null ? null : +((100 * (heapFloor[1] - heapFloor[0])) / heapFloor[0]).toFixed(1),
       rss_mb: [base.rss, last.rss].map((x) => +(x / 2 ** 20).toFixed(1)),
       rss_pct: +((100 * (last.rss - base.rss)) / base.rss).toFixed(1),
     }
@@ -286,7 +292,8 @@ export async function checkRun(dir) {
   report.soak = soak
 
   // --- verdict ---
-  const after = soak.census.find((x) => x.label === 'after-close')
+  const after = soak.census.filter((x) => x.label === 'after-close').at(-1)
+  soak.after_close_wait = log.find((r) => r.k === 'after-close.wait') ?? null
   const leftOver = after === undefined ? null : Object.values(after.instances).flat().reduce((s, w) => ({ connections: s.connections + w.connections, rooms: s.rooms + w.rooms }), { connections: 0, rooms: 0 })
   report.left_after_close = leftOver
   const cells = {

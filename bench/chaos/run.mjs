@@ -372,8 +372,18 @@ await census('before-close')
 for (const c of [...agents, ...recs, ...raws, ...slows, ...pubClients]) c.close()
 for (const m of mcp.values()) m.close()
 outbox.close()
-await sleep(5000)
-await census('after-close')
+// A socket's end reaches the server at once, or at its next ping timeout when a peer vanished
+// silently: poll up to a minute, and say how long it took.
+const closedAt = Date.now()
+for (;;) {
+  await sleep(5000)
+  const left = await census('after-close')
+  const held = Object.values(left).flat().reduce((n, w) => n + w.connections + w.rooms, 0)
+  if (held === 0 || Date.now() - closedAt > 60000) {
+    rec.log('after-close.wait', { ms: Date.now() - closedAt, held })
+    break
+  }
+}
 for (const w of recs) rec.log('wire', { c: w.name, ...w.wire })
 
 for (const p of proxies.values()) await p.close()
