@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { loadavg } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { FaultProxy } from './proxy.mjs'
 import { Recorder, seeded } from './record.mjs'
 import { Instance, Redis, RedisCluster, createOutboxDatabase, terminateListeners } from './cluster.mjs'
@@ -38,7 +38,7 @@ const SEED = Number(values.seed)
 const CLIENTS = Number(values.clients)
 const RATE = Number(values.rate)
 const FAULTS = values.faults !== 'none'
-const OUT = values.out ?? join('/tmp', `roomcast-chaos-${new Date().toISOString().replace(/[:.]/g, '-')}`)
+const OUT = values.out ?? join(tmpdir(), `roomcast-chaos-${new Date().toISOString().replace(/[:.]/g, '-')}`)
 mkdirSync(OUT, { recursive: true })
 const rec = new Recorder(OUT)
 const trafficRandom = seeded(SEED + 1) // traffic mix apart from the fault schedule
