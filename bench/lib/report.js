@@ -89,8 +89,19 @@ const workerColumns = (R, n, s) => [
   ['primary CPU %', spread(pick(R, n, s, (r) => r.window.primaryCpu))],
 ]
 
+/** Redis CPU µs per delivery in the closed loop (a tracked delivery's record: written, then removed on its ack). */
+const redisPerDelivery = (r) => (typeof r.window.redisCpu === 'number' && r.window.deliveriesPerSec > 0 ? (r.window.redisCpu / 100 / r.window.deliveriesPerSec) * 1e6 : null)
+
+/** A `-durable` kind's figure against its `-memory` twin in the same run (the cost of the durable record). */
+function vsMemory(R, n, s, fn) {
+  if (!s.includes('-durable')) return '–'
+  return ratio(R, n, s, s.replace('-durable', '-memory'), fn)
+}
+
 /** Columns for runs with a bench-started redis-server. */
 const redisColumns = (R, n, s) => [
+  ['× in-memory tracking', vsMemory(R, n, s, (r) => r.window.deliveriesPerSec)],
+  ['Redis CPU µs/delivery', spread(pick(R, n, s, redisPerDelivery), 2)],
   ['Redis CPU µs/publication', spread(pick(R, n, s, (r) => perPublication(r, r.window.redisCpu)), 1)],
   ['Redis µs per PUBLISH (its commandstats)', spread(pick(R, n, s, (r) => r.redisPublishUsec), 2)],
   ['Redis clients', spread(pick(R, n, s, (r) => r.redisClients))],

@@ -20,6 +20,9 @@ const ROOMCAST_HISTORY = roomcast('roomcast-history.yaml')
 const ROOMCAST_LIMITS = roomcast('roomcast-limits.yaml')
 // The same service with its events tracked (at-least-once, docs/protocol.md A.8); its clients ack every delivery.
 const ROOMCAST_TRACKED = roomcast('roomcast-tracked.yaml')
+// Tracked on Redis, every client an identity: pending events recorded in Redis (durable) or in memory only.
+const ROOMCAST_TRACKED_DURABLE = roomcast('roomcast-tracked-redis.yaml')
+const ROOMCAST_TRACKED_MEMORY = roomcast('roomcast-tracked-redis-memory.yaml')
 
 /** Server kind → wire protocol, processes to start, whether it needs a redis-server. */
 export const SERVERS = {
@@ -34,6 +37,13 @@ export const SERVERS = {
   'roomcast-tracked': { protocol: 'roomcast-ack', instances: 1, argv: (port) => [node, ...ROOMCAST_TRACKED, '--port', String(port)] },
   // The same tracked service, its clients acking what one read delivers in one frame (`message_ids`).
   'roomcast-tracked-batched': { protocol: 'roomcast-ack-batch', instances: 1, argv: (port) => [node, ...ROOMCAST_TRACKED, '--port', String(port)] },
+  // Tracked on one Redis, every subscriber authenticated (an identity, as agents are): today's
+  // in-memory tracking (`delivery.durable: off`) and the durable record in Redis (`auto`), each
+  // with one ack frame per delivery and with batched acks. Compare `-durable` with `-memory`.
+  'roomcast-tracked-redis-memory': { protocol: 'roomcast-ack-id', instances: 1, redis: true, argv: (port) => [node, ...ROOMCAST_TRACKED_MEMORY, '--port', String(port)] },
+  'roomcast-tracked-redis-durable': { protocol: 'roomcast-ack-id', instances: 1, redis: true, argv: (port) => [node, ...ROOMCAST_TRACKED_DURABLE, '--port', String(port)] },
+  'roomcast-tracked-redis-memory-batched': { protocol: 'roomcast-ack-batch-id', instances: 1, redis: true, argv: (port) => [node, ...ROOMCAST_TRACKED_MEMORY, '--port', String(port)] },
+  'roomcast-tracked-redis-durable-batched': { protocol: 'roomcast-ack-batch-id', instances: 1, redis: true, argv: (port) => [node, ...ROOMCAST_TRACKED_DURABLE, '--port', String(port)] },
   // Diagnostic: nothing tracked, but the clients ack every delivery anyway (the server counts and drops
   // the acks): what the ack traffic alone costs, apart from the tracking.
   'roomcast-acking': { protocol: 'roomcast-ack', instances: 1, argv: (port) => [node, ...ROOMCAST, '--port', String(port)] },

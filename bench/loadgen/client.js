@@ -93,6 +93,24 @@ PROTOCOLS['roomcast-ack-batch'] = {
   acks: (ids) => (ids.length === 1 ? `{"type":"ack","data":{"message_id":"${ids[0]}"}}` : `{"type":"ack","data":{"message_ids":["${ids.join('","')}"]}}`),
 }
 
+/** The secret of bench/settings/roomcast-tracked-redis.yaml: its clients authenticate, so each is an identity. */
+const BENCH_SECRET = 'roomcast-bench-secret-0123456789abcdef'
+
+/** An auth request naming user `bench-<index>` (a recipient whose pending events are recorded per identity). */
+async function authFrame(index) {
+  const { SignJWT } = await import('jose')
+  const token = await new SignJWT({ user_id: `bench-${index}`, permissions: [] })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + 3600)
+    .sign(Buffer.from(BENCH_SECRET))
+  return `{"type":"request","event":"auth","data":{"token":"${token}"},"correlation_id":"a${index}"}`
+}
+
+// Tracked, the clients authenticated (an identity each, as agents are): what the durable record costs.
+PROTOCOLS['roomcast-ack-id'] = { ...PROTOCOLS['roomcast-ack'], identify: authFrame }
+PROTOCOLS['roomcast-ack-batch-id'] = { ...PROTOCOLS['roomcast-ack-batch'], identify: authFrame }
+
 /** roomcast/client's default ackDelay: acks wait this long and leave together. */
 const ACK_DELAY_MS = 20
 /** Clients with acks waiting, and the one timer that sends them all. */
@@ -212,7 +230,11 @@ export class Client {
     })
   }
 
-  subscribe(name) {
+  async subscribe(name) {
+    if (this.proto.identify !== undefined && this.identified !== true) {
+      this.identified = true
+      await this.call(await this.proto.identify(this.index))
+    }
     return this.call(this.proto.sub(this.proto.channel(name), this.nextId++))
   }
 
