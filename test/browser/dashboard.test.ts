@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { gzipSync } from 'node:zlib'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import type { Browser, Page } from 'playwright-core'
@@ -65,6 +67,10 @@ afterAll(async () => {
 })
 
 describe('the dashboard in headless Chromium (docs/dashboard.md)', () => {
+  it('stays small: at most 12 KB of gzipped JavaScript (docs/dashboard.md)', () => {
+    expect(gzipSync(readFileSync(join(ROOT, 'dist/dashboard/app.js'))).length).toBeLessThanOrEqual(12 * 1024)
+  })
+
   it('/live observes every channel: an event on workflow:w1 appears, with an empty state first that says what it listens to; filters, pause, JSON', async () => {
     const page = await openLive()
     expect(await page.locator('p.empty').innerText()).toMatch(/every channel.*workflow.*context/s)
