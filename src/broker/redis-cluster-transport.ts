@@ -27,8 +27,7 @@ const SLOTS = 16384
  * a bucket is subscribed with its first room and dropped with its last. One ioredis `Cluster` publishes and runs the history scripts;
  * its sharded subscriber group holds one connection per master and moves a channel's
  * subscription when its slot changes hands (MOVED, a failover, a slot migration, or the
- * periodic slot refresh). ioredis speaks RESP2 here (its default): every reply the
- * broker reads is an array or a number, the same in both.
+ * periodic slot refresh). The protocol is RESP3, pinned in redis-connection.ts.
  */
 export class RedisClusterTransport implements Transport {
   readonly kind = 'redis-cluster'
