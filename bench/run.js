@@ -19,6 +19,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --repeat N        runs of every scenario per server, interleaved (default 3)
   --subs LIST       fan-out subscriber counts (default 1000,5000)
   --storm LIST      connect-storm sizes (default 5000,19000)
+  --storm-concurrency N  handshakes in flight during a storm (default 500)
   --reconnect N     subscribers that drop and reconnect together (default 5000), while
                     --reconnect-rate publications/s go on (default 50), away --away MS (default 1000)
   --attackers N     abuse: connections sending heavy frames (default 5), each one every
@@ -43,6 +44,7 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '3' },
     subs: { type: 'string', default: '1000,5000' },
     storm: { type: 'string', default: '5000,19000' },
+    'storm-concurrency': { type: 'string', default: '500' },
     reconnect: { type: 'string', default: '5000' },
     'reconnect-rate': { type: 'string', default: '50' },
     away: { type: 'string', default: '1000' },
@@ -95,7 +97,7 @@ const common = { warmupMs: Number(values.warmup), measureMs: Number(values.measu
 const plan = []
 for (const sc of list(values.scenario)) {
   if (sc === 'fanout') for (const n of nums(values.subs)) plan.push({ name: `fanout ${n}`, scenario: 'fanout', cfg: { ...common, subscribers: n, window: Number(values.window), rate: Number(values.rate) } })
-  else if (sc === 'storm') for (const n of nums(values.storm)) plan.push({ name: `storm ${n}`, scenario: 'storm', cfg: { ...common, connections: n, concurrency: 500 } })
+  else if (sc === 'storm') for (const n of nums(values.storm)) plan.push({ name: `storm ${n}`, scenario: 'storm', cfg: { ...common, connections: n, concurrency: Number(values['storm-concurrency']) } })
   else if (sc === 'channels') plan.push({ name: 'channels 5000', scenario: 'channels', cfg: { ...common, subscribers: 5000, window: 64, sharedEvery: 1000 } })
   else if (sc === 'reconnect') plan.push({ name: `reconnect ${values.reconnect}`, scenario: 'reconnect', cfg: { ...common, concurrency: 500, subscribers: Number(values.reconnect), pubsPerSec: Number(values['reconnect-rate']), awayMs: Number(values.away), warmupMs: 2000 } })
   else if (sc === 'abuse') plan.push({ name: `abuse ${values.attackers}×${values['frame-keys']} keys`, scenario: 'abuse', cfg: { ...common, attackers: Number(values.attackers), attackEveryMs: Number(values['attack-every']), frameBytes: Number(values['frame-bytes']), frameKeys: Number(values['frame-keys']), pingGapMs: Number(values['ping-gap']) } })

@@ -47,6 +47,10 @@ export const SERVERS = {
   // Diagnostic: nothing tracked, but the clients ack every delivery anyway (the server counts and drops
   // the acks): what the ack traffic alone costs, apart from the tracking.
   'roomcast-acking': { protocol: 'roomcast-ack', instances: 1, argv: (port) => [node, ...ROOMCAST, '--port', String(port)] },
+  // Another checkout's build (ROOMCAST_BEFORE_ROOT: e.g. main before a change, built), side by side with this one.
+  ...(process.env.ROOMCAST_BEFORE_ROOT === undefined
+    ? {}
+    : { 'roomcast-before': { protocol: 'roomcast', instances: 1, argv: (port) => [node, join(process.env.ROOMCAST_BEFORE_ROOT, 'bin', 'roomcast.js'), 'serve', 'patterns', '--settings', join(ROOT, 'bench', 'settings', 'roomcast.yaml'), '--port', String(port)] } }),
   'ws-coalesced': { protocol: 'ws', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--coalesce', '--port', String(port)] },
   'ws-plain': { protocol: 'ws', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--port', String(port)] },
   // The plain reference greeting every connection with a welcome frame (its clients wait for it, as
