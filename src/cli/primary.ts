@@ -51,10 +51,12 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   hub.handle('metrics', () => metrics.clusterMetrics())
   const started = new Map<Worker, number>()
   // /health, /stats, /ws/info and the MCP tools on any worker: every listening worker's answer.
-  hub.handle('gather', async (arg): Promise<Gathered> => {
+  // The asking worker is listed without a value: it has its own answer at hand.
+  hub.handle('gather', async (arg, from): Promise<Gathered> => {
     const { name } = GatherSchema.parse(arg)
     const ask = async (w: Worker): Promise<WorkerAnswer> => {
       const who = { id: w.id, pid: w.process.pid ?? 0 }
+      if (w === from) return who
       try {
         return { ...who, value: await hub.ask(w, name, null, GATHER_TIMEOUT_MS) }
       } catch (err) {

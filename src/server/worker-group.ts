@@ -46,7 +46,7 @@ export interface SharedState {
 export interface WorkerGroup {
   /** This worker. */
   readonly self: WorkerIdentity
-  /** Asks the primary to ask every worker listening now (this one included) `name`. */
+  /** Asks the primary to ask every other worker listening now `name` (this one is listed, without a value). */
   gather(name: string): Promise<Gathered>
   /** Answers the primary's `name` asks (one handler per name; the last registered wins). */
   answer(name: string, handler: () => unknown): void
