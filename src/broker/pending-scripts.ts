@@ -1,23 +1,32 @@
 /**
  * The Lua scripts of the Redis pending store (redis-pending.ts). Keys per identity (names in
  * redis-channels.ts, one hash tag per identity so both keys share a slot on a Redis Cluster):
- * - entries, a hash: event id → `<attempts>\n<event>\n<frame text>`;
+ * - entries, a hash: event id → `<order> <attempts>\n<event>\n<frame text>`, the text left
+ *   out when it is kept once for every recipient under `pending-frame:<event id>`;
  * - owner, a string: the id of the instance that owns the record, with the record's expiry.
  * Every instance keeps a lease key, `lease:<instance id>`, renewed by its heartbeat.
  */
 
 /**
- * Writes and removals of one turn in one step. KEYS: one entries key per operation. ARGV[1]:
- * how long a record is kept (ms); then per operation its field and its value ('' removes).
+ * Writes and removals of one turn in one step. ARGV[1]: how long a record is kept (ms);
+ * ARGV[2]: F, the frames written; KEYS[1..F]: their keys, ARGV[3..F+2]: their texts (one per
+ * event, however many recipients); then KEYS[F+1..]: one entries key per operation, with its
+ * field and value in ARGV ('' removes; a value ending in a newline refers to its frame key).
  */
 export const PENDING_WRITE = `
 local keep = ARGV[1]
-for i = 1, #KEYS do
-  local value = ARGV[2 * i + 1]
+local frames = tonumber(ARGV[2])
+for i = 1, frames do
+  redis.call('set', KEYS[i], ARGV[2 + i], 'PX', keep)
+end
+local at = 3 + frames
+for i = frames + 1, #KEYS do
+  local field, value = ARGV[at], ARGV[at + 1]
+  at = at + 2
   if value == '' then
-    redis.call('hdel', KEYS[i], ARGV[2 * i])
+    redis.call('hdel', KEYS[i], field)
   else
-    redis.call('hset', KEYS[i], ARGV[2 * i], value)
+    redis.call('hset', KEYS[i], field, value)
     redis.call('pexpire', KEYS[i], keep)
   end
 end

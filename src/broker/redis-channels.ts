@@ -29,6 +29,8 @@ export interface RedisNames {
   pending(identity: string): { readonly entries: string; readonly owner: string }
   /** One instance's lease: present while the instance is alive (renewed by its heartbeat). */
   lease(instanceId: string): string
+  /** The frame text of a pending event, kept once for all its recipients' records. */
+  pendingFrame(eventId: string): string
 }
 
 export function redisNames(prefix: string, service: string): RedisNames {
@@ -47,6 +49,7 @@ export function redisNames(prefix: string, service: string): RedisNames {
     figuresIndex: `${base}figures`,
     pending: (identity) => ({ entries: `${base}pending:${identity}`, owner: `${base}pending-owner:${identity}` }),
     lease: (instanceId) => `${base}lease:${instanceId}`,
+    pendingFrame: (eventId) => `${base}pending-frame:${eventId}`,
   }
 }
 
@@ -103,5 +106,6 @@ export function redisClusterNames(prefix: string, service: string): RedisCluster
       return { entries: `${tag}:e`, owner: `${tag}:o` }
     },
     lease: (instanceId) => fixed(`lease:${instanceId}`),
+    pendingFrame: (eventId) => `{${base}pending-frame:${eventId}}`,
   }
 }

@@ -41,6 +41,8 @@ export class RedisPending implements PendingStore {
   #self = ''
   #timing: PendingTiming = { keepMs: 60_000, maxPerIdentity: 1000 }
   #ops: Op[] = []
+  /** Frame texts of this turn's writes, once per event: the records refer to them. */
+  #frames = new Map<string, string>()
   #flushing: NodeJS.Immediate | null = null
   /** Writes that could not reach Redis. */
   lostWrites = 0
@@ -58,7 +60,8 @@ export class RedisPending implements PendingStore {
   put(identity: string, entry: StoredEntry): void {
     const names = this.#deps.names()
     if (names === null) return
-    this.#queue({ key: names.pending(identity).entries, field: entry.id, value: encodeEntry(entry) })
+    this.#frames.set(entry.id, entry.text)
+    this.#queue({ key: names.pending(identity).entries, field: entry.id, value: encodeEntry(entry, false) })
   }
 
   remove(identity: string, id: string): void {
@@ -82,10 +85,24 @@ export class RedisPending implements PendingStore {
     const reply = (await redis.eval(PENDING_ADOPT, 2, keys.owner, keys.entries, this.#self, owner, this.#timing.keepMs)) as string[] | null
     // Another instance took it between the read and the script: look again soon.
     if (reply === null) return { wait: 100 }
-    const entries: StoredEntry[] = []
+    const decoded: StoredEntry[] = []
     for (let i = 0; i + 1 < reply.length; i += 2) {
       const entry = decodeEntry(reply[i] as string, reply[i + 1] as string)
-      if (entry !== null) entries.push(entry)
+      if (entry !== null) decoded.push(entry)
+    }
+    // Records written with a reference: their frames, kept once per event (gone: the entry is skipped).
+    const refs = decoded.filter((e) => e.text === '').map((e) => e.id)
+    const texts = new Map<string, string | null>()
+    if (refs.length > 0) {
+      const got = this.#deps.sharded
+        ? await Promise.all(refs.map((id) => redis.get(names.pendingFrame(id))))
+        : await redis.mget(...refs.map((id) => names.pendingFrame(id)))
+      refs.forEach((id, i) => texts.set(id, got[i] ?? null))
+    }
+    const entries: StoredEntry[] = []
+    for (const e of decoded) {
+      const text = e.text === '' ? texts.get(e.id) : e.text
+      if (typeof text === 'string' && text.length >= 2) entries.push({ ...e, text })
     }
     // A hash keeps no order: the events go out in the order they were first tracked.
     return { entries: entries.sort((x, y) => x.order - y.order) }
@@ -110,7 +127,7 @@ export class RedisPending implements PendingStore {
     const names = this.#deps.names()
     if (redis === null || names === null) throw new Error('redis is not connected')
     const key = names.pending(identity).entries
-    const value = encodeEntry(entry)
+    const value = encodeEntry(entry, true)
     const { keepMs, maxPerIdentity } = this.#timing
     if (!this.#deps.sharded) {
       const reply = await redis.eval(PENDING_PUBLISH, 1, key, entry.id, value, keepMs, maxPerIdentity, names.channel(channel), bytes, 'publish')
@@ -146,25 +163,40 @@ export class RedisPending implements PendingStore {
     const ops = this.#ops
     if (ops.length === 0) return
     this.#ops = []
+    const frames = this.#frames
+    this.#frames = new Map()
     const redis = this.#ready()
-    if (redis === null) {
+    const names = this.#deps.names()
+    if (redis === null || names === null) {
       this.lostWrites += ops.length
       return
     }
+    const lost = (n: number) => (err: unknown) => {
+      this.lostWrites += n
+      this.#deps.logger?.debug({ err: (err as Error).message }, 'pending deliveries not recorded')
+    }
+    const keep = this.#timing.keepMs
+    // On a Redis Cluster every frame key is its own slot: written before the records that refer to them.
+    if (this.#deps.sharded) for (const [id, text] of frames) redis.set(names.pendingFrame(id), text, 'PX', keep).catch(lost(0))
+    let first = true
     for (const batch of this.#deps.sharded ? byKey(ops) : chunks(ops, MAX_BATCH)) {
-      const args: (string | number)[] = [this.#timing.keepMs]
+      // One Redis: the frames go in the first script, before the records.
+      const withFrames = first && !this.#deps.sharded ? [...frames] : []
+      first = false
+      const keys = [...withFrames.map(([id]) => names.pendingFrame(id)), ...batch.map((op) => op.key)]
+      const args: (string | number)[] = [keep, withFrames.length, ...withFrames.map(([, text]) => text)]
       for (const op of batch) args.push(op.field, op.value)
-      redis.eval(PENDING_WRITE, batch.length, ...batch.map((op) => op.key), ...args).catch((err: unknown) => {
-        this.lostWrites += batch.length
-        this.#deps.logger?.debug({ err: (err as Error).message }, 'pending deliveries not recorded')
-      })
+      redis.eval(PENDING_WRITE, keys.length, ...keys, ...args).catch(lost(batch.length))
     }
   }
 }
 
-/** `<order> <attempts>\n<event>\n<text>`: no JSON escaping of the frame's text (event names hold no newline). */
-function encodeEntry(entry: StoredEntry): string {
-  return `${entry.order} ${entry.attempts}\n${entry.event}\n${entry.text}`
+/**
+ * `<order> <attempts>\n<event>\n<text>`: no JSON escaping of the frame's text (event names hold
+ * no newline). Without `inline` the text is left out: it is kept once under the frame key.
+ */
+function encodeEntry(entry: StoredEntry, inline: boolean): string {
+  return `${entry.order} ${entry.attempts}\n${entry.event}\n${inline ? entry.text : ''}`
 }
 
 function decodeEntry(id: string, value: string): StoredEntry | null {
@@ -174,7 +206,8 @@ function decodeEntry(id: string, value: string): StoredEntry | null {
   const [order, attempts] = value.slice(0, a).split(' ').map(Number)
   const event = value.slice(a + 1, b)
   const text = value.slice(b + 1)
-  if (!Number.isSafeInteger(order) || !Number.isInteger(attempts) || (attempts as number) < 1 || event === '' || text.length < 2) return null
+  // An empty text refers to the frame key (adopt() reads it).
+  if (!Number.isSafeInteger(order) || !Number.isInteger(attempts) || (attempts as number) < 1 || event === '' || text.length === 1) return null
   return { id, event, text, attempts: attempts as number, order: order as number }
 }
 
