@@ -132,6 +132,8 @@ const COLUMNS = {
           ['× 1 worker', vsOneWorker(R, n, s, (r) => r.window.deliveriesPerSec)],
           ...workerColumns(R, n, s),
           ['primary CPU µs/publication', spread(pick(R, n, s, (r) => perPublication(r, r.window.primaryCpu)), 1)],
+          ['context switches/publication (every server process)', spread(pick(R, n, s, (r) => (r.window.switchesPerSec >= 0 && publishesPerSec(r) > 0 ? r.window.switchesPerSec / publishesPerSec(r) : null)), 1)],
+          ['write syscalls/delivery (every server process)', spread(pick(R, n, s, (r) => (r.window.writesPerSec >= 0 && r.window.deliveriesPerSec > 0 ? r.window.writesPerSec / r.window.deliveriesPerSec : null)), 3)],
           ['server CPU µs/delivery at fixed rate', spread(pick(R, n, s, cpuPerDeliveryAtRate), 2)],
           ['at fixed rate × 1 worker', vsOneWorker(R, n, s, cpuPerDeliveryAtRate)],
         ]

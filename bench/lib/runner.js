@@ -5,18 +5,22 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { cpuSeconds, hasTaskset, processTree, redisInfo, ROOT, rssBytes, slabBytes, socketCount, startServer } from './servers.js'
+import { contextSwitches, cpuSeconds, hasTaskset, writeCalls, processTree, redisInfo, ROOT, rssBytes, slabBytes, socketCount, startServer } from './servers.js'
 
 const sum = (xs) => xs.reduce((a, b) => a + (b ?? 0), 0)
 
 /**
  * CPU seconds of the server so far, summed over every process it runs (a service's primary and
- * its workers, a bench-started redis-server), and apart: the primary's own and Redis's.
+ * its workers, a bench-started redis-server), and apart: the primary's own and Redis's; and the
+ * context switches (main threads) and write syscalls of all of them.
  */
 function serverCpu(server) {
   const roomcast = server.allPids.filter((pid) => pid !== server.redisPid)
+  const tree = processTree(server.allPids)
   return {
-    total: sum(processTree(server.allPids).map(cpuSeconds)),
+    total: sum(tree.map(cpuSeconds)),
+    switches: sum(tree.map(contextSwitches)),
+    writes: sum(tree.map(writeCalls)),
     primary: server.workers > 1 ? sum(roomcast.map(cpuSeconds)) : null,
     redis: server.redisPid === null ? null : cpuSeconds(server.redisPid),
   }
@@ -55,7 +59,7 @@ export async function runOne(kind, scenario, cfg, cores, nodeFlags = []) {
             const a = marks[`${label}:start`]
             const b = marks[`${label}:end`]
             const seconds = (b.t - a.t) / 1000
-            windows[label] = { serverCpu: percent(a.cpu.total, b.cpu.total, seconds), primaryCpu: percent(a.cpu.primary, b.cpu.primary, seconds), redisCpu: percent(a.cpu.redis, b.cpu.redis, seconds) }
+            windows[label] = { serverCpu: percent(a.cpu.total, b.cpu.total, seconds), primaryCpu: percent(a.cpu.primary, b.cpu.primary, seconds), redisCpu: percent(a.cpu.redis, b.cpu.redis, seconds), switchesPerSec: Math.round((b.cpu.switches - a.cpu.switches) / seconds), writesPerSec: Math.round((b.cpu.writes - a.cpu.writes) / seconds) }
           }
         } else if (msg.type === 'holding') {
           // Let the server settle, then read its RSS with every connection held open.

@@ -296,6 +296,28 @@ export function cpuSeconds(pid) {
   }
 }
 
+/** Context switches of a process's main thread so far, voluntary + involuntary (Linux /proc), or null. */
+export function contextSwitches(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const v = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)
+    const n = /^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)
+    return v === null || n === null ? null : Number(v[1]) + Number(n[1])
+  } catch {
+    return null
+  }
+}
+
+/** Write syscalls of a process so far (Linux /proc/<pid>/io `syscw`), or null. */
+export function writeCalls(pid) {
+  try {
+    const m = /^syscw:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))
+    return m === null ? null : Number(m[1])
+  } catch {
+    return null
+  }
+}
+
 /** The kernel's slab memory in bytes (Linux /proc/meminfo, whole host), or null. */
 export function slabBytes() {
   try {
