@@ -53,7 +53,8 @@ export class LocalDelivery {
       if (tracked !== null && delivery.sentTo(conn, pub.id)) continue
       if (conn.sendFramed(frame)) n++
       // Tracked for a closing connection too: its identity may reconnect and get it then.
-      if (tracked !== null) delivery.track(conn, pub.id, pub.event, tracked)
+      // An observer owes no ack, also for a room it is in (the context service auto-subscribes global).
+      if (tracked !== null && (observers.size === 0 || !observers.observes(conn))) delivery.track(conn, pub.id, pub.event, tracked)
     }
     stats.broadcasts++
     stats.deliveries += n

@@ -54,6 +54,11 @@ export class Observers<M extends ObserverMember> {
     if (patterns.size === 0) this.#byConn.delete(conn)
   }
 
+  /** Whether the connection observes: it is then tracked for nothing, not even its own rooms' events. */
+  observes(conn: M): boolean {
+    return this.#byConn.has(conn)
+  }
+
   /** Drops every pattern of a connection (it closed). */
   forget(conn: M): void {
     this.#byConn.delete(conn)

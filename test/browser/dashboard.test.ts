@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SERVICES } from '../../services/index.js'
 import { DashboardServer } from '../../src/dashboard/dashboard-server.js'
 import type { ServiceTarget } from '../../src/dashboard/status-poll.js'
 import { launchChromium } from '../helpers/browser.js'
@@ -53,7 +54,8 @@ async function deliveryOf(service: string): Promise<{ pending: number; failed: n
 beforeAll(async () => {
   services.set('workflow', await startService('workflow', WORKFLOW))
   // No metric.update every 5 s among the events the /live test counts (a busy run outlasts one interval).
-  services.set('context', await startService('context', { context: { metrics_interval: 3600 } }))
+  // The context service's own defaults (tracked task.*, …) as `npm start` has them: startService takes none.
+  services.set('context', await startService('context', { ...SERVICES.context?.defaults, context: { metrics_interval: 3600 } }))
   const targets = [target('workflow', 'envelope', services.get('workflow') as Started), target('context', 'flat', services.get('context') as Started)]
   dashboard = new DashboardServer({ host: '127.0.0.1', port: 0, services: targets, assets: join(ROOT, 'dist/dashboard'), logger: pino({ level: 'silent' }) })
   base = `http://127.0.0.1:${(await dashboard.listen()).port}`

@@ -92,6 +92,12 @@ describe('observers: operators watch channels by pattern (docs/protocol.md A.9)'
     expect(observer.raw.filter((r) => r.includes(pub.id))).toHaveLength(1)
     expect(subscriber.raw.filter((r) => r.includes(pub.id))).toHaveLength(3)
     expect(await deliveryStats(node)).toMatchObject({ pending: 0, failed: 1 })
+    // Both are in global (auto-subscribed): the observer's copy is still tracked for nobody.
+    const second = (await node.server.publish('global', 'task.created', { task_id: 't2' })).pub
+    await node.logs.waitFor('tracked delivery failed', 2)
+    await observer.pingFlat()
+    expect(observer.raw.filter((r) => r.includes(second.id))).toHaveLength(1)
+    expect(await deliveryStats(node)).toMatchObject({ pending: 0, failed: 2 })
   })
 
   it('an observer that stops reading is cut as a slow consumer; subscribers and the delivery counters go on untouched', async () => {
