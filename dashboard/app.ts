@@ -123,6 +123,7 @@ function dashboard(): void {
                 fig('failed', s.failed, 'failed'),
                 fig('redis', s.redis, 'redis'),
                 fig('instances', s.instances, 'instances'),
+                ...(s.cluster === undefined ? [] : [fig('redis cluster', s.cluster, 'cluster')]),
                 fig('postgres', s.postgres ?? 'off', 'postgres'),
                 ...(s.workers === undefined ? [] : [fig('per worker', s.workers.map((w) => w.connections ?? '?').join(' + '), 'workers')]),
               ])

@@ -78,6 +78,11 @@ export interface BrokerTopology {
   readonly slotsServed: number
 }
 
+/** A Redis Cluster's view in words, for `roomcast status` and the dashboard: `ok (3 masters, 3 replicas, 16384/16384 slots)`. */
+export function describeTopology(t: BrokerTopology): string {
+  return `${t.state} (${t.masters} masters, ${t.replicas} replicas, ${t.slotsServed}/16384 slots)`
+}
+
 /** Where a direct message went: a local connection, one on another instance, or none known. */
 export type DirectOutcome = 'local' | 'remote' | 'unknown'
 

@@ -1,3 +1,5 @@
+import { describeTopology } from '../broker/broker.js'
+
 /** A service the dashboard shows. */
 export interface ServiceTarget {
   readonly name: string
@@ -21,6 +23,8 @@ export interface ServiceStatus {
   readonly failed?: number
   readonly redis?: string
   readonly instances?: number
+  /** On a Redis Cluster: its view in words, `ok (3 masters, 3 replicas, 16384/16384 slots)`. */
+  readonly cluster?: string
   readonly postgres?: string | null
   /** With `workers: N > 1`: each worker's connections (undefined when it did not answer). */
   readonly workers?: readonly { readonly id: number; readonly pid: number; readonly connections?: number }[]
@@ -104,6 +108,7 @@ export async function pollService(t: ServiceTarget, timeoutMs = 1500): Promise<S
       failed: num(delivery.failed),
       redis: typeof broker.state === 'string' ? broker.state : undefined,
       instances: num(broker.instances),
+      ...(clusterView(broker.cluster) ?? {}),
       postgres: typeof pg.state === 'string' ? pg.state : null,
       ...(Array.isArray(health.workers) ? { workers: health.workers.map(obj).map((w) => ({ id: num(w.id) ?? 0, pid: num(w.pid) ?? 0, connections: num(w.connections) })) } : {}),
       channelCounts: list?.counts ?? (obj(stats.channels) as Record<string, number>),
@@ -142,4 +147,12 @@ async function channelDoc(t: ServiceTarget, channel: string, doc: string, timeou
 export async function channelDetail(t: ServiceTarget, channel: string, timeoutMs = 1500): Promise<ChannelDetail> {
   const [presence, history] = await Promise.all([channelDoc(t, channel, 'presence', timeoutMs), channelDoc(t, channel, 'history?limit=20', timeoutMs)])
   return { channel, presence, history }
+}
+
+/** `{cluster: 'ok (3 masters, …)'}` from a /health bridge's `cluster`, or null when it has none. */
+function clusterView(raw: unknown): { cluster: string } | null {
+  const c = obj(raw)
+  const [masters, replicas, slotsServed] = [num(c.masters), num(c.replicas), num(c.slotsServed)]
+  if (typeof c.state !== 'string' || masters === undefined || replicas === undefined || slotsServed === undefined) return null
+  return { cluster: describeTopology({ state: c.state, masters, replicas, slotsServed }) }
 }

@@ -1,3 +1,4 @@
+import { type BrokerTopology, describeTopology } from '../broker/broker.js'
 import { describeFailure, httpUrl } from './remote.js'
 
 /** What GET /health on a service's ws port showed, used to explain why MCP could not be reached. */
@@ -83,11 +84,18 @@ export interface BrokerSummary {
   readonly kind: string
   readonly state: string
   readonly instances: number
+  /** On a Redis Cluster: its state as a master describes it (docs/scaling.md, "Past one Redis"). */
+  readonly cluster?: BrokerTopology
 }
 
-/** `; redis connected, 2 instances` for a clustered service; empty for the in-memory broker. */
+/**
+ * `; redis connected, 2 instances` for a clustered service; on a Redis Cluster followed by
+ * `, cluster ok (3 masters, 3 replicas, 16384/16384 slots)`; empty for the in-memory broker.
+ */
 export function clusterNote(broker: BrokerSummary | undefined): string {
-  return broker === undefined || broker.kind === 'memory' ? '' : `; ${broker.kind} ${broker.state}, ${broker.instances} instances`
+  if (broker === undefined || broker.kind === 'memory') return ''
+  const view = broker.cluster === undefined ? '' : `, cluster ${describeTopology(broker.cluster)}`
+  return `; ${broker.kind} ${broker.state}, ${broker.instances} instances${view}`
 }
 
 /** `; 2 workers (3 + 2 connections)` for a service running workers (each worker's connections); empty otherwise. */

@@ -5,6 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type ClusterBroker, parseSettings, type SettingsInput, type WebSocketServer } from '../../src/index.js'
 import { roomBucket } from '../../src/broker/redis-channels.js'
 import { nodesView } from '../../src/broker/redis-cluster-check.js'
+import { collectStatus } from '../../src/dashboard/status-poll.js'
+import { type BrokerSummary, clusterNote } from '../../src/mcp/health-probe.js'
 import { type Frame, TestClient } from '../helpers/client.js'
 import { until } from '../helpers/cluster.js'
 import { TestRedis } from '../helpers/redis.js'
@@ -86,6 +88,12 @@ describe('Redis Cluster broker (3 masters + 3 replicas)', () => {
       const bridge = async () => ((await (await fetch(`${a.http}${path}`)).json()) as { bridge: Record<string, unknown> }).bridge
       await expect.poll(bridge, { timeout: 15_000 }).toMatchObject(view)
     }
+    // roomcast status and the dashboard card say it in words.
+    const ok = 'ok (3 masters, 3 replicas, 16384/16384 slots)'
+    const health = (await (await fetch(`${a.http}/health`)).json()) as { bridge: BrokerSummary }
+    expect(clusterNote(health.bridge)).toBe(`; redis-cluster connected, 2 instances, cluster ${ok}`)
+    const [card] = await collectStatus([{ name: 'workflow', dialect: 'envelope', http: a.http, ws: a.url }])
+    expect(card).toMatchObject({ redis: 'connected', instances: 2, cluster: ok })
   })
 
   it('a slot migrated during a publish stream on a history channel: every accepted event is recovered', async () => {
