@@ -10,6 +10,7 @@ import { DashboardServer } from '../../src/dashboard/dashboard-server.js'
 import type { ServiceTarget } from '../../src/dashboard/status-poll.js'
 import { launchChromium } from '../helpers/browser.js'
 import { TestClient } from '../helpers/client.js'
+import { FlatClient } from '../helpers/flat.js'
 import { startService, type Started } from '../helpers/server.js'
 import { ROOT } from '../helpers/supervisor.js'
 
@@ -153,5 +154,23 @@ describe('the dashboard in headless Chromium (docs/dashboard.md)', () => {
     services.set('workflow', await startService('workflow', { ...WORKFLOW, port: workflow.port }))
     await card('workflow').and(page.locator('.up')).waitFor({ timeout: 20_000 })
     await page.close()
+  })
+
+  // Runs once the context service keeps presence (issue 22 items 1-3: its defaults name `presence`).
+  it.skipIf(!('presence' in (SERVICES.context?.defaults ?? {})))("/dashboard: a channel's presence shows the two agents connected to it", async () => {
+    const context = services.get('context') as Started
+    // The context service keeps presence on sessions/{id}; an agent with a session joins its channel.
+    const agents = [await FlatClient.open(context.url, { agent_id: 'planner', session_id: 's1' }), await FlatClient.open(context.url, { agent_id: 'coder', session_id: 's1' })]
+    const page = await browser.newPage({ viewport: { width: 1200, height: 800 } })
+    await page.goto(`${base}/dashboard`)
+    const row = page.locator('section.card[data-service=context] tr[data-channel="sessions/s1"]')
+    await expect.poll(() => row.locator('td.num').innerText(), { timeout: 20_000 }).toBe('2')
+    expect(await row.locator('td.presence').innerText()).toBe('presence')
+    await row.click()
+    const detail = page.locator('aside.detail')
+    await detail.locator('h3', { hasText: 'Presence: 2 connected' }).waitFor({ timeout: 20_000 })
+    expect((await detail.locator('ul.members li').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-user')))).sort()).toEqual(['coder', 'planner'])
+    await page.close()
+    for (const a of agents) await a.close()
   })
 })
