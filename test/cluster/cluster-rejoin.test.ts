@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto'
+import { Writable } from 'node:stream'
+import { pino } from 'pino'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { SERVICES } from '../../services/index.js'
+import { parseSettings, RedisClusterBroker, type WebSocketServer } from '../../src/index.js'
+import { TestClient } from '../helpers/client.js'
+import { brokerState, clusterFormed } from '../helpers/cluster.js'
+import { TestRedisCluster } from '../helpers/redis-cluster.js'
+
+// Issue 21 (chaos run on a Redis Cluster): was an instance that started while a master was
+// stopped or killed left standalone (degraded) for good? These pin that it joins once the node
+// is back or failed over, both ways of delivery. (They passed before any change: the losses
+// of that run have another cause, see docs/reliability.md.)
+
+let cluster: TestRedisCluster
+beforeAll(async () => {
+  cluster = await TestRedisCluster.start()
+}, 90_000)
+afterAll(async () => {
+  await cluster?.stop()
+})
+
+describe('an instance started while the Redis Cluster is impaired', () => {
+  const clients: TestClient[] = []
+  const servers: WebSocketServer[] = []
+  const stopped: number[] = []
+  afterEach(async () => {
+    for (const port of stopped.splice(0)) cluster.nodes.find((n) => n.port === port)?.proc.kill('SIGCONT')
+    await Promise.all(clients.splice(0).map((c) => c.close()))
+    await Promise.all(servers.splice(0).map((s) => s.close()))
+  })
+
+  const start = async (prefix: string, lines: string[] = []) => {
+    const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString()), done()) })
+    const logger = pino({ level: 'info' }, sink)
+    const nodes = cluster.nodes.slice(0, 3).map((n) => ({ host: '127.0.0.1', port: n.port }))
+    const settings = parseSettings({ port: 0, allow_client_publish: true, redis: { cluster: nodes.map((n) => `${n.host}:${n.port}`), prefix } })
+    const broker = new RedisClusterBroker({ nodes, prefix, logger, startTimeoutMs: 500 })
+    const server = SERVICES.workflow!.create(settings, { logger, broker })
+    servers.push(server)
+    await server.listen()
+    return server
+  }
+
+  it.each([
+    ['stopped, resumes before a failover', 'stop'],
+    ['stopped, resumes after its replica took over', 'stop-failover'],
+    ['killed, restarts after its replica took over', 'kill'],
+  ] as const)('joins once a master %s: /health says connected, a publication on the other instance reaches its subscriber', async (_what, mode) => {
+    const prefix = `rejoin-${randomUUID().slice(0, 8)}:`
+    const a = await start(prefix)
+    await brokerState(a, 'connected')
+    const port = await cluster.masterOf(await cluster.slotOf('x'))
+    const node = cluster.nodes.find((n) => n.port === port)!
+    if (mode === 'kill') await cluster.kill(node.port)
+    else {
+      node.proc.kill('SIGSTOP')
+      stopped.push(node.port)
+    }
+    const lines: string[] = []
+    const b = await start(prefix, lines)
+    expect(lines.join('')).toMatch(/redis-cluster unreachable at start: running standalone/)
+    if (mode !== 'stop') await cluster.promotedFrom(node.port, await cluster.slotOf('x'))
+    if (mode === 'kill') await cluster.restart(node.port)
+    else node.proc.kill('SIGCONT')
+    stopped.splice(0)
+    await cluster.settled()
+    await brokerState(b, 'connected', 30_000)
+    const health = (await (await fetch(`http://127.0.0.1:${b.port}/health`)).json()) as { bridge: Record<string, unknown> }
+    expect(health.bridge).toMatchObject({ state: 'connected' })
+    await clusterFormed([a, b], 2)
+    const watcher = await TestClient.connect(`ws://127.0.0.1:${b.port}/ws`)
+    clients.push(watcher)
+    await watcher.subscribe('workflow:w1')
+    const publisher = await TestClient.connect(`ws://127.0.0.1:${a.port}/ws`)
+    clients.push(publisher)
+    await publisher.request('publish', { channel: 'workflow:w1', event: 'workflow.started', data: { workflow_id: 'w1' } })
+    expect((await watcher.next((f) => f.event === 'workflow.started')).data).toEqual({ workflow_id: 'w1' })
+    // And the other way: what the late instance publishes reaches a subscriber on the first one.
+    const early = await TestClient.connect(`ws://127.0.0.1:${a.port}/ws`)
+    clients.push(early)
+    await early.subscribe('workflow:w2')
+    const late = await TestClient.connect(`ws://127.0.0.1:${b.port}/ws`)
+    clients.push(late)
+    await late.request('publish', { channel: 'workflow:w2', event: 'workflow.started', data: { workflow_id: 'w2' } })
+    expect((await early.next((f) => f.event === 'workflow.started')).data).toEqual({ workflow_id: 'w2' })
+  }, 90_000)
+})
