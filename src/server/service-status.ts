@@ -46,7 +46,12 @@ export async function serviceClients(server: ServerView): Promise<ClientsSnapsho
   }
 }
 
-/** The get_status answer for the whole service. */
-export async function serviceStatus(server: ServerView): Promise<JsonObject> {
-  return statusView(await serviceSnapshot(server))
+/**
+ * The get_status answer for the whole service: synchronous with one process, so a pipelined
+ * get_status is answered in its place among the other requests (answers of async handlers,
+ * such as this one with workers, may overtake it).
+ */
+export function serviceStatus(server: ServerView): JsonObject | Promise<JsonObject> {
+  if (server.workers === null) return statusView(snapshot(server))
+  return serviceSnapshot(server).then(statusView)
 }

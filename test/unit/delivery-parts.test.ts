@@ -6,9 +6,10 @@ import { frameText } from '../../src/delivery/frame-text.js'
 import { textFrame } from '../../src/server/frame.js'
 
 describe('delivery settings', () => {
-  it('tracks nothing by default, 3 attempts 5 s apart, bounded', () => {
+  it('tracks nothing by default, 3 attempts 5 s apart, bounded, durable in Redis when there is one', () => {
     expect(DeliverySettingsSchema.parse(undefined)).toEqual({
       tracked: [],
+      durable: 'auto',
       max_attempts: 3,
       ack_timeout: 5,
       max_pending_per_connection: 1000,

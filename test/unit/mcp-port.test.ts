@@ -14,9 +14,9 @@ describe('MCP port', () => {
 })
 
 describe('websocket_health_check', () => {
-  it('says stopped, with the configured limits, for a server that is not running', () => {
+  it('says stopped, with the configured limits, for a server that is not running', async () => {
     const server = new WorkflowServer(parseSettings({ log_level: 'silent', max_connections: 7, message_rate_limit: 3 }))
-    expect(TOOL_HANDLERS.websocket_health_check({ server, mcpPort: () => 0 }, {})).toMatchObject({
+    expect(await TOOL_HANDLERS.websocket_health_check({ server, mcpPort: () => 0 }, {})).toMatchObject({
       status: 'stopped',
       connections: 0,
       max_connections: 7,
