@@ -13,7 +13,15 @@ const MIRRORED = /^(sessions|topics)\//
 interface ContextParts {
   cluster?: ContextCluster
   restore?: SubscriptionRestore
+  /** Publishes agent.connected / agent.disconnected on the agent's route (global). */
+  agent?: (event: 'agent.connected' | 'agent.disconnected', agentId: string) => void
 }
+
+/** The agent whose private channel this is, or null. */
+function agentOf(channel: string): string | null {
+  return channel.startsWith(AGENT_CHANNEL) ? channel.slice(AGENT_CHANNEL.length) : null
+}
+const AGENT_CHANNEL = 'agents/'
 
 /**
  * What the context service adds to the core: the metrics count every event, `global` mirrors
@@ -29,6 +37,17 @@ function contextHooks(parts: ContextParts): ServiceHooks {
     onSubscribe: (conn, channel) => parts.restore?.changed(conn, channel, true),
     onUnsubscribe: (conn, channel) => parts.restore?.changed(conn, channel, false),
     onDisconnect: (conn) => parts.restore?.closed(conn),
+    // Every identified connection holds its agents/{id} channel: the channel's first subscriber
+    // anywhere in the cluster is the agent's first connection, its last the agent's last (told once
+    // per cluster, on the presence leader).
+    onOccupied: (channel) => {
+      const id = agentOf(channel)
+      if (id !== null) parts.agent?.('agent.connected', id)
+    },
+    onVacated: (channel) => {
+      const id = agentOf(channel)
+      if (id !== null) parts.agent?.('agent.disconnected', id)
+    },
   }
 }
 
@@ -47,10 +66,18 @@ export class ContextServer extends WebSocketServer<ContextEvents> {
   static readonly trackedEvents: readonly string[] = ['task.*', 'subtask.*', 'message.*']
   /**
    * The service's own settings defaults, under any settings file (`roomcast serve`): agents publish
-   * over the socket, and task, subtask and message events are tracked. A file changes them only by
-   * naming them (`delivery.tracked: []` turns tracking off).
+   * over the socket, task, subtask and message events are tracked, and sessions and topics keep
+   * presence with join/leave events. A file changes them only by naming them (`delivery.tracked: []`
+   * turns tracking off, `presence: []` presence).
    */
-  static readonly defaults = { allow_client_publish: true, delivery: { tracked: [...ContextServer.trackedEvents] } } satisfies Partial<SettingsInput>
+  static readonly defaults = {
+    allow_client_publish: true,
+    delivery: { tracked: [...ContextServer.trackedEvents] },
+    presence: [
+      { channel: 'sessions/{id}', join_leave: true },
+      { channel: 'topics/{topic}', join_leave: true },
+    ],
+  } satisfies Partial<SettingsInput>
   /** The flat dialect with the HMAC token check (development: agent_id alone). */
   static readonly dialect = hmacFlatDialect
   /** Typed in-process publishing: `server.broadcast.taskCreated({ task_id, session_id })`. */
@@ -78,6 +105,12 @@ export class ContextServer extends WebSocketServer<ContextEvents> {
     )
     const inputs = {
       local: () => this.#figures(),
+      // The same truth as agent.connected: agents/{id} channels with a subscriber anywhere in the cluster.
+      activeAgents: () => {
+        let n = 0
+        for (const channel of this.broker.presence.channels().keys()) if (agentOf(channel) !== null) n++
+        return n
+      },
       publish: (snapshot: object) => {
         this.publish('metrics', 'metric.update', snapshot).catch((err: unknown) => this.log.warn({ err }, 'metric.update refused'))
       },
@@ -89,6 +122,9 @@ export class ContextServer extends WebSocketServer<ContextEvents> {
     if (this.postgres !== null) this.use(this.postgres)
     parts.cluster = this.cluster
     parts.restore = this.restore
+    parts.agent = (event, agentId) => {
+      this.publish('global', event, { agent_id: agentId }).catch((err: unknown) => this.log.warn({ err, event, agent_id: agentId }, 'agent event refused'))
+    }
     if (settings.delivery.tracked.length === 0) {
       this.log.warn({ own: ContextServer.trackedEvents }, 'delivery.tracked is []: no event is tracked; task, subtask and message events are sent once, never re-sent')
     }

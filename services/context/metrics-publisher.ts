@@ -21,6 +21,8 @@ export interface MetricSnapshot {
 export interface MetricsInputs {
   /** This instance's own figures, read at each tick. */
   local(): Omit<InstanceFigures, 'v' | 'instance'>
+  /** Agents connected anywhere in the cluster, as this instance sees it (the truth agent.connected comes from). */
+  activeAgents?(): number
   /** Publishes the snapshot on `metrics` (reaching every instance's subscribers). */
   publish(snapshot: MetricSnapshot): void
 }
@@ -96,6 +98,7 @@ export class MetricsPublisher extends EventEmitter {
       const minute = this.window.lastMinute()
       const snapshot: MetricSnapshot = {
         ...merged,
+        active_agents: this.#inputs.activeAgents?.() ?? merged.active_agents,
         actions_per_minute: minute.total,
         events_per_minute: minute.byKey,
         timestamp: new Date().toISOString(),

@@ -1,6 +1,7 @@
 import type { DeliveryMessage } from './handover-messages.js'
 import type { DirectMessage, Publication } from '../protocol/messages.js'
 import type { PendingStore, StoredEntry } from './pending-store.js'
+import type { PresenceBook, PresenceMember } from './cluster-presence.js'
 import type { HistoryOptions, HistoryPage } from './position.js'
 
 /**
@@ -16,6 +17,12 @@ export interface BrokerSink {
   subscriberCount(channel: string): number
   /** A tracked-delivery message from instance `origin` (claim or handover, docs/protocol.md A.8). */
   receiveDelivery?(origin: string, msg: DeliveryMessage): void
+  /** A channel got its first subscriber anywhere in the cluster (told on one instance, the presence leader). */
+  occupied?(channel: string): void
+  /** A channel lost its last subscriber anywhere in the cluster (told on the presence leader). */
+  vacated?(channel: string): void
+  /** An instance went away with these members of a presence channel (told on the presence leader). */
+  gone?(channel: string, members: readonly PresenceMember[]): void
 }
 
 /** What a publish reached. */
@@ -108,6 +115,8 @@ export interface Broker {
   readonly state: BrokerState
   /** The durable record of pending tracked deliveries (pending-store.ts): `memory` keeps none. */
   readonly pending: PendingStore
+  /** Every instance's subscribers per channel, and the members of presence channels (cluster-presence.ts). */
+  readonly presence: PresenceBook
   /** Connects; must not throw when the cluster is unreachable (degrade instead). */
   start(sink: BrokerSink, instance: BrokerInstance): Promise<void>
   /**

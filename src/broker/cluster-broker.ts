@@ -16,6 +16,7 @@ import {
   withoutPosition,
 } from './cluster-messages.js'
 import { ClusterRooms } from './cluster-rooms.js'
+import { ClusterPresence, type PresenceBook } from './cluster-presence.js'
 import { ClusterView } from './cluster-view.js'
 import { DeliveryReports } from './delivery-reports.js'
 import { DirectAcks } from './direct-acks.js'
@@ -69,6 +70,7 @@ export class ClusterBroker extends EventEmitter implements Broker {
   readonly #rooms: ClusterRooms
   readonly #inbound: ClusterInbound
   readonly #view: ClusterView
+  readonly #presence: ClusterPresence
   readonly #acks: DirectAcks
   readonly #reports: DeliveryReports
   #sink: BrokerSink | null = null
@@ -108,11 +110,31 @@ export class ClusterBroker extends EventEmitter implements Broker {
     const send = (channel: string, text: string) => void this.#send(channel, text)
     const beat = () => this.#beat()
     const peers = () => void this.emit('peers')
-    this.#inbound = new ClusterInbound({ self, sink: () => this.#sink, send, beat, peers, view, acks, reports, log })
+    const presence = (this.#presence = new ClusterPresence({
+      selfId: () => this.#self?.id ?? null,
+      clustered: () => !transport.standalone,
+      send: (text) => send(CONTROL_CHANNEL, text),
+      peers: () => view.peerIds(),
+      events: () => {
+        const sink = this.#sink
+        if (sink === null) return null
+        return {
+          occupied: (channel) => sink.occupied?.(channel),
+          vacated: (channel) => sink.vacated?.(channel),
+          gone: (channel, members) => sink.gone?.(channel, members),
+        }
+      },
+      askAgainMs: opts.heartbeatMs ?? 2000,
+    }))
+    this.#inbound = new ClusterInbound({ self, sink: () => this.#sink, send, beat, peers, view, presence, acks, reports, log })
   }
 
   get state(): BrokerState {
     return this.#link.state
+  }
+
+  get presence(): PresenceBook {
+    return this.#presence
   }
 
   async start(sink: BrokerSink, instance: BrokerInstance): Promise<void> {
@@ -125,6 +147,8 @@ export class ClusterBroker extends EventEmitter implements Broker {
       message: (bytes) => this.#inbound.message(bytes),
       sendReady: () => {
         this.#link.refresh()
+        // Others may have missed our presence changes while we could not send: a whole copy first.
+        this.#presence.resend()
         this.#beat()
       },
       receiveReady: () => void this.#rooms.resubscribe(),
@@ -133,7 +157,11 @@ export class ClusterBroker extends EventEmitter implements Broker {
         this.#link.refresh()
       },
     })
-    this.#heartbeat = setInterval(() => this.#beat(), this.#opts.heartbeatMs ?? 2000)
+    this.#heartbeat = setInterval(() => {
+      // An instance whose heartbeats stopped takes its presence with it (ClusterView's expiry).
+      this.#presence.keepOnly(this.#view.peerIds())
+      this.#beat()
+    }, this.#opts.heartbeatMs ?? 2000)
     this.#heartbeat.unref()
   }
 
@@ -299,7 +327,7 @@ export class ClusterBroker extends EventEmitter implements Broker {
 
   #beat(): void {
     if (this.#self === null || this.#link.state !== 'connected') return
-    void this.#send(CONTROL_CHANNEL, heartbeatMessage(this.#self.id, this.#self.connections()))
+    void this.#send(CONTROL_CHANNEL, heartbeatMessage(this.#self.id, this.#self.connections(), this.#presence.seq))
     this.pending.renew()
   }
 }

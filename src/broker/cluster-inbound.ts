@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { BrokerInstance, BrokerSink } from './broker.js'
 import { carriedPublication, type ClusterMessage, decodeClusterMessage, deliveryReportMessage, directAckMessage } from './cluster-messages.js'
+import type { ClusterPresence } from './cluster-presence.js'
 import type { ClusterView } from './cluster-view.js'
 import type { DeliveryReports } from './delivery-reports.js'
 import type { DirectAcks } from './direct-acks.js'
@@ -17,6 +18,7 @@ export interface ClusterInboundHost {
   /** The cluster view changed (a heartbeat or a leave was heard). */
   peers(): void
   readonly view: ClusterView
+  readonly presence: ClusterPresence
   readonly acks: DirectAcks
   readonly reports: DeliveryReports
   readonly log: Logger
@@ -26,7 +28,7 @@ export interface ClusterInboundHost {
  * Every message the transport receives: decoded and validated (a malformed one is
  * counted and dropped, never thrown), our own echo dropped, then handed to the sink (publications,
  * direct messages, tracked-delivery messages) or to the cluster bookkeeping (heartbeats, leaves,
- * acks, delivery reports).
+ * acks, delivery reports, presence).
  */
 export class ClusterInbound {
   readonly #host: ClusterInboundHost
@@ -93,13 +95,24 @@ export class ClusterInbound {
       case 'heartbeat':
         // A newcomer hears from us at once instead of after a heartbeat period.
         if (host.view.heard(msg.origin, msg.connections)) host.beat()
+        host.presence.heartbeat(msg.origin, msg.presence)
         host.peers()
+        return
+      case 'presence':
+        host.presence.changes(msg.origin, msg.seq, msg.changes)
+        return
+      case 'presence_sync':
+        host.presence.sync(msg.origin, msg.seq, msg.channels)
+        return
+      case 'presence_ask':
+        host.presence.asked(msg.of)
         return
       case 'delivery':
         host.sink()?.receiveDelivery?.(msg.origin, msg.msg)
         return
       case 'leave':
         host.view.left(msg.origin)
+        host.presence.drop(msg.origin)
         host.peers()
     }
   }

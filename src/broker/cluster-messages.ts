@@ -26,6 +26,22 @@ const DirectMessageSchema = z.object({
   timestamp: z.string(),
 })
 
+const channelName = z.string().min(1).max(1024)
+const connectionId = z.string().min(1).max(256)
+/** A member as sent: connection id, user id, session id, connected at (ms). */
+const PresenceMemberSchema = z.tuple([connectionId, z.string().max(1024).nullable(), z.string().max(1024).nullable(), z.number().int().min(0)])
+/** 1: joined (the member, or null on a channel only counted); 0: left (the connection id, or null). */
+const PresenceChangeSchema = z.union([
+  z.tuple([z.literal(1), channelName, PresenceMemberSchema.nullable()]),
+  z.tuple([z.literal(0), channelName, connectionId.nullable()]),
+])
+/** One channel of a whole copy: its subscriber count, and its members on a presence channel (else null). */
+const PresenceChannelSchema = z.tuple([channelName, z.number().int().min(0), z.array(PresenceMemberSchema).nullable()])
+
+export type PresenceMemberWire = z.output<typeof PresenceMemberSchema>
+export type PresenceChange = z.output<typeof PresenceChangeSchema>
+export type PresenceChannelWire = z.output<typeof PresenceChannelSchema>
+
 export const ClusterMessageSchema = z.discriminatedUnion('type', [
   // offset and epoch: the stream position of a history channel's publication, added by the
   // history store that stored it (completeWithPosition; on Redis the script, redis-scripts.ts);
@@ -45,10 +61,17 @@ export const ClusterMessageSchema = z.discriminatedUnion('type', [
   z.object({ v: z.literal(1), type: z.literal('direct_ack'), origin, id: z.string().min(1), found: z.boolean() }),
   // An instance's answer to a publication carrying `report`: how many local subscribers got it.
   z.object({ v: z.literal(1), type: z.literal('delivery_report'), origin, id: z.string().min(1), delivered: z.number().int().min(0) }),
-  z.object({ v: z.literal(1), type: z.literal('heartbeat'), origin, connections: z.number().int().min(0) }),
+  // presence: the number of the sender's last presence message (cluster-presence.ts), when it keeps presence.
+  z.object({ v: z.literal(1), type: z.literal('heartbeat'), origin, connections: z.number().int().min(0), presence: z.number().int().min(0).optional() }),
   z.object({ v: z.literal(1), type: z.literal('leave'), origin }),
   // At-least-once handover between instances (handover-messages.ts).
   z.object({ v: z.literal(1), type: z.literal('delivery'), origin, msg: DeliveryMessageSchema }),
+  // The sender's subscribers changed (cluster-presence.ts): numbered, one message per turn.
+  z.object({ v: z.literal(1), type: z.literal('presence'), origin, seq: z.number().int().positive(), changes: z.array(PresenceChangeSchema) }),
+  // The sender's whole copy, after its message number `seq`.
+  z.object({ v: z.literal(1), type: z.literal('presence_sync'), origin, seq: z.number().int().min(0), channels: z.array(PresenceChannelSchema) }),
+  // Asks instance `of` for its whole copy.
+  z.object({ v: z.literal(1), type: z.literal('presence_ask'), origin, of: z.string().min(1) }),
 ])
 
 export type ClusterMessage = z.output<typeof ClusterMessageSchema>
@@ -94,8 +117,20 @@ export function directAckMessage(origin: string, id: string, found: boolean): st
   return JSON.stringify({ v: 1, type: 'direct_ack', origin, id, found })
 }
 
-export function heartbeatMessage(origin: string, connections: number): string {
-  return JSON.stringify({ v: 1, type: 'heartbeat', origin, connections })
+export function heartbeatMessage(origin: string, connections: number, presence?: number): string {
+  return JSON.stringify({ v: 1, type: 'heartbeat', origin, connections, presence })
+}
+
+export function presenceMessage(origin: string, seq: number, changes: readonly PresenceChange[]): string {
+  return JSON.stringify({ v: 1, type: 'presence', origin, seq, changes })
+}
+
+export function presenceSyncMessage(origin: string, seq: number, channels: readonly PresenceChannelWire[]): string {
+  return JSON.stringify({ v: 1, type: 'presence_sync', origin, seq, channels })
+}
+
+export function presenceAskMessage(origin: string, of: string): string {
+  return JSON.stringify({ v: 1, type: 'presence_ask', origin, of })
 }
 
 export function deliveryClusterMessage(origin: string, msg: DeliveryMessage): string {

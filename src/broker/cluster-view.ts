@@ -38,6 +38,12 @@ export class ClusterView {
     return total
   }
 
+  /** Ids of the live peers (not this instance). */
+  peerIds(): string[] {
+    this.#prune()
+    return [...this.#peers.keys()]
+  }
+
   #alive(origin: string): boolean {
     const p = this.#peers.get(origin)
     return p !== undefined && this.#now() - p.seenAt < this.#expiryMs

@@ -69,11 +69,11 @@ export function patternsOverlap(a: string, b: string): boolean {
   return walk(0, false, 0, false)
 }
 
-/** The history rules of a service, compiled; finds the rule of a channel. */
-export class HistoryChannels {
-  readonly #rules: readonly { readonly rule: HistoryRule; readonly compiled: CompiledChannel }[]
+/** Settings entries naming channels like `history` does (a channel, a pattern, a glob), compiled; finds the entry of a channel. */
+export class ChannelTable<R extends { readonly channel: string }> {
+  readonly #rules: readonly { readonly rule: R; readonly compiled: CompiledChannel }[]
 
-  constructor(rules: readonly HistoryRule[]) {
+  constructor(rules: readonly R[]) {
     this.#rules = rules.map((rule) => ({ rule, compiled: compileChannel({ pattern: historyTemplate(rule.channel) }) }))
   }
 
@@ -81,11 +81,14 @@ export class HistoryChannels {
     return this.#rules.length === 0
   }
 
-  /** The history options of `channel`, or null when it keeps no history. */
-  optionsOf(channel: string): HistoryOptions | null {
+  /** The entry of `channel`, or null when none names it. */
+  optionsOf(channel: string): R | null {
     for (const { rule, compiled } of this.#rules) {
       if (matchChannel([compiled], channel) !== null) return rule
     }
     return null
   }
 }
+
+/** The history rules of a service, compiled; finds the rule of a channel. */
+export class HistoryChannels extends ChannelTable<HistoryRule> {}

@@ -59,6 +59,29 @@ const HistorySchema = z
     })
   })
 
+/** One `presence` entry: the channels (a pattern of the service) whose members everyone may list. */
+const PresenceEntrySchema = z
+  .object({
+    /** A channel pattern of the service (`sessions/{id}`, `topics/*`) or one channel. */
+    channel: z.string().min(1).max(MAX_CHANNEL_LENGTH),
+    /** Whether subscribers get `join` and `leave` events. @default false */
+    join_leave: z.boolean().default(false),
+  })
+  .strict()
+
+/** A channel must belong to at most one presence entry. */
+const PresenceSchema = z
+  .array(PresenceEntrySchema)
+  .default([])
+  .superRefine((entries, ctx) => {
+    entries.forEach((e, i) => {
+      const earlier = entries.findIndex((o, j) => j < i && patternsOverlap(o.channel, e.channel))
+      if (earlier >= 0) {
+        ctx.addIssue({ code: 'custom', path: [i, 'channel'], message: `${e.channel} overlaps presence.${earlier}.channel (${entries[earlier]?.channel}): a channel has one presence rule` })
+      }
+    })
+  })
+
 /** Most workers a service may ask for: 4 × the cores (more only adds switching between them). */
 export function maxWorkers(): number {
   return 4 * availableParallelism()
@@ -162,6 +185,8 @@ export const SettingsSchema = z
       .prefault({}),
     /** Channels that keep history for recovery (docs/protocol.md A.8). @default [] */
     history: HistorySchema,
+    /** Channels whose members can be listed, cluster-wide, and which may send join/leave events. @default [] */
+    presence: PresenceSchema,
     redis: z
       .object({
         /**

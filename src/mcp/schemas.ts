@@ -141,9 +141,35 @@ export const ListClientsOutputSchema = z.object({
 })
 
 export const ListChannelsOutputSchema = z.object({
-  channels: z.array(z.object({ channel: z.string(), subscribers: z.number().int() })),
+  channels: z.array(
+    z.object({
+      channel: z.string(),
+      subscribers: z.number().int().describe('Subscribers on every instance of the service'),
+      presence: z.boolean().describe('Whether the channel keeps presence (ws_presence)'),
+    }),
+  ),
   count: z.number().int(),
   patterns: z.array(z.string()).describe('Channel patterns the service accepts'),
+})
+
+export const PresenceInputSchema = z.object({
+  channel: z.string().min(1).describe('A channel that keeps presence (settings: presence), e.g. sessions/s1'),
+})
+const PresenceMemberSchema = z.object({
+  connection_id: z.string(),
+  user_id: z.string().nullable().describe('The user (envelope) or agent (flat) id; null when anonymous'),
+  session_id: z.string().nullable(),
+  connected_at: z.string(),
+  instance: z.string().describe('The instance holding the connection'),
+})
+export const PresenceStatsOutputSchema = z.object({
+  channel: z.string(),
+  clients: z.number().int().describe('Connections subscribed, on every instance'),
+  users: z.number().int().describe('Distinct identified users among them'),
+})
+export const PresenceOutputSchema = PresenceStatsOutputSchema.extend({
+  members: z.array(PresenceMemberSchema),
+  count: z.number().int().describe('Members listed'),
 })
 
 export const PublishInputSchema = z.object({
@@ -192,9 +218,21 @@ export const TOOL_SPECS = {
   },
   list_ws_channels: {
     readOnly: true,
-    description: 'Active channels with subscriber counts, and the channel patterns the service accepts.',
+    description: 'Channels with subscribers on any instance of the service, with cluster-wide counts and whether each keeps presence, and the channel patterns the service accepts.',
     input: EmptyInputSchema,
     output: ListChannelsOutputSchema,
+  },
+  ws_presence: {
+    readOnly: true,
+    description: 'Who is subscribed to a presence channel, on every instance: connection id, user or agent id, session, connected at, instance.',
+    input: PresenceInputSchema,
+    output: PresenceOutputSchema,
+  },
+  ws_presence_stats: {
+    readOnly: true,
+    description: 'How many connections and distinct users a presence channel has, on every instance.',
+    input: PresenceInputSchema,
+    output: PresenceStatsOutputSchema,
   },
   ws_publish: {
     readOnly: false,

@@ -103,10 +103,14 @@ export const TOOL_HANDLERS: Handlers = {
     return { clients, count: clients.length, total: all.clients.length }
   },
 
-  list_ws_channels: async ({ server }) => {
-    const channels = rooms(await serviceSnapshot(server)).map((r) => ({ channel: r.name, subscribers: r.subscribers }))
+  list_ws_channels: ({ server }) => {
+    const channels = server.channelList()
     return { channels, count: channels.length, patterns: server.channelSpecs.map((c) => c.spec.pattern) }
   },
+
+  ws_presence: ({ server }, input) => server.presenceOf(input.channel) as ToolOutput<'ws_presence'>,
+
+  ws_presence_stats: ({ server }, input) => server.presenceStatsOf(input.channel) as ToolOutput<'ws_presence_stats'>,
 
   ws_publish: async ({ server }, input) => published(await server.publish(input.channel, input.event, input.data, null, { countRemote: true })),
 }

@@ -63,6 +63,7 @@ export const ErrorCode = {
   SERVER_ERROR: 'SERVER_ERROR',
   BROKER_UNAVAILABLE: 'BROKER_UNAVAILABLE',
   TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
+  PRESENCE_NOT_ENABLED: 'PRESENCE_NOT_ENABLED',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -82,6 +83,7 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, string>> = {
   SERVER_ERROR: 'A handler failed unexpectedly; the error is logged, no stack trace is sent, the connection stays open.',
   BROKER_UNAVAILABLE: 'A publication to a history channel was refused because the broker could not store it (Redis unreachable); it was delivered to no one. Retry later.',
   TOO_MANY_CONNECTIONS: 'The client address already holds max_connections_per_ip connections: the upgrade is answered HTTP 429 before the handshake.',
+  PRESENCE_NOT_ENABLED: 'A presence request names a channel that keeps no presence (no settings.presence entry matches it).',
 }
 
 /** A local error with a stable wire code and an optional cause. */

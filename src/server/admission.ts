@@ -30,6 +30,8 @@ export interface AdmissionRooms {
   /** Joins the room, enforcing max_subscriptions. */
   join(conn: Connection, channel: string): void
   leaveAll(conn: Connection): void
+  /** The connection's identity changed: its presence entries show the new one. */
+  identified(conn: Connection): void
   readonly hooks: Pick<CoreHooks, 'onIdentify' | 'onDisconnect'>
 }
 
@@ -123,7 +125,9 @@ export class Admission {
 
   /** Attaches a verified identity and joins the channels the dialect gives it. */
   identify(conn: Connection, identity: Identity): void {
+    const before = conn.identity
     conn.identity = identity
+    if (before?.userId !== identity.userId || before.sessionId !== identity.sessionId) this.#rooms.identified(conn)
     // A locked service refused the auto-subscribe channels to the anonymous connection it welcomed: now they may open.
     if (conn.phase === 'open') {
       for (const channel of this.#host.spec.autoSubscribe ?? []) if (!conn.subscriptions.has(channel)) this.autoJoin(conn, channel)

@@ -32,6 +32,10 @@ export interface BuiltinHost {
   publish(channel: unknown, event: unknown, data: unknown, from: Connection | null): Promise<{ pub: Publication }>
   /** The whole service's status (every worker's, with workers). */
   status(): JsonObject | Promise<JsonObject>
+  /** The channel's members on every instance, for a connection that may read it. */
+  presence(conn: Connection, channel: unknown): JsonObject
+  /** The channel's connections and distinct users on every instance, for a connection that may read it. */
+  presenceStats(conn: Connection, channel: unknown): JsonObject
 }
 
 /** Only an operator connection (loopback or the API key, per the access policy) observes. */
@@ -43,7 +47,7 @@ function checkOperator(conn: Connection): void {
 
 /**
  * The operations every service has (docs/protocol.md A.4): subscribe, unsubscribe, publish,
- * get_status, and for operators observe and unobserve (A.9). The fifth, `auth`, is the session's own (session/session-auth.ts): what a failed
+ * get_status, presence and presence_stats (A.10), and for operators observe and unobserve (A.9). The fifth, `auth`, is the session's own (session/session-auth.ts): what a failed
  * one costs depends on the connection's auth state, not on one request.
  */
 export function registerBuiltinRequests(server: BuiltinHost): void {
@@ -74,4 +78,6 @@ export function registerBuiltinRequests(server: BuiltinHost): void {
       server.unobserve(connection, pattern)
       return { status: 'unobserved', pattern }
     })
+    .register('presence', ChannelParamsSchema, ({ channel, room }, { connection }) => server.presence(connection, channel ?? room))
+    .register('presence_stats', ChannelParamsSchema, ({ channel, room }, { connection }) => server.presenceStats(connection, channel ?? room))
 }

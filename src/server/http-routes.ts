@@ -33,6 +33,7 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   NOT_FOUND: 404,
   BROKER_UNAVAILABLE: 503,
   TOO_MANY_CONNECTIONS: 429,
+  PRESENCE_NOT_ENABLED: 400,
 }
 
 function sendError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
@@ -113,18 +114,24 @@ export function registerHttpRoutes(app: FastifyInstance, server: ServerView): vo
     }),
   )
 
-  // A channel's documents; its name may hold `/` (topics/deploys): written as is or encoded.
+  // Channels, presence and history; a channel name may hold `/` (sessions/s1, topics/deploys): written as is or encoded.
+  app.get('/channels', async () => {
+    const channels = server.channelList()
+    return { channels, count: channels.length }
+  })
   app.get('/channels/*', async (req, reply) =>
     answer(reply, async () => {
       const rest = (req.params as { '*': string })['*']
-      const m = /^(.+)\/history$/.exec(rest)
-      if (m === null) throw new AppError(ErrorCode.NOT_FOUND, `No route GET ${req.url} (GET /channels/{channel}/history)`)
+      const m = /^(.+)\/(history|presence|presence\/stats)$/.exec(rest)
+      if (m === null) throw new AppError(ErrorCode.NOT_FOUND, `No route GET ${req.url} (GET /channels/{channel}/history, /presence or /presence/stats)`)
       let channel: string
       try {
         channel = decodeURIComponent(m[1] ?? '')
       } catch {
         throw new AppError(ErrorCode.INVALID_CHANNEL, `Malformed channel in ${req.url}`)
       }
+      if (m[2] === 'presence') return server.presenceOf(channel)
+      if (m[2] === 'presence/stats') return server.presenceStatsOf(channel)
       return recentHistory(server, channel, historyLimit((req.query as { limit?: unknown }).limit))
     }),
   )

@@ -65,6 +65,12 @@ export interface ServerView {
   publish(channel: unknown, event: unknown, data: unknown, from?: Connection | null, opts?: PublishOptions): Promise<Published>
   /** Validates and delivers to this instance's own subscribers only (sources every instance hears). */
   publishLocal(channel: unknown, event: unknown, data: unknown): { pub: Publication; delivered: number }
+  /** The members of a presence channel on every instance; throws INVALID_CHANNEL / PRESENCE_NOT_ENABLED. */
+  presenceOf(channel: unknown): JsonObject
+  /** Connections and distinct users of a presence channel on every instance; same errors. */
+  presenceStatsOf(channel: unknown): JsonObject
+  /** Every channel with subscribers anywhere in the cluster: count, and whether it keeps presence. */
+  channelList(): { channel: string; subscribers: number; presence: boolean }[]
   /** Sends an event to one connection, wherever it lives. */
   sendTo(connectionId: string, event: string, data: JsonObject): Promise<DirectOutcome>
 }

@@ -29,6 +29,13 @@ export interface ServiceHooks {
   readonly onUnsubscribe?: (conn: Connection, channel: string) => void
   /** A connection closed and left its rooms. */
   readonly onDisconnect?: (conn: Connection) => void
+  /**
+   * A channel got its first subscriber anywhere in the cluster. Called once per cluster, on the
+   * presence leader (the live instance with the smallest id), after the change reached it.
+   */
+  readonly onOccupied?: (channel: string) => void
+  /** A channel lost its last subscriber anywhere in the cluster (once per cluster, like onOccupied). */
+  readonly onVacated?: (channel: string) => void
 }
 
 /** The hooks as the core calls them: every one present (a no-op when the service has none); a side-effect hook that throws is logged, never the caller's failure. */
@@ -61,5 +68,7 @@ export function coreHooks(hooks: ServiceHooks = {}, log: Logger): CoreHooks {
     onSubscribe: logged('onSubscribe', hooks.onSubscribe),
     onUnsubscribe: logged('onUnsubscribe', hooks.onUnsubscribe),
     onDisconnect: logged('onDisconnect', hooks.onDisconnect),
+    onOccupied: logged('onOccupied', hooks.onOccupied),
+    onVacated: logged('onVacated', hooks.onVacated),
   }
 }

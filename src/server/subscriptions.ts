@@ -7,6 +7,7 @@ import type { JsonObject, ServerCodec } from '../protocol/messages.js'
 import type { Connection } from './connection.js'
 import { textFrame } from './frame.js'
 import { frameCache, HeldDeliveries, type HistoryHost, subscribeWithHistory } from './history-subscribe.js'
+import type { ServerPresence } from './presence.js'
 import { RoomRegistry } from './room-registry.js'
 import type { CoreHooks } from './service-hooks.js'
 import type { ServerStats } from './stats.js'
@@ -25,6 +26,8 @@ export interface SubscriptionsDeps {
   readonly maxSubscriptions: number
   /** settings.max_buffered_bytes: also the bound of what is held for one subscriber during its replay. */
   readonly maxBufferedBytes: number
+  /** Each join and leave goes to the cluster's presence book (and join/leave events where asked). */
+  readonly presence: ServerPresence
   /** The service's hooks told of each join and unsubscribe. */
   readonly hooks: Pick<CoreHooks, 'onSubscribe' | 'onUnsubscribe'>
   /** The subscriber could not take what was held for it during its replay: cut it as slow. */
@@ -50,8 +53,11 @@ export class Subscriptions {
     this.rooms = new RoomRegistry<Connection>({
       onActive: (room) => broker.roomActive(room),
       onIdle: (room) => broker.roomIdle(room),
-      // A subscriber that leaves during (or just after) its replay: nothing more is held or gated for it.
-      onLeave: (room, conn) => held.forget(room, conn),
+      onLeave: (room, conn) => {
+        // A subscriber that leaves during (or just after) its replay: nothing more is held or gated for it.
+        held.forget(room, conn)
+        deps.presence.left(conn, room)
+      },
     })
     this.#historyHost = {
       held: this.held,
@@ -77,7 +83,9 @@ export class Subscriptions {
     if (conn.subscriptions.size >= max) {
       throw new AppError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `Subscription limit reached (${max} channels per connection)`)
     }
+    this.#deps.presence.joining(conn, channel)
     this.rooms.join(channel, conn)
+    this.#deps.presence.joined(conn, channel)
     this.#deps.hooks.onSubscribe(conn, channel)
   }
 

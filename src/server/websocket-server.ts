@@ -18,6 +18,9 @@ import { ChannelRules, historyChannelsOf } from './channel-rules.js'
 import type { Connection } from './connection.js'
 import { loadTls } from './http-transport.js'
 import { registerBuiltinRequests } from './builtin-requests.js'
+import { PRESENCE_EVENTS, presenceChannelsOf, ServerPresence } from './presence.js'
+import type { PresenceMember } from '../broker/cluster-presence.js'
+import { AppError, ErrorCode } from '../protocol/codes.js'
 import { ServerLifecycle } from './lifecycle.js'
 import { logSerializers } from './log-redaction.js'
 import { LocalDelivery } from './local-delivery.js'
@@ -73,6 +76,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
   readonly #local: LocalDelivery
   readonly #life: ServerLifecycle
   readonly #hooks: CoreHooks
+  readonly #presence: ServerPresence
 
   constructor(spec: ServiceSpec<E>, settings: Settings, options: ServerOptions = {}) {
     this.spec = spec
@@ -87,6 +91,13 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     this.history = historyChannelsOf(spec, settings)
     const delivery = (this.delivery = new Delivery(settings.delivery, Object.keys(spec.events), { log: this.log }))
     const hooks = (this.#hooks = coreHooks(spec.hooks, this.log))
+    const presence = (this.#presence = new ServerPresence({
+      broker: this.broker,
+      instanceId: this.instanceId,
+      rules: presenceChannelsOf(spec, settings),
+      newEventId: () => this.dialect.newEventId(),
+      log: this.log,
+    }))
     const subs = (this.#subs = new Subscriptions({
       broker: this.broker,
       history: this.history,
@@ -95,6 +106,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       delivery,
       maxSubscriptions: settings.max_subscriptions,
       maxBufferedBytes: settings.max_buffered_bytes,
+      presence,
       hooks,
       overflow: (conn) => this.#admission.closeSlow(conn),
     }))
@@ -106,6 +118,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
         subs.rooms.leaveAll(conn)
         observers.forget(conn)
       },
+      identified: (conn) => presence.identified(conn),
       hooks,
     })
     this.#local = new LocalDelivery({
@@ -124,7 +137,8 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       tls: loadTls(settings, `settings of ${spec.name}`),
       // A service keeping a projection must see every publication, not only its local rooms'.
       observeAll: () => hooks.observesAll,
-      accepts: (pub) => this.#rules.accepts(pub),
+      // join/leave events are the presence's own (presence.ts), not events of the service.
+      accepts: (pub) => (PRESENCE_EVENTS.has(pub.event) ? presence.enabled(pub.channel) : this.#rules.accepts(pub)),
     })
     this.authenticator = { verify: (credentials) => this.dialect.verify(credentials, this.settings) }
     registerBuiltinRequests({
@@ -137,8 +151,21 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       unobserve: (conn, pattern) => observers.remove(conn, pattern),
       publish: (channel, event, data, from) => this.publish(channel, event, data, from),
       status: () => serviceStatus(this),
+      presence: (conn, channel) => presence.members(this.#readablePresence(conn, channel)),
+      presenceStats: (conn, channel) => presence.stats(this.#readablePresence(conn, channel)),
     })
     answerForWorker(this)
+  }
+
+  /** The channel, when the connection may read it: INVALID_CHANNEL / FORBIDDEN otherwise. */
+  #readablePresence(conn: Connection, channel: unknown): string {
+    try {
+      this.#rules.checkRead(conn, channel)
+    } catch (err) {
+      if (err instanceof AppError && err.code === ErrorCode.FORBIDDEN) throw new AppError(ErrorCode.FORBIDDEN, err.message.replace('subscribe to', 'see the presence of'))
+      throw err
+    }
+    return channel as string
   }
 
   /** Registers an observer run after a connection closed and left its rooms (a service uses its onDisconnect hook). */
@@ -190,6 +217,23 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
 
   get roomCount(): number {
     return this.#subs.rooms.size
+  }
+
+  /** The members of a presence channel on every instance (operators: HTTP, MCP); INVALID_CHANNEL / PRESENCE_NOT_ENABLED. */
+  presenceOf(channel: unknown): JsonObject {
+    this.#rules.checkChannel(channel)
+    return this.#presence.members(channel as string)
+  }
+
+  /** Connections and distinct users of a presence channel on every instance (operators). */
+  presenceStatsOf(channel: unknown): JsonObject {
+    this.#rules.checkChannel(channel)
+    return this.#presence.stats(channel as string)
+  }
+
+  /** Every channel with subscribers anywhere in the cluster, with counts. */
+  channelList(): { channel: string; subscribers: number; presence: boolean }[] {
+    return this.#presence.channels()
   }
 
   /** The service's own status (get_status), as this process sees it (with workers, get_status answers for all). */
@@ -276,8 +320,22 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
 
   /** Delivers a publication to local subscribers: encoded once, the same bytes to each. */
   deliver(pub: Publication): number {
+    // join/leave events concern the channel's own subscribers: no projection, no mirror.
+    if (PRESENCE_EVENTS.has(pub.event)) return this.#local.deliver(pub, [])
     this.#hooks.onPublication(pub)
     return this.#local.deliver(pub, this.#hooks.alsoDeliverTo(pub))
+  }
+
+  occupied(channel: string): void {
+    this.#hooks.onOccupied(channel)
+  }
+
+  vacated(channel: string): void {
+    this.#hooks.onVacated(channel)
+  }
+
+  gone(channel: string, members: readonly PresenceMember[]): void {
+    this.#presence.gone(channel, members)
   }
 
   subscriberCount(channel: string): number {

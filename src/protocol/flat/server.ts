@@ -4,7 +4,7 @@ import { ackIds, parseFrame, positionKeys, unknownType } from '../json.js'
 import type { DirectMessage, Inbound, JsonObject, Publication, RawFrame, ReplyTo, ServerCodec, WelcomeInfo } from '../messages.js'
 
 /** Client frame types of the flat dialect (docs/protocol.md B). */
-const FLAT_TYPES: ReadonlySet<string> = new Set(['subscribe', 'unsubscribe', 'observe', 'unobserve', 'publish', 'auth', 'ping', 'pong', 'ack'])
+const FLAT_TYPES: ReadonlySet<string> = new Set(['subscribe', 'unsubscribe', 'observe', 'unobserve', 'publish', 'auth', 'ping', 'pong', 'ack', 'presence', 'presence_stats'])
 
 /** The client's timestamp to echo, when it sent one. */
 function echoed(reply: ReplyTo): number {
@@ -49,6 +49,9 @@ export function decodeFlat(raw: RawFrame, limits?: JsonShapeLimits): Inbound {
     case 'observe':
     case 'unobserve':
       return { kind: 'request', op: msg.type, data: defined({ pattern: msg.pattern }), ...reply }
+    case 'presence':
+    case 'presence_stats':
+      return { kind: 'request', op: msg.type, data: defined({ channel: msg.channel }), ...reply }
     case 'publish':
       return { kind: 'request', op: 'publish', data: defined({ channel: msg.channel, event: msg.event, data: msg.data }), ...reply }
     case 'auth':
