@@ -73,8 +73,9 @@ describe.each(BACKENDS)('context over %s: two instances', (kind) => {
     for (const c of subs) await c.subscribeFlat('metrics')
     const snapshot = (c: FlatClient, pred: (d: Record<string, unknown>) => boolean = () => true) =>
       c.next((f: Frame) => f.event === 'metric.update' && pred(f.data ?? {}), 15_000).then((f) => f.data as Record<string, unknown>)
-    // Both instances report: the figures are the cluster's (2 instances, 2 agents).
-    const full = await snapshot(subs[0]!, (d) => d.instances === 2 && d.active_agents === 2)
+    // Both instances report: the figures are the cluster's (2 instances, 2 agents). active_agents
+    // comes from the presence book (as agent.connected does), the rest from the instances' reports.
+    const full = await snapshot(subs[0]!, (d) => d.instances === 2 && d.active_agents === 2 && d.connected_clients === 2)
     expect(full).toMatchObject({ connected_clients: 2, active_agents: 2, instances: 2 })
     // One publisher: the next snapshots every subscriber sees all come from it.
     const seen = new Set<unknown>()
@@ -84,7 +85,9 @@ describe.each(BACKENDS)('context over %s: two instances', (kind) => {
     const holderIdx = await fetch(`http://127.0.0.1:${holderPort}/health`).then(async (r) => ((await r.json()) as { instance_id: string }).instance_id === [...seen][0] ? 0 : 1)
     const survivor = subs[1 - holderIdx]!
     await [procA, procB][holderIdx]!.signal('SIGKILL')
-    const after = await snapshot(survivor, (d) => d.publisher !== [...seen][0] && d.instances === 1)
+    // The killed instance's agent leaves the presence book once its heartbeats expire (docs/protocol.md A.9).
+    const after = await snapshot(survivor, (d) => d.publisher !== [...seen][0] && d.instances === 1 && d.active_agents === 1)
     expect(after).toMatchObject({ instances: 1, connected_clients: 1, active_agents: 1 })
-  })
+    // Two process starts, then up to 8 s for the killed instance's heartbeats to expire.
+  }, 45_000)
 })

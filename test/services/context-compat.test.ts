@@ -75,8 +75,10 @@ describe('the DCM clients’ examples against the context service', () => {
     await other.publishFlat('global', 'task.completed', { task_id: 't1', status: 'completed' })
     await other.publishFlat('sessions/abc123', 'session.ended', { session_id: 'abc123' })
     await other.close()
-    await until(box, () => box.logs.length >= 2, 'two logged events')
+    await until(box, () => box.logs.length >= 3, 'three logged events')
     expect(box.logs).toEqual([
+      // Its own first connection, on global (docs/protocol.md B, the context service).
+      ['Event: agent.connected', { agent_id: 'my-agent' }],
       ['Event: task.completed', { task_id: 't1', status: 'completed' }],
       ['Event: session.ended', { session_id: 'abc123' }],
     ])
