@@ -85,7 +85,7 @@ describe.each(BACKENDS)('context over %s: two instances', (kind) => {
     const holderIdx = await fetch(`http://127.0.0.1:${holderPort}/health`).then(async (r) => ((await r.json()) as { instance_id: string }).instance_id === [...seen][0] ? 0 : 1)
     const survivor = subs[1 - holderIdx]!
     await [procA, procB][holderIdx]!.signal('SIGKILL')
-    // The killed instance's agent leaves the presence book once its heartbeats expire (docs/protocol.md A.9).
+    // The killed instance's agent leaves the presence book once its heartbeats expire (docs/protocol.md A.10).
     const after = await snapshot(survivor, (d) => d.publisher !== [...seen][0] && d.instances === 1 && d.active_agents === 1)
     expect(after).toMatchObject({ instances: 1, connected_clients: 1, active_agents: 1 })
     // Two process starts, then up to 8 s for the killed instance's heartbeats to expire.
