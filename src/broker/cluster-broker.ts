@@ -58,7 +58,8 @@ export interface ClusterBrokerOptions extends ClusterTimings {
  * away the instance serves its own clients and counts what it could not send. The transport
  * only moves bytes (transport.ts); a standalone one (one process) is sent nothing at all.
  *
- * Emits `state` (BrokerState) on every state change and `peers` on every heartbeat or leave heard.
+ * Emits `state` (BrokerState) on every state change, `peers` on every heartbeat or leave heard,
+ * and `presence` when what it knows of another instance's subscribers changed.
  */
 export class ClusterBroker extends EventEmitter implements Broker {
   readonly kind: string
@@ -124,6 +125,7 @@ export class ClusterBroker extends EventEmitter implements Broker {
           gone: (channel, members) => sink.gone?.(channel, members),
         }
       },
+      changed: () => void this.emit('presence'),
       askAgainMs: opts.heartbeatMs ?? 2000,
     }))
     this.#inbound = new ClusterInbound({ self, sink: () => this.#sink, send, beat, peers, view, presence, acks, reports, log })
@@ -147,9 +149,11 @@ export class ClusterBroker extends EventEmitter implements Broker {
       message: (bytes) => this.#inbound.message(bytes),
       sendReady: () => {
         this.#link.refresh()
-        // Others may have missed our presence changes while we could not send: a whole copy first.
-        this.#presence.resend()
         this.#beat()
+        // Others may have missed our presence changes while we could not send: a whole copy, in a
+        // later turn (a Redis Cluster connection tells sendReady and receiveReady in one turn, and
+        // a send between them kept its sharded subscribes from ever being made).
+        setImmediate(() => this.#presence.resend())
       },
       receiveReady: () => void this.#rooms.resubscribe(),
       lost: (side) => {

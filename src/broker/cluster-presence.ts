@@ -72,6 +72,8 @@ export interface ClusterPresenceHost {
   /** Live peer ids (not this instance). */
   peers(): readonly string[]
   events(): PresenceEvents | null
+  /** What we know of another instance changed (its changes, its copy, its departure). */
+  changed(): void
   /** How long to wait before asking a peer for its full copy again. */
   readonly askAgainMs: number
 }
@@ -162,6 +164,7 @@ export class ClusterPresence implements PresenceBook {
       if (op === 1) this.#add(state, channel, arg === null ? null : fromWire(arg, origin), true)
       else this.#remove(state, channel, arg, true)
     }
+    this.#host.changed()
   }
 
   /** A peer's full copy: replaces what we knew of it. */
@@ -177,6 +180,7 @@ export class ClusterPresence implements PresenceBook {
     // later one replaces a copy that missed changes, and what changed meanwhile is reported.
     this.#replace(origin, state, known !== undefined)
     this.#asked.delete(origin)
+    this.#host.changed()
   }
 
   /** A peer asks for a full copy: `of` names who should answer. */
@@ -202,6 +206,7 @@ export class ClusterPresence implements PresenceBook {
     if (!this.#peers.has(origin)) return
     this.#replace(origin, null, true)
     this.#asked.delete(origin)
+    this.#host.changed()
   }
 
   /** Drops every peer not among `live` (the cluster view's live instances). */
