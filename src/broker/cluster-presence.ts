@@ -81,6 +81,8 @@ export interface ClusterPresenceHost {
 const toWire = (m: PresenceMember): PresenceMemberWire => [m.connectionId, m.userId, m.sessionId, m.connectedAt]
 const fromWire = (w: PresenceMemberWire, instance: string): PresenceMember => ({ connectionId: w[0], userId: w[1], sessionId: w[2], connectedAt: w[3], instance })
 
+// Timers: setTimeout (not setImmediate), as the dashboard's browser build type-checks this module too.
+
 /**
  * Every instance's subscribers, on every instance: each one keeps its own channels (counts, and
  * members of presence channels), sends its changes to the others in one numbered message per
@@ -187,11 +189,11 @@ export class ClusterPresence implements PresenceBook {
   asked(of: string): void {
     if (of !== this.#host.selfId() || this.#syncing) return
     this.#syncing = true
-    setImmediate(() => {
+    setTimeout(() => {
       this.#syncing = false
       this.#flush()
       this.#sendSync()
-    })
+    }, 0)
   }
 
   /** A peer's heartbeat announcing the number of its last change message. */
@@ -243,7 +245,7 @@ export class ClusterPresence implements PresenceBook {
     this.#queue.push(change)
     if (this.#flushing) return
     this.#flushing = true
-    setImmediate(() => this.#flush())
+    setTimeout(() => this.#flush(), 0)
   }
 
   #flush(): void {
