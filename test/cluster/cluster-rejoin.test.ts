@@ -3,9 +3,10 @@ import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { SERVICES } from '../../services/index.js'
-import { parseSettings, RedisClusterBroker, type WebSocketServer } from '../../src/index.js'
+import { parseSettings, RedisBroker, RedisClusterBroker, type WebSocketServer } from '../../src/index.js'
 import { TestClient } from '../helpers/client.js'
 import { brokerState, clusterFormed } from '../helpers/cluster.js'
+import { TestRedis } from '../helpers/redis.js'
 import { TestRedisCluster } from '../helpers/redis-cluster.js'
 
 // Issue 21 (chaos run on a Redis Cluster): was an instance that started while a master was
@@ -85,5 +86,53 @@ describe('an instance started while the Redis Cluster is impaired', () => {
     clients.push(late)
     await late.request('publish', { channel: 'workflow:w2', event: 'workflow.started', data: { workflow_id: 'w2' } })
     expect((await early.next((f) => f.event === 'workflow.started')).data).toEqual({ workflow_id: 'w2' })
+  }, 90_000)
+})
+
+describe('an instance started while its one Redis hangs (parity)', () => {
+  let redis: TestRedis | null = null
+  const clients: TestClient[] = []
+  const servers: WebSocketServer[] = []
+  afterEach(async () => {
+    redis?.pause(false)
+    await Promise.all(clients.splice(0).map((c) => c.close()))
+    await Promise.all(servers.splice(0).map((s) => s.close()))
+    await redis?.kill()
+    redis = null
+  })
+
+  it('joins once Redis answers again: /health says connected, publications cross both ways', async () => {
+    redis = await TestRedis.start()
+    const prefix = `rejoin-${randomUUID().slice(0, 8)}:`
+    const start = async (lines: string[] = []) => {
+      const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString()), done()) })
+      const logger = pino({ level: 'info' }, sink)
+      const settings = parseSettings({ port: 0, allow_client_publish: true, redis: { url: redis!.url, prefix } })
+      const server = SERVICES.workflow!.create(settings, { logger, broker: new RedisBroker({ url: redis!.url, prefix, logger, startTimeoutMs: 500 }) })
+      servers.push(server)
+      await server.listen()
+      return server
+    }
+    const a = await start()
+    await brokerState(a, 'connected')
+    redis.pause(true)
+    const lines: string[] = []
+    const b = await start(lines)
+    expect(lines.join('')).toMatch(/redis unreachable at start: running standalone/)
+    redis.pause(false)
+    await brokerState(a, 'connected', 30_000)
+    await brokerState(b, 'connected', 30_000)
+    const health = (await (await fetch(`http://127.0.0.1:${b.port}/health`)).json()) as { bridge: Record<string, unknown> }
+    expect(health.bridge).toMatchObject({ state: 'connected' })
+    await clusterFormed([a, b], 2)
+    for (const [from, to, id] of [[a, b, 'w1'], [b, a, 'w2']] as const) {
+      const watcher = await TestClient.connect(`ws://127.0.0.1:${to.port}/ws`)
+      clients.push(watcher)
+      await watcher.subscribe(`workflow:${id}`)
+      const publisher = await TestClient.connect(`ws://127.0.0.1:${from.port}/ws`)
+      clients.push(publisher)
+      await publisher.request('publish', { channel: `workflow:${id}`, event: 'workflow.started', data: { workflow_id: id } })
+      expect((await watcher.next((f) => f.event === 'workflow.started')).data).toEqual({ workflow_id: id })
+    }
   }, 90_000)
 })

@@ -41,6 +41,11 @@ export class TestRedis {
     await untilReady(proc)
   }
 
+  /** SIGSTOP (a hung Redis: connections are accepted, nothing is answered) or SIGCONT. */
+  pause(paused: boolean): void {
+    this.#proc?.kill(paused ? 'SIGSTOP' : 'SIGCONT')
+  }
+
   /** Kills redis-server (SIGKILL, like a crash) and waits for it to be gone. */
   async kill(): Promise<void> {
     const proc = this.#proc
