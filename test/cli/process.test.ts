@@ -3,8 +3,9 @@ import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { connect, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest'
 import { CliProcess, PROCESS_TEST_TIMEOUT } from '../helpers/cli.js'
+import { TestRedisCluster } from '../helpers/redis-cluster.js'
 import { freePort, ROOT } from '../helpers/supervisor.js'
 
 /** A command run the way a user types it: through a shell in the repository, output collected. */
@@ -69,8 +70,14 @@ describe('every command the README shows stops when its PID is killed', { timeou
   it.each(backgrounded)('%s — kill $! frees the port', async (line) => {
     const port = await freePort()
     const nowhere = await freePort()
-    // The README's own line, on a free port, with a Redis that refuses (the instance runs standalone).
-    const command = line.replace(/--port \d+/, `--port ${port}`).replace(/redis:\/\/127\.0\.0\.1:6379/, `redis://127.0.0.1:${nowhere}`)
+    // The README's own line, on a free port, with a Redis that refuses (the instance runs standalone);
+    // a Redis Cluster line gets a real cluster (a node list that is not a cluster stops the boot).
+    let command = line.replace(/--port \d+/, `--port ${port}`).replace(/redis:\/\/127\.0\.0\.1:6379/, `redis://127.0.0.1:${nowhere}`)
+    if (/REDIS_CLUSTER_NODES=\S+/.test(command)) {
+      const cluster = await TestRedisCluster.start()
+      onTestFinished(() => cluster.stop())
+      command = command.replace(/REDIS_CLUSTER_NODES=\S+/, `REDIS_CLUSTER_NODES=${cluster.addresses.slice(0, 2).join(',')}`)
+    }
     const sh = new ShellCommand('bash', ['-c', `${command}\necho "PID=$!"\nwait`])
     started.push(sh)
     const [pid] = await sh.waitFor(/PID=(\d+)/)
