@@ -9,6 +9,7 @@ import { type CliService, serveCli } from '../helpers/mcp-cli.js'
 import { callErr } from '../helpers/observed.js'
 import { freePort, ROOT, run, staleBuild } from '../helpers/supervisor.js'
 import { PROCESS_TEST_TIMEOUT } from '../helpers/cli.js'
+import { TOOL_NAMES } from '../../src/mcp/schemas.js'
 
 describe('roomcast status and roomcast mcp against a running roomcast serve', { timeout: PROCESS_TEST_TIMEOUT }, () => {
   let svc: CliService | undefined
@@ -69,7 +70,7 @@ describe('roomcast status and roomcast mcp against a running roomcast serve', { 
     const [ws, mcp] = [`http://127\\.0\\.0\\.1:${svc!.port}/health`, `http://127\\.0\\.0\\.1:${svc!.mcpPort}/mcp`]
     expect(r.stdout).toMatch(new RegExp(`^workflow: unreachable at ${ws}: connect ECONNREFUSED .*; MCP at ${mcp}: connect ECONNREFUSED`))
     // The proxy itself is still alive and answers the next call.
-    expect((await stdio!.listTools()).tools.length).toBe(8)
+    expect((await stdio!.listTools()).tools.length).toBe(TOOL_NAMES.length)
   })
 
   it('status against something that is not roomcast exits 1 and says what it got', async () => {
