@@ -1,9 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { PatternsServer } from '../../services/patterns/index.js'
 import { PatternsProjection } from '../../services/patterns/projection.js'
-import { TestClient } from '../helpers/client.js'
-import { broadcastEach, type EventCase, expectEveryEventCovered, publishEach, publishError } from '../helpers/events.js'
-import { startService, type Started } from '../helpers/server.js'
+import type { EventCase } from '../helpers/events.js'
+import { envelopeServiceSuite } from '../helpers/service-suite.js'
 
 const CASES: EventCase[] = [
   { event: 'pattern.detected', channel: 'patterns:latency', data: { category: 'latency', pattern: 'p99 spike at :00', confidence: 0.9 } },
@@ -13,57 +12,33 @@ const CASES: EventCase[] = [
 ]
 
 describe('patterns service', () => {
-  let s: Started<PatternsServer>
-  let c: TestClient
-  beforeEach(async () => {
-    s = await startService<PatternsServer>('patterns', { allow_client_publish: true })
-    c = await TestClient.connect(s.url)
-  })
-  afterEach(async () => {
-    await c.close()
-    await s.server.close()
-  })
-
-  it('welcomes with the Akosha text', async () => {
-    const raw = new TestClient(s.url)
-    expect((await raw.next()).data).toMatchObject({ server: 'patterns', message: 'Connected to Akosha pattern detection' })
-    await raw.close()
-  })
-
-  it('delivers every declared event published over the socket on its channel', async () => {
-    expectEveryEventCovered(s.server, CASES)
-    await publishEach(c, CASES)
-  })
-
-  it('routes every event of the typed broadcaster to its default channel', async () => {
-    await broadcastEach(s.server, c, CASES)
-  })
-
-  it('rejects an invalid payload with INVALID_EVENT naming the field', async () => {
-    const err = await publishError(c, 'patterns:latency', 'pattern.detected', { category: 'latency' })
-    expect(err.code).toBe('INVALID_EVENT')
-    expect(err.message).toMatch(/'pattern'/)
-    expect((await publishError(c, 'anomalies', 'anomaly.detected', { metric: 'cpu' })).message).toMatch(/'anomaly'/)
+  const t = envelopeServiceSuite<PatternsServer>('patterns', {
+    welcome: 'Connected to Akosha pattern detection',
+    cases: CASES,
+    invalid: [
+      { channel: 'patterns:latency', event: 'pattern.detected', data: { category: 'latency' }, names: /'pattern'/ },
+      { channel: 'anomalies', event: 'anomaly.detected', data: { metric: 'cpu' }, names: /'anomaly'/ },
+    ],
   })
 
   it('answers get_patterns per category, newest first, and not_found for an unseen category', async () => {
-    s.server.broadcast.patternDetected({ category: 'latency', pattern: 'a' })
-    await c.request('publish', { channel: 'patterns:latency', event: 'pattern.detected', data: { category: 'latency', pattern: 'b' } })
-    s.server.broadcast.patternDetected({ category: 'errors', pattern: 'c' })
-    const res = await c.request('get_patterns', { category: 'latency' })
+    t.server.broadcast.patternDetected({ category: 'latency', pattern: 'a' })
+    await t.client.request('publish', { channel: 'patterns:latency', event: 'pattern.detected', data: { category: 'latency', pattern: 'b' } })
+    t.server.broadcast.patternDetected({ category: 'errors', pattern: 'c' })
+    const res = await t.client.request('get_patterns', { category: 'latency' })
     expect(res.data).toMatchObject({ category: 'latency', count: 2, total: 2 })
     expect((res.data?.patterns as { pattern: string }[]).map((p) => p.pattern)).toEqual(['b', 'a'])
-    expect((await c.request('get_patterns', { category: 'cpu' })).data).toEqual({ category: 'cpu', status: 'not_found', patterns: [], count: 0, total: 0 })
-    const err = await c.request('get_patterns', {})
+    expect((await t.client.request('get_patterns', { category: 'cpu' })).data).toEqual({ category: 'cpu', status: 'not_found', patterns: [], count: 0, total: 0 })
+    const err = await t.client.request('get_patterns', {})
     expect(err.error_code).toBe('INVALID_PARAMS')
     expect(err.error_message).toMatch(/'category'/)
   })
 
   it('answers get_anomalies from the anomalies seen', async () => {
-    expect((await c.request('get_anomalies')).data).toEqual({ anomalies: [], count: 0, total: 0 })
-    s.server.broadcast.anomalyDetected({ anomaly: 'disk full' })
-    s.server.broadcast.anomalyDetected({ anomaly: 'queue stuck' })
-    const res = await c.request('get_anomalies')
+    expect((await t.client.request('get_anomalies')).data).toEqual({ anomalies: [], count: 0, total: 0 })
+    t.server.broadcast.anomalyDetected({ anomaly: 'disk full' })
+    t.server.broadcast.anomalyDetected({ anomaly: 'queue stuck' })
+    const res = await t.client.request('get_anomalies')
     expect(res.data).toMatchObject({ count: 2, total: 2 })
     expect((res.data?.anomalies as { anomaly: string }[]).map((a) => a.anomaly)).toEqual(['queue stuck', 'disk full'])
   })

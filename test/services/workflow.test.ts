@@ -1,8 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import type { WorkflowServer } from '../../services/workflow/index.js'
 import { signToken } from '../../src/auth/jwt.js'
 import { TestClient } from '../helpers/client.js'
-import { broadcastEach, type EventCase, expectEveryEventCovered, publishEach, publishError } from '../helpers/events.js'
+import type { EventCase } from '../helpers/events.js'
+import { envelopeServiceSuite } from '../helpers/service-suite.js'
 import { startService, type Started } from '../helpers/server.js'
 
 const CASES: EventCase[] = [
@@ -26,70 +27,47 @@ const CASES: EventCase[] = [
 ]
 
 describe('workflow service', () => {
-  let s: Started<WorkflowServer>
-  let c: TestClient
-  beforeEach(async () => {
-    s = await startService<WorkflowServer>('workflow', { allow_client_publish: true })
-    c = await TestClient.connect(s.url)
-  })
-  afterEach(async () => {
-    await c.close()
-    await s.server.close()
-  })
-
-  it('welcomes with the Mahavishnu text', async () => {
-    const raw = new TestClient(s.url)
-    const welcome = await raw.next()
-    expect(welcome.data?.message).toBe('Connected to Mahavishnu orchestration')
-    await raw.close()
+  const t = envelopeServiceSuite<WorkflowServer>('workflow', {
+    welcome: 'Connected to Mahavishnu orchestration',
+    cases: CASES,
+    invalid: [
+      { channel: 'workflow:w1', event: 'workflow.stage_completed', data: { workflow_id: 'w1' }, names: /stage_name/ },
+      { channel: 'workflow:w1', event: 'workflow.failed', data: { workflow_id: 'w1' }, names: /'error'/ },
+      { channel: 'pool:p1', event: 'pool.status_changed', data: { pool_id: 'p1', status: 3 }, names: /'status'/ },
+    ],
   })
 
-  it('delivers every declared event published over the socket on its channel', async () => {
-    expectEveryEventCovered(s.server, CASES)
-    await publishEach(c, CASES)
-  })
-
-  it('routes every event of the typed broadcaster to its default channel', async () => {
-    await broadcastEach(s.server, c, CASES)
-    // Type-checked: a missing required field does not compile.
+  it('types its broadcaster: a missing required field does not compile and throws', () => {
     // @ts-expect-error stage_name is required
-    expect(() => s.server.broadcast.workflowStageCompleted({ workflow_id: 'w1' })).toThrow(/stage_name/)
-  })
-
-  it('rejects an invalid payload with INVALID_EVENT naming the field', async () => {
-    const err = await publishError(c, 'workflow:w1', 'workflow.stage_completed', { workflow_id: 'w1' })
-    expect(err.code).toBe('INVALID_EVENT')
-    expect(err.message).toMatch(/stage_name/)
-    expect((await publishError(c, 'workflow:w1', 'workflow.failed', { workflow_id: 'w1' })).message).toMatch(/'error'/)
-    expect((await publishError(c, 'pool:p1', 'pool.status_changed', { pool_id: 'p1', status: 3 })).message).toMatch(/'status'/)
+    expect(() => t.server.broadcast.workflowStageCompleted({ workflow_id: 'w1' })).toThrow(/stage_name/)
   })
 
   it('answers get_workflow_status from started → stage_completed → failed', async () => {
-    s.server.broadcast.workflowStarted({ workflow_id: 'w9', total_stages: 4 })
-    s.server.broadcast.workflowStageCompleted({ workflow_id: 'w9', stage_name: 'lint' })
-    await c.request('publish', { channel: 'workflow:w9', event: 'workflow.failed', data: { workflow_id: 'w9', error: 'tests failed' } })
-    const res = await c.request('get_workflow_status', { workflow_id: 'w9' })
+    t.server.broadcast.workflowStarted({ workflow_id: 'w9', total_stages: 4 })
+    t.server.broadcast.workflowStageCompleted({ workflow_id: 'w9', stage_name: 'lint' })
+    await t.client.request('publish', { channel: 'workflow:w9', event: 'workflow.failed', data: { workflow_id: 'w9', error: 'tests failed' } })
+    const res = await t.client.request('get_workflow_status', { workflow_id: 'w9' })
     expect(res.data).toEqual({ workflow_id: 'w9', status: 'failed', stages_completed: 1, total_stages: 4, last_stage: 'lint', error: 'tests failed' })
-    s.server.broadcast.workflowStarted({ workflow_id: 'w10' })
-    s.server.broadcast.workflowCompleted({ workflow_id: 'w10' })
-    expect((await c.request('get_workflow_status', { workflow_id: 'w10' })).data).toMatchObject({ status: 'completed', stages_completed: 0 })
+    t.server.broadcast.workflowStarted({ workflow_id: 'w10' })
+    t.server.broadcast.workflowCompleted({ workflow_id: 'w10' })
+    expect((await t.client.request('get_workflow_status', { workflow_id: 'w10' })).data).toMatchObject({ status: 'completed', stages_completed: 0 })
   })
 
   it('answers get_pool_status with the latest pool status and its workers', async () => {
-    s.server.broadcast.poolStatusChanged({ pool_id: 'p1', status: 'starting', workers: 2 })
-    s.server.broadcast.poolStatusChanged({ pool_id: 'p1', status: 'active', workers: ['a', 'b', 'c'] })
-    expect((await c.request('get_pool_status', { pool_id: 'p1' })).data).toEqual({ pool_id: 'p1', status: 'active', workers: 3 })
-    s.server.broadcast.workerStatusChanged({ worker_id: 'k1', status: 'idle', pool_id: 'p2' })
-    s.server.broadcast.workerStatusChanged({ worker_id: 'k2', status: 'busy', pool_id: 'p2' })
-    s.server.broadcast.poolStatusChanged({ pool_id: 'p2', status: 'active' })
-    expect((await c.request('get_pool_status', { pool_id: 'p2' })).data).toEqual({ pool_id: 'p2', status: 'active', workers: 2 })
+    t.server.broadcast.poolStatusChanged({ pool_id: 'p1', status: 'starting', workers: 2 })
+    t.server.broadcast.poolStatusChanged({ pool_id: 'p1', status: 'active', workers: ['a', 'b', 'c'] })
+    expect((await t.client.request('get_pool_status', { pool_id: 'p1' })).data).toEqual({ pool_id: 'p1', status: 'active', workers: 3 })
+    t.server.broadcast.workerStatusChanged({ worker_id: 'k1', status: 'idle', pool_id: 'p2' })
+    t.server.broadcast.workerStatusChanged({ worker_id: 'k2', status: 'busy', pool_id: 'p2' })
+    t.server.broadcast.poolStatusChanged({ pool_id: 'p2', status: 'active' })
+    expect((await t.client.request('get_pool_status', { pool_id: 'p2' })).data).toEqual({ pool_id: 'p2', status: 'active', workers: 2 })
   })
 
   it('answers not_found for unknown ids and INVALID_PARAMS naming a missing one', async () => {
-    expect((await c.request('get_workflow_status', { workflow_id: 'nope' })).data).toEqual({ workflow_id: 'nope', status: 'not_found' })
-    expect((await c.request('get_pool_status', { pool_id: 'nope' })).data).toEqual({ pool_id: 'nope', status: 'not_found' })
+    expect((await t.client.request('get_workflow_status', { workflow_id: 'nope' })).data).toEqual({ workflow_id: 'nope', status: 'not_found' })
+    expect((await t.client.request('get_pool_status', { pool_id: 'nope' })).data).toEqual({ pool_id: 'nope', status: 'not_found' })
     for (const [op, field] of [['get_workflow_status', 'workflow_id'], ['get_pool_status', 'pool_id']] as const) {
-      const err = await c.request(op, {})
+      const err = await t.client.request(op, {})
       expect(err.error_code).toBe('INVALID_PARAMS')
       expect(err.error_message).toMatch(new RegExp(`'${field}'`))
     }
