@@ -27,10 +27,15 @@ export class Connection {
   identity: Identity | null = null
   /** `auth`: waiting for the first frame to authenticate; `open`: normal; `closing`: close sent. */
   phase: 'auth' | 'open' | 'closing' = 'open'
-  /** Time of the last frame or pong from the client (ms). */
+  /** Time of the last frame from the client (ms): the flat dialect's silence. */
   lastSeen: number
   /** When the outstanding protocol ping was sent, or 0 when none is outstanding. */
   pingSentAt = 0
+  /**
+   * Time of the last protocol pong (ms), or of the connect: the only proof that the client still
+   * receives. Frames from the client are not: they prove the client→server direction alone.
+   */
+  lastPong: number
   readonly #maxBuffered: number
   readonly #onSlow: (conn: Connection) => void
   /** When the backlog was first seen over the limit (ms), or 0 while it is under. */
@@ -52,6 +57,7 @@ export class Connection {
     this.operator = opts.operator ?? false
     this.connectedAt = Date.now()
     this.lastSeen = this.connectedAt
+    this.lastPong = this.connectedAt
     this.#maxBuffered = opts.maxBuffered
     this.#onSlow = opts.onSlow
   }

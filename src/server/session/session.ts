@@ -34,8 +34,10 @@ export class Session {
   start(upgradeUrl: string | undefined): void {
     const socket = this.conn.socket
     socket.on('message', (raw) => this.frame(raw as Buffer))
+    // A protocol pong proves the client still receives (the keepalive's proof); it is not a frame
+    // of the client's own, so it leaves lastSeen (the flat dialect's silence) alone.
     socket.on('pong', () => {
-      this.conn.lastSeen = Date.now()
+      this.conn.lastPong = Date.now()
       this.conn.pingSentAt = 0
     })
     const host = this.#host
