@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { contextSwitches, cpuSeconds, hasTaskset, writeCalls, processTree, redisInfo, ROOT, rssBytes, slabBytes, socketCount, startServer } from './servers.js'
+import { contextSwitches, cpuSeconds, cpuSecondsFine, hasTaskset, writeCalls, processTree, redisInfo, ROOT, rssBytes, slabBytes, socketCount, startServer } from './servers.js'
 
 const sum = (xs) => xs.reduce((a, b) => a + (b ?? 0), 0)
 
@@ -15,14 +15,19 @@ const sum = (xs) => xs.reduce((a, b) => a + (b ?? 0), 0)
  * context switches (main threads) and write syscalls of all of them.
  */
 function serverCpu(server) {
-  const roomcast = server.allPids.filter((pid) => pid !== server.redisPid)
+  const redisPids = server.redisProcesses.map((p) => p.pid)
+  const roomcast = server.allPids.filter((pid) => !redisPids.includes(pid))
   const tree = processTree(server.allPids)
+  const perRedis = Object.fromEntries(server.redisProcesses.map((p) => [p.label, cpuSecondsFine(p.pid)]))
   return {
     total: sum(tree.map(cpuSeconds)),
     switches: sum(tree.map(contextSwitches)),
     writes: sum(tree.map(writeCalls)),
     primary: server.workers > 1 ? sum(roomcast.map(cpuSeconds)) : null,
-    redis: server.redisPid === null ? null : cpuSeconds(server.redisPid),
+    redis: redisPids.length === 0 ? null : sum(Object.values(perRedis)),
+    perRedis,
+    // The service's own processes at the same resolution, when a Redis is sampled apart.
+    instances: redisPids.length === 0 ? null : sum(processTree(roomcast).map(cpuSecondsFine)),
   }
 }
 
@@ -38,9 +43,14 @@ function startLoadgen(cpu) {
   return spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
 }
 
-/** Runs `scenario` with `cfg` against a fresh server of `kind`; resolves with the result. */
-export async function runOne(kind, scenario, cfg, cores, nodeFlags = []) {
-  const server = await startServer(kind, { cpu: cores.server, nodeFlags })
+/**
+ * Runs `scenario` with `cfg` against a fresh server of `kind`; resolves with the result. `redis`:
+ * a Redis or Redis Cluster the caller started (servers.js startRedis, startRedisCluster) for a
+ * kind that needs one, instead of one of its own. `onMark(label, edge)`: called at each edge
+ * (`start`, `end`) of a measured window, just after the server's CPU was sampled.
+ */
+export async function runOne(kind, scenario, cfg, cores, nodeFlags = [], { redis = null, onMark = null } = {}) {
+  const server = await startServer(kind, { cpu: cores.server, nodeFlags, redis })
   try {
     await sleep(300)
     const rssBase = sum(processTree(server.allPids).map(rssBytes))
@@ -55,11 +65,16 @@ export async function runOne(kind, scenario, cfg, cores, nodeFlags = []) {
         if (msg.type === 'mark') {
           const [label, edge] = msg.name.split(':')
           marks[`${label}:${edge}`] = { t: performance.now(), cpu: serverCpu(server) }
+          // The caller's own samples at the window's edges (after the CPU's: not counted in the window).
+          onMark?.(label, edge)
           if (edge === 'end') {
             const a = marks[`${label}:start`]
             const b = marks[`${label}:end`]
             const seconds = (b.t - a.t) / 1000
             windows[label] = { serverCpu: percent(a.cpu.total, b.cpu.total, seconds), primaryCpu: percent(a.cpu.primary, b.cpu.primary, seconds), redisCpu: percent(a.cpu.redis, b.cpu.redis, seconds), switchesPerSec: Math.round((b.cpu.switches - a.cpu.switches) / seconds), writesPerSec: Math.round((b.cpu.writes - a.cpu.writes) / seconds) }
+            // Each Redis process's CPU over the window, % of a core (a cluster: every master and replica).
+            if (server.redisProcesses.length > 0) windows[label].instancesCpu = Math.round(((b.cpu.instances - a.cpu.instances) / seconds) * 10000) / 100
+            if (server.redisProcesses.length > 0) windows[label].redisProcessCpu = Object.fromEntries(Object.entries(b.cpu.perRedis).map(([k, v]) => [k, v === null || a.cpu.perRedis[k] === null ? null : Math.round(((v - a.cpu.perRedis[k]) / seconds) * 10000) / 100]))
           }
         } else if (msg.type === 'holding') {
           // Let the server settle, then read its RSS with every connection held open.

@@ -1,8 +1,9 @@
 // The servers a benchmark run compares, each started as its own process pinned to the
 // server core. A kind lists its processes; the load generator gets their WebSocket URLs.
 import { spawn, spawnSync } from 'node:child_process'
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
 import { get } from 'node:http'
+import { tmpdir } from 'node:os'
 import { connect, createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -63,6 +64,11 @@ export const SERVERS = {
   // Two roomcast instances over a bench-started redis-server (REDIS_URL): the publisher on
   // the first, subscribers split across both. Needs the Redis broker.
   'roomcast-redis2': { protocol: 'roomcast', instances: 2, redis: true, argv: (port) => [node, ...ROOMCAST, '--port', String(port)] },
+  // Three instances over one bench-started redis-server, and over a bench-started Redis Cluster of
+  // three masters with a replica each (REDIS_CLUSTER_NODES: sharded pub/sub). Subscribers are split
+  // over the instances; the channels scenario spreads its publishers too (bench/cluster-channels.mjs).
+  'roomcast-redis3': { protocol: 'roomcast', instances: 3, redis: true, argv: (port) => [node, ...ROOMCAST, '--port', String(port)] },
+  'roomcast-cluster3': { protocol: 'roomcast', instances: 3, redisCluster: true, argv: (port) => [node, ...ROOMCAST, '--port', String(port)] },
 }
 
 /** `<roomcast kind>-w<N>`: that kind served by N workers (`--workers N`), e.g. roomcast-w2. */
@@ -130,21 +136,127 @@ function start(argv, cpu, env, label) {
   return child
 }
 
-/** Starts a server kind; resolves with its URLs, pids and a stop function. */
-export async function startServer(kind, { cpu = 0, nodeFlags = [] } = {}) {
+/** redis-server arguments for a bench node: loopback, no persistence. */
+const redisArgs = (port) => ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
+
+/**
+ * One bench-started redis-server on the server core. Resolves with what a server needs to use it
+ * (`env`), its processes (`{pid, port, label, role}`: here one, role `single`) and a stop function.
+ */
+export async function startRedis({ cpu = 0 } = {}) {
+  const port = await freePort()
+  const child = start(redisArgs(port), cpu, {}, 'redis')
+  try {
+    await waitPort(port, child)
+  } catch (err) {
+    await stopAll([child])
+    throw err
+  }
+  return { kind: 'redis', env: { REDIS_URL: `redis://127.0.0.1:${port}` }, processes: [{ pid: child.pid, port, label: 'redis', role: 'single' }], stop: () => stopAll([child]) }
+}
+
+/** redis-cli against one node; its output (throws when it fails). */
+export function redisCli(port, ...args) {
+  const out = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8' })
+  if (out.status !== 0) throw new Error(`redis-cli -p ${port} ${args.join(' ')}: ${out.stderr || out.stdout}`)
+  return out.stdout
+}
+
+/**
+ * A bench-started Redis Cluster on the server core: `masters` masters with one replica each
+ * (cluster-enabled redis-servers on free ports, no persistence, in a temporary directory, built
+ * with `redis-cli --cluster create`), ready once every node says `cluster_state:ok` and every
+ * replica's link is up. Its processes are labelled `m1`…`mN` (masters, in slot order) and
+ * `r1`…`rN` (ri: the replica of mi).
+ */
+export async function startRedisCluster({ cpu = 0, masters = 3 } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'roomcast-bench-cluster-'))
+  const children = []
+  const stop = async () => {
+    await stopAll(children)
+    rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    const ports = []
+    for (let i = 0; i < masters * 2; i++) {
+      const port = await freePort()
+      const bus = await freePort()
+      const argv = [...redisArgs(port), '--cluster-enabled', 'yes', '--cluster-port', String(bus), '--cluster-config-file', join(dir, `nodes-${i}.conf`), '--dir', dir]
+      const child = start(argv, cpu, {}, 'redis')
+      children.push(child)
+      await waitPort(port, child)
+      ports.push(port)
+    }
+    const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8' })
+    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout.slice(-1000)}${create.stderr}`)
+    const end = Date.now() + 60000
+    for (;;) {
+      const ok = ports.every((p) => {
+        if (!redisCli(p, 'cluster', 'info').includes('cluster_state:ok')) return false
+        const repl = redisCli(p, 'info', 'replication')
+        return !repl.includes('role:slave') || repl.includes('master_link_status:up')
+      })
+      if (ok) break
+      if (Date.now() > end) throw new Error('the bench cluster was not ok with every replica in sync after 60 s')
+      await sleep(100)
+    }
+    const processes = clusterRoles(redisCli(ports[0], 'cluster', 'nodes')).map((n) => ({ ...n, pid: children[ports.indexOf(n.port)].pid }))
+    return { kind: 'redis-cluster', env: { REDIS_CLUSTER_NODES: ports.map((p) => `127.0.0.1:${p}`).join(',') }, processes, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+/**
+ * Every node of a `CLUSTER NODES` answer with its role: masters labelled m1…mN in the order of
+ * their first slot, each replica ri after its master mi. `{port, label, role, slots}`; `slots`
+ * counts a master's slots (0 for a replica).
+ */
+export function clusterRoles(nodesText) {
+  const nodes = nodesText
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [id, addr, flags, master, , , , , ...slots] = line.trim().split(' ')
+      const ranges = slots.filter((s) => /^\d/.test(s)).map((s) => s.split('-').map(Number))
+      return {
+        id,
+        port: Number(/:(\d+)/.exec(addr)[1]),
+        master: flags.includes('master') ? null : master,
+        first: ranges.length === 0 ? Infinity : Math.min(...ranges.map((r) => r[0])),
+        slots: ranges.reduce((a, r) => a + (r.length === 2 ? r[1] - r[0] + 1 : 1), 0),
+      }
+    })
+  const masters = nodes.filter((n) => n.master === null).sort((a, b) => a.first - b.first)
+  const out = []
+  masters.forEach((m, i) => {
+    out.push({ port: m.port, label: `m${i + 1}`, role: 'master', slots: m.slots })
+    nodes.filter((n) => n.master === m.id).forEach((r, j) => out.push({ port: r.port, label: j === 0 ? `r${i + 1}` : `r${i + 1}.${j + 1}`, role: 'replica', slots: 0 }))
+  })
+  return out
+}
+
+/**
+ * Starts a server kind; resolves with its URLs, pids and a stop function. `redis`: a Redis (or
+ * Redis Cluster) the caller started and stops (startRedis, startRedisCluster), used instead of one
+ * of the kind's own; its processes are sampled like a kind's own redis-server.
+ */
+export async function startServer(kind, { cpu = 0, nodeFlags = [], redis: external = null } = {}) {
   const def = serverDef(kind)
   if (def === undefined) throw new Error(`unknown server kind ${kind}; known: ${Object.keys(SERVERS).join(', ')}`)
   const children = []
   const env = {}
   let redisPort = null
+  let redisProcesses = []
+  let own = null
   try {
-    if (def.redis) {
-      const port = await freePort()
-      const redis = start(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], cpu, {}, 'redis')
-      children.push(redis)
-      await waitPort(port, redis)
-      env.REDIS_URL = `redis://127.0.0.1:${port}`
-      redisPort = port
+    if (def.redis || def.redisCluster) {
+      if (external !== null && (external.kind === 'redis-cluster') !== (def.redisCluster === true)) throw new Error(`${kind} needs ${def.redisCluster ? 'a Redis Cluster' : 'one Redis'}, not a ${external.kind}`)
+      const redis = external ?? (own = await (def.redisCluster ? startRedisCluster({ cpu }) : startRedis({ cpu })))
+      Object.assign(env, redis.env)
+      redisProcesses = redis.processes
+      redisPort = redis.processes[0].port
     }
     const urls = []
     const pids = []
@@ -158,10 +270,16 @@ export async function startServer(kind, { cpu = 0, nodeFlags = [] } = {}) {
       urls.push(`ws://127.0.0.1:${port}`)
       pids.push(child.pid)
     }
-    const redis = children.find((c) => c.label === 'redis')
-    return { kind, protocol: def.protocol, payloadBytes: def.payloadBytes, workers: def.workers ?? 1, urls, pids, allPids: children.map((c) => c.pid), redisPid: redis?.pid ?? null, redisPort, stop: () => stopAll(children) }
+    const stop = async () => {
+      await stopAll(children)
+      await own?.stop()
+    }
+    // Every Redis process is counted in the server's CPU, and apart (redisProcesses: pid, port, label, role).
+    const redisPid = def.redis ? redisProcesses[0].pid : null
+    return { kind, protocol: def.protocol, payloadBytes: def.payloadBytes, workers: def.workers ?? 1, urls, pids, allPids: [...redisProcesses.map((p) => p.pid), ...children.map((c) => c.pid)], redisPid, redisPort: def.redis ? redisPort : null, redisProcesses, stop }
   } catch (err) {
     await stopAll(children)
+    await own?.stop()
     throw err
   }
 }
@@ -291,6 +409,21 @@ export function cpuSeconds(pid) {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     return (Number(f[11]) + Number(f[12])) / 100
+  } catch {
+    return null
+  }
+}
+
+/**
+ * CPU time of a process in seconds at nanosecond resolution: the time the scheduler ran each of
+ * its threads (Linux /proc/<pid>/task/<tid>/schedstat, first field), or null. /proc/<pid>/stat
+ * counts 10 ms ticks, too coarse for a redis-server at a few % of a core over a few seconds.
+ */
+export function cpuSecondsFine(pid) {
+  try {
+    let ns = 0
+    for (const t of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0])
+    return ns / 1e9
   } catch {
     return null
   }

@@ -34,17 +34,26 @@ function cpuPercent(start, wallMs) {
 }
 
 /**
+ * Which of `p` publishers sends publication `seq`: runs of `p` in turn (0,0,0,1,1,1,2,2,2 for 3),
+ * so that with channels taken round robin every publisher reaches every subscriber's instance.
+ */
+export const publisherOf = (seq, p) => Math.floor(seq / p) % p
+
+/**
  * Publishes for warmup + measure ms, either closed-loop (a window of publishes in flight, the
  * next sent when one has reached every subscriber) or open-loop at a fixed publish rate.
+ * `publisher`: one client, or several taking the publications in turn (publisherOf).
  */
 async function drive(tracker, publisher, pick, cfg, mark, label) {
   const { warmupMs, measureMs } = cfg
+  const publishers = Array.isArray(publisher) ? publisher : [publisher]
   let running = true
   let skipped = 0
   const send = () => {
     const [ch, expected] = pick(tracker.seq + 1)
     const s = tracker.next(expected, performance.now())
-    publisher.ws.send(publisher.proto.pub(ch, payload(s)))
+    const p = publishers[publisherOf(s, publishers.length)]
+    p.ws.send(p.proto.pub(ch, payload(s)))
   }
   let timer = null
   if (cfg.mode === 'window') {
@@ -140,21 +149,28 @@ export async function fanout(proto, cfg, mark) {
   return result
 }
 
-/** Many channels: N connections, each on its own channel plus a shared one. */
+/**
+ * Many channels: N connections, each on its own channel plus a shared one. Subscribers are split
+ * over the server's URLs (its instances); `publishers: 'each'` publishes from one connection per
+ * URL in turn, else from one connection to the first.
+ */
 export async function channels(proto, cfg, mark) {
   payloadBytes = cfg.payloadBytes ?? 100
   const subs = await subscribers(proto, cfg, cfg.subscribers, (i) => [`c${i}`, 'shared'])
-  const tracker = new Tracker()
+  const publisherUrls = cfg.publishers === 'each' ? cfg.urls : [cfg.urls[0]]
+  const order = { publisherOf: (seq) => publisherOf(seq, publisherUrls.length), channelOf: (seq) => (seq % cfg.sharedEvery === 0 ? 1 : 0) }
+  const tracker = new Tracker(publisherUrls.length > 1 ? order : null)
   for (const c of subs.clients) c.onDelivery = (client, seq) => tracker.delivery(client, seq, performance.now())
-  const publisher = await new Client(proto, -1).open(cfg.urls[0])
+  const publishers = await Promise.all(publisherUrls.map((url, i) => new Client(proto, -1 - i).open(url)))
+  const publisher = publishers.length === 1 ? publishers[0] : publishers
   const n = subs.clients.length
   const own = subs.clients.map((c) => proto.channel(`c${c.index}`))
   const shared = proto.channel('shared')
   let k = 0
   const pick = (seq) => (seq % cfg.sharedEvery === 0 ? [shared, n] : [own[k++ % n], 1])
   const window = await drive(tracker, publisher, pick, { ...cfg, mode: 'window' }, mark, 'window')
-  const result = { connectErrors: subs.errors, connectErrorSamples: subs.firstErrors, setupMs: subs.setupMs, subscribers: n, channels: n + 1, window, ...summary(tracker, subs.clients) }
-  publisher.close()
+  const result = { connectErrors: subs.errors, connectErrorSamples: subs.firstErrors, setupMs: subs.setupMs, subscribers: n, channels: n + 1, publishers: publishers.length, window, ...summary(tracker, subs.clients), ...(publishers.length > 1 ? { reorderedAcrossChannels: tracker.reorderedAcrossChannels } : {}) }
+  for (const p of publishers) p.close()
   for (const c of subs.clients) c.close()
   return result
 }

@@ -3,7 +3,15 @@
 const MAX_SAMPLES = 4_000_000
 
 export class Tracker {
-  constructor() {
+  /**
+   * With several publishers, `order: { publisherOf(seq), channelOf(seq) }` (small integers; channelOf 0 or 1): order
+   * is checked per publisher and channel (`outOfOrder`, what a publisher is promised), and per
+   * publisher across a subscriber's channels apart (`reorderedAcrossChannels`: not promised; on a
+   * Redis Cluster two channels of one publisher travel through different shards).
+   */
+  constructor(order = null) {
+    this.order = order
+    this.reorderedAcrossChannels = 0
     this.seq = 0
     this.remaining = []
     this.sentAt = []
@@ -27,8 +35,19 @@ export class Tracker {
   }
 
   delivery(client, seq, now) {
-    if (seq <= client.lastSeq) this.outOfOrder++
-    else client.lastSeq = seq
+    if (this.order === null) {
+      if (seq <= client.lastSeq) this.outOfOrder++
+      else client.lastSeq = seq
+    } else {
+      const from = this.order.publisherOf(seq)
+      // Keys: a publisher (≥ 0) and a publisher's channel (< 0).
+      const lane = -1 - (from * 2 + this.order.channelOf(seq))
+      client.lastSeqs ??= new Map()
+      if (seq <= (client.lastSeqs.get(lane) ?? 0)) this.outOfOrder++
+      else client.lastSeqs.set(lane, seq)
+      if (seq <= (client.lastSeqs.get(from) ?? 0)) this.reorderedAcrossChannels++
+      else client.lastSeqs.set(from, seq)
+    }
     if (this.measuring) {
       this.delivered++
       if (this.nSamples < MAX_SAMPLES) this.samples[this.nSamples++] = now - this.sentAt[seq]
