@@ -119,10 +119,18 @@ export class ClusterBroker extends EventEmitter implements Broker {
       events: () => {
         const sink = this.#sink
         if (sink === null) return null
+        // Reported from the heartbeat timer too (an expired instance): a failure is logged, never thrown there.
+        const guard = (what: string, channel: string, fn: () => void) => {
+          try {
+            fn()
+          } catch (err) {
+            log.error({ err, channel }, `presence: reporting ${what} failed`)
+          }
+        }
         return {
-          occupied: (channel) => sink.occupied?.(channel),
-          vacated: (channel) => sink.vacated?.(channel),
-          gone: (channel, members) => sink.gone?.(channel, members),
+          occupied: (channel) => guard('occupied', channel, () => sink.occupied?.(channel)),
+          vacated: (channel) => guard('vacated', channel, () => sink.vacated?.(channel)),
+          gone: (channel, members) => guard('gone', channel, () => sink.gone?.(channel, members)),
         }
       },
       changed: () => void this.emit('presence'),

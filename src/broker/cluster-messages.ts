@@ -28,8 +28,10 @@ const DirectMessageSchema = z.object({
 
 const channelName = z.string().min(1).max(1024)
 const connectionId = z.string().min(1).max(256)
+/** The last instant a JavaScript Date can hold (ms since the epoch): a later connected_at could not be shown. */
+export const MAX_DATE_MS = 8.64e15
 /** A member as sent: connection id, user id, session id, connected at (ms). */
-const PresenceMemberSchema = z.tuple([connectionId, z.string().max(1024).nullable(), z.string().max(1024).nullable(), z.number().int().min(0)])
+const PresenceMemberSchema = z.tuple([connectionId, z.string().max(1024).nullable(), z.string().max(1024).nullable(), z.number().int().min(0).max(MAX_DATE_MS)])
 /** 1: joined (the member, or null on a channel only counted); 0: left (the connection id, or null). */
 const PresenceChangeSchema = z.union([
   z.tuple([z.literal(1), channelName, PresenceMemberSchema.nullable()]),

@@ -211,9 +211,16 @@ export class ClusterPresence implements PresenceBook {
     this.#host.changed()
   }
 
-  /** Drops every peer not among `live` (the cluster view's live instances). */
+  /** Drops every peer not among `live` (the cluster view's live instances), and forgets asking those that are not. */
   keepOnly(live: readonly string[]): void {
     for (const origin of [...this.#peers.keys()]) if (!live.includes(origin)) this.drop(origin)
+    // An origin that sent presence messages but no heartbeat is no instance: asking it again later costs nothing kept here.
+    for (const origin of [...this.#asked.keys()]) if (!live.includes(origin)) this.#asked.delete(origin)
+  }
+
+  /** Origins asked for a whole copy that did not send one yet (each kept until it answers, leaves or expires). */
+  get asking(): number {
+    return this.#asked.size
   }
 
   /** Our transport came back: peers may have missed our changes; send a full copy. */
@@ -266,8 +273,13 @@ export class ClusterPresence implements PresenceBook {
     this.#host.send(presenceSyncMessage(self, this.#self.seq, channels))
   }
 
-  /** Adds one subscriber to an instance's channel; false when it was there already. */
-  #add(state: InstanceState, channel: string, member: PresenceMember | null, report: boolean): boolean {
+  /**
+   * Adds subscribers to an instance's channel: one member, or `n` counted ones when `member` is
+   * null (a whole copy's count, taken in one step however large it claims to be); false when
+   * the member was there already.
+   */
+  #add(state: InstanceState, channel: string, member: PresenceMember | null, report: boolean, n = 1): boolean {
+    if (member === null && n <= 0) return false
     let ch = state.channels.get(channel)
     if (ch === undefined) {
       ch = { count: 0, members: member === null ? null : new Map() }
@@ -277,21 +289,26 @@ export class ClusterPresence implements PresenceBook {
       ch.members ??= new Map()
       if (ch.members.has(member.connectionId)) return false
       ch.members.set(member.connectionId, member)
+      n = 1
     }
-    ch.count++
+    ch.count += n
     let t = this.#totals.get(channel)
     if (t === undefined) {
       t = { count: 0, users: new Map() }
       this.#totals.set(channel, t)
     }
-    t.count++
+    t.count += n
     if (member?.userId != null) t.users.set(member.userId, (t.users.get(member.userId) ?? 0) + 1)
-    if (t.count === 1 && report) this.#report('occupied', channel)
+    if (t.count === n && report) this.#report('occupied', channel)
     return true
   }
 
-  /** Removes one subscriber; the member removed (or `true` on a counted channel), null when there was none. */
-  #remove(state: InstanceState, channel: string, connectionId: string | null, report: boolean): PresenceMember | true | null {
+  /**
+   * Removes one member, or `n` counted subscribers when `connectionId` is null or the channel
+   * keeps no members (never below the members it holds); the member removed (or `true` for
+   * counted ones), null when there was none.
+   */
+  #remove(state: InstanceState, channel: string, connectionId: string | null, report: boolean, n = 1): PresenceMember | true | null {
     const ch = state.channels.get(channel)
     if (ch === undefined) return null
     let member: PresenceMember | true = true
@@ -300,12 +317,16 @@ export class ClusterPresence implements PresenceBook {
       if (m === undefined) return null
       ch.members.delete(connectionId)
       member = m
+      n = 1
+    } else {
+      n = Math.min(n, ch.count - (ch.members?.size ?? 0))
+      if (n <= 0) return null
     }
-    ch.count--
+    ch.count -= n
     if (ch.count <= 0) state.channels.delete(channel)
     const t = this.#totals.get(channel)
     if (t === undefined) return member
-    t.count--
+    t.count -= n
     if (member !== true && member.userId !== null) {
       const n = (t.users.get(member.userId) ?? 1) - 1
       if (n <= 0) t.users.delete(member.userId)
@@ -327,14 +348,13 @@ export class ClusterPresence implements PresenceBook {
     const gone = new Map<string, PresenceMember[]>()
     if (old !== undefined) {
       for (const [channel, ch] of [...old.channels]) {
-        if (ch.members === null) {
-          for (let i = ch.count; i > 0; i--) this.#remove(old, channel, null, false)
-          continue
-        }
-        for (const id of [...ch.members.keys()]) {
+        for (const id of [...(ch.members?.keys() ?? [])]) {
           const m = this.#remove(old, channel, id, false)
           if (next === null && m !== null && m !== true) gone.set(channel, [...(gone.get(channel) ?? []), m])
         }
+        // Counted subscribers (a channel without presence, or counted beside members): in one step.
+        const rest = old.channels.get(channel)?.count ?? 0
+        if (rest > 0) this.#remove(old, channel, null, false, rest)
       }
       this.#peers.delete(origin)
     }
@@ -342,8 +362,8 @@ export class ClusterPresence implements PresenceBook {
       const fresh: InstanceState = { seq: next.seq, stale: false, channels: new Map() }
       this.#peers.set(origin, fresh)
       for (const [channel, ch] of next.channels) {
-        if (ch.members === null) for (let i = 0; i < ch.count; i++) this.#add(fresh, channel, null, false)
-        else for (const m of ch.members.values()) this.#add(fresh, channel, m, false)
+        for (const m of ch.members?.values() ?? []) this.#add(fresh, channel, m, false)
+        this.#add(fresh, channel, null, false, ch.count - (ch.members?.size ?? 0))
       }
     }
     if (!report) return

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { decodeClusterMessage, heartbeatMessage, publicationMessage } from '../../src/broker/cluster-messages.js'
 import { ClusterView } from '../../src/broker/cluster-view.js'
+import { ClusterPresence } from '../../src/broker/cluster-presence.js'
 import { DirectAcks } from '../../src/broker/direct-acks.js'
 import { redisNames } from '../../src/broker/redis-channels.js'
 import { redactUrl } from '../../src/broker/redis-connection.js'
@@ -102,5 +103,56 @@ describe('redis settings', () => {
   it('keep the password out of logs', () => {
     expect(redactUrl('redis://:secret@h:1/0')).toBe('redis://:***@h:1/0')
     expect(redactUrl('redis://h:1')).toBe('redis://h:1')
+  })
+})
+
+describe('cluster presence from a hostile publisher (cluster-presence.ts)', () => {
+  /** A presence book whose live peers are `live`; what it sends is kept in `sent`. */
+  function book(live: string[] = []) {
+    const sent: string[] = []
+    const presence = new ClusterPresence({
+      selfId: () => 'self',
+      clustered: () => true,
+      send: (text) => sent.push(text),
+      peers: () => live,
+      events: () => null,
+      changed: () => {},
+      askAgainMs: 2000,
+    })
+    return { presence, sent }
+  }
+
+  it('forgets the origins it asked that are no instance (presence messages without heartbeats)', () => {
+    const { presence, sent } = book()
+    for (let i = 0; i < 1000; i++) presence.changes(`fake-${i}`, 1, [[1, 'topics/x', null]])
+    expect(sent.length).toBe(1000)
+    expect(presence.asking).toBe(1000)
+    presence.keepOnly([])
+    expect(presence.asking).toBe(0)
+    expect(presence.channels().size).toBe(0)
+  })
+
+  it('a peer counted and with members on one channel takes both with it when it goes', () => {
+    const { presence } = book(['peer'])
+    presence.sync('peer', 0, [])
+    presence.changes('peer', 1, [
+      [1, 'topics/x', null],
+      [1, 'topics/x', ['c1', 'u1', null, 0]],
+      // A counted leave never takes a member's place: the member stays listed.
+      [0, 'topics/x', null],
+      [0, 'topics/x', null],
+    ])
+    expect(presence.stats('topics/x')).toEqual({ clients: 1, users: 1 })
+    expect(presence.members('topics/x').map((m) => m.connectionId)).toEqual(['c1'])
+    presence.changes('peer', 2, [[1, 'topics/x', null]])
+    presence.drop('peer')
+    expect(presence.channels()).toEqual(new Map())
+    expect(presence.stats('topics/x')).toEqual({ clients: 0, users: 0 })
+  })
+
+  it('refuses a member whose connected_at is past the last date (it could not be shown)', () => {
+    const sync = (at: number) => JSON.stringify({ v: 1, type: 'presence_sync', origin: 'p', seq: 0, channels: [['topics/x', 1, [['c', null, null, at]]]] })
+    expect(decodeClusterMessage(sync(8.64e15))).not.toBeNull()
+    expect(decodeClusterMessage(sync(8.64e15 + 1))).toBeNull()
   })
 })
