@@ -77,7 +77,9 @@ export function channelProblem(value: unknown): string | null {
 /**
  * An observer's channel pattern (docs/protocol.md A.9): a channel name where `*` stands for any
  * run of characters, separators included — `*` is every channel, `workflow:*` every channel that
- * starts with `workflow:`. Returns the matcher, or throws an Error naming the problem.
+ * starts with `workflow:`. Returns the matcher, or throws an Error naming the problem. The
+ * matcher never backtracks: a pattern of many `*` (`*a*a*a…b`, which a regular expression
+ * would try in ~n^k ways on a run of `a`s) costs a channel at most its length per part.
  */
 export function compileObserverPattern(pattern: unknown): (channel: string) => boolean {
   if (pattern === undefined || pattern === null) throw new Error("Missing field 'pattern'")
@@ -86,6 +88,27 @@ export function compileObserverPattern(pattern: unknown): (channel: string) => b
   if (problem !== null) throw new Error(`Invalid field 'pattern': ${problem.replace(/^Channel/, 'pattern')}`)
   if (pattern === '*') return () => true
   if (!pattern.includes('*')) return (channel) => channel === pattern
-  const regex = new RegExp(`^${pattern.split('*').map(escape).join('.*')}$`, 'su')
-  return (channel) => regex.test(channel)
+  const parts = pattern.split('*')
+  return (channel) => globMatches(parts, channel)
+}
+
+/**
+ * Whether `channel` is `parts` in order with any run of characters between them: the first part
+ * at the start, the last at the end, each middle part at its first place after the one before
+ * (the leftmost place leaves the most room to the others, so no other needs trying).
+ */
+function globMatches(parts: readonly string[], channel: string): boolean {
+  const first = parts[0] as string
+  const last = parts[parts.length - 1] as string
+  if (channel.length < first.length + last.length || !channel.startsWith(first) || !channel.endsWith(last)) return false
+  const end = channel.length - last.length
+  let at = first.length
+  for (let i = 1; i < parts.length - 1; i++) {
+    const part = parts[i] as string
+    if (part === '') continue
+    const found = channel.indexOf(part, at)
+    if (found < 0 || found + part.length > end) return false
+    at = found + part.length
+  }
+  return true
 }
