@@ -34,6 +34,17 @@ export function createApp(server: ServerView, tls: TlsFiles | null, hooks: AppHo
     bodyLimit: server.settings.max_payload,
     forceCloseConnections: true,
     serverFactory: serverFactory(server.settings, tls),
+    // A URL fastify cannot decode (`/channels/%/history`): the access policy first, as for any
+    // route, then the same {error, code} body as every other refusal.
+    frameworkErrors: (err, req, res) => {
+      const reply = res as FastifyReply
+      const refusal = server.access.check(req.raw, 'protected')
+      if (refusal !== null) {
+        if (refusal.status === 401) reply.header('www-authenticate', 'Bearer')
+        return reply.code(refusal.status).send({ error: refusal.error, code: refusal.code })
+      }
+      return reply.code(400).send({ error: err.message, code: ErrorCode.INVALID_PARAMS })
+    },
   })
   // The drain runs before fastify stops listening: a late upgrade meanwhile is answered 503.
   app.addHook('preClose', () => hooks.drain())

@@ -121,7 +121,9 @@ export function registerHttpRoutes(app: FastifyInstance, server: ServerView): vo
   })
   app.get('/channels/*', async (req, reply) =>
     answer(reply, async () => {
-      const rest = (req.params as { '*': string })['*']
+      // From the URL as sent (fastify's wildcard is decoded already): decoded once below, so a
+      // name holding `%` is reached as %25 and %2541 stays %41.
+      const rest = (req.raw.url ?? '').split('?', 1)[0]?.replace(/^\/channels\//, '') ?? ''
       const m = /^(.+)\/(history|presence|presence\/stats)$/.exec(rest)
       if (m === null) throw new AppError(ErrorCode.NOT_FOUND, `No route GET ${req.url} (GET /channels/{channel}/history, /presence or /presence/stats)`)
       let channel: string

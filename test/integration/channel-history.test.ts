@@ -44,4 +44,18 @@ describe('GET /channels/{channel}/history (docs/http.md)', () => {
       expect(await get(node.http, path)).toMatchObject({ status: 200, body: { channel: 'topics/deploys', offset: 1, publications: [{ offset: 1, event: 'note.added', data: { text: 'hi' } }] } })
     }
   })
+
+  it('decodes the channel name once: a name holding % is reached as %25, and %2541 is %41, not A', async () => {
+    node = await startTracked({ history: [{ channel: 'topics/*', size: 10, ttl: 60 }] }, undefined, 'flat')
+    await node.server.publish('topics/100%', 'note.added', { text: 'full' })
+    await node.server.publish('topics/50%41', 'note.added', { text: 'percent-41' })
+    for (const path of ['/channels/topics%2F100%25/history', '/channels/topics/100%25/history']) {
+      expect(await get(node.http, path)).toMatchObject({ status: 200, body: { channel: 'topics/100%', publications: [{ data: { text: 'full' } }] } })
+    }
+    expect(await get(node.http, '/channels/topics/50%2541/history')).toMatchObject({ status: 200, body: { channel: 'topics/50%41', publications: [{ data: { text: 'percent-41' } }] } })
+    // Not a URL at all: the same {error, code} body as every other refusal.
+    for (const path of ['/channels/%/history', '/channels/topics%2F%E0%A4%A/history']) {
+      expect(await get(node.http, path)).toMatchObject({ status: 400, body: { code: 'INVALID_PARAMS', error: expect.stringContaining('not a valid url') } })
+    }
+  })
 })
