@@ -30,7 +30,7 @@ import { cpuSecondsFine, hasTaskset, ROOT, startRedis, startRedisCluster } from 
 const USAGE = `Usage: node bench/cluster-channels.mjs [options]   (after npm run build)
   --rounds N        rounds, each running every variant in turn (default 2)
   --variants LIST   one,cluster,publish-one,spublish,publish (default: all five)
-  --subs N          subscribers, each on its own channel and on one shared channel (default 5000)
+  --subs N          subscribers, each on its own channel and on one shared channel (default 3000)
   --window N        publications in flight in the closed loop (default 64)
   --warmup MS       (default 1000)   --measure MS   measured window per run (default 5000)
   --script-rate N   publications/s of the publish-one, spublish and publish variants (default:
@@ -42,7 +42,7 @@ const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '2' },
     variants: { type: 'string', default: 'one,cluster,publish-one,spublish,publish' },
-    subs: { type: 'string', default: '5000' },
+    subs: { type: 'string', default: '3000' },
     window: { type: 'string', default: '64' },
     warmup: { type: 'string', default: '1000' },
     measure: { type: 'string', default: '5000' },

@@ -260,13 +260,22 @@ export async function startServer(kind, { cpu = 0, nodeFlags = [], redis: extern
     }
     const urls = []
     const pids = []
+    // The instances start together (each takes seconds on a loaded host); listed in start order.
+    const started = []
     for (let i = 0; i < def.instances; i++) {
       const port = await freePort()
       const [exe, ...rest] = def.argv(port)
       const child = start([exe, ...nodeFlags, ...rest], cpu, env, kind)
       children.push(child)
-      await waitPort(port, child)
-      if (def.workers > 1) await everyWorkerListening(port, def.workers, child)
+      started.push({ port, child })
+    }
+    await Promise.all(
+      started.map(async ({ port, child }) => {
+        await waitPort(port, child)
+        if (def.workers > 1) await everyWorkerListening(port, def.workers, child)
+      }),
+    )
+    for (const { port, child } of started) {
       urls.push(`ws://127.0.0.1:${port}`)
       pids.push(child.pid)
     }
