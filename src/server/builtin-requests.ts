@@ -24,7 +24,7 @@ export interface BuiltinHost {
   checkRead(conn: Connection, channel: unknown): void
   checkChannel(channel: unknown): void
   /** Joins the room; on a history channel answers the stream position and recovers from `since`. */
-  subscribeTo(conn: Connection, channel: string, since: StreamPosition | null): JsonObject | Promise<JsonObject>
+  subscribeTo(conn: Connection, channel: string, since: StreamPosition | null, afterAnswer?: (fn: () => void) => void): JsonObject | Promise<JsonObject>
   unsubscribe(conn: Connection, channel: string): void
   /** Adds an observer pattern (docs/protocol.md A.9); returns it. */
   observe(conn: Connection, pattern: unknown): string
@@ -52,10 +52,10 @@ function checkOperator(conn: Connection): void {
  */
 export function registerBuiltinRequests(server: BuiltinHost): void {
   server.requests
-    .register('subscribe', ChannelParamsSchema, ({ channel, room, since }, { connection }) => {
+    .register('subscribe', ChannelParamsSchema, ({ channel, room, since }, { connection, afterAnswer }) => {
       const name = channel ?? room
       server.checkRead(connection, name)
-      return server.subscribeTo(connection, name as string, parseSince(since))
+      return server.subscribeTo(connection, name as string, parseSince(since), afterAnswer)
     })
     .register('unsubscribe', ChannelParamsSchema, ({ channel, room }, { connection }) => {
       const name = channel ?? room

@@ -126,6 +126,7 @@ export async function subscribeWithHistory<C>(
   channel: string,
   since: StreamPosition | null,
   opts: HistoryOptions,
+  afterAnswer?: (fn: () => void) => void,
 ): Promise<JsonObject> {
   host.held.hold(channel, conn)
   let recovery: Recovery | null = null
@@ -141,8 +142,12 @@ export async function subscribeWithHistory<C>(
       throw err
     }
   }
-  // After this turn: the answer is sent in a promise reaction, before any immediate.
-  setImmediate(() => goLive(host, conn, channel, recovery))
+  // After the answer: it may wait behind an earlier request's answer (answers leave in request
+  // order), so the replay goes once it has gone out, in the turn after. Without afterAnswer the
+  // answer is sent in a promise reaction, before any immediate.
+  const live = () => setImmediate(() => goLive(host, conn, channel, recovery))
+  if (afterAnswer === undefined) live()
+  else afterAnswer(live)
   const top = recovery?.top ?? null
   return { status: 'subscribed', channel, recovered: recovery?.recovered ?? false, offset: top?.offset ?? null, epoch: top?.epoch ?? null }
 }

@@ -7,6 +7,12 @@ import type { Connection } from './connection.js'
 export interface RequestContext {
   readonly connection: Connection
   readonly correlationId: string | null
+  /**
+   * Runs `fn` once this request's answer has gone out. Answers leave in request order, so an
+   * answer may wait behind an earlier request's: what must follow the answer on the wire (a
+   * history replay) waits for it here. Absent when the handler is called outside a connection's request.
+   */
+  readonly afterAnswer?: (fn: () => void) => void
 }
 
 export type RequestHandler<P> = (params: P, ctx: RequestContext) => JsonObject | Promise<JsonObject>
@@ -44,7 +50,7 @@ export class RequestRegistry {
 
   /**
    * Validates and runs `op`. Throws AppError UNKNOWN_REQUEST / INVALID_PARAMS, or what the handler
-   * throws. Synchronous handlers answer synchronously, so answers keep the order of requests.
+   * throws. The session keeps answers in request order (session/answer.ts, OrderedAnswers).
    */
   run(op: string | null, data: JsonObject, ctx: RequestContext): JsonObject | Promise<JsonObject> {
     const entry = op === null ? undefined : this.#entries.get(op)

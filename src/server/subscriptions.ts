@@ -99,11 +99,12 @@ export class Subscriptions {
   /**
    * The subscribe request: joins the room; on a history channel also answers the stream
    * position and recovers from `since` (docs/protocol.md A.8). Answers once the cluster
-   * delivers the room here.
+   * delivers the room here. `afterAnswer` runs a function once the answer has gone out (the
+   * replay follows it); without it, the replay goes in the next turn.
    */
-  subscribeTo(conn: Connection, channel: string, since: StreamPosition | null): JsonObject | Promise<JsonObject> {
+  subscribeTo(conn: Connection, channel: string, since: StreamPosition | null, afterAnswer?: (fn: () => void) => void): JsonObject | Promise<JsonObject> {
     const opts = this.#deps.history.optionsOf(channel)
-    if (opts !== null) return subscribeWithHistory(this.#historyHost, conn, channel, since, opts)
+    if (opts !== null) return subscribeWithHistory(this.#historyHost, conn, channel, since, opts, afterAnswer)
     this.add(conn, channel)
     // `since` on a channel without history: nothing to recover from, and the client must know.
     const answer: JsonObject = since === null ? { status: 'subscribed', channel } : { status: 'subscribed', channel, recovered: false }

@@ -145,7 +145,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       requests: this.requests,
       checkRead: (conn, channel) => this.#rules.checkRead(conn, channel),
       checkChannel: (channel) => this.#rules.checkChannel(channel),
-      subscribeTo: (conn, channel, since) => subs.subscribeTo(conn, channel, since),
+      subscribeTo: (conn, channel, since, afterAnswer) => subs.subscribeTo(conn, channel, since, afterAnswer),
       unsubscribe: (conn, channel) => subs.remove(conn, channel),
       observe: (conn, pattern) => observers.add(conn, pattern),
       unobserve: (conn, pattern) => observers.remove(conn, pattern),

@@ -55,12 +55,12 @@ export class RawWsClient {
 
   /** Sends one masked text frame (as every client must). */
   sendText(text: string): void {
-    const payload = Buffer.from(text)
-    const mask = randomBytes(4)
-    const len = payload.length
-    const head = len < 126 ? Buffer.from([0x81, 0x80 | len]) : Buffer.from([0x81, 0x80 | 126, len >> 8, len & 0xff])
-    const masked = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))
-    this.socket.write(Buffer.concat([head, mask, masked]))
+    this.socket.write(maskedText(text))
+  }
+
+  /** Sends masked text frames, all of them in one write (pipelined requests in one TCP segment). */
+  sendTexts(texts: readonly string[]): void {
+    this.socket.write(Buffer.concat(texts.map(maskedText)))
   }
 
   /** The JSON of every text frame so far. */
@@ -119,4 +119,14 @@ export class RawWsClient {
       this.#buf = this.#buf.subarray(at + len)
     }
   }
+}
+
+/** One masked text frame (payloads under 64 KiB). */
+function maskedText(text: string): Buffer {
+  const payload = Buffer.from(text)
+  const mask = randomBytes(4)
+  const len = payload.length
+  const head = len < 126 ? Buffer.from([0x81, 0x80 | len]) : Buffer.from([0x81, 0x80 | 126, len >> 8, len & 0xff])
+  const masked = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))
+  return Buffer.concat([head, mask, masked])
 }

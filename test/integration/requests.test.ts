@@ -69,6 +69,50 @@ describe('requests and responses (docs/protocol.md A.4)', () => {
     await c.close()
   })
 
+  it('an answer that takes time holds back the answers after it, not the pongs nor the events; a history replay still follows its subscribe answer', async () => {
+    s = await startService('workflow', { allow_client_publish: true, history: [{ channel: 'workflow:*', size: 50, ttl: 300 }] })
+    let release: () => void = () => {}
+    const slow = new Promise<void>((resolve) => (release = resolve))
+    s.server.requests.register('slow', z.looseObject({}), async () => {
+      await slow
+      return { status: 'done' }
+    })
+    const first = s.server.publish('workflow:h', 'workflow.started', { workflow_id: 'h1' })
+    const from = (await first).pub.position!
+    await s.server.publish('workflow:h', 'workflow.started', { workflow_id: 'h2' })
+    // Told (in the turn after) once the subscribe's handler has its answer: the slow one is released only then.
+    const requests = s.server.requests
+    const run = requests.run.bind(requests)
+    let handled: () => void = () => {}
+    const subscribeHandled = new Promise<void>((resolve) => (handled = resolve))
+    requests.run = (op, data, ctx) => {
+      const result = run(op, data, ctx)
+      if (op === 'subscribe') void Promise.resolve(result).then(() => setImmediate(handled))
+      return result
+    }
+    const c = await TestClient.connect(s.url)
+    c.send({ type: 'request', event: 'slow', correlation_id: 'r0' })
+    c.send({ type: 'request', event: 'subscribe', data: { channel: 'workflow:h', since: from }, correlation_id: 'r1' })
+    c.send({ type: 'request', event: 'nope', correlation_id: 'r2' })
+    c.send({ type: 'request', event: 'publish', data: { channel: 'workflow:h', event: 'workflow.started', data: { workflow_id: 'h3' } }, correlation_id: 'r3' })
+    c.send({ type: 'ping', id: 'p' })
+    // The pong is not an answer to a request: it does not wait for the slow one.
+    await c.next((f) => f.type === 'pong')
+    await subscribeHandled
+    release()
+    const isAnswer = (f: { type?: string }) => f.type === 'response' || f.type === 'error'
+    const answers = [await c.next(isAnswer), await c.next(isAnswer), await c.next(isAnswer), await c.next(isAnswer)]
+    expect(answers.map((f) => f.correlation_id)).toEqual(['r0', 'r1', 'r2', 'r3'])
+    // On the wire, the subscribe's answer came before the replay of h2 (the position asked from is h1's).
+    await c.next((f) => f.type === 'event' && f.data?.workflow_id === 'h2')
+    const order = c.raw.map((t) => JSON.parse(t) as { type: string; correlation_id?: string; data?: { workflow_id?: string } })
+    const answerAt = order.findIndex((f) => f.correlation_id === 'r1')
+    const replayAt = order.findIndex((f) => f.type === 'event' && f.data?.workflow_id === 'h2')
+    expect(replayAt).toBeGreaterThan(answerAt)
+    expect(answerAt).toBeGreaterThan(-1)
+    await c.close()
+  })
+
   describe('a handler that fails → SERVER_ERROR, no stack trace, connection open, error logged', () => {
     const failures: [string, () => unknown][] = [
       ['throws', () => { throw new Error('secret internals at /srv/app.js:12') }],

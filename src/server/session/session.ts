@@ -3,7 +3,7 @@ import { ErrorCode } from '../../protocol/codes.js'
 import type { Inbound, RawFrame, ReplyTo } from '../../protocol/messages.js'
 import type { Connection } from '../connection.js'
 import { frameShapeLimits, InboundBudget } from '../inbound-budget.js'
-import { destinations, runRequest } from './answer.js'
+import { destinations, OrderedAnswers, runRequest } from './answer.js'
 import { FirstFrameAuth } from './first-frame-auth.js'
 import type { SessionHost } from './host.js'
 import { SessionAuth } from './session-auth.js'
@@ -15,6 +15,8 @@ import { SessionAuth } from './session-auth.js'
  */
 export class Session {
   readonly conn: Connection
+  /** Answers to this connection's requests, kept in request order. */
+  readonly answers = new OrderedAnswers()
   readonly #host: SessionHost
   readonly #budget: InboundBudget
   readonly #auth: SessionAuth
