@@ -18,7 +18,7 @@
 import { fork } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
@@ -36,6 +36,7 @@ const USAGE = `Usage: node bench/cluster-channels.mjs [options]   (after npm run
   --script-rate N   publications/s of the publish-one, spublish and publish variants (default:
                     the rate the cluster run reached in the same round; 2000 without one)
   --no-pin          do not pin Redis and the instances to core 0, the load generator to core 1
+  --out FILE        where to write the raw results (default bench/results/cluster-channels-<date>.json)
   --report FILE     print the tables of a saved run and exit`
 
 const { values } = parseArgs({
@@ -49,6 +50,7 @@ const { values } = parseArgs({
     'script-rate': { type: 'string' },
     'no-pin': { type: 'boolean', default: false },
     report: { type: 'string' },
+    out: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 })
@@ -129,8 +131,8 @@ try {
 }
 const meta = { date: new Date().toISOString(), argv: process.argv.slice(2), pinned: pin, elapsedSeconds: Math.round((Date.now() - started) / 1000), loadavg: { min: Math.min(...load), max: Math.max(...load) }, node: process.version, cpus: availableParallelism() }
 console.log(`\n${clusterReport(results, meta)}`)
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })
-const file = join(ROOT, 'bench', 'results', `cluster-channels-${meta.date.replace(/[:.]/g, '-')}.json`)
+const file = values.out ?? join(ROOT, 'bench', 'results', `cluster-channels-${meta.date.replace(/[:.]/g, '-')}.json`)
+mkdirSync(dirname(file), { recursive: true })
 writeFileSync(file, JSON.stringify({ meta, results }, null, 2))
 console.log(`raw results: ${file}`)
 
