@@ -86,9 +86,11 @@ export class RedisPending implements PendingStore {
     // Another instance took it between the read and the script: look again soon.
     if (reply === null) return { wait: 100 }
     const decoded: StoredEntry[] = []
+    let unreadable = 0
     for (let i = 0; i + 1 < reply.length; i += 2) {
       const entry = decodeEntry(reply[i] as string, reply[i + 1] as string)
       if (entry !== null) decoded.push(entry)
+      else unreadable++
     }
     // Records written with a reference: their frames, kept once per event (gone: the entry is skipped).
     const refs = decoded.filter((e) => e.text === '').map((e) => e.id)
@@ -100,10 +102,17 @@ export class RedisPending implements PendingStore {
       refs.forEach((id, i) => texts.set(id, got[i] ?? null))
     }
     const entries: StoredEntry[] = []
+    let gone = 0
     for (const e of decoded) {
       const text = e.text === '' ? texts.get(e.id) : e.text
-      if (typeof text === 'string' && text.length >= 2) entries.push({ ...e, text })
+      if (typeof text !== 'string') gone++
+      // Sent to the client as it is: only a JSON object, as every frame roomcast writes.
+      else if (isFrameText(text)) entries.push({ ...e, text })
+      else unreadable++
     }
+    // Written by something other than roomcast (or corrupted): skipped, never sent; left to expire with the record.
+    if (unreadable > 0) this.#deps.logger?.warn({ recipient: identity, unreadable, adopted: entries.length }, 'pending record: unreadable entries skipped')
+    if (gone > 0) this.#deps.logger?.debug({ recipient: identity, gone }, 'pending record: entries whose frame expired skipped')
     // A hash keeps no order: the events go out in the order they were first tracked.
     return { entries: entries.sort((x, y) => x.order - y.order) }
   }
@@ -209,6 +218,17 @@ function decodeEntry(id: string, value: string): StoredEntry | null {
   // An empty text refers to the frame key (adopt() reads it).
   if (!Number.isSafeInteger(order) || !Number.isInteger(attempts) || (attempts as number) < 1 || event === '' || text.length === 1) return null
   return { id, event, text, attempts: attempts as number, order: order as number }
+}
+
+/** Whether a recorded frame's text is a JSON object (what the delivery tracker wrote). */
+function isFrameText(text: string): boolean {
+  if (!text.startsWith('{') || !text.endsWith('}')) return false
+  try {
+    const value: unknown = JSON.parse(text)
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+  } catch {
+    return false
+  }
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
