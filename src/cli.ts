@@ -209,7 +209,7 @@ async function serve(args: string[]): Promise<number> {
   // Before anything listens: a signal during the start is a graceful stop too.
   const stop = new StopSignals(logger, { watchParent: startedByNpm() })
   if (many !== undefined && cluster.isPrimary) {
-    return runPrimary({ service: many.name, workers: workerCount(many.settings), drainSeconds: many.settings.drain_timeout, logger, stop })
+    return runPrimary({ service: many.name, workers: workerCount(many.settings), accept: many.settings.workers_accept, drainSeconds: many.settings.drain_timeout, logger, stop })
   }
   if (many === undefined) return serveHere(loaded, target, logger, stop, null)
   const worker = new WorkerRole(stop)

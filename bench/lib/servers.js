@@ -24,6 +24,8 @@ const ROOMCAST_TRACKED = roomcast('roomcast-tracked.yaml')
 // Tracked on Redis, every client an identity: pending events recorded in Redis (durable) or in memory only.
 const ROOMCAST_TRACKED_DURABLE = roomcast('roomcast-tracked-redis.yaml')
 const ROOMCAST_TRACKED_MEMORY = roomcast('roomcast-tracked-redis-memory.yaml')
+// roomcast.yaml with `workers_accept: shared`: only its -wN variants differ from roomcast.
+const ROOMCAST_SHARED = roomcast('roomcast-shared.yaml')
 
 /** Server kind → wire protocol, processes to start, whether it needs a redis-server. */
 export const SERVERS = {
@@ -47,6 +49,9 @@ export const SERVERS = {
   'roomcast-tracked-redis-durable-batched': { protocol: 'roomcast-ack-batch-id', instances: 1, redis: true, argv: (port) => [node, ...ROOMCAST_TRACKED_DURABLE, '--port', String(port)] },
   // Diagnostic: nothing tracked, but the clients ack every delivery anyway (the server counts and drops
   // the acks): what the ack traffic alone costs, apart from the tracking.
+  // With workers, each accepting from the shared socket (no hand-over by the primary); measured
+  // against roomcast (`oneWorker`): run roomcast-shared-w2, not roomcast-shared itself.
+  'roomcast-shared': { protocol: 'roomcast', instances: 1, oneWorker: 'roomcast', argv: (port) => [node, ...ROOMCAST_SHARED, '--port', String(port)] },
   'roomcast-acking': { protocol: 'roomcast-ack', instances: 1, argv: (port) => [node, ...ROOMCAST, '--port', String(port)] },
   // Another checkout's build (ROOMCAST_BEFORE_ROOT: e.g. main before a change, built), side by side with this one.
   ...(process.env.ROOMCAST_BEFORE_ROOT === undefined
@@ -81,7 +86,7 @@ export function serverDef(kind) {
   const base = m === null ? undefined : SERVERS[m[1]]
   if (base === undefined || base.instances !== 1 || base.protocol.startsWith('roomcast') === false) return undefined
   const workers = Number(m[2])
-  return { ...base, base: m[1], workers, argv: (port) => [...base.argv(port), '--workers', String(workers)] }
+  return { ...base, base: base.oneWorker ?? m[1], workers, argv: (port) => [...base.argv(port), '--workers', String(workers)] }
 }
 
 /** The kind a `-wN` variant is measured against (its one-worker self), or null. */

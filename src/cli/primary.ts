@@ -19,6 +19,8 @@ export function isWorkerMessage(raw: unknown, what: typeof WORKER_READY | typeof
 export interface PrimaryOptions {
   readonly service: string
   readonly workers: number
+  /** `round-robin`: this process accepts and hands each connection to the next worker; `shared`: the workers accept from the shared socket. */
+  readonly accept: 'round-robin' | 'shared'
   /** Seconds a worker may take to drain (the service's drain_timeout); the primary waits a little more. */
   readonly drainSeconds: number
   readonly logger: Logger
@@ -44,7 +46,8 @@ const GatherSchema = z.object({ name: z.string().min(1).max(64) })
  */
 export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   const { logger: log, service } = opts
-  cluster.schedulingPolicy = cluster.SCHED_RR
+  // Before the first fork: node:cluster reads it when the first worker listens.
+  cluster.schedulingPolicy = opts.accept === 'shared' ? cluster.SCHED_NONE : cluster.SCHED_RR
   const hub = new IpcHub()
   // GET /metrics on any worker: every worker's registry, summed (prom-client asks them over IPC).
   const metrics = new AggregatorRegistry()
@@ -104,7 +107,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
     return ready
   }
 
-  log.info({ service, workers: opts.workers }, 'starting workers')
+  log.info({ service, workers: opts.workers, accept: opts.accept }, 'starting workers')
   const readies = Array.from({ length: opts.workers }, () => fork())
   const allReady = Promise.all(readies).then(
     () => {},

@@ -113,6 +113,13 @@ export const SettingsSchema = z
     port: z.number().int().min(0).max(65535).default(0),
     /** Processes serving the port (docs/scaling.md): 1 is one process; N or `auto` (one per core) is a primary and N workers. @default 1 */
     workers: WorkersSchema,
+    /**
+     * How workers take new connections (docs/scaling.md): `round-robin`, the primary accepts each
+     * and hands it to the next worker; `shared`, every worker accepts from the one listening socket
+     * (no hop through the primary; the kernel and the workers' own pace decide the spread).
+     * @default shared
+     */
+    workers_accept: z.enum(['round-robin', 'shared']).default('shared'),
     max_connections: z.number().int().positive().default(1000),
     /** Connections held at once from one client address (the forwarded one with trust_proxy); more are answered 429 before the handshake. @default 100 */
     max_connections_per_ip: z.number().int().positive().default(100),

@@ -9,14 +9,16 @@ import { FlatClient } from '../helpers/flat.js'
  * /ws/info, get_status, the MCP tools and `roomcast status` answer for every worker with a
  * per-worker breakdown; MCP publishes entering either worker reach everyone once; the context
  * service without Redis keeps one metrics publisher and restores subscriptions and hands over
- * tracked deliveries across workers. node:cluster accepts round-robin, so a test tells which
+ * tracked deliveries across workers. The workers accept round-robin here, and a test tells which
  * worker holds a connection from /ws/info (every client with its worker).
  */
 const settings = settingsWriter('roomcast-workers-service-')
-const TESTS = settings.write('tests.yaml', ['workers: 2', 'port: 0', 'allow_client_publish: true', 'mcp:', '  enabled: true', '  port: 0', ''].join('\n'))
+// Round-robin accept (not the default `shared`): these cases count on consecutive connections
+// alternating between the two workers, so that two requests reach both.
+const TESTS = settings.write('tests.yaml', ['workers: 2', 'workers_accept: round-robin', 'port: 0', 'allow_client_publish: true', 'mcp:', '  enabled: true', '  port: 0', ''].join('\n'))
 const CONTEXT = settings.write(
   'context.yaml',
-  ['workers: 2', 'port: 0', 'mcp:', '  enabled: false', 'context:', '  metrics_interval: 0.5', 'delivery:', '  ack_timeout: 60', ''].join('\n'),
+  ['workers: 2', 'workers_accept: round-robin', 'port: 0', 'mcp:', '  enabled: false', 'context:', '  metrics_interval: 0.5', 'delivery:', '  ack_timeout: 60', ''].join('\n'),
 )
 const ENV = { LOG_FORMAT: 'json' }
 

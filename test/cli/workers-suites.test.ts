@@ -38,7 +38,7 @@ async function workerOf(s: Running, connectionId: string | null): Promise<number
 
 const clients: RoomcastClient[] = []
 
-/** A connected client on a worker other than `not` (round-robin: reconnect until it lands there). */
+/** A connected client on a worker other than `not` (reconnect until it lands there). */
 async function clientOn(s: Running, dialect: 'envelope' | 'flat', not: number | null): Promise<{ c: RoomcastClient; worker: number }> {
   for (;;) {
     const c = new RoomcastClient({ url: s.url, dialect })
@@ -47,7 +47,7 @@ async function clientOn(s: Running, dialect: 'envelope' | 'flat', not: number | 
     const worker = await workerOf(s, c.connectionId)
     if (worker !== not) return { c, worker }
     c.close()
-    // The /ws/info request took a turn of the round-robin: one more shifts the next socket over.
+    // With round-robin accept the /ws/info request took a turn: one more shifts the next socket over.
     await fetch(`${s.http}/health`)
   }
 }

@@ -41,7 +41,7 @@ describe('roomcast serve with workers: 2 (one port, a primary and two workers)',
   it('a publish entering any worker (socket, HTTP POST /publish) reaches every subscriber on every worker exactly once', async () => {
     const p = start(['serve', 'tests', '--settings', FILE], ENV)
     const host = await started(p)
-    // Round-robin accept: consecutive connections alternate between the two workers.
+    // Four subscribers: whichever worker takes each, the publishes reach every one once.
     const subs = await Promise.all(Array.from({ length: 4 }, () => TestClient.connect(`ws://${host}/ws`)))
     for (const s of subs) await s.subscribe('test:fan')
     const pubs = [await TestClient.connect(`ws://${host}/ws`), await TestClient.connect(`ws://${host}/ws`)]
@@ -135,6 +135,36 @@ describe('roomcast serve with workers: 2 (one port, a primary and two workers)',
     } finally {
       taken.close()
     }
+  }, PROCESS_TEST_TIMEOUT)
+
+  for (const accept of ['shared', 'round-robin'] as const) {
+    it(`workers_accept: ${accept}: a burst of connections is taken by both workers, and a publish reaches every one once`, async () => {
+      const file = settings.write(`accept-${accept}.yaml`, `${readFileSync(FILE, 'utf8')}workers_accept: ${accept}\n`)
+      const p = start(['serve', 'tests', '--settings', file], ENV)
+      const host = await started(p)
+      expect(p.logs().find((l) => l.msg === 'starting workers')?.accept).toBe(accept)
+      const subs = await Promise.all(Array.from({ length: 60 }, () => TestClient.connect(`ws://${host}/ws`)))
+      for (const s of subs) await s.subscribe(`test:${accept}`)
+      const health = (await (await fetch(`http://${host}/health`)).json()) as { workers: { id: number; connections: number }[] }
+      const held = health.workers.map((w) => w.connections)
+      expect(held).toHaveLength(2)
+      expect(held.reduce((a, b) => a + b, 0)).toBe(60)
+      for (const n of held) expect(n).toBeGreaterThan(0)
+      const res = await fetch(`http://${host}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(publishFrame(accept, 'once').data) })
+      expect(res.status).toBe(200)
+      for (const s of subs) {
+        expect((await events(s, accept, 1))[0]?.data?.i).toBe('once')
+        await s.alive()
+        expect(s.pending.filter(isEvent(accept))).toEqual([])
+      }
+    }, PROCESS_TEST_TIMEOUT)
+  }
+
+  it('bad workers_accept values are refused at boot naming the key and the choices', async () => {
+    const file = settings.write('bad-accept.yaml', 'workers: 2\nworkers_accept: reuseport\n')
+    const r = await runCli(['serve', 'tests', '--settings', file], ENV)
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/Invalid settings \(.*bad-accept\.yaml\):\n {2}- workers_accept: expected one of round-robin, shared, got 'reuseport'/)
   }, PROCESS_TEST_TIMEOUT)
 
   it('bad workers values are refused at boot naming the source and key; serve all refuses a service with workers', async () => {
