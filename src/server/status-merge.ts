@@ -1,6 +1,6 @@
 import type { BrokerStats } from '../broker/broker.js'
 import type { JsonObject } from '../protocol/messages.js'
-import { type ClientRow, type ClientsSnapshot, seconds, type StatusSnapshot, type WorkerStatus } from './status-model.js'
+import { type ClientRow, type ClientsSnapshot, healthView, seconds, type StatusSnapshot, statsView, type WorkerStatus, workersView } from './status-model.js'
 import type { Gathered, WorkerIdentity } from './worker-group.js'
 
 /**
@@ -30,10 +30,26 @@ export function sumFigures<T>(values: readonly T[]): T {
   return out as T
 }
 
-/** A worker's answer that has the shape of a snapshot (it comes over IPC from our own worker: a light check). */
+/**
+ * A worker's answer that has the shape of a snapshot: one every view can show (a worker answering
+ * anything else, e.g. a snapshot missing a part, is listed as a malformed answer instead of
+ * failing /health, /stats and get_status for the whole service).
+ */
 function asSnapshot(v: unknown): StatusSnapshot | null {
-  return isObject(v) && typeof v.instanceId === 'string' && isObject(v.connections) && isObject(v.traffic) && isObject(v.broker) ? (v as unknown as StatusSnapshot) : null
+  if (!(isObject(v) && typeof v.instanceId === 'string' && isObject(v.connections) && isObject(v.traffic) && isObject(v.broker))) return null
+  const s = v as unknown as StatusSnapshot
+  try {
+    healthView(s)
+    statsView(s)
+    workersView({ ...s, workers: [{ id: 0, pid: 0, snapshot: s }] })
+  } catch {
+    return null
+  }
+  return s
 }
+
+/** A client row as clientsSnapshot makes one (what the merge sorts and shows). */
+const isClientRow = (r: unknown): r is ClientRow => isObject(r) && typeof r.id === 'string' && typeof r.connected_at === 'string'
 
 /** The workers' snapshots, this worker's own one included even when the primary did not list it yet. */
 function workerStatuses(own: StatusSnapshot, self: WorkerIdentity, gathered: Gathered): WorkerStatus[] {
@@ -87,7 +103,8 @@ export function mergeSnapshots(own: StatusSnapshot, self: WorkerIdentity, gather
 }
 
 function asClients(v: unknown): ClientsSnapshot | null {
-  return isObject(v) && Array.isArray(v.clients) && isObject(v.channels) ? (v as unknown as ClientsSnapshot) : null
+  if (!(isObject(v) && Array.isArray(v.clients) && isObject(v.channels))) return null
+  return { ...(v as unknown as ClientsSnapshot), clients: (v.clients as unknown[]).filter(isClientRow) }
 }
 
 /** Every worker's clients, each marked with its worker, oldest first; the channels summed. */

@@ -3,7 +3,7 @@ import { type InstanceFigures, SharedFigures } from '../../services/context/clus
 import { SharedRestoreStore } from '../../services/context/restore-store.js'
 import { PrimaryState, sharedStateOver } from '../../src/cli/shared-state.js'
 import { mergeClients, mergeSnapshots, sumFigures } from '../../src/server/status-merge.js'
-import { type ClientsSnapshot, healthView, type StatusSnapshot, statsView } from '../../src/server/status-model.js'
+import { type ClientsSnapshot, healthView, infoView, type StatusSnapshot, statsView, statusView } from '../../src/server/status-model.js'
 
 /** A worker's snapshot with `connections` clients, `deliveries` deliveries and the given rooms. */
 function worker(instanceId: string, connections: number, deliveries: number, channels: Record<string, number>, over: Partial<StatusSnapshot> = {}): StatusSnapshot {
@@ -127,5 +127,35 @@ describe("the primary's shared state (the context service's lock, figures and ke
     expect(await two.load('nobody')).toEqual([])
     now += 60_000
     expect(await two.load('dana')).toEqual([])
+  })
+})
+
+describe('status of a service with workers: a worker answering garbage', () => {
+  const a = worker('A', 3, 10, { 'test:x': 2 })
+
+  it('is listed with a malformed answer and left out of the sums; every view still answers', () => {
+    const garbage: unknown[] = [
+      null,
+      'str',
+      [],
+      { instanceId: 'x', connections: {}, traffic: {}, broker: {} },
+      { instanceId: 'x', connections: { current: '9' }, traffic: { messages: null }, broker: {}, channels: 'abc', sources: 'zz', parts: 5, delivery: [] },
+      { ...worker('B', 1, 1, {}), delivery: undefined },
+    ]
+    for (const value of garbage) {
+      const s = mergeSnapshots(a, { id: 1, pid: 11 }, { pid: 10, uptime: 5, workers: [{ id: 2, pid: 12, value }] })
+      expect(s.connections.current).toBe(3)
+      for (const view of [healthView, statsView, statusView]) expect(() => JSON.stringify(view(s))).not.toThrow()
+      expect(healthView(s).workers).toEqual([expect.objectContaining({ id: 1, connections: 3 }), { id: 2, pid: 12, status: 'unreachable', error: 'malformed answer' }])
+    }
+  })
+
+  it('clients: rows that are not client rows are left out, the others kept', () => {
+    const row = (id: string, at: string) => ({ id, connected_at: at, remote_address: '127.0.0.1', subscriptions: [], user_id: null, authenticated: false })
+    const own: ClientsSnapshot = { service: 'tests', clients: [row('c2', '2026-01-01T00:00:02Z')], channels: { x: 1 } }
+    const other = { clients: [null, { id: 'c9', connected_at: 5 }, row('c1', '2026-01-01T00:00:01Z')], channels: { x: 1 } }
+    const all = mergeClients(own, { id: 2, pid: 12 }, { pid: 10, uptime: 1, workers: [{ id: 1, pid: 11, value: other }] })
+    expect(all.clients.map((c) => [c.id, c.worker])).toEqual([['c1', 1], ['c2', 2]])
+    expect(() => JSON.stringify(infoView(all))).not.toThrow()
   })
 })
