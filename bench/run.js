@@ -10,8 +10,10 @@ import { runOne } from './lib/runner.js'
 import { hasTaskset, isRoomcast, ROOT, SERVERS, serverDef } from './lib/servers.js'
 
 const USAGE = `Usage: npm run bench -- [options]
-  --scenario LIST   fanout,storm,channels,rtt,reconnect,abuse (default: all but reconnect and abuse)
-  --servers LIST    ${Object.keys(SERVERS).join(',')} (default: roomcast,ws-coalesced,ws-plain,socketio);
+  --scenario LIST   fanout,storm,channels,rtt,reconnect,abuse,presence (default: all but reconnect,
+                    abuse and presence)
+  --servers LIST    ${Object.keys(SERVERS).join(',')} (default: roomcast,ws-coalesced,ws-plain,socketio;
+                    with --scenario presence alone: roomcast-redis2,roomcast-presence-redis2);
                     a roomcast kind with -wN (roomcast-w2) is that kind served by N workers
   --workers LIST    serve every roomcast kind of --servers with each of these worker counts,
                     side by side (e.g. 1,2: roomcast and roomcast-w2; default 1). Every process
@@ -27,6 +29,10 @@ const USAGE = `Usage: npm run bench -- [options]
                     --frame-bytes N (default 1048000) holding --frame-keys N keys (default 100000);
                     a victim pings with --ping-gap MS between round trips (default 5).
                     Run it against roomcast-limits (every limit at its default)
+  --presence-subs N presence: subscribers on one channel split over the service's instances
+                    (default 10000); --status-calls N get_status and presence_stats calls (default
+                    20000), --list-calls N presence calls (default 200), from --callers N
+                    connections (default 8), then the fan-out closed loop (--window, --measure)
   --rate N          fixed offered load for the latency phase, deliveries/s (default 20000; measured
                     over twice the --measure window)
   --window N        fan-out publishes in flight in the closed loop (default 8)
@@ -39,13 +45,17 @@ const USAGE = `Usage: npm run bench -- [options]
 const { values } = parseArgs({
   options: {
     scenario: { type: 'string', default: 'fanout,storm,channels,rtt' },
-    servers: { type: 'string', default: 'roomcast,ws-coalesced,ws-plain,socketio' },
+    servers: { type: 'string' },
     workers: { type: 'string', default: '1' },
     repeat: { type: 'string', default: '3' },
     subs: { type: 'string', default: '1000,5000' },
     storm: { type: 'string', default: '5000,19000' },
     'storm-concurrency': { type: 'string', default: '500' },
     reconnect: { type: 'string', default: '5000' },
+    'presence-subs': { type: 'string', default: '10000' },
+    'status-calls': { type: 'string', default: '20000' },
+    'list-calls': { type: 'string', default: '200' },
+    callers: { type: 'string', default: '8' },
     'reconnect-rate': { type: 'string', default: '50' },
     away: { type: 'string', default: '1000' },
     rate: { type: 'string', default: '20000' },
@@ -84,7 +94,8 @@ const nums = (s) => list(s).map(Number)
 const workerCounts = nums(values.workers)
 if (workerCounts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--workers takes positive whole numbers, not ${values.workers}`)
 // Each roomcast kind once per worker count (N = 1 is the kind itself), next to each other.
-const servers = [...new Set(list(values.servers).flatMap((s) => (isRoomcast(s) ? workerCounts.map((n) => (n === 1 ? s : `${s}-w${n}`)) : [s])))]
+const defaultServers = values.scenario === 'presence' ? 'roomcast-redis2,roomcast-presence-redis2' : 'roomcast,ws-coalesced,ws-plain,socketio'
+const servers = [...new Set(list(values.servers ?? defaultServers).flatMap((s) => (isRoomcast(s) ? workerCounts.map((n) => (n === 1 ? s : `${s}-w${n}`)) : [s])))]
 for (const s of servers) if (serverDef(s) === undefined) throw new Error(`unknown server ${s}`)
 const repeat = Number(values.repeat)
 const pin = !values['no-pin'] && hasTaskset && availableParallelism() >= 2
@@ -101,6 +112,7 @@ for (const sc of list(values.scenario)) {
   else if (sc === 'channels') plan.push({ name: 'channels 5000', scenario: 'channels', cfg: { ...common, subscribers: 5000, window: 64, sharedEvery: 1000 } })
   else if (sc === 'reconnect') plan.push({ name: `reconnect ${values.reconnect}`, scenario: 'reconnect', cfg: { ...common, concurrency: 500, subscribers: Number(values.reconnect), pubsPerSec: Number(values['reconnect-rate']), awayMs: Number(values.away), warmupMs: 2000 } })
   else if (sc === 'abuse') plan.push({ name: `abuse ${values.attackers}×${values['frame-keys']} keys`, scenario: 'abuse', cfg: { ...common, attackers: Number(values.attackers), attackEveryMs: Number(values['attack-every']), frameBytes: Number(values['frame-bytes']), frameKeys: Number(values['frame-keys']), pingGapMs: Number(values['ping-gap']) } })
+  else if (sc === 'presence') plan.push({ name: `presence ${values['presence-subs']}`, scenario: 'presence', cfg: { ...common, subscribers: Number(values['presence-subs']), callers: Number(values.callers), statusCalls: Number(values['status-calls']), statsCalls: Number(values['status-calls']), listCalls: Number(values['list-calls']), window: Number(values.window) } })
   else if (sc === 'rtt') plan.push({ name: 'rtt', scenario: 'rtt', cfg: { ...common, warmupRequests: 2000, requests: 20000 } })
   else throw new Error(`unknown scenario ${sc}\n${USAGE}`)
 }
@@ -135,6 +147,11 @@ console.log(`raw results: ${file}`)
 
 function brief(r) {
   if (r.failed !== undefined) return `FAILED ${r.failed}`
+  if (r.join !== undefined) {
+    const per = (phase, ops) => (r[phase]?.roomcastSeconds == null ? '–' : Math.round((r[phase].roomcastSeconds / ops) * 1e7) / 10)
+    const calls = r.stats === null ? '' : `, presence_stats ${per('stats', r.stats.calls)} µs/call, presence ${per('list', r.list.calls)} µs/call (${Math.round(r.list.answerBytes / 1024)} KB)`
+    return `${r.subscribers} subs on ${r.instances} instances: join ${per('join', r.join.ops)} µs/subscribe, get_status ${per('status', r.status.calls)} µs/call${calls}; fan-out ${r.window.deliveriesPerSec} deliveries/s, ${per('window', r.window.delivered)} µs/delivery, lost ${r.lost}, out of order ${r.outOfOrder}`
+  }
   if (r.window !== undefined) {
     const rate = r.rate === undefined ? '' : `, p99 at rate ${r.rate.latencyMs.p99} ms`
     return `${r.window.deliveriesPerSec} deliveries/s${rate}, lost ${r.lost}, out of order ${r.outOfOrder}, loadgen cpu ${r.window.loadgenCpu}%`

@@ -117,7 +117,52 @@ const deliveryTail = (R, n, s) => [
   ['loadgen CPU %', spread(pick(R, n, s, (r) => r.window.loadgenCpu))],
 ]
 
+/** Roomcast CPU µs (every instance) per operation of a presence phase, or null. */
+const perOp = (phase, ops) => (r) => {
+  const w = r[phase]
+  const n = ops(r)
+  return w === null || w === undefined || typeof w.roomcastSeconds !== 'number' || !(n > 0) ? null : (w.roomcastSeconds / n) * 1e6
+}
+/** Redis CPU µs per operation of a presence phase, or null. */
+const redisPerOp = (phase, ops) => (r) => {
+  const w = r[phase]
+  const n = ops(r)
+  return w === null || w === undefined || typeof w.redisSeconds !== 'number' || !(n > 0) ? null : (w.redisSeconds / n) * 1e6
+}
+const PRESENCE_OFF = 'roomcast-redis2'
+const joinCpu = perOp('join', (r) => r.join.ops)
+const leaveCpu = perOp('leave', (r) => r.leave.ops)
+const statusCpu = perOp('status', (r) => r.status.calls)
+const statsCpu = perOp('stats', (r) => r.stats?.calls)
+const listCpu = perOp('list', (r) => r.list?.calls)
+const fanoutCpu = perOp('window', (r) => r.window.delivered)
+
 const COLUMNS = {
+  presence: (R, n, s) => [
+    ['server', s + failures(R, n, s)],
+    ['presence', pick(R, n, s, (r) => (r.presence ? 1 : 0)).some((x) => x === 1) ? 'on' : 'off'],
+    ['join: CPU µs/subscribe (all instances)', spread(pick(R, n, s, joinCpu), 1)],
+    ['join × presence off', ratio(R, n, s, PRESENCE_OFF, joinCpu)],
+    ['join: Redis µs/subscribe', spread(pick(R, n, s, redisPerOp('join', (r) => r.join.ops)), 1)],
+    ['join: subscribes/s (until every instance counts them)', spread(pick(R, n, s, (r) => (r.join.ms > 0 ? (r.join.ops / r.join.ms) * 1000 : null)))],
+    ['get_status: CPU µs/call', spread(pick(R, n, s, statusCpu), 1)],
+    ['presence_stats: CPU µs/call', spread(pick(R, n, s, statsCpu), 1)],
+    ['presence_stats calls/s', spread(pick(R, n, s, (r) => r.stats?.perSec))],
+    ['presence (list): CPU µs/call', spread(pick(R, n, s, listCpu))],
+    ['presence: answer KB', spread(pick(R, n, s, (r) => (r.list ? r.list.answerBytes / 1024 : null)))],
+    ['presence calls/s', spread(pick(R, n, s, (r) => r.list?.perSec))],
+    ['bad answers', total(R, n, s, (r) => r.status.bad + (r.stats?.bad ?? 0) + (r.list?.bad ?? 0) + r.join.refused)],
+    ['fan-out deliveries/s', spread(pick(R, n, s, (r) => r.window.deliveriesPerSec))],
+    ['fan-out × presence off', ratio(R, n, s, PRESENCE_OFF, (r) => r.window.deliveriesPerSec)],
+    ['fan-out: CPU µs/delivery (all instances)', spread(pick(R, n, s, fanoutCpu), 2)],
+    ['CPU/delivery × presence off', ratio(R, n, s, PRESENCE_OFF, fanoutCpu)],
+    ['fan-out: Redis µs/delivery', spread(pick(R, n, s, redisPerOp('window', (r) => r.window.delivered)), 3)],
+    ['lost', total(R, n, s, (r) => r.lost)],
+    ['out of order', total(R, n, s, (r) => r.outOfOrder)],
+    ['leave: CPU µs/unsubscribe', spread(pick(R, n, s, leaveCpu), 1)],
+    ['leave × presence off', ratio(R, n, s, PRESENCE_OFF, leaveCpu)],
+    ['loadgen CPU % (fan-out)', spread(pick(R, n, s, (r) => r.window.loadgenCpu))],
+  ],
   fanout: (R, n, s, show) => [
     ['server', s + failures(R, n, s)],
     ['deliveries/s', spread(pick(R, n, s, (r) => r.window.deliveriesPerSec))],

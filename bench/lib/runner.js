@@ -75,6 +75,9 @@ export async function runOne(kind, scenario, cfg, cores, nodeFlags = [], { redis
             // Each Redis process's CPU over the window, % of a core (a cluster: every master and replica).
             if (server.redisProcesses.length > 0) windows[label].instancesCpu = Math.round(((b.cpu.instances - a.cpu.instances) / seconds) * 10000) / 100
             if (server.redisProcesses.length > 0) windows[label].redisProcessCpu = Object.fromEntries(Object.entries(b.cpu.perRedis).map(([k, v]) => [k, v === null || a.cpu.perRedis[k] === null ? null : Math.round(((v - a.cpu.perRedis[k]) / seconds) * 10000) / 100]))
+            // CPU seconds over the window: every roomcast process (all instances, all workers), and Redis apart.
+            windows[label].roomcastSeconds = Math.round((a.cpu.instances === null ? b.cpu.total - a.cpu.total : b.cpu.instances - a.cpu.instances) * 1000) / 1000
+            windows[label].redisSeconds = a.cpu.redis === null ? null : Math.round((b.cpu.redis - a.cpu.redis) * 1000) / 1000
           }
         } else if (msg.type === 'holding') {
           // Let the server settle, then read its RSS with every connection held open.
@@ -95,7 +98,7 @@ export async function runOne(kind, scenario, cfg, cores, nodeFlags = [], { redis
         }
       })
       lg.once('exit', (code) => reject(new Error(`load generator exited with ${code} without a result`)))
-      lg.send({ scenario, protocol: server.protocol, cfg: { ...cfg, ...(server.payloadBytes === undefined ? {} : { payloadBytes: server.payloadBytes }), urls: server.urls } })
+      lg.send({ scenario, protocol: server.protocol, cfg: { ...cfg, ...(server.payloadBytes === undefined ? {} : { payloadBytes: server.payloadBytes }), presence: server.presence, urls: server.urls } })
     })
     const rssEnd = sum(processTree(server.allPids).map(rssBytes))
     for (const [label, w] of Object.entries(windows)) if (result[label] !== undefined) Object.assign(result[label], w)

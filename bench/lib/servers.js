@@ -26,6 +26,8 @@ const ROOMCAST_TRACKED_DURABLE = roomcast('roomcast-tracked-redis.yaml')
 const ROOMCAST_TRACKED_MEMORY = roomcast('roomcast-tracked-redis-memory.yaml')
 // roomcast.yaml with `workers_accept: shared`: only its -wN variants differ from roomcast.
 const ROOMCAST_SHARED = roomcast('roomcast-shared.yaml')
+// The same settings plus presence on the fan-out channel patterns:bench (docs/protocol.md A.10).
+const ROOMCAST_PRESENCE = roomcast('roomcast-presence.yaml')
 
 /** Server kind → wire protocol, processes to start, whether it needs a redis-server. */
 export const SERVERS = {
@@ -74,6 +76,8 @@ export const SERVERS = {
   // over the instances; the channels scenario spreads its publishers too (bench/cluster-channels.mjs).
   'roomcast-redis3': { protocol: 'roomcast', instances: 3, redis: true, argv: (port) => [node, ...ROOMCAST, '--port', String(port)] },
   'roomcast-cluster3': { protocol: 'roomcast', instances: 3, redisCluster: true, argv: (port) => [node, ...ROOMCAST, '--port', String(port)] },
+  // roomcast-redis2 with presence on the fan-out channel patterns:bench (the presence scenario compares the two).
+  'roomcast-presence-redis2': { protocol: 'roomcast', instances: 2, redis: true, presence: true, argv: (port) => [node, ...ROOMCAST_PRESENCE, '--port', String(port)] },
 }
 
 /** `<roomcast kind>-w<N>`: that kind served by N workers (`--workers N`), e.g. roomcast-w2. */
@@ -290,7 +294,7 @@ export async function startServer(kind, { cpu = 0, nodeFlags = [], redis: extern
     }
     // Every Redis process is counted in the server's CPU, and apart (redisProcesses: pid, port, label, role).
     const redisPid = def.redis ? redisProcesses[0].pid : null
-    return { kind, protocol: def.protocol, payloadBytes: def.payloadBytes, workers: def.workers ?? 1, urls, pids, allPids: [...redisProcesses.map((p) => p.pid), ...children.map((c) => c.pid)], redisPid, redisPort: def.redis ? redisPort : null, redisProcesses, stop }
+    return { kind, protocol: def.protocol, payloadBytes: def.payloadBytes, presence: def.presence === true, workers: def.workers ?? 1, urls, pids, allPids: [...redisProcesses.map((p) => p.pid), ...children.map((c) => c.pid)], redisPid, redisPort: def.redis ? redisPort : null, redisProcesses, stop }
   } catch (err) {
     await stopAll(children)
     await own?.stop()

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // The load generator: a separate process (pinned to its own core by bench/run.js) that runs
 // one scenario against one server and reports the result over IPC.
-import { channels, fanout, rtt, storm } from './scenarios.js'
+import { channels, fanout, presence, rtt, storm } from './scenarios.js'
 import { reconnect } from './reconnect.js'
 import { abuse } from './abuse.js'
 import { PROTOCOLS } from './client.js'
 
-const SCENARIOS = { fanout, channels, storm, rtt, reconnect, abuse }
+const SCENARIOS = { fanout, channels, storm, rtt, reconnect, abuse, presence }
 
 function send(msg) {
   return new Promise((resolve) => process.send(msg, resolve))

@@ -1,6 +1,7 @@
 // The benchmark scenarios, run inside the load-generator process. Each returns a plain
 // result object; `mark(name)` tells the runner when a measured window starts and ends so it
 // can sample the server's CPU over the same window.
+import { get as httpGet } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Client, openMany } from './client.js'
@@ -104,6 +105,7 @@ async function drive(tracker, publisher, pick, cfg, mark, label) {
   await drain(tracker)
   return {
     deliveriesPerSec: Math.round((delivered / wall) * 1000),
+    delivered,
     publishesPerSec: Math.round((published / wall) * 1000),
     latencyMs: lat,
     loadgenCpu,
@@ -216,4 +218,130 @@ export async function rtt(proto, cfg, mark) {
   mark('rtt:end')
   c.close()
   return { roundTripsPerSec: Math.round((cfg.requests / wall) * 1000), latencyMs: tracker.latency(), loadgenCpu: cpuPercent(cpu, wall) }
+}
+
+/** GET a JSON document from a roomcast instance (its WebSocket URL's port). */
+function getJson(wsUrl, path) {
+  const { port } = new URL(wsUrl)
+  return new Promise((resolve, reject) => {
+    const req = httpGet({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (d) => (body += d))
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body))
+        } catch (err) {
+          reject(err)
+        }
+      })
+    })
+    req.on('error', reject)
+    req.setTimeout(30000, () => req.destroy(new Error('timeout')))
+  })
+}
+
+/**
+ * Waits until every instance counts `n` subscribers on `channel` cluster-wide (GET /channels):
+ * a join is done when the other instance has heard of it too. Polled (the answer is the event
+ * waited for); gives up after `timeoutMs`.
+ */
+async function clusterCounts(urls, channel, n, timeoutMs = 120000) {
+  const end = performance.now() + timeoutMs
+  for (const url of urls) {
+    for (;;) {
+      const { channels } = await getJson(url, '/channels')
+      const seen = channels.find((c) => c.channel === channel)?.subscribers ?? 0
+      if (seen === n) break
+      if (performance.now() > end) throw new Error(`${url} counts ${seen} subscribers on ${channel}, not ${n}, after ${timeoutMs} ms`)
+      await sleep(20)
+    }
+  }
+}
+
+/** `total` requests from `callers` (each one outstanding at a time); answer bytes and answers failing `ok`. */
+async function calls(callers, total, frame, ok) {
+  let next = 0
+  let bytes = 0
+  let bad = 0
+  let sample = null
+  const t0 = performance.now()
+  await Promise.all(
+    callers.map(async (c) => {
+      while (next < total) {
+        next++
+        const answer = await c.call(frame(c.nextId++))
+        bytes += answer.length
+        if (!ok(answer)) {
+          bad++
+          sample ??= answer.toString('utf8', 0, 300)
+        }
+      }
+    }),
+  )
+  const ms = performance.now() - t0
+  return { calls: total, ms: Math.round(ms), perSec: Math.round((total / ms) * 1000), answerBytes: Math.round(bytes / total), bad, badSample: sample }
+}
+
+/**
+ * Presence (issue 22): N subscribers on one channel split over the instances (cfg.urls), then
+ *  - join: every subscriber subscribes, until every instance counts them all;
+ *  - window: fan-out on that channel, closed loop, publisher on the first instance;
+ *  - status, stats, list: get_status (the baseline request), presence_stats and presence calls
+ *    from `callers` connections spread over the instances (presence only where cfg.presence);
+ *  - leave: every subscriber unsubscribes, until every instance counts none.
+ * The runner samples the servers' CPU over each phase (marks).
+ */
+export async function presence(proto, cfg, mark) {
+  payloadBytes = cfg.payloadBytes ?? 100
+  const ch = proto.channel('bench')
+  const opened = await openMany(proto, cfg.urls, cfg.subscribers, cfg.concurrency)
+  const subs = opened.clients
+  const n = subs.length
+  const callers = await Promise.all(Array.from({ length: cfg.callers }, (_, i) => new Client(proto, -2 - i).open(cfg.urls[i % cfg.urls.length])))
+  const publisher = await new Client(proto, -1).open(cfg.urls[0])
+
+  let refused = 0
+  mark('join:start')
+  let t0 = performance.now()
+  await eachLimit(subs, cfg.concurrency, async (c) => {
+    const answer = await c.subscribe('bench')
+    if (!answer.includes('"status":"subscribed"')) refused++
+  })
+  await clusterCounts(cfg.urls, ch, n)
+  const join = { ops: n, ms: Math.round(performance.now() - t0), refused }
+  mark('join:end')
+
+  // The fan-out first: both kinds measure it right after the same joins (the answers of the
+  // presence calls are large garbage that the other kind does not make).
+  const tracker = new Tracker()
+  for (const c of subs) c.onDelivery = (client, seq) => tracker.delivery(client, seq, performance.now())
+  const window = await drive(tracker, publisher, () => [ch, n], { ...cfg, mode: 'window' }, mark, 'window')
+
+  const req = (event) => (id) => `{"type":"request","event":"${event}","data":{"channel":"${ch}"},"correlation_id":"p${id}"}`
+  mark('status:start')
+  const status = await calls(callers, cfg.statusCalls, proto.req, (a) => a.includes('"type":"response"'))
+  mark('status:end')
+  let stats = null
+  let list = null
+  if (cfg.presence) {
+    mark('stats:start')
+    stats = await calls(callers, cfg.statsCalls, req('presence_stats'), (a) => a.includes(`"clients":${n},`))
+    mark('stats:end')
+    mark('list:start')
+    list = await calls(callers, cfg.listCalls, req('presence'), (a) => a.includes(`"count":${n},`))
+    mark('list:end')
+  }
+
+  mark('leave:start')
+  t0 = performance.now()
+  await eachLimit(subs, cfg.concurrency, (c) => c.call(`{"type":"request","event":"unsubscribe","data":{"channel":"${ch}"},"correlation_id":"u${c.nextId++}"}`))
+  await clusterCounts(cfg.urls, ch, 0)
+  const leave = { ops: n, ms: Math.round(performance.now() - t0) }
+  mark('leave:end')
+
+  const result = { connectErrors: opened.errors, connectErrorSamples: opened.firstErrors, subscribers: n, instances: cfg.urls.length, presence: cfg.presence === true, join, status, stats, list, window, leave, ...summary(tracker, subs) }
+  publisher.close()
+  for (const c of [...callers, ...subs]) c.close()
+  return result
 }
