@@ -43,6 +43,10 @@ function observe(service: Service, onEvent: (event: string, data: Json, meta: Ev
   )
 }
 
+/** A presence panel's title: every connection counted; a list of one page (at most 1,000) says so. */
+const presenceTitle = (listed: number, clients: unknown) =>
+  typeof clients === 'number' && clients > listed ? `Presence: ${clients} connected (the first ${listed} listed)` : `Presence: ${listed} connected`
+
 const ago = (at: number) => {
   const s = Math.max(0, Math.round((Date.now() - at) / 1000))
   return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.floor(s / 60)}m ago` : `${Math.floor(s / 3600)}h ago`
@@ -152,7 +156,7 @@ function dashboard(): void {
     })
     detail.replaceChildren(
       el('h2', {}, [`${pick.service} · ${pick.channel}`, close]),
-      el('h3', {}, [members === null ? 'Presence' : `Presence: ${members.length} connected`]),
+      el('h3', {}, [members === null ? 'Presence' : presenceTitle(members.length, presence.clients)]),
       members === null
         ? el('p', { class: 'muted' }, [String(presence.error ?? 'none')])
         : el(

@@ -155,6 +155,10 @@ export const ListChannelsOutputSchema = z.object({
 export const PresenceInputSchema = z.object({
   channel: z.string().min(1).describe('A channel that keeps presence (settings: presence), e.g. sessions/s1'),
 })
+export const PresenceListInputSchema = PresenceInputSchema.extend({
+  limit: z.number().int().min(1).max(1000).optional().describe('Members per answer, at most 1000 (the default)'),
+  after: z.string().optional().describe("The 'next' of a previous answer: the page after it"),
+})
 const PresenceMemberSchema = z.object({
   connection_id: z.string(),
   user_id: z.string().nullable().describe('The user (envelope) or agent (flat) id; null when anonymous'),
@@ -169,7 +173,8 @@ export const PresenceStatsOutputSchema = z.object({
 })
 export const PresenceOutputSchema = PresenceStatsOutputSchema.extend({
   members: z.array(PresenceMemberSchema),
-  count: z.number().int().describe('Members listed'),
+  count: z.number().int().describe('Members listed in this answer (at most limit)'),
+  next: z.string().nullable().describe("Cursor of the next page (pass it as 'after'); null when this is the last"),
 })
 
 export const PublishInputSchema = z.object({
@@ -224,8 +229,8 @@ export const TOOL_SPECS = {
   },
   ws_presence: {
     readOnly: true,
-    description: 'Who is subscribed to a presence channel, on every instance: connection id, user or agent id, session, connected at, instance.',
-    input: PresenceInputSchema,
+    description: "Who is subscribed to a presence channel, on every instance: connection id, user or agent id, session, connected at, instance. At most 1000 members per answer ('limit'); 'next' pages on.",
+    input: PresenceListInputSchema,
     output: PresenceOutputSchema,
   },
   ws_presence_stats: {

@@ -108,7 +108,7 @@ export const TOOL_HANDLERS: Handlers = {
     return { channels, count: channels.length, patterns: server.channelSpecs.map((c) => c.spec.pattern) }
   },
 
-  ws_presence: ({ server }, input) => server.presenceOf(input.channel) as ToolOutput<'ws_presence'>,
+  ws_presence: ({ server }, input) => server.presenceOf(input.channel, { limit: input.limit, after: input.after }) as ToolOutput<'ws_presence'>,
 
   ws_presence_stats: ({ server }, input) => server.presenceStatsOf(input.channel) as ToolOutput<'ws_presence_stats'>,
 

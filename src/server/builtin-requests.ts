@@ -5,9 +5,13 @@ import type { JsonObject, Publication } from '../protocol/messages.js'
 import type { Connection } from './connection.js'
 import type { RequestRegistry } from './request-registry.js'
 import { parseSince } from './history-subscribe.js'
+import type { PresencePage } from './presence.js'
 
 // Channel checks answer INVALID_CHANNEL (not INVALID_PARAMS), so the schema lets anything through.
 const ChannelParamsSchema = z.looseObject({ channel: z.unknown().optional(), room: z.unknown().optional(), since: z.unknown().optional() })
+
+// presence also takes a page: `limit` and `after`, checked by the presence (server/presence.ts).
+const PresenceParamsSchema = z.looseObject({ channel: z.unknown().optional(), room: z.unknown().optional(), limit: z.unknown().optional(), after: z.unknown().optional() })
 
 // The pattern is checked by the observer registry, which names the problem.
 const ObserveParamsSchema = z.looseObject({ pattern: z.unknown().optional() })
@@ -32,8 +36,8 @@ export interface BuiltinHost {
   publish(channel: unknown, event: unknown, data: unknown, from: Connection | null): Promise<{ pub: Publication }>
   /** The whole service's status (every worker's, with workers). */
   status(): JsonObject | Promise<JsonObject>
-  /** The channel's members on every instance, for a connection that may read it. */
-  presence(conn: Connection, channel: unknown): JsonObject
+  /** One page of the channel's members on every instance, for a connection that may read it. */
+  presence(conn: Connection, channel: unknown, page: PresencePage): JsonObject
   /** The channel's connections and distinct users on every instance, for a connection that may read it. */
   presenceStats(conn: Connection, channel: unknown): JsonObject
 }
@@ -78,6 +82,6 @@ export function registerBuiltinRequests(server: BuiltinHost): void {
       server.unobserve(connection, pattern)
       return { status: 'unobserved', pattern }
     })
-    .register('presence', ChannelParamsSchema, ({ channel, room }, { connection }) => server.presence(connection, channel ?? room))
+    .register('presence', PresenceParamsSchema, ({ channel, room, limit, after }, { connection }) => server.presence(connection, channel ?? room, { limit, after }))
     .register('presence_stats', ChannelParamsSchema, ({ channel, room }, { connection }) => server.presenceStats(connection, channel ?? room))
 }

@@ -5,6 +5,7 @@ import { AppError, ErrorCode } from '../protocol/codes.js'
 import { MAX_DATA_DEPTH, valueTooDeep } from '../protocol/json-depth.js'
 import type { JsonObject } from '../protocol/messages.js'
 import { historyLimit, recentHistory } from './channel-history.js'
+import { presencePage } from './presence.js'
 import { describeIssue } from './request-registry.js'
 import type { ServerView } from './server-view.js'
 import { serviceClients, serviceSnapshot } from './service-status.js'
@@ -132,7 +133,7 @@ export function registerHttpRoutes(app: FastifyInstance, server: ServerView): vo
       } catch {
         throw new AppError(ErrorCode.INVALID_CHANNEL, `Malformed channel in ${req.url}`)
       }
-      if (m[2] === 'presence') return server.presenceOf(channel)
+      if (m[2] === 'presence') return server.presenceOf(channel, presencePage(req.query as { limit?: unknown; after?: unknown }))
       if (m[2] === 'presence/stats') return server.presenceStatsOf(channel)
       return recentHistory(server, channel, historyLimit((req.query as { limit?: unknown }).limit))
     }),

@@ -13,6 +13,40 @@ export interface PresenceRule {
   readonly joinLeave: boolean
 }
 
+/** The most members one presence answer lists (docs/protocol.md A.10); a request's `limit` may ask fewer. */
+export const PRESENCE_PAGE_MAX = 1000
+
+/** Which page of a presence list to answer: `limit` members after the cursor `after` (a previous answer's `next`). */
+export interface PresencePage {
+  readonly limit?: unknown
+  readonly after?: unknown
+}
+
+/** The cursor after a member: its place in the order of every list (connected_at, then connection_id). */
+const cursorOf = (m: PresenceMember): string => `${m.connectedAt}:${m.connectionId}`
+
+function pageLimit(limit: unknown): number {
+  if (limit === undefined || limit === null) return PRESENCE_PAGE_MAX
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > PRESENCE_PAGE_MAX) {
+    throw new AppError(ErrorCode.INVALID_PARAMS, `Field 'limit' must be a whole number from 1 to ${PRESENCE_PAGE_MAX}`)
+  }
+  return limit
+}
+
+/** `after` as [connectedAt, connectionId], or null for the first page. */
+function pageAfter(after: unknown): readonly [number, string] | null {
+  if (after === undefined || after === null) return null
+  const m = typeof after === 'string' ? /^(\d+):(.+)$/.exec(after) : null
+  if (m === null) throw new AppError(ErrorCode.INVALID_PARAMS, "Field 'after' must be the 'next' of a previous presence answer")
+  return [Number(m[1]), m[2] as string]
+}
+
+/** A page from an HTTP query (`?limit=50&after=…`): a numeric limit as a number; checked like a request's. */
+export function presencePage(query: { limit?: unknown; after?: unknown }): PresencePage {
+  const { limit, after } = query
+  return { limit: typeof limit === 'string' && /^\d{1,6}$/.test(limit) ? Number(limit) : limit, after }
+}
+
 /** The events subscribers of a `join_leave` channel get (docs/protocol.md, "Presence"). */
 export const PRESENCE_EVENTS: ReadonlySet<string> = new Set(['join', 'leave'])
 
@@ -90,12 +124,34 @@ export class ServerPresence {
     for (const m of members) this.#announce(channel, 'leave', m)
   }
 
-  /** The members on every instance; throws PRESENCE_NOT_ENABLED on a channel without presence. */
-  members(channel: string): JsonObject {
+  /**
+   * One page of the members on every instance, in the order of connected_at then connection_id:
+   * at most `limit` (PRESENCE_PAGE_MAX) after the cursor `after`; `next` is the cursor of the
+   * following page, null on the last. Throws PRESENCE_NOT_ENABLED on a channel without presence,
+   * INVALID_PARAMS on a bad limit or cursor.
+   */
+  members(channel: string, page: PresencePage = {}): JsonObject {
     this.#check(channel)
+    const limit = pageLimit(page.limit)
+    const after = pageAfter(page.after)
     const book = this.#deps.broker.presence
-    const members = book.members(channel).map(memberJson)
-    return { channel, members, count: members.length, ...book.stats(channel) }
+    const all = book.members(channel)
+    let start = 0
+    if (after !== null) {
+      // The first member past the cursor (the list is sorted): a binary search.
+      const [at, id] = after
+      let hi = all.length
+      while (start < hi) {
+        const mid = (start + hi) >>> 1
+        const m = all[mid] as PresenceMember
+        if (m.connectedAt < at || (m.connectedAt === at && m.connectionId <= id)) start = mid + 1
+        else hi = mid
+      }
+    }
+    const listed = all.slice(start, start + limit)
+    const last = listed[listed.length - 1]
+    const next = start + limit < all.length && last !== undefined ? cursorOf(last) : null
+    return { channel, members: listed.map(memberJson), count: listed.length, ...book.stats(channel), next }
   }
 
   /** Connections and distinct users on every instance; throws PRESENCE_NOT_ENABLED on a channel without presence. */

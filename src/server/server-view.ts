@@ -7,6 +7,7 @@ import type { Delivery } from '../delivery/delivery.js'
 import type { CompiledChannel } from '../protocol/channels.js'
 import type { JsonObject, Publication } from '../protocol/messages.js'
 import type { Connection } from './connection.js'
+import type { PresencePage } from './presence.js'
 import type { StatusRegistry } from './status-registry.js'
 import type { BroadcastObserver, ServerStats } from './stats.js'
 import type { WorkerGroup } from './worker-group.js'
@@ -65,8 +66,8 @@ export interface ServerView {
   publish(channel: unknown, event: unknown, data: unknown, from?: Connection | null, opts?: PublishOptions): Promise<Published>
   /** Validates and delivers to this instance's own subscribers only (sources every instance hears). */
   publishLocal(channel: unknown, event: unknown, data: unknown): { pub: Publication; delivered: number }
-  /** The members of a presence channel on every instance; throws INVALID_CHANNEL / PRESENCE_NOT_ENABLED. */
-  presenceOf(channel: unknown): JsonObject
+  /** One page (`limit`, `after`) of the members of a presence channel on every instance; throws INVALID_CHANNEL / PRESENCE_NOT_ENABLED / INVALID_PARAMS. */
+  presenceOf(channel: unknown, page?: PresencePage): JsonObject
   /** Connections and distinct users of a presence channel on every instance; same errors. */
   presenceStatsOf(channel: unknown): JsonObject
   /** Every channel with subscribers anywhere in the cluster: count, and whether it keeps presence. */

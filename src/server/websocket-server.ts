@@ -18,7 +18,7 @@ import { ChannelRules, historyChannelsOf } from './channel-rules.js'
 import type { Connection } from './connection.js'
 import { loadTls } from './http-transport.js'
 import { registerBuiltinRequests } from './builtin-requests.js'
-import { PRESENCE_EVENTS, presenceChannelsOf, ServerPresence } from './presence.js'
+import { PRESENCE_EVENTS, presenceChannelsOf, type PresencePage, ServerPresence } from './presence.js'
 import type { PresenceMember } from '../broker/cluster-presence.js'
 import { AppError, ErrorCode } from '../protocol/codes.js'
 import { ServerLifecycle } from './lifecycle.js'
@@ -151,7 +151,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       unobserve: (conn, pattern) => observers.remove(conn, pattern),
       publish: (channel, event, data, from) => this.publish(channel, event, data, from),
       status: () => serviceStatus(this),
-      presence: (conn, channel) => presence.members(this.#readablePresence(conn, channel)),
+      presence: (conn, channel, page) => presence.members(this.#readablePresence(conn, channel), page),
       presenceStats: (conn, channel) => presence.stats(this.#readablePresence(conn, channel)),
     })
     answerForWorker(this)
@@ -219,10 +219,10 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     return this.#subs.rooms.size
   }
 
-  /** The members of a presence channel on every instance (operators: HTTP, MCP); INVALID_CHANNEL / PRESENCE_NOT_ENABLED. */
-  presenceOf(channel: unknown): JsonObject {
+  /** One page of the members of a presence channel on every instance (operators: HTTP, MCP); INVALID_CHANNEL / PRESENCE_NOT_ENABLED / INVALID_PARAMS. */
+  presenceOf(channel: unknown, page: PresencePage = {}): JsonObject {
     this.#rules.checkChannel(channel)
-    return this.#presence.members(channel as string)
+    return this.#presence.members(channel as string, page)
   }
 
   /** Connections and distinct users of a presence channel on every instance (operators). */

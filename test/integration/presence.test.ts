@@ -73,6 +73,11 @@ describe('presence on one instance', () => {
     const ack = await a.op({ type: 'presence', channel: 'sessions/s1' })
     expect(ack).toMatchObject({ type: 'ack', success: true, channel: 'sessions/s1', count: 2, clients: 2, users: 2 })
     expect((ack.members as Frame[]).map((m) => m.user_id).sort()).toEqual(['alice', 'bob'])
+    const one = await a.op({ type: 'presence', channel: 'sessions/s1', limit: 1 })
+    expect(one).toMatchObject({ success: true, count: 1, clients: 2 })
+    const two = await a.op({ type: 'presence', channel: 'sessions/s1', limit: 1, after: one.next })
+    expect(two).toMatchObject({ success: true, count: 1, next: null })
+    expect([...(one.members as Frame[]), ...(two.members as Frame[])]).toEqual(ack.members)
     expect(await a.op({ type: 'presence_stats', channel: 'sessions/s1' })).toMatchObject({ success: true, clients: 2, users: 2 })
     const refused = await b.op({ type: 'presence', channel: 'agents/alice' })
     expect(refused).toMatchObject({ success: false, code: 'FORBIDDEN', error: 'Not authorized to see the presence of agents/alice' })
@@ -89,5 +94,40 @@ describe('presence on one instance', () => {
     await b.close()
     const left = await a.next((f) => f.type === 'event' && f.event === 'leave' && f.channel === 'sessions/s1')
     expect(left.data).toMatchObject({ user_id: 'bob' })
+  })
+
+  it('presence answers in pages: limit and after walk the whole list once, in order; bad limits and cursors are INVALID_PARAMS', async () => {
+    const node = await start('workflow', WORKFLOW_PRESENCE)
+    const members: TestClient[] = []
+    for (let i = 0; i < 5; i++) members.push(await envelope(node))
+    for (const c of members) await c.subscribe('pool:p1')
+    const a = members[0]!
+    const whole = (await a.request('presence', { channel: 'pool:p1' })).data!
+    expect(whole).toMatchObject({ count: 5, clients: 5, next: null })
+    const order = (whole.members as Frame[]).map((m) => m.connection_id)
+    const walked: unknown[] = []
+    let after: unknown = undefined
+    for (let page = 0; page < 3; page++) {
+      const answer = (await a.request('presence', { channel: 'pool:p1', limit: 2, ...(after === undefined ? {} : { after }) })).data!
+      expect(answer).toMatchObject({ channel: 'pool:p1', count: page < 2 ? 2 : 1, clients: 5 })
+      walked.push(...(answer.members as Frame[]).map((m) => m.connection_id))
+      after = answer.next
+      expect(after === null).toBe(page === 2)
+    }
+    expect(walked).toEqual(order)
+    // The order is connected_at, then connection_id.
+    const keys = (whole.members as Frame[]).map((m) => [Date.parse(m.connected_at as string), m.connection_id as string] as const)
+    expect([...keys].sort((x, y) => x[0] - y[0] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0))).toEqual(keys)
+    for (const limit of [0, 1001, 1.5, '2']) {
+      const bad = await a.request('presence', { channel: 'pool:p1', limit })
+      expect([bad.error_code, bad.error_message]).toEqual(['INVALID_PARAMS', "Field 'limit' must be a whole number from 1 to 1000"])
+    }
+    expect((await a.request('presence', { channel: 'pool:p1', after: 'nope' })).error_code).toBe('INVALID_PARAMS')
+    const http = (await (await fetch(`${node.http}/channels/pool:p1/presence?limit=3`)).json()) as Frame
+    expect(http).toMatchObject({ count: 3, clients: 5 })
+    const rest = (await (await fetch(`${node.http}/channels/pool:p1/presence?limit=3&after=${encodeURIComponent(http.next as string)}`)).json()) as Frame
+    expect([...(http.members as Frame[]), ...(rest.members as Frame[])].map((m) => m.connection_id)).toEqual(order)
+    expect(rest.next).toBeNull()
+    expect((await fetch(`${node.http}/channels/pool:p1/presence?limit=0`)).status).toBe(400)
   })
 })

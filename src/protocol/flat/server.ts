@@ -50,6 +50,7 @@ export function decodeFlat(raw: RawFrame, limits?: JsonShapeLimits): Inbound {
     case 'unobserve':
       return { kind: 'request', op: msg.type, data: defined({ pattern: msg.pattern }), ...reply }
     case 'presence':
+      return { kind: 'request', op: msg.type, data: defined({ channel: msg.channel, limit: msg.limit, after: msg.after }), ...reply }
     case 'presence_stats':
       return { kind: 'request', op: msg.type, data: defined({ channel: msg.channel }), ...reply }
     case 'publish':
