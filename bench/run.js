@@ -149,7 +149,8 @@ function brief(r) {
   if (r.failed !== undefined) return `FAILED ${r.failed}`
   if (r.join !== undefined) {
     const per = (phase, ops) => (r[phase]?.roomcastSeconds == null ? '–' : Math.round((r[phase].roomcastSeconds / ops) * 1e7) / 10)
-    const calls = r.stats === null ? '' : `, presence_stats ${per('stats', r.stats.calls)} µs/call, presence ${per('list', r.list.calls)} µs/call (${Math.round(r.list.answerBytes / 1024)} KB)`
+    const walk = r.walk == null ? '' : `, whole list in ${r.walk.pages / r.walk.walks} pages ${per('walk', r.walk.walks)} µs`
+    const calls = r.stats === null ? '' : `, presence_stats ${per('stats', r.stats.calls)} µs/call, presence ${per('list', r.list.calls)} µs/call (${Math.round(r.list.answerBytes / 1024)} KB)${walk}`
     return `${r.subscribers} subs on ${r.instances} instances: join ${per('join', r.join.ops)} µs/subscribe, get_status ${per('status', r.status.calls)} µs/call${calls}; fan-out ${r.window.deliveriesPerSec} deliveries/s, ${per('window', r.window.delivered)} µs/delivery, lost ${r.lost}, out of order ${r.outOfOrder}`
   }
   if (r.window !== undefined) {

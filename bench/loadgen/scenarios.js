@@ -283,12 +283,39 @@ async function calls(callers, total, frame, ok) {
   return { calls: total, ms: Math.round(ms), perSec: Math.round((total / ms) * 1000), answerBytes: Math.round(bytes / total), bad, badSample: sample }
 }
 
+/** `total` reads of the whole presence list of `channel`, page after page; each must list `n` distinct members. */
+async function walks(callers, total, channel, n) {
+  let next = 0
+  let pages = 0
+  let bad = 0
+  const t0 = performance.now()
+  await Promise.all(
+    callers.map(async (c) => {
+      while (next < total) {
+        next++
+        const seen = new Set()
+        let after = null
+        do {
+          const data = JSON.parse(await c.call(`{"type":"request","event":"presence","data":{"channel":"${channel}"${after === null ? '' : `,"after":${JSON.stringify(after)}`}},"correlation_id":"w${c.nextId++}"}`)).data
+          pages++
+          for (const m of data.members ?? []) seen.add(m.connection_id)
+          after = data.next ?? null
+        } while (after !== null)
+        if (seen.size !== n) bad++
+      }
+    }),
+  )
+  const ms = performance.now() - t0
+  return { walks: total, pages, ms: Math.round(ms), bad }
+}
+
 /**
  * Presence (issue 22): N subscribers on one channel split over the instances (cfg.urls), then
  *  - join: every subscriber subscribes, until every instance counts them all;
  *  - window: fan-out on that channel, closed loop, publisher on the first instance;
  *  - status, stats, list: get_status (the baseline request), presence_stats and presence calls
  *    from `callers` connections spread over the instances (presence only where cfg.presence);
+ *  - walk: the whole presence list read in pages (`after` = the previous answer's `next`);
  *  - leave: every subscriber unsubscribes, until every instance counts none.
  * The runner samples the servers' CPU over each phase (marks).
  */
@@ -324,13 +351,19 @@ export async function presence(proto, cfg, mark) {
   mark('status:end')
   let stats = null
   let list = null
+  let walk = null
   if (cfg.presence) {
     mark('stats:start')
     stats = await calls(callers, cfg.statsCalls, req('presence_stats'), (a) => a.includes(`"clients":${n},`))
     mark('stats:end')
+    // One presence answer: the whole list, or its first page where lists come in pages (at most 1,000).
     mark('list:start')
-    list = await calls(callers, cfg.listCalls, req('presence'), (a) => a.includes(`"count":${n},`))
+    list = await calls(callers, cfg.listCalls, req('presence'), (a) => a.includes(`"clients":${n},`) && (a.includes(`"count":${n},`) || a.includes('"count":1000,')))
     mark('list:end')
+    // The whole list read page after page (`next` → `after`) by one caller at a time: every member once.
+    mark('walk:start')
+    walk = await walks(callers, Math.max(1, Math.round(cfg.listCalls / 10)), ch, n)
+    mark('walk:end')
   }
 
   mark('leave:start')
@@ -340,7 +373,7 @@ export async function presence(proto, cfg, mark) {
   const leave = { ops: n, ms: Math.round(performance.now() - t0) }
   mark('leave:end')
 
-  const result = { connectErrors: opened.errors, connectErrorSamples: opened.firstErrors, subscribers: n, instances: cfg.urls.length, presence: cfg.presence === true, join, status, stats, list, window, leave, ...summary(tracker, subs) }
+  const result = { connectErrors: opened.errors, connectErrorSamples: opened.firstErrors, subscribers: n, instances: cfg.urls.length, presence: cfg.presence === true, join, status, stats, list, walk, window, leave, ...summary(tracker, subs) }
   publisher.close()
   for (const c of [...callers, ...subs]) c.close()
   return result
