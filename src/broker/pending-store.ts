@@ -10,11 +10,12 @@
  * record when it has no owner, is its own, or its owner's lease has expired (the owner died).
  *
  * Two kinds: `memory` (the tracker is the only record: a process death loses what is pending)
- * and `redis` (redis-pending.ts, on one Redis or a Redis Cluster).
+ * `redis` (redis-pending.ts, on one Redis or a Redis Cluster) and `primary` (ipc-pending.ts: the
+ * workers of one service without Redis, kept by their primary).
  */
 export interface PendingStore {
-  /** `memory` or `redis` (in /stats as `delivery.durable`). */
-  readonly kind: 'memory' | 'redis'
+  /** `memory`, `redis` or `primary` (in /stats as `delivery.durable`). */
+  readonly kind: 'memory' | 'redis' | 'primary'
   /** Whether the record outlives this process. */
   readonly durable: boolean
   /** An event pending for `identity` (first tracked, re-sent, or taken over): written, or rewritten with its attempts. */

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { AggregatorRegistry } from 'prom-client'
 import { z } from 'zod'
 import { IpcHub } from '../broker/ipc-hub.js'
+import { PENDING_CALL, PrimaryPending } from '../broker/ipc-pending.js'
 import type { Gathered, WorkerAnswer } from '../server/worker-group.js'
 import { PrimaryState } from './shared-state.js'
 import type { StopSignals } from './stop-signals.js'
@@ -72,6 +73,9 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   // Without Redis, what instances would share there (the context service's lock, figures, kept subscriptions).
   const state = new PrimaryState()
   hub.handle('state', (arg) => state.apply(arg))
+  // Without Redis, the record of pending tracked deliveries: a dead worker's agents get theirs on another worker.
+  const pending = new PrimaryPending()
+  hub.handle(PENDING_CALL, (arg, from) => pending.apply(arg, from))
   let failures = 0
   let stopping = false
   let failed: string | null = null
@@ -91,6 +95,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
     const exit = new Promise<void>((resolve) => {
       worker.once('exit', (code, signal) => {
         hub.detach(worker)
+        pending.gone(worker)
         const since = started.get(worker)
         started.delete(worker)
         resolve()

@@ -102,8 +102,8 @@ export class Delivery {
     })
   }
 
-  /** Where pending events are recorded: `redis` (they outlive this instance) or `memory`. */
-  get durable(): 'memory' | 'redis' {
+  /** Where pending events are recorded: `redis` or `primary` (they outlive this instance) or `memory`. */
+  get durable(): 'memory' | 'redis' | 'primary' {
     return this.#store.kind
   }
 

@@ -116,7 +116,7 @@ export const MetricsOutputSchema = z.object({
     unknown_acks: z.number().int(),
     handed_over: z.number().int(),
     adopted: z.number().int(),
-    durable: z.enum(['memory', 'redis']),
+    durable: z.enum(['memory', 'redis', 'primary']),
   }),
   workers: WorkersSchema,
 })

@@ -95,7 +95,7 @@ export interface DeliveryFigures {
   readonly handed_over: number
   readonly adopted: number
   /** Where pending events are recorded besides this process: `redis` (they outlive it) or `memory` (they do not). */
-  readonly durable: 'memory' | 'redis'
+  readonly durable: 'memory' | 'redis' | 'primary'
 }
 
 function delivery(server: ServerView): DeliveryFigures {

@@ -203,4 +203,36 @@ describe('workers: 2 is one service to the outside (built CLI)', () => {
     expect((await back.c.event('task.completed', 'topics/deploys')).data).toEqual({ task_id: 'r1' })
     for (const c of [first.c, second.c, back.c]) await c.close()
   }, PROCESS_TEST_TIMEOUT)
+  it('context without Redis: a worker SIGKILLed with an agent’s unacked tracked events — the agent reconnects and gets each again with its id (the primary keeps the record, A.8)', async () => {
+    const p = start(['serve', 'context', '--settings', CONTEXT], ENV)
+    const { host, port } = await started(p, 'context')
+    const url = `ws://${host}/ws`
+    const erin = await FlatClient.open(url, { agent_id: 'erin' })
+    const erinId = erin.connected?.client_id as string
+    const worker = (await workerOf(port, [erinId])).get(erinId)
+    const health = (await http(port, '/health')).json
+    const pid = (health.workers as { id: number; pid: number }[]).find((w) => w.id === worker)?.pid
+    expect(pid, JSON.stringify(health.workers)).toBeGreaterThan(0)
+    expect((await http(port, '/stats')).json.delivery).toMatchObject({ durable: 'primary' })
+    const ids: string[] = []
+    for (let i = 0; i < 5; i++) {
+      expect((await http(port, '/publish', { channel: 'agents/erin', event: 'task.created', data: { task_id: `k${i}` } })).status).toBe(200)
+      ids.push((await erin.event('task.created', 'agents/erin')).id as string)
+    }
+    // Not acked: pending on that worker only. It dies without a word; the primary starts another.
+    const closed = erin.closed
+    process.kill(pid!, 'SIGKILL')
+    await closed
+    const back = await FlatClient.open(url, { agent_id: 'erin' })
+    const again: Frame[] = []
+    while (again.length < 5) again.push(await back.event('task.created', 'agents/erin', 20_000))
+    expect(again.map((f) => f.id)).toEqual(ids)
+    expect(again.map((f) => f.data?.task_id)).toEqual(['k0', 'k1', 'k2', 'k3', 'k4'])
+    for (const f of again) back.send({ type: 'ack', message_id: f.id })
+    await back.pingFlat()
+    const delivery = (await http(port, '/stats')).json.delivery as Record<string, unknown>
+    expect(delivery.adopted).toBeGreaterThanOrEqual(5)
+    expect(delivery.pending).toBe(0)
+    await back.close()
+  }, PROCESS_TEST_TIMEOUT)
 })
