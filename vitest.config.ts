@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     globalSetup: ['test/global-setup.ts'],
-    testTimeout: 20_000,
-    hookTimeout: 30_000,
+    // Safety bounds only: process tests start real `roomcast` processes, which take seconds on a busy host.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default'],
     // One suite, both brokers: the redis project re-runs the socket-level suites with every

@@ -17,7 +17,7 @@ import uuid
 
 import websockets
 
-TIMEOUT = 5.0
+TIMEOUT = 15.0
 
 
 def out(step, **fields):

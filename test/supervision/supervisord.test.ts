@@ -47,7 +47,7 @@ describe('supervisord running the repo config', () => {
       if (pid !== undefined) pids.push(pid)
     }
     await sv?.shutdown(pids)
-  }, 40_000)
+  }, 120_000)
 
   it('runs every service: supervisorctl reports RUNNING and roomcast status exits 0 for each', async () => {
     // supervisord says STARTING until startsecs (2 s) have passed, though the services answer sooner.
@@ -75,7 +75,7 @@ describe('supervisord running the repo config', () => {
     expect(listed.services.map((s) => s.name).sort()).toEqual([...NAMES].sort())
     for (const s of listed.services) expect(s.http).toBe(`http://127.0.0.1:${ports[s.name]}`)
     expect((await fetch(`http://127.0.0.1:${ports.dashboard}/dashboard`)).status).toBe(200)
-  }, 40_000)
+  }, 120_000)
 
   it('restarts a worker killed with SIGKILL, which then serves again', async () => {
     const port = ports.workflow!
@@ -102,7 +102,7 @@ describe('supervisord running the repo config', () => {
     expect(ev.room).toBe('workflow:w1')
     expect((await c.request('get_workflow_status', { workflow_id: 'w1' })).data).toMatchObject({ status: 'running' })
     await c.close()
-  }, 40_000)
+  }, 120_000)
 
   it('drains on supervisorctl stop: a connected client receives 1001, the program ends STOPPED', async () => {
     const c = await TestClient.connect(`ws://127.0.0.1:${ports.session}/ws`)
@@ -114,5 +114,5 @@ describe('supervisord running the repo config', () => {
     expect((await sv!.ctl('status', 'session')).stdout).toMatch(/^session\s+STOPPED/m)
     const r = await run('node', ['bin/roomcast.js', 'status', 'session', '--port', String(ports.session)])
     expect(r.code).toBe(1)
-  }, 40_000)
+  }, 120_000)
 })
