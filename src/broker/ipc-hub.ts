@@ -162,6 +162,9 @@ export class IpcHub {
       case 'subscribe_rooms':
         m.everyRoom = true
         return true
+      case 'unsubscribe_rooms':
+        m.everyRoom = false
+        return true
       case 'unsubscribe':
         m.channels.delete(req.channel)
         return true

@@ -20,6 +20,7 @@ export const IpcRequestSchema = z.discriminatedUnion('op', [
   z.object({ v: z.literal(1), op: z.literal('publish'), id, channel, bytes: z.string() }),
   z.object({ v: z.literal(1), op: z.literal('subscribe'), id, channels: z.array(channel) }),
   z.object({ v: z.literal(1), op: z.literal('subscribe_rooms'), id }),
+  z.object({ v: z.literal(1), op: z.literal('unsubscribe_rooms'), id }),
   z.object({ v: z.literal(1), op: z.literal('unsubscribe'), id, channel }),
   // A history publication: stored in the primary's one sequence and relayed in the same step.
   z.object({ v: z.literal(1), op: z.literal('append'), id, pub: PublicationSchema, opts: HistoryOptionsSchema, channel, head: z.string() }),

@@ -57,6 +57,10 @@ export class IpcTransport implements Transport {
     await this.#link.ask({ op: 'subscribe_rooms' })
   }
 
+  async unsubscribeEveryRoom(): Promise<void> {
+    await this.#link.ask({ op: 'unsubscribe_rooms' })
+  }
+
   async unsubscribe(channel: string): Promise<void> {
     await this.#link.ask({ op: 'unsubscribe', channel })
   }

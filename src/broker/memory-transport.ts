@@ -86,6 +86,10 @@ export class MemoryTransport implements Transport {
     this.#joined().everyRoom = true
   }
 
+  async unsubscribeEveryRoom(): Promise<void> {
+    this.#joined().everyRoom = false
+  }
+
   async unsubscribe(channel: string): Promise<void> {
     this.#joined().channels.delete(channel)
   }

@@ -171,6 +171,13 @@ export class RedisClusterTransport implements Transport {
     return this.#subscribeNames(this.#names.everyRoom)
   }
 
+  /** Drops one count of every bucket: the buckets of rooms subscribed one by one stay. */
+  async unsubscribeEveryRoom(): Promise<void> {
+    const names = this.#names
+    if (names === null) throw new Error('redis cluster transport not open')
+    await Promise.all(names.everyRoom.map((name) => this.#unsubscribeName(name)))
+  }
+
   async #subscribeNames(names: readonly string[]): Promise<void> {
     const cluster = this.#cluster
     if (cluster === null) throw new Error('redis cluster transport not open')
@@ -185,9 +192,13 @@ export class RedisClusterTransport implements Transport {
   }
 
   async unsubscribe(channel: string): Promise<void> {
+    if (this.#names === null) throw new Error('redis cluster transport not open')
+    await this.#unsubscribeName(this.#names.channel(channel))
+  }
+
+  async #unsubscribeName(name: string): Promise<void> {
     const cluster = this.#cluster
-    if (cluster === null || this.#names === null) throw new Error('redis cluster transport not open')
-    const name = this.#names.channel(channel)
+    if (cluster === null) throw new Error('redis cluster transport not open')
     const count = this.#rooms.get(name) ?? 0
     if (count > 1) {
       this.#rooms.set(name, count - 1)

@@ -67,8 +67,27 @@ export class RedisTransport implements Transport {
     }
     pub.on('ready', () => events.sendReady())
     sub.on('ready', () => events.receiveReady())
-    sub.on('message', (_channel: string, raw: string) => events.message(raw))
-    sub.on('pmessage', (_pattern: string, _channel: string, raw: string) => events.message(raw))
+    // A room subscribed both by name and by the every-room pattern (only while the cluster layer
+    // switches between the two, cluster-rooms.ts) comes twice from one PUBLISH, as a `message` and
+    // a `pmessage` written back to back: the second of such a pair is dropped. Nothing else can
+    // come between them (Redis runs one PUBLISH at a time), and no two publications have the
+    // same bytes (each carries its own id).
+    // (Three variables, no object per message: this is every instance's receive path.)
+    let lastPattern = false
+    let lastChannel: string | null = null
+    let lastRaw = ''
+    const heard = (pattern: boolean, channel: string, raw: string) => {
+      if (lastChannel === channel && lastPattern !== pattern && lastRaw === raw) {
+        lastChannel = null
+        return
+      }
+      lastPattern = pattern
+      lastChannel = channel
+      lastRaw = raw
+      events.message(raw)
+    }
+    sub.on('message', (channel: string, raw: string) => heard(false, channel, raw))
+    sub.on('pmessage', (_pattern: string, channel: string, raw: string) => heard(true, channel, raw))
     // A failed first attempt answers false at once; ioredis goes on retrying regardless.
     return Promise.all([pub.connect(), sub.connect()]).then(
       () => true,
@@ -92,6 +111,11 @@ export class RedisTransport implements Transport {
   subscribeEveryRoom(): Promise<void> {
     if (this.#sub === null || this.#names === null) return Promise.reject(new Error('redis transport not open'))
     return this.#sub.psubscribe(this.#names.allRooms).then(() => {})
+  }
+
+  unsubscribeEveryRoom(): Promise<void> {
+    if (this.#sub === null || this.#names === null) return Promise.reject(new Error('redis transport not open'))
+    return this.#sub.punsubscribe(this.#names.allRooms).then(() => {})
   }
 
   unsubscribe(channel: string): Promise<void> {

@@ -52,6 +52,8 @@ export interface Transport {
   subscribe(channels: readonly string[]): Promise<void>
   /** Subscribes every room channel of the service at once (a pattern where the transport has them). */
   subscribeEveryRoom(): Promise<void>
+  /** Drops what subscribeEveryRoom subscribed; rooms subscribed one by one stay. */
+  unsubscribeEveryRoom(): Promise<void>
   unsubscribe(channel: string): Promise<void>
   /** The cluster's shape, for transports over a cluster of servers (Redis Cluster). */
   topology?(): BrokerTopology

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { BrokerSink } from '../../src/broker/broker.js'
 import type { ClusterBroker } from '../../src/broker/cluster-broker.js'
-import { CONTROL_CHANNEL } from '../../src/broker/cluster-channels.js'
+import { CONTROL_CHANNEL, roomChannel } from '../../src/broker/cluster-channels.js'
 import type { DeliveryMessage } from '../../src/broker/handover-messages.js'
 import { MemoryBroker } from '../../src/broker/memory-broker.js'
 import { MemoryHistory } from '../../src/broker/memory-history.js'
@@ -193,5 +193,46 @@ describe.each(families)('the cluster layer over %s', (_name, family) => {
     expect([a.stats().malformed, b.stats().malformed]).toEqual([2, 2])
     await b.close()
     await until(a, 'peers', () => a.stats().instances === 2)
+  })
+
+  it('a room heard both by its name and through every room (while observers come or go, docs/protocol.md A.9) is handed over once per message', async () => {
+    const f = family()
+    const heard: string[] = []
+    const waiters = new Set<() => void>()
+    const hears = (bytes: string, timeoutMs = 15_000) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!heard.includes(bytes)) return
+          waiters.delete(check)
+          clearTimeout(timer)
+          resolve()
+        }
+        const timer = setTimeout(() => reject(new Error(`${bytes} not heard within ${timeoutMs} ms; heard ${JSON.stringify(heard)}`)), timeoutMs)
+        waiters.add(check)
+        check()
+      })
+    const [listener, sender] = [f.transport(), f.transport()]
+    closers.push(() => listener.close(null), () => sender.close(null))
+    const quiet = { sendReady: () => {}, receiveReady: () => {}, lost: () => {} }
+    const message = (bytes: string) => {
+      heard.push(bytes)
+      for (const w of [...waiters]) w()
+    }
+    expect(await listener.open(SERVICE, 'listener', { ...quiet, message })).toBe(true)
+    expect(await sender.open(SERVICE, 'sender', { ...quiet, message: () => {} })).toBe(true)
+    await listener.subscribe([roomChannel(ROOM)])
+    await listener.subscribeEveryRoom()
+    for (const bytes of ['p1', 'p2', 'p3']) await sender.publish(roomChannel(ROOM), bytes)
+    await sender.publish(roomChannel('room:other'), 'p4')
+    // One sender, one order: once p5 is heard, every copy of the ones before it was too.
+    await sender.publish(roomChannel(ROOM), 'p5')
+    await hears('p5')
+    expect(heard).toEqual(['p1', 'p2', 'p3', 'p4', 'p5'])
+    // Every room dropped: the room subscribed by name goes on, the others are no longer heard.
+    await listener.unsubscribeEveryRoom()
+    await sender.publish(roomChannel('room:other'), 'p6')
+    await sender.publish(roomChannel(ROOM), 'p7')
+    await hears('p7')
+    expect(heard).toEqual(['p1', 'p2', 'p3', 'p4', 'p5', 'p7'])
   })
 })
