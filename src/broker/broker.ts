@@ -144,6 +144,14 @@ export interface Broker {
    * failed, or timed out); null when there is nothing to wait for. Never rejects.
    */
   whenSubscribed(room: string): Promise<void> | null
+  /**
+   * This instance got its first observer (true) or lost its last one (false), docs/protocol.md
+   * A.9: while it has observers, the cluster hands it every room's publications, not only those
+   * of rooms with local members. Settles once that holds, or once it hears only its own rooms
+   * again (confirmed, failed or timed out); null when there is nothing to wait for. Optional: a broker without it leaves observers to what
+   * reaches the instance anyway.
+   */
+  observing?(on: boolean): Promise<void> | null
   stats(): BrokerStats
   close(): Promise<void>
 }

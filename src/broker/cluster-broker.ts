@@ -294,6 +294,12 @@ export class ClusterBroker extends EventEmitter implements Broker {
     return this.#rooms.whenSubscribed(room)
   }
 
+  observing(on: boolean): Promise<void> | null {
+    if (this.#transport.standalone) return null
+    this.#rooms.observe(on)
+    return this.#rooms.whenHeard(on)
+  }
+
   stats(): BrokerStats {
     const own = this.#self?.connections() ?? 0
     return {

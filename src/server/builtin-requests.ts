@@ -30,9 +30,10 @@ export interface BuiltinHost {
   /** Joins the room; on a history channel answers the stream position and recovers from `since`. */
   subscribeTo(conn: Connection, channel: string, since: StreamPosition | null, afterAnswer?: (fn: () => void) => void): JsonObject | Promise<JsonObject>
   unsubscribe(conn: Connection, channel: string): void
-  /** Adds an observer pattern (docs/protocol.md A.9); returns it. */
-  observe(conn: Connection, pattern: unknown): string
-  unobserve(conn: Connection, pattern: string): void
+  /** Adds an observer pattern (docs/protocol.md A.9); returns it, once the cluster hands this instance every room's publications. */
+  observe(conn: Connection, pattern: unknown): string | Promise<string>
+  /** Drops an observer pattern; a promise when the cluster stops handing this instance every room (its last observer went). */
+  unobserve(conn: Connection, pattern: string): Promise<void> | null
   publish(channel: unknown, event: unknown, data: unknown, from: Connection | null): Promise<{ pub: Publication }>
   /** The whole service's status (every worker's, with workers). */
   status(): JsonObject | Promise<JsonObject>
@@ -75,12 +76,14 @@ export function registerBuiltinRequests(server: BuiltinHost): void {
     .register('get_status', z.looseObject({}), () => server.status())
     .register('observe', ObserveParamsSchema, ({ pattern }, { connection }) => {
       checkOperator(connection)
-      return { status: 'observing', pattern: server.observe(connection, pattern) }
+      const added = server.observe(connection, pattern)
+      return typeof added === 'string' ? { status: 'observing', pattern: added } : added.then((name) => ({ status: 'observing', pattern: name }))
     })
     .register('unobserve', ObserveParamsSchema, ({ pattern }, { connection }) => {
       if (typeof pattern !== 'string') throw new AppError(ErrorCode.INVALID_PARAMS, "Field 'pattern' must be a string")
-      server.unobserve(connection, pattern)
-      return { status: 'unobserved', pattern }
+      const answer = { status: 'unobserved', pattern }
+      const switching = server.unobserve(connection, pattern)
+      return switching === null ? answer : switching.then(() => answer)
     })
     .register('presence', PresenceParamsSchema, ({ channel, room, limit, after }, { connection }) => server.presence(connection, channel ?? room, { limit, after }))
     .register('presence_stats', ChannelParamsSchema, ({ channel, room }, { connection }) => server.presenceStats(connection, channel ?? room))

@@ -16,10 +16,16 @@ export class Observers<M extends ObserverMember> {
   /** Observer → its patterns, each with its matcher. */
   readonly #byConn = new Map<M, Map<string, (channel: string) => boolean>>()
   readonly #maxPatterns: number
+  readonly #changed: (observing: boolean) => void
 
-  /** `maxPatterns`: patterns per connection (settings.max_subscriptions). */
-  constructor(maxPatterns: number) {
+  /**
+   * `maxPatterns`: patterns per connection (settings.max_subscriptions). `changed` is told when
+   * the instance gets its first observer (true) and loses its last one (false): the broker then
+   * hears every room of the cluster, or only those with local members again.
+   */
+  constructor(maxPatterns: number, changed: (observing: boolean) => void = () => {}) {
     this.#maxPatterns = maxPatterns
+    this.#changed = changed
   }
 
   /** How many connections observe. */
@@ -41,8 +47,10 @@ export class Observers<M extends ObserverMember> {
     if ((patterns?.size ?? 0) >= this.#maxPatterns) {
       throw new AppError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `Observer pattern limit reached (${this.#maxPatterns} patterns per connection)`)
     }
+    const first = this.#byConn.size === 0
     if (patterns === undefined) this.#byConn.set(conn, (patterns = new Map()))
     patterns.set(name, matcher)
+    if (first) this.#changed(true)
     return name
   }
 
@@ -51,7 +59,7 @@ export class Observers<M extends ObserverMember> {
     const patterns = this.#byConn.get(conn)
     if (patterns === undefined) return
     patterns.delete(pattern)
-    if (patterns.size === 0) this.#byConn.delete(conn)
+    if (patterns.size === 0) this.forget(conn)
   }
 
   /** Whether the connection observes: it is then tracked for nothing, not even its own rooms' events. */
@@ -61,7 +69,7 @@ export class Observers<M extends ObserverMember> {
 
   /** Drops every pattern of a connection (it closed). */
   forget(conn: M): void {
-    this.#byConn.delete(conn)
+    if (this.#byConn.delete(conn) && this.#byConn.size === 0) this.#changed(false)
   }
 
   /** The patterns a connection observes. */

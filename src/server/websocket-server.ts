@@ -110,7 +110,15 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       hooks,
       overflow: (conn) => this.#admission.closeSlow(conn),
     }))
-    const observers = new Observers<Connection>(settings.max_subscriptions)
+    // Observers see the whole cluster's publications: the broker hears every room while there are
+    // some (A.9). `switching` settles once the broker heard the last change; observe and unobserve answer after it.
+    let switching: Promise<void> | null = null
+    const observers = new Observers<Connection>(settings.max_subscriptions, (on) => {
+      const heard = (switching = this.broker.observing?.(on) ?? null)
+      void heard?.then(() => {
+        if (switching === heard) switching = null
+      })
+    })
     this.#admission = new Admission(this, {
       checkRead: (conn, channel) => this.#rules.checkRead(conn, channel),
       join: (conn, channel) => subs.add(conn, channel),
@@ -147,8 +155,14 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
       checkChannel: (channel) => this.#rules.checkChannel(channel),
       subscribeTo: (conn, channel, since, afterAnswer) => subs.subscribeTo(conn, channel, since, afterAnswer),
       unsubscribe: (conn, channel) => subs.remove(conn, channel),
-      observe: (conn, pattern) => observers.add(conn, pattern),
-      unobserve: (conn, pattern) => observers.remove(conn, pattern),
+      observe: (conn, pattern) => {
+        const name = observers.add(conn, pattern)
+        return switching === null ? name : switching.then(() => name)
+      },
+      unobserve: (conn, pattern) => {
+        observers.remove(conn, pattern)
+        return switching
+      },
       publish: (channel, event, data, from) => this.publish(channel, event, data, from),
       status: () => serviceStatus(this),
       presence: (conn, channel, page) => presence.members(this.#readablePresence(conn, channel), page),
