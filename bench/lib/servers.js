@@ -58,7 +58,11 @@ export const SERVERS = {
   // Another checkout's build (ROOMCAST_BEFORE_ROOT: e.g. main before a change, built), side by side with this one.
   ...(process.env.ROOMCAST_BEFORE_ROOT === undefined
     ? {}
-    : { 'roomcast-before': { protocol: 'roomcast', instances: 1, argv: (port) => [node, join(process.env.ROOMCAST_BEFORE_ROOT, 'bin', 'roomcast.js'), 'serve', 'patterns', '--settings', join(ROOT, 'bench', 'settings', 'roomcast.yaml'), '--port', String(port)] } }),
+    : {
+        'roomcast-before': { protocol: 'roomcast', instances: 1, argv: (port) => [node, join(process.env.ROOMCAST_BEFORE_ROOT, 'bin', 'roomcast.js'), 'serve', 'patterns', '--settings', join(ROOT, 'bench', 'settings', 'roomcast.yaml'), '--port', String(port)] },
+        // roomcast-redis2 of the other checkout: the cluster's receive path before and after a change.
+        'roomcast-redis2-before': { protocol: 'roomcast', instances: 2, redis: true, argv: (port) => [node, join(process.env.ROOMCAST_BEFORE_ROOT, 'bin', 'roomcast.js'), 'serve', 'patterns', '--settings', join(ROOT, 'bench', 'settings', 'roomcast.yaml'), '--port', String(port)] },
+      }),
   'ws-coalesced': { protocol: 'ws', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--coalesce', '--port', String(port)] },
   'ws-plain': { protocol: 'ws', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--port', String(port)] },
   // The plain reference greeting every connection with a welcome frame (its clients wait for it, as
