@@ -61,7 +61,8 @@ export class ClusterRooms {
    * is wanted when it is back). Never rejects.
    */
   whenHeard(every: boolean): Promise<void> | null {
-    if (!this.#ready || this.#every === every || this.#wantsEvery() !== every) return null
+    // A switch in flight may be about to undo the state asked for (the last observer went and a new one came): wait for it.
+    if (!this.#ready || (this.#every === every && !this.#switching) || this.#wantsEvery() !== every) return null
     return new Promise<void>((resolve) => {
       const waiters = this.#waiters
       const waiter = { every, done }
@@ -181,6 +182,7 @@ export class ClusterRooms {
         this.#host.log.debug({ err: (err as Error).message }, 'switching the room subscriptions failed; set again on the next reconnect')
       } finally {
         this.#switching = false
+        for (const w of [...this.#waiters]) if (w.every === this.#every) w.done()
         // A resubscribe came while this switch waited: it may have found it in the way.
         if (epoch !== this.#epoch) this.#switch()
       }
