@@ -6,17 +6,19 @@ import { FlatClient } from '../helpers/flat.js'
 
 /**
  * `workers: 2` without Redis (the built CLI): presence (docs/protocol.md A.10) and observers (A.9)
- * see both workers as one service. node:cluster accepts round-robin, so a test opens connections
- * until one lands on the worker it wants, told by /ws/info (every client with its worker).
+ * see both workers as one service. With `workers_accept: round-robin` the primary hands out the
+ * connections in turn, so a test opens connections until one lands on the worker it wants, told by
+ * /ws/info (every client with its worker).
  */
 const settings = settingsWriter('roomcast-workers-presence-')
 // The CLI applies the context service's own defaults: presence with join/leave on sessions/{id}.
-const CONTEXT = settings.write('context.yaml', ['workers: 2', 'port: 0', 'mcp:', '  enabled: false', ''].join('\n'))
+const CONTEXT = settings.write('context.yaml', ['workers: 2', 'workers_accept: round-robin', 'port: 0', 'mcp:', '  enabled: false', ''].join('\n'))
 // A service without a projection (declared in YAML, no lookups): its workers hear only their own rooms, unless observed.
 settings.write(
   'relay.yaml',
   [
     'workers: 2',
+    'workers_accept: round-robin',
     'port: 0',
     'allow_client_publish: true',
     'mcp:',
