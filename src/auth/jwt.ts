@@ -4,8 +4,11 @@ import type { Identity } from './identity.js'
 
 export type { Identity } from './identity.js'
 
+/** Longest user_id accepted: what other instances take in a presence member (src/broker/cluster-messages.ts). */
+export const MAX_USER_ID = 1024
+
 const ClaimsSchema = z.object({
-  user_id: z.string().min(1),
+  user_id: z.string().min(1).max(MAX_USER_ID),
   permissions: z.array(z.string()).default([]),
   // Presence is jwtVerify's requiredClaims check: one guard, so a test can tell when it goes.
   exp: z.number().optional(),

@@ -156,3 +156,14 @@ describe('cluster presence from a hostile publisher (cluster-presence.ts)', () =
     expect(decodeClusterMessage(sync(8.64e15 + 1))).toBeNull()
   })
 })
+
+describe('cluster presence: what an instance sends, every other instance takes', () => {
+  it('a member with the longest user id a token may carry (1,024 characters) passes validation', () => {
+    const sent: string[] = []
+    const presence = new ClusterPresence({ selfId: () => 'self', clustered: () => true, send: (t) => sent.push(t), peers: () => [], events: () => null, changed: () => {}, askAgainMs: 2000 })
+    presence.join('workflow:w1', { connectionId: 'c1', userId: 'u'.repeat(1024), sessionId: 's'.repeat(200), connectedAt: Date.now(), instance: 'self' })
+    presence.resend()
+    expect(sent.length).toBeGreaterThan(0)
+    for (const text of sent) expect(decodeClusterMessage(text)).not.toBeNull()
+  })
+})

@@ -37,3 +37,10 @@ describe('verifyToken: the guards of src/auth/jwt.ts (docs/auth.md)', () => {
     await expect(verifyToken(noUser, SECRET)).rejects.toBeInstanceOf(InvalidTokenError)
   })
 })
+
+describe('verifyToken: a user_id every instance can pass on (docs/auth.md)', () => {
+  it('accepts a user_id of up to 1,024 characters, refuses a longer one (other instances could not list it in presence)', async () => {
+    expect(await verifyToken(await signToken({ userId: 'u'.repeat(1024) }, SECRET), SECRET)).toMatchObject({ userId: 'u'.repeat(1024) })
+    await expect(verifyToken(await signToken({ userId: 'u'.repeat(1025) }, SECRET), SECRET)).rejects.toBeInstanceOf(InvalidTokenError)
+  })
+})
