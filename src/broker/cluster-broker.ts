@@ -159,8 +159,9 @@ export class ClusterBroker extends EventEmitter implements Broker {
         this.#link.refresh()
         this.#beat()
         // Others may have missed our presence changes while we could not send: a whole copy, in a
-        // later turn (a Redis Cluster connection tells sendReady and receiveReady in one turn, and
-        // a send between them kept its sharded subscribes from ever being made).
+        // later turn (a Redis Cluster connection tells sendReady and receiveReady in one turn; a
+        // send between them once took the SSUBSCRIBEs auto-pipelined with it to a command
+        // connection: fixed in redis-cluster-transport.ts, the later turn kept).
         setImmediate(() => this.#presence.resend())
       },
       receiveReady: () => void this.#rooms.resubscribe(),

@@ -126,6 +126,12 @@ export class RedisClusterTransport implements Transport {
     this.#names = redisClusterNames(this.#opts.prefix ?? 'roomcast:', service)
     const cluster = (this.#cluster = openRedisCluster(this.#opts.nodes, name, timings, {
       shardedSubscribers: true,
+      // Never batch SSUBSCRIBE/SUNSUBSCRIBE (ioredis 6.0 leaves them to auto-pipelining, unlike
+      // SUBSCRIBE): a batch is sent where its first command goes, so ioredis's sharded-subscriber
+      // group recorded one channel per batch, not the rest (a failover moved only that one to the
+      // promoted replica), and a batch led by a SPUBLISH put its SSUBSCRIBEs on a command
+      // connection, whose messages nobody hears. Issue 21; test/cluster/redis-cluster.test.ts.
+      autoPipeliningIgnoredCommands: ['ssubscribe', 'sunsubscribe'],
       slotsRefreshInterval: this.#opts.slotsRefreshMs ?? 2000,
     }))
     cluster.on('error', (err: Error) => {

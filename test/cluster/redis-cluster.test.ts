@@ -187,6 +187,56 @@ describe('Redis Cluster broker (3 masters + 3 replicas)', () => {
     expect([...acceptedIn.keys()].filter((k) => k.startsWith(`${after}/`)).length).toBeGreaterThan(0)
   }, 90_000)
 
+  it('a master SIGKILLed: instances subscribed before keep hearing every room its replica took over, both ways', async () => {
+    // Issue 21: the sharded subscriptions of a failed master's slots move to the promoted replica
+    // only if ioredis recorded them; SSUBSCRIBEs it auto-pipelined were never recorded (1 per
+    // batch was), so after the failover an instance silently stopped hearing those rooms.
+    nodes = await startInstances(2, { allow_client_publish: true })
+    const [a, b] = nodes as [Started, Started]
+    const prefix = a.server.settings.redis.prefix
+    const bucketName = (n: number) => `{${prefix}workflow:${n}}:room`
+    const victim = await masterWithReplica()
+    // One room per bucket the victim serves.
+    const rooms = new Map<number, string>()
+    for (let i = 0; rooms.size < 256 && i < 20_000; i++) {
+      const room = `pool:f${i}`
+      const bucket = roomBucket(room)
+      if (!rooms.has(bucket)) rooms.set(bucket, room)
+    }
+    const onVictim: string[] = []
+    for (const [bucket, room] of rooms) if ((await cluster.masterOf(await slotOf(bucketName(bucket)))) === victim) onVictim.push(room)
+    expect(onVictim.length).toBeGreaterThan(10)
+    const watchers = [await connect(a), await connect(b)]
+    for (const w of watchers) for (const room of onVictim) await w.subscribe(room)
+    try {
+      await cluster.kill(victim)
+      const promoted = await cluster.promotedFrom(victim, await slotOf(bucketName(roomBucket(onVictim[0]!))))
+      // Wait (bounded) until both instances are subscribed again to every bucket, on the promoted master.
+      const buckets = onVictim.map((room) => bucketName(roomBucket(room)))
+      await expect
+        .poll(async () => {
+          const reply = (await redisCli(promoted, 'pubsub', 'shardnumsub', ...buckets)).trim().split('\n')
+          return buckets.filter((_, i) => Number(reply[2 * i + 1]) < 2)
+        }, { timeout: 30_000, interval: 200 })
+        .toEqual([])
+      // And they hear them: a publication on each room from one instance reaches the other's watcher.
+      for (const [from, to] of [[a, 1], [b, 0]] as const) {
+        for (const room of onVictim) {
+          const res = await fetch(`${from.http}/publish`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ channel: room, event: 'pool.status_changed', data: { pool_id: room, status: 'after' } }),
+          })
+          expect(res.status).toBe(200)
+          expect((await watchers[to]!.next((f) => f.type === 'event' && f.room === room)).data).toMatchObject({ pool_id: room })
+        }
+      }
+    } finally {
+      await cluster.restart(victim)
+      await cluster.settled()
+    }
+  }, 90_000)
+
   it('a slot left without a master at runtime: its history publishes refused (503), best-effort channels on other masters flow', async () => {
     nodes = await startInstances(2)
     const [a, b] = nodes as [Started, Started]
@@ -242,6 +292,15 @@ describe('Redis Cluster broker (3 masters + 3 replicas)', () => {
     const view = async () => ((await (await fetch(`${b.http}/health`)).json()) as { bridge: { cluster: Record<string, unknown> } }).bridge.cluster
     await expect.poll(view, { timeout: 30_000 }).toMatchObject({ state: 'ok', slotsServed: 16384 })
   }, 90_000)
+
+  /** A master that still has a live replica (an earlier test may have killed one). */
+  async function masterWithReplica(): Promise<number> {
+    for (const s of [0, 5461, 10923]) {
+      const master = await cluster.masterOf(s)
+      if ((await cluster.replicaOf(master)) !== null) return master
+    }
+    throw new Error('no master with a live replica')
+  }
 
   async function otherMaster(port: number): Promise<number> {
     for (const s of [0, 5461, 10923]) {
