@@ -42,6 +42,8 @@ export class RedisClusterTransport implements Transport {
   #view: NodesView | null = null
   #viewTimer: NodeJS.Timeout | null = null
   #viewing = false
+  /** Bumped on every connect and every loss: a sharded subscribe retried for an older one gives up. */
+  #generation = 0
 
   constructor(opts: RedisClusterTransportOptions) {
     this.#opts = opts
@@ -142,11 +144,13 @@ export class RedisClusterTransport implements Transport {
       this.#lastError = `${node}: ${err.message}`
     })
     cluster.on('close', () => {
+      this.#generation++
       events.lost('send')
       events.lost('receive')
     })
     cluster.on('ready', () => {
       // The cluster layer subscribes everything again: count its rooms afresh.
+      this.#generation++
       this.#rooms.clear()
       events.sendReady()
       events.receiveReady()
@@ -194,7 +198,31 @@ export class RedisClusterTransport implements Transport {
       if (count === 0) fresh.push(name)
     }
     // ioredis takes one slot per SSUBSCRIBE.
-    await Promise.all(fresh.map((name) => cluster.ssubscribe(name)))
+    const generation = this.#generation
+    await Promise.all(fresh.map((name) => this.#ssubscribe(cluster, name, generation)))
+  }
+
+  /**
+   * One SSUBSCRIBE, tried again (backing off to retryMaxMs) for as long as the connection that
+   * asked stays up and the channel is still wanted. The cluster stays `ready` while one master is
+   * gone, so no reconnect will come to subscribe again: a slot whose master died is served by a
+   * subscriber for the dead node (refused) or by none, until its replica is promoted and the
+   * slot map re-read, and ioredis gives up on a command well before a loaded failover ends.
+   */
+  async #ssubscribe(cluster: Cluster, name: string, generation: number): Promise<void> {
+    const current = () => generation === this.#generation && cluster.status === 'ready' && this.#rooms.has(name)
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await cluster.ssubscribe(name)
+        return
+      } catch (err) {
+        if (!current()) throw err
+        this.#lastError = (err as Error).message
+        this.#opts.logger?.debug({ channel: name, err: (err as Error).message, attempt }, 'sharded subscribe failed; trying again')
+      }
+      await pause(Math.min(100 * 2 ** attempt, this.#opts.retryMaxMs ?? 1000))
+      if (!current()) throw new Error(`sharded subscribe of ${name} abandoned: the connection or the room went away`)
+    }
   }
 
   async unsubscribe(channel: string): Promise<void> {
@@ -222,6 +250,11 @@ export class RedisClusterTransport implements Transport {
     await cluster.quit().catch(() => {})
     cluster.disconnect()
   }
+}
+
+/** Resolves after `ms` (a timer that does not keep the process alive). */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref())
 }
 
 /** `promise`, or a rejection after `ms`. */

@@ -3,11 +3,13 @@ import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { SERVICES } from '../../services/index.js'
+import { openRedisCluster } from '../../src/broker/redis-connection.js'
 import { parseSettings, RedisBroker, RedisClusterBroker, type WebSocketServer } from '../../src/index.js'
 import { TestClient } from '../helpers/client.js'
 import { brokerState, clusterFormed } from '../helpers/cluster.js'
 import { TestRedis } from '../helpers/redis.js'
-import { TestRedisCluster } from '../helpers/redis-cluster.js'
+import { cli, TestRedisCluster } from '../helpers/redis-cluster.js'
+import { pollUntil } from '../helpers/supervisor.js'
 
 // Issue 21 (chaos run on a Redis Cluster): was an instance that started while a master was
 // stopped or killed left standalone (degraded) for good? These pin that it joins once the node
@@ -88,6 +90,86 @@ describe('an instance started while the Redis Cluster is impaired', () => {
     await late.request('publish', { channel: 'workflow:w2', event: 'workflow.started', data: { workflow_id: 'w2' } })
     expect((await early.next((f) => f.event === 'workflow.started')).data).toEqual({ workflow_id: 'w2' })
   }, 90_000)
+})
+
+describe('an instance started while a master and its replica are down (no failover)', () => {
+  const clients: TestClient[] = []
+  const servers: WebSocketServer[] = []
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()))
+    await Promise.all(servers.splice(0).map((s) => s.close()))
+  })
+
+  // With cluster-require-full-coverage no the cluster stays `ok` without them, so the instance
+  // connects, and its sharded subscribes on their slots fail until they are back: no reconnect
+  // follows, and it stayed degraded for good when those subscribes were not tried again.
+  it('connects once they are back: /health says connected, publications cross both ways', async () => {
+    const prefix = `rejoin-${randomUUID().slice(0, 8)}:`
+    const nodes = cluster.nodes.slice(0, 3).map((n) => ({ host: '127.0.0.1', port: n.port }))
+    const start = async () => {
+      const logger = pino({ level: 'silent' })
+      const settings = parseSettings({ port: 0, allow_client_publish: true, redis: { cluster: nodes.map((n) => `${n.host}:${n.port}`), prefix } })
+      const server = SERVICES.workflow!.create(settings, { logger, broker: new RedisClusterBroker({ nodes, prefix, logger, startTimeoutMs: 500 }) })
+      servers.push(server)
+      await server.listen()
+      return server
+    }
+    const a = await start()
+    await brokerState(a, 'connected')
+    let master = 0
+    let replica: number | null = null
+    for (const s of [0, 5461, 10923]) {
+      master = await cluster.masterOf(s)
+      replica = await cluster.replicaOf(master)
+      if (replica !== null) break
+    }
+    if (replica === null) throw new Error('no master with a live replica')
+    const live = () => cluster.nodes.filter((n) => n.proc.exitCode === null && n.proc.signalCode === null)
+    let b: WebSocketServer
+    try {
+      for (const n of live()) await cli(n.port, 'config', 'set', 'cluster-require-full-coverage', 'no')
+      await cluster.kill(replica)
+      await cluster.kill(master)
+      // Until every live node has marked the master failed (it then stays so: no replica to promote).
+      await pollUntil('the master marked failed', async () => {
+        for (const n of live()) if (!(await cli(n.port, 'cluster', 'nodes')).split('\n').some((l) => l.includes(`:${master}@`) && /\bfail\b/.test(l))) return undefined
+        return true
+      }, { timeoutMs: 60_000, everyMs: 100 })
+      b = await start()
+      expect(b.broker.state).not.toBe('connected')
+      // Until ioredis gives up on a sharded subscribe there (it retries a command a few times
+      // only): a connection of our own, opened after b's, asks and waits for the refusal.
+      let channel = ''
+      for (let i = 0; channel === ''; i++) if ((await cluster.masterOf(await cluster.slotOf(`probe-${i}`))) === master) channel = `probe-${i}`
+      const probe = openRedisCluster(nodes, 'rejoin-probe', {}, { shardedSubscribers: true, autoPipeliningIgnoredCommands: ['ssubscribe'] })
+      probe.on('error', () => {})
+      try {
+        await probe.connect()
+        await expect(probe.ssubscribe(channel)).rejects.toThrow()
+      } finally {
+        probe.disconnect()
+      }
+      expect(b.broker.state).toBe('degraded')
+    } finally {
+      await cluster.restart(master)
+      await cluster.restart(replica)
+      for (const n of live()) await cli(n.port, 'config', 'set', 'cluster-require-full-coverage', 'yes')
+      await cluster.settled()
+    }
+    await brokerState(b, 'connected', 30_000)
+    const health = (await (await fetch(`http://127.0.0.1:${b.port}/health`)).json()) as { bridge: Record<string, unknown> }
+    expect(health.bridge).toMatchObject({ state: 'connected' })
+    await clusterFormed([a, b], 2)
+    for (const [from, to, id] of [[a, b, 'w1'], [b, a, 'w2']] as const) {
+      const watcher = await TestClient.connect(`ws://127.0.0.1:${to.port}/ws`)
+      clients.push(watcher)
+      await watcher.subscribe(`workflow:${id}`)
+      const publisher = await TestClient.connect(`ws://127.0.0.1:${from.port}/ws`)
+      clients.push(publisher)
+      await publisher.request('publish', { channel: `workflow:${id}`, event: 'workflow.started', data: { workflow_id: id } })
+      expect((await watcher.next((f) => f.event === 'workflow.started')).data).toEqual({ workflow_id: id })
+    }
+  }, 120_000)
 })
 
 describe('an instance started while its one Redis hangs (parity)', () => {
