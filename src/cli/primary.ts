@@ -32,8 +32,13 @@ export interface PrimaryOptions {
 const MAX_BACKOFF_MS = 10_000
 /** A worker that lived this long resets the backoff. */
 const STABLE_MS = 30_000
-/** How long the primary waits for each worker's answer to a gather (a status view waits this long at most). */
-const GATHER_TIMEOUT_MS = 5_000
+/**
+ * How long the primary waits for each worker's answer to a gather (a status view waits this long
+ * at most; the workers are asked at once). Shorter than every caller's timeout — the dashboard's
+ * 1.5 s poll, `roomcast status`'s 5 s — so that a hung worker is shown `unreachable` instead of
+ * the whole answer timing out (docs/scaling.md).
+ */
+export const GATHER_TIMEOUT_MS = 1_000
 
 const GatherSchema = z.object({ name: z.string().min(1).max(64) })
 

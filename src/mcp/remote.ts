@@ -33,14 +33,42 @@ export async function connectRemote(target: RemoteTarget, name = 'roomcast-cli',
   const headers: Record<string, string> = target.apiKey === null ? {} : { authorization: `Bearer ${target.apiKey}` }
   const transport = new StreamableHTTPClientTransport(mcpUrl(target), { requestInit: { headers } })
   const client = new Client({ name, version: '0.1.0' })
+  let timer: NodeJS.Timeout | undefined
   try {
-    await client.connect(transport, { timeout: timeoutMs })
+    // Our own bound too: the SDK's timeout was seen not to fire when the connection went to a
+    // hung (SIGSTOPped) worker.
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new McpError(ErrorCode.RequestTimeout, 'Request timed out')), timeoutMs)
+    })
+    await Promise.race([client.connect(transport, { timeout: timeoutMs }), late])
+    clearTimeout(timer)
   } catch (err) {
-    // Abort the request still in flight: a service that accepted but never answers must not keep us alive.
-    await client.close().catch(() => {})
+    clearTimeout(timer)
+    // Abort the request still in flight: a service that accepted but never answers must not keep
+    // us alive. Not awaited: closing a connection to a peer that does not read (a hung worker)
+    // may itself never finish.
+    void closeQuietly(client)
     throw err
   }
   return client
+}
+
+/** Closes an MCP client without waiting more than a moment for it (a hung peer may never let it finish). */
+export function closeQuietly(client: Client, waitMs = 500): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, waitMs)
+    timer.unref()
+    client.close().then(
+      () => {
+        clearTimeout(timer)
+        resolve()
+      },
+      () => {
+        clearTimeout(timer)
+        resolve()
+      },
+    )
+  })
 }
 
 /** Whether an MCP request failed because no answer came in time. */

@@ -48,7 +48,7 @@ export const StatusOutputSchema = z.object({
 })
 
 export const HealthOutputSchema = z.object({
-  status: z.enum(['healthy', 'stopped']),
+  status: z.enum(['healthy', 'unhealthy', 'stopped']),
   service: z.string(),
   host: z.string(),
   port: z.number().int(),
@@ -193,7 +193,7 @@ export const TOOL_SPECS = {
   },
   websocket_health_check: {
     readOnly: true,
-    description: 'Is the service serving? status healthy or stopped, with host, port, connections, rooms, limits and bridge state.',
+    description: 'Is the service serving? status healthy, unhealthy (running with a part down or a worker not answering) or stopped, with host, port, connections, rooms, limits and bridge state.',
     input: EmptyInputSchema,
     output: HealthOutputSchema,
   },

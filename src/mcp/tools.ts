@@ -52,7 +52,8 @@ export const TOOL_HANDLERS: Handlers = {
   websocket_health_check: async ({ server }) => {
     const s = await serviceSnapshot(server)
     return {
-      status: s.healthy ? 'healthy' : 'stopped',
+      // Running with a part down or a worker that does not answer is unhealthy; anything else not running, stopped.
+      status: s.healthy ? 'healthy' : s.state === 'running' ? 'unhealthy' : 'stopped',
       service: s.service,
       host: s.host,
       port: s.port,

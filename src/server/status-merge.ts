@@ -88,7 +88,8 @@ export function mergeSnapshots(own: StatusSnapshot, self: WorkerIdentity, gather
   const channels = sumFigures(live.map((s) => s.channels))
   return {
     ...own,
-    healthy: live.every((s) => s.healthy),
+    // A worker that does not answer (hung, stopped) serves none of the connections handed to it.
+    healthy: live.length === workers.length && live.every((s) => s.healthy),
     uptime: seconds(gathered.uptime),
     connections: sumFigures(live.map((s) => s.connections)),
     channels,

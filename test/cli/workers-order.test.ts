@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { cliProcesses, type CliProcess, PROCESS_TEST_TIMEOUT, settingsWriter } from '../helpers/cli.js'
+import { cliProcesses, type CliProcess, PROCESS_TEST_TIMEOUT, runCli, settingsWriter } from '../helpers/cli.js'
 import { RawWsClient } from '../helpers/raw-ws.js'
 
 /**
@@ -10,6 +10,7 @@ import { RawWsClient } from '../helpers/raw-ws.js'
  */
 const settings = settingsWriter('roomcast-workers-order-')
 const TESTS = settings.write('tests.yaml', ['workers: 2', 'port: 0', 'allow_client_publish: true', 'mcp:', '  enabled: false', ''].join('\n'))
+const WITH_MCP = settings.write('mcp.yaml', ['workers: 2', 'port: 0', 'mcp:', '  enabled: true', '  port: 0', ''].join('\n'))
 const ENV = { LOG_FORMAT: 'json' }
 
 async function started(p: CliProcess, service: string): Promise<number> {
@@ -47,5 +48,27 @@ describe('workers: 2, answers on one connection in request order (built CLI)', (
     expect(answers[2]).toMatchObject({ type: 'error', error_code: 'UNKNOWN_REQUEST' })
     expect(answers[6]).toMatchObject({ type: 'error', error_code: 'INVALID_CHANNEL' })
     c.socket.destroy()
+  }, PROCESS_TEST_TIMEOUT)
+
+  it('one worker hung (SIGSTOP): roomcast status answers within its own 5 s timeout, the worker unreachable, and exits 1 (unhealthy)', async () => {
+    const p = start(['serve', 'tests', '--settings', WITH_MCP], ENV)
+    const port = await started(p, 'tests')
+    const mcp = /"port":(\d+)[^\n]*"msg":"MCP listening"/.exec(p.stdout)
+    const mcpPort = Number(mcp![1])
+    const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { workers: { id: number; pid: number }[] }
+    expect(health.workers).toHaveLength(2)
+    const hung = health.workers[0]!.pid
+    process.kill(hung, 'SIGSTOP')
+    try {
+      // Twice: node:cluster hands the hung worker the next connection once, whichever caller it is.
+      for (let i = 0; i < 2; i++) {
+        const r = await runCli(['status', 'tests', '--port', String(port), '--mcp-port', String(mcpPort)], ENV)
+        const line = r.stdout.trim().split('\n').at(-1) ?? ''
+        expect(line, r.stdout + r.stderr).toMatch(/^tests: unhealthy on 127\.0\.0\.1:\d+: .*2 workers \((unreachable \+ \d+|\d+ \+ unreachable) connections\)/)
+        expect(r.code).toBe(1)
+      }
+    } finally {
+      process.kill(hung, 'SIGCONT')
+    }
   }, PROCESS_TEST_TIMEOUT)
 })
