@@ -75,6 +75,9 @@ async function race(nodes: readonly Node[], clients: TestClient[], rounds: numbe
   const epoch = first.epoch as string
   let top = first.offset as number
   let n = 0
+  // A publication refused for a slow Redis (BROKER_UNAVAILABLE after 2 s, seen once at load 42) is an
+  // outcome the protocol allows; its append may still have run, so it bounds the top from above only.
+  let refused = 0
   for (let round = 0; round < rounds; round++) {
     const known = top
     const racers = await Promise.all(
@@ -88,8 +91,14 @@ async function race(nodes: readonly Node[], clients: TestClient[], rounds: numbe
     )
     let running = true
     const stormed = storm(nodes, publishers, () => running, async (node) => {
-      const { pub } = await node.publish(CHANNEL, { workflow_id: 'w1', n: ++n })
-      top = Math.max(top, pub.position!.offset)
+      n++
+      try {
+        const { pub } = await node.publish(CHANNEL, { workflow_id: 'w1', n })
+        top = Math.max(top, pub.position!.offset)
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== 'BROKER_UNAVAILABLE') throw err
+        refused++
+      }
     })
     try {
       const answers = await Promise.all(racers.map(({ client, since }) => client.request('subscribe', { channel: CHANNEL, since: { offset: since, epoch } })))
@@ -104,7 +113,8 @@ async function race(nodes: readonly Node[], clients: TestClient[], rounds: numbe
     for (const { client } of racers) expect(client.pending.filter(isStarted)).toEqual([])
     await Promise.all(racers.map(({ client }) => client.close()))
   }
-  expect(top).toBe(n)
+  expect(top).toBeLessThanOrEqual(n)
+  expect(top).toBeGreaterThanOrEqual(n - refused)
   expect(await offsetsUntil(watcher, top)).toEqual(range(1, top))
 }
 
