@@ -125,11 +125,13 @@ describe('roomcast CLI (built dist/, real processes)', { timeout: PROCESS_TEST_T
   })
 
   it('env ROOMCAST_<SERVICE>_PORT and --port set the port; --port wins', async () => {
+    // MCP off: its default port (the ws port − 10) may belong to another process (a run failed on it).
+    const noMcp = settingsFile('no-mcp.yaml', 'mcp:\n  enabled: false\n')
     const envPort = await freePort()
-    const p = start(['serve', 'patterns'], { ROOMCAST_PATTERNS_PORT: String(envPort) })
+    const p = start(['serve', 'patterns', '--settings', noMcp], { ROOMCAST_PATTERNS_PORT: String(envPort) })
     expect(await p.port('patterns')).toBe(envPort)
     const flagPort = await freePort()
-    const q = start(['serve', 'patterns', '--port', String(flagPort)], { ROOMCAST_PATTERNS_PORT: String(envPort) })
+    const q = start(['serve', 'patterns', '--settings', noMcp, '--port', String(flagPort)], { ROOMCAST_PATTERNS_PORT: String(envPort) })
     expect(await q.port('patterns')).toBe(flagPort)
   })
 
