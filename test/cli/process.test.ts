@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest'
 import { CliProcess, PROCESS_TEST_TIMEOUT } from '../helpers/cli.js'
 import { TestRedisCluster } from '../helpers/redis-cluster.js'
-import { freePort, ROOT } from '../helpers/supervisor.js'
+import { freePort, freeServicePorts, ROOT } from '../helpers/supervisor.js'
 
 /** A command run the way a user types it: through a shell in the repository, output collected. */
 class ShellCommand {
@@ -90,8 +90,8 @@ describe('every command the README shows stops when its PID is killed', { timeou
 
   it('npm start — killing npm\'s PID stops the server too (it notices npm is gone) and frees every port', async () => {
     const env: NodeJS.ProcessEnv = {}
-    const ports: number[] = []
-    for (const n of ['tests', 'session', 'workflow', 'patterns']) ports.push(Number((env[`ROOMCAST_${n.toUpperCase()}_PORT`] = String(await freePort()))))
+    const ports = await freeServicePorts(4)
+    ;['tests', 'session', 'workflow', 'patterns'].forEach((n, i) => (env[`ROOMCAST_${n.toUpperCase()}_PORT`] = String(ports[i])))
     const npm = new ShellCommand('npm', ['start'], env)
     started.push(npm)
     await npm.waitFor(listening, 4)

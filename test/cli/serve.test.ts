@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { TestClient } from '../helpers/client.js'
 import { cliProcesses, PROCESS_TEST_TIMEOUT, runCli, settingsWriter } from '../helpers/cli.js'
-import { freePort } from '../helpers/supervisor.js'
+import { freePort, freeServicePorts } from '../helpers/supervisor.js'
 
 const { write: settingsFile } = settingsWriter('roomcast-cli-')
 
@@ -64,7 +64,9 @@ describe('roomcast CLI (built dist/, real processes)', { timeout: PROCESS_TEST_T
     const names = ['tests', 'session', 'workflow', 'patterns', 'context', 'workspace', 'dhruva', 'excalidraw']
     const env: NodeJS.ProcessEnv = {}
     const ports: Record<string, number> = {}
-    for (const n of names) env[`ROOMCAST_${n.toUpperCase()}_PORT`] = String((ports[n] = await freePort()))
+    // Every service listens on its port and on its MCP port (port − 10): all sixteen must differ.
+    const free = await freeServicePorts(names.length)
+    names.forEach((n, i) => (env[`ROOMCAST_${n.toUpperCase()}_PORT`] = String((ports[n] = free[i]!))))
     const p = start(['serve', 'all'], env)
     for (const n of names) expect(await p.port(n)).toBe(ports[n])
     const ok = await runCli(['status', 'workflow', '--port', String(ports.workflow)])

@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestClient } from '../helpers/client.js'
 import { TestRedis } from '../helpers/redis.js'
-import { freePort, pollUntil, ROOT, run, staleBuild } from '../helpers/supervisor.js'
+import { freeServicePorts, pollUntil, ROOT, run, staleBuild } from '../helpers/supervisor.js'
 
 /** `roomcast serve workflow` as a user runs it; resolves once it logged `listening`, with that record. */
 async function serve(port: number, env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; listening: Record<string, unknown> }> {
@@ -38,7 +38,7 @@ describe('roomcast serve with Redis from the environment', () => {
 
   it('clusters two processes over Redis given REDIS_ADDR and REDIS_PUBSUB_PREFIX, and roomcast status shows the cluster', async () => {
     const env = { REDIS_URL: '', REDIS_ADDR: `127.0.0.1:${redis.port}`, REDIS_DB: '2', REDIS_PUBSUB_PREFIX: `cli-${Date.now()}:` }
-    const [p1, p2] = [await freePort(), await freePort()]
+    const [p1, p2] = (await freeServicePorts(2)) as [number, number]
     const one = await serve(p1, env)
     const two = await serve(p2, env)
     children.push(one.child, two.child)

@@ -40,6 +40,38 @@ export function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<Ru
   })
 }
 
+/**
+ * `n` ports for services that also listen on their MCP port (the ws port − 10): each port and its
+ * MCP port were free a moment ago, and no two of the 2n overlap. Every candidate stays bound until
+ * all are chosen, so the system cannot hand the same port out twice (a fresh-clone run failed when
+ * one service's ws port was another's MCP port).
+ */
+export async function freeServicePorts(n: number, mcpOffset = 10): Promise<number[]> {
+  const held: ReturnType<typeof createServer>[] = []
+  const bind = async (port: number): Promise<number | undefined> => {
+    const srv = createServer()
+    const ok = await new Promise<boolean>((done) => {
+      srv.once('error', () => done(false))
+      srv.listen(port, '127.0.0.1', () => done(true))
+    })
+    if (!ok) return undefined
+    held.push(srv)
+    return (srv.address() as { port: number }).port
+  }
+  const chosen: number[] = []
+  try {
+    for (let tries = 0; chosen.length < n; tries++) {
+      if (tries > 200) throw new Error(`no ${n} free port pairs (port, port − ${mcpOffset}) found`)
+      const port = await bind(0)
+      if (port === undefined || port - mcpOffset < 1024) continue
+      if ((await bind(port - mcpOffset)) !== undefined) chosen.push(port)
+    }
+    return chosen
+  } finally {
+    await Promise.all(held.map((srv) => new Promise((done) => srv.close(done))))
+  }
+}
+
 /** A port that was free a moment ago (bound on 0, then released). */
 export async function freePort(): Promise<number> {
   const srv = createServer()

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestClient } from '../helpers/client.js'
-import { freePort, pollUntil, run, staleBuild, Supervisor } from '../helpers/supervisor.js'
+import { freeServicePorts, pollUntil, run, staleBuild, Supervisor } from '../helpers/supervisor.js'
 
 const NAMES = ['session', 'workflow', 'patterns', 'tests', 'context', 'workspace', 'dhruva', 'excalidraw'] as const
 
@@ -28,7 +28,8 @@ describe('supervisord running the repo config', () => {
   beforeAll(async () => {
     // The programs run the built CLI: an old build would test old code, a missing one only shows as FATAL.
     expect(staleBuild()).toBeNull()
-    for (const name of [...NAMES, 'dashboard']) ports[name] = await freePort()
+    const free = await freeServicePorts(NAMES.length + 1)
+    ;[...NAMES, 'dashboard'].forEach((name, i) => (ports[name] = free[i]!))
     sv = new Supervisor(ports)
     for (const name of NAMES) {
       const why = () => sv!.explain(name)
