@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CliProcess, runCli } from '../helpers/cli.js'
 import { TestDatabase } from '../helpers/postgres.js'
-import { freePort } from '../helpers/supervisor.js'
+import { freeServicePorts } from '../helpers/supervisor.js'
 
 let db: TestDatabase
 beforeAll(async () => {
@@ -23,7 +23,8 @@ describe('roomcast status context shows the PostgreSQL source (built dist/, real
     ['from GET /health (MCP off)', false],
   ])('%s: "postgres listening" in the status line', async (_how, mcp) => {
     const dir = mkdtempSync(join(tmpdir(), 'roomcast-ctx-status-'))
-    writeFileSync(join(dir, 'context.yaml'), `port: ${await freePort()}\nmcp:\n  enabled: ${mcp}\n  port: ${await freePort()}\n`)
+    const [wsPort, mcpPort] = (await freeServicePorts(2)) as [number, number]
+    writeFileSync(join(dir, 'context.yaml'), `port: ${wsPort}\nmcp:\n  enabled: ${mcp}\n  port: ${mcpPort}\n`)
     const env = { ROOMCAST_SETTINGS_DIR: dir, DATABASE_URL: db.url }
     const p = new CliProcess(['serve', 'context'], env)
     procs.push(p)

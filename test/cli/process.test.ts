@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest'
 import { CliProcess, PROCESS_TEST_TIMEOUT } from '../helpers/cli.js'
 import { TestRedisCluster } from '../helpers/redis-cluster.js'
-import { freePort, freeServicePorts, ROOT } from '../helpers/supervisor.js'
+import { freeServicePorts, ROOT } from '../helpers/supervisor.js'
 
 /** A command run the way a user types it: through a shell in the repository, output collected. */
 class ShellCommand {
@@ -68,8 +68,7 @@ describe('every command the README shows stops when its PID is killed', { timeou
   })
 
   it.each(backgrounded)('%s — kill $! frees the port', async (line) => {
-    const port = await freePort()
-    const nowhere = await freePort()
+    const [port, nowhere] = (await freeServicePorts(2)) as [number, number]
     // The README's own line, on a free port, with a Redis that refuses (the instance runs standalone);
     // a Redis Cluster line gets a real cluster (a node list that is not a cluster stops the boot).
     let command = line.replace(/--port \d+/, `--port ${port}`).replace(/redis:\/\/127\.0\.0\.1:6379/, `redis://127.0.0.1:${nowhere}`)
