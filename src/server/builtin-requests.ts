@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { StreamPosition } from '../broker/position.js'
+import { compileObserverPattern } from '../protocol/channels.js'
 import { AppError, ErrorCode } from '../protocol/codes.js'
 import type { JsonObject, Publication } from '../protocol/messages.js'
 import type { Connection } from './connection.js'
@@ -80,9 +81,14 @@ export function registerBuiltinRequests(server: BuiltinHost): void {
       return typeof added === 'string' ? { status: 'observing', pattern: added } : added.then((name) => ({ status: 'observing', pattern: name }))
     })
     .register('unobserve', ObserveParamsSchema, ({ pattern }, { connection }) => {
-      if (typeof pattern !== 'string') throw new AppError(ErrorCode.INVALID_PARAMS, "Field 'pattern' must be a string")
-      const answer = { status: 'unobserved', pattern }
-      const switching = server.unobserve(connection, pattern)
+      // The same check as observe: a pattern no one could observe is refused, not echoed back.
+      try {
+        compileObserverPattern(pattern)
+      } catch (err) {
+        throw new AppError(ErrorCode.INVALID_PARAMS, (err as Error).message)
+      }
+      const answer = { status: 'unobserved', pattern: pattern as string }
+      const switching = server.unobserve(connection, answer.pattern)
       return switching === null ? answer : switching.then(() => answer)
     })
     .register('presence', PresenceParamsSchema, ({ channel, room, limit, after }, { connection }) => server.presence(connection, channel ?? room, { limit, after }))

@@ -66,13 +66,15 @@ describe('observers: operators watch channels by pattern (docs/protocol.md A.9)'
     expect((await withKey.request('observe', { pattern: '*' })).data).toEqual({ status: 'observing', pattern: '*' })
   })
 
-  it('answers a missing or malformed pattern with INVALID_PARAMS naming the field', async () => {
+  it('answers a missing or malformed pattern with INVALID_PARAMS naming the field, to observe and unobserve alike', async () => {
     s = await startService('workflow')
     const c = await open(s.url)
-    for (const pattern of [undefined, 7, '', 'has space', 'x'.repeat(300)]) {
-      const answer = await c.request('observe', pattern === undefined ? {} : { pattern })
-      expect(answer).toMatchObject({ type: 'error', error_code: 'INVALID_PARAMS' })
-      expect(answer.error_message).toMatch(/pattern/)
+    for (const event of ['observe', 'unobserve']) {
+      for (const pattern of [undefined, 7, '', 'has space', 'x'.repeat(300)]) {
+        const answer = await c.request(event, pattern === undefined ? {} : { pattern })
+        expect(answer).toMatchObject({ type: 'error', error_code: 'INVALID_PARAMS' })
+        expect(answer.error_message).toMatch(/pattern/)
+      }
     }
   })
 
