@@ -17,6 +17,19 @@ export default defineConfig({
         test: {
           name: 'redis',
           include: ['test/integration/**/*.test.ts', 'test/services/**/*.test.ts'],
+          // Suites of the socket front end whose tests never depend on the broker (TLS, handshake
+          // and per-IP admission, inbound budget, keepalive, HTTP timeouts, log redaction, /health
+          // visibility): a Redis broker under them shows nothing the memory project does not.
+          exclude: [
+            'test/integration/connections-per-ip.test.ts',
+            'test/integration/inbound-budget.test.ts',
+            'test/integration/keepalive-one-way.test.ts',
+            'test/integration/log-redaction.test.ts',
+            'test/integration/public-health.test.ts',
+            'test/integration/request-timeout.test.ts',
+            'test/integration/tls.test.ts',
+            'test/integration/upgrade-release.test.ts',
+          ],
           globalSetup: ['test/helpers/redis-global-setup.ts'],
         },
       },
