@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // `npm run bench`: runs the scenarios against several servers side by side in one run and
 // prints a table of medians, spreads and ratios (docs/performance.md explains every column).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { availableParallelism, loadavg } from 'node:os'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { report } from './lib/report.js'
 import { runOne } from './lib/runner.js'
@@ -38,6 +39,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --window N        fan-out publishes in flight in the closed loop (default 8)
   --measure MS      measured window per phase (default 4000); --warmup MS (default 1000)
   --no-pin          do not pin server and load generator to different cores
+  --heap            storm: also read each server's heap and RSS after a forced GC (node
+                    --expose-gc, bench/lib/heap-probe.mjs) at the start and with the connections
+                    held: heap KB per held connection, and the idle heap and RSS
   --cpu-prof        run the servers under node --cpu-prof (profiles in bench/results/profiles;
                     summarise one with node bench/profile-summary.js FILE)
   --report FILE     print the tables of a saved run (bench/results/*.json) and exit`
@@ -69,6 +73,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '1000' },
     'no-pin': { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
+    heap: { type: 'boolean', default: false },
     report: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -102,6 +107,10 @@ const pin = !values['no-pin'] && hasTaskset && availableParallelism() >= 2
 const cores = pin ? { server: 0, loadgen: 1 } : { server: null, loadgen: null }
 const profileDir = join(ROOT, 'bench', 'results', 'profiles')
 const nodeFlags = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []
+if (values.heap) {
+  nodeFlags.push('--expose-gc', '--import', pathToFileURL(join(ROOT, 'bench', 'lib', 'heap-probe.mjs')).href)
+  process.env.ROOMCAST_HEAP_DIR = mkdtempSync(join(tmpdir(), 'roomcast-heap-'))
+}
 const common = { warmupMs: Number(values.warmup), measureMs: Number(values.measure), concurrency: 200 }
 
 /** Every run: a name, the scenario and its config. */
@@ -159,6 +168,10 @@ function brief(r) {
   }
   if (r.attackers !== undefined) return `victim ping p50 ${r.latencyMs.p50} / p99 ${r.latencyMs.p99} / max ${r.latencyMs.max} ms (quiet p99 ${r.quiet.p99} ms); ${r.attackers} attackers sent ${r.attackFramesPerSec} frames/s of ${r.frameBytes} bytes, ${r.frameKeys} keys; answers/s ${JSON.stringify(r.answersPerSec)}`
   if (r.allRecoveredMs !== undefined) return `${r.subscribers} subs, all back in ${r.allRecoveredMs} ms, lost ${r.lost}, duplicates ${r.duplicates}, not recovered ${r.notRecovered}`
-  if (r.connectionsPerSec !== undefined) return `${r.connections} conns, ${r.errors} errors, ${r.connectionsPerSec}/s, ${r.rss?.perConnectionKB} KB/conn`
+  if (r.connectionsPerSec !== undefined) {
+    const heap = r.heap == null ? '' : `, heap after GC ${r.heap.perConnectionKB} KB/conn (idle heap ${r.heap.idleHeapMB} MB, RSS ${r.heap.idleRssMB} MB)`
+    const cpu = r.storm?.roomcastSeconds == null ? '' : `, ${Math.round((r.storm.roomcastSeconds / r.connections) * 1e6)} µs/conn`
+    return `${r.connections} conns, ${r.errors} errors, ${r.connectionsPerSec}/s, ${r.rss?.perConnectionKB} KB/conn${cpu}${heap}`
+  }
   return `${r.roundTripsPerSec} rt/s, p99 ${r.latencyMs.p99} ms`
 }

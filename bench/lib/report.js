@@ -203,8 +203,15 @@ const COLUMNS = {
     ['RSS KB/conn', spread(pick(R, n, s, (r) => r.rss.perConnectionKB), 2)],
     ['RSS × ws-plain', ratio(R, n, s, 'ws-plain', (r) => r.rss.perConnectionKB)],
     ['kernel slab KB/conn (host-wide, ½ of both ends)', spread(pick(R, n, s, (r) => r.rss.kernelSlabKB), 2)],
+    ...(show.heap
+      ? [
+          ['heap after GC KB/conn', spread(pick(R, n, s, (r) => r.heap?.perConnectionKB), 2)],
+          ['idle heap / RSS after GC MB', `${spread(pick(R, n, s, (r) => r.heap?.idleHeapMB), 1)} / ${spread(pick(R, n, s, (r) => r.heap?.idleRssMB), 1)}`],
+        ]
+      : []),
     ['server CPU µs/conn', spread(pick(R, n, s, cpuPerConnection))],
     ['CPU/conn × ws-plain', ratio(R, n, s, 'ws-plain', cpuPerConnection)],
+    ...(show.welcome ? [['CPU/conn × ws-welcome', ratio(R, n, s, 'ws-welcome', cpuPerConnection)]] : []),
     ['server CPU %', spread(pick(R, n, s, (r) => r.serverCpu))],
     ['loadgen CPU %', spread(pick(R, n, s, (r) => r.loadgenCpu))],
     ...(show.workers
@@ -257,7 +264,7 @@ export function report(plan, servers, results, meta) {
   for (const p of plan) {
     const mine = results.filter((r) => r.name === p.name && r.result.failed === undefined)
     // Extra columns only where they say something: runs with -wN kinds, runs with a redis-server.
-    const show = { workers: servers.some((s) => oneWorkerOf(s) !== null), redis: mine.some((r) => typeof r.result.redisClients === 'number') }
+    const show = { workers: servers.some((s) => oneWorkerOf(s) !== null), redis: mine.some((r) => typeof r.result.redisClients === 'number'), welcome: servers.includes('ws-welcome'), heap: mine.some((r) => r.result.heap !== undefined) }
     const rows = servers.map((s) => COLUMNS[p.scenario](results, p.name, s, show))
     const head = rows[0].map(([h]) => h)
     parts.push(`\n### ${p.name}\n\n${table(head, rows.map((r) => r.map(([, v]) => v)))}`)

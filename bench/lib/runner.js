@@ -2,6 +2,7 @@
 // generator (its own process on the other core), samples the server's CPU over the measured
 // windows and its RSS while a storm's connections are held.
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -37,6 +38,40 @@ const workerPids = (server) => (server.workers > 1 ? processTree(server.pids).fi
 /** CPU seconds over a window → % of one core. */
 const percent = (a, b, seconds) => (a === null || b === null ? null : Math.round(((b - a) / seconds) * 1000) / 10)
 
+/**
+ * The heap and RSS after a forced GC of each of the server's instances (bench/lib/heap-probe.mjs,
+ * preloaded by `bench/run.js --heap`), summed; null without --heap or when a process does not answer.
+ */
+async function heapAfterGc(server) {
+  const dir = process.env.ROOMCAST_HEAP_DIR
+  if (dir === undefined) return null
+  const asked = Date.now()
+  let heapUsed = 0
+  let rss = 0
+  for (const pid of server.pids) {
+    const file = join(dir, `${pid}.json`)
+    try {
+      process.kill(pid, 'SIGUSR2')
+    } catch {
+      return null
+    }
+    let m = null
+    for (let i = 0; i < 600 && m === null; i++) {
+      await sleep(50)
+      try {
+        const read = JSON.parse(readFileSync(file, 'utf8'))
+        if (read.at >= asked) m = read
+      } catch {
+        // not written yet
+      }
+    }
+    if (m === null) return null
+    heapUsed += m.heapUsed
+    rss += m.rss
+  }
+  return { heapUsed, rss }
+}
+
 function startLoadgen(cpu) {
   const argv = [process.execPath, join(ROOT, 'bench', 'loadgen', 'main.js')]
   const [cmd, ...args] = hasTaskset && cpu !== null ? ['taskset', '-c', String(cpu), ...argv] : argv
@@ -57,6 +92,7 @@ export async function runOne(kind, scenario, cfg, cores, nodeFlags = [], { redis
     const workers = workerPids(server)
     const socketsBase = workers.map(socketCount)
     const slabBase = slabBytes()
+    const heapBase = scenario === 'storm' ? await heapAfterGc(server) : null
     const lg = startLoadgen(cores.loadgen)
     const windows = {}
     const marks = {}
@@ -81,8 +117,14 @@ export async function runOne(kind, scenario, cfg, cores, nodeFlags = [], { redis
           }
         } else if (msg.type === 'holding') {
           // Let the server settle, then read its RSS with every connection held open.
-          sleep(1000).then(() => {
+          sleep(1000).then(async () => {
             const rssHeld = sum(processTree(server.allPids).map(rssBytes))
+            // Then the heap after a GC: what the held connections keep, without the garbage of making them.
+            const heapHeld = heapBase === null ? null : await heapAfterGc(server)
+            if (heapHeld !== null && msg.connected > 0) {
+              const kb = (bytes) => Math.round((bytes / msg.connected / 1024) * 100) / 100
+              windows.heap = { perConnectionKB: kb(heapHeld.heapUsed - heapBase.heapUsed), rssAfterGcPerConnectionKB: kb(heapHeld.rss - heapBase.rss), idleHeapMB: Math.round(heapBase.heapUsed / 1024 / 102.4) / 10, idleRssMB: Math.round(heapBase.rss / 1024 / 102.4) / 10 }
+            }
             // Each worker's share of the held connections: its open sockets beyond those it had at the start.
             if (workers.length > 0) windows.perWorker = workers.map((pid, i) => (socketCount(pid) ?? 0) - (socketsBase[i] ?? 0))
             // Kernel slab growth covers both ends of every loopback connection: halve it.
@@ -104,6 +146,7 @@ export async function runOne(kind, scenario, cfg, cores, nodeFlags = [], { redis
     for (const [label, w] of Object.entries(windows)) if (result[label] !== undefined) Object.assign(result[label], w)
     if (windows.rss !== undefined) result.rss = windows.rss
     if (windows.perWorker !== undefined) result.perWorker = windows.perWorker
+    if (windows.heap !== undefined) result.heap = windows.heap
     result.workers = server.workers
     if (server.redisPort !== null) {
       const info = redisInfo(server.redisPort)
