@@ -10,7 +10,11 @@ import type { Lifecycle } from './server-view.js'
 import type { ServiceSpec } from './service-spec.js'
 import type { CoreHooks } from './service-hooks.js'
 import type { SessionHost } from './session/host.js'
-import { Session } from './session/session.js'
+import { Session, sessionOf } from './session/session.js'
+
+const kConnection = Symbol('roomcast.connection')
+/** A WebSocket admission made a Connection for (set before any of its listeners can run). */
+type Admitted = WebSocket & { [kConnection]?: Connection }
 
 export type ConnectionCallback = (conn: Connection) => void
 
@@ -45,10 +49,23 @@ export class Admission {
   readonly #rooms: AdmissionRooms
   readonly #connections = new Map<string, Connection>()
   readonly #onDisconnect: ConnectionCallback[] = []
+  // Shared by every connection of this server (a connection costs no closures for them).
+  readonly #closeSlow = (conn: Connection): void => this.closeSlow(conn)
+  readonly #onSocketError: (this: WebSocket, err: Error) => void
+  readonly #onSocketClose: (this: WebSocket) => void
 
   constructor(host: AdmissionHost, rooms: AdmissionRooms) {
     this.#host = host
     this.#rooms = rooms
+    this.#onSocketError = function onSocketError(this: WebSocket, err: Error): void {
+      host.log.debug({ err, connection: (this as Admitted)[kConnection]?.id }, 'socket error')
+    }
+    const cleanup = (conn: Connection): void => this.#cleanup(conn)
+    this.#onSocketClose = function onSocketClose(this: WebSocket): void {
+      sessionOf(this)?.end()
+      const conn = (this as Admitted)[kConnection]
+      if (conn !== undefined) cleanup(conn)
+    }
   }
 
   /** The admitted connections by id; a connection leaves once its socket closed. */
@@ -71,10 +88,10 @@ export class Admission {
       secure: host.access.isSecure(req),
       operator: host.access.check(req, 'protected') === null,
       maxBuffered: host.settings.max_buffered_bytes,
-      onSlow: (c) => this.closeSlow(c),
+      onSlow: this.#closeSlow,
     })
-    const onError = (err: Error) => host.log.debug({ err, connection: conn.id }, 'socket error')
-    socket.on('error', onError)
+    ;(socket as Admitted)[kConnection] = conn
+    socket.on('error', this.#onSocketError)
     if (host.state !== 'running') {
       conn.close(CloseCode.GOING_AWAY, CloseReason.SHUTTING_DOWN)
       return
@@ -87,10 +104,7 @@ export class Admission {
     this.#connections.set(conn.id, conn)
     host.stats.connectionsTotal++
     const session = new Session(host, conn)
-    socket.on('close', () => {
-      session.end()
-      this.#cleanup(conn)
-    })
+    socket.on('close', this.#onSocketClose)
     session.start(req.url)
   }
 

@@ -6,8 +6,11 @@
 export class FrameBoundaries {
   /** Payload bytes of the current frame still to come (after its header). */
   #remaining = 0
-  /** Bytes of a header split across chunks, kept until it is whole. */
-  readonly #header = Buffer.alloc(14)
+  /**
+   * Bytes of a header split across chunks, kept until it is whole; allocated with the first
+   * frame, so a connection that never sends one (most of a reconnect storm) costs no buffer.
+   */
+  #header: Buffer | null = null
   #headerBytes = 0
   #payload = 0
 
@@ -15,6 +18,7 @@ export class FrameBoundaries {
   feed(chunk: Buffer): number {
     let largest = -1
     let at = 0
+    const header = (this.#header ??= Buffer.alloc(14))
     while (at < chunk.length) {
       if (this.#remaining > 0) {
         const take = Math.min(this.#remaining, chunk.length - at)
@@ -23,10 +27,10 @@ export class FrameBoundaries {
         if (this.#remaining === 0) largest = Math.max(largest, this.#payload)
         continue
       }
-      this.#header[this.#headerBytes++] = chunk[at++] as number
-      const need = headerLength(this.#header, this.#headerBytes)
+      header[this.#headerBytes++] = chunk[at++] as number
+      const need = headerLength(header, this.#headerBytes)
       if (need === null || this.#headerBytes < need) continue
-      this.#payload = payloadLength(this.#header)
+      this.#payload = payloadLength(header)
       this.#headerBytes = 0
       this.#remaining = this.#payload
       if (this.#payload === 0) largest = Math.max(largest, 0)

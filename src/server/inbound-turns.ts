@@ -32,13 +32,14 @@ export class InboundTurns {
 
   /** Puts a gate between `socket` and the `data` listener `ws` attached to it (call right after the handshake). */
   guard(socket: Duplex, ws: Paused): void {
-    let gate: Gate | null = null
-    const onData = (chunk: Buffer) => gate?.data(chunk)
     // When ws stops reading (a close frame, a protocol error), its removeListener takes the gate too.
-    const listener = takeDataListener(socket, onData)
-    if (listener === null) return
-    gate = new Gate(this, socket, ws, listener, () => socket.rawListeners('data').includes(onData))
-    socket.once('close', () => gate.close())
+    // The listener and the close handler are shared by every socket of one ws listener: a
+    // connection costs its Gate, no closures (a reconnect storm makes thousands a second).
+    const original = (socket.listeners('data') as DataListener[])[0]
+    const replacement = original === undefined ? undefined : gateListenerFor(original)
+    if (replacement === undefined || takeDataListener(socket, replacement) === null) return
+    ;(socket as Gated)[kGate] = new Gate(this, socket, ws, original as DataListener, replacement)
+    socket.on('close', closeGate)
   }
 
   /** Whether a chunk completing a frame of `size` bytes (-1: none) may go on this turn; takes it from the allowance. */
@@ -69,24 +70,45 @@ export class InboundTurns {
   }
 }
 
+const kGate = Symbol('roomcast.gate')
+type Gated = Duplex & { [kGate]?: Gate }
+
+/** The gate's `data` listener for each ws listener it replaces (ws has one, shared by its sockets). */
+const gateListeners = new WeakMap<DataListener, DataListener>()
+
+function gateListenerFor(original: DataListener): DataListener {
+  let listener = gateListeners.get(original)
+  if (listener === undefined) {
+    listener = function gateData(this: Duplex, chunk: Buffer): void {
+      ;(this as Gated)[kGate]?.data(chunk)
+    }
+    gateListeners.set(original, listener)
+  }
+  return listener
+}
+
+function closeGate(this: Duplex): void {
+  ;(this as Gated)[kGate]?.close()
+}
+
 /** One socket's gate: the chunks it holds back, in order, each with the largest frame it completes. */
 class Gate {
   readonly #turns: InboundTurns
   readonly #socket: Duplex
   readonly #ws: Paused
   readonly #listener: DataListener
-  /** Whether ws still reads the socket through the gate. */
-  readonly #attached: () => boolean
+  /** The listener standing in for ws's on the socket: while it is there, ws still reads through the gate. */
+  readonly #replacement: DataListener
   readonly #bounds = new FrameBoundaries()
   readonly #held: { chunk: Buffer; completes: number }[] = []
   #closed = false
 
-  constructor(turns: InboundTurns, socket: Duplex, ws: Paused, listener: DataListener, attached: () => boolean) {
+  constructor(turns: InboundTurns, socket: Duplex, ws: Paused, listener: DataListener, replacement: DataListener) {
     this.#turns = turns
     this.#socket = socket
     this.#ws = ws
     this.#listener = listener
-    this.#attached = attached
+    this.#replacement = replacement
   }
 
   data(chunk: Buffer): void {
@@ -116,7 +138,7 @@ class Gate {
 
   #forward(chunk: Buffer): void {
     // Once the socket closed, or ws stopped reading it, its listener must not run any more.
-    if (this.#closed || !this.#attached()) return
+    if (this.#closed || !this.#socket.rawListeners('data').includes(this.#replacement)) return
     this.#listener.call(this.#socket, chunk)
   }
 }

@@ -42,12 +42,20 @@ export class UpgradeHandler {
   readonly #slots: AddressSlots
   readonly #maxPerAddress: number
   readonly #turns = new InboundTurns()
+  /** The `close` listener of every upgraded socket, shared: gives back the slot of the address it holds. */
+  readonly #releaseSlot: (this: Duplex) => void
 
   constructor(host: UpgradeHost, options: UpgradeOptions) {
     this.#host = host
     this.#paths = new Set(options.paths)
     this.#maxPerAddress = options.maxPerAddress
-    this.#slots = new AddressSlots(options.maxPerAddress)
+    const slots = (this.#slots = new AddressSlots(options.maxPerAddress))
+    this.#releaseSlot = function releaseSlot(this: Duplex): void {
+      const address = (this as Slotted)[kSlot]
+      if (address === undefined) return
+      ;(this as Slotted)[kSlot] = undefined
+      slots.release(address)
+    }
     this.#wss = new WsServer({ noServer: true, maxPayload: options.maxPayload, perMessageDeflate: false, clientTracking: false })
   }
 
@@ -78,7 +86,8 @@ export class UpgradeHandler {
       return answer(socket, 429, { error, code: ErrorCode.TOO_MANY_CONNECTIONS })
     }
     // The TCP socket's end frees the slot, however it ends: closed, cut, or refused by ws below.
-    socket.once('close', () => this.#slots.release(address))
+    ;(socket as Slotted)[kSlot] = address
+    socket.on('close', this.#releaseSlot)
     // The 101 answer and the first frame (the welcome) leave in one write: corked until the end
     // of the turn, like every frame (write-coalescer.ts). A refusal's end() flushes the cork.
     if (socket instanceof Socket) corkForTurn(socket)
@@ -90,6 +99,10 @@ export class UpgradeHandler {
     })
   }
 }
+
+/** The client address whose slot an upgraded socket holds, until its `close`. */
+const kSlot = Symbol('roomcast.slot')
+type Slotted = Duplex & { [kSlot]?: string | undefined }
 
 function destroy(this: Duplex): void {
   this.destroy()

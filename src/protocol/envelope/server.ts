@@ -70,6 +70,24 @@ export function decodeEnvelope(raw: RawFrame, limits?: JsonShapeLimits): Inbound
   }
 }
 
+/** Per server name: the welcome data after its connection_id, for each (authenticated, secure). */
+const welcomeTails = /* @__PURE__ */ new Map<string, { message: string; rateLimit: number; tails: (string | undefined)[] }>()
+
+function welcomeTail(info: WelcomeInfo): string {
+  let memo = welcomeTails.get(info.server)
+  if (memo === undefined || memo.message !== info.message || memo.rateLimit !== info.rateLimit) {
+    memo = { message: info.message, rateLimit: info.rateLimit, tails: [] }
+    welcomeTails.set(info.server, memo)
+  }
+  const k = (info.authenticated ? 2 : 0) + (info.secure ? 1 : 0)
+  let tail = memo.tails[k]
+  if (tail === undefined) {
+    const rest = { server: info.server, message: info.message, authenticated: info.authenticated, secure: info.secure, rate_limit: info.rateLimit }
+    tail = memo.tails[k] = JSON.stringify(rest).slice(1)
+  }
+  return tail
+}
+
 /** The server side of the `envelope` dialect of mcp_common.websocket (docs/protocol.md A). */
 export const envelopeServerCodec: ServerCodec = {
   decode: decodeEnvelope,
@@ -95,14 +113,8 @@ export const envelopeServerCodec: ServerCodec = {
     return envelopeFrame('event', null, TOKEN_EXPIRING_EVENT, JSON.stringify({ expires_at: new Date(expiresAt).toISOString(), expires_in: expiresIn }))
   },
   encodeWelcome(info: WelcomeInfo): string {
-    const data = {
-      connection_id: info.connectionId,
-      server: info.server,
-      message: info.message,
-      authenticated: info.authenticated,
-      secure: info.secure,
-      rate_limit: info.rateLimit,
-    }
-    return envelopeFrame('event', null, 'session.created', JSON.stringify(data))
+    // JSON.stringify({connection_id, server, message, authenticated, secure, rate_limit}), with
+    // everything after the connection id encoded once per server (a welcome per connection).
+    return envelopeFrame('event', null, 'session.created', `{"connection_id":${JSON.stringify(info.connectionId)},${welcomeTail(info)}`)
   },
 }

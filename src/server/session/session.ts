@@ -1,3 +1,4 @@
+import type { WebSocket } from 'ws'
 import type { Identity } from '../../auth/identity.js'
 import { ErrorCode } from '../../protocol/codes.js'
 import type { Inbound, RawFrame, ReplyTo } from '../../protocol/messages.js'
@@ -7,6 +8,28 @@ import { destinations, OrderedAnswers, runRequest } from './answer.js'
 import { FirstFrameAuth } from './first-frame-auth.js'
 import type { SessionHost } from './host.js'
 import { SessionAuth } from './session-auth.js'
+
+const kSession = Symbol('roomcast.session')
+type WithSession = WebSocket & { [kSession]?: Session }
+
+/** The session reading `socket`, once Session.start ran. */
+export function sessionOf(socket: WebSocket): Session | undefined {
+  return (socket as WithSession)[kSession]
+}
+
+// The socket listeners, shared by every session (a connection costs no closures for them).
+function onMessage(this: WebSocket, raw: RawFrame): void {
+  ;(this as WithSession)[kSession]?.frame(raw)
+}
+
+// A protocol pong proves the client still receives (the keepalive's proof); it is not a frame
+// of the client's own, so it leaves lastSeen (the flat dialect's silence) alone.
+function onPong(this: WebSocket): void {
+  const conn = (this as WithSession)[kSession]?.conn
+  if (conn === undefined) return
+  conn.lastPong = Date.now()
+  conn.pingSentAt = 0
+}
 
 /**
  * One connection's protocol: admit → auth → dispatch, with its rate budget and heartbeat
@@ -35,13 +58,9 @@ export class Session {
   /** Listens to the socket, then either waits for the auth frame or welcomes at once. */
   start(upgradeUrl: string | undefined): void {
     const socket = this.conn.socket
-    socket.on('message', (raw) => this.frame(raw as Buffer))
-    // A protocol pong proves the client still receives (the keepalive's proof); it is not a frame
-    // of the client's own, so it leaves lastSeen (the flat dialect's silence) alone.
-    socket.on('pong', () => {
-      this.conn.lastPong = Date.now()
-      this.conn.pingSentAt = 0
-    })
+    ;(socket as WithSession)[kSession] = this
+    socket.on('message', onMessage)
+    socket.on('pong', onPong)
     const host = this.#host
     this.#auth.start()
     if (host.dialect.authFirst(host.settings)) {
