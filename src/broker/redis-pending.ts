@@ -1,11 +1,17 @@
 import type { Logger } from 'pino'
 import type { Adoption, PendingStore, PendingTiming, StoredEntry } from './pending-store.js'
-import { PENDING_ADOPT, PENDING_PUBLISH, PENDING_RELEASE, PENDING_WRITE } from './pending-scripts.js'
+import { PENDING_ADOPT, PENDING_PUBLISH, PENDING_RELEASE, PENDING_WRITE, PENDING_WRITE_GROUPED } from './pending-scripts.js'
 import type { RedisNames } from './redis-channels.js'
 import type { ScriptRunner } from './redis-history.js'
 
 /** Operations per write script: bounds the time Redis spends in one call. */
 const MAX_BATCH = 500
+/** Recipients per grouped write script (one Redis): bounds the time Redis spends in one call. */
+const MAX_GROUPED = 2000
+/** Identities whose encoding for the grouped script is kept (then forgotten all at once). */
+const MAX_ENCODINGS = 100_000
+/** One Redis: how often at most each record written to has its expiry renewed (its writes leave it alone). */
+const RENEW_PERIOD_MS = 5000
 
 export interface RedisPendingDeps {
   /** The publishing connection (shared with the transport and the history store), or null before it is open. */
@@ -27,6 +33,15 @@ interface Op {
   readonly value: string
 }
 
+/** One Redis: the same write (or removal, value '') of one event for several identities, in the order they came. */
+interface Group {
+  readonly field: string
+  readonly value: string
+  readonly attempts: number
+  readonly order: number
+  readonly identities: string[]
+}
+
 /**
  * The durable record of pending tracked deliveries on Redis (pending-store.ts, pending-scripts.ts).
  * Writes and removals are queued and sent once per turn of the event loop, in one script (on a
@@ -41,6 +56,14 @@ export class RedisPending implements PendingStore {
   #self = ''
   #timing: PendingTiming = { keepMs: 60_000, maxPerIdentity: 1000 }
   #ops: Op[] = []
+  /** One Redis: this turn's writes and removals, grouped per event; the latest group of each event id. */
+  #groups: Group[] = []
+  #latest = new Map<string, Group>()
+  #grouped = 0
+  readonly #encodings = new Map<string, string>()
+  /** The records renewed in the current period (RENEW_PERIOD_MS) of the clock. */
+  readonly #renewed = new Set<string>()
+  #period = 0
   /** Frame texts of this turn's writes, once per event: the records refer to them. */
   #frames = new Map<string, string>()
   #flushing: NodeJS.Immediate | null = null
@@ -58,6 +81,16 @@ export class RedisPending implements PendingStore {
   }
 
   put(identity: string, entry: StoredEntry): void {
+    if (!this.#deps.sharded) {
+      // One value per event for all its recipients of this turn (the same order and attempts).
+      const g = this.#latest.get(entry.id)
+      if (g !== undefined && g.value !== '' && g.attempts === entry.attempts && g.order === entry.order) this.#join(g, identity)
+      else {
+        this.#frames.set(entry.id, entry.text)
+        this.#group(entry.id, encodeEntry(entry, false), entry.attempts, entry.order, identity)
+      }
+      return
+    }
     const names = this.#deps.names()
     if (names === null) return
     this.#frames.set(entry.id, entry.text)
@@ -65,6 +98,12 @@ export class RedisPending implements PendingStore {
   }
 
   remove(identity: string, id: string): void {
+    if (!this.#deps.sharded) {
+      const g = this.#latest.get(id)
+      if (g !== undefined && g.value === '') this.#join(g, identity)
+      else this.#group(id, '', 0, 0, identity)
+      return
+    }
     const names = this.#deps.names()
     if (names === null) return
     this.#queue({ key: names.pending(identity).entries, field: id, value: '' })
@@ -85,9 +124,13 @@ export class RedisPending implements PendingStore {
     const reply = (await redis.eval(PENDING_ADOPT, 2, keys.owner, keys.entries, this.#self, owner, this.#timing.keepMs)) as string[] | null
     // Another instance took it between the read and the script: look again soon.
     if (reply === null) return { wait: 100 }
+    // The script set the record's expiry to the keep time: renewed again before the next write.
+    this.#renewed.delete(identity)
     const decoded: StoredEntry[] = []
     let unreadable = 0
     for (let i = 0; i + 1 < reply.length; i += 2) {
+      // The record's own empty field (PENDING_WRITE_GROUPED), not an event.
+      if (reply[i] === '') continue
       const entry = decodeEntry(reply[i] as string, reply[i + 1] as string)
       if (entry !== null) decoded.push(entry)
       else unreadable++
@@ -166,9 +209,94 @@ export class RedisPending implements PendingStore {
     this.#flushing ??= setImmediate(() => this.#flush())
   }
 
+  /** A new group, after every earlier one of its event id (so the operations on one field keep their order). */
+  #group(field: string, value: string, attempts: number, order: number, identity: string): void {
+    const g: Group = { field, value, attempts, order, identities: [identity] }
+    this.#groups.push(g)
+    this.#latest.set(field, g)
+    this.#grouped++
+    this.#flushing ??= setImmediate(() => this.#flush())
+  }
+
+  #join(g: Group, identity: string): void {
+    g.identities.push(identity)
+    this.#grouped++
+  }
+
+  /** One Redis: this turn's groups in as few scripts as MAX_GROUPED allows, the frames in the first, before the records. */
+  #flushGrouped(): void {
+    const groups = this.#groups
+    const frames = this.#frames
+    const count = this.#grouped
+    this.#groups = []
+    this.#latest = new Map()
+    this.#frames = new Map()
+    this.#grouped = 0
+    const redis = this.#ready()
+    const names = this.#deps.names()
+    if (redis === null || names === null) {
+      this.lostWrites += count
+      return
+    }
+    const lost = (n: number) => (err: unknown) => {
+      this.lostWrites += n
+      this.#deps.logger?.debug({ err: (err as Error).message }, 'pending deliveries not recorded')
+    }
+    const head = [this.#timing.keepMs, names.pending('').entries, names.pendingFrame(''), this.#timing.keepMs + 2 * RENEW_PERIOD_MS]
+    let args: (string | number)[] = [...head, frames.size]
+    for (const [id, text] of frames) args.push(id, text)
+    // Each record written to is renewed once per period, before its writes: its expiry is then at
+    // least the keep time after any write of the period (renewed at most one period before, for
+    // the keep time plus two periods).
+    const period = Math.floor(Date.now() / RENEW_PERIOD_MS)
+    if (period !== this.#period) {
+      this.#period = period
+      this.#renewed.clear()
+    }
+    let renew = ''
+    for (const g of groups) {
+      if (g.value === '') continue
+      for (const identity of g.identities) {
+        if (this.#renewed.has(identity)) continue
+        this.#renewed.add(identity)
+        renew += this.#encoded(identity)
+      }
+    }
+    if (renew !== '') args.push('', '', renew)
+    let inScript = 0
+    for (const g of groups) {
+      for (let from = 0; from < g.identities.length; ) {
+        const n = Math.min(g.identities.length - from, MAX_GROUPED - inScript)
+        let ids = ''
+        for (let i = from; i < from + n; i++) ids += this.#encoded(g.identities[i] as string)
+        args.push(g.field, g.value, ids)
+        from += n
+        inScript += n
+        if (inScript >= MAX_GROUPED) {
+          redis.eval(PENDING_WRITE_GROUPED, 0, ...args).catch(lost(inScript))
+          args = [...head, 0]
+          inScript = 0
+        }
+      }
+    }
+    if (inScript > 0 || frames.size > 0) redis.eval(PENDING_WRITE_GROUPED, 0, ...args).catch(lost(inScript))
+  }
+
+  /** `<length in bytes>:<identity>`, as the grouped script reads it (kept per identity: the same few are written every turn). */
+  #encoded(identity: string): string {
+    let e = this.#encodings.get(identity)
+    if (e === undefined) {
+      if (this.#encodings.size >= MAX_ENCODINGS) this.#encodings.clear()
+      e = `${Buffer.byteLength(identity)}:${identity}`
+      this.#encodings.set(identity, e)
+    }
+    return e
+  }
+
   #flush(): void {
     if (this.#flushing !== null) clearImmediate(this.#flushing)
     this.#flushing = null
+    if (!this.#deps.sharded) return this.#flushGrouped()
     const ops = this.#ops
     if (ops.length === 0) return
     this.#ops = []

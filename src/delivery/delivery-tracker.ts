@@ -291,7 +291,8 @@ export class DeliveryTracker {
 
   #add(rec: Recipient, id: string, event: string, frame: TrackedFrame, target: DeliveryTarget | null, attempts: number): Entry {
     if (frame.refs++ === 0) this.#pendingBytes += frame.bytes.length
-    const order = this.#record === null ? 0 : entryOrder()
+    // One place per event for all its recipients (their records share one value per turn).
+    const order = this.#record === null ? 0 : (frame.order ??= entryOrder())
     const entry: Entry = { id, event, frame, recipient: rec, target, attempts, due: 0, done: false, order }
     entry.due = this.#queue.push(entry, this.#clock.now() + this.#opts.ackTimeoutMs)
     rec.entries.set(id, entry)

@@ -14,6 +14,8 @@ export interface TrackedFrame {
   refs: number
   /** The frame's text, once a durable record needed it (computed once for all recipients). */
   text?: string
+  /** Its place among its recipients' events in the durable record (entryOrder() when first tracked), once recorded. */
+  order?: number
 }
 
 /**

@@ -1,0 +1,66 @@
+import { Redis } from 'ioredis'
+import { afterEach, describe, expect, it } from 'vitest'
+import { redisNames } from '../../src/broker/redis-channels.js'
+import { RedisPending } from '../../src/broker/redis-pending.js'
+import { useBackend } from '../helpers/redis-backends.js'
+
+/**
+ * The durable record on one Redis is written grouped (pending-scripts.ts PENDING_WRITE_GROUPED):
+ * one value per event for all its recipients, each identity's key built by the script from the
+ * identity's length and text, and each record's expiry renewed once per period instead of on
+ * every write. These check what that must keep: each entry under its own identity's key,
+ * whatever characters the identity holds, and no record ever left without an expiry.
+ */
+
+const clients: Redis[] = []
+afterEach(() => {
+  for (const c of clients.splice(0)) c.disconnect()
+})
+
+const IDENTITIES = ['a', 'é:ü\n1:x', '3:{z}', 'x'.repeat(300), '日本', '0:', ':']
+
+describe('the grouped durable record on one Redis', () => {
+  const backend = useBackend('redis')
+
+  it('writes every identity\'s entries under its own key, keeps an expiry after its last entry goes, and adopts only the entries', async () => {
+    const settings = backend.settings('grouped:')
+    if (!('url' in settings)) throw new Error('one Redis expected')
+    const raw = new Redis(settings.url)
+    clients.push(raw)
+    await raw.ping()
+    const names = redisNames('grouped:', 'svc')
+    const store = new RedisPending({ connection: () => raw, names: () => names, leaseMs: 6000, sharded: false, publishCommand: 'publish' })
+    store.open('self', { keepMs: 60_000, maxPerIdentity: 100 })
+    // The store writes at the end of the turn, on the same connection as these reads: a turn, then a round trip.
+    const written = async () => {
+      await new Promise((resolve) => setImmediate(resolve))
+      await raw.ping()
+    }
+    const entry = (id: string, order: number) => ({ id, event: 'task.done', text: `{"id":"${id}"}`, attempts: 1, order })
+
+    for (const identity of IDENTITIES) store.put(identity, entry('e1', 1))
+    store.put('a', entry('e2', 2))
+    await written()
+    for (const identity of IDENTITIES) {
+      const fields = await raw.hgetall(names.pending(identity).entries)
+      expect(Object.keys(fields).filter((f) => f !== '').sort(), identity).toEqual(identity === 'a' ? ['e1', 'e2'] : ['e1'])
+      expect(await raw.pttl(names.pending(identity).entries), identity).toBeGreaterThan(60_000)
+    }
+    expect(await raw.get(names.pendingFrame('e1'))).toBe('{"id":"e1"}')
+
+    // Every entry acknowledged, then a new one in the same period (no renewal): the record still expires.
+    for (const identity of IDENTITIES) store.remove(identity, 'e1')
+    store.remove('a', 'e2')
+    await written()
+    for (const identity of IDENTITIES) store.put(identity, entry('e3', 3))
+    await written()
+    for (const identity of IDENTITIES) {
+      expect(Object.keys(await raw.hgetall(names.pending(identity).entries)).filter((f) => f !== ''), identity).toEqual(['e3'])
+      expect(await raw.pttl(names.pending(identity).entries), identity).toBeGreaterThan(0)
+    }
+
+    const adopted = await store.adopt('é:ü\n1:x')
+    expect(adopted !== null && 'entries' in adopted ? adopted.entries.map((e) => [e.id, e.text, e.attempts]) : adopted).toEqual([['e3', '{"id":"e3"}', 1]])
+    store.close()
+  })
+})
