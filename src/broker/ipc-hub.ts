@@ -1,5 +1,6 @@
 import { ROOM_CHANNEL_PREFIX } from './cluster-channels.js'
-import { ipcEnvelope, ipcPayload, type IpcRequest, IpcRequestSchema } from './ipc-messages.js'
+import { IpcBatch } from './ipc-batch.js'
+import { type IpcAnswer, ipcPayloads, type IpcRequest, IpcRequestSchema } from './ipc-messages.js'
 import { MemoryHistory } from './memory-history.js'
 import type { Publication } from '../protocol/messages.js'
 
@@ -18,6 +19,8 @@ interface Member {
   readonly channels: Set<string>
   everyRoom: boolean
   readonly listener: (message: unknown) => void
+  /** What this worker is sent in the current turn, sent as one message at its end. */
+  readonly batch: IpcBatch
   /** The primary's asks this worker has not answered yet, by id. */
   readonly asks: Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>
 }
@@ -28,7 +31,8 @@ interface Member {
  * reaches a worker without subscribers), and holds the service's one history store, so a
  * channel's offsets come from one sequence whichever worker publishes. Appending and relaying
  * happen in one turn of the primary, in the order the requests arrived: every worker sees a
- * channel's publications in offset order.
+ * channel's publications in offset order. Everything one turn sends a worker (relayed messages,
+ * answers, asks) leaves as one batch at the turn's end, in that order (ipc-batch.ts).
  */
 export class IpcHub {
   readonly #members = new Map<IpcPeer, Member>()
@@ -58,7 +62,8 @@ export class IpcHub {
 
   attach(peer: IpcPeer): void {
     const listener = (raw: unknown) => this.#receive(peer, raw)
-    this.#members.set(peer, { channels: new Set(), everyRoom: false, listener, asks: new Map() })
+    const batch = new IpcBatch(peer, () => peer.isConnected?.() !== false)
+    this.#members.set(peer, { channels: new Set(), everyRoom: false, listener, batch, asks: new Map() })
     peer.on('message', listener)
   }
 
@@ -68,6 +73,7 @@ export class IpcHub {
     if (m === undefined) return
     peer.off('message', m.listener)
     this.#members.delete(peer)
+    m.batch.drop(new Error('the worker is gone'))
     for (const a of m.asks.values()) a.reject(new Error('the worker is gone'))
     m.asks.clear()
   }
@@ -90,8 +96,8 @@ export class IpcHub {
         fn(v)
       }
       m.asks.set(id, { resolve: settle(resolve), reject: settle(reject) })
-      peer.send(ipcEnvelope({ v: 1, op: 'ask', id, name, arg }), undefined, undefined, (err) => {
-        if (err === null || !m.asks.has(id)) return
+      m.batch.push({ v: 1, op: 'ask', id, name, arg }, (err) => {
+        if (!m.asks.has(id)) return
         m.asks.get(id)?.reject(err)
         m.asks.delete(id)
       })
@@ -112,25 +118,33 @@ export class IpcHub {
   relay(channel: string, bytes: string, echoless: IpcPeer | null = null): number {
     const room = channel.startsWith(ROOM_CHANNEL_PREFIX)
     let receivers = 0
-    const msg = ipcEnvelope({ v: 1, op: 'message', bytes })
+    const msg: IpcAnswer = { v: 1, op: 'message', bytes }
     for (const [peer, m] of this.#members) {
       if (!(m.channels.has(channel) || (room && m.everyRoom))) continue
       if (peer.isConnected?.() === false) continue
       receivers++
-      if (peer !== echoless) peer.send(msg, undefined, undefined, () => {})
+      if (peer !== echoless) m.batch.push(msg)
     }
     return receivers
   }
 
+  /** `send` calls made to `peer` so far and the messages they carried. */
+  sentTo(peer: IpcPeer): { readonly sends: number; readonly messages: number } | undefined {
+    const b = this.#members.get(peer)?.batch
+    return b === undefined ? undefined : { sends: b.sends, messages: b.messages }
+  }
+
   #receive(peer: IpcPeer, raw: unknown): void {
-    const payload = ipcPayload(raw)
-    if (payload === undefined) return
-    const parsed = IpcRequestSchema.safeParse(payload)
-    if (!parsed.success) {
-      this.#malformed++
-      return
+    const payloads = ipcPayloads(raw)
+    if (payloads === undefined) return
+    for (const payload of payloads) {
+      const parsed = IpcRequestSchema.safeParse(payload)
+      if (parsed.success) this.#request(peer, parsed.data)
+      else this.#malformed++
     }
-    const req = parsed.data
+  }
+
+  #request(peer: IpcPeer, req: IpcRequest): void {
     if (req.op === 'reply' || req.op === 'reply_failed') return this.#replied(peer, req)
     let value: unknown
     try {
@@ -183,9 +197,7 @@ export class IpcHub {
   }
 
   #answer(peer: IpcPeer, id: number, value: unknown): void {
-    const send = (msg: Parameters<typeof ipcEnvelope>[0]) => {
-      if (peer.isConnected?.() !== false) peer.send(ipcEnvelope(msg), undefined, undefined, () => {})
-    }
+    const send = (msg: IpcAnswer) => this.#members.get(peer)?.batch.push(msg)
     Promise.resolve(value).then(
       (v) => send({ v: 1, op: 'done', id, value: v }),
       (err: unknown) => send({ v: 1, op: 'failed', id, error: err instanceof Error ? err.message : String(err) }),

@@ -1,4 +1,5 @@
-import { type IpcAnswer, IpcAnswerSchema, type IpcAsk, ipcEnvelope, ipcPayload } from './ipc-messages.js'
+import { IpcBatch } from './ipc-batch.js'
+import { type IpcAnswer, IpcAnswerSchema, type IpcAsk, ipcPayloads, type IpcRequest } from './ipc-messages.js'
 
 /** The IPC channel of a worker to its primary: `process` in a node:cluster worker. */
 export interface IpcPort {
@@ -13,8 +14,9 @@ export interface IpcPort {
  * A worker's requests to its primary and the primary's answers, by id, over one IPC channel
  * shared by the ipc transport, the ipc history store and the runner. Relayed cluster messages
  * go to `onMessage`; what the primary asks of this worker is answered by the handler `answer`
- * registered under its name. When the channel closes (the primary is gone) every pending request is
- * rejected and `onLost` is told.
+ * registered under its name. Whatever one turn sends leaves as one batch (ipc-batch.ts), requests
+ * and replies in the order they were made. When the channel closes (the primary is gone) every
+ * pending request is rejected and `onLost` is told.
  */
 export class IpcLink {
   readonly #port: IpcPort
@@ -22,13 +24,16 @@ export class IpcLink {
   readonly #messageListeners: ((bytes: string) => void)[] = []
   readonly #lostListeners: (() => void)[] = []
   readonly #answers = new Map<string, (arg: unknown) => unknown>()
+  readonly #batch: IpcBatch
   #next = 0
   malformed = 0
 
   constructor(port: IpcPort) {
     this.#port = port
+    this.#batch = new IpcBatch(port, () => port.connected)
     port.on('message', (raw) => this.#receive(raw))
     port.on('disconnect', () => {
+      this.#batch.drop(new Error('the primary is gone (IPC channel closed)'))
       for (const p of this.#pending.values()) p.reject(new Error('the primary is gone (IPC channel closed)'))
       this.#pending.clear()
       for (const l of this.#lostListeners) l()
@@ -52,14 +57,18 @@ export class IpcLink {
     this.#answers.set(name, handler)
   }
 
+  /** `send` calls to the primary so far and the messages they carried. */
+  get sent(): { readonly sends: number; readonly messages: number } {
+    return { sends: this.#batch.sends, messages: this.#batch.messages }
+  }
+
   /** Sends a request; resolves with the primary's answer, rejects with its error or when the channel is closed. */
   ask(request: IpcAsk): Promise<unknown> {
     if (!this.#port.connected || this.#port.send === undefined) return Promise.reject(new Error('no IPC channel to the primary'))
     const id = this.#next++
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
-      this.#port.send?.(ipcEnvelope({ ...request, v: 1, id } as Parameters<typeof ipcEnvelope>[0]), undefined, undefined, (err) => {
-        if (err === null) return
+      this.#batch.push({ ...request, v: 1, id } as IpcRequest, (err) => {
         this.#pending.delete(id)
         reject(err)
       })
@@ -67,19 +76,18 @@ export class IpcLink {
   }
 
   #receive(raw: unknown): void {
-    const payload = ipcPayload(raw)
-    if (payload === undefined) return
-    const parsed = IpcAnswerSchema.safeParse(payload)
-    if (!parsed.success) {
-      this.malformed++
-      return
+    const payloads = ipcPayloads(raw)
+    if (payloads === undefined) return
+    for (const payload of payloads) {
+      const parsed = IpcAnswerSchema.safeParse(payload)
+      if (parsed.success) this.#answer(parsed.data)
+      else this.malformed++
     }
-    this.#answer(parsed.data)
   }
 
   #reply(id: number, name: string, arg: unknown): void {
-    const send = (msg: Parameters<typeof ipcEnvelope>[0]) => {
-      if (this.#port.connected) this.#port.send?.(ipcEnvelope(msg), undefined, undefined, () => {})
+    const send = (msg: IpcRequest) => {
+      if (this.#port.connected) this.#batch.push(msg)
     }
     const handler = this.#answers.get(name)
     new Promise((resolve) => {

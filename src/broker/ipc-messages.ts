@@ -6,7 +6,9 @@ import { z } from 'zod'
  * by. Requests carry an id; the primary answers each with `done` (a number, a stream position
  * or page) or `failed`. The primary may ask a worker too (`ask`: its status, its clients), and
  * the worker answers with `reply` or `reply_failed` under the primary's id. Whatever crosses is
- * `safeParse`d; what fails is dropped and counted.
+ * `safeParse`d; what fails is dropped and counted. Under the key goes one message or an array of
+ * them in the order they were sent (ipc-batch.ts: everything one turn produced, in one `send`); each
+ * is parsed on its own, so a malformed one costs only itself.
  */
 export const IPC_KEY = 'roomcast_ipc'
 
@@ -47,12 +49,14 @@ export type IpcAnswer = z.output<typeof IpcAnswerSchema>
 type OwnRequest = Exclude<IpcRequest, { op: 'reply' | 'reply_failed' }>
 export type IpcAsk = OwnRequest extends infer R ? (R extends OwnRequest ? Omit<R, 'v' | 'id'> : never) : never
 
-/** Wraps a message for the IPC channel. */
-export function ipcEnvelope(msg: IpcRequest | IpcAnswer): Record<string, unknown> {
+/** Wraps a message, or a batch of them in order, for the IPC channel. */
+export function ipcEnvelope(msg: IpcRequest | IpcAnswer | readonly (IpcRequest | IpcAnswer)[]): Record<string, unknown> {
   return { [IPC_KEY]: msg }
 }
 
-/** The roomcast message inside `raw`, or undefined when `raw` is not one of ours (node's, another library's). */
-export function ipcPayload(raw: unknown): unknown {
-  return typeof raw === 'object' && raw !== null && Object.hasOwn(raw, IPC_KEY) ? (raw as Record<string, unknown>)[IPC_KEY] : undefined
+/** The roomcast messages inside `raw` in order, or undefined when `raw` is not ours (node's, another library's). */
+export function ipcPayloads(raw: unknown): readonly unknown[] | undefined {
+  if (typeof raw !== 'object' || raw === null || !Object.hasOwn(raw, IPC_KEY)) return undefined
+  const payload = (raw as Record<string, unknown>)[IPC_KEY]
+  return Array.isArray(payload) ? payload : [payload]
 }

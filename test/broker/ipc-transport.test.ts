@@ -97,6 +97,40 @@ describe('ipc transport: workers meeting through their primary (two child proces
     expect(hub.malformed).toBe(0)
   })
 
+  it('many publications in one turn from one worker reach the other workers exactly once and in order, in batches, history offsets among them', async () => {
+    const [a, b, c] = (await start(3)) as [Child, Child, Child]
+    for (const w of [b, c]) {
+      w.ask({ subscribe: 'room:many' })
+      await w.heard('subscribed')
+      w.ask({ subscribe: 'room:kept' })
+      await w.heard('subscribed', 2)
+    }
+    // a publishes them all in one turn: plain ones on room:many, every third one stored on room:kept.
+    const n = 600
+    const pubs = Array.from({ length: n }, (_, i) => (i % 3 === 2 ? pub('room:kept', `k${i}`) : pub('room:many', `m${i}`)))
+    a.ask({ publish: pubs, history: HISTORY, historyChannels: ['room:kept'] })
+    const [published] = await a.heard('published')
+    const kept = pubs.filter((p) => p.channel === 'room:kept')
+    expect(published!.published).toEqual(pubs.map((p) => (p.channel === 'room:kept' ? kept.indexOf(p) + 1 : null)))
+    for (const w of [b, c]) {
+      while (w.delivered('room:many').length + w.delivered('room:kept').length < n) await once(w.proc, 'test')
+      expect(w.delivered('room:many').map((p) => p.id)).toEqual(pubs.filter((p) => p.channel === 'room:many').map((p) => p.id))
+      expect(w.delivered('room:kept').map((p) => p.id)).toEqual(kept.map((p) => p.id))
+      expect(w.delivered('room:kept').map((p) => p.position?.offset)).toEqual(kept.map((_, i) => i + 1))
+    }
+    for (const w of [a, b, c]) w.ask({ stats: true })
+    const [sa, sb, sc] = await Promise.all([a, b, c].map(async (w) => (await w.heard('stats'))[0]!.stats as { relayed: number; sent: { sends: number; messages: number } }))
+    // Exactly once: nothing more came, and nothing came back to a (it subscribes neither channel:
+    // it delivers its plain publications locally, its stored ones only if it subscribed).
+    expect([sa!.relayed, sb!.relayed, sc!.relayed]).toEqual([0, n, n])
+    expect(a.delivered('room:many').length + a.delivered('room:kept').length).toBe(n - kept.length)
+    // Batched both ways: a's n requests went up in fewer sends, and each other worker got its n in fewer.
+    expect(sa!.sent.messages).toBeGreaterThanOrEqual(n)
+    expect(sa!.sent.sends).toBeLessThan(n / 2)
+    for (const w of [b, c]) expect(hub.sentTo(w.proc)!.sends).toBeLessThan(n / 2)
+    expect(hub.malformed).toBe(0)
+  })
+
   it('history offsets come from one sequence: a storm from two workers is numbered 1..N without a gap, in order on every worker', async () => {
     const [a, b] = (await start(2)) as [Child, Child]
     a.ask({ subscribe: 'room:h' })
