@@ -8,8 +8,16 @@
 //                      on best-effort channels (no history, no since)
 //   SlowConsumer       raw envelope on the busy history channels, stops reading for seconds
 //                      at a time (the server cuts it as a slow consumer)
+//   PythonClients      real Python clients (pyclients.py: python3-websockets, a few processes
+//                      holding many connections) on best-effort channels
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import { RoomcastClient } from '../../dist/src/client/index.js'
+
+const PYCLIENTS = join(fileURLToPath(import.meta.url), '..', 'pyclients.py')
 
 const TRACKED = /^(task|subtask|message)\./
 
@@ -258,5 +266,68 @@ export class RawEnvelope {
   close() {
     this.closed = true
     this.ws?.terminate()
+  }
+}
+
+/**
+ * Real Python clients (/usr/bin/python3 with Debian's python3-websockets, bench/chaos/pyclients.py):
+ * `procs` processes, each holding many envelope connections the way mcp_common.websocket does
+ * (event-frame subscribe with data.room, the library's own keepalive, a fixed 1 s reconnect).
+ * Their connection states and receipts come back as JSON lines, recorded here like the others'.
+ */
+export class PythonClients {
+  constructor({ clients, urls, rec, procs = 4 }) {
+    this.clients = clients // [{ name, channels }]
+    this.urls = urls
+    this.rec = rec
+    this.procs = Math.max(1, Math.min(procs, clients.length))
+    this.children = []
+    this.upSet = new Set()
+    this.exits = []
+  }
+
+  start() {
+    for (let i = 0; i < this.procs; i++) {
+      const mine = this.clients.filter((_, j) => j % this.procs === i)
+      const child = spawn('/usr/bin/python3', [PYCLIENTS, JSON.stringify({ urls: this.urls, clients: mine })], { stdio: ['pipe', 'pipe', 'pipe'] })
+      const proc = { child, closed: false, exited: new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal }))) }
+      proc.exited.then((e) => {
+        if (!proc.closed) this.rec.log('python.exit', { proc: i, ...e })
+      })
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        let o
+        try {
+          o = JSON.parse(line)
+        } catch {
+          this.rec.log('python.stdout', { proc: i, line: line.slice(0, 300) })
+          return
+        }
+        if (o.k === 'rx') this.rec.rx({ c: o.c, u: o.u, ch: o.ch })
+        else if (o.k === 'conn') {
+          if (o.up) this.upSet.add(o.c)
+          else this.upSet.delete(o.c)
+          this.rec.log('conn', { c: o.c, up: o.up, ...(o.up ? {} : { code: o.code }) })
+        } else if (o.k === 'closed') proc.closed = true
+        else this.rec.log(`python.${o.k}`, { proc: i, ...o })
+      })
+      createInterface({ input: child.stderr }).on('line', (line) => this.rec.log('python.stderr', { proc: i, line: line.slice(0, 500) }))
+      this.children.push(proc)
+    }
+  }
+
+  get up() {
+    return this.upSet.size
+  }
+
+  /** Ends stdin: each process closes its connections, says `closed` and exits; killed after 10 s. */
+  async close() {
+    await Promise.all(
+      this.children.map(async (p) => {
+        p.child.stdin.end()
+        const t = setTimeout(() => p.child.kill('SIGKILL'), 10000)
+        await p.exited
+        clearTimeout(t)
+      }),
+    )
   }
 }

@@ -7,6 +7,7 @@
 //
 //   npm run build && npm run chaos -- --minutes 10 [--seed 7] [--clients 300] [--rate 20]
 //                                     [--faults all|none|kind,…] [--sample 60] [--out DIR] [--cluster]
+//                                     [--python-procs 4]
 // --cluster: a Redis Cluster of three masters with a replica each instead of one redis-server.
 // --faults none --minutes 60 is the soak: heap and RSS of every process sampled every --sample s.
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -17,7 +18,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { FaultProxy } from './proxy.mjs'
 import { Recorder, seeded } from './record.mjs'
 import { Instance, Redis, RedisCluster, createOutboxDatabase, terminateListeners } from './cluster.mjs'
-import { FlatAgent, RawEnvelope, RecoveringClient } from './clients.mjs'
+import { FlatAgent, PythonClients, RawEnvelope, RecoveringClient } from './clients.mjs'
 import { McpPublisher, OutboxPublisher, httpPublish } from './publishers.mjs'
 import { checkRun } from './check.mjs'
 
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     sample: { type: 'string', default: '60' },
     out: { type: 'string' },
     cluster: { type: 'boolean', default: false },
+    'python-procs': { type: 'string', default: '4' }, // processes holding the Python clients' connections
   },
 })
 const MINUTES = Number(values.minutes)
@@ -107,23 +109,27 @@ say(`instances up: ${instances.map((x) => `${x.name}:${x.port}→proxy ${proxies
 const nSlow = Math.max(2, Math.round(CLIENTS * 0.02))
 const nAgents = Math.round(CLIENTS * 0.4)
 const nRec = Math.round(CLIENTS * 0.4)
-const nRaw = Math.max(0, CLIENTS - nSlow - nAgents - nRec)
+const nRawAll = Math.max(0, CLIENTS - nSlow - nAgents - nRec) // raw envelope: half Node, half real Python
+const nPy = Math.round(nRawAll / 2)
+const nRaw = nRawAll - nPy
 const W = Math.max(4, Math.round(nRec / 5)) // history channels: ~5 recovering subscribers each
-const P = Math.max(2, Math.round(nRaw / 5)) // best-effort pool channels
+const P = Math.max(2, Math.round(nRawAll / 5)) // best-effort pool channels
 const G = 5 // agent topics
 const wfChannels = Array.from({ length: W }, (_, i) => `workflow:w${i}`)
 const poolChannels = Array.from({ length: P }, (_, i) => `pool:p${i}`)
 const agents = Array.from({ length: nAgents }, (_, i) => new FlatAgent({ index: i, urls: urlsOf(ctx), rec, random: trafficRandom, topics: G }))
 const recs = Array.from({ length: nRec }, (_, i) => new RecoveringClient({ index: i, urls: urlsOf(wf), rec, random: trafficRandom, channels: [wfChannels[i % W]] }))
 const raws = Array.from({ length: nRaw }, (_, i) => new RawEnvelope({ name: `raw-${i}`, urls: urlsOf(wf), rec, random: trafficRandom, channels: [poolChannels[i % P]] }))
+const py = new PythonClients({ clients: Array.from({ length: nPy }, (_, i) => ({ name: `py-${i}`, channels: [poolChannels[i % P]] })), urls: urlsOf(wf), rec, procs: Number(values['python-procs']) })
 const slows = Array.from({ length: nSlow }, (_, i) => new RawEnvelope({ name: `slow-${i}`, urls: urlsOf(wf), rec, random: trafficRandom, channels: wfChannels, slow: true }))
 const pubClients = Array.from({ length: 3 }, (_, i) => new RecoveringClient({ index: 1000 + i, urls: urlsOf(wf), rec, random: trafficRandom, channels: [] }))
 for (const a of agents) a.start()
 for (const r of [...raws, ...slows]) r.start()
+py.start()
 for (let i = 0; i < recs.length; i += 20) await Promise.all(recs.slice(i, i + 20).map((c) => c.start()))
 await Promise.all(pubClients.map((c) => c.start()))
-rec.log('clients', { agents: nAgents, recovering: nRec, raw: nRaw, slow: nSlow, history_channels: W, pool_channels: P })
-say(`clients: ${nAgents} flat agents, ${nRec} recovering (roomcast/client) on ${W} history channels, ${nRaw} raw envelope on ${P} pool channels, ${nSlow} slow consumers, 3 socket publishers`)
+rec.log('clients', { agents: nAgents, recovering: nRec, raw: nRaw, python: nPy, python_procs: py.procs, slow: nSlow, history_channels: W, pool_channels: P })
+say(`clients: ${nAgents} flat agents, ${nRec} recovering (roomcast/client) on ${W} history channels, ${nRaw} raw envelope (Node) and ${nPy} Python (${py.procs} processes) on ${P} pool channels, ${nSlow} slow consumers, 3 socket publishers`)
 
 // --- publishers ---
 const mcp = new Map(instances.map((x) => [x, new McpPublisher(x.mcpPort)]))
@@ -326,7 +332,7 @@ const sampler = (async () => {
     while (sampling && Date.now() < next) await sleep(500)
   }
 })()
-const progress = setInterval(() => say(`running: ${uidSeq} publications, ${agents.filter((a) => a.up).length}/${nAgents} agents up, ${recs.filter((c) => c.state === 'open').length}/${nRec} recovering open`), 60000)
+const progress = setInterval(() => say(`running: ${uidSeq} publications, ${agents.filter((a) => a.up).length}/${nAgents} agents up, ${recs.filter((c) => c.state === 'open').length}/${nRec} recovering open, ${py.up}/${nPy} Python up`), 60000)
 
 // --- the end ---
 await sleep(MINUTES * 60000)
@@ -365,11 +371,12 @@ async function census(label) {
 }
 const openClients = {
   context: agents.filter((a) => a.up).length,
-  workflow: recs.filter((c) => c.state === 'open').length + [...raws, ...slows].filter((r) => r.up).length + pubClients.filter((c) => c.state === 'open').length,
+  workflow: recs.filter((c) => c.state === 'open').length + [...raws, ...slows].filter((r) => r.up).length + py.up + pubClients.filter((c) => c.state === 'open').length,
 }
 rec.log('open.clients', openClients)
 await census('before-close')
 for (const c of [...agents, ...recs, ...raws, ...slows, ...pubClients]) c.close()
+await py.close()
 for (const m of mcp.values()) m.close()
 outbox.close()
 // A socket's end reaches the server at once, or at its next ping timeout when a peer vanished
