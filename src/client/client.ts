@@ -278,14 +278,19 @@ export class RoomcastClient<E extends EventMap = EventMap> {
     for (const w of this.#openWaiters) w.resolve()
     this.#openWaiters.clear()
     if (resubscribe) {
+      // No answer (CLOSED: the connection went; TIMEOUT: nothing came, and a silent connection is
+      // dropped too) keeps the channel: the next connection subscribes again, as after any loss.
+      // Only a refusal drops it, and is reported.
       for (const channel of this.#subs.keys()) {
         this.#subscribeNow(channel, true).catch((err: RoomcastError) => {
+          if (err.code === 'CLOSED' || err.code === 'TIMEOUT') return
           this.#subs.delete(channel)
           this.#emitError(err)
         })
       }
       for (const pattern of this.#observing) {
         this.request('observe', { pattern }).catch((err: RoomcastError) => {
+          if (err.code === 'CLOSED' || err.code === 'TIMEOUT') return
           this.#observing.delete(pattern)
           this.#emitError(err)
         })
