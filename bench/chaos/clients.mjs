@@ -186,9 +186,18 @@ export class RecoveringClient {
   async start() {
     await this.client.connect()
     for (const ch of this.channels) {
-      const s = await this.client.subscribe(ch)
-      // Where this client's promise starts: every accepted publication above this offset is owed.
-      this.rec.log('start', { c: this.name, ch, pos: s.position })
+      // The first subscribe can meet a lost connection too (a loaded host misses pings): try again.
+      for (;;) {
+        try {
+          const s = await this.client.subscribe(ch)
+          // Where this client's promise starts: every accepted publication above this offset is owed.
+          this.rec.log('start', { c: this.name, ch, pos: s.position })
+          break
+        } catch (e) {
+          this.rec.log('start.retry', { c: this.name, ch, code: e.code ?? null })
+          await new Promise((r) => setTimeout(r, 500))
+        }
+      }
     }
   }
 

@@ -14,7 +14,7 @@ import { ROOT, freePort, rssBytes } from '../lib/servers.js'
 const run = promisify(execFile)
 const PG_ADMIN = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
-async function waitTcp(port, isAlive, ms = 30000) {
+async function waitTcp(port, isAlive, ms = 90000) { // a boot beside other work took over 30 s at load 30
   const end = Date.now() + ms
   while (Date.now() < end) {
     if (!isAlive()) throw new Error(`process died before listening on ${port}`)

@@ -15,7 +15,8 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { loadavg, tmpdir } from 'node:os'
-import { FaultProxy } from './proxy.mjs'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { RemoteProxy } from './proxy-host.mjs'
 import { Recorder, seeded } from './record.mjs'
 import { Instance, Redis, RedisCluster, createOutboxDatabase, terminateListeners } from './cluster.mjs'
 import { FlatAgent, PythonClients, RawEnvelope, RecoveringClient } from './clients.mjs'
@@ -96,7 +97,8 @@ for (let i = 0; i < 3; i++) instances.push(new Instance({ name: `context-${i}`, 
 await Promise.all(instances.map((x) => x.start()))
 const proxies = new Map()
 for (const inst of instances) {
-  const p = new FaultProxy({ port: inst.port })
+  // Each proxy in its own process (bench/chaos/proxy-host.mjs): in this one they starved the clients.
+  const p = new RemoteProxy({ port: inst.port })
   await p.listen()
   proxies.set(inst, p)
 }
@@ -290,7 +292,7 @@ async function fault() {
       note({ target: 'postgres', terminated: await terminateListeners(db.url, outbox.pid === null ? [] : [outbox.pid]) })
       return
     case 'proxy-cut':
-      note({ target: inst.name, connections: proxies.get(inst).cut() })
+      note({ target: inst.name, connections: await proxies.get(inst).cut() })
       return
     case 'proxy-stall':
       note({ target: inst.name, ms: dur })
@@ -304,7 +306,7 @@ async function fault() {
       return
     case 'proxy-half-open': {
       const dir = faultRandom() < 0.5 ? 'down' : 'up'
-      note({ target: inst.name, dir, connections: proxies.get(inst).halfOpen(dir, 0.3, faultRandom) })
+      note({ target: inst.name, dir, connections: await proxies.get(inst).halfOpen(dir, 0.3, Math.floor(faultRandom() * 2 ** 32)) })
       return
     }
   }
@@ -332,7 +334,16 @@ const sampler = (async () => {
     while (sampling && Date.now() < next) await sleep(500)
   }
 })()
-const progress = setInterval(() => say(`running: ${uidSeq} publications, ${agents.filter((a) => a.up).length}/${nAgents} agents up, ${recs.filter((c) => c.state === 'open').length}/${nRec} recovering open, ${py.up}/${nPy} Python up`), 60000)
+// The harness's own event-loop delay: its clients answer the servers' pings (5 s to answer) from
+// this loop, so a delay of seconds here shows up as heartbeat timeouts that no fault caused.
+const lag = monitorEventLoopDelay({ resolution: 20 })
+lag.enable()
+const progress = setInterval(() => {
+  const l = { p50_ms: Math.round(lag.percentile(50) / 1e6), p99_ms: Math.round(lag.percentile(99) / 1e6), max_ms: Math.round(lag.max / 1e6) }
+  lag.reset()
+  rec.log('harness.lag', l)
+  say(`running: ${uidSeq} publications, ${agents.filter((a) => a.up).length}/${nAgents} agents up, ${recs.filter((c) => c.state === 'open').length}/${nRec} recovering open, ${py.up}/${nPy} Python up; harness event-loop delay p99 ${l.p99_ms} ms, max ${l.max_ms} ms`)
+}, 60000)
 
 // --- the end ---
 await sleep(MINUTES * 60000)
