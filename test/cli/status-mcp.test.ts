@@ -30,14 +30,14 @@ describe('roomcast status and roomcast mcp against a running roomcast serve', { 
 
   it('status exits 0 and says healthy, asking websocket_health_check over MCP', async () => {
     expect(svc!.mcpPort).toBeGreaterThan(0)
-    const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', ...ports()])
+    const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', ...ports(), '--timeout', '25'], 60_000)
     expect(r.code, r.stdout + r.stderr).toBe(0)
     expect(r.stdout.trim()).toBe(`workflow: healthy on 127.0.0.1:${svc!.port} (0 connections, 0 channels)`)
   })
 
   it('status exits 1 when only MCP is unreachable, saying the ws port answers', async () => {
     const nowhere = await freePort()
-    const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', '--port', String(svc!.port), '--mcp-port', String(nowhere)])
+    const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', '--port', String(svc!.port), '--mcp-port', String(nowhere), '--timeout', '25'], 60_000)
     expect(r.code).toBe(1)
     expect(r.stdout.trim()).toMatch(
       new RegExp(`^workflow: MCP unreachable at http://127\\.0\\.0\\.1:${nowhere}/mcp: connect ECONNREFUSED .*, but http://127\\.0\\.0\\.1:${svc!.port}/health answers \\(workflow, healthy\\): check mcp.port or --mcp-port$`),
@@ -45,7 +45,7 @@ describe('roomcast status and roomcast mcp against a running roomcast serve', { 
   })
 
   it('status exits 1 when the MCP endpoint belongs to another service', async () => {
-    const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'patterns', ...ports()])
+    const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'patterns', ...ports(), '--timeout', '25'], 60_000)
     expect(r.code).toBe(1)
     expect(r.stdout).toContain('is the MCP endpoint of workflow, not patterns')
   })
@@ -65,7 +65,7 @@ describe('roomcast status and roomcast mcp against a running roomcast serve', { 
     expect(await callErr(stdio!, 'websocket_health_check')).toMatch(
       new RegExp(`^Service workflow not reachable at http://127\\.0\\.0\\.1:${svc!.mcpPort}/mcp: .*ECONNREFUSED`),
     )
-    const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', ...ports()])
+    const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', ...ports(), '--timeout', '25'], 60_000)
     expect(r.code).toBe(1)
     const [ws, mcp] = [`http://127\\.0\\.0\\.1:${svc!.port}/health`, `http://127\\.0\\.0\\.1:${svc!.mcpPort}/mcp`]
     expect(r.stdout).toMatch(new RegExp(`^workflow: unreachable at ${ws}: connect ECONNREFUSED .*; MCP at ${mcp}: connect ECONNREFUSED`))
@@ -78,9 +78,9 @@ describe('roomcast status and roomcast mcp against a running roomcast serve', { 
     http.listen(0, '127.0.0.1')
     await once(http, 'listening')
     const port = (http.address() as AddressInfo).port
-    const asMcp = await run(process.execPath, ['bin/roomcast.js', 'status', 'tests', '--mcp-port', String(port)])
+    const asMcp = await run(process.execPath, ['bin/roomcast.js', 'status', 'tests', '--mcp-port', String(port), '--timeout', '25'], 60_000)
     const nowhere = await freePort()
-    const asWs = await run(process.execPath, ['bin/roomcast.js', 'status', 'tests', '--port', String(port), '--mcp-port', String(nowhere)])
+    const asWs = await run(process.execPath, ['bin/roomcast.js', 'status', 'tests', '--port', String(port), '--mcp-port', String(nowhere), '--timeout', '25'], 60_000)
     http.close()
     expect(asMcp.code).toBe(1)
     expect(asMcp.stdout.trim()).toBe(`tests: not a roomcast service at http://127.0.0.1:${port}/mcp: Unexpected content type: text/html`)
@@ -106,9 +106,9 @@ describe('roomcast status and roomcast mcp against a running roomcast serve', { 
     const keyed = await serveCli('workflow', ['--settings', 'test/fixtures/api-key.yaml'])
     try {
       const at = ['--port', String(keyed.port), '--mcp-port', String(keyed.mcpPort)]
-      const ok = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', '--settings', 'test/fixtures/api-key.yaml', ...at])
+      const ok = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', '--settings', 'test/fixtures/api-key.yaml', ...at, '--timeout', '25'], 60_000)
       expect(ok.code, ok.stdout + ok.stderr).toBe(0)
-      const refused = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', ...at])
+      const refused = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', ...at, '--timeout', '25'], 60_000)
       expect(refused.code).toBe(1)
       expect(refused.stdout).toContain(`workflow: refused at http://127.0.0.1:${keyed.mcpPort}/mcp (HTTP 401)`)
       expect(refused.stdout).toContain('Missing or invalid API key')
@@ -121,7 +121,7 @@ describe('roomcast status and roomcast mcp against a running roomcast serve', { 
     const off = await serveCli('workflow', ['--settings', 'test/fixtures/mcp-disabled.yaml'])
     try {
       expect(off.mcpPort, 'no "MCP listening" log line').toBe(0)
-      const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', '--settings', 'test/fixtures/mcp-disabled.yaml', '--port', String(off.port)])
+      const r = await run(process.execPath, ['bin/roomcast.js', 'status', 'workflow', '--settings', 'test/fixtures/mcp-disabled.yaml', '--port', String(off.port), '--timeout', '25'], 60_000)
       expect(r.code, r.stdout + r.stderr).toBe(0)
       expect(r.stdout).toContain('MCP is disabled in its settings')
       expect(r.stdout).toContain(`workflow: healthy on 127.0.0.1:${off.port}`)

@@ -80,7 +80,9 @@ export class CliProcess {
 
 /** Runs `roomcast <args>` to its end; resolves with exit code and output. */
 export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | string; stdout: string; stderr: string }> {
-  const p = new CliProcess(args, env)
+  // `status` waits 5 s for an answer by default; a service on a host at load 30 took longer (a
+  // fresh-clone run read "unreachable" from a live one). A test that means a short wait says so.
+  const p = new CliProcess(args[0] === 'status' && !args.includes('--timeout') ? [...args, '--timeout', '60'] : args, env)
   const code = await p.exited
   return { code, stdout: p.stdout, stderr: p.stderr }
 }
