@@ -34,7 +34,9 @@ describe('roomcast CLI (built dist/, real processes)', { timeout: PROCESS_TEST_T
   })
 
   it('status of a service that is draining exits 1 and says it is unavailable', async () => {
-    const file = settingsFile('draining.yaml', 'drain_timeout: 30\n')
+    // A drain that outlasts the test (the process is SIGKILLed after it): in a fresh-clone run at
+    // load 27 the status call found both ports closed, the service gone before it asked.
+    const file = settingsFile('draining.yaml', 'drain_timeout: 600\n')
     const p = start(['serve', 'workflow', '--port', '0', '--settings', file])
     const port = await p.port('workflow')
     const deaf = await TestClient.connect(`ws://127.0.0.1:${port}/ws`)
@@ -44,7 +46,7 @@ describe('roomcast CLI (built dist/, real processes)', { timeout: PROCESS_TEST_T
     expect((await polite.closed).code).toBe(1001)
     const r = await runCli(['status', 'workflow', '--port', String(port)])
     expect(r.code).toBe(1)
-    expect(r.stdout).toMatch(/^workflow: unavailable on 127\.0\.0\.1:\d+ \(HTTP 503: shutting down or overloaded\)/)
+    expect(r.stdout, `the service's log:\n${p.stdout}${p.stderr}`).toMatch(/^workflow: unavailable on 127\.0\.0\.1:\d+ \(HTTP 503: shutting down or overloaded\)/)
   })
 
   it('a second signal during the drain exits at once with 1', async () => {
