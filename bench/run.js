@@ -23,6 +23,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --subs LIST       fan-out subscriber counts (default 1000,5000)
   --storm LIST      connect-storm sizes (default 5000,19000)
   --storm-concurrency N  handshakes in flight during a storm (default 500)
+  --handshake-timeout MS storm: a handshake not ready within MS fails (default 15000); every
+                    failure is counted by its cause (HTTP status, close code, socket error, or a
+                    timeout and how far it got: TCP connect, 101, first frame)
   --reconnect N     subscribers that drop and reconnect together (default 5000), while
                     --reconnect-rate publications/s go on (default 50), away --away MS (default 1000)
   --attackers N     abuse: connections sending heavy frames (default 5), each one every
@@ -55,6 +58,7 @@ const { values } = parseArgs({
     subs: { type: 'string', default: '1000,5000' },
     storm: { type: 'string', default: '5000,19000' },
     'storm-concurrency': { type: 'string', default: '500' },
+    'handshake-timeout': { type: 'string', default: '15000' },
     reconnect: { type: 'string', default: '5000' },
     'presence-subs': { type: 'string', default: '10000' },
     'status-calls': { type: 'string', default: '20000' },
@@ -117,7 +121,7 @@ const common = { warmupMs: Number(values.warmup), measureMs: Number(values.measu
 const plan = []
 for (const sc of list(values.scenario)) {
   if (sc === 'fanout') for (const n of nums(values.subs)) plan.push({ name: `fanout ${n}`, scenario: 'fanout', cfg: { ...common, subscribers: n, window: Number(values.window), rate: Number(values.rate) } })
-  else if (sc === 'storm') for (const n of nums(values.storm)) plan.push({ name: `storm ${n}`, scenario: 'storm', cfg: { ...common, connections: n, concurrency: Number(values['storm-concurrency']) } })
+  else if (sc === 'storm') for (const n of nums(values.storm)) plan.push({ name: `storm ${n}`, scenario: 'storm', cfg: { ...common, connections: n, concurrency: Number(values['storm-concurrency']), handshakeTimeoutMs: Number(values['handshake-timeout']) } })
   else if (sc === 'channels') plan.push({ name: 'channels 5000', scenario: 'channels', cfg: { ...common, subscribers: 5000, window: 64, sharedEvery: 1000 } })
   else if (sc === 'reconnect') plan.push({ name: `reconnect ${values.reconnect}`, scenario: 'reconnect', cfg: { ...common, concurrency: 500, subscribers: Number(values.reconnect), pubsPerSec: Number(values['reconnect-rate']), awayMs: Number(values.away), warmupMs: 2000 } })
   else if (sc === 'abuse') plan.push({ name: `abuse ${values.attackers}×${values['frame-keys']} keys`, scenario: 'abuse', cfg: { ...common, attackers: Number(values.attackers), attackEveryMs: Number(values['attack-every']), frameBytes: Number(values['frame-bytes']), frameKeys: Number(values['frame-keys']), pingGapMs: Number(values['ping-gap']) } })
@@ -171,7 +175,10 @@ function brief(r) {
   if (r.connectionsPerSec !== undefined) {
     const heap = r.heap == null ? '' : `, heap after GC ${r.heap.perConnectionKB} KB/conn (idle heap ${r.heap.idleHeapMB} MB, RSS ${r.heap.idleRssMB} MB)`
     const cpu = r.storm?.roomcastSeconds == null ? '' : `, ${Math.round((r.storm.roomcastSeconds / r.connections) * 1e6)} µs/conn`
-    return `${r.connections} conns, ${r.errors} errors, ${r.connectionsPerSec}/s, ${r.rss?.perConnectionKB} KB/conn${cpu}${heap}`
+    const causes = r.errors > 0 && r.errorCauses !== undefined ? ` (${Object.entries(r.errorCauses).map(([k, v]) => `${v} ${k}`).join(', ')})` : ''
+    const lag = r.loadgenLagMs == null ? '' : ` (load generator's loop delay p99/max ${r.loadgenLagMs.p99}/${r.loadgenLagMs.max} ms)`
+    const hs = r.handshakeMs == null ? '' : `, handshake p50/p99/max ${r.handshakeMs.p50}/${r.handshakeMs.p99}/${r.handshakeMs.max} ms${lag}`
+    return `${r.connections} conns, ${r.errors} errors${causes}, ${r.connectionsPerSec}/s${hs}, ${r.rss?.perConnectionKB} KB/conn${cpu}${heap}`
   }
   return `${r.roundTripsPerSec} rt/s, p99 ${r.latencyMs.p99} ms`
 }

@@ -60,6 +60,18 @@ const total = (results, name, server, get) => {
   return xs.length === 0 ? '–' : String(xs.reduce((a, b) => a + b, 0))
 }
 
+/** A storm's failed handshakes over every round, with their causes summed (older results: the total alone). */
+function errorsWithCauses(results, name, server) {
+  const sum = total(results, name, server, (r) => r.errors)
+  const causes = {}
+  for (const r of results) {
+    if (r.name !== name || r.server !== server || r.result.failed !== undefined) continue
+    for (const [cause, count] of Object.entries(r.result.errorCauses ?? {})) causes[cause] = (causes[cause] ?? 0) + count
+  }
+  const named = Object.entries(causes).map(([cause, count]) => `${count} ${cause}`)
+  return named.length === 0 ? sum : `${sum} (${named.join('; ')})`
+}
+
 function failures(results, name, server) {
   const n = results.filter((r) => r.name === name && r.server === server && r.result.failed !== undefined).length
   return n === 0 ? '' : ` (${n} failed)`
@@ -199,7 +211,8 @@ const COLUMNS = {
     ['server', s + failures(R, n, s)],
     ['connections/s', spread(pick(R, n, s, (r) => r.connectionsPerSec))],
     ['× ws-plain', ratio(R, n, s, 'ws-plain', (r) => r.connectionsPerSec)],
-    ['errors', total(R, n, s, (r) => r.errors)],
+    ['errors (causes)', errorsWithCauses(R, n, s)],
+    ['handshake p99 / max ms', `${spread(pick(R, n, s, (r) => r.handshakeMs?.p99))} / ${spread(pick(R, n, s, (r) => r.handshakeMs?.max))}`],
     ['RSS KB/conn', spread(pick(R, n, s, (r) => r.rss.perConnectionKB), 2)],
     ['RSS × ws-plain', ratio(R, n, s, 'ws-plain', (r) => r.rss.perConnectionKB)],
     ['kernel slab KB/conn (host-wide, ½ of both ends)', spread(pick(R, n, s, (r) => r.rss.kernelSlabKB), 2)],

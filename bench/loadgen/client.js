@@ -1,6 +1,7 @@
 // One load-generator connection speaking one of the benchmarked wire protocols. Deliveries
 // are recognised by a `"seq":` field in the payload, read straight from the frame's bytes so
 // the generator never JSON-parses a delivery (it must not be the bottleneck).
+import { performance } from 'node:perf_hooks'
 import WebSocket from 'ws'
 
 const SEQ = Buffer.from('"seq":')
@@ -148,7 +149,14 @@ export class Client {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(base + this.proto.path, { perMessageDeflate: false, skipUTF8Validation: true })
       this.ws = ws
-      const timer = setTimeout(() => fail(new Error('handshake timeout')), timeoutMs)
+      // How far a failed handshake got: the TCP connect, the 101 answer, or neither (a storm's error causes).
+      let stage = 'before TCP connect'
+      ws._req?.once('socket', (s) => s.once('connect', () => (stage = 'after TCP connect, before 101')))
+      ws.once('upgrade', () => (stage = 'after 101, before the first frame'))
+      // The timer runs before the turn's I/O: on a starved load generator the answer may already
+      // wait in the socket when it fires. setImmediate looks again after that I/O is read, so the
+      // generator's own lag does not count as the server's failure.
+      const timer = setTimeout(() => setImmediate(() => fail(new Error(`handshake timeout (${timeoutMs / 1000} s), ${stage}`))), timeoutMs)
       const done = () => {
         clearTimeout(timer)
         this.isReady = true
@@ -161,10 +169,13 @@ export class Client {
           reject(err)
         }
       }
-      ws.on('error', fail)
+      ws.on('error', (err) => fail(err.code === undefined ? err : new Error(`${err.code} (${err.message})`)))
       ws.on('close', (code) => {
         if (!this.isReady) fail(new Error(`closed ${code} before ready`))
-        else this.closedEarly = true
+        else {
+          this.closedEarly = true
+          this.closeCode = code
+        }
       })
       ws.on('open', () => {
         if (this.proto.readyOnOpen) done()
@@ -244,25 +255,37 @@ export class Client {
   }
 }
 
-/** Opens `n` clients with at most `concurrency` handshakes in flight; counts failures. */
-export async function openMany(proto, bases, n, concurrency) {
+/**
+ * Opens `n` clients with at most `concurrency` handshakes in flight; counts failures by cause
+ * (an HTTP status, a close code, a socket error, a timeout and how far the handshake got).
+ */
+export async function openMany(proto, bases, n, concurrency, timeoutMs = 15000) {
   const clients = []
   let next = 0
   let errors = 0
   const firstErrors = []
+  /** Each failure's cause (its message with numbers kept: an HTTP status, a close code) → count. */
+  const causes = {}
+  /** Each completed handshake's time (ms), from the connect to ready. */
+  const took = []
   const worker = async () => {
     while (next < n) {
       const i = next++
       const c = new Client(proto, i)
+      const t0 = performance.now()
       try {
-        await c.open(bases[i % bases.length])
+        await c.open(bases[i % bases.length], timeoutMs)
         clients.push(c)
+        took.push(performance.now() - t0)
       } catch (err) {
         errors++
         if (firstErrors.length < 3) firstErrors.push(err.message)
+        causes[err.message] = (causes[err.message] ?? 0) + 1
       }
     }
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker))
-  return { clients, errors, firstErrors }
+    took.sort((a, b) => a - b)
+  const at = (q) => (took.length === 0 ? null : Math.round(took[Math.min(took.length - 1, Math.floor(q * took.length))]))
+  return { clients, errors, firstErrors, causes, handshakeMs: { p50: at(0.5), p99: at(0.99), max: at(1) } }
 }

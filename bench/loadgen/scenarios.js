@@ -2,7 +2,7 @@
 // result object; `mark(name)` tells the runner when a measured window starts and ends so it
 // can sample the server's CPU over the same window.
 import { get as httpGet } from 'node:http'
-import { performance } from 'node:perf_hooks'
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Client, openMany } from './client.js'
 import { Tracker } from './tracker.js'
@@ -182,19 +182,32 @@ export async function storm(proto, cfg, mark, waitRelease) {
   const cpu = process.cpuUsage()
   mark('storm:start')
   const t0 = performance.now()
-  const opened = await openMany(proto, cfg.urls, cfg.connections, cfg.concurrency)
+  // The generator's own event-loop delay: a handshake timeout is only the server's when this stays well below it.
+  const lag = monitorEventLoopDelay({ resolution: 10 })
+  lag.enable()
+  const opened = await openMany(proto, cfg.urls, cfg.connections, cfg.concurrency, cfg.handshakeTimeoutMs)
+  lag.disable()
   const wall = performance.now() - t0
   mark('storm:end')
   const loadgenCpu = cpuPercent(cpu, wall)
   await sleep(1000)
   await waitRelease({ connected: opened.clients.length })
   let closedEarly = 0
-  for (const c of opened.clients) if (c.closedEarly) closedEarly++
+  const errorCauses = { ...opened.causes }
+  for (const c of opened.clients) {
+    if (!c.closedEarly) continue
+    closedEarly++
+    const cause = `closed ${c.closeCode} after ready`
+    errorCauses[cause] = (errorCauses[cause] ?? 0) + 1
+  }
   for (const c of opened.clients) c.close()
   return {
     connections: opened.clients.length,
     errors: opened.errors + closedEarly,
     errorSamples: opened.firstErrors,
+    errorCauses,
+    handshakeMs: opened.handshakeMs,
+    loadgenLagMs: { p99: Math.round(lag.percentile(99) / 1e6), max: Math.round(lag.max / 1e6) },
     connectMs: Math.round(wall),
     connectionsPerSec: Math.round((opened.clients.length / wall) * 1000),
     loadgenCpu,
