@@ -3,22 +3,17 @@ import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
-import { allServices, SERVICES, type ServiceEntry } from '../services/index.js'
+import { allServices, CATALOG, type ServiceInfo } from '../services/catalog.js'
 import { loadSettings, SettingsError, type Settings, type SettingsInput, workerCount } from './config/settings.js'
 import type { Broker } from './broker/broker.js'
-import { runPrimary } from './cli/primary.js'
-import { WorkerRole } from './cli/worker-role.js'
+import type { WorkerRole } from './cli/worker-role.js'
 import { envelopeDialect } from './dialects/envelope.js'
 import { tlsProblems } from './server/http-transport.js'
 import { publicChannelProblems } from './server/public-channels.js'
-import { McpPlugin } from './mcp/mcp-plugin.js'
 import { mcpPortOf } from './mcp/mcp-port.js'
 import type { RemoteTarget } from './mcp/remote.js'
-import { MetricsPlugin } from './metrics/metrics-plugin.js'
-import { cliLogger } from './cli/logger.js'
 import { describeStartError } from './cli/start-error.js'
 import { startedByNpm, StopSignals } from './cli/stop-signals.js'
-import { token } from './cli/token.js'
 import { parseCommand } from './cli/options.js'
 import { commandNames, commandUsage, didYouMean, serviceArg, usage, UsageError, version } from './cli/usage.js'
 
@@ -40,10 +35,10 @@ function settingsFile(service: string, explicit: string | undefined): string {
   return join(settingsDir(), `${service}.yaml`)
 }
 
-let known: Readonly<Record<string, ServiceEntry>> | undefined
+let known: Readonly<Record<string, ServiceInfo>> | undefined
 
 /** The built-in services and those declared in the settings folder's files, read once. */
-function services(): Readonly<Record<string, ServiceEntry>> {
+function services(): Readonly<Record<string, ServiceInfo>> {
   known ??= allServices(settingsDir())
   return known
 }
@@ -55,11 +50,11 @@ function serviceNames(): string[] {
 /** A declared service's `service` block belongs to a file of its own name, and no built-in is redeclared. */
 function declarationProblems(name: string, settings: Settings): string[] {
   const decl = settings.service
-  if (Object.hasOwn(SERVICES, name)) {
+  if (Object.hasOwn(CATALOG, name)) {
     return decl === null ? [] : [`service: ${name} is a built-in service (its channels and events are code); declare a new service in a file of its own name`]
   }
   if (decl === null) return []
-  if (Object.hasOwn(SERVICES, decl.name)) return [`service.name: ${decl.name} shadows the built-in service ${decl.name}; choose another name`]
+  if (Object.hasOwn(CATALOG, decl.name)) return [`service.name: ${decl.name} shadows the built-in service ${decl.name}; choose another name`]
   if (decl.name !== name) return [`service.name: expected ${JSON.stringify(name)}, the settings file's name, got ${JSON.stringify(decl.name)}`]
   return []
 }
@@ -149,13 +144,17 @@ function portClashes(loaded: readonly Loaded[], explicit: string | undefined): s
 
 /** Starts the services one by one until all listen, one fails (its one-line reason is returned) or a stop is asked for. */
 async function startAll(loaded: readonly Loaded[], logger: Logger, servers: Closable[], stop: StopSignals, worker: WorkerRole | null = null): Promise<string | null> {
+  // Loaded only here: help, status, token and a workers' primary never need them (nor the MCP SDK when MCP is off).
+  const { MetricsPlugin } = await import('./metrics/metrics-plugin.js')
+  const { McpPlugin } = loaded.some((l) => l.settings.mcp.enabled) ? await import('./mcp/mcp-plugin.js') : { McpPlugin: null }
   for (const { name, settings } of loaded) {
     if (stop.stopping) break
     const broker: Broker | undefined = worker?.broker(settings, logger)
     const group = worker?.group()
-    const server = (services()[name] as ServiceEntry).create(settings, { logger, ...(broker !== undefined ? { broker } : {}), ...(group !== undefined ? { workers: group } : {}) })
+    const create = await (services()[name] as ServiceInfo).load()
+    const server = create(settings, { logger, ...(broker !== undefined ? { broker } : {}), ...(group !== undefined ? { workers: group } : {}) })
     server.use(worker?.metrics() ?? new MetricsPlugin())
-    if (settings.mcp.enabled) server.use(new McpPlugin())
+    if (settings.mcp.enabled && McpPlugin !== null) server.use(new McpPlugin())
     servers.push(server)
     try {
       await server.listen()
@@ -204,14 +203,17 @@ async function serve(args: string[]): Promise<number> {
     console.error(`roomcast: ${many.name} asks for ${workerCount(many.settings)} workers: workers need one program per service (roomcast serve ${many.name})`)
     return 1
   }
+  const { cliLogger } = await import('./cli/logger.js')
   const base = cliLogger(loaded[0]?.settings ?? { log_level: 'info', log_format: 'auto' })
   const logger = many !== undefined && cluster.isWorker ? base.child({ worker: cluster.worker?.id }) : base
   // Before anything listens: a signal during the start is a graceful stop too.
   const stop = new StopSignals(logger, { watchParent: startedByNpm() })
   if (many !== undefined && cluster.isPrimary) {
+    const { runPrimary } = await import('./cli/primary.js')
     return runPrimary({ service: many.name, workers: workerCount(many.settings), accept: many.settings.workers_accept, drainSeconds: many.settings.drain_timeout, logger, stop })
   }
   if (many === undefined) return serveHere(loaded, target, logger, stop, null)
+  const { WorkerRole } = await import('./cli/worker-role.js')
   const worker = new WorkerRole(stop)
   let code = 1
   try {
@@ -268,6 +270,7 @@ async function startDashboard(loaded: readonly Loaded[], logger: Logger, servers
 /** `serve dashboard`: the page alone, showing the services where their settings say they listen. */
 async function serveDashboard(portFlag: number | undefined, host: string | undefined): Promise<number> {
   const loaded: Loaded[] = serviceNames().map((name) => ({ name, settings: settingsOf(name, undefined) }))
+  const { cliLogger } = await import('./cli/logger.js')
   const logger = cliLogger(loaded[0]?.settings ?? { log_level: 'info', log_format: 'auto' })
   const stop = new StopSignals(logger, { watchParent: startedByNpm() })
   const { createDashboard, dashboardPort } = await import('./cli/dashboard.js')
@@ -370,8 +373,10 @@ async function run(command: string | undefined, rest: string[]): Promise<number>
       return status(rest)
     case 'mcp':
       return mcp(rest)
-    case 'token':
+    case 'token': {
+      const { token } = await import('./cli/token.js')
       return token(rest, { services: serviceNames(), settingsOf: (name, file) => settingsOf(name, file), fileOf: settingsFile, dialectOf })
+    }
     case '--version':
     case '-v':
     case 'version':

@@ -1,5 +1,5 @@
 import { verifyFlatClaims } from '../../src/auth/flat-verifier.js'
-import { flatDialect } from '../../src/index.js'
+import { flatDialect } from '../../src/dialects/index.js'
 import { tokenSecretProblems } from '../../src/auth/token-policy.js'
 
 /**

@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import { type ServerPlugin, type Settings } from '../../src/index.js'
+import type { ServerPlugin } from '../../src/server/plugin.js'
+import type { Settings } from '../../src/config/settings.js'
 import { redisClusterNames, redisNames } from '../../src/broker/redis-channels.js'
 import { parseNode } from '../../src/broker/redis-cluster-check.js'
 import { openRedis, openRedisCluster } from '../../src/broker/redis-connection.js'

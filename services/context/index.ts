@@ -1,7 +1,11 @@
 import { PostgresSource } from '../../src/sources/postgres-source.js'
-import { type ChannelSpec, type Publication, type ServerOptions, type ServiceHooks, type Settings, type SettingsInput, WebSocketServer } from '../../src/index.js'
+import type { ChannelSpec } from '../../src/protocol/channels.js'
+import type { Publication } from '../../src/protocol/messages.js'
+import { type ServerOptions, WebSocketServer } from '../../src/server/websocket-server.js'
+import type { ServiceHooks } from '../../src/server/service-hooks.js'
+import type { Settings } from '../../src/config/settings.js'
 import { createBroadcaster } from '../common/broadcaster.js'
-import { hmacFlatDialect } from '../common/flat-tokens.js'
+import * as meta from './meta.js'
 import { ContextCluster } from './context-cluster.js'
 import { type ContextEvents, contextEvents, contextRoutes } from './events.js'
 import { SubscriptionRestore } from './subscription-restore.js'
@@ -53,33 +57,14 @@ function contextHooks(parts: ContextParts): ServiceHooks {
 
 /** The context service (the DCM context manager): tasks, agents, sessions, messages and live metrics, flat dialect. */
 export class ContextServer extends WebSocketServer<ContextEvents> {
-  static readonly defaultPort = 3849
-
-  static readonly channels: readonly ChannelSpec[] = [
-    { pattern: 'global' },
-    { pattern: 'metrics' },
-    { pattern: 'agents/{id}', privateTo: 'id' },
-    { pattern: 'sessions/{id}' },
-    { pattern: 'topics/{topic}' },
-  ]
+  static readonly defaultPort = meta.defaultPort
+  static readonly channels: readonly ChannelSpec[] = meta.channels
   /** Events agents must not miss: delivered at least once (docs/protocol.md A.8). */
-  static readonly trackedEvents: readonly string[] = ['task.*', 'subtask.*', 'message.*']
-  /**
-   * The service's own settings defaults, under any settings file (`roomcast serve`): agents publish
-   * over the socket, task, subtask and message events are tracked, and sessions and topics keep
-   * presence with join/leave events. A file changes them only by naming them (`delivery.tracked: []`
-   * turns tracking off, `presence: []` presence).
-   */
-  static readonly defaults = {
-    allow_client_publish: true,
-    delivery: { tracked: [...ContextServer.trackedEvents] },
-    presence: [
-      { channel: 'sessions/{id}', join_leave: true },
-      { channel: 'topics/{topic}', join_leave: true },
-    ],
-  } satisfies Partial<SettingsInput>
+  static readonly trackedEvents: readonly string[] = meta.trackedEvents
+  /** The service's own settings defaults (services/context/meta.ts). */
+  static readonly defaults = meta.defaults
   /** The flat dialect with the HMAC token check (development: agent_id alone). */
-  static readonly dialect = hmacFlatDialect
+  static readonly dialect = meta.dialect
   /** Typed in-process publishing: `server.broadcast.taskCreated({ task_id, session_id })`. */
   readonly broadcast = createBroadcaster(this, contextRoutes)
   readonly cluster: ContextCluster
@@ -141,4 +126,9 @@ export class ContextServer extends WebSocketServer<ContextEvents> {
     const delivery = this.delivery.stats()
     return { connected_clients: this.connectionCount, agents: [...agents], sessions: [...sessions], pending_deliveries: delivery.pending, failed_deliveries: delivery.failed }
   }
+}
+
+/** Builds the context server (services/catalog.ts loads this module only to run one). */
+export function createContext(settings: Settings, options?: ServerOptions): ContextServer {
+  return new ContextServer(settings, options)
 }

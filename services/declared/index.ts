@@ -1,25 +1,18 @@
 import { z } from 'zod'
-import { type ChannelSpec, type EventSchemas, envelopeDialect, type JsonObject, type ServerOptions, type ServiceSpec, type Settings, SettingsError, WebSocketServer } from '../../src/index.js'
-import { type DeclaredService, DeclaredServiceSchema, compileJsonSchema } from '../../src/config/service-declaration.js'
-import { hmacFlatDialect } from '../common/flat-tokens.js'
+import { type EventSchemas, type ServerOptions, type ServiceSpec, WebSocketServer } from '../../src/server/websocket-server.js'
+import type { JsonObject } from '../../src/protocol/messages.js'
+import { type Settings, SettingsError } from '../../src/config/settings.js'
+import { type DeclaredService, compileJsonSchema } from '../../src/config/service-declaration.js'
 import { registerLookup } from '../common/lookup.js'
 import { LatestByKey } from './latest-by-key.js'
+import { declaredChannels, declaredDialect } from './meta.js'
+
+export { declarationOf, declaredChannels, declaredDialect } from './meta.js'
 
 /**
  * A service declared in its settings file alone (`service:`, docs/configuration.md): the same
  * core as the built-in ones, built from the declaration through the spec, with no code of its own.
  */
-
-const DIALECTS = { envelope: envelopeDialect, flat: hmacFlatDialect } as const
-
-/** The declaration's channels as the core takes them. */
-export function declaredChannels(decl: DeclaredService): ChannelSpec[] {
-  return decl.channels.map((c) => (c.private_to === null ? { pattern: c.pattern } : { pattern: c.pattern, privateTo: c.private_to }))
-}
-
-export function declaredDialect(decl: Pick<DeclaredService, 'dialect'>) {
-  return DIALECTS[decl.dialect]
-}
 
 function eventSchemas(decl: DeclaredService): EventSchemas {
   const events: Record<string, z.ZodType<JsonObject>> = {}
@@ -60,11 +53,4 @@ export function createDeclared(settings: Settings, options?: ServerOptions): Web
   const server = new WebSocketServer(spec, channelSettings(settings, decl), options)
   for (const l of lookups) registerLookup(server.requests, l.op, l.key, (id) => l.store.answer(id))
   return server
-}
-
-/** The declaration in a settings document, when it is a valid one (else the settings check reports it). */
-export function declarationOf(doc: unknown): DeclaredService | null {
-  if (typeof doc !== 'object' || doc === null || !('service' in doc)) return null
-  const parsed = DeclaredServiceSchema.safeParse((doc as { service: unknown }).service)
-  return parsed.success ? parsed.data : null
 }

@@ -1,5 +1,8 @@
 import { z } from 'zod'
-import { type ChannelSpec, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
+import type { ChannelSpec } from '../../src/protocol/channels.js'
+import { type ServerOptions, WebSocketServer } from '../../src/server/websocket-server.js'
+import type { Settings } from '../../src/config/settings.js'
+import { channels, defaultPort } from './meta.js'
 import { createBroadcaster } from '../common/broadcaster.js'
 import { registerLookup } from '../common/lookup.js'
 import { type PatternsEvents, patternsEvents, patternsRoutes } from './events.js'
@@ -7,9 +10,8 @@ import { PatternsProjection } from './projection.js'
 
 /** The patterns service (replaces akosha): detected patterns, anomalies, insights, aggregations. */
 export class PatternsServer extends WebSocketServer<PatternsEvents> {
-  static readonly defaultPort = 8692
-
-  static readonly channels: readonly ChannelSpec[] = [{ pattern: 'patterns:{category}' }, { pattern: 'anomalies' }, { pattern: 'insights' }, { pattern: 'metrics' }, { pattern: 'global' }]
+  static readonly defaultPort = defaultPort
+  static readonly channels: readonly ChannelSpec[] = channels
   readonly projection: PatternsProjection
   /** Typed in-process publishing: `server.broadcast.patternDetected({ category, pattern })`. */
   readonly broadcast = createBroadcaster(this, patternsRoutes)
@@ -31,4 +33,9 @@ export class PatternsServer extends WebSocketServer<PatternsEvents> {
     registerLookup(this.requests, 'get_patterns', 'category', (category) => this.projection.patterns(category))
     this.requests.register('get_anomalies', z.looseObject({}), () => this.projection.recentAnomalies())
   }
+}
+
+/** Builds the patterns server (services/catalog.ts loads this module only to run one). */
+export function createPatterns(settings: Settings, options?: ServerOptions): PatternsServer {
+  return new PatternsServer(settings, options)
 }

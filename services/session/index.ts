@@ -1,6 +1,9 @@
 import { z } from 'zod'
-import { type ChannelSpec, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
+import type { ChannelSpec } from '../../src/protocol/channels.js'
+import { type ServerOptions, WebSocketServer } from '../../src/server/websocket-server.js'
+import type { Settings } from '../../src/config/settings.js'
 import { serviceStatus } from '../../src/server/service-status.js'
+import { channels, defaultPort } from './meta.js'
 import { createBroadcaster } from '../common/broadcaster.js'
 import { type SessionEvents, sessionEvents, sessionRoutes } from './events.js'
 import { SessionProjection } from './projection.js'
@@ -10,9 +13,8 @@ const GetStatusParamsSchema = z.looseObject({ session_id: z.string().min(1).null
 
 /** The session service (replaces session-buddy): sessions, checkpoints, captured knowledge. */
 export class SessionServer extends WebSocketServer<SessionEvents> {
-  static readonly defaultPort = 8688
-
-  static readonly channels: readonly ChannelSpec[] = [{ pattern: 'session:{id}' }, { pattern: 'knowledge:{id}' }, { pattern: 'checkpoint:{id}' }, { pattern: 'global' }]
+  static readonly defaultPort = defaultPort
+  static readonly channels: readonly ChannelSpec[] = channels
   readonly projection: SessionProjection
   /** Typed in-process publishing: `server.broadcast.sessionCheckpoint({ session_id })`. */
   readonly broadcast = createBroadcaster(this, sessionRoutes)
@@ -37,4 +39,9 @@ export class SessionServer extends WebSocketServer<SessionEvents> {
       return this.projection.sessionStatus(session_id) ?? { session_id, status: 'not_found' }
     })
   }
+}
+
+/** Builds the session server (services/catalog.ts loads this module only to run one). */
+export function createSession(settings: Settings, options?: ServerOptions): SessionServer {
+  return new SessionServer(settings, options)
 }

@@ -1,4 +1,7 @@
-import { type ChannelSpec, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
+import type { ChannelSpec } from '../../src/protocol/channels.js'
+import { type ServerOptions, WebSocketServer } from '../../src/server/websocket-server.js'
+import type { Settings } from '../../src/config/settings.js'
+import { channels, defaultPort } from './meta.js'
 import { createBroadcaster } from '../common/broadcaster.js'
 import { registerLookup } from '../common/lookup.js'
 import { type TestsEvents, testsEvents, testsRoutes } from './events.js'
@@ -6,9 +9,8 @@ import { TestsProjection } from './projection.js'
 
 /** The tests service (replaces crackerjack): test runs, quality gates, coverage. */
 export class TestsServer extends WebSocketServer<TestsEvents> {
-  static readonly defaultPort = 8686
-
-  static readonly channels: readonly ChannelSpec[] = [{ pattern: 'test:{run_id}' }, { pattern: 'quality:{project}' }, { pattern: 'coverage' }, { pattern: 'global' }]
+  static readonly defaultPort = defaultPort
+  static readonly channels: readonly ChannelSpec[] = channels
   readonly projection: TestsProjection
   /** Typed in-process publishing: `server.broadcast.testFailed({ run_id, test, error })`. */
   readonly broadcast = createBroadcaster(this, testsRoutes)
@@ -30,4 +32,9 @@ export class TestsServer extends WebSocketServer<TestsEvents> {
     registerLookup(this.requests, 'get_test_status', 'run_id', (id) => this.projection.runStatus(id))
     registerLookup(this.requests, 'get_quality_gate', 'project', (project) => this.projection.gateStatus(project))
   }
+}
+
+/** Builds the tests server (services/catalog.ts loads this module only to run one). */
+export function createTests(settings: Settings, options?: ServerOptions): TestsServer {
+  return new TestsServer(settings, options)
 }

@@ -1,4 +1,7 @@
-import { type ChannelSpec, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
+import type { ChannelSpec } from '../../src/protocol/channels.js'
+import { type ServerOptions, WebSocketServer } from '../../src/server/websocket-server.js'
+import type { Settings } from '../../src/config/settings.js'
+import { channels, defaultPort } from './meta.js'
 import { createBroadcaster } from '../common/broadcaster.js'
 import { registerLookup } from '../common/lookup.js'
 import { type WorkflowEvents, workflowEvents, workflowRoutes } from './events.js'
@@ -6,17 +9,8 @@ import { WorkflowProjection } from './projection.js'
 
 /** The workflow service (replaces mahavishnu): workflows, pools, workers, goal teams, adapters. */
 export class WorkflowServer extends WebSocketServer<WorkflowEvents> {
-  static readonly defaultPort = 8690
-  static readonly channels: readonly ChannelSpec[] = [
-    { pattern: 'workflow:{id}' },
-    { pattern: 'pool:{id}' },
-    { pattern: 'worker:{id}' },
-    { pattern: 'goal-teams' },
-    { pattern: 'goal-teams:{user}', privateTo: 'user' },
-    { pattern: 'adapters' },
-    { pattern: 'code' },
-    { pattern: 'global' },
-  ]
+  static readonly defaultPort = defaultPort
+  static readonly channels: readonly ChannelSpec[] = channels
   readonly projection: WorkflowProjection
   /** Typed in-process publishing: `server.broadcast.workflowStarted({ workflow_id })`. */
   readonly broadcast = createBroadcaster(this, workflowRoutes)
@@ -38,4 +32,9 @@ export class WorkflowServer extends WebSocketServer<WorkflowEvents> {
     registerLookup(this.requests, 'get_workflow_status', 'workflow_id', (id) => this.projection.workflowStatus(id))
     registerLookup(this.requests, 'get_pool_status', 'pool_id', (id) => this.projection.poolStatus(id))
   }
+}
+
+/** Builds the workflow server (services/catalog.ts loads this module only to run one). */
+export function createWorkflow(settings: Settings, options?: ServerOptions): WorkflowServer {
+  return new WorkflowServer(settings, options)
 }

@@ -1,4 +1,4 @@
-import { AppError, ErrorCode } from '../../src/index.js'
+import { AppError, ErrorCode } from '../../src/protocol/codes.js'
 import { BoundedMap } from '../../src/util/bounded-map.js'
 
 /** A chunk of an AI response stream, as `ai.chunk` carries it. */

@@ -1,12 +1,14 @@
-import { AppError, type ChannelSpec, ErrorCode, type Publication, type ServerOptions, type Settings, WebSocketServer } from '../../src/index.js'
+import { AppError, ErrorCode } from '../../src/protocol/codes.js'
+import type { ChannelSpec } from '../../src/protocol/channels.js'
+import type { Publication } from '../../src/protocol/messages.js'
+import { type ServerOptions, WebSocketServer } from '../../src/server/websocket-server.js'
+import type { Settings } from '../../src/config/settings.js'
 import { FileWatcherSource } from '../../src/sources/file-watcher.js'
 import { GitWatcherSource } from '../../src/sources/git-watcher.js'
-import { hmacFlatDialect } from '../common/flat-tokens.js'
+import * as meta from './meta.js'
 import { createWorkspaceBroadcaster } from './broadcaster.js'
 import { ChunkOrder } from './chunk-order.js'
 import { WORKSPACE_CHANNELS, type WorkspaceEventName, type WorkspaceEvents, workspaceEvents } from './events.js'
-
-const CHANNELS = [...new Set(Object.values(WORKSPACE_CHANNELS))]
 
 /**
  * The workspace service (the Cluso workspace server, seed 001), flat dialect: file changes and
@@ -14,11 +16,11 @@ const CHANNELS = [...new Set(Object.values(WORKSPACE_CHANNELS))]
  * the application that embeds it (`server.broadcast.aiChunk(…)`) or publishes over HTTP/MCP.
  */
 export class WorkspaceServer extends WebSocketServer<WorkspaceEvents> {
-  static readonly defaultPort = 3850
+  static readonly defaultPort = meta.defaultPort
 
-  static readonly channels: readonly ChannelSpec[] = CHANNELS.map((pattern) => ({ pattern }))
+  static readonly channels: readonly ChannelSpec[] = meta.channels
   /** The flat dialect with the HMAC token check, the context service's (development: agent_id alone). */
-  static readonly dialect = hmacFlatDialect
+  static readonly dialect = meta.dialect
   /** The seed's typed emitters: `server.broadcast.fileChanged('src/main.ts', 'change')`. */
   readonly broadcast = createWorkspaceBroadcaster(this)
   /** The sources, when `workspace.root` is set. */
@@ -62,4 +64,9 @@ function admitWorkspace(pub: Publication, chunks: ChunkOrder): () => void {
   const home = WORKSPACE_CHANNELS[pub.event as WorkspaceEventName]
   if (pub.channel !== home) throw new AppError(ErrorCode.INVALID_EVENT, `${pub.event} is published on ${home}, not ${pub.channel}`)
   return pub.event === 'ai.chunk' ? chunks.take(workspaceEvents['ai.chunk'].parse(pub.data)) : () => {}
+}
+
+/** Builds the workspace server (services/catalog.ts loads this module only to run one). */
+export function createWorkspace(settings: Settings, options?: ServerOptions): WorkspaceServer {
+  return new WorkspaceServer(settings, options)
 }

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis'
+import { ioredis } from './redis-connection.js'
 import { SettingsError } from '../config/settings.js'
 
 /** One node of a cluster's start list. */
@@ -83,7 +83,7 @@ export function nodesView(reply: string): NodesView {
 
 /** What one node answered: its CLUSTER SLOTS reply, or why it could not. */
 async function ask(node: ClusterNode, timeoutMs: number): Promise<{ slots: unknown } | { problem: string }> {
-  const redis = new Redis({
+  const redis = new (ioredis().Redis)({
     host: node.host,
     port: node.port,
     lazyConnect: true,

@@ -1,4 +1,11 @@
-import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
+import { createRequire } from 'node:module'
+import type * as IORedis from 'ioredis'
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis'
+
+/** ioredis, loaded on the first connection: a service without Redis never loads it. */
+export function ioredis(): typeof IORedis {
+  return createRequire(import.meta.url)('ioredis') as typeof IORedis
+}
 
 /** How the broker reconnects and how long it waits; every bound has a default. */
 export interface RedisTimings {
@@ -36,7 +43,7 @@ export function redisOptions(name: string, timings: RedisTimings = {}): RedisOpt
 
 /** One Redis connection for `url` (`redis://[:password@]host:port/db`). */
 export function openRedis(url: string, name: string, timings?: RedisTimings): Redis {
-  return new Redis(url, redisOptions(name, timings))
+  return new (ioredis().Redis)(url, redisOptions(name, timings))
 }
 
 /** The URL without its password, for logs. */
@@ -62,7 +69,7 @@ export function openRedisCluster(
   extra: ClusterOptions = {},
 ): Cluster {
   const { retryStrategy, lazyConnect: _lazy, ...nodeOptions } = redisOptions(name, timings)
-  return new Cluster(
+  return new (ioredis().Cluster)(
     nodes.map((n) => ({ host: n.host, port: n.port })),
     {
       lazyConnect: true,

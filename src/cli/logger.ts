@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino'
-import PinoPretty from 'pino-pretty'
+import { createRequire } from 'node:module'
+import type PinoPrettyModule from 'pino-pretty'
 import type { Settings } from '../config/settings.js'
 
 /**
@@ -10,6 +11,8 @@ export function cliLogger(settings: Pick<Settings, 'log_level' | 'log_format'>, 
   const readable = settings.log_format === 'pretty' || (settings.log_format === 'auto' && stdout.isTTY === true)
   if (!readable) return pino({ level: settings.log_level })
   // sync: a line must be out before a second signal's process.exit.
+  // Loaded here, only for readable lines: JSON logs (supervisord, tests) never pay for it.
+  const PinoPretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPrettyModule
   const stream = PinoPretty({
     destination: 1,
     sync: true,

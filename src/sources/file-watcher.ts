@@ -1,6 +1,6 @@
 import { lstat, realpath } from 'node:fs/promises'
 import { relative, sep } from 'node:path'
-import { type FSWatcher, watch } from 'chokidar'
+import type { FSWatcher } from 'chokidar'
 import { type Logger, pino } from 'pino'
 import type { ServerPlugin } from '../server/plugin.js'
 import { ChangeBatcher, type ChangeSink, type FileChange } from './change-batcher.js'
@@ -68,6 +68,8 @@ export class FileWatcherSource implements ServerPlugin {
     const root = this.#root ?? (await resolveRoot(this.#opts.root))
     this.#root = root
     const ignored = compileIgnore(this.#opts.ignore ?? [])
+    // chokidar is loaded when a watch starts: only the workspace service needs it.
+    const { watch } = await import('chokidar')
     const watcher = watch(root, {
       ignoreInitial: true,
       followSymlinks: false,

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { relative } from 'node:path'
-import { type FSWatcher, watch } from 'chokidar'
+import type { FSWatcher } from 'chokidar'
 import { type Logger, pino } from 'pino'
 import type { ServerPlugin } from '../server/plugin.js'
 import { findGitDirs, type GitDirs, type GitState, lastReflogEntry, readGitState, type ReflogEntry } from './git-state.js'
@@ -84,6 +84,8 @@ export class GitWatcherSource extends EventEmitter implements ServerPlugin {
     if (first.ok) this.#state = first.state
     else this.#refuse(first.reason)
     const roots = [...new Set([dirs.gitDir, dirs.commonDir])]
+    // chokidar is loaded when a watch starts: only the workspace service needs it.
+    const { watch } = await import('chokidar')
     const watcher = watch(roots, {
       ignoreInitial: true,
       ignored: (path: string) => !roots.some((r) => watched(relative(r, path))),

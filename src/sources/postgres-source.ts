@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
-import pg from 'pg'
+import { createRequire } from 'node:module'
+import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { Settings } from '../config/settings.js'
 import { AppError } from '../protocol/codes.js'
@@ -125,7 +126,9 @@ export class PostgresSource extends EventEmitter implements ServerPlugin {
 
   async #connect(): Promise<void> {
     this.#setState(this.#attempt === 0 ? 'connecting' : 'reconnecting')
-    const client = new pg.Client({ connectionString: this.#settings.url ?? undefined, application_name: this.#appName, keepAlive: true })
+    // pg is loaded on the first connection: a service without PostgreSQL never loads it.
+    const { Client } = createRequire(import.meta.url)('pg') as typeof pg
+    const client = new Client({ connectionString: this.#settings.url ?? undefined, application_name: this.#appName, keepAlive: true })
     this.#client = client
     // Listeners before the first await: a connection lost at any point ends here.
     client.on('error', (err) => this.#lost(client, err))
