@@ -15,13 +15,16 @@ Writes JSON lines to stdout for bench/chaos/clients.mjs (PythonClients), which s
 Uses only the standard library and python3-websockets.
 """
 import asyncio
-import datetime
 import json
+import os
 import random
 import sys
-import uuid
 
 import websockets
+
+# The frames a mcp_common.websocket client sends, as the compat tests check them: one builder for both.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "compat"))
+from python_client import envelope  # noqa: E402
 
 out_buf = []
 
@@ -37,19 +40,6 @@ async def flusher():
             sys.stdout.write("\n".join(out_buf) + "\n")
             out_buf.clear()
             sys.stdout.flush()
-
-
-def envelope(type_, event=None, data=None, correlation_id=None):
-    frame = {
-        "id": str(uuid.uuid4()),
-        "type": type_,
-        "data": data or {},
-        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "correlation_id": correlation_id,
-    }
-    if event is not None:
-        frame["event"] = event
-    return json.dumps(frame)
 
 
 async def client(name, channels, urls, stop):
