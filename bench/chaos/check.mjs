@@ -10,7 +10,7 @@
 //   soak         heap and RSS growth after the first ten minutes, connections and rooms left
 // Prints a table and writes report.json beside the history.
 //   node bench/chaos/check.mjs <dir>
-import { createReadStream, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { createReadStream, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -67,19 +67,32 @@ function documentedCodes() {
   return new Set([...doc.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]))
 }
 
+/** The harness's file and the client processes' (log-<i>.jsonl, rx-<i>.jsonl, rx-py-<i>.jsonl). */
+function historyFiles(dir, kind) {
+  const re = new RegExp(`^${kind}(-py)?-\\d+\\.jsonl$`)
+  return [`${kind}.jsonl`, ...readdirSync(dir).filter((f) => re.test(f)).sort()].filter((f) => existsSync(join(dir, f))).map((f) => join(dir, f))
+}
+
 export async function checkRun(dir) {
   const run = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'))
+  // Every file's records in time order (each file is, on one clock): connection intervals
+  // (conn/state per client) and fault windows are read in order, and fault ends looked up
+  // after their fault. Sorting is stable, so records of one `t` keep their file's order.
   const log = []
-  for await (const r of lines(join(dir, 'log.jsonl'))) log.push(r)
+  for (const f of historyFiles(dir, 'log')) for await (const r of lines(f)) log.push(r)
+  log.sort((x, y) => x.t - y.t)
   const pubs = []
   for await (const p of lines(join(dir, 'pubs.jsonl'))) pubs.push(p)
-  const end = Math.max(0, ...log.map((r) => r.t))
+  const end = log.length === 0 ? 0 : log[log.length - 1].t
   const byUid = new Map(pubs.map((p) => [p.u, p]))
-  // rx: client → uid → [records]
+  // rx: client → [records], in the order the client received them. A client's receipts are all
+  // in one file, in its order (order checks use it), so the files are read one after another.
   const rx = new Map()
-  for await (const r of lines(join(dir, 'rx.jsonl'))) {
-    if (!rx.has(r.c)) rx.set(r.c, [])
-    rx.get(r.c).push(r)
+  for (const f of historyFiles(dir, 'rx')) {
+    for await (const r of lines(f)) {
+      if (!rx.has(r.c)) rx.set(r.c, [])
+      rx.get(r.c).push(r)
+    }
   }
   const rxSets = new Map([...rx].map(([c, list]) => [c, new Set(list.map((r) => r.u))]))
   const has = (c, u) => rxSets.get(c)?.has(u) ?? false
@@ -274,6 +287,8 @@ export async function checkRun(dir) {
     }
   }
   c.unexpected_worker_deaths = Math.max(0, c.worker_deaths - c.injected_worker_kills)
+  // The harness's own client processes dying (client hosts, Python processes): their clients' losses are the harness's.
+  c.client_process_exits = log.filter((r) => r.k === 'client-host.exit' || r.k === 'python.exit')
   report.guarantees.crashes = c
 
   // --- soak figures: memory per instance, leaks at the end ---
@@ -360,6 +375,7 @@ export async function checkRun(dir) {
     ['  unexpected exits (goal 0)', c.unexpected_exits.length],
     ['  unexpected worker deaths (goal 0)', c.unexpected_worker_deaths],
     ['  error-level log lines', JSON.stringify(c.error_logs)],
+    ['  client processes (harness side) that exited early', c.client_process_exits.length === 0 ? 0 : JSON.stringify(c.client_process_exits)],
     ['soak: growth after 10 min', JSON.stringify(soak.growth_after_10_min)],
     ['leaks after every client closed', JSON.stringify(leftOver)],
   ]

@@ -1,5 +1,6 @@
-// The chaos run's clients. Each records what it received (rx.jsonl, by the publication's `uid`)
-// and its connection states (log.jsonl), so the checker can tell what was owed to whom.
+// The chaos run's clients. Each records what it received (rx[-<host>].jsonl, by the publication's `uid`)
+// and its connection states (log[-<host>].jsonl), so the checker can tell what was owed to whom.
+// They run in bench/chaos/client-host.mjs processes (the Python clients in their own).
 //   FlatAgent          context service, raw flat frames: an identified agent that acks tracked
 //                      events, relies on the server's restore after a reconnect, publishes
 //   RecoveringClient   workflow service through roomcast/client (dist/): history channels,
@@ -282,7 +283,8 @@ export class RawEnvelope {
  * Real Python clients (/usr/bin/python3 with Debian's python3-websockets, bench/chaos/pyclients.py):
  * `procs` processes, each holding many envelope connections the way mcp_common.websocket does
  * (event-frame subscribe with data.room, the library's own keepalive, a fixed 1 s reconnect).
- * Their connection states and receipts come back as JSON lines, recorded here like the others'.
+ * Their connection states come back as JSON lines, recorded here like the others'; process i
+ * writes its receipts itself to rx-py-<i>.jsonl beside the recorder's files, `t` on its clock.
  */
 export class PythonClients {
   constructor({ clients, urls, rec, procs = 4 }) {
@@ -298,7 +300,8 @@ export class PythonClients {
   start() {
     for (let i = 0; i < this.procs; i++) {
       const mine = this.clients.filter((_, j) => j % this.procs === i)
-      const child = spawn('/usr/bin/python3', [PYCLIENTS, JSON.stringify({ urls: this.urls, clients: mine })], { stdio: ['pipe', 'pipe', 'pipe'] })
+      const config = { urls: this.urls, clients: mine, rx: join(this.rec.dir, `rx-py-${i}.jsonl`), t0: this.rec.t0 }
+      const child = spawn('/usr/bin/python3', [PYCLIENTS, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] })
       const proc = { child, closed: false, exited: new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal }))) }
       proc.exited.then((e) => {
         if (!proc.closed) this.rec.log('python.exit', { proc: i, ...e })

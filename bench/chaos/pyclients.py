@@ -4,7 +4,11 @@ Python mcp_common.websocket client talks (Debian python3-websockets, uuid-id env
 WebSocketClient's subscribe: an *event* frame named subscribe with data.room), with the library's
 own keepalive (a protocol ping every 20 s, 20 s to answer) and a fixed 1 s reconnect.
 
-Usage: pyclients.py '<json config>'   config: {"urls": [ws base urls], "clients": [{"name", "channels"}]}
+Usage: pyclients.py '<json config>'   config: {"urls": [ws base urls], "clients": [{"name", "channels"}],
+                                               "rx": receipts file (optional), "t0": the harness's start in ms}
+
+With "rx", receipts go straight to that file as JSON lines {"t", "c", "u", "ch"}, `t` in ms since
+"t0" (the harness's clock), instead of through the harness's stdout reader.
 
 Writes JSON lines to stdout for bench/chaos/clients.mjs (PythonClients), which stamps and records them:
   {"k": "conn", "c": name, "up": true}                     subscribed on a new connection
@@ -19,6 +23,7 @@ import json
 import os
 import random
 import sys
+import time
 
 import websockets
 
@@ -27,6 +32,16 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from python_client import envelope  # noqa: E402
 
 out_buf = []
+rx_file = None
+rx_t0 = 0
+
+
+def emit_rx(c, u, ch):
+    if rx_file is None:
+        emit({"k": "rx", "c": c, "u": u, "ch": ch})
+    else:
+        t = int(time.time() * 1000 - rx_t0)
+        rx_file.write(json.dumps({"t": t, "c": c, "u": u, "ch": ch}, separators=(",", ":")) + "\n")
 
 
 def emit(o):
@@ -40,6 +55,8 @@ async def flusher():
             sys.stdout.write("\n".join(out_buf) + "\n")
             out_buf.clear()
             sys.stdout.flush()
+        if rx_file is not None:
+            rx_file.flush()
 
 
 async def client(name, channels, urls, stop):
@@ -68,7 +85,7 @@ async def client(name, channels, urls, stop):
                     t = f.get("type")
                     data = f.get("data") if isinstance(f.get("data"), dict) else {}
                     if t == "event" and "uid" in data:
-                        emit({"k": "rx", "c": name, "u": data["uid"], "ch": f.get("room")})
+                        emit_rx(name, data["uid"], f.get("room"))
                     elif t == "response" and f.get("event") == "subscribe" and data.get("status") == "subscribed":
                         waiting.discard(data.get("channel"))
                         if not waiting and not up:
@@ -93,6 +110,10 @@ async def client(name, channels, urls, stop):
 
 
 async def main(config):
+    global rx_file, rx_t0
+    if config.get("rx"):
+        rx_file = open(config["rx"], "a", buffering=1 << 16)
+        rx_t0 = config.get("t0", 0)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     # stdin's end (the harness closing it, or dying) closes every connection.
@@ -111,6 +132,8 @@ async def main(config):
     emit({"k": "closed"})
     await asyncio.sleep(0.1)
     flush.cancel()
+    if rx_file is not None:
+        rx_file.close()
     if out_buf:
         sys.stdout.write("\n".join(out_buf) + "\n")
         sys.stdout.flush()

@@ -2,14 +2,19 @@
 //   pubs.jsonl      every publication attempt and what the server answered
 //   rx.jsonl        every event a client received (as its application saw it), and wire figures
 //   log.jsonl       client states and subscribe answers, faults, instance starts and exits, samples
+// With the Node clients spread over processes (bench/chaos/client-host.mjs), host i writes its
+// clients' receipts and states to rx-<i>.jsonl and log-<i>.jsonl, and Python process i its
+// receipts to rx-py-<i>.jsonl; every `t` is on the harness's clock (its t0, passed to them).
 import { createWriteStream } from 'node:fs'
 import { join } from 'node:path'
 
 export class Recorder {
-  constructor(dir) {
+  /** `t0`: the harness's start (Date.now()) for a client host; `suffix`: `-<i>` in its file names (no pubs). */
+  constructor(dir, { t0 = Date.now(), suffix = '' } = {}) {
     this.dir = dir
-    this.files = { pubs: createWriteStream(join(dir, 'pubs.jsonl')), rx: createWriteStream(join(dir, 'rx.jsonl')), log: createWriteStream(join(dir, 'log.jsonl')) }
-    this.t0 = Date.now()
+    const file = (k) => createWriteStream(join(dir, `${k}${suffix}.jsonl`))
+    this.files = suffix === '' ? { pubs: file('pubs'), rx: file('rx'), log: file('log') } : { rx: file('rx'), log: file('log') }
+    this.t0 = t0
   }
 
   /** Milliseconds since the run started: every record's `t`. */

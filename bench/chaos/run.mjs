@@ -7,8 +7,17 @@
 //
 //   npm run build && npm run chaos -- --minutes 10 [--seed 7] [--clients 300] [--rate 20]
 //                                     [--faults all|none|kind,…] [--sample 60] [--out DIR] [--cluster]
-//                                     [--python-procs 4]
+//                                     [--python-procs 4] [--client-procs N]
 // --cluster: a Redis Cluster of three masters with a replica each instead of one redis-server.
+// The harness keeps the cluster, the publishers (HTTP, MCP, the outbox), the faults, the memory
+// samples and the census. The Node clients live in --client-procs processes
+// (bench/chaos/client-host.mjs; default 1 per 250 clients, at most 4), each with a slice of every
+// kind, its own seeded generator (seed + 3 + its index) and its own rx-<i>.jsonl / log-<i>.jsonl;
+// socket publishes, up counts and the wire figures come over IPC. The Python clients
+// (--python-procs processes) write their receipts to rx-py-<i>.jsonl and their states to the
+// harness; the proxies run one process each. So the harness's event loop (and each host's,
+// logged as harness.lag and host.lag, worst p99 on the progress line) stays well under the
+// servers' 5 s ping timeout: at 1,000 clients in one process it did not.
 // --faults none --minutes 60 is the soak: heap and RSS of every process sampled every --sample s.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -19,7 +28,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { RemoteProxy } from './proxy-host.mjs'
 import { Recorder, seeded } from './record.mjs'
 import { Instance, Redis, RedisCluster, createOutboxDatabase, terminateListeners } from './cluster.mjs'
-import { FlatAgent, PythonClients, RawEnvelope, RecoveringClient } from './clients.mjs'
+import { PythonClients } from './clients.mjs'
+import { ClientHost } from './client-host.mjs'
 import { McpPublisher, OutboxPublisher, httpPublish } from './publishers.mjs'
 import { checkRun } from './check.mjs'
 
@@ -34,6 +44,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
     cluster: { type: 'boolean', default: false },
     'python-procs': { type: 'string', default: '4' }, // processes holding the Python clients' connections
+    'client-procs': { type: 'string' }, // processes holding the Node clients (bench/chaos/client-host.mjs)
   },
 })
 const MINUTES = Number(values.minutes)
@@ -41,14 +52,15 @@ const SEED = Number(values.seed)
 const CLIENTS = Number(values.clients)
 const RATE = Number(values.rate)
 const FAULTS = values.faults !== 'none'
+const CLIENT_PROCS = Math.max(1, Number(values['client-procs'] ?? Math.min(4, Math.ceil(CLIENTS / 250))))
 const OUT = values.out ?? join(tmpdir(), `roomcast-chaos-${new Date().toISOString().replace(/[:.]/g, '-')}`)
 mkdirSync(OUT, { recursive: true })
 const rec = new Recorder(OUT)
-const trafficRandom = seeded(SEED + 1) // traffic mix apart from the fault schedule
+const trafficRandom = seeded(SEED + 1) // publications apart from the fault schedule (client hosts: SEED + 3 + i)
 const uptime = () => loadavg().map((x) => x.toFixed(2)).join(' ')
 const say = (msg) => console.log(`[${new Date().toISOString().slice(11, 19)} +${Math.round(rec.now() / 1000)}s load ${uptime()}] ${msg}`)
 
-writeFileSync(join(OUT, 'run.json'), JSON.stringify({ argv: process.argv.slice(2), minutes: MINUTES, seed: SEED, clients: CLIENTS, rate: RATE, faults: values.faults, redis: values.cluster ? 'cluster' : 'one server', started: new Date().toISOString(), load: uptime() }, null, 1))
+writeFileSync(join(OUT, 'run.json'), JSON.stringify({ argv: process.argv.slice(2), minutes: MINUTES, seed: SEED, clients: CLIENTS, rate: RATE, faults: values.faults, client_procs: CLIENT_PROCS, t0: rec.t0, redis: values.cluster ? 'cluster' : 'one server', started: new Date().toISOString(), load: uptime() }, null, 1))
 say(`chaos run: ${MINUTES} min, seed ${SEED}, ${CLIENTS} clients, ${RATE} publications/s, faults ${values.faults}, ${values.cluster ? 'Redis Cluster' : 'one Redis'}; history in ${OUT}`)
 
 // --- the cluster ---
@@ -119,19 +131,53 @@ const P = Math.max(2, Math.round(nRawAll / 5)) // best-effort pool channels
 const G = 5 // agent topics
 const wfChannels = Array.from({ length: W }, (_, i) => `workflow:w${i}`)
 const poolChannels = Array.from({ length: P }, (_, i) => `pool:p${i}`)
-const agents = Array.from({ length: nAgents }, (_, i) => new FlatAgent({ index: i, urls: urlsOf(ctx), rec, random: trafficRandom, topics: G }))
-const recs = Array.from({ length: nRec }, (_, i) => new RecoveringClient({ index: i, urls: urlsOf(wf), rec, random: trafficRandom, channels: [wfChannels[i % W]] }))
-const raws = Array.from({ length: nRaw }, (_, i) => new RawEnvelope({ name: `raw-${i}`, urls: urlsOf(wf), rec, random: trafficRandom, channels: [poolChannels[i % P]] }))
+// Client j of each kind lives on host j % CLIENT_PROCS.
+const mine = (n, i) => Array.from({ length: n }, (_, j) => j).filter((j) => j % CLIENT_PROCS === i)
+const hosts = Array.from(
+  { length: CLIENT_PROCS },
+  (_, i) =>
+    new ClientHost(
+      {
+        index: i,
+        t0: rec.t0,
+        seed: SEED + 3 + i,
+        out: OUT,
+        contextUrls: urlsOf(ctx),
+        workflowUrls: urlsOf(wf),
+        topics: G,
+        agents: mine(nAgents, i),
+        recovering: mine(nRec, i).map((j) => ({ i: j, ch: wfChannels[j % W] })),
+        raw: mine(nRaw, i).map((j) => ({ name: `raw-${j}`, ch: poolChannels[j % P] })),
+        slow: mine(nSlow, i).map((j) => ({ name: `slow-${j}`, channels: wfChannels })),
+        publishers: mine(3, i).map((j) => 1000 + j),
+      },
+      rec,
+    ),
+)
+const agentNames = Array.from({ length: nAgents }, (_, i) => `agent-${i}`)
+const pubNames = Array.from({ length: 3 }, (_, i) => `rec-${1000 + i}`)
+const hostOf = (name) => hosts[Number(name.split('-')[1]) % CLIENT_PROCS] // agent-j
+const hostOfPub = (name) => hosts[(Number(name.split('-')[1]) - 1000) % CLIENT_PROCS] // rec-(1000 + j)
 const py = new PythonClients({ clients: Array.from({ length: nPy }, (_, i) => ({ name: `py-${i}`, channels: [poolChannels[i % P]] })), urls: urlsOf(wf), rec, procs: Number(values['python-procs']) })
-const slows = Array.from({ length: nSlow }, (_, i) => new RawEnvelope({ name: `slow-${i}`, urls: urlsOf(wf), rec, random: trafficRandom, channels: wfChannels, slow: true }))
-const pubClients = Array.from({ length: 3 }, (_, i) => new RecoveringClient({ index: 1000 + i, urls: urlsOf(wf), rec, random: trafficRandom, channels: [] }))
-for (const a of agents) a.start()
-for (const r of [...raws, ...slows]) r.start()
+const hostPids = await Promise.all(hosts.map((h) => h.init()))
 py.start()
-for (let i = 0; i < recs.length; i += 20) await Promise.all(recs.slice(i, i + 20).map((c) => c.start()))
-await Promise.all(pubClients.map((c) => c.start()))
-rec.log('clients', { agents: nAgents, recovering: nRec, raw: nRaw, python: nPy, python_procs: py.procs, slow: nSlow, history_channels: W, pool_channels: P })
-say(`clients: ${nAgents} flat agents, ${nRec} recovering (roomcast/client) on ${W} history channels, ${nRaw} raw envelope (Node) and ${nPy} Python (${py.procs} processes) on ${P} pool channels, ${nSlow} slow consumers, 3 socket publishers`)
+await Promise.all(hosts.map((h) => h.start()))
+rec.log('clients', { agents: nAgents, recovering: nRec, raw: nRaw, python: nPy, python_procs: py.procs, slow: nSlow, history_channels: W, pool_channels: P, client_procs: CLIENT_PROCS, client_host_pids: hostPids })
+say(`clients: ${nAgents} flat agents, ${nRec} recovering (roomcast/client) on ${W} history channels, ${nRaw} raw envelope (Node) and ${nPy} Python (${py.procs} processes) on ${P} pool channels, ${nSlow} slow consumers, 3 socket publishers; Node clients in ${CLIENT_PROCS} processes`)
+/** Up/open counts summed over the client hosts; with `lag`, each host's event-loop delay too. */
+async function hostCounts(lag = false) {
+  const all = await Promise.all(hosts.map((h) => h.counts(lag).catch(() => null)))
+  const sum = { agents: 0, recovering: 0, raw: 0, publishers: 0, lags: [], missing: 0 }
+  for (const c of all) {
+    if (c === null) {
+      sum.missing++
+      continue
+    }
+    for (const k of ['agents', 'recovering', 'raw', 'publishers']) sum[k] += c[k]
+    if (c.lag !== undefined) sum.lags.push(c.lag)
+  }
+  return sum
+}
 
 // --- publishers ---
 const mcp = new Map(instances.map((x) => [x, new McpPublisher(x.mcpPort)]))
@@ -162,9 +208,9 @@ async function publishOne() {
     via = kind.split('-')[1]
     inst = pick(wf)
     if (via === 'socket') {
-      const c = pick(pubClients)
+      const c = pick(pubNames)
       inst = null
-      go = () => c.publish(ch, ev, data)
+      go = () => hostOfPub(c).publish(c, ch, ev, data)
     } else if (via === 'http') go = () => httpPublish(inst.port, ch, ev, data)
     else go = () => mcp.get(inst).publish(ch, ev, data)
   } else {
@@ -176,10 +222,10 @@ async function publishOne() {
     data = { content: 'chaos', uid: u }
     inst = pick(ctx)
     if (via === 'socket') {
-      const a = pick(agents)
+      const a = pick(agentNames)
       inst = null
-      data.from = a.name
-      go = () => a.publish(ch, ev, data)
+      data.from = a
+      go = () => hostOf(a).publish(a, ch, ev, data)
     } else if (via === 'http') go = () => httpPublish(inst.port, ch, ev, data)
     else if (via === 'mcp') go = () => mcp.get(inst).publish(ch, ev, data)
     else {
@@ -334,15 +380,18 @@ const sampler = (async () => {
     while (sampling && Date.now() < next) await sleep(500)
   }
 })()
-// The harness's own event-loop delay: its clients answer the servers' pings (5 s to answer) from
-// this loop, so a delay of seconds here shows up as heartbeat timeouts that no fault caused.
+// Event-loop delay, the harness's and each client host's: the hosts' clients answer the servers'
+// pings (5 s to answer) from their loops, and the harness times publications and faults from
+// its own, so a delay of seconds shows up as heartbeat timeouts that no fault caused.
 const lag = monitorEventLoopDelay({ resolution: 20 })
 lag.enable()
-const progress = setInterval(() => {
+const progress = setInterval(async () => {
   const l = { p50_ms: Math.round(lag.percentile(50) / 1e6), p99_ms: Math.round(lag.percentile(99) / 1e6), max_ms: Math.round(lag.max / 1e6) }
   lag.reset()
   rec.log('harness.lag', l)
-  say(`running: ${uidSeq} publications, ${agents.filter((a) => a.up).length}/${nAgents} agents up, ${recs.filter((c) => c.state === 'open').length}/${nRec} recovering open, ${py.up}/${nPy} Python up; harness event-loop delay p99 ${l.p99_ms} ms, max ${l.max_ms} ms`)
+  const n = await hostCounts(true)
+  const worst = n.lags.reduce((w, x) => (x.p99_ms > w.p99_ms ? x : w), { p99_ms: 0, max_ms: 0 })
+  say(`running: ${uidSeq} publications, ${n.agents}/${nAgents} agents up, ${n.recovering}/${nRec} recovering open, ${n.raw}/${nRaw + nSlow} raw and slow up, ${py.up}/${nPy} Python up; event-loop delay p99 ${l.p99_ms} ms (max ${l.max_ms}) harness, ${worst.p99_ms} ms (max ${worst.max_ms}) worst of ${n.lags.length} client hosts${n.missing > 0 ? `; ${n.missing} hosts did not answer` : ''}`)
 }, 60000)
 
 // --- the end ---
@@ -363,7 +412,7 @@ while (inFlight > 0) await sleep(100)
 say(`publishing stopped after ${uidSeq} publications; waiting for clients to catch up`)
 // Recovering clients: until each is open again (their replays then bring what they missed).
 const settle = Date.now() + 90000
-while (Date.now() < settle && recs.some((c) => c.state !== 'open')) await sleep(500)
+while (Date.now() < settle && (await hostCounts()).recovering < nRec) await sleep(500)
 await sleep(25000) // tracked retries (3 × 5 s) and replays finish
 clearInterval(progress)
 sampling = false
@@ -375,18 +424,16 @@ async function census(label) {
   const out = {}
   for (const inst of instances) {
     const workers = await inst.statsByWorker()
-    out[inst.name] = [...workers.values()].map((s) => ({ connections: s.connections.current, rooms: Object.keys(s.channels).length, pending: s.pending_deliveries, failed: s.failed_deliveries }))
+    out[inst.name] = [...workers.values()].map((s) => ({ connections: s.connections.current, rooms: Object.keys(s.channels).length, pending: s.pending_deliveries, failed: s.failed_deliveries, heartbeat_timeouts: s.heartbeat_timeouts, slow_consumer_closes: s.slow_consumer_closes }))
   }
   rec.log('census', { label, instances: out })
   return out
 }
-const openClients = {
-  context: agents.filter((a) => a.up).length,
-  workflow: recs.filter((c) => c.state === 'open').length + [...raws, ...slows].filter((r) => r.up).length + py.up + pubClients.filter((c) => c.state === 'open').length,
-}
+const open = await hostCounts()
+const openClients = { context: open.agents, workflow: open.recovering + open.raw + py.up + open.publishers }
 rec.log('open.clients', openClients)
 await census('before-close')
-for (const c of [...agents, ...recs, ...raws, ...slows, ...pubClients]) c.close()
+const wires = await Promise.all(hosts.map((h) => h.close()))
 await py.close()
 for (const m of mcp.values()) m.close()
 outbox.close()
@@ -402,7 +449,7 @@ for (;;) {
     break
   }
 }
-for (const w of recs) rec.log('wire', { c: w.name, ...w.wire })
+for (const w of wires.flat()) rec.log('wire', w)
 
 for (const p of proxies.values()) await p.close()
 await Promise.all(instances.map((x) => x.stop()))
