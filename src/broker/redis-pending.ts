@@ -185,9 +185,16 @@ export class RedisPending implements PendingStore {
       const reply = await redis.eval(PENDING_PUBLISH, 1, key, entry.id, value, keepMs, maxPerIdentity, names.channel(channel), bytes, 'publish')
       return Number(reply)
     }
-    // On a Redis Cluster the record and the room's channel live in different slots: two steps, the record first.
-    this.#queue({ key, field: entry.id, value })
+    // On a Redis Cluster the record and the room's channel live in different slots: two steps,
+    // the record first and written before the publication goes out, so that an instance the
+    // recipient connects to once the publish is answered finds it (its node may answer later
+    // than the channel's). This turn's earlier operations go first, on the same connection. A
+    // record that cannot be written is counted lost, as in a turn's batch; the publication goes on.
     this.#flush()
+    await redis.eval(PENDING_WRITE, 1, key, keepMs, 0, entry.id, value).catch((err: unknown) => {
+      this.lostWrites++
+      this.#deps.logger?.debug({ err: (err as Error).message }, 'pending deliveries not recorded')
+    })
     return (await redis.spublish(names.channel(channel), bytes)) as number
   }
 
