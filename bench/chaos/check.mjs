@@ -349,6 +349,8 @@ export async function checkRun(dir) {
   if (leftOver !== null) {
     cells['leaks: connections after every client closed'] = leftOver.connections
     cells['leaks: rooms after every client closed'] = leftOver.rooms
+    // An instance that did not answer its census cannot be said to hold nothing.
+    cells['leaks: instances that did not answer the census after the close'] = Object.values(after.instances).filter((x) => x.unreachable === true).length
   }
   report.cells = cells
   report.ok = Object.values(cells).every((v) => v === 0)

@@ -316,17 +316,20 @@ export class Instance {
   }
 
   /** /stats of every process serving the port (workers answer in turn): instance_id → stats. */
-  async statsByWorker(tries = 12) {
-    const seen = new Map()
+  /**
+   * The service's `/stats`: with workers, one answer holds the whole service (the sums) and a
+   * `workers` array with each worker's own figures (docs/http.md), whichever worker answers.
+   * Null when the instance does not answer (down or stopped).
+   */
+  async stats(tries = 3) {
     for (let i = 0; i < tries; i++) {
       try {
         const res = await fetch(`http://127.0.0.1:${this.port}/stats`, { signal: AbortSignal.timeout(5000) })
-        const s = await res.json()
-        seen.set(s.instance_id, s)
+        return await res.json()
       } catch {
         // down or stopped
       }
     }
-    return seen
+    return null
   }
 }

@@ -426,8 +426,21 @@ await sample('final')
 async function census(label) {
   const out = {}
   for (const inst of instances) {
-    const workers = await inst.statsByWorker()
-    out[inst.name] = [...workers.values()].map((s) => ({ connections: s.connections.current, rooms: Object.keys(s.channels).length, pending: s.pending_deliveries, failed: s.failed_deliveries, heartbeat_timeouts: s.heartbeat_timeouts, slow_consumer_closes: s.slow_consumer_closes }))
+    // One answer per instance: the whole service (summed over its workers), each worker's own figures apart.
+    const s = await inst.stats()
+    if (s === null) {
+      out[inst.name] = { unreachable: true, connections: 0, rooms: 0 }
+      continue
+    }
+    out[inst.name] = {
+      connections: s.connections.current,
+      rooms: Object.keys(s.channels).length,
+      pending: s.pending_deliveries,
+      failed: s.failed_deliveries,
+      heartbeat_timeouts: s.heartbeat_timeouts,
+      slow_consumer_closes: s.slow_consumer_closes,
+      ...(s.workers === undefined ? {} : { workers: s.workers.map((w) => ({ id: w.id, status: w.status, connections: w.connections, rooms: w.rooms, pending: w.pending_deliveries, failed: w.failed_deliveries })) }),
+    }
   }
   rec.log('census', { label, instances: out })
   return out
