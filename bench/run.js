@@ -42,6 +42,10 @@ const USAGE = `Usage: npm run bench -- [options]
   --window N        fan-out publishes in flight in the closed loop (default 8)
   --measure MS      measured window per phase (default 4000); --warmup MS (default 1000)
   --no-pin          do not pin server and load generator to different cores
+  --redis-core LIST where a kind's bench-started Redis runs: server (default: on the server's
+                    core, sharing it) and/or loadgen (on the load generator's core, as a
+                    deployment keeps Redis off the service's core). Both (server,loadgen): each
+                    kind with a Redis twice per round, the second named <kind>@redis-loadgen
   --heap            storm: also read each server's heap and RSS after a forced GC (node
                     --expose-gc, bench/lib/heap-probe.mjs) at the start and with the connections
                     held: heap KB per held connection, and the idle heap and RSS
@@ -76,6 +80,7 @@ const { values } = parseArgs({
     measure: { type: 'string', default: '4000' },
     warmup: { type: 'string', default: '1000' },
     'no-pin': { type: 'boolean', default: false },
+    'redis-core': { type: 'string', default: 'server' },
     'cpu-prof': { type: 'boolean', default: false },
     heap: { type: 'boolean', default: false },
     report: { type: 'string' },
@@ -106,6 +111,11 @@ if (workerCounts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--
 const defaultServers = values.scenario === 'presence' ? 'roomcast-redis2,roomcast-presence-redis2' : 'roomcast,ws-coalesced,ws-plain,socketio'
 const servers = [...new Set(list(values.servers ?? defaultServers).flatMap((s) => (isRoomcast(s) ? workerCounts.map((n) => (n === 1 ? s : `${s}-w${n}`)) : [s])))]
 for (const s of servers) if (serverDef(s) === undefined) throw new Error(`unknown server ${s}`)
+const placements = list(values['redis-core'])
+if (placements.length === 0 || placements.some((p) => p !== 'server' && p !== 'loadgen')) throw new Error(`--redis-core takes server and/or loadgen, not ${values['redis-core']}`)
+// A kind with its own Redis once per placement (runner.js reads the suffix); the others once.
+const hasRedis = (s) => serverDef(s).redis === true || serverDef(s).redisCluster === true
+const labels = servers.flatMap((s) => (hasRedis(s) ? placements.map((p) => (p === 'server' ? s : `${s}@redis-${p}`)) : [s]))
 const repeat = Number(values.repeat)
 const pin = !values['no-pin'] && hasTaskset && availableParallelism() >= 2
 const cores = pin ? { server: 0, loadgen: 1 } : { server: null, loadgen: null }
@@ -132,11 +142,12 @@ for (const sc of list(values.scenario)) {
 
 const started = Date.now()
 const load = [loadavg()[0]]
-console.log(`bench: ${plan.map((p) => p.name).join(', ')} × ${servers.join(', ')} × ${repeat}; ${pin ? 'server on core 0, load generator on core 1' : 'not pinned'}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`)
+const redisWhere = placements.map((p) => (p === 'server' ? 'Redis on core 0' : 'Redis on core 1 (@redis-loadgen)')).join(' and ')
+console.log(`bench: ${plan.map((p) => p.name).join(', ')} × ${labels.join(', ')} × ${repeat}; ${pin ? `server on core 0, load generator on core 1, ${redisWhere}` : 'not pinned'}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`)
 const results = []
 for (const p of plan) {
   for (let r = 0; r < repeat; r++) {
-    for (const kind of servers) {
+    for (const kind of labels) {
       const t0 = Date.now()
       let result
       try {
@@ -152,7 +163,7 @@ for (const p of plan) {
 }
 const elapsed = Math.round((Date.now() - started) / 1000)
 const meta = { date: new Date().toISOString(), argv: process.argv.slice(2), pinned: pin, elapsedSeconds: elapsed, loadavg: { min: Math.min(...load), max: Math.max(...load) }, node: process.version, cpus: availableParallelism() }
-console.log(`\n${report(plan, servers, results, meta)}`)
+console.log(`\n${report(plan, labels, results, meta)}`)
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })
 const file = join(ROOT, 'bench', 'results', `${meta.date.replace(/[:.]/g, '-')}.json`)
 writeFileSync(file, JSON.stringify({ meta, results }, null, 2))

@@ -104,16 +104,40 @@ const workerColumns = (R, n, s) => [
 /** Redis CPU µs per delivery in the closed loop (a tracked delivery's record: written, then removed on its ack). */
 const redisPerDelivery = (r) => (typeof r.window.redisCpu === 'number' && r.window.deliveriesPerSec > 0 ? (r.window.redisCpu / 100 / r.window.deliveriesPerSec) * 1e6 : null)
 
-/** A `-durable` kind's figure against its `-memory` twin in the same run (the cost of the durable record). */
+/** The service's own CPU (every roomcast process, Redis left out) µs per delivery in the closed loop. */
+const nodePerDelivery = (r) => (typeof r.window.instancesCpu === 'number' && r.window.deliveriesPerSec > 0 ? (r.window.instancesCpu / 100 / r.window.deliveriesPerSec) * 1e6 : null)
+
+/**
+ * A `-durable` kind's figure against its `-memory` twin in the same run (the cost of the durable
+ * record); the same Redis placement (`@redis-loadgen`); a `-before` kind against the `-memory`
+ * of the same checkout when the run has it, else this checkout's.
+ */
 function vsMemory(R, n, s, fn) {
   if (!s.includes('-durable')) return '–'
-  return ratio(R, n, s, s.replace('-durable', '-memory'), fn)
+  const twin = s.replace('-durable', '-memory')
+  const ran = R.some((r) => r.name === n && r.server === twin)
+  return ratio(R, n, s, ran ? twin : twin.replace('-before', ''), fn)
+}
+
+/** A kind of ROOMCAST_BEFORE_ROOT's checkout against this checkout's (the same Redis placement), or '–'. */
+function vsBefore(R, n, s, fn) {
+  const before = s.replace(/(@|$)/, '-before$1')
+  return R.some((r) => r.name === n && r.server === before) ? ratio(R, n, s, before, fn) : '–'
 }
 
 /** Columns for runs with a bench-started redis-server. */
-const redisColumns = (R, n, s) => [
+const redisColumns = (R, n, s, show) => [
   ['× in-memory tracking', vsMemory(R, n, s, (r) => r.window.deliveriesPerSec)],
+  ['Node CPU µs/delivery (Redis left out)', spread(pick(R, n, s, nodePerDelivery), 2)],
+  ['Node CPU/delivery × in-memory tracking', vsMemory(R, n, s, nodePerDelivery)],
   ['Redis CPU µs/delivery', spread(pick(R, n, s, redisPerDelivery), 2)],
+  ...(show.before
+    ? [
+        ['deliveries/s × before', vsBefore(R, n, s, (r) => r.window.deliveriesPerSec)],
+        ['Redis CPU/delivery × before', vsBefore(R, n, s, redisPerDelivery)],
+        ['Node CPU/delivery × before', vsBefore(R, n, s, nodePerDelivery)],
+      ]
+    : []),
   ['Redis CPU µs/publication', spread(pick(R, n, s, (r) => perPublication(r, r.window.redisCpu)), 1)],
   ['Redis µs per PUBLISH (its commandstats)', spread(pick(R, n, s, (r) => r.redisPublishUsec), 2)],
   ['Redis clients', spread(pick(R, n, s, (r) => r.redisClients))],
@@ -197,7 +221,7 @@ const COLUMNS = {
           ['at fixed rate × 1 worker', vsOneWorker(R, n, s, cpuPerDeliveryAtRate)],
         ]
       : []),
-    ...(show.redis ? redisColumns(R, n, s) : []),
+    ...(show.redis ? redisColumns(R, n, s, show) : []),
   ],
   channels: (R, n, s, show) => [
     ['server', s + failures(R, n, s)],
@@ -277,7 +301,7 @@ export function report(plan, servers, results, meta) {
   for (const p of plan) {
     const mine = results.filter((r) => r.name === p.name && r.result.failed === undefined)
     // Extra columns only where they say something: runs with -wN kinds, runs with a redis-server.
-    const show = { workers: servers.some((s) => oneWorkerOf(s) !== null), redis: mine.some((r) => typeof r.result.redisClients === 'number'), welcome: servers.includes('ws-welcome'), heap: mine.some((r) => r.result.heap !== undefined) }
+    const show = { workers: servers.some((s) => oneWorkerOf(s) !== null), redis: mine.some((r) => typeof r.result.redisClients === 'number'), welcome: servers.includes('ws-welcome'), heap: mine.some((r) => r.result.heap !== undefined), before: servers.some((s) => s.includes('-before')) }
     const rows = servers.map((s) => COLUMNS[p.scenario](results, p.name, s, show))
     const head = rows[0].map(([h]) => h)
     parts.push(`\n### ${p.name}\n\n${table(head, rows.map((r) => r.map(([, v]) => v)))}`)

@@ -85,7 +85,10 @@ function startLoadgen(cpu) {
  * (`start`, `end`) of a measured window, just after the server's CPU was sampled.
  */
 export async function runOne(kind, scenario, cfg, cores, nodeFlags = [], { redis = null, onMark = null } = {}) {
-  const server = await startServer(kind, { cpu: cores.server, nodeFlags, redis })
+  // `kind@redis-loadgen` (run.js --redis-core): the kind with its bench-started Redis on the load generator's core.
+  const [base, placement] = kind.split('@redis-')
+  const redisCpu = placement === 'loadgen' ? cores.loadgen : cores.server
+  const server = await startServer(base, { cpu: cores.server, redisCpu, nodeFlags, redis })
   try {
     await sleep(300)
     const rssBase = sum(processTree(server.allPids).map(rssBytes))

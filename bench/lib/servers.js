@@ -62,6 +62,13 @@ export const SERVERS = {
         'roomcast-before': { protocol: 'roomcast', instances: 1, argv: (port) => [node, join(process.env.ROOMCAST_BEFORE_ROOT, 'bin', 'roomcast.js'), 'serve', 'patterns', '--settings', join(ROOT, 'bench', 'settings', 'roomcast.yaml'), '--port', String(port)] },
         // roomcast-redis2 of the other checkout: the cluster's receive path before and after a change.
         'roomcast-redis2-before': { protocol: 'roomcast', instances: 2, redis: true, argv: (port) => [node, join(process.env.ROOMCAST_BEFORE_ROOT, 'bin', 'roomcast.js'), 'serve', 'patterns', '--settings', join(ROOT, 'bench', 'settings', 'roomcast.yaml'), '--port', String(port)] },
+        // The tracked-on-Redis kinds of the other checkout (each against its own -memory twin of this checkout).
+        ...Object.fromEntries(
+          ['memory', 'durable', 'memory-batched', 'durable-batched'].map((v) => [
+            `roomcast-tracked-redis-${v}-before`,
+            { protocol: v.endsWith('batched') ? 'roomcast-ack-batch-id' : 'roomcast-ack-id', instances: 1, redis: true, argv: (port) => [node, join(process.env.ROOMCAST_BEFORE_ROOT, 'bin', 'roomcast.js'), 'serve', 'patterns', '--settings', join(ROOT, 'bench', 'settings', v.startsWith('memory') ? 'roomcast-tracked-redis-memory.yaml' : 'roomcast-tracked-redis.yaml'), '--port', String(port)] },
+          ]),
+        ),
       }),
   'ws-coalesced': { protocol: 'ws', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--coalesce', '--port', String(port)] },
   'ws-plain': { protocol: 'ws', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--port', String(port)] },
@@ -253,9 +260,11 @@ export function clusterRoles(nodesText) {
 /**
  * Starts a server kind; resolves with its URLs, pids and a stop function. `redis`: a Redis (or
  * Redis Cluster) the caller started and stops (startRedis, startRedisCluster), used instead of one
- * of the kind's own; its processes are sampled like a kind's own redis-server.
+ * of the kind's own; its processes are sampled like a kind's own redis-server. `redisCpu`: the
+ * core the kind's own Redis is pinned to (default the server's: `--redis-core loadgen` passes
+ * the load generator's, as a deployment would keep Redis off the service's core).
  */
-export async function startServer(kind, { cpu = 0, nodeFlags = [], redis: external = null } = {}) {
+export async function startServer(kind, { cpu = 0, redisCpu = cpu, nodeFlags = [], redis: external = null } = {}) {
   const def = serverDef(kind)
   if (def === undefined) throw new Error(`unknown server kind ${kind}; known: ${Object.keys(SERVERS).join(', ')}`)
   const children = []
@@ -266,7 +275,7 @@ export async function startServer(kind, { cpu = 0, nodeFlags = [], redis: extern
   try {
     if (def.redis || def.redisCluster) {
       if (external !== null && (external.kind === 'redis-cluster') !== (def.redisCluster === true)) throw new Error(`${kind} needs ${def.redisCluster ? 'a Redis Cluster' : 'one Redis'}, not a ${external.kind}`)
-      const redis = external ?? (own = await (def.redisCluster ? startRedisCluster({ cpu }) : startRedis({ cpu })))
+      const redis = external ?? (own = await (def.redisCluster ? startRedisCluster({ cpu: redisCpu }) : startRedis({ cpu: redisCpu })))
       Object.assign(env, redis.env)
       redisProcesses = redis.processes
       redisPort = redis.processes[0].port
