@@ -63,4 +63,67 @@ describe('the grouped durable record on one Redis', () => {
     expect(adopted !== null && 'entries' in adopted ? adopted.entries.map((e) => [e.id, e.text, e.attempts]) : adopted).toEqual([['e3', '{"id":"e3"}', 1]])
     store.close()
   })
+
+  // Guards any regrouping of a turn's operations (per record, per command): a plain "every write,
+  // then every removal" per record fails 'again', "every removal, then every write" fails 'w-then-r'.
+  it('ends each field of one turn as its last operation left it', async () => {
+    const settings = backend.settings('grouped-order:')
+    if (!('url' in settings)) throw new Error('one Redis expected')
+    const raw = new Redis(settings.url)
+    clients.push(raw)
+    await raw.ping()
+    const names = redisNames('grouped-order:', 'svc')
+    const store = new RedisPending({ connection: () => raw, names: () => names, leaseMs: 6000, sharded: false, publishCommand: 'publish' })
+    store.open('self', { keepMs: 60_000, maxPerIdentity: 100 })
+    const written = async () => {
+      await new Promise((resolve) => setImmediate(resolve))
+      await raw.ping()
+    }
+    const entry = (id: string, order: number, attempts = 1) => ({ id, event: 'task.done', text: `{"id":"${id}"}`, attempts, order })
+    const fields = async (identity: string) => {
+      const all = await raw.hgetall(names.pending(identity).entries)
+      return Object.fromEntries(Object.entries(all).filter(([f]) => f !== '').map(([f, v]) => [f, v.split('\n')[0]]))
+    }
+
+    // Earlier turns: e0 recorded for 'both' and 'again'.
+    store.put('both', entry('e0', 0))
+    store.put('again', entry('e0', 0))
+    await written()
+
+    // One turn. 'w-then-r': e1 written then acknowledged (ends removed), e2 written and kept.
+    store.put('w-then-r', entry('e1', 1))
+    store.put('w-then-r', entry('e2', 2))
+    store.remove('w-then-r', 'e1')
+    // 'again': e0 acknowledged, then sent again (ends written, its second attempt).
+    store.remove('again', 'e0')
+    store.put('again', entry('e0', 0, 2))
+    // 'both': e0 removed and e1 written, e1 rewritten with a later attempt, then removed and written again.
+    store.remove('both', 'e0')
+    store.put('both', entry('e1', 1))
+    store.put('both', entry('e1', 1, 2))
+    store.remove('both', 'e1')
+    store.put('both', entry('e1', 1, 3))
+    // Another recipient of e1 in the same groups: its own record, written once.
+    store.put('other', entry('e1', 1))
+    await written()
+
+    expect(await fields('w-then-r')).toEqual({ e2: '2 1' })
+    expect(await fields('again')).toEqual({ e0: '0 2' })
+    expect(await fields('both')).toEqual({ e1: '1 3' })
+    expect(await fields('other')).toEqual({ e1: '1 1' })
+    for (const identity of ['w-then-r', 'again', 'both', 'other']) expect(await raw.pttl(names.pending(identity).entries), identity).toBeGreaterThan(0)
+
+    // Every entry of a record acknowledged in one turn, several in one HDEL: the record keeps its expiry.
+    store.put('many', entry('e1', 1))
+    store.put('many', entry('e2', 2))
+    store.put('many', entry('e3', 3))
+    await written()
+    store.remove('many', 'e3')
+    store.remove('many', 'e1')
+    store.remove('many', 'e2')
+    await written()
+    expect(await fields('many')).toEqual({})
+    expect(await raw.pttl(names.pending('many').entries)).toBeGreaterThan(0)
+    store.close()
+  })
 })
