@@ -23,6 +23,10 @@ const USAGE = `Usage: npm run bench -- [options]
   --subs LIST       fan-out subscriber counts (default 1000,5000)
   --storm LIST      connect-storm sizes (default 5000,19000)
   --storm-concurrency N  handshakes in flight during a storm (default 500)
+  --storm-warm LIST connections the load generator opens and closes before each measured storm,
+                    outside the window (default 0: a fresh server). 0,10000 runs every storm
+                    cold and warm side by side (\`storm 10000\` and \`storm 10000 warm\`): a
+                    fresh process's own warm-up (JIT, inline caches) apart from a connection's
   --handshake-timeout MS storm: a handshake not ready within MS fails (default 15000); every
                     failure is counted by its cause (HTTP status, close code, socket error, or a
                     timeout and how far it got: TCP connect, 101, first frame)
@@ -62,6 +66,7 @@ const { values } = parseArgs({
     subs: { type: 'string', default: '1000,5000' },
     storm: { type: 'string', default: '5000,19000' },
     'storm-concurrency': { type: 'string', default: '500' },
+    'storm-warm': { type: 'string', default: '0' },
     'handshake-timeout': { type: 'string', default: '15000' },
     reconnect: { type: 'string', default: '5000' },
     'presence-subs': { type: 'string', default: '10000' },
@@ -131,7 +136,13 @@ const common = { warmupMs: Number(values.warmup), measureMs: Number(values.measu
 const plan = []
 for (const sc of list(values.scenario)) {
   if (sc === 'fanout') for (const n of nums(values.subs)) plan.push({ name: `fanout ${n}`, scenario: 'fanout', cfg: { ...common, subscribers: n, window: Number(values.window), rate: Number(values.rate) } })
-  else if (sc === 'storm') for (const n of nums(values.storm)) plan.push({ name: `storm ${n}`, scenario: 'storm', cfg: { ...common, connections: n, concurrency: Number(values['storm-concurrency']), handshakeTimeoutMs: Number(values['handshake-timeout']) } })
+  else if (sc === 'storm') {
+    for (const n of nums(values.storm)) {
+      for (const warm of nums(values['storm-warm'])) {
+        plan.push({ name: warm > 0 ? `storm ${n} warm` : `storm ${n}`, scenario: 'storm', cfg: { ...common, connections: n, warmConnections: warm, concurrency: Number(values['storm-concurrency']), handshakeTimeoutMs: Number(values['handshake-timeout']) } })
+      }
+    }
+  }
   else if (sc === 'channels') plan.push({ name: 'channels 5000', scenario: 'channels', cfg: { ...common, subscribers: 5000, window: 64, sharedEvery: 1000 } })
   else if (sc === 'reconnect') plan.push({ name: `reconnect ${values.reconnect}`, scenario: 'reconnect', cfg: { ...common, concurrency: 500, subscribers: Number(values.reconnect), pubsPerSec: Number(values['reconnect-rate']), awayMs: Number(values.away), warmupMs: 2000 } })
   else if (sc === 'abuse') plan.push({ name: `abuse ${values.attackers}×${values['frame-keys']} keys`, scenario: 'abuse', cfg: { ...common, attackers: Number(values.attackers), attackEveryMs: Number(values['attack-every']), frameBytes: Number(values['frame-bytes']), frameKeys: Number(values['frame-keys']), pingGapMs: Number(values['ping-gap']) } })

@@ -1,6 +1,7 @@
 // The benchmark scenarios, run inside the load-generator process. Each returns a plain
 // result object; `mark(name)` tells the runner when a measured window starts and ends so it
 // can sample the server's CPU over the same window.
+import { once } from 'node:events'
 import { get as httpGet } from 'node:http'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -177,8 +178,13 @@ export async function channels(proto, cfg, mark) {
   return result
 }
 
-/** Connect storm: open N connections as fast as the server admits them, hold, report. */
+/**
+ * Connect storm: open N connections as fast as the server admits them, hold, report. With
+ * `warmConnections`, that many are opened and closed first, outside the measured window: the
+ * storm then measures a service whose processes have already run the connect path.
+ */
 export async function storm(proto, cfg, mark, waitRelease) {
+  if (cfg.warmConnections > 0) await warmUp(proto, cfg)
   const cpu = process.cpuUsage()
   mark('storm:start')
   const t0 = performance.now()
@@ -212,6 +218,21 @@ export async function storm(proto, cfg, mark, waitRelease) {
     connectionsPerSec: Math.round((opened.clients.length / wall) * 1000),
     loadgenCpu,
   }
+}
+
+/** Opens `warmConnections` clients and closes them with a close handshake, waiting for every close. */
+async function warmUp(proto, cfg) {
+  const warm = await openMany(proto, cfg.urls, cfg.warmConnections, cfg.concurrency, cfg.handshakeTimeoutMs)
+  // The server answers each close frame before the client's 'close': its side of every close is done.
+  await Promise.all(
+    warm.clients.map((c) => {
+      c.closedEarly = false
+      if (c.ws.readyState === c.ws.CLOSED) return undefined
+      const closed = once(c.ws, 'close')
+      c.ws.close(1000)
+      return closed
+    }),
+  )
 }
 
 /** Request/response round trip: one connection, one request outstanding at a time. */
