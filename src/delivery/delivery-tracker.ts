@@ -8,6 +8,10 @@ import { RetryQueue } from './retry-queue.js'
 
 export type { DeliveryStats, DeliveryTarget, HandoverEntry, TrackedFrame, TrackerOptions }
 
+/** How long, and for how many events at most, an ack here keeps a late second copy of its event from being adopted (#recentAcks). */
+const RECENT_ACK_MS = 5 * 60_000
+const RECENT_ACKS = 10_000
+
 interface Recipient {
   /** The user or agent id; null for an anonymous connection (tracked per connection only). */
   readonly identity: string | null
@@ -57,6 +61,14 @@ export class DeliveryTracker {
   #unknownAcks = 0
   #handedOver = 0
   #adopted = 0
+  /**
+   * `identity\n id` → until when: events an identity acked here lately. With the durable record,
+   * an event can reach this instance twice — adopted from Redis when the identity connects, and
+   * handed over by the instance that had it once that one sees the old connection close — and
+   * the second copy may come after the ack; it is not sent again. Oldest first (an ack moves its
+   * key to the end), at most RECENT_ACKS keys, each kept RECENT_ACK_MS.
+   */
+  readonly #recentAcks = new Map<string, number>()
 
   constructor(opts: TrackerOptions) {
     this.#opts = opts
@@ -170,6 +182,7 @@ export class DeliveryTracker {
       return false
     }
     this.#acked++
+    if (entry.recipient.identity !== null) this.#rememberAck(entry.recipient.identity, id)
     this.#settle(entry)
     this.#forget(entry)
     return true
@@ -206,7 +219,7 @@ export class DeliveryTracker {
     const target = rec.targets.at(-1) ?? null
     let n = 0
     for (const h of entries) {
-      if (rec.entries.has(h.id)) continue
+      if (rec.entries.has(h.id) || this.#ackedLately(identity, h.id)) continue
       const frame = this.frame(textFrame(h.text))
       if (!this.#admits(rec, frame, h.id, h.event)) continue
       const attempts = Math.min(Math.max(1, Math.trunc(h.attempts)), this.#opts.maxAttempts)
@@ -247,11 +260,28 @@ export class DeliveryTracker {
     this.#queue.clear()
     this.#recipients.clear()
     this.#byTarget.clear()
+    this.#recentAcks.clear()
     this.#pending = 0
     this.#pendingBytes = 0
   }
 
   // ── internals ──────────────────────────────────────────────────────────────────────────
+
+  #rememberAck(identity: string, id: string): void {
+    const key = `${identity}\n${id}`
+    const now = this.#clock.now()
+    this.#recentAcks.delete(key)
+    this.#recentAcks.set(key, now + RECENT_ACK_MS)
+    for (const [k, until] of this.#recentAcks) {
+      if (until > now && this.#recentAcks.size <= RECENT_ACKS) break
+      this.#recentAcks.delete(k)
+    }
+  }
+
+  #ackedLately(identity: string, id: string): boolean {
+    const until = this.#recentAcks.get(`${identity}\n${id}`)
+    return until !== undefined && until > this.#clock.now()
+  }
 
   #recipient(identity: string | null, target: DeliveryTarget | null): Recipient {
     const key = keyOf(identity, target)

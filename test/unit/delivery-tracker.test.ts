@@ -183,6 +183,25 @@ describe('DeliveryTracker', () => {
     expect(b.tracker.stats()).toMatchObject({ adopted: 1, failed: 1, pending: 0 })
   })
 
+  it('does not adopt again an event the identity acked here: a late second copy (durable record, then the handover) is not sent twice', () => {
+    const b = setup()
+    const fresh = b.target('fresh')
+    b.tracker.attach(fresh, 'agent-1')
+    const entry = { id: 'msg_1', event: 'task.created', text: JSON.stringify({ id: 'msg_1', event: 'task.created' }), attempts: 1 }
+    expect(b.tracker.adopt('agent-1', [entry])).toBe(1) // from the durable record
+    expect(b.tracker.ack(fresh, 'msg_1')).toBe(true)
+    expect(b.tracker.adopt('agent-1', [entry])).toBe(0) // the old instance's handover, after the ack
+    expect(fresh.ids()).toEqual(['msg_1'])
+    expect(b.tracker.stats()).toMatchObject({ adopted: 1, acked: 1, pending: 0 })
+    // Another identity's copy of the same event is its own.
+    const other = b.target('other')
+    b.tracker.attach(other, 'agent-2')
+    expect(b.tracker.adopt('agent-2', [entry])).toBe(1)
+    // The memory of an ack ends after its window: a copy then is adopted (and sent) as any other.
+    b.clock.advance(5 * 60_000 + 1)
+    expect(b.tracker.adopt('agent-1', [entry])).toBe(1)
+  })
+
   it('keeps one timer and a queue no larger than about twice the pending events', () => {
     const { clock, tracker, broadcast, target } = setup({ maxPending: 100_000, maxPendingPerRecipient: 100_000 })
     const c = target('c')
