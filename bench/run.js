@@ -44,7 +44,10 @@ const USAGE = `Usage: npm run bench -- [options]
   --rate N          fixed offered load for the latency phase, deliveries/s (default 20000; measured
                     over twice the --measure window)
   --window N        fan-out publishes in flight in the closed loop (default 8)
-  --measure MS      measured window per phase (default 4000); --warmup MS (default 1000)
+  --measure MS      measured window per phase (default 4000); --warmup MS (default 1000): the
+                    closed loop's traffic before its window. Fan-out takes a list: 1000,8000 runs
+                    every fan-out at each warm-up side by side (\`fanout 1000\` and
+                    \`fanout 1000 warm 8000\`); other scenarios use the first
   --no-pin          do not pin server and load generator to different cores
   --redis-core LIST where a kind's bench-started Redis runs: server (default: on the server's
                     core, sharing it) and/or loadgen (on the load generator's core, as a
@@ -53,6 +56,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --heap            storm: also read each server's heap and RSS after a forced GC (node
                     --expose-gc, bench/lib/heap-probe.mjs) at the start and with the connections
                     held: heap KB per held connection, and the idle heap and RSS
+  --node-flags LIST extra node options for every server process, comma-separated
+                    (e.g. --node-flags=--no-opt: V8 without its optimising compiler; workers
+                    inherit them)
   --cpu-prof        run the servers under node --cpu-prof (profiles in bench/results/profiles;
                     summarise one with node bench/profile-summary.js FILE)
   --report FILE     print the tables of a saved run (bench/results/*.json) and exit`
@@ -87,6 +93,7 @@ const { values } = parseArgs({
     'no-pin': { type: 'boolean', default: false },
     'redis-core': { type: 'string', default: 'server' },
     'cpu-prof': { type: 'boolean', default: false },
+    'node-flags': { type: 'string', default: '' },
     heap: { type: 'boolean', default: false },
     report: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -126,16 +133,22 @@ const pin = !values['no-pin'] && hasTaskset && availableParallelism() >= 2
 const cores = pin ? { server: 0, loadgen: 1 } : { server: null, loadgen: null }
 const profileDir = join(ROOT, 'bench', 'results', 'profiles')
 const nodeFlags = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []
+nodeFlags.push(...list(values['node-flags']))
 if (values.heap) {
   nodeFlags.push('--expose-gc', '--import', pathToFileURL(join(ROOT, 'bench', 'lib', 'heap-probe.mjs')).href)
   process.env.ROOMCAST_HEAP_DIR = mkdtempSync(join(tmpdir(), 'roomcast-heap-'))
 }
-const common = { warmupMs: Number(values.warmup), measureMs: Number(values.measure), concurrency: 200 }
+const warmups = nums(values.warmup)
+const common = { warmupMs: warmups[0], measureMs: Number(values.measure), concurrency: 200 }
 
 /** Every run: a name, the scenario and its config. */
 const plan = []
 for (const sc of list(values.scenario)) {
-  if (sc === 'fanout') for (const n of nums(values.subs)) plan.push({ name: `fanout ${n}`, scenario: 'fanout', cfg: { ...common, subscribers: n, window: Number(values.window), rate: Number(values.rate) } })
+  if (sc === 'fanout') {
+    for (const n of nums(values.subs)) {
+      for (const [i, w] of warmups.entries()) plan.push({ name: i === 0 ? `fanout ${n}` : `fanout ${n} warm ${w}`, scenario: 'fanout', cfg: { ...common, warmupMs: w, subscribers: n, window: Number(values.window), rate: Number(values.rate) } })
+    }
+  }
   else if (sc === 'storm') {
     for (const n of nums(values.storm)) {
       for (const warm of nums(values['storm-warm'])) {
