@@ -34,6 +34,8 @@ interface Entry {
   done: boolean
   /** Its place among its recipient's events in the durable record (entryOrder()). */
   readonly order: number
+  /** Taken over from another instance (handover or durable record) rather than tracked here. */
+  readonly adopted: boolean
 }
 
 /**
@@ -62,13 +64,17 @@ export class DeliveryTracker {
   #handedOver = 0
   #adopted = 0
   /**
-   * `identity\n id` → until when: events an identity acked here lately. With the durable record,
-   * an event can reach this instance twice — adopted from Redis when the identity connects, and
-   * handed over by the instance that had it once that one sees the old connection close — and
-   * the second copy may come after the ack; it is not sent again. Oldest first (an ack moves its
-   * key to the end), at most RECENT_ACKS keys, each kept RECENT_ACK_MS.
+   * `identity\n id` → until when: adopted events an identity acked here lately. With the durable
+   * record an event can reach this instance twice — adopted from Redis when the identity connects,
+   * and handed over by the instance that had it once that one sees the old connection close — and
+   * the second copy may come after the ack; it is not sent again. Only adopted events are
+   * remembered (a handover can only repeat an adoption). Two generations, each of at most
+   * RECENT_ACKS / 2 keys and RECENT_ACK_MS: the older is dropped whole when the newer is full,
+   * O(1) per ack (a Map pruned from its front costs a walk over its deleted slots).
    */
-  readonly #recentAcks = new Map<string, number>()
+  #recentAcks = new Map<string, number>()
+  #olderAcks = new Map<string, number>()
+  #recentSince = 0
 
   constructor(opts: TrackerOptions) {
     this.#opts = opts
@@ -182,7 +188,7 @@ export class DeliveryTracker {
       return false
     }
     this.#acked++
-    if (entry.recipient.identity !== null) this.#rememberAck(entry.recipient.identity, id)
+    if (entry.adopted && entry.recipient.identity !== null) this.#rememberAck(entry.recipient.identity, id)
     this.#settle(entry)
     this.#forget(entry)
     return true
@@ -223,7 +229,7 @@ export class DeliveryTracker {
       const frame = this.frame(textFrame(h.text))
       if (!this.#admits(rec, frame, h.id, h.event)) continue
       const attempts = Math.min(Math.max(1, Math.trunc(h.attempts)), this.#opts.maxAttempts)
-      this.#add(rec, h.id, h.event, frame, target, attempts)
+      this.#add(rec, h.id, h.event, frame, target, attempts, true)
       if (target !== null) {
         this.#resent++
         target.sendFramed(frame.bytes)
@@ -261,6 +267,7 @@ export class DeliveryTracker {
     this.#recipients.clear()
     this.#byTarget.clear()
     this.#recentAcks.clear()
+    this.#olderAcks.clear()
     this.#pending = 0
     this.#pendingBytes = 0
   }
@@ -268,18 +275,18 @@ export class DeliveryTracker {
   // ── internals ──────────────────────────────────────────────────────────────────────────
 
   #rememberAck(identity: string, id: string): void {
-    const key = `${identity}\n${id}`
     const now = this.#clock.now()
-    this.#recentAcks.delete(key)
-    this.#recentAcks.set(key, now + RECENT_ACK_MS)
-    for (const [k, until] of this.#recentAcks) {
-      if (until > now && this.#recentAcks.size <= RECENT_ACKS) break
-      this.#recentAcks.delete(k)
+    if (this.#recentAcks.size >= RECENT_ACKS / 2 || now - this.#recentSince >= RECENT_ACK_MS) {
+      this.#olderAcks = this.#recentAcks
+      this.#recentAcks = new Map()
+      this.#recentSince = now
     }
+    this.#recentAcks.set(`${identity}\n${id}`, now + RECENT_ACK_MS)
   }
 
   #ackedLately(identity: string, id: string): boolean {
-    const until = this.#recentAcks.get(`${identity}\n${id}`)
+    const key = `${identity}\n${id}`
+    const until = this.#recentAcks.get(key) ?? this.#olderAcks.get(key)
     return until !== undefined && until > this.#clock.now()
   }
 
@@ -304,7 +311,7 @@ export class DeliveryTracker {
     const to = this.#byTarget.get(target.id) as Recipient
     for (const e of moved) {
       if (to.entries.has(e.id)) continue
-      this.#add(to, e.id, e.event, e.frame, target, e.attempts)
+      this.#add(to, e.id, e.event, e.frame, target, e.attempts, e.adopted)
       this.#record?.put(identity, e.id, e.event, e.frame, e.attempts, e.order)
     }
   }
@@ -319,11 +326,11 @@ export class DeliveryTracker {
     return false
   }
 
-  #add(rec: Recipient, id: string, event: string, frame: TrackedFrame, target: DeliveryTarget | null, attempts: number): Entry {
+  #add(rec: Recipient, id: string, event: string, frame: TrackedFrame, target: DeliveryTarget | null, attempts: number, adopted = false): Entry {
     if (frame.refs++ === 0) this.#pendingBytes += frame.bytes.length
     // One place per event for all its recipients (their records share one value per turn).
     const order = this.#record === null ? 0 : (frame.order ??= entryOrder())
-    const entry: Entry = { id, event, frame, recipient: rec, target, attempts, due: 0, done: false, order }
+    const entry: Entry = { id, event, frame, recipient: rec, target, attempts, due: 0, done: false, order, adopted }
     entry.due = this.#queue.push(entry, this.#clock.now() + this.#opts.ackTimeoutMs)
     rec.entries.set(id, entry)
     this.#pending++
