@@ -320,7 +320,9 @@ export class ClusterBroker extends EventEmitter implements Broker {
   async close(): Promise<void> {
     if (!this.#link.shut()) return
     if (this.#heartbeat !== null) clearInterval(this.#heartbeat)
-    this.pending.close()
+    // Before the transport quits its connection, which drops what the client has not sent yet
+    // (the store's last writes and releases, its lease's deletion: outstanding-writes.ts).
+    await this.pending.close()
     this.#acks.clear()
     this.#reports.clear()
     const self = this.#self

@@ -4,6 +4,10 @@ import type { IpcPeer } from './ipc-hub.js'
 import type { IpcLink } from './ipc-link.js'
 import type { Adoption, PendingStore, PendingTiming, StoredEntry } from './pending-store.js'
 import { BoundedMap } from '../util/bounded-map.js'
+import { OutstandingWrites } from './outstanding-writes.js'
+
+/** How long a graceful stop waits for the primary to answer its last writes and its leave. */
+const CLOSE_TIMEOUT_MS = 1000
 
 /**
  * The durable record of pending tracked deliveries for the workers of one service without Redis
@@ -27,6 +31,8 @@ export class IpcPending implements PendingStore {
   /** Frame texts of this turn's writes, once per event: the ops refer to them by id. */
   #frames: Record<string, string> = {}
   #flushing: NodeJS.Immediate | null = null
+  /** Messages to the primary not answered yet: close() waits for them. */
+  readonly #outstanding = new OutstandingWrites()
   /** Writes that could not reach the primary. */
   lostWrites = 0
 
@@ -74,10 +80,12 @@ export class IpcPending implements PendingStore {
     this.#send({ op: 'renew', self: this.#self, leaseMs: this.#leaseMs })
   }
 
-  close(): void {
+  /** Sends this turn's writes and the leave, and waits (a second at most) until the primary answered them and every earlier one. */
+  async close(): Promise<void> {
     this.#flush()
     // Gone at once: the next worker an identity connects to adopts without waiting for the lease.
     if (this.#self !== '') this.#send({ op: 'leave', self: this.#self })
+    await this.#outstanding.settled(CLOSE_TIMEOUT_MS)
   }
 
   #queue(op: WriteOp): void {
@@ -98,7 +106,7 @@ export class IpcPending implements PendingStore {
   }
 
   #send(arg: PendingOp, writes = 0): void {
-    this.#link.ask({ op: 'call', name: PENDING_CALL, arg }).catch((err: unknown) => {
+    this.#outstanding.add(this.#link.ask({ op: 'call', name: PENDING_CALL, arg }), (err: unknown) => {
       this.lostWrites += writes
       this.#log?.debug({ err: (err as Error).message }, 'pending deliveries not recorded in the primary')
     })

@@ -41,8 +41,13 @@ export interface PendingStore {
    * that keeps nothing.
    */
   publishRecorded?(identity: string, entry: StoredEntry, channel: string, bytes: string): Promise<number>
-  /** Stops renewing; what is recorded stays for the next instance (a graceful stop behaves like a death, minus the lease wait). */
-  close(): void
+  /**
+   * Stops renewing; what is recorded stays for the next instance (a graceful stop behaves like a
+   * death, minus the lease wait). Resolves once the last writes, releases and the lease's
+   * deletion were answered, or after a bound (never hangs a stop while the store is away): the
+   * broker closes its connection only then.
+   */
+  close(): Promise<void>
 }
 
 /** One pending event as stored: its id, event name, the frame's JSON text and the sends already spent. */
@@ -82,5 +87,5 @@ export const memoryPendingStore: PendingStore = {
   release() {},
   renew() {},
   open() {},
-  close() {},
+  close: () => Promise.resolve(),
 }

@@ -3,6 +3,7 @@ import type { Adoption, PendingStore, PendingTiming, StoredEntry } from './pendi
 import { PENDING_ADOPT, PENDING_PUBLISH, PENDING_RELEASE, PENDING_WRITE, PENDING_WRITE_GROUPED } from './pending-scripts.js'
 import type { RedisNames } from './redis-channels.js'
 import type { ScriptRunner } from './redis-history.js'
+import { OutstandingWrites } from './outstanding-writes.js'
 
 /** Operations per write script: bounds the time Redis spends in one call. */
 const MAX_BATCH = 500
@@ -23,6 +24,8 @@ export interface RedisPendingDeps {
   readonly sharded: boolean
   /** How the publish of a recorded event goes out: `spublish` on a Redis Cluster. */
   readonly publishCommand: 'publish' | 'spublish'
+  /** How long a graceful stop waits for its last writes and the lease's deletion to be answered. @default 1000 ms */
+  readonly closeTimeoutMs?: number
   readonly logger?: Logger
 }
 
@@ -67,6 +70,8 @@ export class RedisPending implements PendingStore {
   /** Frame texts of this turn's writes, once per event: the records refer to them. */
   #frames = new Map<string, string>()
   #flushing: NodeJS.Immediate | null = null
+  /** Scripts and commands sent and not answered yet: close() waits for them. */
+  readonly #outstanding = new OutstandingWrites()
   /** Writes that could not reach Redis. */
   lostWrites = 0
 
@@ -164,14 +169,14 @@ export class RedisPending implements PendingStore {
     const redis = this.#ready()
     const names = this.#deps.names()
     if (redis === null || names === null) return
-    redis.eval(PENDING_RELEASE, 1, names.pending(identity).owner, this.#self).catch(() => this.lostWrites++)
+    this.#outstanding.add(redis.eval(PENDING_RELEASE, 1, names.pending(identity).owner, this.#self), () => this.lostWrites++)
   }
 
   renew(): void {
     const redis = this.#ready()
     const names = this.#deps.names()
     if (redis === null || names === null || this.#self === '') return
-    redis.set(names.lease(this.#self), '1', 'PX', this.#deps.leaseMs).catch(() => this.lostWrites++)
+    this.#outstanding.add(redis.set(names.lease(this.#self), '1', 'PX', this.#deps.leaseMs), () => this.lostWrites++)
   }
 
   async publishRecorded(identity: string, entry: StoredEntry, channel: string, bytes: string): Promise<number> {
@@ -198,12 +203,18 @@ export class RedisPending implements PendingStore {
     return (await redis.spublish(names.channel(channel), bytes)) as number
   }
 
-  close(): void {
+  /**
+   * Sends this turn's writes and deletes the lease, then waits (closeTimeoutMs at most) until
+   * Redis answered them and every earlier write and release: the connection quits after this,
+   * and ioredis drops what it has not sent by then (outstanding-writes.ts).
+   */
+  async close(): Promise<void> {
     this.#flush()
     const redis = this.#ready()
     const names = this.#deps.names()
     // Gone at once: the next instance an identity connects to adopts without waiting for the lease to run out.
-    if (redis !== null && names !== null && this.#self !== '') redis.del(names.lease(this.#self)).catch(() => {})
+    if (redis !== null && names !== null && this.#self !== '') this.#outstanding.add(redis.del(names.lease(this.#self)), () => {})
+    await this.#outstanding.settled(this.#deps.closeTimeoutMs ?? 1000)
   }
 
   #ready(): ScriptRunner | null {
@@ -280,13 +291,13 @@ export class RedisPending implements PendingStore {
         from += n
         inScript += n
         if (inScript >= MAX_GROUPED) {
-          redis.eval(PENDING_WRITE_GROUPED, 0, ...args).catch(lost(inScript))
+          this.#outstanding.add(redis.eval(PENDING_WRITE_GROUPED, 0, ...args), lost(inScript))
           args = [...head, 0]
           inScript = 0
         }
       }
     }
-    if (inScript > 0 || frames.size > 0) redis.eval(PENDING_WRITE_GROUPED, 0, ...args).catch(lost(inScript))
+    if (inScript > 0 || frames.size > 0) this.#outstanding.add(redis.eval(PENDING_WRITE_GROUPED, 0, ...args), lost(inScript))
   }
 
   /** `<length in bytes>:<identity>`, as the grouped script reads it (kept per identity: the same few are written every turn). */
@@ -321,7 +332,7 @@ export class RedisPending implements PendingStore {
     }
     const keep = this.#timing.keepMs
     // On a Redis Cluster every frame key is its own slot: written before the records that refer to them.
-    if (this.#deps.sharded) for (const [id, text] of frames) redis.set(names.pendingFrame(id), text, 'PX', keep).catch(lost(0))
+    if (this.#deps.sharded) for (const [id, text] of frames) this.#outstanding.add(redis.set(names.pendingFrame(id), text, 'PX', keep), lost(0))
     let first = true
     for (const batch of this.#deps.sharded ? byKey(ops) : chunks(ops, MAX_BATCH)) {
       // One Redis: the frames go in the first script, before the records.
@@ -330,7 +341,7 @@ export class RedisPending implements PendingStore {
       const keys = [...withFrames.map(([id]) => names.pendingFrame(id)), ...batch.map((op) => op.key)]
       const args: (string | number)[] = [keep, withFrames.length, ...withFrames.map(([, text]) => text)]
       for (const op of batch) args.push(op.field, op.value)
-      redis.eval(PENDING_WRITE, keys.length, ...keys, ...args).catch(lost(batch.length))
+      this.#outstanding.add(redis.eval(PENDING_WRITE, keys.length, ...keys, ...args), lost(batch.length))
     }
   }
 }

@@ -5,6 +5,7 @@ import { pino } from 'pino'
 import { inject } from 'vitest'
 import { z } from 'zod'
 import { flatDialect, MetricsPlugin, parseSettings, type ServiceSpec, type SettingsInput, WebSocketServer } from '../../src/index.js'
+import type { Broker } from '../../src/broker/broker.js'
 import { until } from './cluster.js'
 
 /** Log lines of one server, as parsed JSON, with an event per line so a test can wait for one. */
@@ -54,12 +55,14 @@ export interface TrackedNode {
 
 /**
  * Starts the tiny service of `dialect` with `task.*` tracked and the given settings. In the redis project (or
- * with `redis`), its broker runs over Redis under `redis.prefix` (a fresh one unless given).
+ * with `redis`), its broker runs over Redis under `redis.prefix` (a fresh one unless given); `broker`, one built by
+ * hand (other timings), replaces the one the settings ask for.
  */
 export async function startTracked(
   settings: SettingsInput = {},
   redis?: { url: string; prefix: string } | { cluster: string[]; prefix: string },
   dialect: 'envelope' | 'flat' = 'envelope',
+  broker?: Broker,
 ): Promise<TrackedNode> {
   const redisUrl = inject('redisUrl') ?? null
   const clustered = redis !== undefined ? { redis } : redisUrl === null ? {} : { redis: { url: redisUrl, prefix: `test-${randomUUID()}:` } }
@@ -72,7 +75,10 @@ export async function startTracked(
     delivery: { tracked: ['task.*'], ...settings.delivery },
   })
   const logs = new LogSink()
-  const server = new WebSocketServer(trackedSpecs[dialect], parsed, { logger: pino({ level: parsed.log_level }, logs.stream) })
+  const server = new WebSocketServer(trackedSpecs[dialect], parsed, {
+    logger: pino({ level: parsed.log_level }, logs.stream),
+    ...(broker !== undefined ? { broker } : {}),
+  })
   server.use(new MetricsPlugin())
   const { port } = await server.listen()
   return { server, logs, url: `ws://127.0.0.1:${port}/ws`, http: `http://127.0.0.1:${port}` }
