@@ -210,22 +210,40 @@ export async function startRedisCluster({ cpu = 0, masters = 3 } = {}) {
     const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8' })
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout.slice(-1000)}${create.stderr}`)
     const end = Date.now() + 60000
+    let roles
     for (;;) {
-      const ok = ports.every((p) => {
-        if (!redisCli(p, 'cluster', 'info').includes('cluster_state:ok')) return false
-        const repl = redisCli(p, 'info', 'replication')
-        return !repl.includes('role:slave') || repl.includes('master_link_status:up')
-      })
-      if (ok) break
-      if (Date.now() > end) throw new Error('the bench cluster was not ok with every replica in sync after 60 s')
+      roles = settledRoles(ports, masters)
+      if (roles !== null) break
+      if (Date.now() > end) throw new Error('the bench cluster was not ok with every replica in sync and its roles agreed after 60 s')
       await sleep(100)
     }
-    const processes = clusterRoles(redisCli(ports[0], 'cluster', 'nodes')).map((n) => ({ ...n, pid: children[ports.indexOf(n.port)].pid }))
+    const processes = roles.map((n) => ({ ...n, pid: children[ports.indexOf(n.port)].pid }))
     return { kind: 'redis-cluster', env: { REDIS_CLUSTER_NODES: ports.map((p) => `127.0.0.1:${p}`).join(',') }, processes, stop }
   } catch (err) {
     await stop()
     throw err
   }
+}
+
+/**
+ * The cluster's roles (clusterRoles) once they have settled, else null: every node says
+ * `cluster_state:ok`, every replica's link to its master is up, and the first node's
+ * `CLUSTER NODES` lists each node in the role it gives itself (INFO replication), `masters`
+ * masters, each with slots. A node's own role changes with `CLUSTER REPLICATE` at once; the
+ * first node hears of it by gossip, later: read before that, a replica showed as a master
+ * without slots (a fourth master, m4).
+ */
+function settledRoles(ports, masters) {
+  const own = new Map()
+  for (const p of ports) {
+    if (!redisCli(p, 'cluster', 'info').includes('cluster_state:ok')) return null
+    const repl = redisCli(p, 'info', 'replication')
+    if (repl.includes('role:slave') && !repl.includes('master_link_status:up')) return null
+    own.set(p, repl.includes('role:slave') ? 'replica' : 'master')
+  }
+  const roles = clusterRoles(redisCli(ports[0], 'cluster', 'nodes'))
+  const agreed = roles.length === ports.length && roles.every((n) => own.get(n.port) === n.role && (n.role === 'replica' || n.slots > 0))
+  return agreed && roles.filter((n) => n.role === 'master').length === masters ? roles : null
 }
 
 /**

@@ -70,17 +70,32 @@ export class TestRedisCluster {
   }
 
   /**
-   * Waits until every live node reports `cluster_state:ok` and every replica's link to its master
-   * is up (a replica still in its first sync cannot be promoted).
+   * Waits until every live node reports `cluster_state:ok`, every replica's link to its master is
+   * up (a replica still in its first sync cannot be promoted), and every live node's `CLUSTER
+   * NODES` lists each live node in the role that node gives itself, each master with slots. A
+   * node's own role changes at once (CLUSTER REPLICATE, a failover); the others hear of it by
+   * gossip, later: before that, a client reading the slot map from them may take a replica for a
+   * master.
    */
   async settled(): Promise<void> {
     await pollUntil(
-      'cluster_state:ok and every replica in sync',
+      'cluster_state:ok, every replica in sync, every node agreeing on the roles',
       async () => {
+        const own = new Map<number, 'master' | 'slave'>()
         for (const n of this.#live()) {
           if (!(await cli(n.port, 'cluster', 'info')).includes('cluster_state:ok')) return undefined
           const repl = await cli(n.port, 'info', 'replication')
           if (repl.includes('role:slave') && !repl.includes('master_link_status:up')) return undefined
+          own.set(n.port, repl.includes('role:slave') ? 'slave' : 'master')
+        }
+        for (const n of this.#live()) {
+          for (const line of (await cli(n.port, 'cluster', 'nodes')).trim().split('\n')) {
+            const [, addr = '', flags = '', , , , , , ...slots] = line.trim().split(' ')
+            const role = own.get(Number(/:(\d+)/.exec(addr)?.[1]))
+            if (role === undefined) continue
+            if (!flags.split(',').includes(role)) return undefined
+            if (role === 'master' && !slots.some((r) => /^\d/.test(r))) return undefined
+          }
         }
         return true
       },
