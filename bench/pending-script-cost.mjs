@@ -7,7 +7,8 @@
 //   batched: every turn --per events to every identity, the next turn their acks together;
 //   bursts:  --per events per turn and each ack in a turn of its own.
 // The figure is Redis's own CPU (schedstat of its threads) per tracked delivery (its write and
-// its removal), not the client's rate.
+// its removal), not the client's rate; beside it this process's CPU per tracked delivery (the
+// store's calls, ioredis, the loop that drives them: compare variants, not absolute figures).
 //   node bench/pending-script-cost.mjs --before /path/to/built/checkout [--also name=checkout,…] [--ids 1000] [--turns 200] [--per 4] [--rounds 3]
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -51,7 +52,7 @@ const identities = Array.from({ length: IDS }, (_, i) => `agent-${i}`)
 const text = JSON.stringify({ type: 'event', channel: 'patterns:bench', event: 'bench', data: { seq: 1, pad: 'x'.repeat(80) } })
 
 let serial = 0
-async function run(Store, pattern) {
+async function run(name, Store, pattern) {
   const names = redisNames(`psc${serial++}:`, 'svc')
   const store = new Store({ connection: () => redis, names: () => names, leaseMs: 6000, sharded: false, publishCommand: 'publish' })
   store.open('self', { keepMs: 60_000, maxPerIdentity: 10_000 })
@@ -74,6 +75,7 @@ async function run(Store, pattern) {
   }
   await turn()
   const before = cpuSeconds(proc.pid)
+  const nodeBefore = process.cpuUsage()
   let delivered = 0
   if (pattern === 'one-ack') {
     let last = put(1)
@@ -106,21 +108,24 @@ async function run(Store, pattern) {
   }
   await turn()
   const us = ((cpuSeconds(proc.pid) - before) / delivered) * 1e6
+  const node = process.cpuUsage(nodeBefore)
+  ;(nodeUs[`${pattern} ${name}`] ??= []).push((node.user + node.system) / delivered)
   if (store.lostWrites > 0) throw new Error(`${store.lostWrites} writes lost`)
   store.close()
   await redis.flushall()
   return us
 }
 
+const nodeUs = {}
 const patterns = ['one-ack', 'batched', 'bursts']
 const results = {}
 const load0 = loadavg()[0]
 for (let r = 0; r < ROUNDS; r++)
   for (const pattern of patterns)
     for (const [name, Store] of Object.entries(variants)) {
-      const us = await run(Store, pattern)
+      const us = await run(name, Store, pattern)
       ;(results[`${pattern} ${name}`] ??= []).push(us)
-      console.log(`round ${r + 1} ${pattern} ${name}: Redis ${us.toFixed(3)} µs/tracked delivery`)
+      console.log(`round ${r + 1} ${pattern} ${name}: Redis ${us.toFixed(3)} µs/tracked delivery, Node ${nodeUs[`${pattern} ${name}`].at(-1).toFixed(3)}`)
     }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 console.log(`\n${IDS} identities, ${TURNS} turns, ${PER} events per turn (batched, bursts), ${ROUNDS} rounds, load average ${load0.toFixed(2)}–${loadavg()[0].toFixed(2)}\n`)
@@ -129,6 +134,14 @@ console.log('| --- | ' + Object.keys(variants).map(() => '---').join(' | ') + (v
 for (const pattern of patterns) {
   const cells = Object.keys(variants).map((v) => `${median(results[`${pattern} ${v}`]).toFixed(2)} (${Math.min(...results[`${pattern} ${v}`]).toFixed(2)}–${Math.max(...results[`${pattern} ${v}`]).toFixed(2)})`)
   const ratios = variants.before ? results[`${pattern} after`].map((a, i) => a / results[`${pattern} before`][i]) : null
+  console.log(`| ${pattern} | ${cells.join(' | ')}${ratios ? ` | ${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})` : ''} |`)
+}
+console.log('\n| pattern | ' + Object.keys(variants).map((v) => `${v}: Node µs/tracked delivery`).join(' | ') + (variants.before ? ' | after ÷ before (per round) |' : ' |'))
+console.log('| --- | ' + Object.keys(variants).map(() => '---').join(' | ') + (variants.before ? ' | --- |' : ' |'))
+for (const pattern of patterns) {
+  const xs = (v) => nodeUs[`${pattern} ${v}`]
+  const cells = Object.keys(variants).map((v) => `${median(xs(v)).toFixed(2)} (${Math.min(...xs(v)).toFixed(2)}–${Math.max(...xs(v)).toFixed(2)})`)
+  const ratios = variants.before ? xs('after').map((a, i) => a / xs('before')[i]) : null
   console.log(`| ${pattern} | ${cells.join(' | ')}${ratios ? ` | ${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})` : ''} |`)
 }
 redis.disconnect()

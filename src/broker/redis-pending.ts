@@ -9,8 +9,6 @@ import { OutstandingWrites } from './outstanding-writes.js'
 const MAX_BATCH = 500
 /** Recipients per grouped write script (one Redis): bounds the time Redis spends in one call. */
 const MAX_GROUPED = 2000
-/** Identities whose encoding for the grouped script is kept (then forgotten all at once). */
-const MAX_ENCODINGS = 100_000
 /** One Redis: how often at most each record written to has its expiry renewed (its writes leave it alone). */
 const RENEW_PERIOD_MS = 5000
 
@@ -63,7 +61,6 @@ export class RedisPending implements PendingStore {
   #groups: Group[] = []
   #latest = new Map<string, Group>()
   #grouped = 0
-  readonly #encodings = new Map<string, string>()
   /** The records renewed in the current period (RENEW_PERIOD_MS) of the clock. */
   readonly #renewed = new Set<string>()
   #period = 0
@@ -271,23 +268,21 @@ export class RedisPending implements PendingStore {
       this.#period = period
       this.#renewed.clear()
     }
-    let renew = ''
+    const renew: string[] = []
     for (const g of groups) {
       if (g.value === '') continue
       for (const identity of g.identities) {
         if (this.#renewed.has(identity)) continue
         this.#renewed.add(identity)
-        renew += this.#encoded(identity)
+        renew.push(identity)
       }
     }
-    if (renew !== '') args.push('', '', renew)
+    if (renew.length > 0) args.push('', '', identityList(renew))
     let inScript = 0
     for (const g of groups) {
       for (let from = 0; from < g.identities.length; ) {
         const n = Math.min(g.identities.length - from, MAX_GROUPED - inScript)
-        let ids = ''
-        for (let i = from; i < from + n; i++) ids += this.#encoded(g.identities[i] as string)
-        args.push(g.field, g.value, ids)
+        args.push(g.field, g.value, identityList(from === 0 && n === g.identities.length ? g.identities : g.identities.slice(from, from + n)))
         from += n
         inScript += n
         if (inScript >= MAX_GROUPED) {
@@ -298,17 +293,6 @@ export class RedisPending implements PendingStore {
       }
     }
     if (inScript > 0 || frames.size > 0) this.#outstanding.add(redis.eval(PENDING_WRITE_GROUPED, 0, ...args), lost(inScript))
-  }
-
-  /** `<length in bytes>:<identity>`, as the grouped script reads it (kept per identity: the same few are written every turn). */
-  #encoded(identity: string): string {
-    let e = this.#encodings.get(identity)
-    if (e === undefined) {
-      if (this.#encodings.size >= MAX_ENCODINGS) this.#encodings.clear()
-      e = `${Buffer.byteLength(identity)}:${identity}`
-      this.#encodings.set(identity, e)
-    }
-    return e
   }
 
   #flush(): void {
@@ -375,6 +359,20 @@ function isFrameText(text: string): boolean {
   } catch {
     return false
   }
+}
+
+/** A lone surrogate, as JSON.stringify escapes it (`\\udXXX`, high or low half). */
+const ESCAPED_SURROGATE = /\\ud[89a-f]/i
+
+/**
+ * Identities as the grouped script reads them: a JSON array. A lone surrogate (not valid UTF-16)
+ * goes as U+FFFD, the character it becomes in every key Node sends; JSON.stringify would escape
+ * it and cjson refuses the escape. (An identity holding the text `\\ud800` also matches: it then
+ * goes through the same replacement, which leaves it as it is.)
+ */
+function identityList(identities: readonly string[]): string {
+  const json = JSON.stringify(identities)
+  return ESCAPED_SURROGATE.test(json) ? JSON.stringify(identities.map((i) => i.replace(/\p{Cs}/gu, '\ufffd'))) : json
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {

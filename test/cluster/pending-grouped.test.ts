@@ -17,7 +17,8 @@ afterEach(() => {
   for (const c of clients.splice(0)) c.disconnect()
 })
 
-const IDENTITIES = ['a', 'é:ü\n1:x', '3:{z}', 'x'.repeat(300), '日本', '0:', ':']
+// Any character: JSON's own (quote, backslash, control characters) and a lone surrogate (sent as U+FFFD, as in every key).
+const IDENTITIES = ['a', 'é:ü\n1:x', '3:{z}', 'x'.repeat(300), '日本', '0:', ':', '"\\\u0001\t', 'lone \ud800 half', '\\ud83d text', '😀']
 
 describe('the grouped durable record on one Redis', () => {
   const backend = useBackend('redis')
