@@ -7,10 +7,10 @@
 // IPC for socket publishes (the client's answer), up/open counts, the host's event-loop delay,
 // and, at the end, close (which answers with the recovering clients' wire figures).
 //   child: node bench/chaos/client-host.mjs   (forked; `init` with its slice, then commands over IPC)
-import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
+import { ChildRpc, serveRpc } from './child-rpc.mjs'
 import { Recorder, seeded } from './record.mjs'
 
 export class ClientHost {
@@ -19,36 +19,23 @@ export class ClientHost {
     this.slice = slice
     this.index = slice.index
     this.rec = rec
-    this.child = null
-    this.seq = 0
-    this.waiting = new Map()
+    this.rpc = null
     this.closing = false
   }
 
   async init() {
-    this.child = fork(fileURLToPath(import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    this.child.on('message', (m) => {
-      const w = this.waiting.get(m.id)
-      if (w === undefined) return
-      this.waiting.delete(m.id)
-      if (m.error !== undefined) w.reject(new Error(m.error))
-      else w.resolve(m.result)
-    })
-    this.child.on('exit', (code, signal) => {
-      if (!this.closing) this.rec.log('client-host.exit', { host: this.index, code, signal })
-      for (const w of this.waiting.values()) w.reject(new Error(`client host ${this.index} exited (${code ?? signal})`))
-      this.waiting.clear()
+    this.rpc = new ChildRpc(fileURLToPath(import.meta.url), [], {
+      name: `client host ${this.index}`,
+      onExit: (code, signal) => {
+        if (!this.closing) this.rec.log('client-host.exit', { host: this.index, code, signal })
+      },
     })
     return this.#call('init', this.slice)
   }
 
   #call(op, ...args) {
-    if (this.child === null || this.child.exitCode !== null || this.child.signalCode !== null) return Promise.reject(new Error(`client host ${this.index} is not running`))
-    const id = this.seq++
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject })
-      this.child.send({ id, op, args })
-    })
+    if (this.rpc === null) return Promise.reject(new Error(`client host ${this.index} is not running`))
+    return this.rpc.call(op, ...args)
   }
 
   /** Connects every client of the slice; resolves once each recovering client is subscribed. */
@@ -70,7 +57,7 @@ export class ClientHost {
   async close() {
     this.closing = true
     const wire = await this.#call('close').catch(() => [])
-    if (this.child.exitCode === null && this.child.signalCode === null) await once(this.child, 'exit')
+    if (this.rpc !== null && this.rpc.running) await once(this.rpc.child, 'exit')
     return wire
   }
 }
@@ -137,15 +124,10 @@ async function host() {
       return wire
     },
   }
-  process.on('message', async ({ id, op, args }) => {
-    try {
-      if (!Object.hasOwn(ops, op)) throw new Error(`unknown op ${op}`)
-      const result = await ops[op](...args)
-      process.send({ id, result: result ?? null })
+  serveRpc(ops, {
+    answered: (op) => {
       if (op === 'close') process.disconnect()
-    } catch (e) {
-      process.send({ id, error: String(e?.stack ?? e) })
-    }
+    },
   })
   // The harness gone (its IPC channel closed), or closed us: nothing left to do.
   process.on('disconnect', () => {
