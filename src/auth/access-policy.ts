@@ -62,9 +62,15 @@ const trailing = (header: string | string[] | undefined): string | undefined => 
   return value?.split(',').at(-1)?.trim() || undefined
 }
 
+/** A Host header: malformed, localhost or a loopback address, another IP address, or a DNS name. */
+type HostKind = 'malformed' | 'loopback' | 'ip' | 'name'
+/** How many Host header values the policy remembers. */
+const HOST_KINDS = 256
+
 export class AccessPolicy {
   readonly #settings: PolicySettings
   readonly #origins: ReadonlySet<string>
+  readonly #hostKinds = new Map<string, HostKind>()
 
   constructor(settings: PolicySettings) {
     this.#settings = settings
@@ -93,21 +99,52 @@ export class AccessPolicy {
       return forbidden(`Origin ${origin} is not allowed (allowed_origins setting)`)
     }
     if (access === 'socket') return null
+    return this.#routeRefusal(req, access)
+  }
+
+  /**
+   * Whether an upgraded request may use what protected routes serve (an operator, docs/protocol.md
+   * A.9): `check(req, 'protected') === null` for a request whose origin `check(req, 'socket')`
+   * already let through, without checking the origin again.
+   */
+  operator(req: RequestLike): boolean {
+    return this.#routeRefusal(req, 'protected') === null
+  }
+
+  /** The checks of `public` and `protected` routes after the origin's. */
+  #routeRefusal(req: RequestLike, access: 'public' | 'protected'): Refusal | null {
     const key = this.#settings.api_key
     if (key !== null && access === 'protected') {
       if (bearerMatches(req.headers.authorization, key)) return null
       return { status: 401, code: ErrorCode.AUTH_FAILED, error: 'Missing or invalid API key (Authorization: Bearer <key>)' }
     }
     if (key === null) {
-      const host = hostnameOf(req.headers.host)
-      if (host === null || (!isLoopbackName(host) && isIP(host) === 0)) {
+      const kind = this.#hostKind(req.headers.host)
+      if (kind === 'malformed' || kind === 'name') {
         return forbidden(`Host ${req.headers.host ?? '(none)'} is not allowed without an api_key setting: use localhost or an IP address`)
       }
-      if (access === 'protected' && !(isLoopback(this.clientAddress(req)) && isLoopbackName(host))) {
+      if (access === 'protected' && !(kind === 'loopback' && isLoopback(this.clientAddress(req)))) {
         return forbidden('Without an api_key setting this route is served to loopback callers only')
       }
     }
     return null
+  }
+
+  /**
+   * What a Host header names, remembered per header value (a reconnect storm sends the same
+   * few): a regular expression and an address parse per request were a noticeable part of what
+   * a connection costs. At most HOST_KINDS values are kept; then the memory starts over.
+   */
+  #hostKind(header: string | undefined): HostKind {
+    if (header === undefined) return 'malformed'
+    let kind = this.#hostKinds.get(header)
+    if (kind === undefined) {
+      const name = hostnameOf(header)
+      kind = name === null ? 'malformed' : isLoopbackName(name) ? 'loopback' : isIP(name) !== 0 ? 'ip' : 'name'
+      if (this.#hostKinds.size >= HOST_KINDS) this.#hostKinds.clear()
+      this.#hostKinds.set(header, kind)
+    }
+    return kind
   }
 
   /**

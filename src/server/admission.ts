@@ -86,7 +86,8 @@ export class Admission {
       socket,
       remoteAddress: host.access.clientAddress(req),
       secure: host.access.isSecure(req),
-      operator: host.access.check(req, 'protected') === null,
+      // The upgrade checked the origin (UpgradeHandler): only what protected routes add is left.
+      operator: host.access.operator(req),
       maxBuffered: host.settings.max_buffered_bytes,
       onSlow: this.#closeSlow,
     })
