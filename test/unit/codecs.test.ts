@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { build } from 'esbuild'
+import { envelopeFrame, isoNow } from '../../src/protocol/envelope/frame.js'
 import { envelopeClientCodec, envelopeServerCodec } from '../../src/protocol/envelope/index.js'
 import { flatClientCodec, flatServerCodec } from '../../src/protocol/flat/index.js'
 import { type ClientCodec, type ServerCodec } from '../../src/protocol/messages.js'
@@ -124,5 +125,32 @@ describe('src/protocol is browser-safe', () => {
     const out = await build({ entryPoints: [entry], bundle: true, minify: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent', external: ['ws'] })
     // The compact-ack forms the server reads, however the minifier quotes them, are in no client code.
     expect(/message_ids?\\?":\\?\[?\\?"/.test(out.outputFiles[0]!.text), 'a compact-ack form in the client bundle').toBe(false)
+  })
+})
+
+describe('the envelope welcome (the connect path)', () => {
+  it('is, byte for byte, the envelope frame of its data (written out by hand)', () => {
+    const infos = [
+      { connectionId: 'c1', server: 's', message: 'm', authenticated: false, secure: false, rateLimit: 100 },
+      { connectionId: '0f6c3a52-9d3e-4c55-9a57-6b1f0e2d8c11', server: 'patterns', message: 'Welcome "home" \\ \u00e9\u2028', authenticated: true, secure: true, rateLimit: 0.5 },
+      { connectionId: 'a"b\\c', server: 'two words', message: '', authenticated: false, secure: true, rateLimit: 100 },
+    ]
+    for (const info of infos) {
+      const frame = envelopeServerCodec.encodeWelcome(info)
+      const { id, timestamp } = JSON.parse(frame) as { id: string; timestamp: string }
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+      expect(new Date(timestamp).toISOString()).toBe(timestamp)
+      const data = { connection_id: info.connectionId, server: info.server, message: info.message, authenticated: info.authenticated, secure: info.secure, rate_limit: info.rateLimit }
+      expect(frame).toBe(envelopeFrame('event', null, 'session.created', JSON.stringify(data), null, null, null, id, timestamp))
+    }
+  })
+
+  it('isoNow is the time of now as toISOString writes it', () => {
+    const before = Date.now()
+    const now = Date.parse(isoNow())
+    expect(now).toBeGreaterThanOrEqual(before)
+    expect(now).toBeLessThanOrEqual(Date.now())
+    const t = isoNow()
+    expect(new Date(Date.parse(t)).toISOString()).toBe(t)
   })
 })

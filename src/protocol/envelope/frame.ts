@@ -15,7 +15,7 @@ export function envelopeFrame(
   errorCode: string | null = null,
   errorMessage: string | null = null,
   id: string = uuid(),
-  timestamp: string = new Date().toISOString(),
+  timestamp: string = isoNow(),
   extra = '',
 ): string {
   return (
@@ -25,6 +25,19 @@ export function envelopeFrame(
     `,"error_code":${str(errorCode)}` +
     `,"error_message":${str(errorMessage)}${extra}}`
   )
+}
+
+let isoMs = Number.NaN
+let iso = ''
+
+/** `new Date().toISOString()`, formatted once per millisecond (a storm sends several welcomes in one). */
+export function isoNow(): string {
+  const ms = Date.now()
+  if (ms !== isoMs) {
+    isoMs = ms
+    iso = new Date(ms).toISOString()
+  }
+  return iso
 }
 
 /** The nine `type` values of the envelope. */

@@ -1,8 +1,8 @@
 import type { JsonShapeLimits } from '../json-shape.js'
 import { CompactAck } from '../compact-ack.js'
-import { ackIds, isObject, parseFrame, positionKeys, unknownType } from '../json.js'
+import { ackIds, isObject, parseFrame, positionKeys, unknownType, uuid } from '../json.js'
 import type { DirectMessage, Inbound, JsonObject, Publication, RawFrame, ReplyTo, ServerCodec, WelcomeInfo } from '../messages.js'
-import { ENVELOPE_TYPES, envelopeFrame, TOKEN_EXPIRING_EVENT } from './frame.js'
+import { ENVELOPE_TYPES, envelopeFrame, isoNow, TOKEN_EXPIRING_EVENT } from './frame.js'
 
 /** A key that, when present, must be a string (docs/protocol.md A.1: null is not accepted). */
 function badOptionalString(obj: JsonObject, key: string): boolean {
@@ -113,8 +113,13 @@ export const envelopeServerCodec: ServerCodec = {
     return envelopeFrame('event', null, TOKEN_EXPIRING_EVENT, JSON.stringify({ expires_at: new Date(expiresAt).toISOString(), expires_in: expiresIn }))
   },
   encodeWelcome(info: WelcomeInfo): string {
-    // JSON.stringify({connection_id, server, message, authenticated, secure, rate_limit}), with
-    // everything after the connection id encoded once per server (a welcome per connection).
-    return envelopeFrame('event', null, 'session.created', `{"connection_id":${JSON.stringify(info.connectionId)},${welcomeTail(info)}`)
+    // envelopeFrame('event', null, 'session.created', JSON.stringify({connection_id, server,
+    // message, authenticated, secure, rate_limit})) written out: one template per connection,
+    // everything after the connection id encoded once per server. A UUID and an ISO time need
+    // no JSON escaping (test/unit/envelope-welcome.test.ts holds it to envelopeFrame's bytes).
+    return (
+      `{"id":"${uuid()}","correlation_id":null,"type":"event","event":"session.created","data":{"connection_id":${JSON.stringify(info.connectionId)},${welcomeTail(info)}` +
+      `,"timestamp":"${isoNow()}","room":null,"error_code":null,"error_message":null}`
+    )
   },
 }
