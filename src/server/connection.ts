@@ -23,7 +23,8 @@ export class Connection {
   readonly secure: boolean
   /** Whether the upgrade passed the access policy's protected-route check (loopback or API key): may observe (docs/protocol.md A.9). */
   readonly operator: boolean
-  readonly subscriptions = new Set<string>()
+  /** Made with the first subscription: most connections of a reconnect storm never subscribe. */
+  #subscriptions: Set<string> | null = null
   identity: Identity | null = null
   /** `auth`: waiting for the first frame to authenticate; `open`: normal; `closing`: close sent. */
   phase: 'auth' | 'open' | 'closing' = 'open'
@@ -60,6 +61,16 @@ export class Connection {
     this.lastPong = this.connectedAt
     this.#maxBuffered = opts.maxBuffered
     this.#onSlow = opts.onSlow
+  }
+
+  /** The channels this connection is subscribed to (RoomRegistry keeps it). */
+  get subscriptions(): Set<string> {
+    return (this.#subscriptions ??= new Set())
+  }
+
+  /** How many channels it is subscribed to, without making the set of a connection that has none. */
+  get subscriptionCount(): number {
+    return this.#subscriptions === null ? 0 : this.#subscriptions.size
   }
 
   /**

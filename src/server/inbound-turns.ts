@@ -99,8 +99,9 @@ class Gate {
   readonly #listener: DataListener
   /** The listener standing in for ws's on the socket: while it is there, ws still reads through the gate. */
   readonly #replacement: DataListener
-  readonly #bounds = new FrameBoundaries()
-  readonly #held: { chunk: Buffer; completes: number }[] = []
+  // Made with the first chunk the client sends: a silent connection (most of a reconnect storm) keeps neither.
+  #bounds: FrameBoundaries | null = null
+  #held: { chunk: Buffer; completes: number }[] | null = null
   #closed = false
 
   constructor(turns: InboundTurns, socket: Duplex, ws: Paused, listener: DataListener, replacement: DataListener) {
@@ -112,19 +113,22 @@ class Gate {
   }
 
   data(chunk: Buffer): void {
-    const completes = this.#bounds.feed(chunk)
-    if (this.#held.length === 0 && this.#turns.admit(completes)) return this.#forward(chunk)
-    this.#held.push({ chunk, completes })
+    const completes = (this.#bounds ??= new FrameBoundaries()).feed(chunk)
+    const held = this.#held
+    if ((held === null || held.length === 0) && this.#turns.admit(completes)) return this.#forward(chunk)
+    const waiting = (this.#held ??= [])
+    waiting.push({ chunk, completes })
     this.#socket.pause()
-    if (this.#held.length === 1) this.#turns.wait(this)
+    if (waiting.length === 1) this.#turns.wait(this)
   }
 
   /** Forwards what the turn allows; true once nothing is held (reading resumes unless the session paused it). */
   release(): boolean {
-    while (this.#held.length > 0) {
-      const next = this.#held[0] as { chunk: Buffer; completes: number }
+    const held = this.#held ?? []
+    while (held.length > 0) {
+      const next = held[0] as { chunk: Buffer; completes: number }
       if (!this.#closed && !this.#turns.admit(next.completes)) return false
-      this.#held.shift()
+      held.shift()
       this.#forward(next.chunk)
     }
     if (!this.#closed && !this.#ws.isPaused) this.#socket.resume()
@@ -133,7 +137,7 @@ class Gate {
 
   close(): void {
     this.#closed = true
-    this.#held.length = 0
+    if (this.#held !== null) this.#held.length = 0
   }
 
   #forward(chunk: Buffer): void {

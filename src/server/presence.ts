@@ -110,6 +110,7 @@ export class ServerPresence {
 
   /** The connection got an identity: its entries on presence channels show it from now on. */
   identified(conn: Connection): void {
+    if (conn.subscriptionCount === 0) return
     const book = this.#deps.broker.presence
     for (const channel of conn.subscriptions) {
       if (!this.enabled(channel)) continue

@@ -6,6 +6,8 @@
 export interface RoomMember {
   readonly id: string
   readonly subscriptions: Set<string>
+  /** `subscriptions.size`, read without making the set of a member that has none. */
+  readonly subscriptionCount: number
 }
 
 export class RoomRegistry<M extends RoomMember> {
@@ -50,6 +52,7 @@ export class RoomRegistry<M extends RoomMember> {
 
   /** Removes a member from every room it is in. */
   leaveAll(member: M): void {
+    if (member.subscriptionCount === 0) return
     for (const room of [...member.subscriptions]) this.leave(room, member)
   }
 

@@ -296,7 +296,7 @@ export function clientsSnapshot(server: ServerView): ClientsSnapshot {
       id: c.id,
       connected_at: new Date(c.connectedAt).toISOString(),
       remote_address: c.remoteAddress,
-      subscriptions: [...c.subscriptions],
+      subscriptions: c.subscriptionCount === 0 ? [] : [...c.subscriptions],
       user_id: c.identity?.userId ?? null,
       authenticated: c.identity !== null,
     })),

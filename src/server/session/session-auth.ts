@@ -160,7 +160,7 @@ export class SessionAuth {
     const conn = this.#sink.conn
     if (conn.identity !== null) return
     // An anonymous reader of public channels (the only ones it can hold) is what public_channels invites.
-    if (conn.phase === 'open' && conn.subscriptions.size > 0) return
+    if (conn.phase === 'open' && conn.subscriptionCount > 0) return
     conn.close(CloseCode.POLICY_VIOLATION, CloseReason.AUTH_TIMEOUT)
   }
 }

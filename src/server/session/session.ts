@@ -8,6 +8,7 @@ import { destinations, OrderedAnswers, runRequest } from './answer.js'
 import { FirstFrameAuth } from './first-frame-auth.js'
 import type { SessionHost } from './host.js'
 import { SessionAuth } from './session-auth.js'
+import { tokenRequired } from '../../auth/token-policy.js'
 
 const kSession = Symbol('roomcast.session')
 type WithSession = WebSocket & { [kSession]?: Session }
@@ -38,11 +39,12 @@ function onPong(this: WebSocket): void {
  */
 export class Session {
   readonly conn: Connection
-  /** Answers to this connection's requests, kept in request order. */
-  readonly answers = new OrderedAnswers()
   readonly #host: SessionHost
-  readonly #budget: InboundBudget
-  readonly #auth: SessionAuth
+  // Made with the first frame, request or credentials that needs them: most connections of a
+  // reconnect storm are silent, and each object a held connection keeps costs heap and GC work.
+  #answers: OrderedAnswers | null = null
+  #budget: InboundBudget | null = null
+  #authState: SessionAuth | null = null
   /** The envelope's first-frame phase, while it lasts. */
   #firstFrame: FirstFrameAuth | null = null
   /** Set while the socket is not read because the client spent its byte budget. */
@@ -51,8 +53,16 @@ export class Session {
   constructor(host: SessionHost, conn: Connection) {
     this.#host = host
     this.conn = conn
-    this.#budget = new InboundBudget(host.settings, conn.connectedAt)
-    this.#auth = new SessionAuth(this, host)
+  }
+
+  /** Answers to this connection's requests, kept in request order. */
+  get answers(): OrderedAnswers {
+    return (this.#answers ??= new OrderedAnswers())
+  }
+
+  /** The connection's authentication; a service that requires none makes it with the first credentials. */
+  get #auth(): SessionAuth {
+    return (this.#authState ??= new SessionAuth(this, this.#host))
   }
 
   /** Listens to the socket, then either waits for the auth frame or welcomes at once. */
@@ -62,7 +72,8 @@ export class Session {
     socket.on('message', onMessage)
     socket.on('pong', onPong)
     const host = this.#host
-    this.#auth.start()
+    // Only a locked service arms a deadline at the start (SessionAuth.start).
+    if (tokenRequired(host.settings)) this.#auth.start()
     if (host.dialect.authFirst(host.settings)) {
       this.#firstFrame = new FirstFrameAuth(this, host, this.#auth)
       return
@@ -77,7 +88,7 @@ export class Session {
 
   /** The connection closed: stop every timer of this session. */
   end(): void {
-    this.#auth.end()
+    this.#authState?.end()
     if (this.#resume !== null) clearTimeout(this.#resume)
   }
 
@@ -90,7 +101,9 @@ export class Session {
     const host = this.#host
     const stats = host.stats
     // Frames and bytes are paid for before a frame is decoded: a refusal costs nothing.
-    const refusal = this.#budget.admit(typeof raw === 'string' ? Buffer.byteLength(raw) : raw.byteLength, now)
+    // Full at the connect, as if made then: a bucket refills from its start time.
+    const budget = (this.#budget ??= new InboundBudget(host.settings, conn.connectedAt))
+    const refusal = budget.admit(typeof raw === 'string' ? Buffer.byteLength(raw) : raw.byteLength, now)
     if (refusal !== null) {
       stats.rateLimited++
       stats.countIn('rate_limited')
@@ -98,7 +111,7 @@ export class Session {
       if (refusal.pauseMs > 0) this.#pauseReading(refusal.pauseMs)
       return
     }
-    const debtMs = this.#budget.debtMs()
+    const debtMs = budget.debtMs()
     if (debtMs > 0) this.#pauseReading(debtMs)
     const msg = host.dialect.codec.decode(raw, frameShapeLimits(host.settings))
     if (this.#firstFrame !== null) {
