@@ -35,9 +35,10 @@ export class InboundTurns {
     // When ws stops reading (a close frame, a protocol error), its removeListener takes the gate too.
     // The listener and the close handler are shared by every socket of one ws listener: a
     // connection costs its Gate, no closures (a reconnect storm makes thousands a second).
-    const original = (socket.listeners('data') as DataListener[])[0]
+    const listeners = socket.listeners('data') as DataListener[]
+    const original = listeners[0]
     const replacement = original === undefined ? undefined : gateListenerFor(original)
-    if (replacement === undefined || takeDataListener(socket, replacement) === null) return
+    if (replacement === undefined || takeDataListener(socket, replacement, listeners) === null) return
     ;(socket as Gated)[kGate] = new Gate(this, socket, ws, original as DataListener, replacement)
     socket.on('close', closeGate)
   }

@@ -29,13 +29,19 @@ export type DataListener = (this: Duplex, chunk: Buffer) => void
  * takes that listener's place: `replacement` is attached marked as its wrapper (the `listener`
  * property, as `once` marks its own), so ws's removeListener removes the replacement. Returns
  * ws's listener, for the replacement to call, or null (nothing replaced) when there is not
- * exactly one.
+ * exactly one. `listeners` is the socket's `data` listeners when the caller has read them already.
  */
-export function takeDataListener(socket: Duplex, replacement: (chunk: Buffer) => void): DataListener | null {
-  const listeners = socket.listeners('data') as DataListener[]
+export function takeDataListener(
+  socket: Duplex,
+  replacement: (chunk: Buffer) => void,
+  listeners: readonly DataListener[] = socket.listeners('data') as DataListener[],
+): DataListener | null {
   if (listeners.length !== 1) return null
   const original = listeners[0] as DataListener
   socket.removeListener('data', original)
-  socket.on('data', Object.assign(replacement, { listener: original }))
+  // A replacement shared by many sockets (one per ws listener) is marked once.
+  const marked = replacement as ((chunk: Buffer) => void) & { listener?: DataListener }
+  if (marked.listener !== original) marked.listener = original
+  socket.on('data', marked)
   return original
 }
