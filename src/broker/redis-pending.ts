@@ -11,6 +11,13 @@ const MAX_BATCH = 500
 const MAX_GROUPED = 2000
 /** One Redis: how often at most each record written to has its expiry renewed (its writes leave it alone). */
 const RENEW_PERIOD_MS = 5000
+/**
+ * One Redis: how long a turn's removals (acknowledgements) may wait for the next write's script
+ * when the turn recorded nothing. A removal late by this much changes no guarantee: an instance
+ * that dies meanwhile leaves the acknowledged event to be adopted and sent once more, as
+ * at-least-once allows. Writes are never delayed: they go at the end of their turn.
+ */
+const REMOVAL_DELAY_MS = 5
 
 export interface RedisPendingDeps {
   /** The publishing connection (shared with the transport and the history store), or null before it is open. */
@@ -67,6 +74,8 @@ export class RedisPending implements PendingStore {
   /** Frame texts of this turn's writes, once per event: the records refer to them. */
   #frames = new Map<string, string>()
   #flushing: NodeJS.Immediate | null = null
+  /** One Redis: the flush of removals alone, REMOVAL_DELAY_MS after the first (a write's turn takes them along). */
+  #removing: NodeJS.Timeout | null = null
   /** Scripts and commands sent and not answered yet: close() waits for them. */
   readonly #outstanding = new OutstandingWrites()
   /** Writes that could not reach Redis. */
@@ -230,7 +239,12 @@ export class RedisPending implements PendingStore {
     this.#groups.push(g)
     this.#latest.set(field, g)
     this.#grouped++
-    this.#flushing ??= setImmediate(() => this.#flush())
+    if (this.#flushing !== null) return
+    if (value !== '') {
+      this.#flushing = setImmediate(() => this.#flush())
+      return
+    }
+    this.#removing ??= setTimeout(() => this.#flush(), REMOVAL_DELAY_MS)
   }
 
   #join(g: Group, identity: string): void {
@@ -298,6 +312,8 @@ export class RedisPending implements PendingStore {
   #flush(): void {
     if (this.#flushing !== null) clearImmediate(this.#flushing)
     this.#flushing = null
+    if (this.#removing !== null) clearTimeout(this.#removing)
+    this.#removing = null
     if (!this.#deps.sharded) return this.#flushGrouped()
     const ops = this.#ops
     if (ops.length === 0) return
