@@ -116,7 +116,7 @@ export const envelopeServerCodec: ServerCodec = {
     // envelopeFrame('event', null, 'session.created', JSON.stringify({connection_id, server,
     // message, authenticated, secure, rate_limit})) written out: one template per connection,
     // everything after the connection id encoded once per server. A UUID and an ISO time need
-    // no JSON escaping (test/unit/envelope-welcome.test.ts holds it to envelopeFrame's bytes).
+    // no JSON escaping (test/unit/codecs.test.ts, "the envelope welcome", holds it to envelopeFrame's bytes).
     return (
       `{"id":"${uuid()}","correlation_id":null,"type":"event","event":"session.created","data":{"connection_id":${JSON.stringify(info.connectionId)},${welcomeTail(info)}` +
       `,"timestamp":"${isoNow()}","room":null,"error_code":null,"error_message":null}`
