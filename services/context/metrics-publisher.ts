@@ -92,13 +92,18 @@ export class MetricsPublisher extends EventEmitter {
     if (this.#busy) return false
     this.#busy = true
     try {
-      const held = await this.#exchange.report({ v: 1, instance: this.#instanceId, ...this.#inputs.local() })
+      // Every figure of this instance is read at one moment, before the exchange's round trips:
+      // read after them, the last minute could count a publication of a client that the
+      // reported connections did not count yet.
+      const local = this.#inputs.local()
+      const minute = this.window.lastMinute()
+      const agents = this.#inputs.activeAgents?.()
+      const held = await this.#exchange.report({ v: 1, instance: this.#instanceId, ...local })
       if (!held) return false
       const merged = mergeFigures(await this.#exchange.collect())
-      const minute = this.window.lastMinute()
       const snapshot: MetricSnapshot = {
         ...merged,
-        active_agents: this.#inputs.activeAgents?.() ?? merged.active_agents,
+        active_agents: agents ?? merged.active_agents,
         actions_per_minute: minute.total,
         events_per_minute: minute.byKey,
         timestamp: new Date().toISOString(),

@@ -105,6 +105,31 @@ describe('metrics: one publisher per cluster', () => {
     expect(snapshots.map((s) => s.publisher)).toEqual(['A', 'B'])
   })
 
+  it('a snapshot is of one moment: what happens during its round trips waits for the next one', async () => {
+    const snapshots: MetricSnapshot[] = []
+    let clients = 1
+    let release = () => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    // The exchange answers late, as Redis does on a busy host.
+    class LateFigures extends MemoryFigures {
+      override async report(figures: InstanceFigures): Promise<boolean> {
+        await held
+        return super.report(figures)
+      }
+    }
+    const local = () => ({ connected_clients: clients, agents: [], sessions: [], pending_deliveries: 0, failed_deliveries: 0 })
+    const p = new MetricsPublisher(new LateFigures(), { local, publish: (s) => snapshots.push(s) }, { intervalSeconds: 5, instanceId: 'M', log })
+    const first = p.tick()
+    // A second client connects and publishes while the round trips of the first tick are out.
+    clients = 2
+    p.count('task.created')
+    release()
+    expect(await first).toBe(true)
+    expect(snapshots[0]).toMatchObject({ connected_clients: 1, actions_per_minute: 0 })
+    expect(await p.tick()).toBe(true)
+    expect(snapshots[1]).toMatchObject({ connected_clients: 2, actions_per_minute: 1, events_per_minute: { task: 1 } })
+  })
+
   it('memory: always the publisher, with the last minute counted by family', async () => {
     const snapshots: MetricSnapshot[] = []
     const local = () => ({ connected_clients: 2, agents: ['a'], sessions: ['s'], pending_deliveries: 1, failed_deliveries: 0 })
