@@ -26,13 +26,27 @@ describe.each(BACKENDS)('at-least-once delivery across two instances on %s', (ki
     nodes = []
   })
 
-  async function twoNodes(dialect: 'envelope' | 'flat' = 'envelope', durable: 'auto' | 'off' = 'auto'): Promise<[TrackedNode, TrackedNode]> {
+  /** `leaseMs`: each instance's own broker with that instance expiry (its lease), else the default's. */
+  async function twoNodes(dialect: 'envelope' | 'flat' = 'envelope', durable: 'auto' | 'off' = 'auto', leaseMs?: number): Promise<[TrackedNode, TrackedNode]> {
     const prefix = `delivery-${randomUUID().slice(0, 8)}:`
     const settings = { auth: { secret: SECRET }, delivery: { ack_timeout: 2, durable } }
     const redisAt = backend.settings(prefix)
-    nodes = [await startTracked(settings, redisAt, dialect), await startTracked(settings, redisAt, dialect)]
+    const start = () => startTracked(settings, redisAt, dialect, leaseMs === undefined ? undefined : backend.broker(prefix, { expiryMs: leaseMs }))
+    nodes = [await start(), await start()]
     await Promise.all(nodes.map((n) => brokerState(n.server, 'connected')))
     return nodes as [TrackedNode, TrackedNode]
+  }
+
+  /** alice gets one task on `a` and does not acknowledge it; `a` stops; alice logs in on `b` (not subscribed). */
+  async function pendingThenStop(a: TrackedNode, b: TrackedNode): Promise<{ pub: { id: string }; fresh: TestClient }> {
+    const old = await login(a, 'alice', true)
+    const { pub } = await a.server.publish('tasks:t1', 'task.created', { n: 1 })
+    expect((await old.next(isTask)).id).toBe(pub.id)
+    await a.server.close()
+    nodes = [b]
+    const fresh = await login(b, 'alice', false)
+    clients.push(fresh)
+    return { pub, fresh }
   }
 
   it('delivers a user\'s pending events on the other instance it reconnects to, acked there, nothing stays pending on either', async () => {
@@ -114,19 +128,8 @@ describe.each(BACKENDS)('at-least-once delivery across two instances on %s', (ki
 
   it('a graceful stop lets go of its records before its connections close: the next instance adopts at once, not when the lease runs out', async () => {
     // A 30 s instance expiry (the lease): adoption after a crash would come long after the wait below.
-    const prefix = `delivery-${randomUUID().slice(0, 8)}:`
-    const settings = { auth: { secret: SECRET }, delivery: { ack_timeout: 2 } }
-    const start = () => startTracked(settings, backend.settings(prefix), 'envelope', backend.broker(prefix, { expiryMs: 30_000 }))
-    nodes = [await start(), await start()]
-    await Promise.all(nodes.map((n) => brokerState(n.server, 'connected')))
-    const [a, b] = nodes as [TrackedNode, TrackedNode]
-    const old = await login(a, 'alice', true)
-    const { pub } = await a.server.publish('tasks:t1', 'task.created', { n: 1 })
-    expect((await old.next(isTask)).id).toBe(pub.id)
-    await a.server.close()
-    nodes = [b]
-    const fresh = await login(b, 'alice', false)
-    clients.push(fresh)
+    const [a, b] = await twoNodes('envelope', 'auto', 30_000)
+    const { pub, fresh } = await pendingThenStop(a, b)
     // Safety bound only (adoption takes milliseconds); a third of the lease.
     expect((await fresh.next(isTask, 10_000)).id).toBe(pub.id)
     expect(await deliveryStats(b)).toMatchObject({ adopted: 1, durable: 'redis' })
@@ -146,13 +149,7 @@ describe.each(BACKENDS)('at-least-once delivery across two instances on %s', (ki
 
   it('delivery.durable: off keeps pending events in memory only', async () => {
     const [a, b] = await twoNodes('envelope', 'off')
-    const old = await login(a, 'alice', true)
-    const { pub } = await a.server.publish('tasks:t1', 'task.created', { n: 1 })
-    expect((await old.next(isTask)).id).toBe(pub.id)
-    await a.server.close()
-    nodes = [b]
-    const fresh = await login(b, 'alice', false)
-    clients.push(fresh)
+    const { fresh } = await pendingThenStop(a, b)
     await fresh.alive()
     expect(fresh.pending.filter(isTask)).toEqual([])
     expect(await deliveryStats(b)).toMatchObject({ adopted: 0, durable: 'memory' })
