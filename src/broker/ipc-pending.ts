@@ -4,10 +4,7 @@ import type { IpcPeer } from './ipc-hub.js'
 import type { IpcLink } from './ipc-link.js'
 import type { Adoption, PendingStore, PendingTiming, StoredEntry } from './pending-store.js'
 import { BoundedMap } from '../util/bounded-map.js'
-import { OutstandingWrites } from './outstanding-writes.js'
-
-/** How long a graceful stop waits for the primary to answer its last writes and its leave. */
-const CLOSE_TIMEOUT_MS = 1000
+import { CLOSE_WAIT_MS, OutstandingWrites } from './outstanding-writes.js'
 
 /**
  * The durable record of pending tracked deliveries for the workers of one service without Redis
@@ -85,7 +82,7 @@ export class IpcPending implements PendingStore {
     this.#flush()
     // Gone at once: the next worker an identity connects to adopts without waiting for the lease.
     if (this.#self !== '') this.#send({ op: 'leave', self: this.#self })
-    await this.#outstanding.settled(CLOSE_TIMEOUT_MS)
+    await this.#outstanding.settled(CLOSE_WAIT_MS)
   }
 
   #queue(op: WriteOp): void {

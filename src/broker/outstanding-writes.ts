@@ -6,6 +6,9 @@
  * has begun, a Redis Cluster refuses what it had not sent yet ("Cluster isn't ready"), and a
  * single Redis writes it after its QUIT.
  */
+/** How long a graceful stop waits at most for a store's unanswered writes (pending-store.ts `close`). */
+export const CLOSE_WAIT_MS = 1000
+
 export class OutstandingWrites {
   #count = 0
   #idle: (() => void) | null = null

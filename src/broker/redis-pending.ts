@@ -3,7 +3,7 @@ import type { Adoption, PendingStore, PendingTiming, StoredEntry } from './pendi
 import { PENDING_ADOPT, PENDING_PUBLISH, PENDING_RELEASE, PENDING_WRITE, PENDING_WRITE_GROUPED } from './pending-scripts.js'
 import type { RedisNames } from './redis-channels.js'
 import type { ScriptRunner } from './redis-history.js'
-import { OutstandingWrites } from './outstanding-writes.js'
+import { CLOSE_WAIT_MS, OutstandingWrites } from './outstanding-writes.js'
 
 /** Operations per write script: bounds the time Redis spends in one call. */
 const MAX_BATCH = 500
@@ -220,7 +220,7 @@ export class RedisPending implements PendingStore {
     const names = this.#deps.names()
     // Gone at once: the next instance an identity connects to adopts without waiting for the lease to run out.
     if (redis !== null && names !== null && this.#self !== '') this.#outstanding.add(redis.del(names.lease(this.#self)), () => {})
-    await this.#outstanding.settled(this.#deps.closeTimeoutMs ?? 1000)
+    await this.#outstanding.settled(this.#deps.closeTimeoutMs ?? CLOSE_WAIT_MS)
   }
 
   #ready(): ScriptRunner | null {
