@@ -126,7 +126,8 @@ describe('presence: two instances over redis', () => {
     const victimPort = await proc.port('context')
     const survivor = await startService<ContextServer>('context', { ...PRESENCE, redis: backend.settings(prefix) })
     nodes = [survivor]
-    await until(brokerOf(survivor), 'peers', () => survivor.server.broker.stats().instances === 2, 15_000)
+    // Both instances, and the survivor's every-room subscription confirmed: dave's join comes from the victim.
+    await clusterFormed([survivor.server], 2)
     const watcher = await open(survivor.port, { agent_id: 'eve', session_id: 's9' })
     await open(victimPort, { agent_id: 'dave', session_id: 's9' })
     const joined = await watcher.next((f) => f.event === 'join' && f.channel === 'sessions/s9', 15_000)

@@ -52,12 +52,19 @@ export function brokerState(server: WebSocketServer, state: string, timeoutMs = 
   return until(broker, 'state', () => broker.state === state, timeoutMs, `broker of ${server.instanceId.slice(0, 8)} to be ${state}`)
 }
 
-/** Waits until every instance counts `n` live instances. */
+/**
+ * Waits until every instance counts `n` live instances and is `connected`: its receiving side has
+ * subscribed its rooms (or every room, for a service that observes them all). Peers alone are not
+ * enough: their heartbeats arrive on the cluster channels, subscribed before the rooms, and an
+ * instance whose start outlasted the broker's start timeout serves while that subscribe is in flight
+ * (a publication from another instance meanwhile does not reach it; fresh-clone CI, 2026-12-07).
+ */
 export async function clusterFormed(servers: readonly WebSocketServer[], n = servers.length): Promise<void> {
   await Promise.all(
-    servers.map((s) => {
+    servers.map(async (s) => {
       const broker = redisBrokerOf(s)
-      return until(broker, 'peers', () => broker.stats().instances === n, SAFETY_MS, `${n} instances`)
+      await until(broker, 'peers', () => broker.stats().instances === n, SAFETY_MS, `${n} instances`)
+      await brokerState(s, 'connected')
     }),
   )
 }
