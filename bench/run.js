@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { report } from './lib/report.js'
 import { runOne } from './lib/runner.js'
-import { hasTaskset, isRoomcast, ROOT, SERVERS, serverDef } from './lib/servers.js'
+import { hasTaskset, isRoomcast, oneWorkerOf, ROOT, SERVERS, serverDef } from './lib/servers.js'
 
 const USAGE = `Usage: npm run bench -- [options]
   --scenario LIST   fanout,storm,channels,rtt,reconnect,abuse,presence (default: all but reconnect,
@@ -43,6 +43,13 @@ const USAGE = `Usage: npm run bench -- [options]
                     connections (default 8), then the fan-out closed loop (--window, --measure)
   --rate N          fixed offered load for the latency phase, deliveries/s (default 20000; measured
                     over twice the --measure window)
+  --matched F       fan-out: a phase at a fixed rate of F times one worker's closed-loop rate in
+                    the round, offered alike to a roomcast kind and its -wN variants (each round runs
+                    the one-worker kind first), so that workers are compared at equal work (default
+                    0.5 with --workers listing more than 1, else 0: no such phase); measured over
+                    twice the --measure window; --matched-rate N instead offers every kind
+                    N deliveries/s (N ÷ subscribers publications/s): the same pace in every round
+                    and run, where one worker's closed loop moves with the host's load
   --window N        fan-out publishes in flight in the closed loop (default 8)
   --measure MS      measured window per phase (default 4000); --warmup MS (default 1000): the
                     closed loop's traffic before its window. Fan-out takes a list: 1000,8000 runs
@@ -82,6 +89,8 @@ const { values } = parseArgs({
     'reconnect-rate': { type: 'string', default: '50' },
     away: { type: 'string', default: '1000' },
     rate: { type: 'string', default: '20000' },
+    matched: { type: 'string' },
+    'matched-rate': { type: 'string' },
     attackers: { type: 'string', default: '5' },
     'attack-every': { type: 'string', default: '10' },
     'frame-bytes': { type: 'string', default: '1048000' },
@@ -138,6 +147,10 @@ if (values.heap) {
   nodeFlags.push('--expose-gc', '--import', pathToFileURL(join(ROOT, 'bench', 'lib', 'heap-probe.mjs')).href)
   process.env.ROOMCAST_HEAP_DIR = mkdtempSync(join(tmpdir(), 'roomcast-heap-'))
 }
+const matchFraction = Number(values.matched ?? (workerCounts.some((n) => n > 1) || values['matched-rate'] !== undefined ? '0.5' : '0'))
+if (!(matchFraction >= 0 && matchFraction <= 1)) throw new Error(`--matched takes a fraction from 0 to 1, not ${values.matched}`)
+const matchDeliveries = values['matched-rate'] === undefined ? null : Number(values['matched-rate'])
+if (matchDeliveries !== null && !(matchDeliveries > 0)) throw new Error(`--matched-rate takes deliveries/s, not ${values['matched-rate']}`)
 const warmups = nums(values.warmup)
 const common = { warmupMs: warmups[0], measureMs: Number(values.measure), concurrency: 200 }
 
@@ -146,7 +159,7 @@ const plan = []
 for (const sc of list(values.scenario)) {
   if (sc === 'fanout') {
     for (const n of nums(values.subs)) {
-      for (const [i, w] of warmups.entries()) plan.push({ name: i === 0 ? `fanout ${n}` : `fanout ${n} warm ${w}`, scenario: 'fanout', cfg: { ...common, warmupMs: w, subscribers: n, window: Number(values.window), rate: Number(values.rate) } })
+      for (const [i, w] of warmups.entries()) plan.push({ name: i === 0 ? `fanout ${n}` : `fanout ${n} warm ${w}`, scenario: 'fanout', cfg: { ...common, warmupMs: w, subscribers: n, window: Number(values.window), rate: Number(values.rate), matchFraction } })
     }
   }
   else if (sc === 'storm') {
@@ -175,7 +188,7 @@ for (const p of plan) {
       const t0 = Date.now()
       let result
       try {
-        result = await runOne(kind, p.scenario, p.cfg, cores, nodeFlags)
+        result = await runOne(kind, p.scenario, { ...p.cfg, ...matchedRate(kind, p, r) }, cores, nodeFlags)
       } catch (err) {
         result = { failed: err.message.slice(0, 300) }
       }
@@ -193,6 +206,24 @@ const file = join(ROOT, 'bench', 'results', `${meta.date.replace(/[:.]/g, '-')}.
 writeFileSync(file, JSON.stringify({ meta, results }, null, 2))
 console.log(`raw results: ${file}`)
 
+/**
+ * A `-wN` kind's matched rate: the same publications/s its one-worker self was offered in this
+ * round (that kind runs first in the round), so both phases do the same work (with
+ * --matched-rate: that rate for every kind, in every round); {} for the
+ * one-worker kind itself (it takes --matched times its own closed-loop rate) or when that round
+ * has no one-worker result (then the kind takes its own, and the report says so).
+ */
+function matchedRate(kind, p, round) {
+  if (!(p.cfg.matchFraction > 0)) return {}
+  if (matchDeliveries !== null) return { matchPubsPerSec: matchDeliveries / p.cfg.subscribers }
+  const [base, placement] = kind.split('@')
+  const one = oneWorkerOf(base)
+  if (one === null) return {}
+  const ref = placement === undefined ? one : `${one}@${placement}`
+  const got = results.find((x) => x.name === p.name && x.repeat === round && x.server === ref)?.result.matched
+  return got === undefined ? {} : { matchPubsPerSec: got.offeredPubsPerSec }
+}
+
 function brief(r) {
   if (r.failed !== undefined) return `FAILED ${r.failed}`
   if (r.join !== undefined) {
@@ -203,7 +234,8 @@ function brief(r) {
   }
   if (r.window !== undefined) {
     const rate = r.rate === undefined ? '' : `, p99 at rate ${r.rate.latencyMs.p99} ms`
-    return `${r.window.deliveriesPerSec} deliveries/s${rate}, lost ${r.lost}, out of order ${r.outOfOrder}, loadgen cpu ${r.window.loadgenCpu}%`
+    const matched = r.matched === undefined ? '' : `, matched rate ${r.matched.offeredPubsPerSec} publications/s offered, ${r.matched.publishesPerSec} sent`
+    return `${r.window.deliveriesPerSec} deliveries/s${rate}${matched}, lost ${r.lost}, out of order ${r.outOfOrder}, loadgen cpu ${r.window.loadgenCpu}%`
   }
   if (r.attackers !== undefined) return `victim ping p50 ${r.latencyMs.p50} / p99 ${r.latencyMs.p99} / max ${r.latencyMs.max} ms (quiet p99 ${r.quiet.p99} ms); ${r.attackers} attackers sent ${r.attackFramesPerSec} frames/s of ${r.frameBytes} bytes, ${r.frameKeys} keys; answers/s ${JSON.stringify(r.answersPerSec)}`
   if (r.allRecoveredMs !== undefined) return `${r.subscribers} subs, all back in ${r.allRecoveredMs} ms, lost ${r.lost}, duplicates ${r.duplicates}, not recovered ${r.notRecovered}`

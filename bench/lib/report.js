@@ -87,6 +87,15 @@ const cpuPerDelivery = (r) => (r.window.serverCpu > 0 && r.window.deliveriesPerS
 /** The same at the fixed offered load: one publication per event-loop turn whatever the server, so no batching differences. */
 const cpuPerDeliveryAtRate = (r) => (r.rate?.serverCpu > 0 && r.rate.deliveriesPerSec > 0 ? (r.rate.serverCpu / 100 / r.rate.deliveriesPerSec) * 1e6 : null)
 
+/**
+ * The same at the matched rate (run.js --matched): a `-wN` kind offered the publications/s its
+ * one-worker self was in the round, near the closed loop's pace: equal work, the batching of a busy server.
+ */
+const cpuPerDeliveryMatched = (r) => (r.matched?.serverCpu > 0 && r.matched.deliveriesPerSec > 0 ? (r.matched.serverCpu / 100 / r.matched.deliveriesPerSec) * 1e6 : null)
+
+/** A matched phase's publications/s sent ÷ offered (under 1: the server did not keep up, or the rate was its own). */
+const matchedKept = (r) => (r.matched?.offeredPubsPerSec > 0 ? r.matched.publishesPerSec / r.matched.offeredPubsPerSec : null)
+
 const cpuPerConnection = (r) => (r.serverCpu > 0 && r.connectionsPerSec > 0 ? (r.serverCpu / 100 / r.connectionsPerSec) * 1e6 : null)
 
 /** Publications per second in the closed loop (older results: deliveries ÷ subscribers, right for a fan-out). */
@@ -219,6 +228,10 @@ const COLUMNS = {
           ['write syscalls/delivery (every server process)', spread(pick(R, n, s, (r) => (r.window.writesPerSec >= 0 && r.window.deliveriesPerSec > 0 ? r.window.writesPerSec / r.window.deliveriesPerSec : null)), 3)],
           ['server CPU µs/delivery at fixed rate', spread(pick(R, n, s, cpuPerDeliveryAtRate), 2)],
           ['at fixed rate × 1 worker', vsOneWorker(R, n, s, cpuPerDeliveryAtRate)],
+          ['matched rate: publications/s offered', spread(pick(R, n, s, (r) => r.matched?.offeredPubsPerSec), 1)],
+          ['matched rate: sent ÷ offered', spread(pick(R, n, s, matchedKept), 2)],
+          ['server CPU µs/delivery at matched rate', spread(pick(R, n, s, cpuPerDeliveryMatched), 2)],
+          ['at matched rate × 1 worker (equal work)', vsOneWorker(R, n, s, cpuPerDeliveryMatched)],
         ]
       : []),
     ...(show.redis ? redisColumns(R, n, s, show) : []),

@@ -6,14 +6,17 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { contextSwitches, cpuSeconds, cpuSecondsFine, hasTaskset, writeCalls, processTree, redisInfo, ROOT, rssBytes, slabBytes, socketCount, startServer } from './servers.js'
+import { contextSwitches, cpuSecondsFine, hasTaskset, writeCalls, processTree, redisInfo, ROOT, rssBytes, slabBytes, socketCount, startServer } from './servers.js'
 
 const sum = (xs) => xs.reduce((a, b) => a + (b ?? 0), 0)
 
 /**
  * CPU seconds of the server so far, summed over every process it runs (a service's primary and
  * its workers, a bench-started redis-server), and apart: the primary's own and Redis's; and the
- * context switches (main threads) and write syscalls of all of them.
+ * context switches (main threads) and write syscalls of all of them. Read from each thread's
+ * schedstat (ns), not /proc/<pid>/stat's 10 ms ticks: a primary at 1 % of a core over a 4 s
+ * window is 4 ticks, and one tick either way per process and edge moved a `workers: 2` round by
+ * a few % where a one-process round has one process to round.
  */
 function serverCpu(server) {
   const redisPids = server.redisProcesses.map((p) => p.pid)
@@ -21,10 +24,10 @@ function serverCpu(server) {
   const tree = processTree(server.allPids)
   const perRedis = Object.fromEntries(server.redisProcesses.map((p) => [p.label, cpuSecondsFine(p.pid)]))
   return {
-    total: sum(tree.map(cpuSeconds)),
+    total: sum(tree.map(cpuSecondsFine)),
     switches: sum(tree.map(contextSwitches)),
     writes: sum(tree.map(writeCalls)),
-    primary: server.workers > 1 ? sum(roomcast.map(cpuSeconds)) : null,
+    primary: server.workers > 1 ? sum(roomcast.map(cpuSecondsFine)) : null,
     redis: redisPids.length === 0 ? null : sum(Object.values(perRedis)),
     perRedis,
     // The service's own processes at the same resolution, when a Redis is sampled apart.

@@ -145,8 +145,16 @@ export async function fanout(proto, cfg, mark) {
   const n = subs.clients.length
   const pick = () => [ch, n]
   const window = await drive(tracker, publisher, pick, { ...cfg, mode: 'window' }, mark, 'window')
+  // The matched rate (run.js --matched): a fixed rate near the closed loop's, the same for a `-wN`
+  // kind as for its one-worker self in the round (cfg.matchPubsPerSec, from the runner), so both
+  // do the same work at the same pace: see docs/performance.md "Comparing workers at equal work".
+  let matched
+  if (cfg.matchFraction > 0) {
+    const pubsPerSec = cfg.matchPubsPerSec ?? (cfg.matchFraction * window.deliveriesPerSec) / n
+    matched = { ...(await drive(tracker, publisher, pick, { ...cfg, mode: 'rate', measureMs: 2 * cfg.measureMs, pubsPerSec, maxInflight: 1000 }, mark, 'matched')), offeredPubsPerSec: Math.round(pubsPerSec * 10) / 10, own: cfg.matchPubsPerSec === undefined }
+  }
   const rate = await drive(tracker, publisher, pick, { ...cfg, mode: 'rate', measureMs: 2 * cfg.measureMs, pubsPerSec: cfg.rate / n, maxInflight: 1000 }, mark, 'rate')
-  const result = { connectErrors: subs.errors, connectErrorSamples: subs.firstErrors, setupMs: subs.setupMs, subscribers: n, window, rate, ...summary(tracker, subs.clients) }
+  const result = { connectErrors: subs.errors, connectErrorSamples: subs.firstErrors, setupMs: subs.setupMs, subscribers: n, window, ...(matched === undefined ? {} : { matched }), rate, ...summary(tracker, subs.clients) }
   publisher.close()
   for (const c of subs.clients) c.close()
   return result
