@@ -27,6 +27,8 @@ const USAGE = `Usage: npm run bench -- [options]
                     outside the window (default 0: a fresh server). 0,10000 runs every storm
                     cold and warm side by side (\`storm 10000\` and \`storm 10000 warm\`): a
                     fresh process's own warm-up (JIT, inline caches) apart from a connection's
+                    own cost. The storm starts once the server has closed its side of every
+                    warm-up connection and its CPU is quiet (bench/lib/runner.js settle)
   --handshake-timeout MS storm: a handshake not ready within MS fails (default 15000); every
                     failure is counted by its cause (HTTP status, close code, socket error, or a
                     timeout and how far it got: TCP connect, 101, first frame)
@@ -245,7 +247,8 @@ function brief(r) {
     const causes = r.errors > 0 && r.errorCauses !== undefined ? ` (${Object.entries(r.errorCauses).map(([k, v]) => `${v} ${k}`).join(', ')})` : ''
     const lag = r.loadgenLagMs == null ? '' : ` (load generator's loop delay p99/max ${r.loadgenLagMs.p99}/${r.loadgenLagMs.max} ms)`
     const hs = r.handshakeMs == null ? '' : `, handshake p50/p99/max ${r.handshakeMs.p50}/${r.handshakeMs.p99}/${r.handshakeMs.max} ms${lag}`
-    return `${r.connections} conns, ${r.errors} errors${causes}, ${r.connectionsPerSec}/s${hs}, ${r.rss?.perConnectionKB} KB/conn${cpu}${heap}`
+    const settled = r.warmSettle == null ? '' : `; after the warm-up ${r.warmSettle.socketsAtStart} server sockets still open, settled in ${r.warmSettle.waitedMs} ms using ${r.warmSettle.cpuMs} ms CPU${r.warmSettle.timedOut ? ` (gave up, ${r.warmSettle.socketsOpen} sockets still open)` : ''}`
+    return `${r.connections} conns, ${r.errors} errors${causes}, ${r.connectionsPerSec}/s${hs}, ${r.rss?.perConnectionKB} KB/conn${cpu}${heap}${settled}`
   }
   return `${r.roundTripsPerSec} rt/s, p99 ${r.latencyMs.p99} ms`
 }

@@ -75,6 +75,39 @@ async function heapAfterGc(server) {
   return { heapUsed, rss }
 }
 
+/** Server CPU (every process, ns resolution) this quiet over SETTLE_STEP_MS counts as idle. */
+const SETTLE_QUIET_SECONDS = 0.002
+const SETTLE_STEP_MS = 100
+const SETTLE_MAX_MS = 20000
+
+/**
+ * Waits until the server is done with what the load generator did before (a storm's warm-up): its
+ * processes hold no more sockets than at the start and used at most SETTLE_QUIET_SECONDS of CPU
+ * over the last SETTLE_STEP_MS. A client's `close` event comes before the server has closed its
+ * side and cleaned the connection up; without this wait that work fell in the next measured
+ * window. Resolves with how long it waited, and whether it gave up at SETTLE_MAX_MS.
+ */
+async function settle(server, socketsBase) {
+  const t0 = performance.now()
+  const cpu = () => sum(processTree(server.allPids).map(cpuSecondsFine))
+  const sockets = () => sum(processTree(server.pids).map(socketCount))
+  const cpu0 = cpu()
+  // What the old window would have started with: the server's sockets of the warm-up not closed yet.
+  const socketsAtStart = Math.max(0, sockets() - socketsBase)
+  let before = cpu0
+  for (;;) {
+    await sleep(SETTLE_STEP_MS)
+    const now = cpu()
+    const open = sockets()
+    const waited = Math.round(performance.now() - t0)
+    // cpuMs: the server's CPU while it settled, the quiet last step included.
+    const seen = { waitedMs: waited, cpuMs: Math.round((now - cpu0) * 1000), socketsAtStart }
+    if (open <= socketsBase && now - before <= SETTLE_QUIET_SECONDS) return { ...seen, timedOut: false }
+    if (waited >= SETTLE_MAX_MS) return { ...seen, timedOut: true, socketsOpen: open - socketsBase }
+    before = now
+  }
+}
+
 function startLoadgen(cpu) {
   const argv = [process.execPath, join(ROOT, 'bench', 'loadgen', 'main.js')]
   const [cmd, ...args] = hasTaskset && cpu !== null ? ['taskset', '-c', String(cpu), ...argv] : argv
@@ -84,7 +117,7 @@ function startLoadgen(cpu) {
 /**
  * Runs `scenario` with `cfg` against a fresh server of `kind`; resolves with the result. `redis`:
  * a Redis or Redis Cluster the caller started (servers.js startRedis, startRedisCluster) for a
- * kind that needs one, instead of one of its own. `onMark(label, edge)`: called at each edge
+ * kind that needs one, instead of one of its own. `onMark(label, edge, server)`: called at each edge
  * (`start`, `end`) of a measured window, just after the server's CPU was sampled.
  */
 export async function runOne(kind, scenario, cfg, cores, nodeFlags = [], { redis = null, onMark = null } = {}) {
@@ -97,6 +130,7 @@ export async function runOne(kind, scenario, cfg, cores, nodeFlags = [], { redis
     const rssBase = sum(processTree(server.allPids).map(rssBytes))
     const workers = workerPids(server)
     const socketsBase = workers.map(socketCount)
+    const allSocketsBase = sum(processTree(server.pids).map(socketCount))
     const slabBase = slabBytes()
     const heapBase = scenario === 'storm' ? await heapAfterGc(server) : null
     const lg = startLoadgen(cores.loadgen)
@@ -108,7 +142,7 @@ export async function runOne(kind, scenario, cfg, cores, nodeFlags = [], { redis
           const [label, edge] = msg.name.split(':')
           marks[`${label}:${edge}`] = { t: performance.now(), cpu: serverCpu(server) }
           // The caller's own samples at the window's edges (after the CPU's: not counted in the window).
-          onMark?.(label, edge)
+          onMark?.(label, edge, server)
           if (edge === 'end') {
             const a = marks[`${label}:start`]
             const b = marks[`${label}:end`]
@@ -121,6 +155,8 @@ export async function runOne(kind, scenario, cfg, cores, nodeFlags = [], { redis
             windows[label].roomcastSeconds = Math.round((a.cpu.instances === null ? b.cpu.total - a.cpu.total : b.cpu.instances - a.cpu.instances) * 1000) / 1000
             windows[label].redisSeconds = a.cpu.redis === null ? null : Math.round((b.cpu.redis - a.cpu.redis) * 1000) / 1000
           }
+        } else if (msg.type === 'settle') {
+          settle(server, allSocketsBase).then((settled) => lg.send(settled))
         } else if (msg.type === 'holding') {
           // Let the server settle, then read its RSS with every connection held open.
           sleep(1000).then(async () => {

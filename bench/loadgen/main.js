@@ -19,8 +19,14 @@ process.once('message', async ({ scenario, protocol, cfg }) => {
       process.once('message', () => resolve())
       process.send({ type: 'holding', ...info })
     })
+  // Resolves when the runner sees the server done with what came before (bench/lib/runner.js 'settle').
+  const settle = () =>
+    new Promise((resolve) => {
+      process.once('message', (msg) => resolve(msg))
+      process.send({ type: 'settle' })
+    })
   try {
-    const result = await SCENARIOS[scenario](PROTOCOLS[protocol], cfg, mark, waitRelease)
+    const result = await SCENARIOS[scenario](PROTOCOLS[protocol], cfg, mark, waitRelease, settle)
     await send({ type: 'result', result })
   } catch (err) {
     await send({ type: 'error', message: err.stack ?? String(err) })

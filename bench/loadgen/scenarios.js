@@ -191,8 +191,15 @@ export async function channels(proto, cfg, mark) {
  * `warmConnections`, that many are opened and closed first, outside the measured window: the
  * storm then measures a service whose processes have already run the connect path.
  */
-export async function storm(proto, cfg, mark, waitRelease) {
-  if (cfg.warmConnections > 0) await warmUp(proto, cfg)
+export async function storm(proto, cfg, mark, waitRelease, settle) {
+  let settled = null
+  if (cfg.warmConnections > 0) {
+    await warmUp(proto, cfg)
+    // A client's close comes before the server has closed its side and cleaned the connection up:
+    // the runner waits until the server holds no more sockets than before the warm-up and its CPU
+    // is quiet, so that the measured window holds the storm alone.
+    settled = await settle()
+  }
   const cpu = process.cpuUsage()
   mark('storm:start')
   const t0 = performance.now()
@@ -225,6 +232,7 @@ export async function storm(proto, cfg, mark, waitRelease) {
     connectMs: Math.round(wall),
     connectionsPerSec: Math.round((opened.clients.length / wall) * 1000),
     loadgenCpu,
+    ...(settled === null ? {} : { warmSettle: settled }),
   }
 }
 
