@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import type { StoredEntry } from '../broker/pending-store.js'
 import type { Clock } from './clock.js'
 
 /** Where a tracked event is sent: a connection (the server's Connection fits). */
@@ -16,6 +17,8 @@ export interface TrackedFrame {
   text?: string
   /** Its place among its recipients' events in the durable record (entryOrder() when first tracked), once recorded. */
   order?: number
+  /** The entry last written to the durable record for it, shared by its recipients with the same sends and place. */
+  stored?: StoredEntry
 }
 
 /**

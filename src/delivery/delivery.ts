@@ -94,7 +94,16 @@ export class Delivery {
       maxPerIdentity: this.settings.max_pending_per_connection,
     })
     this.tracker.recordTo({
-      put: (identity, id, event, frame, attempts, order) => store.put(identity, { id, event, text: (frame.text ??= frameText(frame.bytes)), attempts, order }),
+      put: (identity, id, event, frame, attempts, order) => {
+        // One entry for all the event's recipients with the same sends and place (every live
+        // recipient of a broadcast): no object per delivery. Stores keep no reference to it.
+        let entry = frame.stored
+        if (entry === undefined || entry.attempts !== attempts || entry.order !== order || entry.id !== id) {
+          entry = { id, event, text: (frame.text ??= frameText(frame.bytes)), attempts, order }
+          frame.stored = entry
+        }
+        store.put(identity, entry)
+      },
       remove: (identity, id) => {
         this.#adopting.get(identity)?.add(id)
         store.remove(identity, id)
