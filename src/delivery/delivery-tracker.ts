@@ -154,10 +154,27 @@ export class DeliveryTracker {
     if (rec === undefined) return false
     if (rec.entries.has(id)) return true
     if (!this.#admits(rec, frame, id, event)) return false
-    this.#tracked++
-    const entry = this.#add(rec, id, event, frame, target, 1)
-    if (rec.identity !== null) this.#record?.put(rec.identity, id, event, frame, 1, entry.order)
+    this.#trackNew(rec, target, id, event, frame)
     return true
+  }
+
+  /**
+   * A broadcast's tracked event for `target`: tracks it (unless `track` is false: an observer
+   * owes no ack) and sends its frame, in one look-up of the target's recipient and the event.
+   * With `skipSent`, an event already pending for the recipient and last sent to `target` (an
+   * adopted one that also arrives live) is not sent again: returns false. Otherwise returns what
+   * `sendFramed` returned; the event is tracked either way, as `track` after a send does. It is
+   * tracked before the send, so a connection that closes within its send finds it pending.
+   */
+  deliver(target: DeliveryTarget, id: string, event: string, frame: TrackedFrame, track: boolean, skipSent: boolean): boolean {
+    const rec = this.#byTarget.get(target.id)
+    if (rec !== undefined) {
+      const entry = rec.entries.get(id)
+      if (entry === undefined) {
+        if (track && this.#admits(rec, frame, id, event)) this.#trackNew(rec, target, id, event, frame)
+      } else if (skipSent && entry.target === target) return false
+    }
+    return target.sendFramed(frame.bytes)
   }
 
   /** Reports identities' pending events to `record` from now on (the durable copy, once the broker is known). */
@@ -168,11 +185,6 @@ export class DeliveryTracker {
   /** The identity of an open connection here (null: anonymous or unknown). */
   identityOf(target: DeliveryTarget): string | null {
     return this.#byTarget.get(target.id)?.identity ?? null
-  }
-
-  /** Whether event `id` is pending for `target`'s recipient and was last sent to `target` (it has it already). */
-  sentTo(target: DeliveryTarget, id: string): boolean {
-    return this.#byTarget.get(target.id)?.entries.get(id)?.target === target
   }
 
   /** Whether `identity` has an open connection here. */
@@ -324,6 +336,12 @@ export class DeliveryTracker {
     }
     this.#log.overflow(++this.#overflow, { event, id, recipient: labelOf(rec), pending: this.#pending, pendingBytes: this.#pendingBytes })
     return false
+  }
+
+  #trackNew(rec: Recipient, target: DeliveryTarget, id: string, event: string, frame: TrackedFrame): void {
+    this.#tracked++
+    const entry = this.#add(rec, id, event, frame, target, 1)
+    if (rec.identity !== null) this.#record?.put(rec.identity, id, event, frame, 1, entry.order)
   }
 
   #add(rec: Recipient, id: string, event: string, frame: TrackedFrame, target: DeliveryTarget | null, attempts: number, adopted = false): Entry {

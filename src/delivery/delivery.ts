@@ -157,11 +157,13 @@ export class Delivery {
   }
 
   /**
-   * Whether `target` already got event `id` and it is still pending: an event adopted from the
-   * durable record can arrive live too, and is then not sent again.
+   * Sends a broadcast's tracked event `id` to `target` and tracks it there (`track` false: an
+   * observer, which owes no ack). With a durable record, not sent again when `target` already
+   * got it and it is still pending: an event adopted from the record can arrive live too.
+   * Returns whether the frame went out.
    */
-  sentTo(target: DeliveryTarget, id: string): boolean {
-    return this.#store.durable && this.tracker.sentTo(target, id)
+  deliver(target: DeliveryTarget, id: string, event: string, frame: TrackedFrame, track: boolean): boolean {
+    return this.tracker.deliver(target, id, event, frame, track, this.#store.durable)
   }
 
   /** Tracks the first copy of `id` just sent to `target`; false when a bound was reached. */

@@ -49,12 +49,14 @@ export class LocalDelivery {
     for (const conn of members) {
       const gate = holding?.get(conn)
       if (gate !== undefined && !heldDeliveries.pass(conn, gate, pub, frame)) continue
-      // Already sent to it, adopted from the durable record before it arrived live.
-      if (tracked !== null && delivery.sentTo(conn, pub.id)) continue
-      if (conn.sendFramed(frame)) n++
+      if (tracked === null) {
+        if (conn.sendFramed(frame)) n++
+        continue
+      }
       // Tracked for a closing connection too: its identity may reconnect and get it then.
       // An observer owes no ack, also for a room it is in (the context service auto-subscribes global).
-      if (tracked !== null && (observers.size === 0 || !observers.observes(conn))) delivery.track(conn, pub.id, pub.event, tracked)
+      // Not sent again when already sent to it: adopted from the durable record before it arrived live.
+      if (delivery.deliver(conn, pub.id, pub.event, tracked, observers.size === 0 || !observers.observes(conn))) n++
     }
     stats.broadcasts++
     stats.deliveries += n

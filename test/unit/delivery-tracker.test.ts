@@ -202,6 +202,40 @@ describe('DeliveryTracker', () => {
     expect(b.tracker.adopt('agent-1', [entry])).toBe(1)
   })
 
+  it('delivers a broadcast in one call: sent and tracked, an observer untracked, an adopted copy not sent twice, and tracked before the send', () => {
+    const { tracker, target } = setup()
+    const frame = (id: string) => tracker.frame(textFrame(JSON.stringify({ id, event: 'task.created' })))
+    const c = target('c1')
+    tracker.attach(c, 'agent-1')
+    const f1 = frame('msg_1')
+    expect(tracker.deliver(c, 'msg_1', 'task.created', f1, true, true)).toBe(true)
+    expect(tracker.deliver(c, 'msg_1', 'task.created', f1, true, true)).toBe(false) // it has it, pending
+    expect(tracker.deliver(c, 'msg_1', 'task.created', f1, true, false)).toBe(true) // no durable record: sent as before
+    expect(c.ids()).toEqual(['msg_1', 'msg_1'])
+    expect(tracker.stats()).toMatchObject({ tracked: 1, pending: 1 })
+
+    // An observer's copy owes no ack.
+    const o = target('observer')
+    tracker.attach(o, 'watcher')
+    expect(tracker.deliver(o, 'msg_1', 'task.created', f1, false, true)).toBe(true)
+    expect(tracker.pendingOf('watcher')).toBe(0)
+
+    // Adopted from the record, then arriving live: not sent again.
+    tracker.adopt('agent-1', [{ id: 'msg_2', event: 'task.created', text: JSON.stringify({ id: 'msg_2', event: 'task.created' }), attempts: 1 }])
+    expect(tracker.deliver(c, 'msg_2', 'task.created', frame('msg_2'), true, true)).toBe(false)
+    expect(c.ids()).toEqual(['msg_1', 'msg_1', 'msg_2'])
+
+    // A connection that closes within its send: the event is pending for its identity already and waits for it.
+    const closing = target('closing')
+    tracker.attach(closing, 'agent-3')
+    closing.sendFramed = () => {
+      tracker.detach(closing)
+      return false
+    }
+    expect(tracker.deliver(closing, 'msg_3', 'task.created', frame('msg_3'), true, true)).toBe(false)
+    expect(tracker.hasOrphans('agent-3')).toBe(true)
+  })
+
   it('keeps one timer and a queue no larger than about twice the pending events', () => {
     const { clock, tracker, broadcast, target } = setup({ maxPending: 100_000, maxPendingPerRecipient: 100_000 })
     const c = target('c')
