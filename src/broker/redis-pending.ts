@@ -48,6 +48,15 @@ interface Group {
   readonly attempts: number
   readonly order: number
   readonly identities: string[]
+  /** Its identities' list when it is the last list sent for a write (or a removal): not built again. */
+  listed?: string
+}
+
+/** The identities of the last group sent (all in one list), the list, and for a write the period in which all of them were renewed. */
+interface Listed {
+  readonly identities: readonly string[]
+  readonly list: string
+  renewed: number
 }
 
 /**
@@ -71,6 +80,14 @@ export class RedisPending implements PendingStore {
   /** The records renewed in the current period (RENEW_PERIOD_MS) of the clock. */
   readonly #renewed = new Set<string>()
   #period = 0
+  /**
+   * One Redis: the last write group's and removal group's identities and their list. A room's
+   * fan-out writes each event for the same identities in the same order, turn after turn: their
+   * list is sent again as it is, and while they were all renewed in this period they are not
+   * looked up one by one.
+   */
+  #lastWrite: Listed | null = null
+  #lastRemoval: Listed | null = null
   /** Frame texts of this turn's writes, once per event: the records refer to them. */
   #frames = new Map<string, string>()
   #flushing: NodeJS.Immediate | null = null
@@ -137,6 +154,7 @@ export class RedisPending implements PendingStore {
     if (reply === null) return { wait: 100 }
     // The script set the record's expiry to the keep time: renewed again before the next write.
     this.#renewed.delete(identity)
+    if (this.#lastWrite !== null) this.#lastWrite.renewed = -1
     const decoded: StoredEntry[] = []
     let unreadable = 0
     for (let i = 0; i + 1 < reply.length; i += 2) {
@@ -284,6 +302,11 @@ export class RedisPending implements PendingStore {
     }
     const renew: string[] = []
     for (const g of groups) {
+      const last = g.value === '' ? this.#lastRemoval : this.#lastWrite
+      if (last !== null && sameIdentities(g.identities, last.identities)) {
+        g.listed = last.list
+        if (g.value === '' || last.renewed === period) continue
+      }
       if (g.value === '') continue
       for (const identity of g.identities) {
         if (this.#renewed.has(identity)) continue
@@ -296,7 +319,7 @@ export class RedisPending implements PendingStore {
     for (const g of groups) {
       for (let from = 0; from < g.identities.length; ) {
         const n = Math.min(g.identities.length - from, MAX_GROUPED - inScript)
-        args.push(g.field, g.value, identityList(from === 0 && n === g.identities.length ? g.identities : g.identities.slice(from, from + n)))
+        args.push(g.field, g.value, from === 0 && n === g.identities.length ? this.#listOf(g, period) : identityList(g.identities.slice(from, from + n)))
         from += n
         inScript += n
         if (inScript >= MAX_GROUPED) {
@@ -307,6 +330,19 @@ export class RedisPending implements PendingStore {
       }
     }
     if (inScript > 0 || frames.size > 0) this.#outstanding.add(redis.eval(PENDING_WRITE_GROUPED, 0, ...args), lost(inScript))
+  }
+
+  /** A group's identities as one list (sent whole): the last one's again, or built and kept as the last. */
+  #listOf(g: Group, period: number): string {
+    if (g.listed !== undefined) {
+      // Renewed above when they were not all renewed in this period.
+      if (g.value !== '' && this.#lastWrite !== null) this.#lastWrite.renewed = period
+      return g.listed
+    }
+    const list = identityList(g.identities)
+    if (g.value === '') this.#lastRemoval = { identities: g.identities, list, renewed: -1 }
+    else this.#lastWrite = { identities: g.identities, list, renewed: period }
+    return list
   }
 
   #flush(): void {
@@ -389,6 +425,13 @@ const ESCAPED_SURROGATE = /\\ud[89a-f]/i
 function identityList(identities: readonly string[]): string {
   const json = JSON.stringify(identities)
   return ESCAPED_SURROGATE.test(json) ? JSON.stringify(identities.map((i) => i.replace(/\p{Cs}/gu, '\ufffd'))) : json
+}
+
+/** Whether two groups name the same identities in the same order. */
+function sameIdentities(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {

@@ -126,6 +126,44 @@ describe('the grouped durable record on one Redis', () => {
     await written()
     await expect.poll(() => fields('many'), { timeout: 5000 }).toEqual({})
     expect(await raw.pttl(names.pending('many').entries)).toBeGreaterThan(0)
+
+    store.close()
+  })
+
+  // A room's fan-out writes the same identities turn after turn: their list is sent again as it
+  // was, and they are not looked up for renewal while all were renewed in the period. An adoption
+  // sets its record's expiry to the keep time: that record is renewed again before its next write.
+  it('renews an adopted record before its next write, also for the same identities as the turn before', async () => {
+    const settings = backend.settings('grouped-renew:')
+    if (!('url' in settings)) throw new Error('one Redis expected')
+    const raw = new Redis(settings.url)
+    clients.push(raw)
+    await raw.ping()
+    const names = redisNames('grouped-renew:', 'svc')
+    const store = new RedisPending({ connection: () => raw, names: () => names, leaseMs: 6000, sharded: false, publishCommand: 'publish' })
+    store.open('self', { keepMs: 60_000, maxPerIdentity: 100 })
+    const written = async () => {
+      await new Promise((resolve) => setImmediate(resolve))
+      await raw.ping()
+    }
+    const room = ['r1', 'r2', 'r3']
+    const entry = (id: string, order: number) => ({ id, event: 'task.done', text: `{"id":"${id}"}`, attempts: 1, order })
+    for (const [i, id] of ['e1', 'e2'].entries()) {
+      const e = entry(id, i)
+      for (const identity of room) store.put(identity, e)
+      await written()
+    }
+    const adopted = await store.adopt('r2')
+    expect(adopted !== null && 'entries' in adopted ? adopted.entries.map((e) => e.id) : adopted).toEqual(['e1', 'e2'])
+    // The adoption left the keep time (60 s); a renewal sets the keep time plus two periods.
+    expect(await raw.pttl(names.pending('r2').entries)).toBeLessThanOrEqual(60_000)
+    const e3 = entry('e3', 3)
+    for (const identity of room) store.put(identity, e3)
+    await written()
+    for (const identity of room) {
+      expect(Object.keys(await raw.hgetall(names.pending(identity).entries)).filter((f) => f !== '').sort(), identity).toEqual(['e1', 'e2', 'e3'])
+      expect(await raw.pttl(names.pending(identity).entries), identity).toBeGreaterThan(60_000)
+    }
     store.close()
   })
 })
