@@ -76,6 +76,9 @@ export class RedisPending implements PendingStore {
   /** One Redis: this turn's writes and removals, grouped per event; the latest group of each event id. */
   #groups: Group[] = []
   #latest = new Map<string, Group>()
+  /** One Redis: the entry of the last put and its group, while that group is its event's latest of this turn. */
+  #lastPut: StoredEntry | null = null
+  #lastGroup: Group | null = null
   #grouped = 0
   /** The records renewed in the current period (RENEW_PERIOD_MS) of the clock. */
   readonly #renewed = new Set<string>()
@@ -110,6 +113,9 @@ export class RedisPending implements PendingStore {
 
   put(identity: string, entry: StoredEntry): void {
     if (!this.#deps.sharded) {
+      // The same entry as the last put's (Delivery shares one among an event's recipients), its
+      // group still the event's latest: joined without a look-up.
+      if (entry === this.#lastPut) return this.#join(this.#lastGroup as Group, identity)
       // One value per event for all its recipients of this turn (the same order and attempts).
       const g = this.#latest.get(entry.id)
       if (g !== undefined && g.value !== '' && g.attempts === entry.attempts && g.order === entry.order) this.#join(g, identity)
@@ -117,6 +123,8 @@ export class RedisPending implements PendingStore {
         this.#frames.set(entry.id, entry.text)
         this.#group(entry.id, encodeEntry(entry, false), entry.attempts, entry.order, identity)
       }
+      this.#lastPut = entry
+      this.#lastGroup = this.#latest.get(entry.id) as Group
       return
     }
     const names = this.#deps.names()
@@ -254,6 +262,8 @@ export class RedisPending implements PendingStore {
   /** A new group, after every earlier one of its event id (so the operations on one field keep their order). */
   #group(field: string, value: string, attempts: number, order: number, identity: string): void {
     const g: Group = { field, value, attempts, order, identities: [identity] }
+    // A later group of the last put's event (e.g. its removal) is now that event's latest.
+    this.#lastPut = null
     this.#groups.push(g)
     this.#latest.set(field, g)
     this.#grouped++
@@ -277,6 +287,8 @@ export class RedisPending implements PendingStore {
     const count = this.#grouped
     this.#groups = []
     this.#latest = new Map()
+    this.#lastPut = null
+    this.#lastGroup = null
     this.#frames = new Map()
     this.#grouped = 0
     const redis = this.#ready()

@@ -105,7 +105,8 @@ export class Delivery {
         store.put(identity, entry)
       },
       remove: (identity, id) => {
-        this.#adopting.get(identity)?.add(id)
+        // Mostly none is being adopted: no look-up per ack then.
+        if (this.#adopting.size > 0) this.#adopting.get(identity)?.add(id)
         store.remove(identity, id)
       },
     })

@@ -127,6 +127,20 @@ describe('the grouped durable record on one Redis', () => {
     await expect.poll(() => fields('many'), { timeout: 5000 }).toEqual({})
     expect(await raw.pttl(names.pending('many').entries)).toBeGreaterThan(0)
 
+    // One entry object shared by an event's recipients (as Delivery passes it), its removals in between.
+    const shared = entry('e9', 9)
+    store.put('s1', shared)
+    store.put('s2', shared)
+    store.remove('s1', 'e9')
+    store.put('s3', shared)
+    store.put('s1', shared)
+    store.remove('s2', 'e9')
+    store.put('s4', shared)
+    await written()
+    expect(await fields('s1')).toEqual({ e9: '9 1' })
+    expect(await fields('s2')).toEqual({})
+    expect(await fields('s3')).toEqual({ e9: '9 1' })
+    expect(await fields('s4')).toEqual({ e9: '9 1' })
     store.close()
   })
 
