@@ -75,6 +75,10 @@ export const SERVERS = {
   // The plain reference greeting every connection with a welcome frame (its clients wait for it, as
   // roomcast's wait for the welcome event): a connection's cost with the first server frame included.
   'ws-welcome': { protocol: 'ws-welcome', instances: 1, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--welcome', '--port', String(port)] },
+  // Two processes of the same on one shared socket (ws-pubsub.js --workers 2), measured against their
+  // one-process self: what a second process costs a storm without roomcast (docs/performance.md).
+  'ws-plain-w2': { protocol: 'ws', instances: 1, workers: 2, base: 'ws-plain', argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--workers', '2', '--port', String(port)] },
+  'ws-welcome-w2': { protocol: 'ws-welcome', instances: 1, workers: 2, base: 'ws-welcome', argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--welcome', '--workers', '2', '--port', String(port)] },
   // Diagnostic: the coalescing reference with payloads padded so its frames are as large as
   // roomcast's nine-key envelope (~320 bytes): same bytes on the wire, lean code.
   'ws-coalesced-320': { protocol: 'ws', instances: 1, payloadBytes: 305, argv: (port) => [node, join(ROOT, 'bench/servers/ws-pubsub.js'), '--coalesce', '--port', String(port)] },

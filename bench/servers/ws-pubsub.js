@@ -8,6 +8,10 @@
 //   {"op":"req","id":N} → {"op":"res","id":N}
 // With --welcome every connection is greeted first, as roomcast greets with its welcome event:
 //   {"type":"welcome","id":UUID,"connection_id":UUID,"timestamp":ISO,"server":"ws-pubsub"}
+// With --workers N, N processes (node:cluster) accept from one shared socket (SCHED_NONE, as
+// roomcast's `workers_accept: shared`), each its own server with its own channels: a control for
+// what a second process costs without roomcast. GET /health answers each process's pid.
+import cluster from 'node:cluster'
 import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
 import { parseArgs } from 'node:util'
@@ -19,8 +23,14 @@ const { values } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' },
     coalesce: { type: 'boolean', default: false },
     welcome: { type: 'boolean', default: false },
+    workers: { type: 'string', default: '1' },
   },
 })
+const primary = Number(values.workers) > 1 && cluster.isPrimary
+if (primary) {
+  cluster.schedulingPolicy = cluster.SCHED_NONE
+  for (let i = 0; i < Number(values.workers); i++) cluster.fork()
+}
 const coalesce = values.coalesce === true
 const welcome = values.welcome === true
 const channels = new Map()
@@ -53,7 +63,10 @@ function send(ws, buf) {
   ws.send(buf, { binary: false })
 }
 
-const http = createServer((_req, res) => res.writeHead(404).end())
+const http = createServer((req, res) => {
+  if (req.url === '/health') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ instance_id: String(process.pid) }))
+  else res.writeHead(404).end()
+})
 const wss = new WebSocketServer({ server: http, perMessageDeflate: false, clientTracking: false, maxPayload: 1024 * 1024 })
 
 wss.on('connection', (ws) => {
@@ -92,7 +105,10 @@ wss.on('connection', (ws) => {
   })
 })
 
-http.listen(Number(values.port), values.host, () => {
-  console.log(`listening ${http.address().port}`)
-})
+// The workers exit when the primary's channel closes (node:cluster).
+if (!primary) {
+  http.listen(Number(values.port), values.host, () => {
+    console.log(`listening ${http.address().port}`)
+  })
+}
 process.on('SIGTERM', () => process.exit(0))
