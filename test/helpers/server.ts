@@ -65,5 +65,7 @@ export async function publishUntilSlowClose(
 
 /** Starts a service declared in YAML alone (a settings document with a `service:` block). */
 export async function startDeclared(yaml: string, settings: SettingsInput = {}): Promise<Started> {
-  return startServer((s, o) => createDeclared(s, o), { ...(parseYaml(yaml) as SettingsInput), ...settings })
+  // A shipped file names its service's real port (dhruva 8693): a free one here, or the memory and
+  // redis projects running the same file at once collide on it (EADDRINUSE, fresh-clone CI 2026-12-07).
+  return startServer((s, o) => createDeclared(s, o), { ...(parseYaml(yaml) as SettingsInput), port: 0, ...settings })
 }
