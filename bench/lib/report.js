@@ -134,6 +134,27 @@ function vsBefore(R, n, s, fn) {
   return R.some((r) => r.name === n && r.server === before) ? ratio(R, n, s, before, fn) : '–'
 }
 
+/** At the matched rate (every kind offered the same publications/s): the service's own CPU, and Redis's, µs per delivery. */
+const nodePerDeliveryMatched = (r) => (typeof r.matched?.instancesCpu === 'number' && r.matched.deliveriesPerSec > 0 ? (r.matched.instancesCpu / 100 / r.matched.deliveriesPerSec) * 1e6 : null)
+const redisPerDeliveryMatched = (r) => (typeof r.matched?.redisCpu === 'number' && r.matched.deliveriesPerSec > 0 ? (r.matched.redisCpu / 100 / r.matched.deliveriesPerSec) * 1e6 : null)
+const bothPerDeliveryMatched = (r) => {
+  const node = nodePerDeliveryMatched(r)
+  const redis = redisPerDeliveryMatched(r)
+  return node === null || redis === null ? null : node + redis
+}
+
+/**
+ * With --matched-rate, the durable record's cost at one pace (issue 20): the closed loop runs the
+ * durable kinds slower than their twins, and CPU per delivery moves with the pace.
+ */
+const matchedRedisColumns = (R, n, s) => [
+  ['matched rate: sent ÷ offered', spread(pick(R, n, s, matchedKept), 2)],
+  ['Node CPU µs/delivery at matched rate', spread(pick(R, n, s, nodePerDeliveryMatched), 2)],
+  ['at matched rate: Node × in-memory tracking', vsMemory(R, n, s, nodePerDeliveryMatched)],
+  ['Redis CPU µs/delivery at matched rate', spread(pick(R, n, s, redisPerDeliveryMatched), 2)],
+  ['at matched rate: Node + Redis × in-memory tracking', vsMemory(R, n, s, bothPerDeliveryMatched)],
+]
+
 /** Columns for runs with a bench-started redis-server. */
 const redisColumns = (R, n, s, show) => [
   ['× in-memory tracking', vsMemory(R, n, s, (r) => r.window.deliveriesPerSec)],
@@ -235,6 +256,7 @@ const COLUMNS = {
         ]
       : []),
     ...(show.redis ? redisColumns(R, n, s, show) : []),
+    ...(show.redis && !show.workers && show.matched ? matchedRedisColumns(R, n, s) : []),
   ],
   channels: (R, n, s, show) => [
     ['server', s + failures(R, n, s)],
@@ -314,7 +336,7 @@ export function report(plan, servers, results, meta) {
   for (const p of plan) {
     const mine = results.filter((r) => r.name === p.name && r.result.failed === undefined)
     // Extra columns only where they say something: runs with -wN kinds, runs with a redis-server.
-    const show = { workers: servers.some((s) => oneWorkerOf(s) !== null), redis: mine.some((r) => typeof r.result.redisClients === 'number'), welcome: servers.includes('ws-welcome'), heap: mine.some((r) => r.result.heap !== undefined), before: servers.some((s) => s.includes('-before')) }
+    const show = { workers: servers.some((s) => oneWorkerOf(s) !== null), redis: mine.some((r) => typeof r.result.redisClients === 'number'), welcome: servers.includes('ws-welcome'), heap: mine.some((r) => r.result.heap !== undefined), before: servers.some((s) => s.includes('-before')), matched: mine.some((r) => r.result.matched !== undefined) }
     const rows = servers.map((s) => COLUMNS[p.scenario](results, p.name, s, show))
     const head = rows[0].map(([h]) => h)
     parts.push(`\n### ${p.name}\n\n${table(head, rows.map((r) => r.map(([, v]) => v)))}`)
