@@ -20,16 +20,20 @@ afterEach(() => {
 // Any character: JSON's own (quote, backslash, control characters) and a lone surrogate (sent as U+FFFD, as in every key).
 const IDENTITIES = ['a', 'é:ü\n1:x', '3:{z}', 'x'.repeat(300), '日本', '0:', ':', '"\\\u0001\t', 'lone \ud800 half', '\\ud83d text', '😀']
 
+/** An entry of event `id` as the tracker records it. */
+const entry = (id: string, order: number, attempts = 1) => ({ id, event: 'task.done', text: `{"id":"${id}"}`, attempts, order })
+
 describe('the grouped durable record on one Redis', () => {
   const backend = useBackend('redis')
 
-  it('writes every identity\'s entries under its own key, keeps an expiry after its last entry goes, and adopts only the entries', async () => {
-    const settings = backend.settings('grouped:')
+  /** A grouped store under `prefix` on the test Redis, with a connection of its own to read what it wrote. */
+  async function openStore(prefix: string) {
+    const settings = backend.settings(prefix)
     if (!('url' in settings)) throw new Error('one Redis expected')
     const raw = new Redis(settings.url)
     clients.push(raw)
     await raw.ping()
-    const names = redisNames('grouped:', 'svc')
+    const names = redisNames(prefix, 'svc')
     const store = new RedisPending({ connection: () => raw, names: () => names, leaseMs: 6000, sharded: false, publishCommand: 'publish' })
     store.open('self', { keepMs: 60_000, maxPerIdentity: 100 })
     // The store writes at the end of the turn, on the same connection as these reads: a turn, then a round trip.
@@ -37,7 +41,11 @@ describe('the grouped durable record on one Redis', () => {
       await new Promise((resolve) => setImmediate(resolve))
       await raw.ping()
     }
-    const entry = (id: string, order: number) => ({ id, event: 'task.done', text: `{"id":"${id}"}`, attempts: 1, order })
+    return { raw, names, store, written }
+  }
+
+  it('writes every identity\'s entries under its own key, keeps an expiry after its last entry goes, and adopts only the entries', async () => {
+    const { raw, names, store, written } = await openStore('grouped:')
 
     for (const identity of IDENTITIES) store.put(identity, entry('e1', 1))
     store.put('a', entry('e2', 2))
@@ -68,19 +76,7 @@ describe('the grouped durable record on one Redis', () => {
   // Guards any regrouping of a turn's operations (per record, per command): a plain "every write,
   // then every removal" per record fails 'again', "every removal, then every write" fails 'w-then-r'.
   it('ends each field of one turn as its last operation left it', async () => {
-    const settings = backend.settings('grouped-order:')
-    if (!('url' in settings)) throw new Error('one Redis expected')
-    const raw = new Redis(settings.url)
-    clients.push(raw)
-    await raw.ping()
-    const names = redisNames('grouped-order:', 'svc')
-    const store = new RedisPending({ connection: () => raw, names: () => names, leaseMs: 6000, sharded: false, publishCommand: 'publish' })
-    store.open('self', { keepMs: 60_000, maxPerIdentity: 100 })
-    const written = async () => {
-      await new Promise((resolve) => setImmediate(resolve))
-      await raw.ping()
-    }
-    const entry = (id: string, order: number, attempts = 1) => ({ id, event: 'task.done', text: `{"id":"${id}"}`, attempts, order })
+    const { raw, names, store, written } = await openStore('grouped-order:')
     const fields = async (identity: string) => {
       const all = await raw.hgetall(names.pending(identity).entries)
       return Object.fromEntries(Object.entries(all).filter(([f]) => f !== '').map(([f, v]) => [f, v.split('\n')[0]]))
@@ -148,20 +144,8 @@ describe('the grouped durable record on one Redis', () => {
   // was, and they are not looked up for renewal while all were renewed in the period. An adoption
   // sets its record's expiry to the keep time: that record is renewed again before its next write.
   it('renews an adopted record before its next write, also for the same identities as the turn before', async () => {
-    const settings = backend.settings('grouped-renew:')
-    if (!('url' in settings)) throw new Error('one Redis expected')
-    const raw = new Redis(settings.url)
-    clients.push(raw)
-    await raw.ping()
-    const names = redisNames('grouped-renew:', 'svc')
-    const store = new RedisPending({ connection: () => raw, names: () => names, leaseMs: 6000, sharded: false, publishCommand: 'publish' })
-    store.open('self', { keepMs: 60_000, maxPerIdentity: 100 })
-    const written = async () => {
-      await new Promise((resolve) => setImmediate(resolve))
-      await raw.ping()
-    }
+    const { raw, names, store, written } = await openStore('grouped-renew:')
     const room = ['r1', 'r2', 'r3']
-    const entry = (id: string, order: number) => ({ id, event: 'task.done', text: `{"id":"${id}"}`, attempts: 1, order })
     for (const [i, id] of ['e1', 'e2'].entries()) {
       const e = entry(id, i)
       for (const identity of room) store.put(identity, e)
