@@ -1,3 +1,6 @@
+/** How long a graceful stop waits at most for a store's unanswered writes (pending-store.ts `close`). */
+export const CLOSE_WAIT_MS = 1000
+
 /**
  * The fire-and-forget writes of a pending store that have not been answered yet, so that a
  * graceful stop can wait for them before the connection goes (pending-store.ts `close`). A write
@@ -6,9 +9,6 @@
  * has begun, a Redis Cluster refuses what it had not sent yet ("Cluster isn't ready"), and a
  * single Redis writes it after its QUIT.
  */
-/** How long a graceful stop waits at most for a store's unanswered writes (pending-store.ts `close`). */
-export const CLOSE_WAIT_MS = 1000
-
 export class OutstandingWrites {
   #count = 0
   #idle: (() => void) | null = null
