@@ -11,13 +11,13 @@
 // store's calls, ioredis, the loop that drives them: compare variants, not absolute figures).
 //   node bench/pending-script-cost.mjs --before /path/to/built/checkout [--also name=checkout,…] [--ids 1000] [--turns 200] [--per 4] [--rounds 3]
 import { spawn } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Redis } from 'ioredis'
+import { cpuSecondsFine } from './lib/servers.js'
 
 const { values } = parseArgs({ options: { before: { type: 'string' }, also: { type: 'string' }, ids: { type: 'string', default: '1000' }, turns: { type: 'string', default: '200' }, per: { type: 'string', default: '4' }, rounds: { type: 'string', default: '3' } } })
 const IDS = Number(values.ids)
@@ -42,7 +42,6 @@ const freePort = () =>
       s.close(() => done(port))
     })
   })
-const cpuSeconds = (pid) => readdirSync(`/proc/${pid}/task`).reduce((ns, t) => ns + Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]), 0) / 1e9
 
 const port = await freePort()
 const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -74,7 +73,7 @@ async function run(name, Store, pattern) {
     for (const identity of identities) for (const id of ids) store.remove(identity, id)
   }
   await turn()
-  const before = cpuSeconds(proc.pid)
+  const before = cpuSecondsFine(proc.pid)
   const nodeBefore = process.cpuUsage()
   let delivered = 0
   if (pattern === 'one-ack') {
@@ -107,7 +106,7 @@ async function run(name, Store, pattern) {
     }
   }
   await turn()
-  const us = ((cpuSeconds(proc.pid) - before) / delivered) * 1e6
+  const us = ((cpuSecondsFine(proc.pid) - before) / delivered) * 1e6
   const node = process.cpuUsage(nodeBefore)
   ;(nodeUs[`${pattern} ${name}`] ??= []).push((node.user + node.system) / delivered)
   if (store.lostWrites > 0) throw new Error(`${store.lostWrites} writes lost`)

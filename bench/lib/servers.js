@@ -456,17 +456,6 @@ export function rssBytes(pid) {
   }
 }
 
-/** CPU time (user + system) of a process in seconds (Linux /proc), or null. */
-export function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(f[11]) + Number(f[12])) / 100
-  } catch {
-    return null
-  }
-}
-
 /**
  * CPU time of a process in seconds at nanosecond resolution: the time the scheduler ran each of
  * its threads (Linux /proc/<pid>/task/<tid>/schedstat, first field), or null. /proc/<pid>/stat

@@ -14,17 +14,17 @@ function send(msg) {
 
 process.once('message', async ({ scenario, protocol, cfg }) => {
   const mark = (name) => process.send({ type: 'mark', name })
-  const waitRelease = (info) =>
+  // Tells the runner `type` and resolves with its answer (the next message).
+  const ask = (type, info = {}) =>
     new Promise((resolve) => {
-      process.once('message', () => resolve())
-      process.send({ type: 'holding', ...info })
+      process.once('message', resolve)
+      process.send({ type, ...info })
     })
+  const waitRelease = async (info) => {
+    await ask('holding', info)
+  }
   // Resolves when the runner sees the server done with what came before (bench/lib/runner.js 'settle').
-  const settle = () =>
-    new Promise((resolve) => {
-      process.once('message', (msg) => resolve(msg))
-      process.send({ type: 'settle' })
-    })
+  const settle = () => ask('settle')
   try {
     const result = await SCENARIOS[scenario](PROTOCOLS[protocol], cfg, mark, waitRelease, settle)
     await send({ type: 'result', result })
