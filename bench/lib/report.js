@@ -110,11 +110,17 @@ const workerColumns = (R, n, s) => [
   ['primary CPU %', spread(pick(R, n, s, (r) => r.window.primaryCpu))],
 ]
 
+/** `share` (% of a core: `instancesCpu`, `redisCpu`) of a fan-out phase (`window`, `matched`) in µs per delivery, or null. */
+const phasePerDelivery = (phase, share) => (r) => {
+  const p = r[phase]
+  return typeof p?.[share] === 'number' && p.deliveriesPerSec > 0 ? (p[share] / 100 / p.deliveriesPerSec) * 1e6 : null
+}
+
 /** Redis CPU µs per delivery in the closed loop (a tracked delivery's record: written, then removed on its ack). */
-const redisPerDelivery = (r) => (typeof r.window.redisCpu === 'number' && r.window.deliveriesPerSec > 0 ? (r.window.redisCpu / 100 / r.window.deliveriesPerSec) * 1e6 : null)
+const redisPerDelivery = phasePerDelivery('window', 'redisCpu')
 
 /** The service's own CPU (every roomcast process, Redis left out) µs per delivery in the closed loop. */
-const nodePerDelivery = (r) => (typeof r.window.instancesCpu === 'number' && r.window.deliveriesPerSec > 0 ? (r.window.instancesCpu / 100 / r.window.deliveriesPerSec) * 1e6 : null)
+const nodePerDelivery = phasePerDelivery('window', 'instancesCpu')
 
 /**
  * A `-durable` kind's figure against its `-memory` twin in the same run (the cost of the durable
@@ -135,8 +141,8 @@ function vsBefore(R, n, s, fn) {
 }
 
 /** At the matched rate (every kind offered the same publications/s): the service's own CPU, and Redis's, µs per delivery. */
-const nodePerDeliveryMatched = (r) => (typeof r.matched?.instancesCpu === 'number' && r.matched.deliveriesPerSec > 0 ? (r.matched.instancesCpu / 100 / r.matched.deliveriesPerSec) * 1e6 : null)
-const redisPerDeliveryMatched = (r) => (typeof r.matched?.redisCpu === 'number' && r.matched.deliveriesPerSec > 0 ? (r.matched.redisCpu / 100 / r.matched.deliveriesPerSec) * 1e6 : null)
+const nodePerDeliveryMatched = phasePerDelivery('matched', 'instancesCpu')
+const redisPerDeliveryMatched = phasePerDelivery('matched', 'redisCpu')
 const bothPerDeliveryMatched = (r) => {
   const node = nodePerDeliveryMatched(r)
   const redis = redisPerDeliveryMatched(r)
