@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs'
 import { lstat, realpath } from 'node:fs/promises'
 import { relative, sep } from 'node:path'
 import type { FSWatcher } from 'chokidar'
@@ -22,6 +23,22 @@ export interface FileWatcherOptions {
 }
 
 /**
+ * chokidar drops (never defers) a `change` within 50 ms of the last one it reported for a path,
+ * and any fs event within 5 ms of the one before: a file written twice in quick succession was
+ * announced once, before its last write, and a subscriber that read it then kept stale content.
+ * So each path reported is looked at again this long after (past chokidar's 50 ms), and a
+ * difference becomes one more `change`.
+ */
+const RECHECK_MS = 60
+/** Paths waiting for their second look; beyond this, a path is reported without one. */
+const MAX_RECHECKS = 10_000
+
+/** What a second look compares: a write moves the modification or change time, or the size. */
+function sameFile(a: Stats, b: Stats): boolean {
+  return a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.size === b.size && a.ino === b.ino
+}
+
+/**
  * Watches a directory tree and reports file changes (add/change/unlink, paths relative to the
  * root, `/`-separated) to a sink, coalesced per window and bounded. Symlinks are never followed;
  * a link whose target lies outside the root (or nowhere) is not reported at all.
@@ -33,6 +50,11 @@ export class FileWatcherSource implements ServerPlugin {
   readonly #log: Logger
   readonly #batcher: ChangeBatcher
   readonly #hiddenLinks = new Set<string>()
+  /** Paths reported, in the order reported, with what they looked like then and when. */
+  readonly #recheck = new Map<string, { stats: Stats; at: number }>()
+  /** Paths whose report is being prepared (its lstat in flight), with how many: a second look skips them. */
+  readonly #reporting = new Map<string, number>()
+  #recheckTimer: NodeJS.Timeout | null = null
   #root: string | null = null
   #watcher: FSWatcher | null = null
 
@@ -88,6 +110,9 @@ export class FileWatcherSource implements ServerPlugin {
 
   async stop(): Promise<void> {
     this.#batcher.stop()
+    if (this.#recheckTimer !== null) clearTimeout(this.#recheckTimer)
+    this.#recheckTimer = null
+    this.#recheck.clear()
     await this.#watcher?.close()
     this.#watcher = null
   }
@@ -99,25 +124,75 @@ export class FileWatcherSource implements ServerPlugin {
 
   async #onChange(path: string, event: FileChange): Promise<void> {
     if (this.#root === null || !isWithin(this.#root, path)) return
+    this.#recheck.delete(path)
     if (event === 'unlink') {
       if (!this.#hiddenLinks.delete(path)) this.#batcher.push(this.#relative(path), event)
       return
     }
-    if (await this.#pointsOutside(path)) {
-      if (this.#hiddenLinks.size < (this.#opts.maxHiddenLinks ?? 10_000)) this.#hiddenLinks.add(path)
-      return
+    this.#reporting.set(path, (this.#reporting.get(path) ?? 0) + 1)
+    try {
+      const stats = await this.#inside(path)
+      if (stats === null) {
+        if (this.#hiddenLinks.size < (this.#opts.maxHiddenLinks ?? 10_000)) this.#hiddenLinks.add(path)
+        return
+      }
+      // Looked at after chokidar's report: a write before this look is covered by this report.
+      this.#remember(path, stats)
+      this.#batcher.push(this.#relative(path), event)
+    } finally {
+      const left = this.#reporting.get(path)! - 1
+      if (left === 0) this.#reporting.delete(path)
+      else this.#reporting.set(path, left)
     }
-    this.#batcher.push(this.#relative(path), event)
   }
 
-  /** A symlink whose target is outside the root, or missing: never reported. */
-  async #pointsOutside(path: string): Promise<boolean> {
+  #remember(path: string, stats: Stats): void {
+    if (this.#watcher === null || this.#recheck.size >= MAX_RECHECKS) return
+    this.#recheck.delete(path)
+    this.#recheck.set(path, { stats, at: Date.now() })
+    this.#recheckTimer ??= setTimeout(() => void this.#secondLook(), RECHECK_MS)
+  }
+
+  /** Looks again at every path reported at least RECHECK_MS ago; a file that changed since is reported. */
+  async #secondLook(): Promise<void> {
+    this.#recheckTimer = null
+    const due: [string, Stats][] = []
+    const now = Date.now()
+    for (const [path, { stats, at }] of this.#recheck) {
+      if (now - at < RECHECK_MS) break
+      this.#recheck.delete(path)
+      due.push([path, stats])
+    }
+    await Promise.all(due.map(([path, before]) => this.#lookAgain(path, before)))
+    const next = this.#recheck.values().next()
+    if (!next.done && this.#recheckTimer === null) {
+      this.#recheckTimer = setTimeout(() => void this.#secondLook(), Math.max(1, next.value.at + RECHECK_MS - Date.now()))
+    }
+  }
+
+  async #lookAgain(path: string, before: Stats): Promise<void> {
+    let stats: Stats
     try {
-      if (!(await lstat(path)).isSymbolicLink()) return false
-      return !isWithin(this.#root ?? '', await realpath(path))
+      stats = await lstat(path)
+    } catch {
+      return // gone: chokidar reports the unlink
+    }
+    // Reported again meanwhile: that report, and its own second look, cover this one.
+    if (this.#watcher === null || this.#recheck.has(path) || this.#reporting.has(path)) return
+    if (sameFile(before, stats)) return
+    this.#remember(path, stats)
+    this.#batcher.push(this.#relative(path), 'change')
+  }
+
+  /** The file's lstat, or null for a symlink whose target is outside the root, or missing: never reported. */
+  async #inside(path: string): Promise<Stats | null> {
+    try {
+      const stats = await lstat(path)
+      if (!stats.isSymbolicLink()) return stats
+      return isWithin(this.#root ?? '', await realpath(path)) ? stats : null
     } catch {
       // Gone already (a short-lived file) or a dangling link: the unlink that follows tells the rest.
-      return true
+      return null
     }
   }
 }
