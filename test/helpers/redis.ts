@@ -21,9 +21,16 @@ export class TestRedis {
   }
 
   static async start(port?: number, opts: { persistent?: boolean } = {}): Promise<TestRedis> {
-    const r = new TestRedis(port ?? (await freePort()), opts.persistent === true)
-    await r.restart()
-    return r
+    for (let tries = 1; ; tries++) {
+      const r = new TestRedis(port ?? (await freePort()), opts.persistent === true)
+      try {
+        await r.restart()
+        return r
+      } catch (err) {
+        // A port picked here and taken meanwhile by another test's pick: pick again.
+        if (port !== undefined || tries === 3 || !String(err).includes('Address already in use')) throw err
+      }
+    }
   }
 
   get url(): string {

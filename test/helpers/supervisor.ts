@@ -1,7 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { type AddressInfo, createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
@@ -41,46 +40,83 @@ export function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<Ru
 }
 
 /**
+ * The ports tests pick: outside the kernel's ephemeral range (net.ipv4.ip_local_port_range, which
+ * serves connect()'s source ports and listen(0)), so a port released and bound again later — a
+ * redis-server killed and restarted on its port, an unreachable Redis that comes up — is taken
+ * meanwhile only by another explicit pick, never by one of the thousands of client connections a
+ * test run opens (a fresh-clone run failed on `bind: Address already in use` that way). Falls back
+ * to the ephemeral range when it leaves too little room.
+ */
+const PICK_RANGE = ((): [number, number] | null => {
+  let low = 32768
+  let high = 60999
+  try {
+    const [a, b] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
+    if (a !== undefined && b !== undefined && a > 0 && b >= a) [low, high] = [a, b]
+  } catch {
+    // Not Linux: the usual range.
+  }
+  if (low - 1 - 10_000 >= 2_000) return [10_000, low - 1]
+  if (65_535 - (high + 1) >= 2_000) return [high + 1, 65_535]
+  return null
+})()
+
+/** Binds `port` (0: any) on 127.0.0.1; the listening server, or null when the port is taken. */
+async function tryBind(port: number): Promise<Server | null> {
+  const srv = createServer()
+  const ok = await new Promise<boolean>((done) => {
+    srv.once('error', () => done(false))
+    srv.listen(port, '127.0.0.1', () => done(true))
+  })
+  return ok ? srv : null
+}
+
+/** A candidate port: random in PICK_RANGE, or 0 (the kernel's choice) without one. */
+function candidate(): number {
+  return PICK_RANGE === null ? 0 : PICK_RANGE[0] + Math.floor(Math.random() * (PICK_RANGE[1] - PICK_RANGE[0] + 1))
+}
+
+const closeAll = (servers: Server[]) => Promise.all(servers.map((srv) => new Promise((done) => srv.close(done))))
+
+/**
  * `n` ports for services that also listen on their MCP port (the ws port − 10): each port and its
  * MCP port were free a moment ago, and no two of the 2n overlap. Every candidate stays bound until
- * all are chosen, so the system cannot hand the same port out twice (a fresh-clone run failed when
- * one service's ws port was another's MCP port).
+ * all are chosen, so the same port is not handed out twice (a fresh-clone run failed when one
+ * service's ws port was another's MCP port).
  */
 export async function freeServicePorts(n: number, mcpOffset = 10): Promise<number[]> {
-  const held: ReturnType<typeof createServer>[] = []
-  const bind = async (port: number): Promise<number | undefined> => {
-    const srv = createServer()
-    const ok = await new Promise<boolean>((done) => {
-      srv.once('error', () => done(false))
-      srv.listen(port, '127.0.0.1', () => done(true))
-    })
-    if (!ok) return undefined
-    held.push(srv)
-    return (srv.address() as { port: number }).port
-  }
+  const held: Server[] = []
   const chosen: number[] = []
   try {
     for (let tries = 0; chosen.length < n; tries++) {
       if (tries > 200) throw new Error(`no ${n} free port pairs (port, port − ${mcpOffset}) found`)
-      const port = await bind(0)
-      if (port === undefined || port - mcpOffset < 1024) continue
-      if ((await bind(port - mcpOffset)) !== undefined) chosen.push(port)
+      const srv = await tryBind(candidate())
+      if (srv === null) continue
+      held.push(srv)
+      const port = (srv.address() as AddressInfo).port
+      if (port - mcpOffset < 1024) continue
+      const mcp = await tryBind(port - mcpOffset)
+      if (mcp === null) continue
+      held.push(mcp)
+      chosen.push(port)
     }
     return chosen
   } finally {
-    await Promise.all(held.map((srv) => new Promise((done) => srv.close(done))))
+    await closeAll(held)
   }
 }
 
-/** A port that was free a moment ago (bound on 0, then released). */
+
+/** A port that was free a moment ago (bound, then released), outside the ephemeral range (PICK_RANGE). */
 export async function freePort(): Promise<number> {
-  const srv = createServer()
-  srv.listen(0, '127.0.0.1')
-  await once(srv, 'listening')
-  const { port } = srv.address() as { port: number }
-  srv.close()
-  await once(srv, 'close')
-  return port
+  for (let tries = 0; tries < 100; tries++) {
+    const srv = await tryBind(candidate())
+    if (srv === null) continue
+    const { port } = srv.address() as AddressInfo
+    await closeAll([srv])
+    return port
+  }
+  throw new Error('no free port found in 100 tries')
 }
 
 /**
