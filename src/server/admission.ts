@@ -33,6 +33,8 @@ export interface AdmissionRooms {
   checkRead(conn: Connection, channel: string): void
   /** Joins the room, enforcing max_subscriptions. */
   join(conn: Connection, channel: string): void
+  /** Settles once the cluster delivers the room here (confirmed, failed or timed out, as a subscribe waits); null when it does already. */
+  whenSubscribed(channel: string): Promise<void> | null
   leaveAll(conn: Connection): void
   /** The connection's identity changed: its presence entries show the new one. */
   identified(conn: Connection): void
@@ -122,35 +124,67 @@ export class Admission {
     }
   }
 
-  /** The connection got its welcome: auto-subscribe it and attach its tracked deliveries. */
+  /**
+   * The connection is about to get its welcome: joins the auto-subscribe channels. Returns a
+   * promise when the broker has yet to confirm one of them (the welcome waits for it, as a
+   * subscribe's answer does), null when every room is heard here already (the welcome goes at once).
+   */
+  welcoming(conn: Connection): Promise<void> | null {
+    return this.#joinAll(conn, this.#host.spec.autoSubscribe ?? [])
+  }
+
+  /** The connection got its welcome: attach its tracked deliveries. */
   admitted(conn: Connection): void {
-    for (const channel of this.#host.spec.autoSubscribe ?? []) this.autoJoin(conn, channel)
     this.#host.delivery.attach(conn, conn.identity?.userId ?? null)
   }
 
   /** Joins a channel on the server's initiative; a refusal is logged, not sent. */
   autoJoin(conn: Connection, channel: string): void {
+    this.#autoJoin(conn, channel)
+  }
+
+  /** autoJoin, returning what the broker's subscribe of the room settles with (null: nothing to wait for, or refused). */
+  #autoJoin(conn: Connection, channel: string): Promise<void> | null {
     try {
       this.#rooms.checkRead(conn, channel)
       this.#rooms.join(conn, channel)
     } catch (err) {
       this.#host.log.debug({ err, connection: conn.id, channel }, 'auto-subscribe refused')
+      return null
     }
+    return this.#rooms.whenSubscribed(channel)
   }
 
-  /** Attaches a verified identity and joins the channels the dialect gives it. */
-  identify(conn: Connection, identity: Identity): void {
+  /** Joins every channel; a promise settling once the broker confirmed those it had yet to, or null when none. */
+  #joinAll(conn: Connection, channels: Iterable<string>): Promise<void> | null {
+    let waits: Promise<void>[] | null = null
+    for (const channel of channels) {
+      const wait = this.#autoJoin(conn, channel)
+      if (wait !== null) (waits ??= []).push(wait)
+    }
+    if (waits === null) return null
+    return waits.length === 1 ? (waits[0] as Promise<void>) : Promise.all(waits).then(() => undefined)
+  }
+
+  /**
+   * Attaches a verified identity and joins the channels the dialect gives it. Returns a promise
+   * when the broker has yet to confirm one of those joins (the auth answer waits for it), else null.
+   */
+  identify(conn: Connection, identity: Identity): Promise<void> | null {
     const before = conn.identity
     conn.identity = identity
     if (before?.userId !== identity.userId || before.sessionId !== identity.sessionId) this.#rooms.identified(conn)
+    const channels: string[] = []
     // A locked service refused the auto-subscribe channels to the anonymous connection it welcomed: now they may open.
     if (conn.phase === 'open') {
-      for (const channel of this.#host.spec.autoSubscribe ?? []) if (!conn.subscriptions.has(channel)) this.autoJoin(conn, channel)
+      for (const channel of this.#host.spec.autoSubscribe ?? []) if (!conn.subscriptions.has(channel)) channels.push(channel)
     }
-    for (const channel of this.#host.dialect.identityChannels(identity)) this.autoJoin(conn, channel)
+    channels.push(...this.#host.dialect.identityChannels(identity))
+    const joined = this.#joinAll(conn, channels)
     // Its pending tracked events follow the identity (docs/protocol.md A.8).
     this.#host.delivery.attach(conn, identity.userId)
     this.#rooms.hooks.onIdentify(conn)
+    return joined
   }
 
   /** Cuts a connection whose send buffer went over max_buffered_bytes (or whose replay did). */

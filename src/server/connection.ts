@@ -41,6 +41,12 @@ export class Connection {
   readonly #onSlow: (conn: Connection) => void
   /** When the backlog was first seen over the limit (ms), or 0 while it is under. */
   #overSince = 0
+  /**
+   * Frames queued while the welcome waits for the broker (holdUntilWelcome): they follow the
+   * welcome, in order. Null the rest of the time (the common case: the welcome goes at once).
+   */
+  #beforeWelcome: Buffer[] | null = null
+  #beforeWelcomeBytes = 0
 
   constructor(opts: {
     id: string
@@ -82,6 +88,7 @@ export class Connection {
   send(data: Buffer | string): boolean {
     const ws = this.socket
     if (ws.readyState !== OPEN || this.phase === 'closing') return false
+    if (this.#beforeWelcome !== null) return this.sendFramed(textFrame(typeof data === 'string' ? data : data.toString()))
     const raw = this.#tcp()
     // A text frame framed here is one buffer and one write; ws.send would copy the string, then
     // write header and payload as two (a welcome, a response: most of what one connection costs).
@@ -122,11 +129,43 @@ export class Connection {
   sendFramed(frame: Buffer): boolean {
     const ws = this.socket
     if (ws.readyState !== OPEN || this.phase === 'closing') return false
+    if (this.#beforeWelcome !== null) return this.#holdForWelcome(frame)
     if (!this.#admits(frame.length)) return false
     const raw = this.#tcp()
     if (raw === undefined) return false
     corkForTurn(raw)
     raw.write(frame)
+    return true
+  }
+
+  /**
+   * From now until welcome(), frames queue behind the welcome instead of going out (the events of
+   * rooms it joined, a direct message, a keepalive ping): the welcome stays the first frame.
+   */
+  holdUntilWelcome(): void {
+    this.#beforeWelcome ??= []
+  }
+
+  /** Sends the welcome, then what was queued behind it; false when the connection is gone. */
+  welcome(text: string): boolean {
+    const held = this.#beforeWelcome
+    this.#beforeWelcome = null
+    this.#beforeWelcomeBytes = 0
+    const ok = this.send(text)
+    if (ok && held !== null) for (const frame of held) if (!this.sendFramed(frame)) break
+    return ok
+  }
+
+  /** A frame queued behind the welcome, under the same bound as the send buffer: past max_buffered_bytes the client is slow. */
+  #holdForWelcome(frame: Buffer): boolean {
+    const held = this.#beforeWelcome as Buffer[]
+    this.#beforeWelcomeBytes += frame.length
+    if (this.#beforeWelcomeBytes > this.#maxBuffered) {
+      this.#beforeWelcome = null
+      this.#onSlow(this)
+      return false
+    }
+    held.push(frame)
     return true
   }
 

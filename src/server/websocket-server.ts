@@ -122,6 +122,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     this.#admission = new Admission(this, {
       checkRead: (conn, channel) => this.#rules.checkRead(conn, channel),
       join: (conn, channel) => subs.add(conn, channel),
+      whenSubscribed: (channel) => this.broker.whenSubscribed(channel),
       leaveAll: (conn) => {
         subs.rooms.leaveAll(conn)
         observers.forget(conn)
@@ -387,7 +388,12 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     return this.#admission.welcomeFor(conn)
   }
 
-  /** SessionHost: the connection got its welcome; auto-subscribe it and run the connect callbacks. */
+  /** SessionHost: the connection is about to get its welcome; auto-subscribe it (a promise when the welcome must wait for the broker). */
+  welcoming(conn: Connection): Promise<void> | null {
+    return this.#admission.welcoming(conn)
+  }
+
+  /** SessionHost: the connection got its welcome; attach its tracked deliveries. */
   admitted(conn: Connection): void {
     this.#admission.admitted(conn)
   }
@@ -397,9 +403,9 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     this.#admission.autoJoin(conn, channel)
   }
 
-  /** Attaches a verified identity and joins the channels the dialect gives it. */
-  identify(conn: Connection, identity: Identity): void {
-    this.#admission.identify(conn, identity)
+  /** Attaches a verified identity and joins the channels the dialect gives it (a promise when the auth answer must wait for the broker). */
+  identify(conn: Connection, identity: Identity): Promise<void> | null {
+    return this.#admission.identify(conn, identity)
   }
 
   /** Seconds since the server object was created. */

@@ -27,8 +27,13 @@ export interface SessionHost {
   readonly delivery: { ack(conn: Connection, messageId: unknown): void }
   /** The welcome's content for this connection. */
   welcomeFor(conn: Connection): WelcomeInfo
-  /** The connection got its welcome: auto-subscribe it and run the connect callbacks. */
+  /**
+   * The connection is about to get its welcome: auto-subscribe it. A promise when the broker has
+   * yet to confirm one of those rooms: the welcome waits for it (settles, never rejects).
+   */
+  welcoming(conn: Connection): Promise<void> | null
+  /** The connection got its welcome: attach its tracked deliveries. */
   admitted(conn: Connection): void
-  /** Attaches a verified identity and joins the channels the dialect gives it. */
-  identify(conn: Connection, identity: Identity): void
+  /** Attaches a verified identity and joins the channels the dialect gives it; a promise when the auth answer must wait for the broker. */
+  identify(conn: Connection, identity: Identity): Promise<void> | null
 }

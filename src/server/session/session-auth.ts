@@ -75,9 +75,11 @@ export class SessionAuth {
     if (conn.phase === 'closing') return { identity: verified, refreshed: false }
     const current = conn.identity
     if (current === null) {
-      this.#host.identify(conn, verified)
+      const joined = this.#host.identify(conn, verified)
       this.#endDeadline()
       this.#armExpiry(verified)
+      // The answer goes once the broker confirmed the rooms the identity joined, as a subscribe's does.
+      if (joined !== null) await joined
       return { identity: verified, refreshed: false }
     }
     if (!sameIdentity(current, verified)) throw new AppError(ErrorCode.AUTH_FAILED, 'Token identity does not match the connection')

@@ -49,6 +49,8 @@ export class Session {
   #firstFrame: FirstFrameAuth | null = null
   /** Set while the socket is not read because the client spent its byte budget. */
   #resume: NodeJS.Timeout | null = null
+  /** Frames read while the welcome waits for the broker (the socket is paused meanwhile): handled after it. */
+  #beforeWelcome: RawFrame[] | null = null
 
   constructor(host: SessionHost, conn: Connection) {
     this.#host = host
@@ -98,6 +100,7 @@ export class Session {
     const now = Date.now()
     conn.lastSeen = now
     if (conn.phase === 'closing') return
+    if (this.#beforeWelcome !== null) return void this.#beforeWelcome.push(raw)
     const host = this.#host
     const stats = host.stats
     // Frames and bytes are paid for before a frame is decoded: a refusal costs nothing.
@@ -172,8 +175,7 @@ export class Session {
     this.#firstFrame = null
     const answer = host.dialect.authAnswer(identity)
     for (const to of destinations(request)) this.send('response', host.dialect.codec.encodeResponse('auth', answer, to))
-    this.#welcome()
-    for (const msg of queued) this.dispatch(msg)
+    this.#welcome(queued)
   }
 
   /** Stops reading the socket for `ms`: the client's further frames wait in TCP buffers, not in our memory or CPU. */
@@ -182,13 +184,41 @@ export class Session {
     this.conn.socket.pause()
     this.#resume = setTimeout(() => {
       this.#resume = null
-      this.conn.socket.resume()
+      // The welcome's wait holds the socket until it is over.
+      if (this.#beforeWelcome === null) this.conn.socket.resume()
     }, ms)
   }
 
-  #welcome(): void {
-    this.conn.phase = 'open'
-    this.send('welcome', this.#host.dialect.codec.encodeWelcome(this.#host.welcomeFor(this.conn)))
-    this.#host.admitted(this.conn)
+  /**
+   * Auto-subscribes the connection, then welcomes it, then handles `queued` (frames pipelined
+   * behind a first-frame auth). When the broker has yet to confirm one of those rooms, the welcome
+   * waits for it as a subscribe's answer does (docs/protocol.md A.2): until then the socket is not
+   * read and what would be sent to the connection queues behind the welcome.
+   */
+  #welcome(queued: readonly Inbound[] = []): void {
+    const conn = this.conn
+    const host = this.#host
+    conn.phase = 'open'
+    // Its content as of the admission, whether it goes now or after the wait.
+    const welcome = host.dialect.codec.encodeWelcome(host.welcomeFor(conn))
+    const ready = host.welcoming(conn)
+    if (ready === null) {
+      this.send('welcome', welcome)
+      host.admitted(conn)
+      for (const msg of queued) this.dispatch(msg)
+      return
+    }
+    conn.holdUntilWelcome()
+    conn.socket.pause()
+    const read: RawFrame[] = (this.#beforeWelcome = [])
+    void ready.then(() => {
+      this.#beforeWelcome = null
+      if (conn.phase === 'closing') return
+      if (conn.welcome(welcome)) host.stats.countOut('welcome')
+      host.admitted(conn)
+      for (const msg of queued) this.dispatch(msg)
+      for (const raw of read) this.frame(raw)
+      if (this.#resume === null && this.#beforeWelcome === null) conn.socket.resume()
+    })
   }
 }
