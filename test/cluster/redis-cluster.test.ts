@@ -313,15 +313,23 @@ describe('Redis Cluster broker (3 masters + 3 replicas)', () => {
     try {
       await cluster.kill(victim)
       const promoted = await cluster.promotedFrom(victim, await slotOf(bucketName(roomBucket(onVictim[0]!))))
-      // Wait (bounded) until both instances are subscribed again to every bucket, on the promoted master.
+      // Wait (bounded) until each instance, by name, is subscribed again on the promoted master: one
+      // sharded-subscriber connection of its own holding every bucket. A count per bucket alone
+      // (PUBSUB SHARDNUMSUB >= 2) would also pass with one instance counted twice and the other absent.
       const buckets = onVictim.map((room) => bucketName(roomBucket(room)))
+      const names = await Promise.all(nodes.map(async (n) => `ioredis-cluster(ssubscriber):roomcast-workflow-${(await instanceId(n)).slice(0, 8)}`))
       await expect
         .poll(async () => {
-          const reply = (await redisCli(promoted, 'pubsub', 'shardnumsub', ...buckets)).trim().split('\n')
-          return buckets.filter((_, i) => Number(reply[2 * i + 1]) < 2)
+          const clients = (await redisCli(promoted, 'client', 'list')).trim().split('\n').map(clientFields)
+          const numsub = (await redisCli(promoted, 'pubsub', 'shardnumsub', ...buckets)).trim().split('\n')
+          return {
+            connections: names.map((name) => clients.filter((c) => c.name === name).map((c) => Number(c.ssub) >= buckets.length)),
+            bucketsBelowTwo: buckets.filter((_, i) => Number(numsub[2 * i + 1]) < 2),
+          }
         }, { timeout: 30_000, interval: 200 })
-        .toEqual([])
-      // And they hear them: a publication on each room from one instance reaches the other's watcher.
+        .toEqual({ connections: [[true], [true]], bucketsBelowTwo: [] })
+      // And they hear them: a publication on each room from one instance reaches the other's watcher,
+      // and the publisher says so (`instances`: Redis counted both instances' subscriptions).
       for (const [from, to] of [[a, 1], [b, 0]] as const) {
         for (const room of onVictim) {
           const res = await fetch(`${from.http}/publish`, {
@@ -329,7 +337,7 @@ describe('Redis Cluster broker (3 masters + 3 replicas)', () => {
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify({ channel: room, event: 'pool.status_changed', data: { pool_id: room, status: 'after' } }),
           })
-          expect(res.status).toBe(200)
+          expect({ room, status: res.status, answer: await res.json() }).toMatchObject({ room, status: 200, answer: { instances: 2 } })
           expect((await watchers[to]!.next((f) => f.type === 'event' && f.room === room)).data).toMatchObject({ pool_id: room })
         }
       }
@@ -394,6 +402,16 @@ describe('Redis Cluster broker (3 masters + 3 replicas)', () => {
     const view = async () => ((await (await fetch(`${b.http}/health`)).json()) as { bridge: { cluster: Record<string, unknown> } }).bridge.cluster
     await expect.poll(view, { timeout: 30_000 }).toMatchObject({ state: 'ok', slotsServed: 16384 })
   }, 90_000)
+
+  /** The instance id a service reports in /health. */
+  async function instanceId(node: Started): Promise<string> {
+    return ((await (await fetch(`${node.http}/health`)).json()) as { instance_id: string }).instance_id
+  }
+
+  /** One CLIENT LIST line as its fields (`name=… ssub=3 …`). */
+  function clientFields(line: string): Record<string, string> {
+    return Object.fromEntries(line.trim().split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
+  }
 
   /** A master that still has a live replica (an earlier test may have killed one). */
   async function masterWithReplica(): Promise<number> {
