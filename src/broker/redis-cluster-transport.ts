@@ -37,6 +37,8 @@ export class RedisClusterTransport implements Transport {
   #names: RedisClusterNames | null = null
   /** Rooms per subscribed bucket channel: a bucket is dropped with its last room. */
   #rooms = new Map<string, number>()
+  /** A bucket's SSUBSCRIBE until Redis answers it: a second room of the bucket waits for it too. */
+  #subscribing = new Map<string, Promise<void>>()
   #lastError: string | null = null
   /** What a master last answered to CLUSTER NODES (failed nodes left out), re-read every slotsRefreshMs. */
   #view: NodesView | null = null
@@ -152,6 +154,7 @@ export class RedisClusterTransport implements Transport {
       // The cluster layer subscribes everything again: count its rooms afresh.
       this.#generation++
       this.#rooms.clear()
+      this.#subscribing.clear()
       events.sendReady()
       events.receiveReady()
     })
@@ -191,15 +194,25 @@ export class RedisClusterTransport implements Transport {
   async #subscribeNames(names: readonly string[]): Promise<void> {
     const cluster = this.#cluster
     if (cluster === null) throw new Error('redis cluster transport not open')
-    const fresh: string[] = []
+    const generation = this.#generation
+    const waits: Promise<void>[] = []
     for (const name of names) {
       const count = this.#rooms.get(name) ?? 0
       this.#rooms.set(name, count + 1)
-      if (count === 0) fresh.push(name)
+      if (count > 0) {
+        // The bucket is heard already, or will be once its SSUBSCRIBE is answered.
+        const pending = this.#subscribing.get(name)
+        if (pending !== undefined) waits.push(pending)
+        continue
+      }
+      // ioredis takes one slot per SSUBSCRIBE.
+      const subscribing: Promise<void> = this.#ssubscribe(cluster, name, generation).finally(() => {
+        if (this.#subscribing.get(name) === subscribing) this.#subscribing.delete(name)
+      })
+      this.#subscribing.set(name, subscribing)
+      waits.push(subscribing)
     }
-    // ioredis takes one slot per SSUBSCRIBE.
-    const generation = this.#generation
-    await Promise.all(fresh.map((name) => this.#ssubscribe(cluster, name, generation)))
+    await Promise.all(waits)
   }
 
   /**

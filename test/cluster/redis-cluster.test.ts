@@ -4,7 +4,9 @@ import { once } from 'node:events'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type ClusterBroker, parseSettings, type SettingsInput, type WebSocketServer } from '../../src/index.js'
 import { roomBucket } from '../../src/broker/redis-channels.js'
+import { roomChannel } from '../../src/broker/cluster-channels.js'
 import { nodesView } from '../../src/broker/redis-cluster-check.js'
+import { RedisClusterTransport } from '../../src/broker/redis-cluster-transport.js'
 import { collectStatus } from '../../src/dashboard/status-poll.js'
 import { type BrokerSummary, clusterNote } from '../../src/mcp/health-probe.js'
 import { type Frame, TestClient } from '../helpers/client.js'
@@ -46,6 +48,7 @@ async function postPublish(http: string, channel: string, n: number): Promise<{ 
 
 /** The hash slot of a key (CLUSTER KEYSLOT on a live node: an earlier test may have killed one). */
 const slotOf = (key: string) => cluster.slotOf(key)
+const parseNode = (address: string) => ({ host: address.split(':')[0]!, port: Number(address.split(':')[1]) })
 
 describe('Redis Cluster broker (3 masters + 3 replicas)', () => {
   let nodes: Started[] = []
@@ -94,6 +97,30 @@ describe('Redis Cluster broker (3 masters + 3 replicas)', () => {
     expect(clusterNote(health.bridge)).toBe(`; redis-cluster connected, 2 instances, cluster ${ok}`)
     const [card] = await collectStatus([{ name: 'workflow', dialect: 'envelope', http: a.http, ws: a.url }])
     expect(card).toMatchObject({ redis: 'connected', instances: 2, cluster: ok })
+  })
+
+  it('a subscribe resolves once Redis answered its bucket: a second room of a bucket whose SSUBSCRIBE is in flight waits for it', async () => {
+    const transport = new RedisClusterTransport({ nodes: cluster.addresses.slice(0, 3).map(parseNode), prefix: `bw-${randomUUID().slice(0, 8)}:` })
+    try {
+      await transport.open('workflow', 'bucket-wait', { message: () => {}, sendReady: () => {}, receiveReady: () => {}, lost: () => {} })
+      // Two rooms that share a sharded bucket channel.
+      const byBucket = new Map<number, string>()
+      let rooms: [string, string] | null = null
+      for (let i = 0; rooms === null; i++) {
+        const other = byBucket.get(roomBucket(`wait-${i}`))
+        if (other !== undefined) rooms = [other, `wait-${i}`]
+        else byBucket.set(roomBucket(`wait-${i}`), `wait-${i}`)
+      }
+      let firstAnswered = false
+      const first = transport.subscribe([roomChannel(rooms[0])]).then(() => (firstAnswered = true))
+      // Asked while the bucket's SSUBSCRIBE for the first room is unanswered: resolving now would
+      // tell the caller it hears the room before Redis does.
+      await transport.subscribe([roomChannel(rooms[1])])
+      expect(firstAnswered).toBe(true)
+      await first
+    } finally {
+      await transport.close(null)
+    }
   })
 
   it('a slot migrated during a publish stream on a history channel: every accepted event is recovered', async () => {
