@@ -64,8 +64,11 @@ export class Admission {
     }
     const cleanup = (conn: Connection): void => this.#cleanup(conn)
     this.#onSocketClose = function onSocketClose(this: WebSocket): void {
-      sessionOf(this)?.end()
       const conn = (this as Admitted)[kConnection]
+      // Before anything else: what still runs for it later (a welcome waiting for the broker, an
+      // auth being verified, frames read before the close) sees a closed connection, not an open one.
+      conn?.closed()
+      sessionOf(this)?.end()
       if (conn !== undefined) cleanup(conn)
     }
   }

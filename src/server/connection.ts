@@ -26,7 +26,7 @@ export class Connection {
   /** Made with the first subscription: most connections of a reconnect storm never subscribe. */
   #subscriptions: Set<string> | null = null
   identity: Identity | null = null
-  /** `auth`: waiting for the first frame to authenticate; `open`: normal; `closing`: close sent. */
+  /** `auth`: waiting for the first frame to authenticate; `open`: normal; `closing`: close sent, or the socket closed. */
   phase: 'auth' | 'open' | 'closing' = 'open'
   /** Time of the last frame from the client (ms): the flat dialect's silence. */
   lastSeen: number
@@ -192,6 +192,16 @@ export class Connection {
   cut(): void {
     this.phase = 'closing'
     this.socket.terminate()
+  }
+
+  /**
+   * The socket closed, whichever side closed it (a client's close or reset leaves the phase as it
+   * was): nothing more is sent, read or joined for it, and what it held for its welcome is freed.
+   */
+  closed(): void {
+    this.phase = 'closing'
+    this.#beforeWelcome = null
+    this.#beforeWelcomeBytes = 0
   }
 
   /** Sends a close frame once; later calls do nothing. */

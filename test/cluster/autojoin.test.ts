@@ -7,6 +7,7 @@ import { FlatTestServer } from '../fixtures/flat-service.js'
 import { type Frame, TestClient } from '../helpers/client.js'
 import { clusterFormed } from '../helpers/cluster.js'
 import { HoldingRedis } from '../helpers/holding-redis.js'
+import { RawWsClient } from '../helpers/raw-ws.js'
 import { TestRedis } from '../helpers/redis.js'
 import { type Started, startServer } from '../helpers/server.js'
 
@@ -151,5 +152,28 @@ describe('joins made by the server wait for the broker like a subscribe (over Re
     c.send({ type: 'auth', agent_id: 'bob', id: 'auth-1' })
     const ack = c.next((f) => f.type === 'ack' && f.id === 'auth-1', SAFETY_MS)
     await expectEveryEventAfter(a, b, c, 'global', () => outCount(a, 'response') > before, ack)
+  })
+
+  it('a client that resets its connection during the welcome wait leaves nothing behind: the frames it sent are not run for it', async () => {
+    proxy = await HoldingRedis.start(redis)
+    const prefix = `autojoin-${randomUUID().slice(0, 8)}:`
+    const a = await startServer((s, o) => new FlatTestServer(s, o), { redis: { url: proxy.url, prefix } })
+    servers.push(a)
+    await clusterFormed([a.server])
+    proxy.arm()
+    // The subscribe rides with the upgrade: the server holds it, unread, while the welcome waits for `global`.
+    const raw = await RawWsClient.connect(a.port, '/ws', [JSON.stringify({ type: 'subscribe', channel: 'topics/left', id: 'sub-left' })])
+    await proxy.held
+    const gone = new Promise<void>((resolve) => a.server.onDisconnect(() => resolve()))
+    raw.socket.resetAndDestroy()
+    await gone
+    proxy.release()
+    // This client's welcome waits on the same subscribe of `global` (or on nothing, once it is
+    // confirmed): when it comes, the first connection's wait is over too.
+    const c = await open(a.url)
+    await c.next((f) => f.type === 'connected', SAFETY_MS)
+    // Before the fix the reset connection, gone and cleaned up, was welcomed after all and its
+    // subscribe ran: it stayed a member of `topics/left` for good (and the instance subscribed).
+    expect({ connections: a.server.connectionCount, rooms: a.server.roomCounts() }).toEqual({ connections: 1, rooms: { global: 1 } })
   })
 })

@@ -39,16 +39,19 @@ export class RawWsClient {
     })
   }
 
-  /** Connects and completes the opening handshake on `path`. */
-  static async connect(port: number, path = '/ws'): Promise<RawWsClient> {
+  /**
+   * Connects and completes the opening handshake on `path`. `pipelined` text frames go in the
+   * same write as the upgrade request: the server has them buffered before its session starts.
+   */
+  static async connect(port: number, path = '/ws', pipelined: readonly string[] = []): Promise<RawWsClient> {
     const socket = connect(port, '127.0.0.1')
     const client = new RawWsClient(socket)
     await once(socket, 'connect')
     const key = randomBytes(16).toString('base64')
-    socket.write(
+    const request =
       `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-    )
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`
+    socket.write(Buffer.concat([Buffer.from(request), ...pipelined.map(maskedText)]))
     await client.#until(() => client.#upgraded)
     return client
   }
