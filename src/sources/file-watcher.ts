@@ -1,6 +1,6 @@
 import type { Stats } from 'node:fs'
 import { lstat, realpath } from 'node:fs/promises'
-import { relative, sep } from 'node:path'
+import { dirname, relative, sep } from 'node:path'
 import type { FSWatcher } from 'chokidar'
 import { type Logger, pino } from 'pino'
 import type { ServerPlugin } from '../server/plugin.js'
@@ -55,6 +55,9 @@ export class FileWatcherSource implements ServerPlugin {
   /** Paths whose report is being prepared (its lstat in flight), with how many: a second look skips them. */
   readonly #reporting = new Map<string, number>()
   #recheckTimer: NodeJS.Timeout | null = null
+  /** Resolved at the end of each second look (settled() waits on them). */
+  readonly #looked: (() => void)[] = []
+  #looking = false
   #root: string | null = null
   #watcher: FSWatcher | null = null
 
@@ -79,6 +82,15 @@ export class FileWatcherSource implements ServerPlugin {
   /** Closes the open window now; resolves once every change seen so far reached the sink. */
   flush(): Promise<void> {
     return this.#batcher.flush()
+  }
+
+  /**
+   * Resolves once every file reported so far had its second look (and those it reported again
+   * theirs), and what they found reached the sink. A file that keeps changing keeps it waiting.
+   */
+  async settled(): Promise<void> {
+    while (this.#recheck.size > 0 || this.#looking) await new Promise<void>((resolve) => this.#looked.push(resolve))
+    await this.flush()
   }
 
   async setup(): Promise<void> {
@@ -156,6 +168,7 @@ export class FileWatcherSource implements ServerPlugin {
   /** Looks again at every path reported at least RECHECK_MS ago; a file that changed since is reported. */
   async #secondLook(): Promise<void> {
     this.#recheckTimer = null
+    this.#looking = true
     const due: [string, Stats][] = []
     const now = Date.now()
     for (const [path, { stats, at }] of this.#recheck) {
@@ -164,19 +177,20 @@ export class FileWatcherSource implements ServerPlugin {
       due.push([path, stats])
     }
     await Promise.all(due.map(([path, before]) => this.#lookAgain(path, before)))
+    this.#looking = false
     const next = this.#recheck.values().next()
     if (!next.done && this.#recheckTimer === null) {
       this.#recheckTimer = setTimeout(() => void this.#secondLook(), Math.max(1, next.value.at + RECHECK_MS - Date.now()))
     }
+    for (const resolve of this.#looked.splice(0)) resolve()
   }
 
   async #lookAgain(path: string, before: Stats): Promise<void> {
-    let stats: Stats
-    try {
-      stats = await lstat(path)
-    } catch {
-      return // gone: chokidar reports the unlink
-    }
+    // Gone (chokidar reports the unlink), or no longer a file inside the root: a link to outside
+    // put in its place, or a directory on its way swapped for one. Its lstat would describe the
+    // file outside, and a 'change' tell when that one changes.
+    const stats = await this.#inside(path)
+    if (stats === null) return
     // Reported again meanwhile: that report, and its own second look, cover this one.
     if (this.#watcher === null || this.#recheck.has(path) || this.#reporting.has(path)) return
     if (sameFile(before, stats)) return
@@ -184,12 +198,18 @@ export class FileWatcherSource implements ServerPlugin {
     this.#batcher.push(this.#relative(path), 'change')
   }
 
-  /** The file's lstat, or null for a symlink whose target is outside the root, or missing: never reported. */
+  /**
+   * The file's lstat, or null (never reported) for a symlink whose target is outside the root, a
+   * path missing, or one through a symlinked directory: chokidar reports none (it follows no link),
+   * so a directory on the way was swapped for a link since, and lstat, which follows every name
+   * but the last, would describe a file beyond it, maybe outside the root.
+   */
   async #inside(path: string): Promise<Stats | null> {
     try {
       const stats = await lstat(path)
-      if (!stats.isSymbolicLink()) return stats
-      return isWithin(this.#root ?? '', await realpath(path)) ? stats : null
+      if (stats.isSymbolicLink()) return isWithin(this.#root ?? '', await realpath(path)) ? stats : null
+      const dir = dirname(path)
+      return (await realpath(dir)) === dir ? stats : null
     } catch {
       // Gone already (a short-lived file) or a dangling link: the unlink that follows tells the rest.
       return null

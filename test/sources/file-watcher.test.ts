@@ -1,4 +1,5 @@
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { renameSync, symlinkSync } from 'node:fs'
+import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -52,5 +53,41 @@ describe('FileWatcherSource', () => {
     await appendFile(file, 'one')
     await lastRead
     expect(reads.at(-1)).toBe('one two')
+  })
+
+  it('a file, or a directory on its way, swapped for a link to outside the root before its second look: nothing more is reported of it', async () => {
+    // The root's sibling: what the workspace must say nothing about.
+    const outside = await mkdtemp(join(tmpdir(), 'roomcast-file-watcher-outside-'))
+    try {
+      await writeFile(join(outside, 'a.txt'), 'a file outside the root')
+      await writeFile(join(outside, 'b.txt'), 'another file outside the root')
+      await mkdir(join(root, 'dir'))
+      const reports: string[] = []
+      let bothAdded!: () => void
+      const added = new Promise<void>((resolve) => (bothAdded = resolve))
+      await watching((name, event) => {
+        reports.push(`${event} ${name}`)
+        // Swapped as soon as reported, well before the second look (60 ms later): sync, in this very turn.
+        if (event !== 'add') return
+        if (name === 'dir/a.txt') {
+          renameSync(join(root, 'dir'), join(root, 'was-dir'))
+          symlinkSync(outside, join(root, 'dir'))
+        } else if (name === 'b.txt') {
+          symlinkSync(join(outside, 'b.txt'), join(root, 'b.link'))
+          renameSync(join(root, 'b.link'), join(root, 'b.txt'))
+        } else return
+        if (reports.includes('add dir/a.txt') && reports.includes('add b.txt')) bothAdded()
+      })
+      await writeFile(join(root, 'dir', 'a.txt'), 'x')
+      await writeFile(join(root, 'b.txt'), 'y')
+      await added
+      await source!.settled()
+      // Before the fix the second look lstat'ed the file beyond the link (another inode): `change`
+      // for both, and for dir/a.txt one more each time the file outside changed within 60 ms.
+      // (chokidar may still tell the unlink of what was there: no `change` is what is pinned here.)
+      expect(reports.filter((r) => r === 'change dir/a.txt' || r === 'change b.txt')).toEqual([])
+    } finally {
+      await rm(outside, { recursive: true, force: true })
+    }
   })
 })
