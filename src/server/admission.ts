@@ -136,7 +136,7 @@ export class Admission {
     return this.#joinAll(conn, this.#host.spec.autoSubscribe ?? [])
   }
 
-  /** The connection got its welcome: attach its tracked deliveries. */
+  /** The connection got its welcome (or, when it waits, what is sent queues behind it): attach its tracked deliveries. */
   admitted(conn: Connection): void {
     this.#host.delivery.attach(conn, conn.identity?.userId ?? null)
   }

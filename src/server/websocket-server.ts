@@ -393,7 +393,7 @@ export class WebSocketServer<E extends EventSchemas = EventSchemas> implements B
     return this.#admission.welcoming(conn)
   }
 
-  /** SessionHost: the connection got its welcome; attach its tracked deliveries. */
+  /** SessionHost: the connection got its welcome (or what is sent queues behind it); attach its tracked deliveries. */
   admitted(conn: Connection): void {
     this.#admission.admitted(conn)
   }

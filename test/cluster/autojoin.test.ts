@@ -10,6 +10,7 @@ import { HoldingRedis } from '../helpers/holding-redis.js'
 import { RawWsClient } from '../helpers/raw-ws.js'
 import { TestRedis } from '../helpers/redis.js'
 import { type Started, startServer } from '../helpers/server.js'
+import { deliveryStats, startTracked } from '../helpers/tracked-service.js'
 
 /**
  * The joins the server makes on its own — the auto-subscribe channels after the welcome, the
@@ -175,5 +176,24 @@ describe('joins made by the server wait for the broker like a subscribe (over Re
     // Before the fix the reset connection, gone and cleaned up, was welcomed after all and its
     // subscribe ran: it stayed a member of `topics/left` for good (and the instance subscribed).
     expect({ connections: a.server.connectionCount, rooms: a.server.roomCounts() }).toEqual({ connections: 1, rooms: { global: 1 } })
+  })
+
+  it('a tracked event sent while the welcome waits is tracked like any: re-sent until acked', async () => {
+    proxy = await HoldingRedis.start(redis)
+    const node = await startTracked({ delivery: { ack_timeout: 0.2 } }, { url: proxy.url, prefix: `autojoin-${randomUUID().slice(0, 8)}:` }, 'flat')
+    servers.push(node as unknown as Started<FlatTestServer>)
+    await clusterFormed([node.server])
+    proxy.arm()
+    const c = await open(node.url)
+    // The connection is in `global` here, its welcome waiting for the broker's subscribe.
+    await proxy.held
+    const { pub } = await node.server.publish('global', 'task.created', { task_id: 't1' })
+    proxy.release()
+    await c.next((f) => f.type === 'connected', SAFETY_MS)
+    const isCopy = (f: Frame) => f.type === 'event' && f.id === pub.id
+    await c.next(isCopy, SAFETY_MS)
+    // Before the fix its delivery was attached after the wait: the copy held behind the welcome went untracked (pending 0), never re-sent.
+    expect(await deliveryStats(node)).toMatchObject({ pending: 1 })
+    await c.next(isCopy, SAFETY_MS)
   })
 })

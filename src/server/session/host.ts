@@ -32,7 +32,7 @@ export interface SessionHost {
    * yet to confirm one of those rooms: the welcome waits for it (settles, never rejects).
    */
   welcoming(conn: Connection): Promise<void> | null
-  /** The connection got its welcome: attach its tracked deliveries. */
+  /** The connection got its welcome (or, when the welcome waits, what it sends queues behind it): attach its tracked deliveries. */
   admitted(conn: Connection): void
   /** Attaches a verified identity and joins the channels the dialect gives it; a promise when the auth answer must wait for the broker. */
   identify(conn: Connection, identity: Identity): Promise<void> | null

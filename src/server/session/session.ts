@@ -210,12 +210,14 @@ export class Session {
     }
     conn.holdUntilWelcome()
     conn.socket.pause()
+    // Attached in the same turn as the joins, as when nothing waits: a tracked event of those rooms
+    // sent during the wait is tracked (and queued behind the welcome, as its re-sends would be).
+    host.admitted(conn)
     const read: RawFrame[] = (this.#beforeWelcome = [])
     void ready.then(() => {
       this.#beforeWelcome = null
       if (conn.phase === 'closing') return
       if (conn.welcome(welcome)) host.stats.countOut('welcome')
-      host.admitted(conn)
       for (const msg of queued) this.dispatch(msg)
       for (const raw of read) this.frame(raw)
       if (this.#resume === null && this.#beforeWelcome === null) conn.socket.resume()
