@@ -1,5 +1,5 @@
-import { once } from 'node:events'
-import { createConnection, createServer, type Server, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
+import { RedisProxy } from './redis-proxy.js'
 
 /**
  * A TCP proxy in front of a real Redis that, once armed, holds what a client sends from its next
@@ -9,8 +9,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
  * Everything else (other connections, replies) passes at once.
  */
 export class HoldingRedis {
-  readonly #server: Server
-  readonly #sockets = new Set<Socket>()
+  #proxy: RedisProxy | null = null
   #armed = false
   /** Chunks held per connection (its Redis side), in order; null while nothing is held. */
   #held: { redis: Socket; chunks: Buffer[] }[] | null = null
@@ -18,23 +17,14 @@ export class HoldingRedis {
   /** Resolves once a subscribe is held (after arm()). */
   held: Promise<void> = Promise.resolve()
 
-  private constructor(server: Server) {
-    this.#server = server
-  }
-
   static async start(target: { port: number }): Promise<HoldingRedis> {
-    const server = createServer()
-    const proxy = new HoldingRedis(server)
-    server.on('connection', (client) => proxy.#pipe(client, target.port))
-    server.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    return proxy
+    const holding = new HoldingRedis()
+    holding.#proxy = await RedisProxy.start(target, (client, redis) => holding.#pipe(client, redis))
+    return holding
   }
 
   get url(): string {
-    const address = this.#server.address()
-    if (address === null || typeof address === 'string') throw new Error('proxy not listening')
-    return `redis://127.0.0.1:${address.port}`
+    return this.#proxy!.url
   }
 
   /** Holds the next subscribe (and what follows it on its connection) until release(); `held` resolves when one is. */
@@ -51,13 +41,7 @@ export class HoldingRedis {
     for (const { redis, chunks } of held) for (const chunk of chunks) redis.write(chunk)
   }
 
-  #pipe(client: Socket, port: number): void {
-    const redis = createConnection({ port, host: '127.0.0.1' })
-    for (const s of [client, redis]) {
-      this.#sockets.add(s)
-      s.on('close', () => this.#sockets.delete(s))
-      s.on('error', () => {})
-    }
+  #pipe(client: Socket, redis: Socket): void {
     client.on('data', (chunk: Buffer) => {
       const held = this.#held?.find((h) => h.redis === redis)
       if (held !== undefined) return void held.chunks.push(chunk)
@@ -70,13 +54,9 @@ export class HoldingRedis {
       redis.write(chunk)
     })
     redis.on('data', (chunk: Buffer) => client.write(chunk))
-    client.on('close', () => redis.destroy())
-    redis.on('close', () => client.destroy())
   }
 
-  async close(): Promise<void> {
-    for (const s of this.#sockets) s.destroy()
-    this.#server.close()
-    await once(this.#server, 'close')
+  close(): Promise<void> {
+    return this.#proxy!.close()
   }
 }

@@ -1,5 +1,5 @@
-import { once } from 'node:events'
-import { createConnection, createServer, type Server, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
+import { RedisProxy } from './redis-proxy.js'
 
 /**
  * A TCP proxy in front of a real Redis whose pub/sub deliveries trail its command replies: what
@@ -9,36 +9,20 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
  * publication Redis handed out just before it is then not the order Redis ran them in.
  */
 export class LaggingRedis {
-  readonly #server: Server
-  readonly #sockets = new Set<Socket>()
+  #proxy: RedisProxy | null = null
   readonly #timers = new Set<NodeJS.Timeout>()
 
-  private constructor(server: Server) {
-    this.#server = server
-  }
-
   static async start(target: { port: number }, lagMs: number): Promise<LaggingRedis> {
-    const server = createServer()
-    const proxy = new LaggingRedis(server)
-    server.on('connection', (client) => proxy.#pipe(client, target.port, lagMs))
-    server.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    return proxy
+    const lagging = new LaggingRedis()
+    lagging.#proxy = await RedisProxy.start(target, (client, redis) => lagging.#pipe(client, redis, lagMs))
+    return lagging
   }
 
   get url(): string {
-    const address = this.#server.address()
-    if (address === null || typeof address === 'string') throw new Error('proxy not listening')
-    return `redis://127.0.0.1:${address.port}`
+    return this.#proxy!.url
   }
 
-  #pipe(client: Socket, port: number, lagMs: number): void {
-    const redis = createConnection({ port, host: '127.0.0.1' })
-    for (const s of [client, redis]) {
-      this.#sockets.add(s)
-      s.on('close', () => this.#sockets.delete(s))
-      s.on('error', () => {})
-    }
+  #pipe(client: Socket, redis: Socket, lagMs: number): void {
     let subscriber = false
     client.on('data', (chunk: Buffer) => {
       if (!subscriber && /subscribe/i.test(chunk.toString('latin1'))) subscriber = true
@@ -53,14 +37,10 @@ export class LaggingRedis {
       }, lagMs)
       this.#timers.add(timer)
     })
-    client.on('close', () => redis.destroy())
-    redis.on('close', () => client.destroy())
   }
 
   async close(): Promise<void> {
     for (const t of this.#timers) clearTimeout(t)
-    for (const s of this.#sockets) s.destroy()
-    this.#server.close()
-    await once(this.#server, 'close')
+    await this.#proxy!.close()
   }
 }
