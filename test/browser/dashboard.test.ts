@@ -12,7 +12,7 @@ import { launchChromium } from '../helpers/browser.js'
 import { TestClient } from '../helpers/client.js'
 import { FlatClient } from '../helpers/flat.js'
 import { startService, type Started } from '../helpers/server.js'
-import { ROOT } from '../helpers/supervisor.js'
+import { freePort, ROOT } from '../helpers/supervisor.js'
 
 const services = new Map<string, Started>()
 let dashboard: DashboardServer
@@ -53,7 +53,8 @@ async function deliveryOf(service: string): Promise<{ pending: number; failed: n
 }
 
 beforeAll(async () => {
-  services.set('workflow', await startService('workflow', WORKFLOW))
+  // Restarted on its port by a test: a port outside the ephemeral range, which no client's source port takes meanwhile.
+  services.set('workflow', await startService('workflow', { ...WORKFLOW, port: await freePort() }))
   // No metric.update every 5 s among the events the /live test counts (a busy run outlasts one interval).
   // The context service's own defaults (tracked task.*, …) as `npm start` has them: startService takes none.
   services.set('context', await startService('context', { ...SERVICES.context?.defaults, context: { metrics_interval: 3600 } }))

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { backoffDelay, RoomcastClient, RoomcastError, type ClientState } from '../../src/client/index.js'
 import { signToken } from '../../src/auth/jwt.js'
 import { startServer, startService, type Started } from '../helpers/server.js'
+import { freePort } from '../helpers/supervisor.js'
 import { FlatTestServer } from '../fixtures/flat-service.js'
 import { connected, FakeServer } from './fake-server.js'
 
@@ -96,7 +97,8 @@ describe('roomcast/client against real services (docs/client.md)', () => {
   })
 
   it('reconnects after the service restarts on its port and re-subscribes', async () => {
-    const s = await service('workflow')
+    // Restarted on its port below: a port outside the ephemeral range, which no client's source port takes meanwhile.
+    const s = await service('workflow', { port: await freePort() })
     const c = client({ url: s.url, dialect: 'envelope', backoff: { initial: 50, max: 500 } })
     await c.connect()
     await c.subscribe('workflow:w3')

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { RoomcastClient, type Subscribed } from '../../src/client/index.js'
 import { TestRedis } from '../helpers/redis.js'
+import { freePort } from '../helpers/supervisor.js'
 import { startService, type Started } from '../helpers/server.js'
 
 const cleanup: (() => unknown)[] = []
@@ -18,7 +19,8 @@ describe('roomcast/client recovery across a service restart (docs/client.md, doc
       cleanup.push(() => s.server.close())
       return s
     }
-    const a = await start()
+    // Restarted on its port below: a port outside the ephemeral range, which no client's source port takes meanwhile.
+    const a = await start(await freePort())
     const b = await start()
     const c = new RoomcastClient({ url: a.url, dialect: 'envelope', backoff: { initial: 50, max: 400 } })
     cleanup.push(() => c.close())
