@@ -196,4 +196,23 @@ describe('joins made by the server wait for the broker like a subscribe (over Re
     expect(await deliveryStats(node)).toMatchObject({ pending: 1 })
     await c.next(isCopy, SAFETY_MS)
   })
+
+  it('a connection the server closes while its welcome waits ends once the wait is over, not at the close timeout', async () => {
+    const [a] = await twoInstances()
+    proxy.arm()
+    const c = await open(a.url)
+    await proxy.held
+    const gone = new Promise<void>((resolve) => a.server.onDisconnect(() => resolve()))
+    const closed = once(c.ws, 'close')
+    // As a drain, a token expiry or an auth deadline would: the close frame goes, the client answers it.
+    ;[...a.server.connections()][0]!.close(1001, 'Server shutting down')
+    proxy.release()
+    // Before the fix the socket stayed paused after the wait: the client's answer was never read,
+    // and the connection lingered until ws's 30 s close timer (or the drain's timeout).
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([gone, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('connection still open')), SAFETY_MS)))])
+    clearTimeout(timer)
+    expect((await closed)[0]).toBe(1001)
+    expect(outCount(a, 'welcome')).toBe(0)
+  })
 })

@@ -216,10 +216,13 @@ export class Session {
     const read: RawFrame[] = (this.#beforeWelcome = [])
     void ready.then(() => {
       this.#beforeWelcome = null
-      if (conn.phase === 'closing') return
-      if (conn.welcome(welcome)) host.stats.countOut('welcome')
-      for (const msg of queued) this.dispatch(msg)
-      for (const raw of read) this.frame(raw)
+      if (conn.phase !== 'closing') {
+        if (conn.welcome(welcome)) host.stats.countOut('welcome')
+        for (const msg of queued) this.dispatch(msg)
+        for (const raw of read) this.frame(raw)
+      }
+      // Closed meanwhile (a drain, an expiry): read on all the same, or the client's answer to the
+      // close frame is never read and the socket stays until ws's close timer.
       if (this.#resume === null && this.#beforeWelcome === null) conn.socket.resume()
     })
   }
