@@ -4,7 +4,8 @@ import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
 import { get } from 'node:http'
 import { tmpdir } from 'node:os'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
+import { freePort } from './ports.mjs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -122,13 +123,7 @@ function pinned(cpu, argv) {
   return hasTaskset && cpu !== null ? ['taskset', '-c', String(cpu), ...argv] : argv
 }
 
-export async function freePort() {
-  const srv = createServer()
-  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  const { port } = srv.address()
-  await new Promise((resolve) => srv.close(resolve))
-  return port
-}
+export { freePort }
 
 async function waitPort(port, child, timeoutMs = 60000) {
   const end = Date.now() + timeoutMs

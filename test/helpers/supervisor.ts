@@ -1,6 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { type AddressInfo, createServer, type Server } from 'node:net'
+import type { AddressInfo, Server } from 'node:net'
+import { candidatePort as candidate, tryBind } from '../../bench/lib/ports.mjs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
@@ -39,43 +40,8 @@ export function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<Ru
   })
 }
 
-/**
- * The ports tests pick: outside the kernel's ephemeral range (net.ipv4.ip_local_port_range, which
- * serves connect()'s source ports and listen(0)), so a port released and bound again later — a
- * redis-server killed and restarted on its port, an unreachable Redis that comes up — is taken
- * meanwhile only by another explicit pick, never by one of the thousands of client connections a
- * test run opens (a fresh-clone run failed on `bind: Address already in use` that way). Falls back
- * to the ephemeral range when it leaves too little room.
- */
-const PICK_RANGE = ((): [number, number] | null => {
-  let low = 32768
-  let high = 60999
-  try {
-    const [a, b] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
-    if (a !== undefined && b !== undefined && a > 0 && b >= a) [low, high] = [a, b]
-  } catch {
-    // Not Linux: the usual range.
-  }
-  if (low - 1 - 10_000 >= 2_000) return [10_000, low - 1]
-  if (65_535 - (high + 1) >= 2_000) return [high + 1, 65_535]
-  return null
-})()
-
-/** Binds `port` (0: any) on 127.0.0.1; the listening server, or null when the port is taken. */
-async function tryBind(port: number): Promise<Server | null> {
-  const srv = createServer()
-  const ok = await new Promise<boolean>((done) => {
-    srv.once('error', () => done(false))
-    srv.listen(port, '127.0.0.1', () => done(true))
-  })
-  return ok ? srv : null
-}
-
-/** A candidate port: random in PICK_RANGE, or 0 (the kernel's choice) without one. */
-function candidate(): number {
-  return PICK_RANGE === null ? 0 : PICK_RANGE[0] + Math.floor(Math.random() * (PICK_RANGE[1] - PICK_RANGE[0] + 1))
-}
-
+// Ports come from bench/lib/ports.mjs: outside the kernel's ephemeral range, so a port released and
+// bound again later (a Redis restarted on its port) is not taken meanwhile by a client's source port.
 const closeAll = (servers: Server[]) => Promise.all(servers.map((srv) => new Promise((done) => srv.close(done))))
 
 /**
@@ -106,18 +72,8 @@ export async function freeServicePorts(n: number, mcpOffset = 10): Promise<numbe
   }
 }
 
-
-/** A port that was free a moment ago (bound, then released), outside the ephemeral range (PICK_RANGE). */
-export async function freePort(): Promise<number> {
-  for (let tries = 0; tries < 100; tries++) {
-    const srv = await tryBind(candidate())
-    if (srv === null) continue
-    const { port } = srv.address() as AddressInfo
-    await closeAll([srv])
-    return port
-  }
-  throw new Error('no free port found in 100 tries')
-}
+/** A port that was free a moment ago, outside the ephemeral range (bench/lib/ports.mjs). */
+export { freePort } from '../../bench/lib/ports.mjs'
 
 /**
  * Polls `check` every `everyMs` until it returns a value, or throws after `timeoutMs` with `what`
