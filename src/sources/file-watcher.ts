@@ -57,7 +57,8 @@ export class FileWatcherSource implements ServerPlugin {
   #recheckTimer: NodeJS.Timeout | null = null
   /** Resolved at the end of each second look (settled() waits on them). */
   readonly #looked: (() => void)[] = []
-  #looking = false
+  /** Second looks under way (a timer can start one while another still awaits its lstats). */
+  #looking = 0
   #root: string | null = null
   #watcher: FSWatcher | null = null
 
@@ -89,7 +90,7 @@ export class FileWatcherSource implements ServerPlugin {
    * theirs), and what they found reached the sink. A file that keeps changing keeps it waiting.
    */
   async settled(): Promise<void> {
-    while (this.#recheck.size > 0 || this.#looking) await new Promise<void>((resolve) => this.#looked.push(resolve))
+    while (this.#recheck.size > 0 || this.#looking > 0) await new Promise<void>((resolve) => this.#looked.push(resolve))
     await this.flush()
   }
 
@@ -168,7 +169,7 @@ export class FileWatcherSource implements ServerPlugin {
   /** Looks again at every path reported at least RECHECK_MS ago; a file that changed since is reported. */
   async #secondLook(): Promise<void> {
     this.#recheckTimer = null
-    this.#looking = true
+    this.#looking++
     const due: [string, Stats][] = []
     const now = Date.now()
     for (const [path, { stats, at }] of this.#recheck) {
@@ -177,7 +178,7 @@ export class FileWatcherSource implements ServerPlugin {
       due.push([path, stats])
     }
     await Promise.all(due.map(([path, before]) => this.#lookAgain(path, before)))
-    this.#looking = false
+    this.#looking--
     const next = this.#recheck.values().next()
     if (!next.done && this.#recheckTimer === null) {
       this.#recheckTimer = setTimeout(() => void this.#secondLook(), Math.max(1, next.value.at + RECHECK_MS - Date.now()))
