@@ -1,6 +1,7 @@
 /**
- * The Lua scripts of the Redis pending store (redis-pending.ts). Keys per identity (names in
- * redis-channels.ts, one hash tag per identity so both keys share a slot on a Redis Cluster):
+ * The Lua scripts of the Redis pending store (redis-pending.ts). On one Redis the record is
+ * kept per event (PENDING_WRITE_GROUPED below). On a Redis Cluster, keys per identity (names in
+ * redis-channels.ts, one hash tag per identity so both keys share a slot):
  * - entries, a hash: event id → `<order> <attempts>\n<event>\n<frame text>`, the text left
  *   out when it is kept once for every recipient under `pending-frame:<event id>`;
  * - owner, a string: the id of the instance that owns the record, with the record's expiry.
@@ -34,40 +35,158 @@ return #KEYS
 `
 
 /**
- * The same on one Redis, grouped: one value per event for all its recipients, the keys built
- * here from their prefix (the keys are not declared: one Redis only, never a Redis Cluster).
- * ARGV: keep ms (the frames), entries key prefix, frame key prefix, the entries' keep ms, F;
- * then F pairs (event id, frame text); then triples (field, value, identities). The identities
- * are one JSON array of strings (any character allowed; decoded by cjson in C, which costs Redis
- * less than splitting a length-prefixed list in Lua: docs/performance.md, issue 20). Field ''
- * renews each identity's record: its empty field '' (so the hash outlives its last entry's
- * removal, keeping its expiry) and its expiry; else value '' removes the field from each
- * identity's entries, any other value writes it. The writes leave the expiry alone:
- * redis-pending.ts renews each record once per period before it writes to it.
+ * One Redis: the record is kept per event, not per identity (names in redis-channels.ts,
+ * `pendingByEvent`): `event:<id>` holds `<order> <event>\n<frame text>`, `to:<id>` the set of
+ * identities it is pending for, `tries:<id>` the attempts of those sent it more than once. A
+ * room's event for 1,000 recipients is then one SADD of 1,000 members and their acks of a turn
+ * one SREM, where a hash per identity took a call per recipient (five times the Redis CPU:
+ * docs/performance.md, issue 20). To find an identity's events again, each instance indexes
+ * the events it recorded (`index:<instance>`) and each identity lists the instances that
+ * recorded for it (`where:<identity>`, renewed once per period).
+ *
+ * Writes and removals of one turn, grouped. ARGV: the events' keep ms, the index's and the
+ * where sets' keep ms, the prefixes event, to, tries and where, this instance's index key, its
+ * id, the time (ms), '1' to trim the index of entries older than its keep, F; then F pairs (event
+ * id, its value); then triples (event id, attempts, identities). The identities are one JSON array
+ * of strings (any character allowed; decoded by cjson in C, cheaper for Redis than splitting a
+ * list in Lua). Event id '' renews the where set of each identity; attempts '' removes the
+ * event for each identity (and the event's value once no one waits for it), '-' the same but
+ * keeps the value (a write of the event follows in the same turn); else it is written for each
+ * identity with those attempts.
  */
 export const PENDING_WRITE_GROUPED = `
-local keep, pre, fpre, keepEntries = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local call, decode = redis.call, cjson.decode
-local at = 6
-for i = 1, tonumber(ARGV[5]) do
-  call('set', fpre .. ARGV[at], ARGV[at + 1], 'PX', keep)
+local keep, keepIndex = ARGV[1], ARGV[2]
+local eventPre, toPre, triesPre, wherePre = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local index, self, now = ARGV[7], ARGV[8], ARGV[9]
+local call, decode, unpack, min = redis.call, cjson.decode, unpack, math.min
+if ARGV[10] == '1' then call('zremrangebyscore', index, '-inf', '(' .. (tonumber(now) - tonumber(keepIndex))) end
+local at = 12
+for i = 1, tonumber(ARGV[11]) do
+  call('set', eventPre .. ARGV[at], ARGV[at + 1], 'PX', keep)
   at = at + 2
 end
+local indexed = false
 for i = at, #ARGV, 3 do
-  local field, value, ids = ARGV[i], ARGV[i + 1], decode(ARGV[i + 2])
-  if field == '' then
+  local id, attempts, ids = ARGV[i], ARGV[i + 1], decode(ARGV[i + 2])
+  if id == '' then
     for j = 1, #ids do
-      local key = pre .. ids[j]
-      call('hset', key, '', '')
-      call('pexpire', key, keepEntries)
+      local key = wherePre .. ids[j]
+      call('sadd', key, self)
+      call('pexpire', key, keepIndex)
     end
-  elseif value == '' then
-    for j = 1, #ids do call('hdel', pre .. ids[j], field) end
   else
-    for j = 1, #ids do call('hset', pre .. ids[j], field, value) end
+    local to, tries = toPre .. id, triesPre .. id
+    if attempts == '' or attempts == '-' then
+      for s = 1, #ids, 4000 do call('srem', to, unpack(ids, s, min(s + 3999, #ids))) end
+      if call('exists', tries) == 1 then
+        for s = 1, #ids, 4000 do call('hdel', tries, unpack(ids, s, min(s + 3999, #ids))) end
+      end
+      if call('exists', to) == 0 then
+        call('zrem', index, id)
+        call('del', tries)
+        if attempts == '' then call('del', eventPre .. id) end
+      end
+    else
+      for s = 1, #ids, 4000 do call('sadd', to, unpack(ids, s, min(s + 3999, #ids))) end
+      call('pexpire', to, keep)
+      if attempts ~= '1' then
+        for j = 1, #ids do call('hset', tries, ids[j], attempts) end
+        call('pexpire', tries, keep)
+      end
+      call('zadd', index, now, id)
+      indexed = true
+    end
   end
 end
+if indexed then call('pexpire', index, keepIndex) end
 return 1
+`
+
+/**
+ * One Redis: takes an identity's record over. ARGV: its owner key, self, the owner the caller
+ * saw ('' for none), the events' keep ms, the index's keep ms, the identity, the prefixes event,
+ * to, tries and index, its where and inbox keys, its hash of an earlier version (one hash per
+ * identity), the time (ms). When the owner is still the one seen (or is self), self becomes the
+ * owner and the reply is { triples (event id, attempts, event value) of every event pending for
+ * it, found through the index of each instance in its where set and its inbox; the earlier
+ * version's hash (HGETALL), now deleted (the caller writes what it can read again) }; else nil
+ * (someone else took it meanwhile: look again). Each event found is indexed by self and kept
+ * another keep time; index entries no one waits for any more are dropped on the way.
+ */
+export const PENDING_ADOPT_BY_EVENT = `
+local call = redis.call
+local ownerKey, self, seen, keep, keepIndex, identity = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local eventPre, toPre, triesPre, indexPre = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local whereKey, inboxKey, legacyKey, now = ARGV[11], ARGV[12], ARGV[13], ARGV[14]
+local cur = call('get', ownerKey) or ''
+if cur ~= seen and cur ~= self then return false end
+call('set', ownerKey, self, 'PX', keep)
+local mine = indexPre .. self
+local out, seenIds = {}, {}
+local function look(key, inbox)
+  local ids = call('zrange', key, 0, -1)
+  for k = 1, #ids do
+    local id = ids[k]
+    if not seenIds[id] then
+      local to = toPre .. id
+      if call('sismember', to, identity) == 1 then
+        seenIds[id] = true
+        local value = call('get', eventPre .. id)
+        if value then
+          out[#out + 1] = id
+          out[#out + 1] = call('hget', triesPre .. id, identity) or '1'
+          out[#out + 1] = value
+          call('zadd', mine, now, id)
+          call('pexpire', to, keep)
+          call('pexpire', eventPre .. id, keep)
+          call('pexpire', triesPre .. id, keep)
+        end
+      elseif inbox or call('exists', to) == 0 then
+        call('zrem', key, id)
+      end
+    end
+  end
+end
+local places = call('smembers', whereKey)
+for k = 1, #places do look(indexPre .. places[k], false) end
+look(inboxKey, true)
+call('sadd', whereKey, self)
+call('pexpire', whereKey, keepIndex)
+if #out > 0 then call('pexpire', mine, keepIndex) end
+local legacy = call('hgetall', legacyKey)
+if #legacy > 0 then call('del', legacyKey) end
+return { out, legacy }
+`
+
+/**
+ * One Redis: a tracked event on a private channel, recorded for its owner and published in one
+ * step. ARGV: event id, its value, keep ms, the inbox's keep ms, most events per inbox, the
+ * prefixes to and event, the identity's inbox key, the identity, the time (ms), channel, message.
+ * Recorded only under the bound (an event over it still goes out, untracked); at the bound the
+ * inbox's 16 oldest entries are looked at and those no longer pending dropped first. Returns
+ * the receivers of the publish.
+ */
+export const PENDING_PUBLISH_BY_EVENT = `
+local call = redis.call
+local id, value, keep, keepIndex, most = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local toPre, eventPre, inbox, identity, now = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local to = toPre .. id
+local room = call('sismember', to, identity) == 1 or call('zcard', inbox) < most
+if not room then
+  local oldest = call('zrange', inbox, 0, 15)
+  for k = 1, #oldest do
+    if call('sismember', toPre .. oldest[k], identity) == 0 then call('zrem', inbox, oldest[k]) end
+  end
+  room = call('zcard', inbox) < most
+end
+if room then
+  call('set', eventPre .. id, value, 'PX', keep)
+  call('sadd', to, identity)
+  call('pexpire', to, keep)
+  call('zadd', inbox, now, id)
+  call('pexpire', inbox, keepIndex)
+end
+return call('publish', ARGV[11], ARGV[12])
 `
 
 /**
@@ -88,18 +207,4 @@ return redis.call('hgetall', KEYS[2])
 export const PENDING_RELEASE = `
 if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end
 return 1
-`
-
-/**
- * A tracked event on a private channel, recorded for its owner and published in one step.
- * KEYS: entries. ARGV: field, value, keep ms, most entries per identity, channel, message,
- * publish command. Recorded only under the bound (an event over it still goes out, untracked).
- * Returns the receivers of the publish.
- */
-export const PENDING_PUBLISH = `
-if redis.call('hexists', KEYS[1], ARGV[1]) == 1 or redis.call('hlen', KEYS[1]) < tonumber(ARGV[4]) then
-  redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
-  redis.call('pexpire', KEYS[1], ARGV[3])
-end
-return redis.call(ARGV[7] == 'spublish' and 'spublish' or 'publish', ARGV[5], ARGV[6])
 `

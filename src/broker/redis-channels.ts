@@ -31,6 +31,28 @@ export interface RedisNames {
   lease(instanceId: string): string
   /** The frame text of a pending event, kept once for all its recipients' records. */
   pendingFrame(eventId: string): string
+  /**
+   * One Redis only: the prefixes of the record kept per event (pending-scripts.ts), each
+   * followed by an event id, an instance id or an identity. Absent on a Redis Cluster, whose
+   * record is one hash per identity (`pending`).
+   */
+  readonly pendingByEvent?: PendingByEvent
+}
+
+/** Key prefixes of the per-event durable record on one Redis (pending-scripts.ts). */
+export interface PendingByEvent {
+  /** + event id: `<order> <event>\n<frame text>`. */
+  readonly event: string
+  /** + event id: the set of identities the event is pending for. */
+  readonly to: string
+  /** + event id: identity → attempts, for those sent more than once. */
+  readonly tries: string
+  /** + instance id: the events an instance recorded (event id → ms when indexed). */
+  readonly index: string
+  /** + identity: the instances whose index may hold the identity's events. */
+  readonly where: string
+  /** + identity: events recorded for it with their publish (a private channel), event id → ms. */
+  readonly inbox: string
 }
 
 export function redisNames(prefix: string, service: string): RedisNames {
@@ -50,6 +72,14 @@ export function redisNames(prefix: string, service: string): RedisNames {
     pending: (identity) => ({ entries: `${base}pending:${identity}`, owner: `${base}pending-owner:${identity}` }),
     lease: (instanceId) => `${base}lease:${instanceId}`,
     pendingFrame: (eventId) => `${base}pending-frame:${eventId}`,
+    pendingByEvent: {
+      event: `${base}pending-event:`,
+      to: `${base}pending-to:`,
+      tries: `${base}pending-tries:`,
+      index: `${base}pending-index:`,
+      where: `${base}pending-where:`,
+      inbox: `${base}pending-inbox:`,
+    },
   }
 }
 

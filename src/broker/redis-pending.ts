@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Adoption, PendingStore, PendingTiming, StoredEntry } from './pending-store.js'
-import { PENDING_ADOPT, PENDING_PUBLISH, PENDING_RELEASE, PENDING_WRITE, PENDING_WRITE_GROUPED } from './pending-scripts.js'
+import { PENDING_ADOPT, PENDING_ADOPT_BY_EVENT, PENDING_PUBLISH_BY_EVENT, PENDING_RELEASE, PENDING_WRITE, PENDING_WRITE_GROUPED } from './pending-scripts.js'
 import type { RedisNames } from './redis-channels.js'
 import type { ScriptRunner } from './redis-history.js'
 import { CLOSE_WAIT_MS, OutstandingWrites } from './outstanding-writes.js'
@@ -9,7 +9,10 @@ import { CLOSE_WAIT_MS, OutstandingWrites } from './outstanding-writes.js'
 const MAX_BATCH = 500
 /** Recipients per grouped write script (one Redis): bounds the time Redis spends in one call. */
 const MAX_GROUPED = 2000
-/** One Redis: how often at most each record written to has its expiry renewed (its writes leave it alone). */
+/**
+ * One Redis: how often at most each identity written to has its where set renewed, and the
+ * instance's index trimmed. Both are kept for the events' keep time plus two periods.
+ */
 const RENEW_PERIOD_MS = 5000
 /**
  * One Redis: how long a turn's removals (acknowledgements) may wait for the next write's script
@@ -43,13 +46,17 @@ interface Op {
 
 /** One Redis: the same write (or removal, value '') of one event for several identities, in the order they came. */
 interface Group {
+  /** The event id. */
   readonly field: string
+  /** The attempts of a write, '' for a removal. */
   readonly value: string
   readonly attempts: number
   readonly order: number
   readonly identities: string[]
   /** Its identities' list when it is the last list sent for a write (or a removal): not built again. */
   listed?: string
+  /** A removal followed by a write of its event in the same turn: the event's value stays when no one waits for it. */
+  keepValue?: boolean
 }
 
 /** The identities of the last group sent (all in one list), the list, and for a write the period in which all of them were renewed. */
@@ -63,8 +70,10 @@ interface Listed {
  * The durable record of pending tracked deliveries on Redis (pending-store.ts, pending-scripts.ts).
  * Writes and removals are queued and sent once per turn of the event loop, in one script (on a
  * Redis Cluster one script per identity); a lost write (Redis away) is counted, the event stays
- * tracked in memory. Adoption reads the owner, checks its lease, and takes the record over in
- * one script that fails when another instance took it meanwhile.
+ * tracked in memory. On one Redis the record is kept per event (an event's recipients in one
+ * set), on a Redis Cluster per identity (one hash each, in its own slot). Adoption reads the
+ * owner, checks its lease, and takes the record over in one script that fails when another
+ * instance took it meanwhile.
  */
 export class RedisPending implements PendingStore {
   readonly kind = 'redis'
@@ -120,8 +129,8 @@ export class RedisPending implements PendingStore {
       const g = this.#latest.get(entry.id)
       if (g !== undefined && g.value !== '' && g.attempts === entry.attempts && g.order === entry.order) this.#join(g, identity)
       else {
-        this.#frames.set(entry.id, entry.text)
-        this.#group(entry.id, encodeEntry(entry, false), entry.attempts, entry.order, identity)
+        this.#frames.set(entry.id, eventValue(entry))
+        this.#group(entry.id, String(entry.attempts), entry.attempts, entry.order, identity)
       }
       this.#lastPut = entry
       this.#lastGroup = this.#latest.get(entry.id) as Group
@@ -157,18 +166,38 @@ export class RedisPending implements PendingStore {
     }
     // Removals queued so far go first: an event acknowledged before this point is not adopted.
     this.#flush()
-    const reply = (await redis.eval(PENDING_ADOPT, 2, keys.owner, keys.entries, this.#self, owner, this.#timing.keepMs)) as string[] | null
-    // Another instance took it between the read and the script: look again soon.
-    if (reply === null) return { wait: 100 }
-    // The script set the record's expiry to the keep time: renewed again before the next write.
+    const { keepMs } = this.#timing
+    const byEvent = this.#deps.sharded ? undefined : names.pendingByEvent
+    const found: StoredEntry[] = []
+    let unreadable = 0
+    // A hash of one identity's entries: a Redis Cluster's record, or on one Redis one an earlier version wrote.
+    let pairs: string[]
+    if (byEvent === undefined) {
+      const reply = (await redis.eval(PENDING_ADOPT, 2, keys.owner, keys.entries, this.#self, owner, keepMs)) as string[] | null
+      // Another instance took it between the read and the script: look again soon.
+      if (reply === null) return { wait: 100 }
+      pairs = reply
+    } else {
+      const where = [byEvent.where + identity, byEvent.inbox + identity, keys.entries]
+      const args = [keys.owner, this.#self, owner, keepMs, keepMs + 2 * RENEW_PERIOD_MS, identity, byEvent.event, byEvent.to, byEvent.tries, byEvent.index, ...where, Date.now()]
+      const reply = (await redis.eval(PENDING_ADOPT_BY_EVENT, 0, ...args)) as [string[], string[]] | null
+      if (reply === null) return { wait: 100 }
+      const [triples, legacy] = reply
+      for (let i = 0; i + 2 < triples.length; i += 3) {
+        const entry = decodeEvent(triples[i] as string, triples[i + 1] as string, triples[i + 2] as string)
+        if (entry !== null && isFrameText(entry.text)) found.push(entry)
+        else unreadable++
+      }
+      pairs = legacy
+    }
+    // The where sets were renewed by the script; on a Redis Cluster the record's expiry was set to the keep time.
     this.#renewed.delete(identity)
     if (this.#lastWrite !== null) this.#lastWrite.renewed = -1
     const decoded: StoredEntry[] = []
-    let unreadable = 0
-    for (let i = 0; i + 1 < reply.length; i += 2) {
-      // The record's own empty field (PENDING_WRITE_GROUPED), not an event.
-      if (reply[i] === '') continue
-      const entry = decodeEntry(reply[i] as string, reply[i + 1] as string)
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      // The record's own empty field (an earlier version's renewal), not an event.
+      if (pairs[i] === '') continue
+      const entry = decodeEntry(pairs[i] as string, pairs[i + 1] as string)
       if (entry !== null) decoded.push(entry)
       else unreadable++
     }
@@ -181,19 +210,25 @@ export class RedisPending implements PendingStore {
         : await redis.mget(...refs.map((id) => names.pendingFrame(id)))
       refs.forEach((id, i) => texts.set(id, got[i] ?? null))
     }
-    const entries: StoredEntry[] = []
+    const entries = found
+    const have = new Set(found.map((e) => e.id))
     let gone = 0
     for (const e of decoded) {
       const text = e.text === '' ? texts.get(e.id) : e.text
       if (typeof text !== 'string') gone++
       // Sent to the client as it is: only a JSON object, as every frame roomcast writes.
-      else if (isFrameText(text)) entries.push({ ...e, text })
-      else unreadable++
+      else if (!isFrameText(text)) unreadable++
+      else if (!have.has(e.id)) {
+        const entry = { ...e, text }
+        entries.push(entry)
+        // An earlier version's record, deleted by the script: written again as this one keeps it.
+        if (byEvent !== undefined) this.put(identity, entry)
+      }
     }
     // Written by something other than roomcast (or corrupted): skipped, never sent; left to expire with the record.
     if (unreadable > 0) this.#deps.logger?.warn({ recipient: identity, unreadable, adopted: entries.length }, 'pending record: unreadable entries skipped')
     if (gone > 0) this.#deps.logger?.debug({ recipient: identity, gone }, 'pending record: entries whose frame expired skipped')
-    // A hash keeps no order: the events go out in the order they were first tracked.
+    // Neither a hash nor the indexes keep the events' order: they go out in the order they were first tracked.
     return { entries: entries.sort((x, y) => x.order - y.order) }
   }
 
@@ -215,11 +250,11 @@ export class RedisPending implements PendingStore {
     const redis = this.#ready()
     const names = this.#deps.names()
     if (redis === null || names === null) throw new Error('redis is not connected')
-    const key = names.pending(identity).entries
-    const value = encodeEntry(entry, true)
     const { keepMs, maxPerIdentity } = this.#timing
-    if (!this.#deps.sharded) {
-      const reply = await redis.eval(PENDING_PUBLISH, 1, key, entry.id, value, keepMs, maxPerIdentity, names.channel(channel), bytes, 'publish')
+    const byEvent = this.#deps.sharded ? undefined : names.pendingByEvent
+    if (byEvent !== undefined) {
+      const at = [byEvent.to, byEvent.event, byEvent.inbox + identity, identity, Date.now()]
+      const reply = await redis.eval(PENDING_PUBLISH_BY_EVENT, 0, entry.id, eventValue(entry), keepMs, keepMs + 2 * RENEW_PERIOD_MS, maxPerIdentity, ...at, names.channel(channel), bytes)
       return Number(reply)
     }
     // On a Redis Cluster the record and the room's channel live in different slots: two steps,
@@ -228,7 +263,7 @@ export class RedisPending implements PendingStore {
     // than the channel's). This turn's earlier operations go first, on the same connection. A
     // record that cannot be written is counted lost, as in a turn's batch; the publication goes on.
     this.#flush()
-    await redis.eval(PENDING_WRITE, 1, key, keepMs, 0, entry.id, value).catch((err: unknown) => {
+    await redis.eval(PENDING_WRITE, 1, names.pending(identity).entries, keepMs, 0, entry.id, encodeEntry(entry, true)).catch((err: unknown) => {
       this.lostWrites++
       this.#deps.logger?.debug({ err: (err as Error).message }, 'pending deliveries not recorded')
     })
@@ -280,7 +315,7 @@ export class RedisPending implements PendingStore {
     this.#grouped++
   }
 
-  /** One Redis: this turn's groups in as few scripts as MAX_GROUPED allows, the frames in the first, before the records. */
+  /** One Redis: this turn's groups in as few scripts as MAX_GROUPED allows, the events' values in the first, before their recipients. */
   #flushGrouped(): void {
     const groups = this.#groups
     const frames = this.#frames
@@ -301,16 +336,31 @@ export class RedisPending implements PendingStore {
       this.lostWrites += n
       this.#deps.logger?.debug({ err: (err as Error).message }, 'pending deliveries not recorded')
     }
-    const head = [this.#timing.keepMs, names.pending('').entries, names.pendingFrame(''), this.#timing.keepMs + 2 * RENEW_PERIOD_MS]
-    let args: (string | number)[] = [...head, frames.size]
-    for (const [id, text] of frames) args.push(id, text)
-    // Each record written to is renewed once per period, before its writes: its expiry is then at
-    // least the keep time after any write of the period (renewed at most one period before, for
-    // the keep time plus two periods).
-    const period = Math.floor(Date.now() / RENEW_PERIOD_MS)
-    if (period !== this.#period) {
+    const byEvent = names.pendingByEvent
+    if (byEvent === undefined) {
+      this.lostWrites += count
+      return
+    }
+    // Each identity written to has its where set renewed once per period, before its writes: it
+    // then lasts at least the keep time after any write of the period (renewed at most one period
+    // before, for the keep time plus two periods). The index is trimmed once per period.
+    const now = Date.now()
+    const period = Math.floor(now / RENEW_PERIOD_MS)
+    const trim = period !== this.#period ? '1' : ''
+    if (trim !== '') {
       this.#period = period
       this.#renewed.clear()
+    }
+    const { keepMs } = this.#timing
+    const head = [keepMs, keepMs + 2 * RENEW_PERIOD_MS, byEvent.event, byEvent.to, byEvent.tries, byEvent.where, byEvent.index + this.#self, this.#self, now]
+    let args: (string | number)[] = [...head, trim, frames.size]
+    for (const [id, value] of frames) args.push(id, value)
+    // A removal that empties an event's recipients drops its value too, unless this turn writes the event again.
+    const writtenLater = new Set<string>()
+    for (let i = groups.length - 1; i >= 0; i--) {
+      const g = groups[i] as Group
+      if (g.value !== '') writtenLater.add(g.field)
+      else if (writtenLater.has(g.field)) g.keepValue = true
     }
     const renew: string[] = []
     for (const g of groups) {
@@ -331,12 +381,12 @@ export class RedisPending implements PendingStore {
     for (const g of groups) {
       for (let from = 0; from < g.identities.length; ) {
         const n = Math.min(g.identities.length - from, MAX_GROUPED - inScript)
-        args.push(g.field, g.value, from === 0 && n === g.identities.length ? this.#listOf(g, period) : identityList(g.identities.slice(from, from + n)))
+        args.push(g.field, g.keepValue === true ? '-' : g.value, from === 0 && n === g.identities.length ? this.#listOf(g, period) : identityList(g.identities.slice(from, from + n)))
         from += n
         inScript += n
         if (inScript >= MAX_GROUPED) {
           this.#outstanding.add(redis.eval(PENDING_WRITE_GROUPED, 0, ...args), lost(inScript))
-          args = [...head, 0]
+          args = [...head, '', 0]
           inScript = 0
         }
       }
@@ -412,6 +462,24 @@ function decodeEntry(id: string, value: string): StoredEntry | null {
   // An empty text refers to the frame key (adopt() reads it).
   if (!Number.isSafeInteger(order) || !Number.isInteger(attempts) || (attempts as number) < 1 || event === '' || text.length === 1) return null
   return { id, event, text, attempts: attempts as number, order: order as number }
+}
+
+/** One Redis: an event as kept once for all its recipients, `<order> <event>\n<text>` (event names hold no newline). */
+function eventValue(entry: StoredEntry): string {
+  return `${entry.order} ${entry.event}\n${entry.text}`
+}
+
+/** An event of the per-event record with one recipient's attempts, or null when it cannot be read. */
+function decodeEvent(id: string, attempts: string, value: string): StoredEntry | null {
+  const nl = value.indexOf('\n')
+  const space = value.indexOf(' ')
+  if (nl < 0 || space < 0 || space > nl) return null
+  const order = Number(value.slice(0, space))
+  const event = value.slice(space + 1, nl)
+  const text = value.slice(nl + 1)
+  const tries = Number(attempts)
+  if (id === '' || !Number.isSafeInteger(order) || !Number.isInteger(tries) || tries < 1 || event === '' || text === '') return null
+  return { id, event, text, attempts: tries, order }
 }
 
 /** Whether a recorded frame's text is a JSON object (what the delivery tracker wrote). */

@@ -109,13 +109,13 @@ async function allReceived(ids: readonly string[]): Promise<void> {
   await until(hub, 'event', received, SAFETY_MS, `${ids.length} events delivered`)
 }
 
-/** Pending records in Redis under `prefix` (every identity's hash). */
+/** Pending records in Redis under `prefix`: every event's recipients (one Redis keeps the record per event). */
 async function recorded(url: string, prefix: string): Promise<number> {
   const r = new Redis(url)
   try {
-    const keys = await r.keys(`${prefix}context:pending:*`)
+    const keys = await r.keys(`${prefix}context:pending-to:*`)
     let n = 0
-    for (const k of keys) n += await r.hlen(k)
+    for (const k of keys) n += await r.scard(k)
     return n
   } finally {
     r.disconnect()

@@ -1,19 +1,23 @@
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
-import { redisNames } from '../../src/broker/redis-channels.js'
+import { type PendingByEvent, redisNames } from '../../src/broker/redis-channels.js'
+import type { StoredEntry } from '../../src/broker/pending-store.js'
 import { RedisPending } from '../../src/broker/redis-pending.js'
 import { useBackend } from '../helpers/redis-backends.js'
 
 /**
- * The durable record on one Redis is written grouped (pending-scripts.ts PENDING_WRITE_GROUPED):
- * one value per event for all its recipients, each identity's key built by the script from the
- * identity's length and text, and each record's expiry renewed once per period instead of on
- * every write. These check what that must keep: each entry under its own identity's key,
- * whatever characters the identity holds, and no record ever left without an expiry.
+ * The durable record on one Redis is kept per event (pending-scripts.ts PENDING_WRITE_GROUPED):
+ * an event's value once, its recipients in one set, each instance's index of what it recorded,
+ * each identity's set of the instances that recorded for it. These check what that must keep:
+ * every identity finds its own events again, whatever characters it holds and whichever
+ * instances recorded them; the operations of one turn end as the last one left each event; no
+ * key without an expiry; and an event no one waits for leaves nothing behind.
  */
 
 const clients: Redis[] = []
-afterEach(() => {
+const stores: RedisPending[] = []
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((s) => s.close()))
   for (const c of clients.splice(0)) c.disconnect()
 })
 
@@ -21,65 +25,77 @@ afterEach(() => {
 const IDENTITIES = ['a', 'é:ü\n1:x', '3:{z}', 'x'.repeat(300), '日本', '0:', ':', '"\\\u0001\t', 'lone \ud800 half', '\\ud83d text', '😀']
 
 /** An entry of event `id` as the tracker records it. */
-const entry = (id: string, order: number, attempts = 1) => ({ id, event: 'task.done', text: `{"id":"${id}"}`, attempts, order })
+const entry = (id: string, order: number, attempts = 1): StoredEntry => ({ id, event: 'task.done', text: `{"id":"${id}"}`, attempts, order })
 
-describe('the grouped durable record on one Redis', () => {
+/** What an adoption gave: [id, attempts] in order, or what it said instead. */
+const ids = (adopted: Awaited<ReturnType<RedisPending['adopt']>>) => (adopted !== null && 'entries' in adopted ? adopted.entries.map((e) => [e.id, e.attempts]) : adopted)
+
+describe('the per-event durable record on one Redis', () => {
   const backend = useBackend('redis')
 
-  /** A grouped store under `prefix` on the test Redis, with a connection of its own to read what it wrote. */
-  async function openStore(prefix: string) {
+  /** A raw connection to the test Redis and the names under `prefix`. */
+  async function openRaw(prefix: string) {
     const settings = backend.settings(prefix)
     if (!('url' in settings)) throw new Error('one Redis expected')
     const raw = new Redis(settings.url)
     clients.push(raw)
     await raw.ping()
     const names = redisNames(prefix, 'svc')
-    const store = new RedisPending({ connection: () => raw, names: () => names, leaseMs: 6000, sharded: false, publishCommand: 'publish' })
-    store.open('self', { keepMs: 60_000, maxPerIdentity: 100 })
-    // The store writes at the end of the turn, on the same connection as these reads: a turn, then a round trip.
-    const written = async () => {
-      await new Promise((resolve) => setImmediate(resolve))
-      await raw.ping()
-    }
-    return { raw, names, store, written }
+    return { raw, names, keys: names.pendingByEvent as PendingByEvent }
   }
 
-  it('writes every identity\'s entries under its own key, keeps an expiry after its last entry goes, and adopts only the entries', async () => {
-    const { raw, names, store, written } = await openStore('grouped:')
+  /** A store of instance `self` under `prefix`, on a connection of its own. */
+  async function openStore(prefix: string, self = 'self', maxPerIdentity = 100) {
+    const { raw, names, keys } = await openRaw(prefix)
+    const store = new RedisPending({ connection: () => raw, names: () => names, leaseMs: 6000, sharded: false, publishCommand: 'publish' })
+    stores.push(store)
+    store.open(self, { keepMs: 60_000, maxPerIdentity })
+    // The store writes at the end of the turn (removals alone a few ms later), on the same connection as these reads.
+    const written = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      await raw.ping()
+    }
+    return { raw, names, keys, store, written }
+  }
 
+  /** Every key under `prefix` has an expiry (none kept for ever). */
+  async function everyKeyExpires(raw: Redis, prefix: string): Promise<void> {
+    const all = await raw.keys(`${prefix}*`)
+    expect(all.length).toBeGreaterThan(0)
+    for (const key of all) expect(await raw.pttl(key), key).toBeGreaterThan(0)
+  }
+
+  it("finds every identity's events again, whatever its characters, and keeps an expiry on every key", async () => {
+    const { raw, keys, store, written } = await openStore('bye-chars:')
     for (const identity of IDENTITIES) store.put(identity, entry('e1', 1))
     store.put('a', entry('e2', 2))
     await written()
-    for (const identity of IDENTITIES) {
-      const fields = await raw.hgetall(names.pending(identity).entries)
-      expect(Object.keys(fields).filter((f) => f !== '').sort(), identity).toEqual(identity === 'a' ? ['e1', 'e2'] : ['e1'])
-      expect(await raw.pttl(names.pending(identity).entries), identity).toBeGreaterThan(60_000)
-    }
-    expect(await raw.get(names.pendingFrame('e1'))).toBe('{"id":"e1"}')
+    // One set of recipients for e1, its value once.
+    expect((await raw.smembers(`${keys.to}e1`)).sort()).toEqual(IDENTITIES.map((i) => i.replace(/\p{Cs}/gu, '\ufffd')).sort())
+    expect(await raw.get(`${keys.event}e1`)).toBe('1 task.done\n{"id":"e1"}')
+    await everyKeyExpires(raw, 'bye-chars:')
 
-    // Every entry acknowledged, then a new one in the same period (no renewal): the record still expires.
-    for (const identity of IDENTITIES) store.remove(identity, 'e1')
-    store.remove('a', 'e2')
-    await written()
-    for (const identity of IDENTITIES) store.put(identity, entry('e3', 3))
-    await written()
-    for (const identity of IDENTITIES) {
-      expect(Object.keys(await raw.hgetall(names.pending(identity).entries)).filter((f) => f !== ''), identity).toEqual(['e3'])
-      expect(await raw.pttl(names.pending(identity).entries), identity).toBeGreaterThan(0)
-    }
-
-    const adopted = await store.adopt('é:ü\n1:x')
-    expect(adopted !== null && 'entries' in adopted ? adopted.entries.map((e) => [e.id, e.text, e.attempts]) : adopted).toEqual([['e3', '{"id":"e3"}', 1]])
-    store.close()
+    // Another instance adopts each identity: its own events, no one else's.
+    const other = await openStore('bye-chars:', 'other')
+    for (const identity of IDENTITIES) expect(ids(await other.store.adopt(identity)), identity).toEqual(identity === 'a' ? [['e1', 1], ['e2', 1]] : [['e1', 1]])
+    const adopted = await other.store.adopt('é:ü\n1:x')
+    expect(adopted !== null && 'entries' in adopted ? adopted.entries.map((e) => [e.event, e.text, e.order]) : adopted).toEqual([['task.done', '{"id":"e1"}', 1]])
+    await everyKeyExpires(raw, 'bye-chars:')
   })
 
-  // Guards any regrouping of a turn's operations (per record, per command): a plain "every write,
-  // then every removal" per record fails 'again', "every removal, then every write" fails 'w-then-r'.
-  it('ends each field of one turn as its last operation left it', async () => {
-    const { raw, names, store, written } = await openStore('grouped-order:')
-    const fields = async (identity: string) => {
-      const all = await raw.hgetall(names.pending(identity).entries)
-      return Object.fromEntries(Object.entries(all).filter(([f]) => f !== '').map(([f, v]) => [f, v.split('\n')[0]]))
+  // Guards any regrouping of a turn's operations: a plain "every write, then every removal" per
+  // event fails 'again', "every removal, then every write" fails 'w-then-r'.
+  it('ends each event of one turn as its last operation left it', async () => {
+    const { raw, keys, store, written } = await openStore('bye-order:')
+    /** Identity's events as recorded: id → '<order> <attempts>'. */
+    const events = async (identity: string) => {
+      const out: Record<string, string> = {}
+      for (const id of ['e0', 'e1', 'e2', 'e3', 'e9']) {
+        if ((await raw.sismember(`${keys.to}${id}`, identity)) === 0) continue
+        const value = (await raw.get(`${keys.event}${id}`)) ?? 'none'
+        out[id] = `${value.split(' ')[0]} ${(await raw.hget(`${keys.tries}${id}`, identity)) ?? '1'}`
+      }
+      return out
     }
 
     // Earlier turns: e0 recorded for 'both' and 'again'.
@@ -100,28 +116,21 @@ describe('the grouped durable record on one Redis', () => {
     store.put('both', entry('e1', 1, 2))
     store.remove('both', 'e1')
     store.put('both', entry('e1', 1, 3))
-    // Another recipient of e1 in the same groups: its own record, written once.
+    // Another recipient of e1 in the same groups, written once.
     store.put('other', entry('e1', 1))
     await written()
 
-    expect(await fields('w-then-r')).toEqual({ e2: '2 1' })
-    expect(await fields('again')).toEqual({ e0: '0 2' })
-    expect(await fields('both')).toEqual({ e1: '1 3' })
-    expect(await fields('other')).toEqual({ e1: '1 1' })
-    for (const identity of ['w-then-r', 'again', 'both', 'other']) expect(await raw.pttl(names.pending(identity).entries), identity).toBeGreaterThan(0)
+    expect(await events('w-then-r')).toEqual({ e2: '2 1' })
+    expect(await events('again')).toEqual({ e0: '0 2' })
+    expect(await events('both')).toEqual({ e1: '1 3' })
+    expect(await events('other')).toEqual({ e1: '1 1' })
 
-    // Every entry of a record acknowledged in one turn, several in one HDEL: the record keeps its expiry.
-    store.put('many', entry('e1', 1))
-    store.put('many', entry('e2', 2))
+    // Every event of one identity acknowledged in one turn of removals alone.
     store.put('many', entry('e3', 3))
     await written()
     store.remove('many', 'e3')
-    store.remove('many', 'e1')
     store.remove('many', 'e2')
-    // A turn of removals alone waits a few milliseconds for a write to take it along; none comes.
-    await written()
-    await expect.poll(() => fields('many'), { timeout: 5000 }).toEqual({})
-    expect(await raw.pttl(names.pending('many').entries)).toBeGreaterThan(0)
+    await expect.poll(() => events('many'), { timeout: 5000 }).toEqual({})
 
     // One entry object shared by an event's recipients (as Delivery passes it), its removals in between.
     const shared = entry('e9', 9)
@@ -133,35 +142,92 @@ describe('the grouped durable record on one Redis', () => {
     store.remove('s2', 'e9')
     store.put('s4', shared)
     await written()
-    expect(await fields('s1')).toEqual({ e9: '9 1' })
-    expect(await fields('s2')).toEqual({})
-    expect(await fields('s3')).toEqual({ e9: '9 1' })
-    expect(await fields('s4')).toEqual({ e9: '9 1' })
-    store.close()
+    expect(await events('s1')).toEqual({ e9: '9 1' })
+    expect(await events('s2')).toEqual({})
+    expect(await events('s3')).toEqual({ e9: '9 1' })
+    expect(await events('s4')).toEqual({ e9: '9 1' })
+    await everyKeyExpires(raw, 'bye-order:')
   })
 
-  // A room's fan-out writes the same identities turn after turn: their list is sent again as it
-  // was, and they are not looked up for renewal while all were renewed in the period. An adoption
-  // sets its record's expiry to the keep time: that record is renewed again before its next write.
-  it('renews an adopted record before its next write, also for the same identities as the turn before', async () => {
-    const { raw, names, store, written } = await openStore('grouped-renew:')
+  it('leaves nothing of an event once every recipient acknowledged it', async () => {
+    const { raw, keys, store, written } = await openStore('bye-clean:')
     const room = ['r1', 'r2', 'r3']
-    for (const [i, id] of ['e1', 'e2'].entries()) {
-      const e = entry(id, i)
-      for (const identity of room) store.put(identity, e)
-      await written()
-    }
-    const adopted = await store.adopt('r2')
-    expect(adopted !== null && 'entries' in adopted ? adopted.entries.map((e) => e.id) : adopted).toEqual(['e1', 'e2'])
-    // The adoption left the keep time (60 s); a renewal sets the keep time plus two periods.
-    expect(await raw.pttl(names.pending('r2').entries)).toBeLessThanOrEqual(60_000)
-    const e3 = entry('e3', 3)
-    for (const identity of room) store.put(identity, e3)
+    for (const identity of room) store.put(identity, entry('e1', 1))
+    store.put('r1', entry('e1', 1, 2))
     await written()
-    for (const identity of room) {
-      expect(Object.keys(await raw.hgetall(names.pending(identity).entries)).filter((f) => f !== '').sort(), identity).toEqual(['e1', 'e2', 'e3'])
-      expect(await raw.pttl(names.pending(identity).entries), identity).toBeGreaterThan(60_000)
+    expect(await raw.zscore(`${keys.index}self`, 'e1')).not.toBeNull()
+    for (const identity of room) store.remove(identity, 'e1')
+    await written()
+    await expect.poll(() => raw.exists(`${keys.to}e1`, `${keys.event}e1`, `${keys.tries}e1`), { timeout: 5000 }).toBe(0)
+    expect(await raw.zscore(`${keys.index}self`, 'e1')).toBeNull()
+  })
+
+  // The record of one identity spread over instances: recorded by a, adopted by b (which records
+  // more and sees an ack), then adopted by c once b let it go: c gets what is still pending, once.
+  it('follows an identity from instance to instance, each finding what the ones before recorded', async () => {
+    const a = await openStore('bye-move:', 'a')
+    const b = await openStore('bye-move:', 'b')
+    const c = await openStore('bye-move:', 'c')
+    for (const [i, id] of ['e1', 'e2', 'e3'].entries()) {
+      a.store.put('x', entry(id, i))
+      a.store.put('y', entry(id, i))
     }
-    store.close()
+    await a.written()
+    expect(ids(await b.store.adopt('x'))).toEqual([['e1', 1], ['e2', 1], ['e3', 1]])
+    // While b owns x (its lease alive), c waits.
+    b.store.renew()
+    await b.written()
+    const waiting = await c.store.adopt('x')
+    expect(waiting !== null && 'wait' in waiting).toBe(true)
+    // b: e1 acknowledged, e2 sent again, e4 new; then x leaves b.
+    b.store.remove('x', 'e1')
+    b.store.put('x', entry('e2', 1, 2))
+    b.store.put('x', entry('e4', 4))
+    await b.written()
+    b.store.release('x')
+    await b.written()
+    expect(ids(await c.store.adopt('x'))).toEqual([['e2', 2], ['e3', 1], ['e4', 1]])
+    // y was never adopted: still all three where a recorded them.
+    expect(ids(await c.store.adopt('y'))).toEqual([['e1', 1], ['e2', 1], ['e3', 1]])
+    await everyKeyExpires(a.raw, 'bye-move:')
+  })
+
+  it('bounds what a private channel records for one identity, and makes room as its events are acknowledged', async () => {
+    const { raw, names, store, written } = await openStore('bye-inbox:', 'self', 3)
+    const recorded: string[] = []
+    for (let i = 0; i < 5; i++) {
+      const e = entry(`p${i}`, i)
+      await store.publishRecorded('offline', e, 'direct', 'x')
+      recorded.push(e.id)
+    }
+    const other = await openStore('bye-inbox:', 'other', 3)
+    expect(ids(await other.store.adopt('offline'))).toEqual([['p0', 1], ['p1', 1], ['p2', 1]])
+    // Two acknowledged (where the identity now is): two more fit.
+    other.store.remove('offline', 'p0')
+    other.store.remove('offline', 'p1')
+    await other.written()
+    other.store.release('offline')
+    await other.written()
+    for (let i = 5; i < 8; i++) await store.publishRecorded('offline', entry(`p${i}`, i), 'direct', 'x')
+    expect(ids(await store.adopt('offline'))).toEqual([['p2', 1], ['p5', 1], ['p6', 1]])
+    expect(await raw.zcard(`${names.pendingByEvent?.inbox}offline`)).toBe(3)
+    await written()
+    await everyKeyExpires(raw, 'bye-inbox:')
+  })
+
+  it("adopts an earlier version's record (one hash per identity) once, and keeps it in this one", async () => {
+    const { raw, names } = await openRaw('bye-legacy:')
+    const key = names.pending('old').entries
+    await raw.hset(key, { '': '', l1: '5 1\ntask.done\n{"id":"l1"}', l2: '6 2\ntask.done\n' })
+    await raw.set(names.pendingFrame('l2'), '{"id":"l2"}', 'PX', 60_000)
+    await raw.pexpire(key, 60_000)
+    const s = await openStore('bye-legacy:', 'new')
+    expect(ids(await s.store.adopt('old'))).toEqual([['l1', 1], ['l2', 2]])
+    expect(await raw.exists(key)).toBe(0)
+    await s.written()
+    const t = await openStore('bye-legacy:', 'newer')
+    s.store.release('old')
+    await s.written()
+    expect(ids(await t.store.adopt('old'))).toEqual([['l1', 1], ['l2', 2]])
   })
 })

@@ -95,3 +95,59 @@ describe.each(BACKENDS)('a durable pending record holding garbage (written by so
     })
   }
 })
+
+// One Redis keeps the record per event (pending-scripts.ts): garbage there, found through the
+// identity's inbox and the index of an instance its where set names.
+describe('a durable per-event record holding garbage, on redis', () => {
+  const backend = useBackend('redis')
+  for (const agentId of ['zed', 'z}e{d', 'a'.repeat(200)]) {
+    it(`is adopted for what it holds that can be read, the rest skipped: agent ${agentId.length > 20 ? `of ${agentId.length} characters` : JSON.stringify(agentId)}`, async () => {
+      const prefix = `pending-hostile-${randomUUID().slice(0, 8)}:`
+      const settings = backend.settings(prefix)
+      if (!('url' in settings)) throw new Error('one Redis expected')
+      const raw = new Redis(settings.url)
+      const keys = redisNames(prefix, 'context').pendingByEvent
+      if (keys === undefined) throw new Error('one Redis keeps the record per event')
+      const now = Date.now() * 1000
+      const events: Record<string, string | null> = {
+        // Unreadable: no newline, a bad order, no event, no text.
+        msg_g1: 'garbage',
+        msg_g2: `x message.new\n${frame('msg_g2', agentId)}`,
+        msg_g3: `${now} \n${frame('msg_g3', agentId)}`,
+        msg_g4: `${now} message.new\n`,
+        // Readable, but not a frame a client could parse: it must not reach the socket.
+        msg_g5: `${now + 1} message.new\nnot json at all`,
+        msg_g6: `${now + 2} message.new\n[1,2]`,
+        // Good frames with unreadable attempts.
+        msg_g7: `${now + 3} message.new\n${frame('msg_g7', agentId)}`,
+        msg_g8: `${now + 4} message.new\n${frame('msg_g8', agentId)}`,
+        // Gone with its expiry: its recipients remain.
+        msg_g9: null,
+        // The good one, last in order: everything above would have gone out before it.
+        msg_ok: `${now + 10} message.new\n${frame('msg_ok', agentId)}`,
+      }
+      for (const [id, value] of Object.entries(events)) {
+        if (value !== null) await raw.set(`${keys.event}${id}`, value, 'PX', 60_000)
+        await raw.sadd(`${keys.to}${id}`, agentId)
+        await raw.pexpire(`${keys.to}${id}`, 60_000)
+      }
+      await raw.hset(`${keys.tries}msg_g7`, agentId, 'abc')
+      await raw.hset(`${keys.tries}msg_g8`, agentId, '0')
+      // Half through the inbox, half through an instance's index (its name any text).
+      const ids = Object.keys(events)
+      await raw.zadd(`${keys.inbox}${agentId}`, ...ids.slice(0, 5).flatMap((id) => [1, id]))
+      await raw.zadd(`${keys.index}in\nst {x}`, ...ids.slice(5).flatMap((id) => [1, id]))
+      await raw.sadd(`${keys.where}${agentId}`, 'in\nst {x}', 'no-such-instance')
+      raw.disconnect()
+      node = await startService<ContextServer>('context', { redis: settings, delivery: { tracked: ['message.*'] } })
+      const a = await agent(node.port, agentId)
+      const got = await a.next((t) => t.includes('"msg_ok"'))
+      expect(JSON.parse(got)).toMatchObject({ type: 'event', id: 'msg_ok', event: 'message.new' })
+      a.send({ type: 'ping', timestamp: 42 })
+      await a.next((t) => t.includes('"pong"'))
+      for (const text of a.texts) expect(() => JSON.parse(text) as unknown).not.toThrow()
+      expect(a.texts.filter((t) => t.includes('msg_g'))).toEqual([])
+      expect(node.server.delivery.tracker.stats().adopted).toBe(1)
+    })
+  }
+})
