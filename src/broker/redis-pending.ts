@@ -353,8 +353,6 @@ export class RedisPending implements PendingStore {
     }
     const { keepMs } = this.#timing
     const head = [keepMs, keepMs + 2 * RENEW_PERIOD_MS, byEvent.event, byEvent.to, byEvent.tries, byEvent.where, byEvent.index + this.#self, this.#self, now]
-    let args: (string | number)[] = [...head, trim, frames.size]
-    for (const [id, value] of frames) args.push(id, value)
     // A removal that empties an event's recipients drops its value too, unless this turn writes the event again.
     const writtenLater = new Set<string>()
     for (let i = groups.length - 1; i >= 0; i--) {
@@ -376,22 +374,36 @@ export class RedisPending implements PendingStore {
         renew.push(identity)
       }
     }
-    if (renew.length > 0) args.push('', '', identityList(renew))
+    // The operations of the script being built (after its values), and the events it writes.
+    let ops: string[] = []
+    let written = new Set<string>()
+    if (renew.length > 0) ops.push('', '', identityList(renew))
+    let first = true
     let inScript = 0
+    // Every event's value goes in the first script, before its recipients. A later script of the
+    // turn carries again the values of the events it writes: another instance's removal, run
+    // between two scripts, deletes an event's value when it empties its recipients.
+    const send = () => {
+      const values = first ? [...frames] : [...written].map((id) => [id, frames.get(id) as string] as const)
+      const args: (string | number)[] = [...head, first ? trim : '', values.length]
+      for (const [id, value] of values) args.push(id, value)
+      this.#outstanding.add(redis.eval(PENDING_WRITE_GROUPED, 0, ...args, ...ops), lost(inScript))
+      first = false
+      ops = []
+      written = new Set()
+      inScript = 0
+    }
     for (const g of groups) {
       for (let from = 0; from < g.identities.length; ) {
         const n = Math.min(g.identities.length - from, MAX_GROUPED - inScript)
-        args.push(g.field, g.keepValue === true ? '-' : g.value, from === 0 && n === g.identities.length ? this.#listOf(g, period) : identityList(g.identities.slice(from, from + n)))
+        ops.push(g.field, g.keepValue === true ? '-' : g.value, from === 0 && n === g.identities.length ? this.#listOf(g, period) : identityList(g.identities.slice(from, from + n)))
+        if (g.value !== '') written.add(g.field)
         from += n
         inScript += n
-        if (inScript >= MAX_GROUPED) {
-          this.#outstanding.add(redis.eval(PENDING_WRITE_GROUPED, 0, ...args), lost(inScript))
-          args = [...head, '', 0]
-          inScript = 0
-        }
+        if (inScript >= MAX_GROUPED) send()
       }
     }
-    if (inScript > 0 || frames.size > 0) this.#outstanding.add(redis.eval(PENDING_WRITE_GROUPED, 0, ...args), lost(inScript))
+    if (inScript > 0 || (first && frames.size > 0)) send()
   }
 
   /** A group's identities as one list (sent whole): the last one's again, or built and kept as the last. */

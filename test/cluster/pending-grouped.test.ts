@@ -215,6 +215,54 @@ describe('the per-event durable record on one Redis', () => {
     await everyKeyExpires(raw, 'bye-inbox:')
   })
 
+  // A turn of more than MAX_GROUPED recipients goes in several scripts, the events' values in the
+  // first. Another instance's scripts run between them: its removal that empties an event's
+  // recipients deletes the value before a later script of this turn adds a recipient of it.
+  it("keeps an event's value for a recipient written in a later script of a split turn, whatever another instance removed in between", async () => {
+    const a = await openStore('bye-split:', 'a')
+    const { raw: rawB, names, keys } = await openRaw('bye-split:')
+    // B's connection, its second script held until A's removal was answered (a pipeline that
+    // Redis reads in parts serves other clients between its scripts).
+    let evals = 0
+    let hold: () => void = () => {}
+    const held = new Promise<void>((resolve) => (hold = resolve))
+    let secondSent: () => void = () => {}
+    const second = new Promise<void>((resolve) => (secondSent = resolve))
+    const gated = new Proxy(rawB, {
+      get(target, prop) {
+        if (prop === 'eval') {
+          return (...args: Parameters<Redis['eval']>) => {
+            if (++evals !== 2) return target.eval(...args)
+            secondSent()
+            return held.then(() => target.eval(...args))
+          }
+        }
+        const value: unknown = Reflect.get(target, prop)
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+      },
+    })
+    const b = new RedisPending({ connection: () => gated, names: () => names, leaseMs: 6000, sharded: false, publishCommand: 'publish' })
+    stores.push(b)
+    b.open('b', { keepMs: 60_000, maxPerIdentity: 100 })
+
+    // x's recipient on A: x alone.
+    a.store.put('a-one', entry('x', 1))
+    await a.written()
+    // One turn of B: y for 2,000 recipients (the first script), then x for its own recipient (the second).
+    for (let i = 0; i < 2000; i++) b.put(`r${i}`, entry('y', 0))
+    b.put('b-one', entry('x', 1))
+    await second
+    // A's recipient acknowledges x: no one waits for it any more, as far as Redis knows yet.
+    a.store.remove('a-one', 'x')
+    await expect.poll(() => rawB.exists(`${keys.to}x`), { timeout: 5000 }).toBe(0)
+    hold()
+    await expect.poll(() => rawB.sismember(`${keys.to}x`, 'b-one'), { timeout: 5000 }).toBe(1)
+    // B dies (its lease gone): b-one connects to C, which finds x.
+    await rawB.del(names.lease('b'))
+    const c = await openStore('bye-split:', 'c')
+    expect(ids(await c.store.adopt('b-one'))).toEqual([['x', 1]])
+  })
+
   it("adopts an earlier version's record (one hash per identity) once, and keeps it in this one", async () => {
     const { raw, names } = await openRaw('bye-legacy:')
     const key = names.pending('old').entries
