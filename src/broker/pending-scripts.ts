@@ -106,18 +106,19 @@ return 1
  * One Redis: takes an identity's record over. ARGV: its owner key, self, the owner the caller
  * saw ('' for none), the events' keep ms, the index's keep ms, the identity, the prefixes event,
  * to, tries and index, its where and inbox keys, its hash of an earlier version (one hash per
- * identity), the time (ms). When the owner is still the one seen (or is self), self becomes the
- * owner and the reply is { triples (event id, attempts, event value) of every event pending for
- * it, found through the index of each instance in its where set and its inbox; the earlier
- * version's hash (HGETALL), now deleted (the caller writes what it can read again) }; else nil
- * (someone else took it meanwhile: look again). Each event found is indexed by self and kept
- * another keep time; index entries no one waits for any more are dropped on the way.
+ * identity), the time (ms), the lease prefix. When the owner is still the one seen (or is self),
+ * self becomes the owner and the reply is { triples (event id, attempts, event value) of every
+ * event pending for it, found through the index of each instance in its where set and its inbox;
+ * the earlier version's hash (HGETALL), now deleted (the caller writes what it can read again) };
+ * else nil (someone else took it meanwhile: look again). Each event found is indexed by self and kept
+ * another keep time; index entries no one waits for any more are dropped on the way, and so are
+ * the where set's instances that are gone (no lease) with their index.
  */
 export const PENDING_ADOPT_BY_EVENT = `
 local call = redis.call
 local ownerKey, self, seen, keep, keepIndex, identity = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local eventPre, toPre, triesPre, indexPre = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
-local whereKey, inboxKey, legacyKey, now = ARGV[11], ARGV[12], ARGV[13], ARGV[14]
+local whereKey, inboxKey, legacyKey, now, leasePre = ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15]
 local cur = call('get', ownerKey) or ''
 if cur ~= seen and cur ~= self then return false end
 call('set', ownerKey, self, 'PX', keep)
@@ -148,7 +149,13 @@ local function look(key, inbox)
   end
 end
 local places = call('smembers', whereKey)
-for k = 1, #places do look(indexPre .. places[k], false) end
+for k = 1, #places do
+  local place = places[k]
+  local key = indexPre .. place
+  -- An instance gone (no lease) whose index is gone too holds nothing for anyone any more.
+  if place ~= self and call('exists', key) == 0 and call('exists', leasePre .. place) == 0 then call('srem', whereKey, place)
+  else look(key, false) end
+end
 look(inboxKey, true)
 call('sadd', whereKey, self)
 call('pexpire', whereKey, keepIndex)

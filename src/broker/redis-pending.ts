@@ -179,7 +179,7 @@ export class RedisPending implements PendingStore {
       pairs = reply
     } else {
       const where = [byEvent.where + identity, byEvent.inbox + identity, keys.entries]
-      const args = [keys.owner, this.#self, owner, keepMs, keepMs + 2 * RENEW_PERIOD_MS, identity, byEvent.event, byEvent.to, byEvent.tries, byEvent.index, ...where, Date.now()]
+      const args = [keys.owner, this.#self, owner, keepMs, keepMs + 2 * RENEW_PERIOD_MS, identity, byEvent.event, byEvent.to, byEvent.tries, byEvent.index, ...where, Date.now(), names.lease('')]
       const reply = (await redis.eval(PENDING_ADOPT_BY_EVENT, 0, ...args)) as [string[], string[]] | null
       if (reply === null) return { wait: 100 }
       const [triples, legacy] = reply

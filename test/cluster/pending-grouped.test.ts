@@ -263,6 +263,28 @@ describe('the per-event durable record on one Redis', () => {
     expect(ids(await c.store.adopt('b-one'))).toEqual([['x', 1]])
   })
 
+  // An identity written to all the time keeps its where set alive, renewed by each write: the
+  // instances that wrote for it and died since (a restart takes a new id) must not pile up there.
+  it('drops from where an identity was recorded the instances gone, with their index, at its adoption', async () => {
+    const { raw, keys } = await openRaw('bye-where:')
+    for (let i = 0; i < 10; i++) {
+      const s = await openStore('bye-where:', `gone-${i}`)
+      s.store.put('x', entry(`g${i}`, i))
+      await s.written()
+      s.store.remove('x', `g${i}`)
+      await s.written()
+      // A graceful stop (its lease deleted); its index went with its last entry.
+      await s.store.close()
+    }
+    const live = await openStore('bye-where:', 'live')
+    live.store.put('x', entry('e1', 100))
+    await live.written()
+    expect(await raw.scard(`${keys.where}x`)).toBe(11)
+    const c = await openStore('bye-where:', 'c')
+    expect(ids(await c.store.adopt('x'))).toEqual([['e1', 1]])
+    expect((await raw.smembers(`${keys.where}x`)).sort()).toEqual(['c', 'live'])
+  })
+
   it("adopts an earlier version's record (one hash per identity) once, and keeps it in this one", async () => {
     const { raw, names } = await openRaw('bye-legacy:')
     const key = names.pending('old').entries
