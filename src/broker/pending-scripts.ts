@@ -106,9 +106,10 @@ return 1
  * One Redis: takes an identity's record over. ARGV: its owner key, self, the owner the caller
  * saw ('' for none), the events' keep ms, the index's keep ms, the identity, the prefixes event,
  * to, tries and index, its where and inbox keys, its hash of an earlier version (one hash per
- * identity), the time (ms), the lease prefix. When the owner is still the one seen (or is self),
- * self becomes the owner and the reply is { triples (event id, attempts, event value) of every
- * event pending for it, found through the index of each instance in its where set and its inbox;
+ * identity), the time (ms), the lease prefix, its moved key. When the owner is still the one seen
+ * (or is self), self becomes the owner and the reply is { triples (event id, attempts, event
+ * value) of every event pending for it, found through the index of each instance in its where
+ * set (what PENDING_SPLIT_GONE moved out of them under its moved key) and its inbox;
  * the earlier version's hash (HGETALL), now deleted (the caller writes what it can read again) };
  * else nil (someone else took it meanwhile: look again). Each event found is indexed by self and kept
  * another keep time; index entries no one waits for any more are dropped on the way, and so are
@@ -118,7 +119,7 @@ export const PENDING_ADOPT_BY_EVENT = `
 local call = redis.call
 local ownerKey, self, seen, keep, keepIndex, identity = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local eventPre, toPre, triesPre, indexPre = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
-local whereKey, inboxKey, legacyKey, now, leasePre = ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15]
+local whereKey, inboxKey, legacyKey, now, leasePre, movedKey = ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15], ARGV[16]
 local cur = call('get', ownerKey) or ''
 if cur ~= seen and cur ~= self then return false end
 call('set', ownerKey, self, 'PX', keep)
@@ -156,6 +157,7 @@ for k = 1, #places do
   if place ~= self and call('exists', key) == 0 and call('exists', leasePre .. place) == 0 then call('srem', whereKey, place)
   else look(key, false) end
 end
+look(movedKey, true)
 look(inboxKey, true)
 call('sadd', whereKey, self)
 call('pexpire', whereKey, keepIndex)
@@ -163,6 +165,44 @@ if #out > 0 then call('pexpire', mine, keepIndex) end
 local legacy = call('hgetall', legacyKey)
 if #legacy > 0 then call('del', legacyKey) end
 return { out, legacy }
+`
+
+/**
+ * One Redis: the index of an instance gone (its lease ran out or was deleted) split into the
+ * moved sets of the identities its events are still pending for, so that each of the instance's
+ * identities, adopted elsewhere, looks through its own events only (an adoption looking through
+ * the whole index costs the index's size: quadratic in the identities when they all come back
+ * at once). ARGV: the index key, the instance's lease key, the prefixes to and moved, the moved
+ * sets' keep ms, the time (ms), the work to do at most in one call (an event and each of its
+ * recipients count one). Returns the entries left in the index (0: nothing left, or the instance
+ * is alive). An event that can't be read as a set of recipients (written by something else) is
+ * dropped from the index.
+ */
+export const PENDING_SPLIT_GONE = `
+local call = redis.call
+local index, lease, toPre, movedPre, keepIndex, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local budget = tonumber(ARGV[7])
+if call('exists', lease) == 1 or call('type', index).ok ~= 'zset' then return 0 end
+local work = 0
+while work < budget do
+  local first = call('zrange', index, 0, 0)
+  local id = first[1]
+  if id == nil then return 0 end
+  local to = toPre .. id
+  if call('type', to).ok == 'set' then
+    local members = call('smembers', to)
+    for j = 1, #members do
+      local key = movedPre .. members[j]
+      if call('type', key).ok ~= 'zset' then call('del', key) end
+      call('zadd', key, now, id)
+      call('pexpire', key, keepIndex)
+    end
+    work = work + #members
+  end
+  call('zrem', index, id)
+  work = work + 1
+end
+return call('zcard', index)
 `
 
 /**

@@ -53,6 +53,8 @@ export interface PendingByEvent {
   readonly where: string
   /** + identity: events recorded for it with their publish (a private channel), event id → ms. */
   readonly inbox: string
+  /** + identity: its events moved out of the index of an instance gone (pending-scripts.ts PENDING_SPLIT_GONE), event id → ms. */
+  readonly moved: string
 }
 
 export function redisNames(prefix: string, service: string): RedisNames {
@@ -79,6 +81,7 @@ export function redisNames(prefix: string, service: string): RedisNames {
       index: `${base}pending-index:`,
       where: `${base}pending-where:`,
       inbox: `${base}pending-inbox:`,
+      moved: `${base}pending-moved:`,
     },
   }
 }

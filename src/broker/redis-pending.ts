@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Adoption, PendingStore, PendingTiming, StoredEntry } from './pending-store.js'
-import { PENDING_ADOPT, PENDING_ADOPT_BY_EVENT, PENDING_PUBLISH_BY_EVENT, PENDING_RELEASE, PENDING_WRITE, PENDING_WRITE_GROUPED } from './pending-scripts.js'
+import { PENDING_ADOPT, PENDING_ADOPT_BY_EVENT, PENDING_PUBLISH_BY_EVENT, PENDING_RELEASE, PENDING_SPLIT_GONE, PENDING_WRITE, PENDING_WRITE_GROUPED } from './pending-scripts.js'
 import type { RedisNames } from './redis-channels.js'
 import type { ScriptRunner } from './redis-history.js'
 import { CLOSE_WAIT_MS, OutstandingWrites } from './outstanding-writes.js'
@@ -21,6 +21,8 @@ const RENEW_PERIOD_MS = 5000
  * at-least-once allows. Writes are never delayed: they go at the end of their turn.
  */
 const REMOVAL_DELAY_MS = 5
+/** One Redis: the work of one call splitting the index of an instance gone (PENDING_SPLIT_GONE): bounds the time Redis spends in one call. */
+const SPLIT_WORK = 2000
 
 export interface RedisPendingDeps {
   /** The publishing connection (shared with the transport and the history store), or null before it is open. */
@@ -178,8 +180,17 @@ export class RedisPending implements PendingStore {
       if (reply === null) return { wait: 100 }
       pairs = reply
     } else {
+      // The indexes of the instances gone that recorded for it are split first, into the moved
+      // sets of their identities: this adoption and the others of the same instance's identities
+      // then look through their own events only.
+      const places = await redis.smembers(byEvent.where + identity)
+      for (const place of places) {
+        if (place === this.#self) continue
+        const split = [byEvent.index + place, names.lease(place), byEvent.to, byEvent.moved, keepMs + 2 * RENEW_PERIOD_MS]
+        while (Number(await redis.eval(PENDING_SPLIT_GONE, 0, ...split, Date.now(), SPLIT_WORK)) > 0);
+      }
       const where = [byEvent.where + identity, byEvent.inbox + identity, keys.entries]
-      const args = [keys.owner, this.#self, owner, keepMs, keepMs + 2 * RENEW_PERIOD_MS, identity, byEvent.event, byEvent.to, byEvent.tries, byEvent.index, ...where, Date.now(), names.lease('')]
+      const args = [keys.owner, this.#self, owner, keepMs, keepMs + 2 * RENEW_PERIOD_MS, identity, byEvent.event, byEvent.to, byEvent.tries, byEvent.index, ...where, Date.now(), names.lease(''), byEvent.moved + identity]
       const reply = (await redis.eval(PENDING_ADOPT_BY_EVENT, 0, ...args)) as [string[], string[]] | null
       if (reply === null) return { wait: 100 }
       const [triples, legacy] = reply

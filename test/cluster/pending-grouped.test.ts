@@ -285,6 +285,38 @@ describe('the per-event durable record on one Redis', () => {
     expect((await raw.smembers(`${keys.where}x`)).sort()).toEqual(['c', 'live'])
   })
 
+  // An instance dies holding many agents' events (each its own, e.g. private conversations):
+  // its index holds all of them, and every one of its agents reconnects elsewhere. Each adoption
+  // looking through the whole index is quadratic in the agents (a 20,000-entry index took 30 ms
+  // of Redis per adoption: a minute of Redis for 2,000 agents, everyone else waiting meanwhile).
+  it("adopts the agents of a dead instance at a cost in proportion to what they wait for, not to the instance's whole index", async () => {
+    const AGENTS = 400
+    const PER = 5
+    const a = await openStore('bye-storm:', 'a')
+    for (let i = 0; i < AGENTS; i++) for (let k = 0; k < PER; k++) a.store.put(`agent${i}`, entry(`e${i}-${k}`, i * PER + k))
+    await a.written()
+    expect(await a.raw.zcard(`${a.keys.index}a`)).toBe(AGENTS * PER)
+    // a dies: its lease is gone.
+    await a.raw.del(a.names.lease('a'))
+    const c = await openStore('bye-storm:', 'c')
+    await c.raw.config('RESETSTAT')
+    for (let i = 0; i < AGENTS; i++) {
+      const want = Array.from({ length: PER }, (_, k) => [`e${i}-${k}`, 1])
+      expect(ids(await c.store.adopt(`agent${i}`))).toEqual(want)
+    }
+    // Commands Redis ran for those adoptions (scripts' included): looking through the whole index
+    // each time is AGENTS × AGENTS × PER membership checks (800,000); what the agents wait for, a
+    // few per event of theirs.
+    const stats = await c.raw.info('commandstats')
+    let calls = 0
+    for (const line of stats.split('\n')) {
+      const m = /^cmdstat_([a-z]+):calls=(\d+)/.exec(line)
+      if (m !== null && m[1] !== 'eval' && m[1] !== 'info') calls += Number(m[2])
+    }
+    expect(calls).toBeLessThan(AGENTS * PER * 40)
+    await everyKeyExpires(c.raw, 'bye-storm:')
+  })
+
   it("adopts an earlier version's record (one hash per identity) once, and keeps it in this one", async () => {
     const { raw, names } = await openRaw('bye-legacy:')
     const key = names.pending('old').entries
