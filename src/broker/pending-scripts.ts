@@ -125,44 +125,52 @@ if cur ~= seen and cur ~= self then return false end
 call('set', ownerKey, self, 'PX', keep)
 local mine = indexPre .. self
 local out, seenIds = {}, {}
+-- Keys of another type (left by something else) read as nothing (pcall gives an error table):
+-- their events are skipped, or sent back unreadable (attempts ''), the rest read as usual.
+local pcall = redis.pcall
 local function look(key, inbox)
-  local ids = call('zrange', key, 0, -1)
+  local ids = pcall('zrange', key, 0, -1)
+  if type(ids) ~= 'table' or ids.err then ids = {} end
   for k = 1, #ids do
     local id = ids[k]
     if not seenIds[id] then
       local to = toPre .. id
-      if call('sismember', to, identity) == 1 then
+      if pcall('sismember', to, identity) == 1 then
         seenIds[id] = true
-        local value = call('get', eventPre .. id)
-        if value then
+        local value = pcall('get', eventPre .. id)
+        if type(value) == 'string' then
+          local tries = pcall('hget', triesPre .. id, identity)
+          if tries == false then tries = '1' elseif type(tries) ~= 'string' then tries = '' end
           out[#out + 1] = id
-          out[#out + 1] = call('hget', triesPre .. id, identity) or '1'
+          out[#out + 1] = tries
           out[#out + 1] = value
-          call('zadd', mine, now, id)
+          pcall('zadd', mine, now, id)
           call('pexpire', to, keep)
           call('pexpire', eventPre .. id, keep)
           call('pexpire', triesPre .. id, keep)
         end
       elseif inbox or call('exists', to) == 0 then
-        call('zrem', key, id)
+        pcall('zrem', key, id)
       end
     end
   end
 end
-local places = call('smembers', whereKey)
+local places = pcall('smembers', whereKey)
+if places.err then places = {} end
 for k = 1, #places do
   local place = places[k]
   local key = indexPre .. place
   -- An instance gone (no lease) whose index is gone too holds nothing for anyone any more.
-  if place ~= self and call('exists', key) == 0 and call('exists', leasePre .. place) == 0 then call('srem', whereKey, place)
+  if place ~= self and call('exists', key) == 0 and call('exists', leasePre .. place) == 0 then pcall('srem', whereKey, place)
   else look(key, false) end
 end
 look(movedKey, true)
 look(inboxKey, true)
-call('sadd', whereKey, self)
+pcall('sadd', whereKey, self)
 call('pexpire', whereKey, keepIndex)
 if #out > 0 then call('pexpire', mine, keepIndex) end
-local legacy = call('hgetall', legacyKey)
+local legacy = pcall('hgetall', legacyKey)
+if legacy.err then legacy = {} end
 if #legacy > 0 then call('del', legacyKey) end
 return { out, legacy }
 `

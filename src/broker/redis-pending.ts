@@ -183,7 +183,8 @@ export class RedisPending implements PendingStore {
       // The indexes of the instances gone that recorded for it are split first, into the moved
       // sets of their identities: this adoption and the others of the same instance's identities
       // then look through their own events only.
-      const places = await redis.smembers(byEvent.where + identity)
+      // (A where key of another type, left by something else, holds no instance.)
+      const places = await redis.smembers(byEvent.where + identity).catch(() => [] as string[])
       for (const place of places) {
         if (place === this.#self) continue
         const split = [byEvent.index + place, names.lease(place), byEvent.to, byEvent.moved, keepMs + 2 * RENEW_PERIOD_MS]

@@ -317,6 +317,31 @@ describe('the per-event durable record on one Redis', () => {
     await everyKeyExpires(c.raw, 'bye-storm:')
   })
 
+  // docs/protocol.md A.8: an entry roomcast cannot read is skipped at adoption, the rest adopted
+  // as usual. Keys of another type than the record's (left by something else with access to
+  // Redis) are such entries: they must not fail the whole adoption.
+  it('adopts the rest of a record when some of its keys are of another type', async () => {
+    const { raw, keys, store, written } = await openStore('bye-types:', 'a')
+    store.put('x', entry('ok1', 1))
+    store.put('x', entry('ok2', 5))
+    await written()
+    // In a's index and x's inbox: an event whose recipients are a string, one whose value is a
+    // hash, one whose attempts are a list.
+    for (const id of ['t1', 't2', 't3']) await raw.zadd(`${keys.index}a`, 2, id)
+    await raw.zadd(`${keys.inbox}x`, 2, 't1', 2, 't2', 2, 't3')
+    await raw.set(`${keys.to}t1`, 'x', 'PX', 60_000)
+    await raw.sadd(`${keys.to}t2`, 'x')
+    await raw.hset(`${keys.event}t2`, 'f', 'v')
+    await raw.sadd(`${keys.to}t3`, 'x')
+    await raw.set(`${keys.event}t3`, '3 task.done\n{"id":"t3"}')
+    await raw.rpush(`${keys.tries}t3`, '2')
+    await raw.set(`${keys.moved}x`, 'not a zset', 'PX', 60_000)
+    for (const k of [`${keys.to}t2`, `${keys.event}t2`, `${keys.to}t3`, `${keys.event}t3`, `${keys.tries}t3`]) await raw.pexpire(k, 60_000)
+    const c = await openStore('bye-types:', 'c')
+    // a is alive (its lease renewed): its index is looked through, not split.
+    expect(ids(await c.store.adopt('x'))).toEqual([['ok1', 1], ['ok2', 1]])
+  })
+
   it("adopts an earlier version's record (one hash per identity) once, and keeps it in this one", async () => {
     const { raw, names } = await openRaw('bye-legacy:')
     const key = names.pending('old').entries
