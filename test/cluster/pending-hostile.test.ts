@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { redisClusterNames, redisNames } from '../../src/broker/redis-channels.js'
 import type { ContextServer } from '../../services/context/index.js'
-import { BACKENDS, useBackend } from '../helpers/redis-backends.js'
+import { BACKENDS, type SharedBackend, useBackend } from '../helpers/redis-backends.js'
 import { startService, type Started } from '../helpers/server.js'
 
 /**
@@ -46,6 +46,24 @@ async function agent(port: number, id: string): Promise<{ texts: string[]; next:
   return { texts, next, send: (f) => ws.send(JSON.stringify(f)) }
 }
 
+/**
+ * A context service on `redis` (tracking its own `message.*`, the CLI's default; a test builds it
+ * without them) adopts `agentId`'s record when the agent connects: only `msg_ok` reaches it, every
+ * `msg_g*` entry is skipped, and nothing that is not JSON reaches the socket.
+ */
+async function adoptsOnlyTheGoodOne(redis: ReturnType<SharedBackend['settings']>, agentId: string): Promise<void> {
+  node = await startService<ContextServer>('context', { redis, delivery: { tracked: ['message.*'] } })
+  const a = await agent(node.port, agentId)
+  const got = await a.next((t) => t.includes('"msg_ok"'))
+  expect(JSON.parse(got)).toMatchObject({ type: 'event', id: 'msg_ok', event: 'message.new' })
+  // A round trip after it: anything sent in the same adoption has arrived by now.
+  a.send({ type: 'ping', timestamp: 42 })
+  await a.next((t) => t.includes('"pong"'))
+  for (const text of a.texts) expect(() => JSON.parse(text) as unknown).not.toThrow()
+  expect(a.texts.filter((t) => t.includes('msg_g'))).toEqual([])
+  expect(node.server.delivery.tracker.stats().adopted).toBe(1)
+}
+
 const frame = (id: string, agentId: string) => JSON.stringify({ type: 'event', id, channel: `agents/${agentId}`, event: 'message.new', data: { content: id }, timestamp: 1 })
 
 describe.each(BACKENDS)('a durable pending record holding garbage (written by someone with access to Redis), on %s', (kind) => {
@@ -81,17 +99,7 @@ describe.each(BACKENDS)('a durable pending record holding garbage (written by so
       })
       await raw.pexpire(key, 60_000)
       raw.disconnect()
-      // The context service's own tracked events (the CLI's defaults; a test builds it without them).
-      node = await startService<ContextServer>('context', { redis: backend.settings(prefix), delivery: { tracked: ['message.*'] } })
-      const a = await agent(node.port, agentId)
-      const got = await a.next((t) => t.includes('"msg_ok"'))
-      expect(JSON.parse(got)).toMatchObject({ type: 'event', id: 'msg_ok', event: 'message.new' })
-      // A round trip after it: anything sent in the same adoption has arrived by now.
-      a.send({ type: 'ping', timestamp: 42 })
-      await a.next((t) => t.includes('"pong"'))
-      for (const text of a.texts) expect(() => JSON.parse(text) as unknown).not.toThrow()
-      expect(a.texts.filter((t) => t.includes('msg_g'))).toEqual([])
-      expect(node.server.delivery.tracker.stats().adopted).toBe(1)
+      await adoptsOnlyTheGoodOne(backend.settings(prefix), agentId)
     })
   }
 })
@@ -139,15 +147,7 @@ describe('a durable per-event record holding garbage, on redis', () => {
       await raw.zadd(`${keys.index}in\nst {x}`, ...ids.slice(5).flatMap((id) => [1, id]))
       await raw.sadd(`${keys.where}${agentId}`, 'in\nst {x}', 'no-such-instance')
       raw.disconnect()
-      node = await startService<ContextServer>('context', { redis: settings, delivery: { tracked: ['message.*'] } })
-      const a = await agent(node.port, agentId)
-      const got = await a.next((t) => t.includes('"msg_ok"'))
-      expect(JSON.parse(got)).toMatchObject({ type: 'event', id: 'msg_ok', event: 'message.new' })
-      a.send({ type: 'ping', timestamp: 42 })
-      await a.next((t) => t.includes('"pong"'))
-      for (const text of a.texts) expect(() => JSON.parse(text) as unknown).not.toThrow()
-      expect(a.texts.filter((t) => t.includes('msg_g'))).toEqual([])
-      expect(node.server.delivery.tracker.stats().adopted).toBe(1)
+      await adoptsOnlyTheGoodOne(settings, agentId)
     })
   }
 })
