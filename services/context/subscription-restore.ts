@@ -55,13 +55,17 @@ export class SubscriptionRestore extends EventEmitter {
     )
   }
 
-  /** A subscription of an identified connection changed. */
-  changed(conn: Connection, channel: string, joined: boolean): void {
+  /**
+   * A subscription of an identified connection changed. Returns the save, settled once the store
+   * answered (never rejects): the subscribe or unsubscribe answer waits for it, so an agent told
+   * `success` that reconnects at once, to any instance, finds the change (docs/protocol.md B).
+   */
+  changed(conn: Connection, channel: string, joined: boolean): Promise<void> | undefined {
     const held = this.#held.get(conn)
-    if (held === undefined) return
+    if (held === undefined) return undefined
     if (joined) held.add(channel)
     else held.delete(channel)
-    if (!this.#restoring.has(conn)) this.#save(conn)
+    return this.#restoring.has(conn) ? undefined : this.#save(conn)
   }
 
   /** The connection closed: keep its last subscriptions for restore_ttl from now. */
@@ -71,11 +75,11 @@ export class SubscriptionRestore extends EventEmitter {
     this.#held.delete(conn)
   }
 
-  #save(conn: Connection): void {
+  #save(conn: Connection): Promise<void> | undefined {
     const agent = conn.identity?.userId
     const held = this.#held.get(conn)
-    if (agent === undefined || held === undefined) return
-    this.#store.save(agent, [...held]).catch((err: unknown) => this.#failed(err, agent))
+    if (agent === undefined || held === undefined) return undefined
+    return this.#store.save(agent, [...held]).catch((err: unknown) => this.#failed(err, agent))
   }
 
   #failed(err: unknown, agent: string): void {

@@ -30,7 +30,8 @@ export interface BuiltinHost {
   checkChannel(channel: unknown): void
   /** Joins the room; on a history channel answers the stream position and recovers from `since`. */
   subscribeTo(conn: Connection, channel: string, since: StreamPosition | null, afterAnswer?: (fn: () => void) => void): JsonObject | Promise<JsonObject>
-  unsubscribe(conn: Connection, channel: string): void
+  /** Leaves the room; a promise when the answer waits for the service to record it. */
+  unsubscribe(conn: Connection, channel: string): Promise<void> | null
   /** Adds an observer pattern (docs/protocol.md A.9); returns it, once the cluster hands this instance every room's publications. */
   observe(conn: Connection, pattern: unknown): string | Promise<string>
   /** Drops an observer pattern; a promise when the cluster stops handing this instance every room (its last observer went). */
@@ -66,8 +67,9 @@ export function registerBuiltinRequests(server: BuiltinHost): void {
     .register('unsubscribe', ChannelParamsSchema, ({ channel, room }, { connection }) => {
       const name = channel ?? room
       server.checkChannel(name)
-      server.unsubscribe(connection, name as string)
-      return { status: 'unsubscribed', channel: name as string }
+      const answer = { status: 'unsubscribed', channel: name as string }
+      const recorded = server.unsubscribe(connection, name as string)
+      return recorded === null ? answer : recorded.then(() => answer)
     })
     .register('publish', PublishParamsSchema, async ({ channel, event, data }, { connection }) => {
       const { pub } = await server.publish(channel, event, data, connection)

@@ -102,8 +102,8 @@ export class HeldDeliveries<C> {
 export interface HistoryHost<C> {
   readonly held: HeldDeliveries<C>
   readonly reads: BatchedHistoryReads
-  /** Joins the room (throws TOO_MANY_SUBSCRIPTIONS). */
-  join(conn: C, channel: string): void
+  /** Joins the room (throws TOO_MANY_SUBSCRIPTIONS); returns what the answer waits for besides the broker (the service's onSubscribe), or null. */
+  join(conn: C, channel: string): Promise<void> | null
   /** Settles once the cluster delivers the channel here; null when there is nothing to wait for. */
   whenSubscribed(channel: string): Promise<void> | null
   /** The publication framed for the wire, encoded once per publication. */
@@ -130,8 +130,9 @@ export async function subscribeWithHistory<C>(
 ): Promise<JsonObject> {
   host.held.hold(channel, conn)
   let recovery: Recovery | null = null
+  let recorded: Promise<void> | null = null
   try {
-    host.join(conn, channel)
+    recorded = host.join(conn, channel)
     await host.whenSubscribed(channel)
     const page = await host.reads.read(channel, since?.offset ?? null, opts)
     recovery = since === null ? { recovered: false, replay: [], top: page.top } : decideRecovery(since, page)
@@ -142,6 +143,8 @@ export async function subscribeWithHistory<C>(
       throw err
     }
   }
+  // The service's record of the join (never rejects, bounded): in place before the answer.
+  await recorded
   // After the answer: it may wait behind an earlier request's answer (answers leave in request
   // order), so the replay goes once it has gone out, in the turn after. Without afterAnswer the
   // answer is sent in a promise reaction, before any immediate.

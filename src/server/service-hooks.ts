@@ -23,10 +23,14 @@ export interface ServiceHooks {
   readonly admitPublication?: (pub: Publication) => (() => void) | void
   /** A connection got a verified identity; the dialect's identity channels are joined already. */
   readonly onIdentify?: (conn: Connection) => void
-  /** A connection joined a room it did not hold (subscribe request, auto-subscribe, identity channel). */
-  readonly onSubscribe?: (conn: Connection, channel: string) => void
-  /** A connection left a room by an unsubscribe request (a close leaves every room without it). */
-  readonly onUnsubscribe?: (conn: Connection, channel: string) => void
+  /**
+   * A connection joined a room it did not hold (subscribe request, auto-subscribe, identity
+   * channel). A promise it returns holds the subscribe request's answer until it settles (at most
+   * HOOK_WAIT_MS): what the service records of the change is in place before the client hears of it.
+   */
+  readonly onSubscribe?: (conn: Connection, channel: string) => void | Promise<void>
+  /** A connection left a room by an unsubscribe request (a close leaves every room without it); a promise it returns holds the answer, as onSubscribe's. */
+  readonly onUnsubscribe?: (conn: Connection, channel: string) => void | Promise<void>
   /** A connection closed and left its rooms. */
   readonly onDisconnect?: (conn: Connection) => void
   /**
@@ -39,11 +43,20 @@ export interface ServiceHooks {
 }
 
 /** The hooks as the core calls them: every one present (a no-op when the service has none); a side-effect hook that throws is logged, never the caller's failure. */
-export interface CoreHooks extends Required<Omit<ServiceHooks, 'onPublication'>> {
+export interface CoreHooks extends Required<Omit<ServiceHooks, 'onPublication' | 'onSubscribe' | 'onUnsubscribe'>> {
   /** Whether the service keeps state from every publication (then its instance hears every room). */
   readonly observesAll: boolean
   readonly onPublication: (pub: Publication) => void
+  /** What the request's answer waits for: settles when the hook's promise does or after HOOK_WAIT_MS, never rejects; null when there is nothing to wait for. */
+  readonly onSubscribe: (conn: Connection, channel: string) => Promise<void> | null
+  readonly onUnsubscribe: (conn: Connection, channel: string) => Promise<void> | null
 }
+
+/**
+ * How long a subscribe or unsubscribe answer waits for the service's hook (like the broker's
+ * subscribe wait, 1 s): a store that is away delays the answer by this much, never fails it.
+ */
+export const HOOK_WAIT_MS = 1000
 
 const none = (): readonly string[] => []
 const nothing = (): void => {}
@@ -59,14 +72,37 @@ export function coreHooks(hooks: ServiceHooks = {}, log: Logger): CoreHooks {
         log.error({ err, hook: name }, 'service hook failed')
       }
     }
+  const waited =
+    (name: string, fn: ((conn: Connection, channel: string) => void | Promise<void>) | undefined) =>
+    (conn: Connection, channel: string): Promise<void> | null => {
+      if (fn === undefined) return null
+      let pending: void | Promise<void>
+      try {
+        pending = fn(conn, channel)
+      } catch (err) {
+        log.error({ err, hook: name }, 'service hook failed')
+        return null
+      }
+      if (pending === undefined) return null
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, HOOK_WAIT_MS)
+        timer.unref()
+        pending
+          .catch((err: unknown) => log.error({ err, hook: name }, 'service hook failed'))
+          .finally(() => {
+            clearTimeout(timer)
+            resolve()
+          })
+      })
+    }
   return {
     observesAll: hooks.onPublication !== undefined,
     onPublication: logged('onPublication', hooks.onPublication),
     alsoDeliverTo: hooks.alsoDeliverTo ?? none,
     admitPublication: hooks.admitPublication ?? nothing,
     onIdentify: logged('onIdentify', hooks.onIdentify),
-    onSubscribe: logged('onSubscribe', hooks.onSubscribe),
-    onUnsubscribe: logged('onUnsubscribe', hooks.onUnsubscribe),
+    onSubscribe: waited('onSubscribe', hooks.onSubscribe),
+    onUnsubscribe: waited('onUnsubscribe', hooks.onUnsubscribe),
     onDisconnect: logged('onDisconnect', hooks.onDisconnect),
     onOccupied: logged('onOccupied', hooks.onOccupied),
     onVacated: logged('onVacated', hooks.onVacated),

@@ -76,9 +76,12 @@ export class Subscriptions {
     }
   }
 
-  /** Adds the connection to a room, enforcing max_subscriptions; idempotent. */
-  add(conn: Connection, channel: string): void {
-    if (conn.subscriptions.has(channel)) return
+  /**
+   * Adds the connection to a room, enforcing max_subscriptions; idempotent. Returns what a
+   * subscribe answer waits for besides the broker: the service's onSubscribe (null: nothing).
+   */
+  add(conn: Connection, channel: string): Promise<void> | null {
+    if (conn.subscriptions.has(channel)) return null
     const max = this.#deps.maxSubscriptions
     if (conn.subscriptions.size >= max) {
       throw new AppError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `Subscription limit reached (${max} channels per connection)`)
@@ -86,29 +89,31 @@ export class Subscriptions {
     this.#deps.presence.joining(conn, channel)
     this.rooms.join(channel, conn)
     this.#deps.presence.joined(conn, channel)
-    this.#deps.hooks.onSubscribe(conn, channel)
+    return this.#deps.hooks.onSubscribe(conn, channel)
   }
 
-  /** The unsubscribe request: leaves the room; idempotent. */
-  remove(conn: Connection, channel: string): void {
-    if (!conn.subscriptions.has(channel)) return
+  /** The unsubscribe request: leaves the room; idempotent. Returns what its answer waits for (the service's onUnsubscribe), or null. */
+  remove(conn: Connection, channel: string): Promise<void> | null {
+    if (!conn.subscriptions.has(channel)) return null
     this.rooms.leave(channel, conn)
-    this.#deps.hooks.onUnsubscribe(conn, channel)
+    return this.#deps.hooks.onUnsubscribe(conn, channel)
   }
 
   /**
    * The subscribe request: joins the room; on a history channel also answers the stream
    * position and recovers from `since` (docs/protocol.md A.8). Answers once the cluster
-   * delivers the room here. `afterAnswer` runs a function once the answer has gone out (the
-   * replay follows it); without it, the replay goes in the next turn.
+   * delivers the room here and the service recorded the join (onSubscribe, bounded).
+   * `afterAnswer` runs a function once the answer has gone out (the replay follows it); without
+   * it, the replay goes in the next turn.
    */
   subscribeTo(conn: Connection, channel: string, since: StreamPosition | null, afterAnswer?: (fn: () => void) => void): JsonObject | Promise<JsonObject> {
     const opts = this.#deps.history.optionsOf(channel)
     if (opts !== null) return subscribeWithHistory(this.#historyHost, conn, channel, since, opts, afterAnswer)
-    this.add(conn, channel)
+    const recorded = this.add(conn, channel)
     // `since` on a channel without history: nothing to recover from, and the client must know.
     const answer: JsonObject = since === null ? { status: 'subscribed', channel } : { status: 'subscribed', channel, recovered: false }
     const ready = this.#deps.broker.whenSubscribed(channel)
-    return ready === null ? answer : ready.then(() => answer)
+    if (ready === null && recorded === null) return answer
+    return Promise.all([ready, recorded]).then(() => answer)
   }
 }
