@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,16 +8,21 @@ import type { Frame } from '../helpers/client.js'
 import { CliProcess } from '../helpers/cli.js'
 import { clusterFormed, startCluster } from '../helpers/cluster.js'
 import { FlatClient } from '../helpers/flat.js'
+import { HoldingBackend } from '../helpers/holding-backend.js'
 import { BACKENDS, useBackend } from '../helpers/redis-backends.js'
-import type { Started } from '../helpers/server.js'
+import { type Started, startService } from '../helpers/server.js'
 
 const clients: FlatClient[] = []
 const procs: CliProcess[] = []
 let nodes: Started<ContextServer>[] = []
+let holding: HoldingBackend | null = null
 afterEach(async () => {
+  holding?.release()
   await Promise.all(clients.splice(0).map((c) => c.close()))
   await Promise.all(nodes.map((n) => n.server.close()))
   nodes = []
+  await holding?.close()
+  holding = null
   await Promise.all(procs.splice(0).map((p) => p.stop()))
 })
 
@@ -42,6 +48,35 @@ describe.each(BACKENDS)('context over %s: two instances', (kind) => {
     const publisher = await open(a.port)
     await publisher.publishFlat('topics/ops', 'task.updated', { task_id: 'x', status: 'running' })
     expect((await second.event('task.updated', 'topics/ops')).data).toEqual({ task_id: 'x', status: 'running' })
+  })
+
+  it('an agent told `success` that reconnects elsewhere at once finds the subscription, however late its save reaches Redis', async () => {
+    // Instance a reaches Redis through proxies that hold a's save of the subscription; b goes straight.
+    holding = await HoldingBackend.start(backend)
+    const prefix = `restore-${randomUUID().slice(0, 8)}:`
+    nodes.push(await startService<ContextServer>('context', { redis: holding.settings(prefix) }))
+    nodes.push(await startService<ContextServer>('context', { redis: backend.settings(prefix) }))
+    const [a, b] = nodes as [Started<ContextServer>, Started<ContextServer>]
+    await clusterFormed([a.server, b.server])
+    const first = await open(a.port, { agent_id: 'roamer' })
+    holding.arm(/restore:roamer[\s\S]*topics\/ops/)
+    const answers = () => a.server.stats.outByType.get('response') ?? 0
+    const before = answers()
+    const answer = first.subscribeFlat('topics/ops')
+    // The save is held, and the broker confirmed the room: nothing else holds the answer back.
+    await holding.held
+    await a.server.broker.whenSubscribed('topics/ops')
+    await new Promise((resolve) => setImmediate(resolve))
+    // Before the fix a answered here, its save still on the way: b read the agent's old channels.
+    const early = answers() > before
+    if (!early) holding.release()
+    expect(await answer).toMatchObject({ success: true })
+    await first.close()
+    const restored = new Promise<string[]>((resolve) => b.server.restore.once('restored', (_c, ch: string[]) => resolve(ch)))
+    await open(b.port, { agent_id: 'roamer' })
+    const channels = await restored
+    holding.release()
+    expect({ early, channels }).toEqual({ early: false, channels: expect.arrayContaining(['topics/ops']) })
   })
 
   it('POST /publish counts the subscribers the other instance delivered to, like every service', async () => {
