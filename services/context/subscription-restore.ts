@@ -8,6 +8,12 @@ export interface RestoreTarget {
   autoJoin(conn: Connection, channel: string): void
 }
 
+/** A connection's save in flight: the save queued behind it (its promise, and what starts it once the one in flight settled). */
+interface Saving {
+  next: Promise<void> | null
+  start: (() => void) | null
+}
+
 /**
  * An agent's subscriptions follow it to its next connection, on any instance (docs/protocol.md
  * B): saved on each change and refreshed when the connection closes, so a crashed instance
@@ -22,6 +28,13 @@ export class SubscriptionRestore extends EventEmitter {
   readonly #held = new Map<Connection, Set<string>>()
   /** Connections being restored: their joins are saved once at the end, not one write per channel. */
   readonly #restoring = new Set<Connection>()
+  /**
+   * Connections with a save in flight, and the save queued behind it: every change meanwhile
+   * rides on that one, which writes the channels held when it starts. So a connection has at most
+   * one write in the store's queue (a client toggling a channel while Redis hangs costs one, not
+   * one per request) and its writes reach the store in the order of its changes.
+   */
+  readonly #saving = new Map<Connection, Saving>()
   restored = 0
   failures = 0
 
@@ -75,11 +88,37 @@ export class SubscriptionRestore extends EventEmitter {
     this.#held.delete(conn)
   }
 
+  /** Saves the connection's channels: at once, or (a save in flight) in the one save queued behind it. */
   #save(conn: Connection): Promise<void> | undefined {
     const agent = conn.identity?.userId
     const held = this.#held.get(conn)
     if (agent === undefined || held === undefined) return undefined
-    return this.#store.save(agent, [...held]).catch((err: unknown) => this.#failed(err, agent))
+    const saving = this.#saving.get(conn)
+    if (saving === undefined) {
+      const lane: Saving = { next: null, start: null }
+      this.#saving.set(conn, lane)
+      return this.#write(conn, lane, agent, held)
+    }
+    // The set object outlives the connection's close: the queued save writes its last channels.
+    saving.next ??= new Promise<void>((resolve) => {
+      saving.start = () => {
+        saving.next = null
+        void this.#write(conn, saving, agent, held).then(resolve)
+      }
+    })
+    return saving.next
+  }
+
+  #write(conn: Connection, lane: Saving, agent: string, held: ReadonlySet<string>): Promise<void> {
+    return this.#store
+      .save(agent, [...held])
+      .catch((err: unknown) => this.#failed(err, agent))
+      .finally(() => {
+        const start = lane.start
+        lane.start = null
+        if (start === null) this.#saving.delete(conn)
+        else start()
+      })
   }
 
   #failed(err: unknown, agent: string): void {

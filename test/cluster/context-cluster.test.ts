@@ -79,6 +79,52 @@ describe.each(BACKENDS)('context over %s: two instances', (kind) => {
     expect({ early, channels }).toEqual({ early: false, channels: expect.arrayContaining(['topics/ops']) })
   })
 
+  it('a burst of subscribe/unsubscribe while Redis does not answer: one save in flight per connection, its last channels saved once Redis answers', async () => {
+    holding = await HoldingBackend.start(backend)
+    const prefix = `restore-${randomUUID().slice(0, 8)}:`
+    nodes.push(await startService<ContextServer>('context', { redis: holding.settings(prefix) }))
+    nodes.push(await startService<ContextServer>('context', { redis: backend.settings(prefix) }))
+    const [a, b] = nodes as [Started<ContextServer>, Started<ContextServer>]
+    await clusterFormed([a.server, b.server])
+    // a's saves as they reach its store: how many are on their way to Redis at once.
+    const store = a.server.cluster.restore
+    const save = store.save.bind(store)
+    let inFlight = 0
+    let most = 0
+    let settled: (() => void) | null = null
+    const idle = () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (settled = resolve)))
+    store.save = async (agent, channels) => {
+      most = Math.max(most, ++inFlight)
+      try {
+        await save(agent, channels)
+      } finally {
+        if (--inFlight === 0) settled?.()
+      }
+    }
+    const arrived = new Promise((resolve) => a.server.restore.once('restored', resolve))
+    const first = await open(a.port, { agent_id: 'toggler' })
+    await arrived
+    await idle()
+    most = 0
+    // Redis stops answering a's saves (a hung Redis); the client toggles a channel 40 times, then joins another.
+    holding.arm(/restore:toggler/)
+    const n = 40
+    for (let i = 0; i < n; i++) first.send({ type: i % 2 === 0 ? 'subscribe' : 'unsubscribe', channel: 'topics/t', id: `t${i}` })
+    first.send({ type: 'subscribe', channel: 'topics/last', id: 'last' })
+    for (let i = 0; i < n; i++) expect(await first.next((f) => f.type === 'ack' && f.id === `t${i}`)).toMatchObject({ success: true })
+    expect(await first.next((f) => f.type === 'ack' && f.id === 'last')).toMatchObject({ success: true })
+    // Before the fix every request started a save of its own, all of them queued in a's process.
+    const queued = most
+    holding.release()
+    await idle()
+    await first.close()
+    await idle()
+    const restored = new Promise<string[]>((resolve) => b.server.restore.once('restored', (_c, ch: string[]) => resolve(ch)))
+    await open(b.port, { agent_id: 'toggler' })
+    const channels = await restored
+    expect({ queued, last: channels.includes('topics/last'), toggled: channels.includes('topics/t') }).toEqual({ queued: 1, last: true, toggled: false })
+  })
+
   it('POST /publish counts the subscribers the other instance delivered to, like every service', async () => {
     nodes = await startCluster<ContextServer>('context', backend, 2)
     await clusterFormed(nodes.map((n) => n.server))
