@@ -72,6 +72,23 @@ export function coreHooks(hooks: ServiceHooks = {}, log: Logger): CoreHooks {
         log.error({ err, hook: name }, 'service hook failed')
       }
     }
+  // The requests waiting on one hook promise (requests share one when a store coalesces its writes):
+  // one reaction on it, whatever their number, and a request that gave up leaves the set. A promise
+  // that never settles (a hung Redis) then keeps no request's wait alive.
+  const waiters = new WeakMap<Promise<void>, Set<() => void>>()
+  const waitersOf = (name: string, pending: Promise<void>): Set<() => void> => {
+    let waiting = waiters.get(pending)
+    if (waiting === undefined) {
+      const set = (waiting = new Set())
+      waiters.set(pending, set)
+      pending
+        .catch((err: unknown) => log.error({ err, hook: name }, 'service hook failed'))
+        .finally(() => {
+          for (const done of set) done()
+        })
+    }
+    return waiting
+  }
   const waited =
     (name: string, fn: ((conn: Connection, channel: string) => void | Promise<void>) | undefined) =>
     (conn: Connection, channel: string): Promise<void> | null => {
@@ -84,15 +101,16 @@ export function coreHooks(hooks: ServiceHooks = {}, log: Logger): CoreHooks {
         return null
       }
       if (pending === undefined) return null
+      const waiting = waitersOf(name, pending)
       return new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, HOOK_WAIT_MS)
+        const done = () => {
+          clearTimeout(timer)
+          waiting.delete(done)
+          resolve()
+        }
+        const timer = setTimeout(done, HOOK_WAIT_MS)
         timer.unref()
-        pending
-          .catch((err: unknown) => log.error({ err, hook: name }, 'service hook failed'))
-          .finally(() => {
-            clearTimeout(timer)
-            resolve()
-          })
+        waiting.add(done)
       })
     }
   return {
