@@ -98,6 +98,12 @@ export class ClusterPresence implements PresenceBook {
   readonly #peers = new Map<string, InstanceState>()
   readonly #totals = new Map<string, Totals>()
   readonly #asked = new Map<string, number>()
+  /**
+   * Live peers whose changes came before their first copy (dropped, the copy holds them): their
+   * subscribers per channel changed by so much. The copy's channels those changes made or emptied
+   * are reported when it comes (the peer knew a leader, so it reported nothing itself).
+   */
+  readonly #early = new Map<string, Map<string, number>>()
   #queue: PresenceChange[] = []
   #flushing = false
   #syncing = false
@@ -156,6 +162,7 @@ export class ClusterPresence implements PresenceBook {
   /** A peer's changes. */
   changes(origin: string, seq: number, changes: readonly PresenceChange[]): void {
     const state = this.#peers.get(origin)
+    if (state === undefined && this.#host.peers().includes(origin)) this.#heardEarly(origin, changes)
     if (state === undefined || state.stale) return this.#ask(origin)
     if (seq <= state.seq) return
     if (seq !== state.seq + 1) {
@@ -179,9 +186,19 @@ export class ClusterPresence implements PresenceBook {
       const map = members === null ? null : new Map(members.map((w) => [w[0], fromWire(w, origin)] as const))
       state.channels.set(channel, { count: members === null ? count : map?.size ?? 0, members: map })
     }
-    // A first copy is news to nobody (the channels were occupied before we heard of them); a
-    // later one replaces a copy that missed changes, and what changed meanwhile is reported.
+    // A first copy is news to nobody (the channels were occupied before we heard of them), but
+    // for the changes heard before it (#early); a later one replaces a copy that missed changes,
+    // and what changed meanwhile is reported.
+    const early = known === undefined ? this.#early.get(origin) : undefined
+    const before = new Map<string, number>()
+    for (const c of early?.keys() ?? []) before.set(c, (this.#totals.get(c)?.count ?? 0) + (state.channels.get(c)?.count ?? 0) - (early?.get(c) ?? 0))
     this.#replace(origin, state, known !== undefined)
+    this.#early.delete(origin)
+    for (const [c, was] of before) {
+      const now = this.#totals.get(c)?.count ?? 0
+      if (was <= 0 && now > 0) this.#report('occupied', c)
+      else if (was > 0 && now === 0) this.#report('vacated', c)
+    }
     this.#asked.delete(origin)
     this.#host.changed()
   }
@@ -206,6 +223,7 @@ export class ClusterPresence implements PresenceBook {
 
   /** A peer left or stopped answering: its members go. */
   drop(origin: string): void {
+    this.#early.delete(origin)
     if (!this.#peers.has(origin)) return
     this.#replace(origin, null, true)
     this.#asked.delete(origin)
@@ -217,6 +235,7 @@ export class ClusterPresence implements PresenceBook {
     for (const origin of [...this.#peers.keys()]) if (!live.includes(origin)) this.drop(origin)
     // An origin that sent presence messages but no heartbeat is no instance: asking it again later costs nothing kept here.
     for (const origin of [...this.#asked.keys()]) if (!live.includes(origin)) this.#asked.delete(origin)
+    for (const origin of [...this.#early.keys()]) if (!live.includes(origin)) this.#early.delete(origin)
   }
 
   /** Origins asked for a whole copy that did not send one yet (each kept until it answers, leaves or expires). */
@@ -236,6 +255,13 @@ export class ClusterPresence implements PresenceBook {
   *#instances(): Iterable<InstanceState> {
     yield this.#self
     yield* this.#peers.values()
+  }
+
+  /** Changes of a live peer whose copy has not come yet: what they did to each channel's count. */
+  #heardEarly(origin: string, changes: readonly PresenceChange[]): void {
+    let deltas = this.#early.get(origin)
+    if (deltas === undefined) this.#early.set(origin, (deltas = new Map()))
+    for (const [op, channel] of changes) deltas.set(channel, (deltas.get(channel) ?? 0) + (op === 1 ? 1 : -1))
   }
 
   #ask(origin: string): void {

@@ -24,3 +24,47 @@ describe('cluster presence: a peer that goes', () => {
     expect(book.members('topics/big')).toEqual([])
   })
 })
+
+describe('cluster presence: a peer heard before its first copy', () => {
+  /** Book `a`, the leader (b's id is larger), that heard b's heartbeat and asked b for its copy. */
+  function leaderOfB() {
+    const occupied: string[] = []
+    const vacated: string[] = []
+    const sent: string[] = []
+    const events = { occupied: (c: string) => occupied.push(c), vacated: (c: string) => vacated.push(c), gone: () => {} }
+    const book = new ClusterPresence({ selfId: () => 'a', clustered: () => true, send: (t) => sent.push(t), peers: () => ['b'], events: () => events, changed: () => {}, askAgainMs: 1000 })
+    book.heartbeat('b', 0)
+    expect(sent.map((t) => JSON.parse(t).type)).toEqual(['presence_ask'])
+    return { book, occupied, vacated }
+  }
+  const dave = ['c1', 'dave', 's9', 1_700_000_000_000] as [string, string, string, number]
+
+  it('reports a channel occupied by a change heard while its copy was on its way (b does not report it: it knows a leader)', () => {
+    const { book, occupied } = leaderOfB()
+    // dave joins on b before b answered the ask: b's change comes first, then its copy holding it.
+    book.changes('b', 1, [
+      [1, 'agents/dave', dave],
+      [1, 'global', null],
+    ])
+    book.sync('b', 1, [
+      ['agents/dave', 1, [dave]],
+      ['global', 1, null],
+    ])
+    expect(occupied.sort()).toEqual(['agents/dave', 'global'])
+    expect(book.stats('agents/dave')).toEqual({ clients: 1, users: 1 })
+  })
+
+  it('reports a channel vacated by a change heard before the copy, and nothing for what the copy held before', () => {
+    const { book, occupied, vacated } = leaderOfB()
+    book.changes('b', 3, [[0, 'agents/dave', 'c1']])
+    book.sync('b', 3, [['topics/old', 1, [dave]]])
+    expect(occupied).toEqual([])
+    expect(vacated).toEqual(['agents/dave'])
+  })
+
+  it('a first copy with no change heard before it is news to nobody', () => {
+    const { book, occupied } = leaderOfB()
+    book.sync('b', 4, [['agents/dave', 1, [dave]]])
+    expect(occupied).toEqual([])
+  })
+})
