@@ -9,6 +9,7 @@ import { CliProcess } from '../helpers/cli.js'
 import { clusterFormed, startCluster, until } from '../helpers/cluster.js'
 import { FlatClient } from '../helpers/flat.js'
 import { useBackend } from '../helpers/redis-backends.js'
+import { RedisProxy } from '../helpers/redis-proxy.js'
 import { startService, type Started } from '../helpers/server.js'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -115,6 +116,55 @@ describe('presence: two instances over redis', () => {
     await clusterFormed(nodes.map((n) => n.server))
     return nodes as [Started<ContextServer>, Started<ContextServer>]
   })
+
+  it('agent.connected for an agent of an instance whose first presence copy reaches the leader after the agent joined', async () => {
+    // The instance `late` starts first (its own copy, sent when it connects, reaches nobody), then
+    // the leader (the smaller id): the leader asks late for its copy, and the ask is held on its
+    // way to late until dave's join on late has reached the leader. Fresh-clone CI, 2026-12-07.
+    const url = new URL((backend.settings('x') as { url: string }).url)
+    let holding = true
+    const held: (() => void)[] = []
+    const proxy = await RedisProxy.start({ port: Number(url.port) }, (client, redis) => {
+      client.pipe(redis)
+      let stopped = false
+      redis.on('data', (chunk: Buffer) => {
+        if (holding && (stopped ||= chunk.includes('presence_ask'))) held.push(() => client.write(chunk))
+        else client.write(chunk)
+      })
+    })
+    try {
+      const prefix = `presence-late-${process.pid}-${Date.now()}:`
+      const settings = { ...PRESENCE, allow_client_publish: true }
+      const late = await startService<ContextServer>('context', { ...settings, redis: { url: proxy.url, prefix } })
+      nodes = [late]
+      let leader = await startService<ContextServer>('context', { ...settings, redis: backend.settings(prefix) })
+      // The leader is the smaller id: draw again until it is (one in two).
+      while (leader.server.instanceId > late.server.instanceId) {
+        await leader.server.close()
+        leader = await startService<ContextServer>('context', { ...settings, redis: backend.settings(prefix) })
+      }
+      nodes = [late, leader]
+      await clusterFormed([late.server, leader.server])
+      const watcher = await open(leader.port, { agent_id: 'eve', session_id: 's9' })
+      const dave = await open(late.port, { agent_id: 'dave', session_id: 's9' })
+      await watcher.next((f) => f.event === 'join' && f.channel === 'sessions/s9', 15_000)
+      // dave's presence change went out on late's connection before this publication: the leader has it.
+      expect(await dave.publishFlat('sessions/s9', 'system.info', { message: 'marker' })).toMatchObject({ success: true })
+      await watcher.next((f) => f.event === 'system.info' && f.channel === 'sessions/s9', 15_000)
+      expect(held.length).toBeGreaterThan(0)
+      holding = false
+      for (const write of held.splice(0)) write()
+      expect((await watcher.next(isAgentEvent('dave'), 15_000)).event).toBe('agent.connected')
+      await holds([late, leader], 'agents/dave', 1)
+    } finally {
+      holding = false
+      for (const write of held.splice(0)) write()
+      await Promise.all(clients.splice(0).map((c) => c.close()))
+      await Promise.all(nodes.map((n) => n.server.close()))
+      nodes = []
+      await proxy.close()
+    }
+  }, 60_000)
 
   it('a SIGKILLed instance’s members vanish within the stated bound (8 s), with a leave and agent.disconnected for each', async () => {
     const prefix = `presence-${process.pid}-${Date.now()}:`
