@@ -83,6 +83,9 @@ const fromWire = (w: PresenceMemberWire, instance: string): PresenceMember => ({
 
 // Timers: setTimeout (not setImmediate), as the dashboard's browser build type-checks this module too.
 
+/** Channels counted per live peer whose first copy has not come yet (#early): beyond it, a change is not counted. */
+const MAX_EARLY_CHANNELS = 10_000
+
 /**
  * Every instance's subscribers, on every instance: each one keeps its own channels (counts, and
  * members of presence channels), sends its changes to the others in one numbered message per
@@ -261,7 +264,12 @@ export class ClusterPresence implements PresenceBook {
   #heardEarly(origin: string, changes: readonly PresenceChange[]): void {
     let deltas = this.#early.get(origin)
     if (deltas === undefined) this.#early.set(origin, (deltas = new Map()))
-    for (const [op, channel] of changes) deltas.set(channel, (deltas.get(channel) ?? 0) + (op === 1 ? 1 : -1))
+    for (const [op, channel] of changes) {
+      const was = deltas.get(channel)
+      // Bounded: a peer that never sends its copy keeps at most this many channels here.
+      if (was === undefined && deltas.size >= MAX_EARLY_CHANNELS) continue
+      deltas.set(channel, (was ?? 0) + (op === 1 ? 1 : -1))
+    }
   }
 
   #ask(origin: string): void {
