@@ -5,6 +5,7 @@ import type { Settings } from '../../src/config/settings.js'
 import { redisClusterNames, redisNames } from '../../src/broker/redis-channels.js'
 import { parseNode } from '../../src/broker/redis-cluster-check.js'
 import { openRedis, openRedisCluster } from '../../src/broker/redis-connection.js'
+import { CLOSE_WAIT_MS, settledWithin } from '../../src/broker/outstanding-writes.js'
 import type { SharedState } from '../../src/server/worker-group.js'
 import { type FiguresExchange, MemoryFigures, RedisFigures, SharedFigures } from './cluster-figures.js'
 import { type MetricsInputs, MetricsPublisher } from './metrics-publisher.js'
@@ -62,7 +63,9 @@ export class ContextCluster implements ServerPlugin {
   }
 
   async stop(): Promise<void> {
-    await this.metrics.stop()
+    // Bounded: leaving the figures is a MULTI, and a Redis that accepts and never answers (stopped)
+    // must not hang the stop; disconnect() then fails it (logged) and closes the connection.
+    await settledWithin(this.metrics.stop(), CLOSE_WAIT_MS)
     this.#redis?.disconnect()
   }
 

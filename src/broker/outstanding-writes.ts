@@ -47,3 +47,14 @@ export class OutstandingWrites {
     idle()
   }
 }
+
+/**
+ * Resolves once `work` has settled (either way), or after `timeoutMs`: a stop's step that talks to
+ * Redis (a last publish, QUIT, a store's last MULTI) never hangs the stop while Redis does not
+ * answer (stopped, or a host gone without a RST). The caller then disconnects, which fails `work`.
+ */
+export function settledWithin(work: Promise<unknown>, timeoutMs: number): Promise<void> {
+  const writes = new OutstandingWrites()
+  writes.add(work, () => {})
+  return writes.settled(timeoutMs)
+}

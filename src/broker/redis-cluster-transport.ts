@@ -4,6 +4,7 @@ import { type BrokerTopology } from './broker.js'
 import { type ClusterNode, checkCluster, type NodesView, nodesView } from './redis-cluster-check.js'
 import { type RedisClusterNames, redisClusterNames } from './redis-channels.js'
 import { openRedisCluster, type RedisTimings } from './redis-connection.js'
+import { CLOSE_WAIT_MS, settledWithin } from './outstanding-writes.js'
 import type { Transport, TransportEvents } from './transport.js'
 
 export interface RedisClusterTransportOptions extends RedisTimings {
@@ -259,8 +260,12 @@ export class RedisClusterTransport implements Transport {
     const cluster = this.#cluster
     if (cluster === null) return
     if (this.#viewTimer !== null) clearInterval(this.#viewTimer)
-    if (cluster.status === 'ready' && last !== null) await this.publish(last.channel, last.bytes).catch(() => {})
-    await cluster.quit().catch(() => {})
+    // Bounded: a node that accepts and never answers (stopped) must not hang the stop; disconnect() then drops what is left.
+    const goodbye = (async () => {
+      if (cluster.status === 'ready' && last !== null) await this.publish(last.channel, last.bytes).catch(() => {})
+      await cluster.quit().catch(() => {})
+    })()
+    await settledWithin(goodbye, CLOSE_WAIT_MS)
     cluster.disconnect()
   }
 }

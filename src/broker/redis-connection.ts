@@ -37,6 +37,9 @@ export function redisOptions(name: string, timings: RedisTimings = {}): RedisOpt
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 0,
     connectTimeout: timings.connectTimeoutMs ?? 2000,
+    // disconnect() ends the socket and destroys it if Redis has not closed its side by then: a
+    // stopped Redis never does, and the socket would hold the exit of a stopping process (ioredis: 2 s).
+    disconnectTimeout: 1000,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), retryMax),
   }
 }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { openRedis, type RedisTimings, redactUrl } from './redis-connection.js'
+import { CLOSE_WAIT_MS, settledWithin } from './outstanding-writes.js'
 import { type RedisNames, redisNames } from './redis-channels.js'
 import type { Transport, TransportEvents } from './transport.js'
 
@@ -126,8 +127,12 @@ export class RedisTransport implements Transport {
   async close(last: { readonly channel: string; readonly bytes: string } | null): Promise<void> {
     const pub = this.#pub
     const sub = this.#sub
-    if (pub !== null && pub.status === 'ready' && last !== null) await this.publish(last.channel, last.bytes).catch(() => {})
-    await Promise.allSettled([pub?.quit(), sub?.quit()])
+    // Bounded: a Redis that accepts and never answers (stopped) must not hang the stop; disconnect() then drops what is left.
+    const goodbye = (async () => {
+      if (pub !== null && pub.status === 'ready' && last !== null) await this.publish(last.channel, last.bytes).catch(() => {})
+      await Promise.allSettled([pub?.quit(), sub?.quit()])
+    })()
+    await settledWithin(goodbye, CLOSE_WAIT_MS)
     pub?.disconnect()
     sub?.disconnect()
   }

@@ -35,6 +35,7 @@ export class ServerLifecycle {
   #state: Lifecycle = 'idle'
   #stopHeartbeat: (() => void) | null = null
   #closing: Promise<void> | null = null
+  #draining: Promise<void> | null = null
   #port = 0
 
   constructor(server: LifecycleHost, parts: LifecycleParts) {
@@ -102,8 +103,13 @@ export class ServerLifecycle {
   /** Graceful shutdown: stop accepting, close clients with 1001, bounded drain, close the broker. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      if (this.#app !== null) await this.#app.close()
-      else await this.#drain()
+      // The drain first, outside fastify's close: fastify bounds a preClose hook by its plugin
+      // timeout (10 s), and a hook that outlives it leaves app.close() pending for good (the
+      // plugins' stop never runs, their connections keep the process alive). The app still
+      // listens meanwhile, so a late upgrade is answered 503; its preClose hook then finds the
+      // drain done.
+      await this.#drain()
+      await this.#app?.close()
       for (const plugin of this.#plugins) {
         await plugin.stop?.().catch((err: unknown) => this.#server.log.error({ err, plugin: plugin.name }, 'plugin stop failed'))
       }
@@ -112,8 +118,14 @@ export class ServerLifecycle {
     return this.#closing
   }
 
-  async #drain(): Promise<void> {
-    if (this.#state === 'draining' || this.#state === 'stopped') return
+  /** The drain, once: a second call (fastify's preClose hook after close()) waits for the first. */
+  #drain(): Promise<void> {
+    this.#draining ??= this.#drainOnce()
+    return this.#draining
+  }
+
+  async #drainOnce(): Promise<void> {
+    if (this.#state === 'stopped') return
     // A server that never ran (its listen failed) has nothing drained worth a log line.
     const ran = this.#state === 'running'
     this.#state = 'draining'
