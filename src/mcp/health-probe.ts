@@ -52,6 +52,8 @@ export function explainUnreachable(service: string, mcpUrl: string, mcpCause: st
     case 'unavailable':
       return `${service}: unavailable on ${probe.where} (HTTP 503: shutting down or overloaded); MCP at ${mcpUrl}: ${mcpCause}`
     case 'roomcast':
+      // A service that drains answers its own 503 (its MCP port closed first): it is going away, not misconfigured.
+      if (probe.status === 'draining') return `${service}: ${drainingLine(probe)}; MCP at ${mcpUrl}: ${mcpCause}`
       return `${service}: MCP unreachable at ${mcpUrl}: ${mcpCause}, but ${probe.url} answers (${probe.service}, ${probe.status}): check mcp.port or --mcp-port`
   }
 }
@@ -70,6 +72,7 @@ export function describeHealth(service: string, host: string, port: number, prob
       return { code: 1, line: `${service}: not a roomcast service at ${probe.url} (HTTP ${probe.httpStatus}, ${probe.contentType})` }
     case 'roomcast': {
       const { doc } = probe
+      if (probe.status === 'draining') return { code: 1, line: `${service}: ${drainingLine(probe)}` }
       if (probe.httpStatus < 200 || probe.httpStatus >= 300 || probe.status !== 'healthy') {
         return { code: 1, line: `${service}: unhealthy on ${host}:${port}: status ${probe.status} (HTTP ${probe.httpStatus})` }
       }
@@ -112,4 +115,9 @@ export function sourcesNote(sources: unknown): string {
     .filter((e): e is [string, string] => typeof e[1] === 'string')
     .map(([name, state]) => `; ${name} ${state}`)
     .join('')
+}
+
+/** A service draining (SIGTERM): told as unavailable, as fastify's own 503 while it closes is. */
+function drainingLine(probe: { readonly url: string }): string {
+  return `unavailable on ${new URL(probe.url).host} (HTTP 503: shutting down or overloaded), draining`
 }
