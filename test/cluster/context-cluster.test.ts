@@ -50,42 +50,43 @@ describe.each(BACKENDS)('context over %s: two instances', (kind) => {
     expect((await second.event('task.updated', 'topics/ops')).data).toEqual({ task_id: 'x', status: 'running' })
   })
 
-  it('an agent told `success` that reconnects elsewhere at once finds the subscription, however late its save reaches Redis', async () => {
-    // Instance a reaches Redis through proxies that hold a's save of the subscription; b goes straight.
-    holding = await HoldingBackend.start(backend)
+  /** Two context instances of one cluster: a reaches Redis through proxies (`holding`) that can hold its commands, b goes straight. */
+  async function pairWithHeldA(): Promise<[Started<ContextServer>, Started<ContextServer>, HoldingBackend]> {
+    const held = (holding = await HoldingBackend.start(backend))
     const prefix = `restore-${randomUUID().slice(0, 8)}:`
-    nodes.push(await startService<ContextServer>('context', { redis: holding.settings(prefix) }))
+    nodes.push(await startService<ContextServer>('context', { redis: held.settings(prefix) }))
     nodes.push(await startService<ContextServer>('context', { redis: backend.settings(prefix) }))
     const [a, b] = nodes as [Started<ContextServer>, Started<ContextServer>]
     await clusterFormed([a.server, b.server])
+    return [a, b, held]
+  }
+
+  it('an agent told `success` that reconnects elsewhere at once finds the subscription, however late its save reaches Redis', async () => {
+    // Instance a reaches Redis through proxies that hold a's save of the subscription; b goes straight.
+    const [a, b, held] = await pairWithHeldA()
     const first = await open(a.port, { agent_id: 'roamer' })
-    holding.arm(/restore:roamer[\s\S]*topics\/ops/)
+    held.arm(/restore:roamer[\s\S]*topics\/ops/)
     const answers = () => a.server.stats.outByType.get('response') ?? 0
     const before = answers()
     const answer = first.subscribeFlat('topics/ops')
     // The save is held, and the broker confirmed the room: nothing else holds the answer back.
-    await holding.held
+    await held.held
     await a.server.broker.whenSubscribed('topics/ops')
     await new Promise((resolve) => setImmediate(resolve))
     // Before the fix a answered here, its save still on the way: b read the agent's old channels.
     const early = answers() > before
-    if (!early) holding.release()
+    if (!early) held.release()
     expect(await answer).toMatchObject({ success: true })
     await first.close()
     const restored = new Promise<string[]>((resolve) => b.server.restore.once('restored', (_c, ch: string[]) => resolve(ch)))
     await open(b.port, { agent_id: 'roamer' })
     const channels = await restored
-    holding.release()
+    held.release()
     expect({ early, channels }).toEqual({ early: false, channels: expect.arrayContaining(['topics/ops']) })
   })
 
   it('a burst of subscribe/unsubscribe while Redis does not answer: one save in flight per connection, its last channels saved once Redis answers', async () => {
-    holding = await HoldingBackend.start(backend)
-    const prefix = `restore-${randomUUID().slice(0, 8)}:`
-    nodes.push(await startService<ContextServer>('context', { redis: holding.settings(prefix) }))
-    nodes.push(await startService<ContextServer>('context', { redis: backend.settings(prefix) }))
-    const [a, b] = nodes as [Started<ContextServer>, Started<ContextServer>]
-    await clusterFormed([a.server, b.server])
+    const [a, b, held] = await pairWithHeldA()
     // a's saves as they reach its store: how many are on their way to Redis at once.
     const store = a.server.cluster.restore
     const save = store.save.bind(store)
@@ -107,7 +108,7 @@ describe.each(BACKENDS)('context over %s: two instances', (kind) => {
     await idle()
     most = 0
     // Redis stops answering a's saves (a hung Redis); the client toggles a channel 40 times, then joins another.
-    holding.arm(/restore:toggler/)
+    held.arm(/restore:toggler/)
     const n = 40
     for (let i = 0; i < n; i++) first.send({ type: i % 2 === 0 ? 'subscribe' : 'unsubscribe', channel: 'topics/t', id: `t${i}` })
     first.send({ type: 'subscribe', channel: 'topics/last', id: 'last' })
@@ -115,7 +116,7 @@ describe.each(BACKENDS)('context over %s: two instances', (kind) => {
     expect(await first.next((f) => f.type === 'ack' && f.id === 'last')).toMatchObject({ success: true })
     // Before the fix every request started a save of its own, all of them queued in a's process.
     const queued = most
-    holding.release()
+    held.release()
     await idle()
     await first.close()
     await idle()
