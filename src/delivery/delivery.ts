@@ -40,7 +40,7 @@ export class Delivery {
   #port: DeliveryPort | null = null
   #self = ''
   #store: PendingStore = memoryPendingStore
-  /** Identities whose record is being adopted → the events settled meanwhile (the record may still hold them). */
+  /** Identities whose record is being adopted → the events settled or handed over meanwhile (the record may still hold them). */
   readonly #adopting = new Map<string, Set<string>>()
   readonly #clock: Clock
   readonly #log: Logger | undefined
@@ -224,6 +224,13 @@ export class Delivery {
       }, adoption.wait + LEASE_MARGIN_MS)
       return
     }
+    // The identity left while the record was read (this instance may have handed its events over
+    // already): adopted here they would wait for no connection and fail. The record stays for the
+    // instance it connects to next; the ownership just taken goes again.
+    if (!this.tracker.connectedHere(identity)) {
+      store.release(identity)
+      return
+    }
     const entries = adoption.entries.filter((e) => !settled.has(e.id))
     if (entries.length > 0) this.tracker.adopt(identity, entries)
   }
@@ -232,6 +239,10 @@ export class Delivery {
     // Without a reachable cluster the events stay here and keep their schedule.
     const port = this.#port
     if (port === null || !port.connected) return
-    for (const msg of handoverMessages(to, identity, this.tracker.takeOrphans(identity))) port.send(msg)
+    const taken = this.tracker.takeOrphans(identity)
+    // An adoption under way must not take them back from the record.
+    const settled = this.#adopting.get(identity)
+    if (settled !== undefined) for (const e of taken) settled.add(e.id)
+    for (const msg of handoverMessages(to, identity, taken)) port.send(msg)
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { DeliveryMessage } from '../../src/broker/handover-messages.js'
+import type { Adoption, PendingStore, StoredEntry } from '../../src/broker/pending-store.js'
 import { DeliverySettingsSchema } from '../../src/delivery/delivery-settings.js'
 import { Delivery } from '../../src/delivery/delivery.js'
 import { textFrame } from '../../src/server/frame.js'
@@ -108,5 +109,61 @@ describe('Delivery', () => {
     const quiet = cluster(2, { tracked: [], ack_timeout: 1 })
     quiet.nodes[0]!.attach(quiet.target('x'), 'agent-1')
     expect([wire.length, quiet.wire.length]).toEqual([0, 0])
+  })
+  it('an adoption whose answer comes back after the identity left and its events were handed over adopts none of them again', async () => {
+    // One record shared by the instances (what Redis keeps): owners and entries per identity.
+    const owners = new Map<string, string>()
+    const record = new Map<string, Map<string, StoredEntry>>()
+    // a's adoption: its script runs when `run` is called, its answer arrives when `answer` is (a slow node).
+    let run: (() => void) | null = null
+    let answer: (() => void) | null = null
+    const store = (self: string, hold: boolean): PendingStore => ({
+      kind: 'redis',
+      durable: true,
+      put: (identity, entry) => void (record.get(identity) ?? record.set(identity, new Map()).get(identity)!).set(entry.id, entry),
+      remove: (identity, id) => void record.get(identity)?.delete(id),
+      async adopt(identity): Promise<Adoption> {
+        if (hold) await new Promise<void>((resolve) => (run = resolve))
+        const owner = owners.get(identity)
+        if (owner !== undefined && owner !== self) return { wait: 1000 }
+        owners.set(identity, self)
+        const entries = [...(record.get(identity)?.values() ?? [])]
+        if (hold) await new Promise<void>((resolve) => (answer = resolve))
+        return { entries }
+      },
+      release: (identity) => void (owners.get(identity) === self && owners.delete(identity)),
+      renew() {},
+      open() {},
+      close: () => Promise.resolve(),
+    })
+    const clock = new ManualClock()
+    const settings = DeliverySettingsSchema.parse({ tracked: ['task.*'], ack_timeout: 2 })
+    const [a, b] = [new Delivery(settings, EVENTS, { clock }), new Delivery(settings, EVENTS, { clock })]
+    const nodes = [a, b]
+    nodes.forEach((node, i) =>
+      node.join(`i${i}`, { connected: true, send: (msg) => nodes.forEach((n) => n.receive(`i${i}`, structuredClone(msg))) }, store(`i${i}`, i === 0)),
+    )
+    const old = new RecordingTarget('old', clock)
+    a.attach(old, 'alice') // a's adoption of alice's (empty) record is under way
+    for (const id of ['msg_1', 'msg_2']) {
+      const frame = a.frame(textFrame(JSON.stringify({ id, event: 'task.created' })))
+      a.deliver(old, id, 'task.created', frame, true)
+    }
+    // The script of a's adoption runs now, after both events were recorded: a owns alice's record.
+    run!()
+    await new Promise((resolve) => setImmediate(resolve))
+    a.detach(old) // lets it go again
+    const fresh = new RecordingTarget('fresh', clock)
+    b.attach(fresh, 'alice') // b's claim: a hands both over
+    await Promise.resolve()
+    expect(fresh.ids()).toEqual(['msg_1', 'msg_2'])
+    for (const id of fresh.ids()) expect(b.ack(fresh, id)).toBe(true)
+    // a's adoption answers now, with both events as its script read them.
+    answer!()
+    await new Promise((resolve) => setImmediate(resolve))
+    clock.advance(3 * 2000 + 100)
+    expect(a.stats()).toMatchObject({ handedOver: 2, pending: 0, adopted: 0, failed: 0 })
+    expect(b.stats()).toMatchObject({ adopted: 2, acked: 2, failed: 0 })
+    expect(record.get('alice')?.size).toBe(0)
   })
 })
