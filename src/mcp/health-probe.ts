@@ -35,6 +35,8 @@ export async function probeHealth(host: string, port: number, timeoutMs: number)
   }
   const doc = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {}
   if (doc.type === 'websocket' && typeof doc.service === 'string') {
+    // A service draining (SIGTERM) answers its own 503, status draining: going away, as fastify's own 503 while it closes.
+    if (doc.status === 'draining') return { kind: 'unavailable', url, where: `${host}:${port}` }
     return { kind: 'roomcast', url, service: doc.service, status: String(doc.status), httpStatus: res.status, doc }
   }
   // fastify answers every request with its own 503 while the service drains.
@@ -52,8 +54,6 @@ export function explainUnreachable(service: string, mcpUrl: string, mcpCause: st
     case 'unavailable':
       return `${service}: unavailable on ${probe.where} (HTTP 503: shutting down or overloaded); MCP at ${mcpUrl}: ${mcpCause}`
     case 'roomcast':
-      // A service that drains answers its own 503 (its MCP port closed first): it is going away, not misconfigured.
-      if (probe.status === 'draining') return `${service}: ${drainingLine(probe)}; MCP at ${mcpUrl}: ${mcpCause}`
       return `${service}: MCP unreachable at ${mcpUrl}: ${mcpCause}, but ${probe.url} answers (${probe.service}, ${probe.status}): check mcp.port or --mcp-port`
   }
 }
@@ -72,7 +72,6 @@ export function describeHealth(service: string, host: string, port: number, prob
       return { code: 1, line: `${service}: not a roomcast service at ${probe.url} (HTTP ${probe.httpStatus}, ${probe.contentType})` }
     case 'roomcast': {
       const { doc } = probe
-      if (probe.status === 'draining') return { code: 1, line: `${service}: ${drainingLine(probe)}` }
       if (probe.httpStatus < 200 || probe.httpStatus >= 300 || probe.status !== 'healthy') {
         return { code: 1, line: `${service}: unhealthy on ${host}:${port}: status ${probe.status} (HTTP ${probe.httpStatus})` }
       }
@@ -115,9 +114,4 @@ export function sourcesNote(sources: unknown): string {
     .filter((e): e is [string, string] => typeof e[1] === 'string')
     .map(([name, state]) => `; ${name} ${state}`)
     .join('')
-}
-
-/** A service draining (SIGTERM): told as unavailable, as fastify's own 503 while it closes is. */
-function drainingLine(probe: { readonly url: string }): string {
-  return `unavailable on ${new URL(probe.url).host} (HTTP 503: shutting down or overloaded), draining`
 }
