@@ -1,6 +1,11 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { ROOM_CHANNEL_PREFIX } from './cluster-channels.js'
 import { IpcBatch } from './ipc-batch.js'
-import { type IpcAnswer, ipcPayloads, type IpcRequest, IpcRequestSchema } from './ipc-messages.js'
+import type { MeshJoined } from './ipc-mesh.js'
+import { type IpcAnswer, ipcPayloads, type IpcRequest, IpcRequestSchema, MESH_INTEREST } from './ipc-messages.js'
 import { MemoryHistory } from './memory-history.js'
 import type { Publication } from '../protocol/messages.js'
 
@@ -15,7 +20,16 @@ export interface IpcPeer {
 /** What the primary answers to a `call` request (e.g. the metrics of every worker). */
 export type IpcCallHandler = (arg: unknown, from: IpcPeer) => unknown
 
+/** How long a subscribe waits for each worker in the mesh to apply it (a cluster subscribe's own bound, ClusterTimings). */
+const INTEREST_TIMEOUT_MS = 1000
+
 interface Member {
+  /** Its id in the mesh (ipc-mesh.ts): a restarted worker is a new member. */
+  readonly id: number
+  /** It sends room publications directly: it is told every change of the directory. */
+  joined: boolean
+  /** Its mesh socket, once it listens. */
+  path: string | null
   readonly channels: Set<string>
   everyRoom: boolean
   readonly listener: (message: unknown) => void
@@ -40,6 +54,9 @@ export class IpcHub {
   readonly #calls = new Map<string, IpcCallHandler>()
   #malformed = 0
   #nextAsk = 0
+  #nextMember = 0
+  /** Where the workers' mesh sockets live (a directory only this user enters) and their shared secret. */
+  #mesh: { readonly dir: string; readonly token: string } | null = null
 
   constructor() {
     this.#history.open()
@@ -48,6 +65,11 @@ export class IpcHub {
   /** Requests that failed validation (dropped). */
   get malformed(): number {
     return this.#malformed
+  }
+
+  /** Where the workers' mesh sockets are (null until one joins). */
+  get meshDir(): string | null {
+    return this.#mesh?.dir ?? null
   }
 
   /** Workers attached now. */
@@ -63,7 +85,7 @@ export class IpcHub {
   attach(peer: IpcPeer): void {
     const listener = (raw: unknown) => this.#receive(peer, raw)
     const batch = new IpcBatch(peer, () => peer.isConnected?.() !== false)
-    this.#members.set(peer, { channels: new Set(), everyRoom: false, listener, batch, asks: new Map() })
+    this.#members.set(peer, { id: this.#nextMember++, joined: false, path: null, channels: new Set(), everyRoom: false, listener, batch, asks: new Map() })
     peer.on('message', listener)
   }
 
@@ -76,6 +98,8 @@ export class IpcHub {
     m.batch.drop(new Error('the worker is gone'))
     for (const a of m.asks.values()) a.reject(new Error('the worker is gone'))
     m.asks.clear()
+    // After everything it had relayed to them: they release what they held behind it.
+    this.#tellMesh(m, { v: 1, op: 'mesh', kind: 'gone', mid: m.id })
   }
 
   /**
@@ -107,23 +131,32 @@ export class IpcHub {
   close(): void {
     for (const peer of [...this.#members.keys()]) this.detach(peer)
     this.#history.close()
+    if (this.#mesh !== null) removeMeshDirectory(this.#mesh.dir)
+    this.#mesh = null
   }
 
   /**
    * Sends `bytes` to every worker subscribed to `channel` but `echoless`; returns how many
    * subscribe, `echoless` included. A plain publish skips its sender: the cluster layer would drop
    * its own echo after decoding it (a stored publication is different: its sender delivers it when
-   * it comes back, so `append` sends to every subscriber).
+   * it comes back, so `append` sends to every subscriber). From a worker in the mesh (`origin`),
+   * each message says who sent it and how many it had sent that receiver directly before it
+   * (`d`), and `to` collects who was sent it.
    */
-  relay(channel: string, bytes: string, echoless: IpcPeer | null = null): number {
+  relay(channel: string, bytes: string, echoless: IpcPeer | null = null, origin: { readonly id: number; readonly d?: Record<string, number> | undefined } | null = null, to?: number[]): number {
     const room = channel.startsWith(ROOM_CHANNEL_PREFIX)
     let receivers = 0
-    const msg: IpcAnswer = { v: 1, op: 'message', bytes }
+    const plain: IpcAnswer = { v: 1, op: 'message', bytes }
     for (const [peer, m] of this.#members) {
       if (!(m.channels.has(channel) || (room && m.everyRoom))) continue
       if (peer.isConnected?.() === false) continue
       receivers++
-      if (peer !== echoless) m.batch.push(msg)
+      if (peer === echoless) continue
+      if (origin === null) m.batch.push(plain)
+      else {
+        m.batch.push({ v: 1, op: 'message', bytes, f: origin.id, d: origin.d?.[m.id] ?? 0 })
+        to?.push(m.id)
+      }
     }
     return receivers
   }
@@ -146,13 +179,15 @@ export class IpcHub {
 
   #request(peer: IpcPeer, req: IpcRequest): void {
     if (req.op === 'reply' || req.op === 'reply_failed') return this.#replied(peer, req)
+    // A relaying request of a worker in the mesh: its answer says whom it reached (ipc-mesh.ts).
+    const to = (req.op === 'publish' || req.op === 'append') && this.#members.get(peer)?.joined === true ? [] : undefined
     let value: unknown
     try {
-      value = this.#serve(peer, req)
+      value = this.#serve(peer, req, to)
     } catch (err) {
-      return this.#answer(peer, req.id, Promise.reject(err as Error))
+      return this.#answer(peer, req.id, Promise.reject(err as Error), to)
     }
-    this.#answer(peer, req.id, value)
+    this.#answer(peer, req.id, value, to)
   }
 
   #replied(peer: IpcPeer, req: Extract<IpcRequest, { op: 'reply' | 'reply_failed' }>): void {
@@ -164,27 +199,41 @@ export class IpcHub {
     else pending.reject(new Error(req.error))
   }
 
-  #serve(peer: IpcPeer, req: Exclude<IpcRequest, { op: 'reply' | 'reply_failed' }>): unknown {
+  #serve(peer: IpcPeer, req: Exclude<IpcRequest, { op: 'reply' | 'reply_failed' }>, to: number[] | undefined): unknown {
     const m = this.#members.get(peer)
     if (m === undefined) throw new Error('worker not attached')
+    const origin = m.joined ? { id: m.id, d: 'd' in req ? req.d : undefined } : null
     switch (req.op) {
       case 'publish':
-        return this.relay(req.channel, req.bytes, peer)
-      case 'subscribe':
-        for (const c of req.channels) m.channels.add(c)
-        return true
+        return this.relay(req.channel, req.bytes, peer, origin, to)
+      case 'subscribe': {
+        const added = req.channels.filter((c) => !m.channels.has(c))
+        for (const c of added) m.channels.add(c)
+        return added.length === 0 ? true : this.#interest(m, { add: added })
+      }
       case 'subscribe_rooms':
+        if (m.everyRoom) return true
         m.everyRoom = true
-        return true
+        return this.#interest(m, { every: true })
       case 'unsubscribe_rooms':
         m.everyRoom = false
+        this.#tellMesh(m, { v: 1, op: 'mesh', kind: 'interest', mid: m.id, every: false })
         return true
       case 'unsubscribe':
-        m.channels.delete(req.channel)
+        if (m.channels.delete(req.channel)) this.#tellMesh(m, { v: 1, op: 'mesh', kind: 'interest', mid: m.id, remove: [req.channel] })
         return true
       case 'append': {
-        const out = { channel: req.channel, head: req.head, send: async (bytes: string) => this.relay(req.channel, bytes) }
+        const out = { channel: req.channel, head: req.head, send: async (bytes: string) => this.relay(req.channel, bytes, null, origin, to) }
         return this.#history.appendAndPublish(req.pub as Publication, req.opts, out)
+      }
+      case 'mesh_join':
+        return this.#join(m)
+      case 'mesh_up': {
+        const mesh = this.#mesh
+        if (mesh === null || !m.joined) throw new Error('not in the mesh')
+        m.path = join(mesh.dir, `${m.id}.sock`)
+        this.#tellMesh(m, { v: 1, op: 'mesh', kind: 'peer', mid: m.id, path: m.path })
+        return true
       }
       case 'read':
         return this.#history.read(req.channel, req.after, req.opts)
@@ -196,11 +245,83 @@ export class IpcHub {
     }
   }
 
-  #answer(peer: IpcPeer, id: number, value: unknown): void {
+  #answer(peer: IpcPeer, id: number, value: unknown, to?: number[]): void {
     const send = (msg: IpcAnswer) => this.#members.get(peer)?.batch.push(msg)
+    const reached = to === undefined ? {} : { to }
     Promise.resolve(value).then(
-      (v) => send({ v: 1, op: 'done', id, value: v }),
-      (err: unknown) => send({ v: 1, op: 'failed', id, error: err instanceof Error ? err.message : String(err) }),
+      (v) => send({ v: 1, op: 'done', id, value: v, ...reached }),
+      (err: unknown) => send({ v: 1, op: 'failed', id, error: err instanceof Error ? err.message : String(err), ...reached }),
     )
+  }
+
+  /** A worker joins the mesh: where sockets live, the secret, and every other worker as it is now. */
+  #join(m: Member): MeshJoined {
+    this.#mesh ??= { dir: meshDirectory(), token: randomBytes(24).toString('hex') }
+    m.joined = true
+    const peers = [...this.#members.values()].filter((o) => o !== m).map((o) => ({ id: o.id, path: o.path, channels: [...o.channels], every: o.everyRoom }))
+    return { id: m.id, dir: this.#mesh.dir, token: this.#mesh.token, peers }
+  }
+
+  /**
+   * Another worker subscribed more: every worker in the mesh applies it before the subscribe is
+   * answered, so a publication sent directly after that answer reaches it. A worker that does not
+   * answer within INTEREST_TIMEOUT_MS (hung) is not waited for longer, as a cluster subscribe's own
+   * wait is bounded.
+   */
+  #interest(m: Member, change: { readonly add?: readonly string[]; readonly every?: boolean }): true | Promise<true> {
+    const waits: Promise<unknown>[] = []
+    for (const [peer, o] of this.#members) {
+      if (o === m || !o.joined || peer.isConnected?.() === false) continue
+      waits.push(this.ask(peer, MESH_INTEREST, { mid: m.id, ...change }, INTEREST_TIMEOUT_MS).catch(() => undefined))
+    }
+    return waits.length === 0 ? true : Promise.all(waits).then(() => true)
+  }
+
+  /** Tells every other worker in the mesh `msg` (after what they were sent before). */
+  #tellMesh(m: Member, msg: IpcAnswer): void {
+    for (const [peer, o] of this.#members) if (o !== m && o.joined && peer.isConnected?.() !== false) o.batch.push(msg)
+  }
+}
+
+const MESH_PREFIX = 'roomcast-mesh-'
+/** Mesh directories of this process, removed at its exit if not before. */
+const ownDirectories = new Set<string>()
+let exitHook = false
+
+/**
+ * A new directory for the mesh's sockets, made by mkdtemp (0700: only this user can reach the
+ * sockets in it) and named after this process. Those a killed primary of this user left behind
+ * (its pid no longer runs) are removed first.
+ */
+function meshDirectory(): string {
+  const base = tmpdir()
+  try {
+    for (const name of readdirSync(base)) {
+      const pid = new RegExp(`^${MESH_PREFIX}(\\d+)-`).exec(name)?.[1]
+      if (pid === undefined || Number(pid) === process.pid || alive(Number(pid))) continue
+      const path = join(base, name)
+      if (statSync(path).uid === process.getuid?.()) rmSync(path, { recursive: true, force: true })
+    }
+  } catch {
+    // Only tidying: a directory we cannot read or remove stays.
+  }
+  const dir = mkdtempSync(join(base, `${MESH_PREFIX}${process.pid}-`))
+  if (!exitHook) process.once('exit', () => ownDirectories.forEach(removeMeshDirectory))
+  exitHook = true
+  ownDirectories.add(dir)
+  return dir
+}
+
+function removeMeshDirectory(dir: string): void {
+  ownDirectories.delete(dir)
+  rmSync(dir, { recursive: true, force: true })
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

@@ -1,5 +1,17 @@
+import type { Logger } from 'pino'
+import { z } from 'zod'
 import { IpcBatch } from './ipc-batch.js'
-import { type IpcAnswer, IpcAnswerSchema, type IpcAsk, ipcPayloads, type IpcRequest } from './ipc-messages.js'
+import { IpcMesh, type MeshJoined } from './ipc-mesh.js'
+import { type IpcAnswer, IpcAnswerSchema, type IpcAsk, ipcPayloads, type IpcRequest, MESH_INTEREST } from './ipc-messages.js'
+
+const channels = z.array(z.string().min(1))
+const MeshJoinedSchema = z.object({
+  id: z.number().int().nonnegative(),
+  dir: z.string().min(1),
+  token: z.string().min(16),
+  peers: z.array(z.object({ id: z.number().int().nonnegative(), path: z.string().min(1).nullable(), channels, every: z.boolean() })),
+})
+const MeshInterestSchema = z.object({ mid: z.number().int().nonnegative(), add: channels.optional(), every: z.boolean().optional() })
 
 /** The IPC channel of a worker to its primary: `process` in a node:cluster worker. */
 export interface IpcPort {
@@ -25,6 +37,7 @@ export class IpcLink {
   readonly #lostListeners: (() => void)[] = []
   readonly #answers = new Map<string, (arg: unknown) => unknown>()
   readonly #batch: IpcBatch
+  #mesh: IpcMesh | null = null
   #next = 0
   malformed = 0
 
@@ -36,6 +49,7 @@ export class IpcLink {
       this.#batch.drop(new Error('the primary is gone (IPC channel closed)'))
       for (const p of this.#pending.values()) p.reject(new Error('the primary is gone (IPC channel closed)'))
       this.#pending.clear()
+      this.#mesh?.close()
       for (const l of this.#lostListeners) l()
     })
   }
@@ -52,6 +66,44 @@ export class IpcLink {
     this.#lostListeners.push(listener)
   }
 
+  /**
+   * Sends room publications to the other workers directly from now on (ipc-mesh.ts), once the
+   * primary has given the directory and this worker's socket listens; until then, and whenever a
+   * receiver cannot be reached directly, through the primary. Resolves when this worker listens
+   * (or could not: it then keeps to the primary, and says why in the log).
+   */
+  async joinMesh(log?: Logger): Promise<void> {
+    if (this.#mesh !== null) return
+    const mesh = (this.#mesh = new IpcMesh({ deliver: (bytes) => this.#deliver(bytes), log }))
+    this.answer(MESH_INTEREST, (arg) => {
+      const change = MeshInterestSchema.parse(arg)
+      mesh.change({ kind: 'interest', id: change.mid, add: change.add, every: change.every })
+      return true
+    })
+    try {
+      const joined = MeshJoinedSchema.parse(await this.ask({ op: 'mesh_join' })) as MeshJoined
+      await mesh.join(joined)
+      await this.ask({ op: 'mesh_up' })
+    } catch (err) {
+      log?.warn({ err }, 'workers: this worker could not join the mesh; its publications go through the primary')
+    }
+  }
+
+  /** The mesh's figures (tests, the bench), null without one. */
+  get mesh(): { readonly joined: boolean; readonly connected: number; readonly sentDirect: number; readonly fellBack: number; readonly refused: number } | null {
+    return this.#mesh
+  }
+
+  /** Sends a room publication directly to the workers that subscribe it: how many, or null when it must go through the primary. */
+  sendDirect(channel: string, bytes: string): number | null {
+    return this.#mesh?.send(channel, bytes) ?? null
+  }
+
+  /** Stops sending and receiving directly (the transport closes). */
+  closeMesh(): void {
+    this.#mesh?.close()
+  }
+
   /** Answers the primary's asks named `name` with what `handler` returns (or resolves to). */
   answer(name: string, handler: (arg: unknown) => unknown): void {
     this.#answers.set(name, handler)
@@ -66,13 +118,21 @@ export class IpcLink {
   ask(request: IpcAsk): Promise<unknown> {
     if (!this.#port.connected || this.#port.send === undefined) return Promise.reject(new Error('no IPC channel to the primary'))
     const id = this.#next++
+    // A request the primary relays: how many messages each worker was sent directly before it, so
+    // that each keeps this worker's order (ipc-mesh.ts).
+    const d = request.op === 'publish' || request.op === 'append' ? this.#mesh?.requested(id, request.channel) : undefined
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
-      this.#batch.push({ ...request, v: 1, id } as IpcRequest, (err) => {
+      this.#batch.push({ ...request, v: 1, id, ...(d !== undefined ? { d } : {}) } as IpcRequest, (err) => {
         this.#pending.delete(id)
+        this.#mesh?.answered(id, undefined)
         reject(err)
       })
     })
+  }
+
+  #deliver(bytes: string): void {
+    for (const l of this.#messageListeners) l(bytes)
   }
 
   #receive(raw: unknown): void {
@@ -101,10 +161,19 @@ export class IpcLink {
 
   #answer(msg: IpcAnswer): void {
     if (msg.op === 'message') {
-      for (const l of this.#messageListeners) l(msg.bytes)
-      return
+      if (msg.f !== undefined && this.#mesh !== null) return this.#mesh.relayed(msg.f, msg.d ?? 0, msg.bytes)
+      return this.#deliver(msg.bytes)
     }
     if (msg.op === 'ask') return this.#reply(msg.id, msg.name, msg.arg)
+    if (msg.op === 'mesh') {
+      const mesh = this.#mesh
+      if (mesh === null) return
+      if (msg.kind === 'peer') mesh.change({ kind: 'peer', id: msg.mid, path: msg.path })
+      else if (msg.kind === 'gone') mesh.change({ kind: 'gone', id: msg.mid })
+      else mesh.change({ kind: 'interest', id: msg.mid, add: msg.add, remove: msg.remove, every: msg.every })
+      return
+    }
+    this.#mesh?.answered(msg.id, msg.to)
     const pending = this.#pending.get(msg.id)
     if (pending === undefined) return
     this.#pending.delete(msg.id)

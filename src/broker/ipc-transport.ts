@@ -1,3 +1,4 @@
+import type { Logger } from 'pino'
 import type { IpcLink } from './ipc-link.js'
 import type { Transport, TransportEvents } from './transport.js'
 
@@ -14,11 +15,18 @@ export class IpcTransport implements Transport {
   readonly standalone = false
   readonly address = 'primary (node:cluster IPC)'
   readonly #link: IpcLink
+  /** What this worker subscribes, as the primary knows it: it counts among a direct publication's receivers. */
+  readonly #channels = new Set<string>()
+  #everyRoom = false
   #open = false
   #lastError: string | null = null
 
-  constructor(link: IpcLink) {
+  readonly #mesh: { readonly log?: Logger } | null
+
+  /** `mesh`: send room publications to the other workers directly (ipc-mesh.ts); null: everything through the primary. */
+  constructor(link: IpcLink, mesh: { readonly log?: Logger } | null = null) {
     this.#link = link
+    this.#mesh = mesh
   }
 
   get ready(): boolean {
@@ -39,6 +47,8 @@ export class IpcTransport implements Transport {
       events.lost('receive')
     })
     if (!this.#link.connected) return false
+    // In the background: until it has joined, publications go through the primary.
+    if (this.#mesh !== null) void this.#link.joinMesh(this.#mesh.log)
     this.#open = true
     events.sendReady()
     events.receiveReady()
@@ -46,27 +56,35 @@ export class IpcTransport implements Transport {
   }
 
   async publish(channel: string, bytes: string): Promise<number> {
+    // A room publication goes straight to the workers that subscribe it when they can be reached (ipc-mesh.ts).
+    const direct = this.ready ? this.#link.sendDirect(channel, bytes) : null
+    if (direct !== null) return direct + (this.#everyRoom || this.#channels.has(channel) ? 1 : 0)
     return Number(await this.#link.ask({ op: 'publish', channel, bytes }))
   }
 
   async subscribe(channels: readonly string[]): Promise<void> {
+    for (const c of channels) this.#channels.add(c)
     await this.#link.ask({ op: 'subscribe', channels: [...channels] })
   }
 
   async subscribeEveryRoom(): Promise<void> {
+    this.#everyRoom = true
     await this.#link.ask({ op: 'subscribe_rooms' })
   }
 
   async unsubscribeEveryRoom(): Promise<void> {
+    this.#everyRoom = false
     await this.#link.ask({ op: 'unsubscribe_rooms' })
   }
 
   async unsubscribe(channel: string): Promise<void> {
+    this.#channels.delete(channel)
     await this.#link.ask({ op: 'unsubscribe', channel })
   }
 
   async close(last: { readonly channel: string; readonly bytes: string } | null): Promise<void> {
     if (last !== null && this.ready) await this.publish(last.channel, last.bytes).catch(() => {})
+    this.#link.closeMesh()
     this.#open = false
   }
 }

@@ -32,7 +32,7 @@ export class WorkerRole {
   /** The broker of a worker: Redis (one server or a Redis Cluster) when the settings name one, else the primary's ipc relay. */
   broker(settings: Settings, logger: Logger): Broker {
     const redis = settings.redis.url !== null || settings.redis.cluster !== null
-    return redis ? createBroker(settings.redis, logger) : new IpcBroker({ link: this.#link, logger })
+    return redis ? createBroker(settings.redis, logger) : new IpcBroker({ link: this.#link, logger, mesh: process.env.ROOMCAST_WORKERS_MESH !== 'off' })
   }
 
   /**

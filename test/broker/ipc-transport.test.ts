@@ -1,5 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { once } from 'node:events'
+import { statSync } from 'node:fs'
+import { createConnection } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { IpcHub } from '../../src/broker/ipc-hub.js'
@@ -35,6 +37,12 @@ class Child {
   delivered(channel: string): { id: string; position?: { offset: number } }[] {
     return this.said.flatMap((m) => ('delivered' in m ? [m.delivered as { id: string; channel: string; position?: { offset: number } }] : [])).filter((p) => p.channel === channel)
   }
+}
+
+interface Stats {
+  relayed: number
+  sent: { sends: number; messages: number }
+  mesh: { joined: boolean; connected: number; sentDirect: number; fellBack: number; refused: number } | null
 }
 
 const pub = (channel: string, id: string) => ({ id, channel, event: 'e', data: { id }, timestamp: new Date(0).toISOString() })
@@ -119,7 +127,7 @@ describe('ipc transport: workers meeting through their primary (two child proces
       expect(w.delivered('room:kept').map((p) => p.position?.offset)).toEqual(kept.map((_, i) => i + 1))
     }
     for (const w of [a, b, c]) w.ask({ stats: true })
-    const [sa, sb, sc] = await Promise.all([a, b, c].map(async (w) => (await w.heard('stats'))[0]!.stats as { relayed: number; sent: { sends: number; messages: number } }))
+    const [sa, sb, sc] = await Promise.all([a, b, c].map(async (w) => (await w.heard('stats'))[0]!.stats as { relayed: number; sent: { sends: number; messages: number }; mesh: unknown }))
     // Exactly once: nothing more came, and nothing came back to a (it subscribes neither channel:
     // it delivers its plain publications locally, its stored ones only if it subscribed).
     expect([sa!.relayed, sb!.relayed, sc!.relayed]).toEqual([0, n, n])
@@ -146,5 +154,126 @@ describe('ipc transport: workers meeting through their primary (two child proces
       while (w.delivered('room:h').length < 2 * each) await once(w.proc, 'test')
       expect(w.delivered('room:h').map((p) => p.position?.offset)).toEqual(offsets)
     }
+  })
+
+  /** Each worker's figures, asked at once. */
+  async function stats(ws: Child[]): Promise<Stats[]> {
+    const before = ws.map((w) => w.said.filter((m) => 'stats' in m).length)
+    for (const w of ws) w.ask({ stats: true })
+    return Promise.all(ws.map(async (w, i) => (await w.heard('stats', before[i]! + 1))[before[i]!]!.stats as Stats))
+  }
+
+  /** Until every worker has joined the mesh and has a socket to each other one. */
+  async function meshUp(ws: Child[]): Promise<void> {
+    for (;;) {
+      const all = await stats(ws)
+      if (all.every((x) => x.mesh?.joined === true && x.mesh.connected === ws.length - 1)) return
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+
+  it('room publications go from worker to worker directly: the primary relays none of them, each arrives once and in order', async () => {
+    const [a, b, c] = (await start(3)) as [Child, Child, Child]
+    for (const w of [b, c]) {
+      w.ask({ subscribe: 'room:d' })
+      await w.heard('subscribed')
+    }
+    await meshUp([a, b, c])
+    const relayedBefore = [b, c].map((w) => hub.sentTo(w.proc)!.messages)
+    const n = 200
+    const pubs = Array.from({ length: n }, (_, i) => pub('room:d', `d${i}`))
+    a.ask({ turns: pubs.map((p) => [p]) })
+    await a.heard('published')
+    for (const w of [b, c]) {
+      while (w.delivered('room:d').length < n) await once(w.proc, 'test')
+      expect(w.delivered('room:d').map((p) => p.id)).toEqual(pubs.map((p) => p.id))
+    }
+    const [sa, sb, sc] = await stats([a, b, c])
+    expect(sa!.mesh!.sentDirect).toBe(n)
+    expect(sa!.mesh!.fellBack).toBe(0)
+    // Nothing of them went through the primary (what it sent since is heartbeats and the stats' own turn).
+    ;[b, c].forEach((w, i) => expect(hub.sentTo(w.proc)!.messages - relayedBefore[i]!).toBeLessThan(20))
+    expect([sb!.relayed, sc!.relayed]).toEqual([n, n])
+    expect(sb!.mesh!.refused + sc!.mesh!.refused).toBe(0)
+  })
+
+  it("one order per publisher whichever way each message went: stored ones through the primary, plain ones directly", async () => {
+    const [a, b] = (await start(2)) as [Child, Child]
+    for (const ch of ['room:plain', 'room:kept']) {
+      b.ask({ subscribe: ch })
+      await b.heard('subscribed', ch === 'room:plain' ? 1 : 2)
+    }
+    await meshUp([a, b])
+    // Turns of plain, stored, plain, and plain alone: each stored one makes the next ones of its turn wait for the primary.
+    const turns = Array.from({ length: 40 }, (_, t) =>
+      t % 2 === 0
+        ? [pub('room:plain', `p${t}a`), pub('room:kept', `k${t}`), pub('room:plain', `p${t}b`)]
+        : [pub('room:plain', `p${t}a`), pub('room:plain', `p${t}b`)],
+    )
+    a.ask({ turns, history: HISTORY, historyChannels: ['room:kept'] })
+    await a.heard('published')
+    const all = turns.flat()
+    const seen = () => b.said.flatMap((m) => ('delivered' in m ? [(m.delivered as { id: string }).id] : []))
+    while (seen().length < all.length) await once(b.proc, 'test')
+    expect(seen()).toEqual(all.map((p) => p.id))
+    const [sa] = await stats([a])
+    // Both ways were taken.
+    expect(sa!.mesh!.sentDirect).toBeGreaterThan(0)
+    expect(sa!.mesh!.fellBack).toBeGreaterThan(0)
+  })
+
+  it('a subscribe is answered once every worker in the mesh applied it: a direct publication right after reaches it', async () => {
+    const [a, b] = (await start(2)) as [Child, Child]
+    b.ask({ subscribe: 'room:warm' })
+    await b.heard('subscribed')
+    await meshUp([a, b])
+    const rounds = 40
+    for (let i = 0; i < rounds; i++) {
+      b.ask({ subscribe: `room:n${i}` })
+      await b.heard('subscribed', i + 2)
+      a.ask({ turns: [[pub(`room:n${i}`, `n${i}`)]] })
+      await a.heard('published', i + 1)
+    }
+    for (let i = 0; i < rounds; i++) while (b.delivered(`room:n${i}`).length < 1) await once(b.proc, 'test')
+    const [sa] = await stats([a])
+    // Most went directly (one may meet a heartbeat in flight and go through the primary).
+    expect(sa!.mesh!.sentDirect).toBeGreaterThan(rounds / 2)
+  })
+
+  it("a connection to a worker's mesh socket without the secret is refused, and nothing it sends is delivered", async () => {
+    const [a, b] = (await start(2)) as [Child, Child]
+    b.ask({ subscribe: 'room:s' })
+    await b.heard('subscribed')
+    await meshUp([a, b])
+    const dir = hub.meshDir!
+    // Only the service's user may enter the directory.
+    expect(statSync(dir).mode & 0o777).toBe(0o700)
+    const frame = (after: number, payload: string) => {
+      const body = Buffer.from(payload)
+      const head = Buffer.alloc(8)
+      head.writeUInt32BE(body.length, 0)
+      head.writeUInt32BE(after, 4)
+      return Buffer.concat([head, body])
+    }
+    const forged = JSON.stringify({ v: 1, type: 'publication', origin: 'x', pub: pub('room:s', 'forged') })
+    const attempts = [
+      Buffer.concat([frame(0, JSON.stringify({ id: 0, token: 'f'.repeat(48) })), frame(0, forged)]),
+      Buffer.concat([frame(0, '{"id":0}'), frame(0, forged)]),
+      frame(0, 'not json'),
+      Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]),
+    ]
+    for (const bytes of attempts) {
+      const sock = createConnection(join(dir, '1.sock'))
+      sock.on('error', () => {})
+      sock.end(bytes)
+      await once(sock, 'close')
+    }
+    const [sb] = await stats([b])
+    expect(sb!.mesh!.refused).toBe(attempts.length)
+    expect(b.delivered('room:s')).toEqual([])
+    // The mesh still works for the workers themselves.
+    a.ask({ turns: [[pub('room:s', 'real')]] })
+    while (b.delivered('room:s').length < 1) await once(b.proc, 'test')
+    expect(b.delivered('room:s').map((p) => p.id)).toEqual(['real'])
   })
 })

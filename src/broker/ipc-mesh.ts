@@ -1,0 +1,429 @@
+import { timingSafeEqual } from 'node:crypto'
+import { createConnection, createServer, type Server, type Socket } from 'node:net'
+import { join } from 'node:path'
+import type { Logger } from 'pino'
+import { ROOM_CHANNEL_PREFIX } from './cluster-channels.js'
+
+/** A worker as the primary describes it to the others (ipc-hub.ts): where it listens once it does, what it subscribes. */
+export interface MeshPeer {
+  readonly id: number
+  readonly path: string | null
+  readonly channels: readonly string[]
+  readonly every: boolean
+}
+
+/** What the primary answers a worker joining the mesh: its own id, where sockets live, the shared secret, every other worker. */
+export interface MeshJoined {
+  readonly id: number
+  readonly dir: string
+  readonly token: string
+  readonly peers: readonly MeshPeer[]
+}
+
+/** A change to the directory, pushed by the primary in the order it happened. */
+export type MeshChange =
+  | { readonly kind: 'peer'; readonly id: number; readonly path: string }
+  | { readonly kind: 'gone'; readonly id: number }
+  | { readonly kind: 'interest'; readonly id: number; readonly add?: readonly string[]; readonly remove?: readonly string[]; readonly every?: boolean }
+
+/** A frame on a mesh socket: 4 bytes of payload length, 4 bytes of `after`, then the payload (UTF-8). */
+const HEADER = 8
+/** Anything longer is not from a worker of ours: the connection is dropped. */
+const MAX_FRAME = 64 * 1024 * 1024
+/** How long messages held behind a gone worker's missing ones wait for its socket to end. */
+const GONE_WAIT_MS = 1000
+
+interface Outgoing {
+  readonly id: number
+  channels: Set<string>
+  every: boolean
+  socket: Socket | null
+  /** Frames of this turn, written as one at its end. */
+  queue: Buffer[]
+  /** Messages sent to this worker directly. */
+  direct: number
+  /** This worker's messages the primary relayed to it (from the primary's answers). */
+  relayed: number
+  /** Requests of ours the primary has not answered that may relay something to it. */
+  inFlight: number
+}
+
+interface Origin {
+  /** Messages of this origin delivered, by the way they came. */
+  direct: number
+  relayed: number
+  /** Held until the other way has delivered what the origin sent before them. */
+  readonly heldDirect: { readonly after: number; readonly bytes: string }[]
+  readonly heldRelayed: { readonly after: number; readonly bytes: string }[]
+  /** The primary said it is gone. */
+  gone: boolean
+  /** Gone and what was held released: what still comes is delivered at once. */
+  free: boolean
+  /** Its socket to us has ended: every direct frame it sent has been read. */
+  ended: boolean
+  timer: NodeJS.Timeout | null
+}
+
+export interface IpcMeshOptions {
+  /** Hands a cluster message to the transport, in its origin's order. */
+  readonly deliver: (bytes: string) => void
+  readonly log?: Logger
+}
+
+/**
+ * The workers of one service sending room publications to each other directly, over Unix sockets
+ * in a directory only the service's user can enter, instead of through the primary (which then
+ * wakes for nothing but subscriptions, history and control messages).
+ *
+ * The primary stays the one authority: it keeps every worker's subscriptions and tells the
+ * others (a subscribe is answered only once every worker has applied it, ipc-hub.ts), so a
+ * publication sent directly reaches exactly the workers the primary would have relayed it to.
+ * A worker falls back to the primary for a publication whenever one of its receivers cannot be
+ * reached directly yet (its socket is not up) or may still be sent something of ours by the
+ * primary (a stored publication, a heartbeat, a fallback publish in flight).
+ *
+ * One order per sender at each receiver, whichever way each message came: a direct frame carries
+ * how many of the sender's messages the primary had relayed to the receiver before it (`after`,
+ * from the primary's answers), and a relayed message carries how many the sender had sent the
+ * receiver directly before it (the primary copies it from the request). The receiver holds a
+ * message until the other way has delivered that many, so per sender nothing overtakes what was
+ * sent before it. A sender that is gone releases what is held behind it once its socket has
+ * ended (its last frames are read first).
+ */
+export class IpcMesh {
+  readonly #opts: IpcMeshOptions
+  readonly #peers = new Map<number, Outgoing>()
+  readonly #origins = new Map<number, Origin>()
+  /** Per unanswered request: the workers counted in `inFlight` for it. */
+  readonly #requests = new Map<number, Outgoing[]>()
+  readonly #accepted = new Set<Socket>()
+  /** Workers the primary said are gone: a late answer naming one does not bring it back. */
+  readonly #goneIds = new Set<number>()
+  #joined: MeshJoined | null = null
+  #server: Server | null = null
+  #closed = false
+  #flush: NodeJS.Immediate | null = null
+  readonly #dirty = new Set<Outgoing>()
+  /** Frames refused (bad secret, too long, before the hello) and the connections dropped for them. */
+  refused = 0
+  /** Publications sent directly, and those that went through the primary while the mesh was up. */
+  sentDirect = 0
+  fellBack = 0
+
+  constructor(opts: IpcMeshOptions) {
+    this.#opts = opts
+  }
+
+  /** Other workers this one has a socket to. */
+  get connected(): number {
+    let n = 0
+    for (const out of this.#peers.values()) if (out.socket !== null) n++
+    return n
+  }
+
+  /** Whether this worker has joined (publications may go directly). */
+  get joined(): boolean {
+    return this.#joined !== null && !this.#closed
+  }
+
+  /** The primary's answer to our join: the directory, then listening (resolves with our socket's path). */
+  async join(joined: MeshJoined): Promise<string> {
+    if (this.#closed) throw new Error('the mesh is closed')
+    this.#joined = joined
+    for (const p of joined.peers) {
+      if (p.id === joined.id) continue
+      const out = this.#peer(p.id)
+      out.channels = new Set(p.channels)
+      out.every = p.every
+      if (p.path !== null) this.#connect(out, p.path)
+    }
+    const path = join(joined.dir, `${joined.id}.sock`)
+    const server = (this.#server = createServer((socket) => this.#accept(socket)))
+    server.unref()
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      // exclusive: a cluster worker listens itself (a shared listen would be opened by the primary).
+      server.listen({ path, exclusive: true }, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+    server.on('error', (err) => this.#opts.log?.warn({ err }, 'mesh listener error'))
+    return path
+  }
+
+  /** A directory change from the primary. */
+  change(c: MeshChange): void {
+    if (c.kind === 'gone') return this.#gone(c.id)
+    if (this.#joined === null || c.id === this.#joined.id || this.#goneIds.has(c.id)) return
+    const out = this.#peer(c.id)
+    if (c.kind === 'peer') return this.#connect(out, c.path)
+    for (const ch of c.add ?? []) out.channels.add(ch)
+    for (const ch of c.remove ?? []) out.channels.delete(ch)
+    if (c.every !== undefined) out.every = c.every
+  }
+
+  /**
+   * Sends a room publication directly to every worker that subscribes its channel; returns how
+   * many that was, or null when it must go through the primary (not a room channel, not joined,
+   * or a receiver not reachable directly or still owed something through the primary).
+   */
+  send(channel: string, bytes: string): number | null {
+    if (!this.joined || !channel.startsWith(ROOM_CHANNEL_PREFIX)) return null
+    let n = 0
+    for (const out of this.#peers.values()) {
+      if (!(out.every || out.channels.has(channel))) continue
+      if (out.socket === null || out.inFlight > 0) {
+        this.fellBack++
+        return null
+      }
+      n++
+    }
+    for (const out of this.#peers.values()) {
+      if (!(out.every || out.channels.has(channel))) continue
+      out.queue.push(frame(out.relayed, bytes))
+      out.direct++
+      this.#dirty.add(out)
+    }
+    if (n > 0) {
+      this.sentDirect++
+      this.#flush ??= setImmediate(() => this.#write())
+    }
+    return n
+  }
+
+  /**
+   * A request that makes the primary relay (`publish`, `append`) leaves now: what it must carry
+   * (how many messages each worker was sent directly), and which workers it may reach counted
+   * until its answer.
+   */
+  requested(id: number, channel: string): Record<string, number> | undefined {
+    if (!this.joined) return undefined
+    const room = channel.startsWith(ROOM_CHANNEL_PREFIX)
+    const reached: Outgoing[] = []
+    let d: Record<string, number> | undefined
+    for (const out of this.#peers.values()) {
+      if (!room || out.every || out.channels.has(channel)) {
+        out.inFlight++
+        reached.push(out)
+      }
+      if (out.direct > 0) (d ??= {})[out.id] = out.direct
+    }
+    this.#requests.set(id, reached)
+    return d
+  }
+
+  /** The primary answered request `id`, having relayed it to the workers `to`. */
+  answered(id: number, to: readonly number[] | undefined): void {
+    const reached = this.#requests.get(id)
+    if (reached === undefined) return
+    this.#requests.delete(id)
+    for (const out of reached) out.inFlight--
+    // Counted for a worker not heard of yet too: its directory entry may come after the relay did.
+    for (const w of to ?? []) if (w !== this.#joined?.id && !this.#goneIds.has(w)) this.#peer(w).relayed++
+  }
+
+  /** A message the primary relayed from worker `from`, sent after `after` direct ones of its own to us. */
+  relayed(from: number, after: number, bytes: string): void {
+    const o = this.#origin(from)
+    // Its socket to us has ended: what it sent that way has all been read, nothing more will come.
+    if (o.free || (o.heldRelayed.length === 0 && (o.direct >= after || o.ended))) {
+      o.relayed++
+      this.#opts.deliver(bytes)
+      return this.#release(o)
+    }
+    o.heldRelayed.push({ after, bytes })
+  }
+
+  /** Stops: no more sends; sockets and the listener closed (they never keep the process alive). */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#flush !== null) clearImmediate(this.#flush)
+    this.#write()
+    for (const out of this.#peers.values()) out.socket?.end()
+    for (const s of this.#accepted) s.destroy()
+    this.#server?.close()
+    for (const o of this.#origins.values()) if (o.timer !== null) clearTimeout(o.timer)
+  }
+
+  #peer(id: number): Outgoing {
+    let out = this.#peers.get(id)
+    if (out === undefined) {
+      out = { id, channels: new Set(), every: false, socket: null, queue: [], direct: 0, relayed: 0, inFlight: 0 }
+      this.#peers.set(id, out)
+    }
+    return out
+  }
+
+  #connect(out: Outgoing, path: string): void {
+    const joined = this.#joined
+    if (out.socket !== null || joined === null || this.#closed) return
+    const socket = createConnection(path)
+    socket.unref()
+    socket.setNoDelay?.(true)
+    // The hello first: who we are and the secret; what follows is written in order behind it.
+    socket.write(frame(0, JSON.stringify({ id: joined.id, token: joined.token })))
+    socket.on('error', (err) => this.#opts.log?.debug({ err: err.message, peer: out.id }, 'mesh socket error'))
+    socket.on('close', () => {
+      // It is gone (the primary tells us) or stopping: from now on the primary relays what it subscribes.
+      if (out.socket === socket) out.socket = null
+    })
+    out.socket = socket
+  }
+
+  #write(): void {
+    this.#flush = null
+    for (const out of this.#dirty) {
+      const q = out.queue
+      out.queue = []
+      if (out.socket !== null && q.length > 0) out.socket.write(q.length === 1 ? (q[0] as Buffer) : Buffer.concat(q))
+    }
+    this.#dirty.clear()
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#closed) return void socket.destroy()
+    socket.unref()
+    this.#accepted.add(socket)
+    let from: number | null = null
+    let buf: Buffer = Buffer.alloc(0)
+    const refuse = () => {
+      this.refused++
+      socket.destroy()
+    }
+    socket.on('data', (chunk: Buffer) => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk])
+      let at = 0
+      while (buf.length - at >= HEADER) {
+        const len = buf.readUInt32BE(at)
+        if (len > MAX_FRAME) return refuse()
+        if (buf.length - at < HEADER + len) break
+        const after = buf.readUInt32BE(at + 4)
+        const payload = buf.toString('utf8', at + HEADER, at + HEADER + len)
+        at += HEADER + len
+        if (from === null) {
+          from = this.#hello(payload)
+          if (from === null) return refuse()
+          continue
+        }
+        this.#direct(this.#origin(from), after, payload)
+      }
+      buf = at === buf.length ? Buffer.alloc(0) : buf.subarray(at)
+    })
+    socket.on('error', () => {})
+    socket.on('close', () => {
+      this.#accepted.delete(socket)
+      if (from === null) return
+      const id = from
+      const o = this.#origin(id)
+      o.ended = true
+      if (o.free) this.#origins.delete(id)
+      else if (o.gone) this.#flushGone(id, o)
+      else this.#release(o)
+    })
+  }
+
+  /** The first frame of a connection: the sender's id, when it knows the secret. */
+  #hello(payload: string): number | null {
+    const joined = this.#joined
+    if (joined === null) return null
+    let hello: unknown
+    try {
+      hello = JSON.parse(payload)
+    } catch {
+      return null
+    }
+    if (typeof hello !== 'object' || hello === null) return null
+    const { id, token } = hello as Record<string, unknown>
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || typeof token !== 'string') return null
+    const a = Buffer.from(token)
+    const b = Buffer.from(joined.token)
+    return a.length === b.length && timingSafeEqual(a, b) ? id : null
+  }
+
+  #direct(o: Origin, after: number, bytes: string): void {
+    if (o.free || (o.heldDirect.length === 0 && o.relayed >= after)) {
+      o.direct++
+      this.#opts.deliver(bytes)
+      return this.#release(o)
+    }
+    o.heldDirect.push({ after, bytes })
+  }
+
+  /** Delivers what the last delivery let through, either way, in order. */
+  #release(o: Origin): void {
+    for (;;) {
+      const d = o.heldDirect[0]
+      if (d !== undefined && o.relayed >= d.after) {
+        o.heldDirect.shift()
+        o.direct++
+        this.#opts.deliver(d.bytes)
+        continue
+      }
+      const r = o.heldRelayed[0]
+      if (r !== undefined && (o.direct >= r.after || o.ended)) {
+        o.heldRelayed.shift()
+        o.relayed++
+        this.#opts.deliver(r.bytes)
+        continue
+      }
+      return
+    }
+  }
+
+  #origin(id: number): Origin {
+    let o = this.#origins.get(id)
+    if (o === undefined) {
+      o = { direct: 0, relayed: 0, heldDirect: [], heldRelayed: [], gone: false, free: false, ended: false, timer: null }
+      this.#origins.set(id, o)
+    }
+    return o
+  }
+
+  #gone(id: number): void {
+    this.#goneIds.add(id)
+    const out = this.#peers.get(id)
+    if (out !== undefined) {
+      out.socket?.destroy()
+      this.#peers.delete(id)
+      for (const reached of this.#requests.values()) {
+        const i = reached.indexOf(out)
+        if (i >= 0) reached.splice(i, 1)
+      }
+    }
+    const o = this.#origin(id)
+    o.gone = true
+    // Its last direct frames may still be unread: wait for its socket to end, not longer than GONE_WAIT_MS.
+    if (o.ended) return this.#flushGone(id, o)
+    o.timer = setTimeout(() => this.#flushGone(id, o), GONE_WAIT_MS)
+    o.timer.unref()
+  }
+
+  /**
+   * A gone origin: what it never sent will not come. What is held goes out in the order it can,
+   * skipping the wait for what was lost; anything read after this is delivered as it comes.
+   */
+  #flushGone(id: number, o: Origin): void {
+    if (o.timer !== null) clearTimeout(o.timer)
+    o.timer = null
+    o.free = true
+    this.#release(o)
+    while (o.heldDirect.length > 0 || o.heldRelayed.length > 0) {
+      const r = o.heldRelayed[0]
+      if (r !== undefined) o.direct = Math.max(o.direct, r.after)
+      else o.relayed = Math.max(o.relayed, (o.heldDirect[0] as { after: number }).after)
+      this.#release(o)
+    }
+    if (o.ended && this.#origins.get(id) === o) this.#origins.delete(id)
+  }
+}
+
+function frame(after: number, payload: string): Buffer {
+  const len = Buffer.byteLength(payload)
+  const b = Buffer.allocUnsafe(HEADER + len)
+  b.writeUInt32BE(len, 0)
+  b.writeUInt32BE(after >>> 0, 4)
+  b.write(payload, HEADER, 'utf8')
+  return b
+}
