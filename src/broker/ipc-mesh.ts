@@ -30,6 +30,8 @@ export type MeshChange =
 const HEADER = 8
 /** Anything longer is not from a worker of ours: the connection is dropped. */
 const MAX_FRAME = 64 * 1024 * 1024
+/** A hello is an id and a secret: a longer first frame is not one. */
+const MAX_HELLO = 256
 /** How long messages held behind a gone worker's missing ones wait for its socket to end. */
 const GONE_WAIT_MS = 1000
 
@@ -297,7 +299,7 @@ export class IpcMesh {
       let at = 0
       while (buf.length - at >= HEADER) {
         const len = buf.readUInt32BE(at)
-        if (len > MAX_FRAME) return refuse()
+        if (len > (from === null ? MAX_HELLO : MAX_FRAME)) return refuse()
         if (buf.length - at < HEADER + len) break
         const after = buf.readUInt32BE(at + 4)
         const payload = buf.toString('utf8', at + HEADER, at + HEADER + len)
