@@ -90,7 +90,7 @@ export class IpcLink {
   }
 
   /** The mesh's figures (tests, the bench), null without one. */
-  get mesh(): { readonly joined: boolean; readonly connected: number; readonly sentDirect: number; readonly fellBack: number; readonly refused: number } | null {
+  get mesh(): { readonly joined: boolean; readonly connected: number; readonly sentDirect: number; readonly fellBack: number; readonly refused: number; readonly held: number } | null {
     return this.#mesh
   }
 

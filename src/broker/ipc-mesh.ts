@@ -96,8 +96,11 @@ export class IpcMesh {
   readonly #opts: IpcMeshOptions
   readonly #peers = new Map<number, Outgoing>()
   readonly #origins = new Map<number, Origin>()
-  /** Per unanswered request: the workers counted in `inFlight` for it. */
-  readonly #requests = new Map<number, Outgoing[]>()
+  /**
+   * Per unanswered request: its channel and the workers counted in `inFlight` for it, those the
+   * primary may relay it to, including any we hear of (or hear subscribe it) before its answer.
+   */
+  readonly #requests = new Map<number, { readonly channel: string; readonly reached: Outgoing[] }>()
   readonly #accepted = new Set<Socket>()
   /** Workers the primary said are gone: a late answer naming one does not bring it back. */
   readonly #goneIds = new Set<number>()
@@ -123,6 +126,13 @@ export class IpcMesh {
     return n
   }
 
+  /** Messages read and held now, until what their sender sent before them has come the other way. */
+  get held(): number {
+    let n = 0
+    for (const o of this.#origins.values()) n += o.heldDirect.length + o.heldRelayed.length
+    return n
+  }
+
   /** Whether this worker has joined (publications may go directly). */
   get joined(): boolean {
     return this.#joined !== null && !this.#closed
@@ -132,11 +142,14 @@ export class IpcMesh {
   async join(joined: MeshJoined): Promise<string> {
     if (this.#closed) throw new Error('the mesh is closed')
     this.#joined = joined
+    // Counted for us by an answer that came before this one was read.
+    this.#peers.delete(joined.id)
     for (const p of joined.peers) {
       if (p.id === joined.id) continue
       const out = this.#peer(p.id)
       out.channels = new Set(p.channels)
       out.every = p.every
+      this.#reaching(out)
       if (p.path !== null) this.#connect(out, p.path)
     }
     const path = join(joined.dir, `${joined.id}.sock`)
@@ -163,6 +176,7 @@ export class IpcMesh {
     for (const ch of c.add ?? []) out.channels.add(ch)
     for (const ch of c.remove ?? []) out.channels.delete(ch)
     if (c.every !== undefined) out.every = c.every
+    this.#reaching(out)
   }
 
   /**
@@ -200,27 +214,27 @@ export class IpcMesh {
    * until its answer.
    */
   requested(id: number, channel: string): Record<string, number> | undefined {
-    if (!this.joined) return undefined
-    const room = channel.startsWith(ROOM_CHANNEL_PREFIX)
-    const reached: Outgoing[] = []
+    // Before the join is answered too: the primary may count it as from the mesh already.
+    if (this.#closed) return undefined
+    const request = { channel, reached: [] as Outgoing[] }
     let d: Record<string, number> | undefined
     for (const out of this.#peers.values()) {
-      if (!room || out.every || out.channels.has(channel)) {
+      if (reaches(out, channel)) {
         out.inFlight++
-        reached.push(out)
+        request.reached.push(out)
       }
       if (out.direct > 0) (d ??= {})[out.id] = out.direct
     }
-    this.#requests.set(id, reached)
+    this.#requests.set(id, request)
     return d
   }
 
   /** The primary answered request `id`, having relayed it to the workers `to`. */
   answered(id: number, to: readonly number[] | undefined): void {
-    const reached = this.#requests.get(id)
-    if (reached === undefined) return
+    const request = this.#requests.get(id)
+    if (request === undefined) return
     this.#requests.delete(id)
-    for (const out of reached) out.inFlight--
+    for (const out of request.reached) out.inFlight--
     // Counted for a worker not heard of yet too: its directory entry may come after the relay did.
     for (const w of to ?? []) if (w !== this.#joined?.id && !this.#goneIds.has(w)) this.#peer(w).relayed++
   }
@@ -254,8 +268,22 @@ export class IpcMesh {
     if (out === undefined) {
       out = { id, channels: new Set(), every: false, socket: null, queue: [], direct: 0, relayed: 0, inFlight: 0 }
       this.#peers.set(id, out)
+      this.#reaching(out)
     }
     return out
+  }
+
+  /**
+   * A worker we just heard of, or heard subscribe more: the requests in flight the primary may
+   * relay to it now count for it too (it subscribed before the primary served them), or a direct
+   * frame sent before their answer would overtake what they relay.
+   */
+  #reaching(out: Outgoing): void {
+    for (const { channel, reached } of this.#requests.values()) {
+      if (reached.includes(out) || !reaches(out, channel)) continue
+      out.inFlight++
+      reached.push(out)
+    }
   }
 
   #connect(out: Outgoing, path: string): void {
@@ -389,7 +417,7 @@ export class IpcMesh {
     if (out !== undefined) {
       out.socket?.destroy()
       this.#peers.delete(id)
-      for (const reached of this.#requests.values()) {
+      for (const { reached } of this.#requests.values()) {
         const i = reached.indexOf(out)
         if (i >= 0) reached.splice(i, 1)
       }
@@ -419,6 +447,11 @@ export class IpcMesh {
     }
     if (o.ended && this.#origins.get(id) === o) this.#origins.delete(id)
   }
+}
+
+/** Whether the primary may relay a message on `channel` to `out`. */
+function reaches(out: Outgoing, channel: string): boolean {
+  return !channel.startsWith(ROOM_CHANNEL_PREFIX) || out.every || out.channels.has(channel)
 }
 
 function frame(after: number, payload: string): Buffer {
