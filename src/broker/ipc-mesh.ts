@@ -122,7 +122,7 @@ export class IpcMesh {
   /** Other workers this one has a socket to. */
   get connected(): number {
     let n = 0
-    for (const out of this.#peers.values()) if (out.socket !== null) n++
+    for (const out of this.#peers.values()) if (out.socket !== null && !out.socket.connecting) n++
     return n
   }
 
@@ -189,7 +189,8 @@ export class IpcMesh {
     let n = 0
     for (const out of this.#peers.values()) {
       if (!(out.every || out.channels.has(channel))) continue
-      if (out.socket === null || out.inFlight > 0) {
+      // Not connected yet: what is written before a connect fails is lost, yet would be counted.
+      if (out.socket === null || out.socket.connecting || out.inFlight > 0) {
         this.fellBack++
         return null
       }

@@ -1,4 +1,6 @@
 import { EventEmitter, once } from 'node:events'
+import { unlinkSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { IpcHub } from '../../src/broker/ipc-hub.js'
 import { IpcLink } from '../../src/broker/ipc-link.js'
@@ -155,5 +157,33 @@ describe('the mesh keeps one order per sender whichever way its messages go (ipc
     r.channel.releaseDown()
     await read(r, 2)
     expect(r.got).toEqual([expect.stringContaining('first'), 'second'])
+  })
+
+  it('what was sent to a receiver whose connection then failed is not counted: its later messages are not held', async () => {
+    hub = new IpcHub()
+    const r = new Worker(hub)
+    await r.open()
+    await until(() => r.channel.passed('up').some((m) => m.op === 'mesh_up'))
+    await r.transport.subscribe(['room:x'])
+    // r's socket file is gone (a cleaner of the temporary directory): s's connect to it fails.
+    unlinkSync(join(hub.meshDir!, '0.sock'))
+    const s = new Worker(hub)
+    s.channel.holdDown = true
+    await s.open()
+    await until(() => s.channel.held('down').length > 0)
+    s.channel.releaseDown()
+    // s publishes as soon as it has joined, before its connect has failed.
+    for (let i = 0; i < 100 && s.link.mesh?.joined !== true; i++) await null
+    expect(s.link.mesh?.joined).toBe(true)
+    const first = s.transport.publish('room:x', 'first')
+    await first
+    await until(() => s.link.mesh!.connected === 0)
+    await s.append('room:x', 'second')
+    await s.transport.publish('room:x', 'third')
+    await read(r, 2)
+    // Nothing waits for 'first': it either came or, never having left, is not counted.
+    expect(r.link.mesh!.held).toBe(0)
+    await read(r, 3)
+    expect(r.got).toEqual(['first', expect.stringContaining('second'), 'third'])
   })
 })
