@@ -38,11 +38,11 @@ class Channel {
       return true
     }
   }
-  /** Messages held back in one direction, and those passed up so far (each unbatched). */
+  /** Messages held back in one direction, and those passed up to the primary so far (each unbatched). */
   held(way: 'up' | 'down'): Record<string, unknown>[] {
     return (way === 'up' ? this.#up : this.#down).flatMap(unbatch)
   }
-  passed(way: 'up'): Record<string, unknown>[] {
+  passed(): Record<string, unknown>[] {
     return this.#passed.flatMap(unbatch)
   }
   releaseUp(): void {
@@ -142,7 +142,7 @@ describe('the mesh keeps one order per sender whichever way its messages go (ipc
     hub = new IpcHub()
     const r = new Worker(hub)
     await r.open()
-    await until(() => r.channel.passed('up').some((m) => m.op === 'mesh_up'))
+    await until(() => r.channel.passed().some((m) => m.op === 'mesh_up'))
     await r.transport.subscribe(['room:x'])
     const s = new Worker(hub)
     // Its join and a stored publication leave in one turn: both answers come back in one.
@@ -163,7 +163,7 @@ describe('the mesh keeps one order per sender whichever way its messages go (ipc
     hub = new IpcHub()
     const r = new Worker(hub)
     await r.open()
-    await until(() => r.channel.passed('up').some((m) => m.op === 'mesh_up'))
+    await until(() => r.channel.passed().some((m) => m.op === 'mesh_up'))
     await r.transport.subscribe(['room:x'])
     // r's socket file is gone (a cleaner of the temporary directory): s's connect to it fails.
     unlinkSync(join(hub.meshDir!, '0.sock'))
