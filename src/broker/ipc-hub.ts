@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { readdir, rm, stat } from 'node:fs/promises'
+import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ROOM_CHANNEL_PREFIX } from './cluster-channels.js'
@@ -291,25 +293,50 @@ let exitHook = false
 /**
  * A new directory for the mesh's sockets, made by mkdtemp (0700: only this user can reach the
  * sockets in it) and named after this process. Those a killed primary of this user left behind
- * (its pid no longer runs) are removed first.
+ * are removed in the background (sweepMeshDirectories).
  */
 function meshDirectory(): string {
   const base = tmpdir()
-  try {
-    for (const name of readdirSync(base)) {
-      const pid = new RegExp(`^${MESH_PREFIX}(\\d+)-`).exec(name)?.[1]
-      if (pid === undefined || Number(pid) === process.pid || alive(Number(pid))) continue
-      const path = join(base, name)
-      if (statSync(path).uid === process.getuid?.()) rmSync(path, { recursive: true, force: true })
-    }
-  } catch {
-    // Only tidying: a directory we cannot read or remove stays.
-  }
   const dir = mkdtempSync(join(base, `${MESH_PREFIX}${process.pid}-`))
   if (!exitHook) process.once('exit', () => ownDirectories.forEach(removeMeshDirectory))
   exitHook = true
   ownDirectories.add(dir)
+  void sweepMeshDirectories(base).catch(() => {})
   return dir
+}
+
+/**
+ * Removes the mesh directories of this user whose primary is gone: its pid does not run here, and
+ * none of its sockets accepts a connection (another pid namespace sharing the directory may run a
+ * primary of that pid: its workers still listen). Only tidying: what it cannot read or remove stays.
+ */
+async function sweepMeshDirectories(base: string): Promise<void> {
+  const pattern = new RegExp(`^${MESH_PREFIX}(\\d+)-`)
+  for (const name of await readdir(base)) {
+    const pid = pattern.exec(name)?.[1]
+    if (pid === undefined || Number(pid) === process.pid || alive(Number(pid))) continue
+    const path = join(base, name)
+    try {
+      if ((await stat(path)).uid !== process.getuid?.()) continue
+      const sockets = (await readdir(path)).filter((f) => f.endsWith('.sock'))
+      const answers = await Promise.all(sockets.map((f) => accepts(join(path, f))))
+      if (!answers.includes(true)) await rm(path, { recursive: true, force: true })
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+}
+
+/** Whether something listens on the Unix socket at `path`. */
+function accepts(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection(path)
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
 }
 
 function removeMeshDirectory(dir: string): void {

@@ -1,7 +1,6 @@
-import type { Logger } from 'pino'
 import { z } from 'zod'
 import { IpcBatch } from './ipc-batch.js'
-import { IpcMesh, type MeshJoined } from './ipc-mesh.js'
+import { IpcMesh, type MeshJoined, type MeshTimings } from './ipc-mesh.js'
 import { type IpcAnswer, IpcAnswerSchema, type IpcAsk, ipcPayloads, type IpcRequest, MESH_INTEREST } from './ipc-messages.js'
 
 const channels = z.array(z.string().min(1))
@@ -72,9 +71,10 @@ export class IpcLink {
    * receiver cannot be reached directly, through the primary. Resolves when this worker listens
    * (or could not: it then keeps to the primary, and says why in the log).
    */
-  async joinMesh(log?: Logger): Promise<void> {
+  async joinMesh(timings: MeshTimings = {}): Promise<void> {
+    const log = timings.log
     if (this.#mesh !== null) return
-    const mesh = (this.#mesh = new IpcMesh({ deliver: (bytes) => this.#deliver(bytes), log }))
+    const mesh = (this.#mesh = new IpcMesh({ ...timings, deliver: (bytes) => this.#deliver(bytes) }))
     this.answer(MESH_INTEREST, (arg) => {
       const change = MeshInterestSchema.parse(arg)
       mesh.change({ kind: 'interest', id: change.mid, add: change.add, every: change.every })
@@ -90,7 +90,7 @@ export class IpcLink {
   }
 
   /** The mesh's figures (tests, the bench), null without one. */
-  get mesh(): { readonly joined: boolean; readonly connected: number; readonly sentDirect: number; readonly fellBack: number; readonly refused: number; readonly held: number } | null {
+  get mesh(): { readonly joined: boolean; readonly connected: number; readonly sentDirect: number; readonly fellBack: number; readonly refused: number; readonly held: number; readonly overdue: number } | null {
     return this.#mesh
   }
 

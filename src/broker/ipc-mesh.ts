@@ -34,6 +34,14 @@ const MAX_FRAME = 64 * 1024 * 1024
 const MAX_HELLO = 256
 /** How long messages held behind a gone worker's missing ones wait for its socket to end. */
 const GONE_WAIT_MS = 1000
+/**
+ * The longest a message is held for what its sender sent before it the other way. Past it, what
+ * did not come is taken as lost and the rest goes out (counted in `overdue`, logged): no bookkeeping
+ * slip, and no worker of ours gone wrong, can hold messages for good.
+ */
+const HOLD_MAX_MS = 2000
+/** A connection that has not said who it is within this long is not one of ours: dropped. */
+const HELLO_TIMEOUT_MS = 10_000
 
 interface Outgoing {
   readonly id: number
@@ -59,6 +67,8 @@ interface Origin {
   readonly heldRelayed: { readonly after: number; readonly bytes: string }[]
   /** The primary said it is gone. */
   gone: boolean
+  /** Set while something is held: HOLD_MAX_MS. */
+  holdTimer: NodeJS.Timeout | null
   /** Gone and what was held released: what still comes is delivered at once. */
   free: boolean
   /** Its socket to us has ended: every direct frame it sent has been read. */
@@ -66,10 +76,18 @@ interface Origin {
   timer: NodeJS.Timeout | null
 }
 
-export interface IpcMeshOptions {
+/** How the mesh waits (tests shorten them). */
+export interface MeshTimings {
+  readonly log?: Logger
+  /** @default HOLD_MAX_MS */
+  readonly holdMaxMs?: number
+  /** @default HELLO_TIMEOUT_MS */
+  readonly helloTimeoutMs?: number
+}
+
+export interface IpcMeshOptions extends MeshTimings {
   /** Hands a cluster message to the transport, in its origin's order. */
   readonly deliver: (bytes: string) => void
-  readonly log?: Logger
 }
 
 /**
@@ -111,6 +129,8 @@ export class IpcMesh {
   readonly #dirty = new Set<Outgoing>()
   /** Frames refused (bad secret, too long, before the hello) and the connections dropped for them. */
   refused = 0
+  /** Messages released after HOLD_MAX_MS without what they waited for. */
+  overdue = 0
   /** Publications sent directly, and those that went through the primary while the mesh was up. */
   sentDirect = 0
   fellBack = 0
@@ -250,6 +270,7 @@ export class IpcMesh {
       return this.#release(o)
     }
     o.heldRelayed.push({ after, bytes })
+    this.#holdLimit(o)
   }
 
   /** Stops: no more sends; sockets and the listener closed (they never keep the process alive). */
@@ -261,7 +282,10 @@ export class IpcMesh {
     for (const out of this.#peers.values()) out.socket?.end()
     for (const s of this.#accepted) s.destroy()
     this.#server?.close()
-    for (const o of this.#origins.values()) if (o.timer !== null) clearTimeout(o.timer)
+    for (const o of this.#origins.values()) {
+      if (o.timer !== null) clearTimeout(o.timer)
+      if (o.holdTimer !== null) clearTimeout(o.holdTimer)
+    }
   }
 
   #peer(id: number): Outgoing {
@@ -320,9 +344,12 @@ export class IpcMesh {
     let from: number | null = null
     let buf: Buffer = Buffer.alloc(0)
     const refuse = () => {
+      clearTimeout(hello)
       this.refused++
       socket.destroy()
     }
+    const hello = setTimeout(refuse, this.#opts.helloTimeoutMs ?? HELLO_TIMEOUT_MS)
+    hello.unref()
     socket.on('data', (chunk: Buffer) => {
       buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk])
       let at = 0
@@ -336,6 +363,7 @@ export class IpcMesh {
         if (from === null) {
           from = this.#hello(payload)
           if (from === null) return refuse()
+          clearTimeout(hello)
           continue
         }
         this.#direct(this.#origin(from), after, payload)
@@ -344,6 +372,7 @@ export class IpcMesh {
     })
     socket.on('error', () => {})
     socket.on('close', () => {
+      clearTimeout(hello)
       this.#accepted.delete(socket)
       if (from === null) return
       const id = from
@@ -380,6 +409,7 @@ export class IpcMesh {
       return this.#release(o)
     }
     o.heldDirect.push({ after, bytes })
+    this.#holdLimit(o)
   }
 
   /** Delivers what the last delivery let through, either way, in order. */
@@ -399,14 +429,41 @@ export class IpcMesh {
         this.#opts.deliver(r.bytes)
         continue
       }
+      if (d === undefined && r === undefined && o.holdTimer !== null) {
+        clearTimeout(o.holdTimer)
+        o.holdTimer = null
+      }
       return
+    }
+  }
+
+  #holdLimit(o: Origin): void {
+    if (o.holdTimer !== null) return
+    o.holdTimer = setTimeout(() => {
+      o.holdTimer = null
+      const held = o.heldDirect.length + o.heldRelayed.length
+      this.overdue += held
+      this.#opts.log?.warn({ held, direct: o.direct, relayed: o.relayed }, 'mesh: messages held too long for what their sender sent before them; released')
+      this.#force(o)
+    }, this.#opts.holdMaxMs ?? HOLD_MAX_MS)
+    o.holdTimer.unref()
+  }
+
+  /** Delivers everything held in the order it can, taking what it waits for as lost. */
+  #force(o: Origin): void {
+    this.#release(o)
+    while (o.heldDirect.length > 0 || o.heldRelayed.length > 0) {
+      const r = o.heldRelayed[0]
+      if (r !== undefined) o.direct = Math.max(o.direct, r.after)
+      else o.relayed = Math.max(o.relayed, (o.heldDirect[0] as { after: number }).after)
+      this.#release(o)
     }
   }
 
   #origin(id: number): Origin {
     let o = this.#origins.get(id)
     if (o === undefined) {
-      o = { direct: 0, relayed: 0, heldDirect: [], heldRelayed: [], gone: false, free: false, ended: false, timer: null }
+      o = { direct: 0, relayed: 0, heldDirect: [], heldRelayed: [], gone: false, holdTimer: null, free: false, ended: false, timer: null }
       this.#origins.set(id, o)
     }
     return o
@@ -439,13 +496,7 @@ export class IpcMesh {
     if (o.timer !== null) clearTimeout(o.timer)
     o.timer = null
     o.free = true
-    this.#release(o)
-    while (o.heldDirect.length > 0 || o.heldRelayed.length > 0) {
-      const r = o.heldRelayed[0]
-      if (r !== undefined) o.direct = Math.max(o.direct, r.after)
-      else o.relayed = Math.max(o.relayed, (o.heldDirect[0] as { after: number }).after)
-      this.#release(o)
-    }
+    this.#force(o)
     if (o.ended && this.#origins.get(id) === o) this.#origins.delete(id)
   }
 }

@@ -1,5 +1,5 @@
-import type { Logger } from 'pino'
 import type { IpcLink } from './ipc-link.js'
+import type { MeshTimings } from './ipc-mesh.js'
 import type { Transport, TransportEvents } from './transport.js'
 
 /**
@@ -21,10 +21,10 @@ export class IpcTransport implements Transport {
   #open = false
   #lastError: string | null = null
 
-  readonly #mesh: { readonly log?: Logger } | null
+  readonly #mesh: MeshTimings | null
 
   /** `mesh`: send room publications to the other workers directly (ipc-mesh.ts); null: everything through the primary. */
-  constructor(link: IpcLink, mesh: { readonly log?: Logger } | null = null) {
+  constructor(link: IpcLink, mesh: MeshTimings | null = null) {
     this.#link = link
     this.#mesh = mesh
   }
@@ -48,7 +48,7 @@ export class IpcTransport implements Transport {
     })
     if (!this.#link.connected) return false
     // In the background: until it has joined, publications go through the primary.
-    if (this.#mesh !== null) void this.#link.joinMesh(this.#mesh.log)
+    if (this.#mesh !== null) void this.#link.joinMesh(this.#mesh)
     this.#open = true
     events.sendReady()
     events.receiveReady()

@@ -1,5 +1,8 @@
 import { EventEmitter, once } from 'node:events'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { IpcHub } from '../../src/broker/ipc-hub.js'
 import { IPC_KEY } from '../../src/broker/ipc-messages.js'
@@ -123,5 +126,29 @@ describe('the primary keeps the workers’ mesh directory (ipc-hub.ts)', () => {
     expect(existsSync(dir)).toBe(true)
     hub.close()
     expect(existsSync(dir)).toBe(false)
+  })
+
+  it("removes the mesh directories a killed primary left, not one whose workers still listen", async () => {
+    // Pids above any pid_max: no such process runs here.
+    const dead = join(tmpdir(), `roomcast-mesh-99999998-${process.pid}`)
+    const listening = join(tmpdir(), `roomcast-mesh-99999999-${process.pid}`)
+    for (const d of [dead, listening]) mkdirSync(d, { recursive: true, mode: 0o700 })
+    writeFileSync(join(dead, '0.sock'), '')
+    // Another pid namespace's primary of that pid, alive: its worker's socket accepts.
+    const server = createServer().listen(join(listening, '0.sock'))
+    await once(server, 'listening')
+    try {
+      const [a] = workers(1) as [Worker]
+      await a.answer(a.request({ op: 'mesh_join' }))
+      for (;;) {
+        if (!existsSync(dead)) break
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      expect(existsSync(listening)).toBe(true)
+    } finally {
+      server.close()
+      rmSync(listening, { recursive: true, force: true })
+      rmSync(dead, { recursive: true, force: true })
+    }
   })
 })

@@ -1,10 +1,12 @@
 import { EventEmitter, once } from 'node:events'
 import { unlinkSync } from 'node:fs'
+import { createConnection } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { IpcHub } from '../../src/broker/ipc-hub.js'
 import { IpcLink } from '../../src/broker/ipc-link.js'
 import { IPC_KEY } from '../../src/broker/ipc-messages.js'
+import type { MeshTimings } from '../../src/broker/ipc-mesh.js'
 import { IpcTransport } from '../../src/broker/ipc-transport.js'
 
 /**
@@ -63,10 +65,16 @@ class Channel {
 class Worker {
   readonly channel = new Channel()
   readonly link = new IpcLink(this.channel.port)
-  readonly transport = new IpcTransport(this.link, {})
+  readonly transport: IpcTransport
   readonly got: string[] = []
   readonly events = new EventEmitter()
-  constructor(hub: IpcHub) {
+  /** The secret the primary handed this worker when it joined. */
+  token: string | null = null
+  constructor(hub: IpcHub, timings: MeshTimings = {}) {
+    this.transport = new IpcTransport(this.link, timings)
+    this.channel.port.on('message', (m: unknown) => {
+      for (const a of unbatch(m)) if (a.op === 'done' && typeof (a.value as { token?: unknown } | null)?.token === 'string') this.token = (a.value as { token: string }).token
+    })
     hub.attach(this.channel.peer)
   }
   async open(): Promise<void> {
@@ -185,5 +193,45 @@ describe('the mesh keeps one order per sender whichever way its messages go (ipc
     expect(r.link.mesh!.held).toBe(0)
     await read(r, 3)
     expect(r.got).toEqual(['first', expect.stringContaining('second'), 'third'])
+  })
+
+  /** A mesh frame: length, `after`, payload. */
+  function frame(after: number, payload: string): Buffer {
+    const body = Buffer.from(payload)
+    const head = Buffer.alloc(8)
+    head.writeUInt32BE(body.length, 0)
+    head.writeUInt32BE(after, 4)
+    return Buffer.concat([head, body])
+  }
+
+  it('a message held for what its sender never sends the other way goes out after the hold bound, counted as overdue', async () => {
+    hub = new IpcHub()
+    const r = new Worker(hub, { holdMaxMs: 300 })
+    await r.open()
+    await until(() => r.channel.passed().some((m) => m.op === 'mesh_up') && r.token !== null)
+    // A peer that knows the secret (a worker gone wrong) says 5 messages came through the primary before this one: none did.
+    const sock = createConnection(join(hub.meshDir!, '0.sock'))
+    sock.write(Buffer.concat([frame(0, JSON.stringify({ id: 999, token: r.token })), frame(5, 'late')]))
+    await read(r, 1)
+    expect(r.got).toEqual([])
+    expect(r.link.mesh!.held).toBe(1)
+    await until(() => r.got.length === 1)
+    expect(r.got).toEqual(['late'])
+    expect(r.link.mesh!.held).toBe(0)
+    expect(r.link.mesh!.overdue).toBe(1)
+    sock.destroy()
+  })
+
+  it('a connection that never says who it is is dropped after the hello bound', async () => {
+    hub = new IpcHub()
+    const r = new Worker(hub, { helloTimeoutMs: 200 })
+    await r.open()
+    await until(() => r.channel.passed().some((m) => m.op === 'mesh_up'))
+    // Half a hello: a header and nothing more.
+    const sock = createConnection(join(hub.meshDir!, '0.sock'))
+    sock.on('error', () => {})
+    sock.write(Buffer.from([0, 0, 0, 40, 0, 0, 0, 0]))
+    await once(sock, 'close')
+    expect(r.link.mesh!.refused).toBe(1)
   })
 })
