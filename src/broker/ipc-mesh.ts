@@ -123,6 +123,8 @@ export class IpcMesh {
   /** Workers the primary said are gone: a late answer naming one does not bring it back. */
   readonly #goneIds = new Set<number>()
   #joined: MeshJoined | null = null
+  /** Directory changes read before the join's answer was taken in (ipc-link.ts reads a batch before its promises run). */
+  readonly #early: MeshChange[] = []
   #server: Server | null = null
   #closed = false
   #flush: NodeJS.Immediate | null = null
@@ -172,6 +174,8 @@ export class IpcMesh {
       this.#reaching(out)
       if (p.path !== null) this.#connect(out, p.path)
     }
+    // Changes the primary made after it answered the join, read before the answer was taken in.
+    for (const c of this.#early.splice(0)) this.change(c)
     const path = join(joined.dir, `${joined.id}.sock`)
     const server = (this.#server = createServer((socket) => this.#accept(socket)))
     server.unref()
@@ -189,8 +193,10 @@ export class IpcMesh {
 
   /** A directory change from the primary. */
   change(c: MeshChange): void {
+    // Read before the join's answer was taken in (they came in one batch): after the directory it gives.
+    if (this.#joined === null) return void this.#early.push(c)
     if (c.kind === 'gone') return this.#gone(c.id)
-    if (this.#joined === null || c.id === this.#joined.id || this.#goneIds.has(c.id)) return
+    if (c.id === this.#joined.id || this.#goneIds.has(c.id)) return
     const out = this.#peer(c.id)
     if (c.kind === 'peer') return this.#connect(out, c.path)
     for (const ch of c.add ?? []) out.channels.add(ch)

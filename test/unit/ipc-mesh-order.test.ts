@@ -234,4 +234,25 @@ describe('the mesh keeps one order per sender whichever way its messages go (ipc
     await once(sock, 'close')
     expect(r.link.mesh!.refused).toBe(1)
   })
+
+  it('a directory change read in the same batch as the join answer is applied: the joining worker sends to the new subscriber', async () => {
+    hub = new IpcHub()
+    const r = new Worker(hub)
+    await r.open()
+    await until(() => r.link.mesh?.joined === true)
+    const s = new Worker(hub)
+    // s's join is answered, and r's subscribe asked of s, before s reads either.
+    s.channel.holdDown = true
+    await s.open()
+    await until(() => s.channel.held('down').some((m) => m.op === 'done'))
+    const subscribed = r.transport.subscribe(['room:x'])
+    await until(() => s.channel.held('down').some((m) => m.op === 'ask'))
+    s.channel.releaseDown()
+    await subscribed
+    await until(() => s.link.mesh?.joined === true && s.link.mesh.connected === 1)
+    // r subscribes room:x: s sends it there (directly or not), and r gets it.
+    expect(await s.transport.publish('room:x', 'after-join')).toBe(1)
+    await r.received(1)
+    expect(r.got).toEqual(['after-join'])
+  })
 })
