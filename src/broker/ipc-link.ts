@@ -99,6 +99,11 @@ export class IpcLink {
     return this.#mesh?.send(channel, bytes) ?? null
   }
 
+  /** Resolves once the direct publications sent so far are written to their sockets (ipc-mesh.ts `written`). */
+  directWritten(): Promise<void> {
+    return this.#mesh?.written() ?? Promise.resolve()
+  }
+
   /** Stops sending and receiving directly (the transport closes). */
   closeMesh(): void {
     this.#mesh?.close()

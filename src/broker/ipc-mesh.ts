@@ -129,6 +129,8 @@ export class IpcMesh {
   #closed = false
   #flush: NodeJS.Immediate | null = null
   readonly #dirty = new Set<Outgoing>()
+  /** What this turn sent is written to the sockets at its end: `written` resolves then. */
+  #turn: { readonly promise: Promise<void>; readonly resolve: () => void } | null = null
   /** Frames refused (bad secret, too long, before the hello) and the connections dropped for them. */
   refused = 0
   /** Messages released after HOLD_MAX_MS without what they waited for. */
@@ -231,8 +233,24 @@ export class IpcMesh {
     if (n > 0) {
       this.sentDirect++
       this.#flush ??= setImmediate(() => this.#write())
+      if (this.#turn === null) {
+        let resolve = () => {}
+        const promise = new Promise<void>((r) => (resolve = r))
+        this.#turn = { promise, resolve }
+      }
     }
     return n
+  }
+
+  /**
+   * Resolves once what `send` sent so far has been written to its sockets (at the turn's end):
+   * before, it is in this process only, and a worker killed then would lose it although it was
+   * answered as published. A socket's write goes to the operating system at once unless the
+   * socket is backed up (its receiver hung): not waited for, as the primary does not wait for a
+   * worker either.
+   */
+  written(): Promise<void> {
+    return this.#turn?.promise ?? Promise.resolve()
   }
 
   /**
@@ -341,6 +359,8 @@ export class IpcMesh {
       if (out.socket !== null && q.length > 0) out.socket.write(q.length === 1 ? (q[0] as Buffer) : Buffer.concat(q))
     }
     this.#dirty.clear()
+    this.#turn?.resolve()
+    this.#turn = null
   }
 
   #accept(socket: Socket): void {

@@ -58,7 +58,11 @@ export class IpcTransport implements Transport {
   async publish(channel: string, bytes: string): Promise<number> {
     // A room publication goes straight to the workers that subscribe it when they can be reached (ipc-mesh.ts).
     const direct = this.ready ? this.#link.sendDirect(channel, bytes) : null
-    if (direct !== null) return direct + (this.#everyRoom || this.#channels.has(channel) ? 1 : 0)
+    if (direct !== null) {
+      // Answered once it has left this worker, as one through the primary is once the primary has it.
+      if (direct > 0) await this.#link.directWritten()
+      return direct + (this.#everyRoom || this.#channels.has(channel) ? 1 : 0)
+    }
     return Number(await this.#link.ask({ op: 'publish', channel, bytes }))
   }
 

@@ -243,6 +243,19 @@ describe('ipc transport: workers meeting through their primary (two child proces
     expect(sa!.mesh!.sentDirect).toBeGreaterThan(rounds / 2)
   })
 
+  it('a publication sent directly has left its worker once it is answered: a worker killed right after, its receivers get it all the same', async () => {
+    const [a, b] = (await start(2)) as [Child, Child]
+    b.ask({ subscribe: 'room:crash' })
+    await b.heard('subscribed')
+    await meshUp([a, b])
+    const pubs = Array.from({ length: 5 }, (_, i) => pub('room:crash', `c${i}`))
+    const died = once(a.proc, 'exit')
+    a.ask({ publish: pubs, die: true })
+    await died
+    while (b.delivered('room:crash').length < pubs.length) await once(b.proc, 'test')
+    expect(b.delivered('room:crash').map((p) => p.id)).toEqual(pubs.map((p) => p.id))
+  })
+
   it("a connection to a worker's mesh socket without the secret is refused, and nothing it sends is delivered", async () => {
     const [a, b] = (await start(2)) as [Child, Child]
     b.ask({ subscribe: 'room:s' })
