@@ -9,8 +9,8 @@
 // worker must have reached the others). MODE=churn: subscribers unsubscribe and subscribe again
 // while the publishers publish (no hole in what one gets of a publisher while subscribed).
 // Prints one line per run; exits 1 at the first run that fails. Pinned to one core
-// (`taskset -c 1`) it found the join's lost directory changes (26b53a8) in 1 run of 4 before
-// that fix.
+// (`taskset -c 1`) it found the join's lost directory changes (26b53a8) before
+// that fix (its 4th run).
 //   [MODE=start|kill|churn] node bench/mesh-stress.mjs ROOT WORKERS RUNS [PUBS_PER_PUBLISHER]
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
