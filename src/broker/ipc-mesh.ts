@@ -146,7 +146,7 @@ export class IpcMesh {
   /** Other workers this one has a socket to. */
   get connected(): number {
     let n = 0
-    for (const out of this.#peers.values()) if (out.socket !== null && !out.socket.connecting) n++
+    for (const out of this.#peers.values()) if (out.socket !== null && !out.socket.connecting && !out.socket.destroyed) n++
     return n
   }
 
@@ -218,7 +218,7 @@ export class IpcMesh {
     for (const out of this.#peers.values()) {
       if (!(out.every || out.channels.has(channel))) continue
       // Not connected yet: what is written before a connect fails is lost, yet would be counted.
-      if (out.socket === null || out.socket.connecting || out.inFlight > 0) {
+      if (out.socket === null || out.socket.connecting || out.socket.destroyed || out.inFlight > 0) {
         this.fellBack++
         return null
       }
