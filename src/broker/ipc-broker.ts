@@ -21,6 +21,8 @@ export interface IpcBrokerOptions extends ClusterTimings {
 export class IpcBroker extends ClusterBroker {
   constructor(opts: IpcBrokerOptions) {
     const pending = new IpcPending(opts.link, opts.expiryMs ?? 6000, opts.logger)
-    super({ ...opts, transport: new IpcTransport(opts.link, opts.mesh === false ? null : { log: opts.logger }), history: new IpcHistory(opts.link), pending })
+    const transport = new IpcTransport(opts.link, opts.mesh === false ? null : { log: opts.logger })
+    pending.publishVia((channel, bytes) => transport.publish(channel, bytes))
+    super({ ...opts, transport, history: new IpcHistory(opts.link), pending })
   }
 }

@@ -28,6 +28,8 @@ export class IpcPending implements PendingStore {
   /** Frame texts of this turn's writes, once per event: the ops refer to them by id. */
   #frames: Record<string, string> = {}
   #flushing: NodeJS.Immediate | null = null
+  /** How a publication goes out once its record is written (the worker's transport; IpcBroker sets it). */
+  #publish: ((channel: string, bytes: string) => Promise<number>) | null = null
   /** Messages to the primary not answered yet: close() waits for them. */
   readonly #outstanding = new OutstandingWrites()
   /** Writes that could not reach the primary. */
@@ -54,6 +56,35 @@ export class IpcPending implements PendingStore {
   remove(identity: string, id: string): void {
     if (this.#self === '') return
     this.#queue([identity, id])
+  }
+
+  /** Publications recorded with publishRecorded go out through `publish` (the transport's). */
+  publishVia(publish: (channel: string, bytes: string) => Promise<number>): void {
+    this.#publish = publish
+  }
+
+  /**
+   * A tracked event to a private channel: recorded in the primary for its owner, answered, and
+   * only then published. The worker that delivers it records it too, but a turn later, after the
+   * frame went out: a worker killed in between would lose the record of an event its client got
+   * and did not ack (the publication, sent directly to that worker since the mesh, can reach it
+   * before anything through the primary does). This turn's earlier operations go first. A record
+   * that cannot be written is counted lost; the publication goes on.
+   */
+  async publishRecorded(identity: string, entry: StoredEntry, channel: string, bytes: string): Promise<number> {
+    const publish = this.#publish
+    if (publish === null) throw new Error('no transport to publish with')
+    if (this.#self !== '') {
+      this.#flush()
+      const { keepMs, maxPerIdentity } = this.#timing
+      const ops: WriteOp[] = [[identity, entry.id, entry.event, entry.attempts, entry.order]]
+      const arg: PendingOp = { op: 'write', self: this.#self, keepMs, max: maxPerIdentity, frames: { [entry.id]: entry.text }, ops, publisher: true }
+      await this.#link.ask({ op: 'call', name: PENDING_CALL, arg }).catch((err: unknown) => {
+        this.lostWrites++
+        this.#log?.debug({ err: (err as Error).message }, 'pending delivery not recorded in the primary')
+      })
+    }
+    return publish(channel, bytes)
   }
 
   async adopt(identity: string): Promise<Adoption> {
@@ -135,6 +166,10 @@ const PendingOpSchema = z.discriminatedUnion('op', [
     max: z.number().int().positive().max(1_000_000),
     frames: z.record(name, z.string()),
     ops: z.array(WriteOpSchema),
+    // Written by a publisher for a private channel's owner before its publication goes out: the
+    // record's owner stays whoever owns it (nobody for a new one), as the worker the recipient is
+    // connected to takes it when it tracks the delivery.
+    publisher: z.boolean().optional(),
   }),
   z.object({ op: z.literal('adopt'), self, identity: name }),
   z.object({ op: z.literal('release'), self, identity: name }),
@@ -223,8 +258,9 @@ export class PrimaryPending {
       }
       const text = op.frames[id]
       if (text === undefined) continue
-      if (rec === undefined) this.#records.set(identity, (rec = { owner: op.self, expires: now + op.keepMs, entries: new Map() }))
-      if (rec.owner === '') rec.owner = op.self
+      const owner = op.publisher === true ? '' : op.self
+      if (rec === undefined) this.#records.set(identity, (rec = { owner, expires: now + op.keepMs, entries: new Map() }))
+      if (rec.owner === '') rec.owner = owner
       if (!rec.entries.has(id) && rec.entries.size >= op.max) continue
       rec.entries.set(id, { id, event: w[2], text, attempts: w[3], order: w[4] })
       touched.add(rec)

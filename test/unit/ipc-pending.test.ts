@@ -41,4 +41,20 @@ describe('the primary’s record of pending tracked deliveries (workers without 
       expect(() => store.apply(bad, a)).toThrow()
     }
   })
+
+  it('a publisher’s record for a private channel’s owner takes no ownership: the worker its recipient reconnects to adopts it at once', () => {
+    const now = 1000
+    const store = new PrimaryPending(() => now)
+    const a = peer()
+    const b = peer()
+    const c = peer()
+    store.apply({ op: 'renew', self: 'A', leaseMs: 6000 }, a)
+    // A publishes for erin (connected nowhere yet): recorded, owned by nobody.
+    store.apply({ ...write('A', [['erin', 'p1', 'task.created', 1, 1]], { p1: '{"p":1}' }), publisher: true }, a)
+    expect(store.apply({ op: 'adopt', self: 'B', identity: 'erin' }, b)).toMatchObject({ entries: [{ id: 'p1' }] })
+    // B owns it now; another publisher's record leaves B the owner.
+    store.apply({ op: 'renew', self: 'B', leaseMs: 6000 }, b)
+    store.apply({ ...write('A', [['erin', 'p2', 'task.created', 1, 2]], { p2: '{"p":2}' }), publisher: true }, a)
+    expect(store.apply({ op: 'adopt', self: 'C', identity: 'erin' }, c)).toEqual({ wait: 6000 })
+  })
 })
