@@ -8,7 +8,7 @@
 // main thread per publication, and every helper thread (GC, compiler, libuv) per delivery.
 // Needs `perf` (linux-tools) allowed to count the service's processes. Run the generator on the
 // other core, under the bench lock:
-//   flock /work/bench.lock taskset -c 1 node bench/process-split.mjs ROOT WORKERS N RATE [SECS]
+//   taskset -c 1 node bench/process-split.mjs ROOT WORKERS N RATE [SECS]
 // e.g. node bench/process-split.mjs . 2 1000 20 8. RECORD=FILE: `perf record -g` into FILE instead of
 // counting; SRV_NODE_OPTIONS: node options for the service (--perf-basic-prof names JS frames).
 import { spawn } from 'node:child_process'

@@ -3,7 +3,7 @@
 // --coalesce) as ONE process with N subscribers against P independent processes with N/P each,
 // every process on core 0, at the same fixed RATE of publications (each sent to every process):
 // what more processes on one core cost with no IPC at all. perf stat's task-clock over SECS.
-//   flock /work/bench.lock taskset -c 1 node bench/ws-processes.mjs P N RATE [SECS]
+//   taskset -c 1 node bench/ws-processes.mjs P N RATE [SECS]
 // e.g. node bench/ws-processes.mjs 2 1000 20 8
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
