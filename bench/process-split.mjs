@@ -7,7 +7,7 @@
 // publication, and the split: the workers' (or the one process's) main threads, the primary's
 // main thread per publication, and every helper thread (GC, compiler, libuv) per delivery.
 // Needs `perf` (linux-tools) allowed to count the service's processes. Run the generator on the
-// other core, under the bench lock:
+// other core:
 //   taskset -c 1 node bench/process-split.mjs ROOT WORKERS N RATE [SECS]
 // e.g. node bench/process-split.mjs . 2 1000 20 8. RECORD=FILE: `perf record -g` into FILE instead of
 // counting; SRV_NODE_OPTIONS: node options for the service (--perf-basic-prof names JS frames).
