@@ -271,17 +271,18 @@ export class IpcHub {
    * wait is bounded.
    */
   #interest(m: Member, change: { readonly add?: readonly string[]; readonly every?: boolean }): true | Promise<true> {
-    const waits: Promise<unknown>[] = []
-    for (const [peer, o] of this.#members) {
-      if (o === m || !o.joined || peer.isConnected?.() === false) continue
-      waits.push(this.ask(peer, MESH_INTEREST, { mid: m.id, ...change }, INTEREST_TIMEOUT_MS).catch(() => undefined))
-    }
+    const waits = [...this.#meshOthers(m)].map(([peer]) => this.ask(peer, MESH_INTEREST, { mid: m.id, ...change }, INTEREST_TIMEOUT_MS).catch(() => undefined))
     return waits.length === 0 ? true : Promise.all(waits).then(() => true)
   }
 
   /** Tells every other worker in the mesh `msg` (after what they were sent before). */
   #tellMesh(m: Member, msg: IpcAnswer): void {
-    for (const [peer, o] of this.#members) if (o !== m && o.joined && peer.isConnected?.() !== false) o.batch.push(msg)
+    for (const [, o] of this.#meshOthers(m)) o.batch.push(msg)
+  }
+
+  /** The workers in the mesh other than `m` that can be sent something now. */
+  *#meshOthers(m: Member): Iterable<[IpcPeer, Member]> {
+    for (const [peer, o] of this.#members) if (o !== m && o.joined && peer.isConnected?.() !== false) yield [peer, o]
   }
 }
 

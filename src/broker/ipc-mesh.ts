@@ -216,7 +216,7 @@ export class IpcMesh {
     if (!this.joined || !channel.startsWith(ROOM_CHANNEL_PREFIX)) return null
     let n = 0
     for (const out of this.#peers.values()) {
-      if (!(out.every || out.channels.has(channel))) continue
+      if (!reaches(out, channel)) continue
       // Not connected yet: what is written before a connect fails is lost, yet would be counted.
       if (out.socket === null || out.socket.connecting || out.socket.destroyed || out.inFlight > 0) {
         this.fellBack++
@@ -224,20 +224,21 @@ export class IpcMesh {
       }
       n++
     }
+    if (n === 0) return 0
+    // Encoded once; each receiver gets its own header in front of the same bytes.
+    const body = Buffer.from(bytes)
     for (const out of this.#peers.values()) {
-      if (!(out.every || out.channels.has(channel))) continue
-      out.queue.push(frame(out.relayed, bytes))
+      if (!reaches(out, channel)) continue
+      out.queue.push(frameHeader(out.relayed, body.length), body)
       out.direct++
       this.#dirty.add(out)
     }
-    if (n > 0) {
-      this.sentDirect++
-      this.#flush ??= setImmediate(() => this.#write())
-      if (this.#turn === null) {
-        let resolve = () => {}
-        const promise = new Promise<void>((r) => (resolve = r))
-        this.#turn = { promise, resolve }
-      }
+    this.sentDirect++
+    this.#flush ??= setImmediate(() => this.#write())
+    if (this.#turn === null) {
+      let resolve = () => {}
+      const promise = new Promise<void>((r) => (resolve = r))
+      this.#turn = { promise, resolve }
     }
     return n
   }
@@ -342,7 +343,7 @@ export class IpcMesh {
     socket.unref()
     socket.setNoDelay?.(true)
     // The hello first: who we are and the secret; what follows is written in order behind it.
-    socket.write(frame(0, JSON.stringify({ id: joined.id, token: joined.token })))
+    socket.write(meshFrame(0, JSON.stringify({ id: joined.id, token: joined.token })))
     socket.on('error', (err) => this.#opts.log?.debug({ err: err.message, peer: out.id }, 'mesh socket error'))
     socket.on('close', () => {
       // It is gone (the primary tells us) or stopping: from now on the primary relays what it subscribes.
@@ -356,7 +357,7 @@ export class IpcMesh {
     for (const out of this.#dirty) {
       const q = out.queue
       out.queue = []
-      if (out.socket !== null && q.length > 0) out.socket.write(q.length === 1 ? (q[0] as Buffer) : Buffer.concat(q))
+      if (out.socket !== null && q.length > 0) out.socket.write(Buffer.concat(q))
     }
     this.#dirty.clear()
     this.#turn?.resolve()
@@ -532,11 +533,15 @@ function reaches(out: Outgoing, channel: string): boolean {
   return !channel.startsWith(ROOM_CHANNEL_PREFIX) || out.every || out.channels.has(channel)
 }
 
-function frame(after: number, payload: string): Buffer {
-  const len = Buffer.byteLength(payload)
-  const b = Buffer.allocUnsafe(HEADER + len)
-  b.writeUInt32BE(len, 0)
+function frameHeader(after: number, length: number): Buffer {
+  const b = Buffer.allocUnsafe(HEADER)
+  b.writeUInt32BE(length, 0)
   b.writeUInt32BE(after >>> 0, 4)
-  b.write(payload, HEADER, 'utf8')
   return b
+}
+
+/** One frame as it goes on a mesh socket: its length, `after`, then `payload` in UTF-8 (the tests forge with it too). */
+export function meshFrame(after: number, payload: string): Buffer {
+  const body = Buffer.from(payload)
+  return Buffer.concat([frameHeader(after, body.length), body])
 }

@@ -5,6 +5,7 @@ import { createConnection } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { IpcHub } from '../../src/broker/ipc-hub.js'
+import { meshFrame } from '../../src/broker/ipc-mesh.js'
 import { ROOT } from '../helpers/supervisor.js'
 
 const WORKER = join(ROOT, 'test/fixtures/ipc-worker.mjs')
@@ -266,13 +267,7 @@ describe('ipc transport: workers meeting through their primary (two child proces
     const dir = hub.meshDir!
     // Only the service's user may enter the directory.
     expect(statSync(dir).mode & 0o777).toBe(0o700)
-    const frame = (after: number, payload: string) => {
-      const body = Buffer.from(payload)
-      const head = Buffer.alloc(8)
-      head.writeUInt32BE(body.length, 0)
-      head.writeUInt32BE(after, 4)
-      return Buffer.concat([head, body])
-    }
+    const frame = meshFrame
     const forged = JSON.stringify({ v: 1, type: 'publication', origin: 'x', pub: pub('room:s', 'forged') })
     const attempts = [
       Buffer.concat([frame(0, JSON.stringify({ id: 0, token: 'f'.repeat(48) })), frame(0, forged)]),

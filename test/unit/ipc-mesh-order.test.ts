@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { IpcHub } from '../../src/broker/ipc-hub.js'
 import { IpcLink } from '../../src/broker/ipc-link.js'
 import { IPC_KEY } from '../../src/broker/ipc-messages.js'
-import type { MeshTimings } from '../../src/broker/ipc-mesh.js'
+import { meshFrame, type MeshTimings } from '../../src/broker/ipc-mesh.js'
 import { IpcTransport } from '../../src/broker/ipc-transport.js'
 
 /**
@@ -195,15 +195,6 @@ describe('the mesh keeps one order per sender whichever way its messages go (ipc
     expect(r.got).toEqual(['first', expect.stringContaining('second'), 'third'])
   })
 
-  /** A mesh frame: length, `after`, payload. */
-  function frame(after: number, payload: string): Buffer {
-    const body = Buffer.from(payload)
-    const head = Buffer.alloc(8)
-    head.writeUInt32BE(body.length, 0)
-    head.writeUInt32BE(after, 4)
-    return Buffer.concat([head, body])
-  }
-
   it('a message held for what its sender never sends the other way goes out after the hold bound, counted as overdue', async () => {
     hub = new IpcHub()
     const r = new Worker(hub, { holdMaxMs: 300 })
@@ -211,7 +202,7 @@ describe('the mesh keeps one order per sender whichever way its messages go (ipc
     await until(() => r.channel.passed().some((m) => m.op === 'mesh_up') && r.token !== null)
     // A peer that knows the secret (a worker gone wrong) says 5 messages came through the primary before this one: none did.
     const sock = createConnection(join(hub.meshDir!, '0.sock'))
-    sock.write(Buffer.concat([frame(0, JSON.stringify({ id: 999, token: r.token })), frame(5, 'late')]))
+    sock.write(Buffer.concat([meshFrame(0, JSON.stringify({ id: 999, token: r.token })), meshFrame(5, 'late')]))
     await read(r, 1)
     expect(r.got).toEqual([])
     expect(r.link.mesh!.held).toBe(1)
